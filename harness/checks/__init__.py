@@ -1,0 +1,1 @@
+"""Parity checks: pure functions from arrays to `harness.results.CheckResult`."""
