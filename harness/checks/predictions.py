@@ -1,0 +1,134 @@
+"""Prediction parity: the two sides' scores on the same rows, aligned by key.
+
+Reported: max, p99 and mean absolute difference, Spearman correlation, top-k overlap per query group,
+and the share of rows beyond the tolerance. The verdict is on the tolerance: EQUIVALENT when every
+score is finite and at most ``max_share`` of rows differ by more than ``atol``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from harness.checks._format import table
+from harness.errors import ParityInputError
+from harness.results import CheckResult
+from harness.verdicts import Verdict
+
+__all__ = ["check_predictions", "topk_overlap"]
+
+
+def topk_overlap(legacy: np.ndarray, new: np.ndarray, groups: np.ndarray, *, k: int, keys: np.ndarray) -> dict[str, Any]:
+    """Per query group, |top-k(legacy) ∩ top-k(new)| / min(k, group size); mean and min over groups.
+
+    Ties in score are broken by key, the same way on both sides, so the result is deterministic.
+    Vectorized: one lexsort per side, ranks within groups, a bincount of rows in both top-k sets.
+    """
+    _, gcode = np.unique(groups, return_inverse=True)
+    key_rank = np.argsort(np.argsort(keys, kind="stable"), kind="stable")
+    n_groups = int(gcode.max()) + 1 if len(gcode) else 0
+    sizes = np.bincount(gcode, minlength=n_groups)
+
+    def in_topk(score: np.ndarray) -> np.ndarray:
+        order = np.lexsort((key_rank, -score, gcode))
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        rank_sorted = np.arange(len(order)) - starts[gcode[order]]
+        rank = np.empty_like(rank_sorted)
+        rank[order] = rank_sorted
+        return rank < k
+
+    both = in_topk(legacy) & in_topk(new)
+    overlap = np.bincount(gcode, weights=both.astype(np.float64), minlength=n_groups) / np.minimum(k, sizes)
+    return {
+        "k": int(k),
+        "n_groups": n_groups,
+        "mean_overlap": float(overlap.mean()) if n_groups else None,
+        "min_overlap": float(overlap.min()) if n_groups else None,
+        "share_groups_identical": float((overlap == 1.0).mean()) if n_groups else None,
+    }
+
+
+def check_predictions(
+    legacy: Any,
+    new: Any,
+    *,
+    keys: Any,
+    groups: Any = None,
+    atol: float,
+    max_share: float = 0.0,
+    k: int = 5,
+    n_worst: int = 5,
+) -> CheckResult:
+    legacy, new, keys = np.asarray(legacy), np.asarray(new), np.asarray(keys)
+    if not (legacy.ndim == new.ndim == 1 and len(legacy) == len(new) == len(keys)):
+        raise ParityInputError(
+            f"predictions: need 1-D arrays of equal length, got legacy {legacy.shape}, new {new.shape}, keys {keys.shape}"
+        )
+    for side, arr in (("legacy", legacy), ("new", new)):
+        if arr.dtype.kind not in "fiub":
+            raise ParityInputError(f"predictions: {side} scores must be numeric, got dtype {arr.dtype}")
+    n = len(keys)
+    details: dict[str, Any] = {"n": n, "tolerance": {"atol": float(atol), "max_share": float(max_share)}}
+    if n == 0:
+        return CheckResult("predictions/scores", "prediction", Verdict.NOT_EQUIVALENT,
+                           summary="no aligned rows", message="predictions: no aligned rows to compare", details=details)
+    legacy64, new64 = legacy.astype(np.float64), new.astype(np.float64)
+    bad = {side: np.flatnonzero(~np.isfinite(arr)) for side, arr in (("legacy", legacy64), ("new", new64))}
+    if any(len(v) for v in bad.values()):
+        parts = [f"{side}: {len(idx)} non-finite scores (first keys {keys[idx[:5]].tolist()}, values {arr[idx[:5]].tolist()})"
+                 for side, idx in bad.items() for arr in [legacy64 if side == 'legacy' else new64] if len(idx)]
+        details["non_finite"] = {side: int(len(v)) for side, v in bad.items()}
+        return CheckResult(
+            "predictions/scores", "prediction", Verdict.NOT_EQUIVALENT,
+            summary="non-finite scores: " + "; ".join(f"{s} {len(v)}" for s, v in bad.items() if len(v)),
+            message="predictions contain NaN or inf, which no tolerance can compare.\n" + "\n".join(parts)
+            + "\nFix: find why the model produced them (overflow in a logit, a NaN feature).",
+            details=details,
+        )
+    diff = new64 - legacy64
+    absdiff = np.abs(diff)
+    beyond = absdiff > atol
+    share = float(beyond.mean())
+    rho = float(stats.spearmanr(legacy64, new64).statistic) if n > 1 else float("nan")
+    details.update(
+        max_abs_diff=float(absdiff.max()),
+        p99_abs_diff=float(np.quantile(absdiff, 0.99)),
+        mean_abs_diff=float(absdiff.mean()),
+        spearman=rho,
+        n_beyond_tol=int(beyond.sum()),
+        share_beyond_tol=share,
+    )
+    if groups is not None:
+        details["topk"] = topk_overlap(legacy64, new64, np.asarray(groups), k=k, keys=keys)
+    worst = np.argsort(-absdiff, kind="stable")[:n_worst]
+    details["worst"] = [{"key": keys[i].item(), "legacy": float(legacy64[i]), "new": float(new64[i]), "diff": float(diff[i])} for i in worst]
+    # Same multiset of scores but a different order is the signature of rows scored out of order.
+    sorted_gap = float(np.max(np.abs(np.sort(legacy64) - np.sort(new64))))
+    details["sorted_max_abs_diff"] = sorted_gap
+    ok = share <= max_share
+    verdict = Verdict.EQUIVALENT if ok else Verdict.NOT_EQUIVALENT
+    summary = (f"max |diff| {details['max_abs_diff']:.3g}, p99 {details['p99_abs_diff']:.3g}, "
+               f"{share:.3%} beyond {atol:g} (allowed {max_share:.3%}), Spearman {rho:.6f}")
+    message = ""
+    if not ok:
+        lines = [
+            f"predictions out of parity: {int(beyond.sum())} of {n} rows ({share:.4%}) differ by more than atol={atol:g} "
+            f"(allowed: {max_share:.4%}).",
+            "Fix: compare the features first (a feature out of parity explains most score gaps); then dtypes "
+            "(float16/float32 scoring) and the model's parameters.",
+            f"max |diff| {details['max_abs_diff']:.6g}, p99 {details['p99_abs_diff']:.6g}, mean {details['mean_abs_diff']:.6g}, "
+            f"Spearman {rho:.6f}",
+        ]
+        if sorted_gap <= atol < details["max_abs_diff"]:
+            lines.append(
+                "The two sides produced the same set of scores in a different order (sorted scores agree within "
+                f"{sorted_gap:.3g}): rows were probably shuffled or misaligned before scoring."
+            )
+        if "topk" in details:
+            t = details["topk"]
+            lines.append(f"top-{t['k']} overlap per group: mean {t['mean_overlap']:.4f}, min {t['min_overlap']:.4f} over {t['n_groups']} groups")
+        lines.append("worst rows:")
+        lines.append(table(details["worst"], ["key", "legacy", "new", "diff"]))
+        message = "\n".join(lines)
+    return CheckResult("predictions/scores", "prediction", verdict, summary=summary, message=message, details=details)
