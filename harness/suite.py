@@ -50,6 +50,7 @@ class Suite:
     pair: Callable[[Any], Any]  # GoldenDataset -> harness.protocol.ModelPair (may train)
     split: str = "eval"
     label: str | None = None
+    use_weights: bool = False  # weight metrics by the dataset's weight column
     # Feature parity: which features, which are categorical (exact match), tolerance for numeric ones.
     features: Sequence[str] = ()
     categorical_features: Sequence[str] = ()

@@ -1,0 +1,186 @@
+"""Run a suite: load verified data, build the pair, score both sides in batches, align, check.
+
+    SuiteResult = run_suite(SUITE, sample=None, seed=0)
+
+Scoring happens batch by batch (``Suite.batch_size`` rows); each side's predictions are turned into a
+key-indexed Series (a positional array gets the batch's keys) and aligned once at the end, so missing and
+duplicate keys from score files and external programs are counted, not dropped.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.checks.alignment import align_scores
+from harness.checks.features import check_features
+from harness.checks.predictions import check_predictions
+from harness.errors import ParityInputError, ScorerError
+from harness.plots import plot_data
+from harness.results import CheckResult, SuiteResult
+from harness.suite import Suite
+
+__all__ = ["run_suite", "slice_values", "score_frame"]
+
+
+def slice_values(suite: Suite, *, root: Any = None) -> dict[str, list[Any]]:
+    """Distinct values of each slice column in the suite's split, read without building any model."""
+    if not suite.slices:
+        return {}
+    from harness.golden import load_dataset
+
+    frame = load_dataset(suite.dataset, root=root).frame(suite.split)
+    out = {}
+    for column in suite.slices:
+        if column not in frame.columns:
+            raise ParityInputError(f"suite {suite.name!r}: slice column {column!r} is not in dataset {suite.dataset!r}")
+        out[column] = sorted(frame[column].dropna().unique().tolist())
+    return out
+
+
+def _as_keyed(side_name: str, scores: Any, batch_keys: pd.Index) -> pd.Series:
+    if isinstance(scores, pd.Series):
+        return scores.astype(np.float64) if scores.dtype.kind in "fiub" else _bad_dtype(side_name, scores.dtype)
+    arr = np.asarray(scores)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1 or len(arr) != len(batch_keys):
+        raise ScorerError(
+            f"{side_name}.predict returned shape {arr.shape} for a batch of {len(batch_keys)} rows; "
+            "return one score per row (positionally aligned) or a Series indexed by key"
+        )
+    if arr.dtype.kind not in "fiub":
+        _bad_dtype(side_name, arr.dtype)
+    # Keep the side's own precision visible: float16 scores stay float16 values, widened exactly.
+    return pd.Series(arr.astype(np.float64), index=batch_keys)
+
+
+def _bad_dtype(side_name: str, dtype: Any) -> pd.Series:
+    raise ScorerError(f"{side_name}.predict returned non-numeric scores (dtype {dtype})")
+
+
+def _featurize(side: Any, batch: pd.DataFrame) -> pd.DataFrame | None:
+    feats = side.featurize(batch)
+    if feats is None:
+        return None
+    if not isinstance(feats, pd.DataFrame):
+        feats = pd.DataFrame(feats)
+    if len(feats) != len(batch):
+        raise ScorerError(f"{side.name}.featurize returned {len(feats)} rows for a batch of {len(batch)}")
+    return feats.reset_index(drop=True)
+
+
+def score_frame(pair: Any, frame: pd.DataFrame, *, key: str, batch_size: int, want_features: bool,
+                progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Score ``frame`` with both sides in batches; features are kept only when ``want_features``."""
+    scores: dict[str, list[pd.Series]] = {"legacy": [], "new": []}
+    features: dict[str, list[pd.DataFrame]] = {"legacy": [], "new": []}
+    for start in range(0, len(frame), batch_size):
+        batch = frame.iloc[start:start + batch_size].reset_index(drop=True)
+        keys = pd.Index(batch[key].to_numpy())
+        for role, side in (("legacy", pair.legacy), ("new", pair.new)):
+            scores[role].append(_as_keyed(f"{role} side {side.name!r}", side.predict(batch), keys))
+            if want_features:
+                feats = _featurize(side, batch)
+                if feats is not None:
+                    features[role].append(feats)
+        if progress is not None:
+            progress(len(batch))
+    out: dict[str, Any] = {role: pd.concat(parts) if parts else pd.Series(dtype=np.float64) for role, parts in scores.items()}
+    for role, parts in features.items():
+        out[f"{role}_features"] = pd.concat(parts, ignore_index=True) if parts else None
+    return out
+
+
+def _sample(frame: pd.DataFrame, rows: int | None, seed: int) -> pd.DataFrame:
+    if rows is None or rows >= len(frame):
+        return frame
+    if rows <= 0:
+        raise ParityInputError(f"sample must be a positive number of rows, got {rows}")
+    rng = np.random.default_rng(seed)
+    keep = np.sort(rng.choice(len(frame), size=rows, replace=False))
+    return frame.iloc[keep].reset_index(drop=True)
+
+
+def run_suite(suite: Suite, *, sample: int | None = None, seed: int = 0, progress: bool = False,
+              root: Any = None) -> SuiteResult:
+    from harness.golden import load_dataset
+
+    dataset = load_dataset(suite.dataset, root=root)
+    frame = _sample(dataset.frame(suite.split), sample, seed)
+    if len(frame) == 0:
+        raise ParityInputError(f"suite {suite.name!r}: split {suite.split!r} of {suite.dataset!r} has no rows")
+    pair = suite.pair(dataset)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(frame), desc=f"scoring {suite.name}", unit="row", leave=False)
+    try:
+        scored = score_frame(pair, frame, key=dataset.key, batch_size=suite.batch_size,
+                             want_features=bool(suite.features), progress=bar.update if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    keys = frame[dataset.key].to_numpy()
+    aligned = align_scores(keys, scored["legacy"], scored["new"])
+    checks: list[CheckResult] = [aligned.check]
+
+    if suite.features:
+        lf, nf = scored["legacy_features"], scored["new_features"]
+        if lf is None or nf is None:
+            raise ParityInputError(
+                f"suite {suite.name!r} declares features, but the "
+                f"{'legacy' if lf is None else 'new'} side cannot featurize (featurize returned None)"
+            )
+        raw_cols = [c for c in dataset.features if c in frame.columns]
+        checks += check_features(lf, nf, keys=keys, features=suite.features, categorical=suite.categorical_features,
+                                 raw=frame[raw_cols], max_ulp=suite.feature_max_ulp, atol=suite.feature_atol)
+
+    pos = aligned.positions
+    groups = frame[dataset.group].to_numpy()[pos] if dataset.group else None
+    checks.append(check_predictions(aligned.legacy, aligned.new, keys=keys[pos], groups=groups,
+                                    atol=suite.prediction_atol, max_share=suite.prediction_max_share, k=suite.top_k))
+
+    labels = frame[suite.label].to_numpy()[pos] if suite.label else None
+    weights = frame[dataset.weight].to_numpy()[pos] if (dataset.weight and suite.use_weights) else None
+    if suite.metrics:
+        from harness.checks.metrics import check_metrics
+
+        slices = {c: frame[c].to_numpy()[pos] for c in suite.slices}
+        checks += check_metrics(
+            labels, aligned.legacy, aligned.new, gates=suite.metrics, sample_weight=weights, groups=groups,
+            keys=keys[pos], slices=slices, min_slice_size=suite.min_slice_size, alpha=suite.alpha,
+            n_boot=suite.n_boot, seed=seed,
+        )
+
+    return SuiteResult(
+        suite=suite.name,
+        description=suite.description,
+        dataset={
+            "name": dataset.name,
+            "version": dataset.version,
+            "split": suite.split,
+            "rows": int(len(frame)),
+            "files": {s: dataset.manifest["splits"][s].get("sha256") for s in dataset.splits},
+        },
+        seed=seed,
+        checks=checks,
+        sample={"rows": int(len(frame)), "seed": seed} if sample is not None and sample < len(dataset.frame(suite.split)) else None,
+        alignment=aligned.check.details,
+        plots=plot_data(aligned.legacy, aligned.new, labels=labels, weights=weights),
+        fingerprint=_fingerprint(),
+        known_gaps=dict(suite.known_gaps),
+    )
+
+
+def _fingerprint() -> dict[str, Any]:
+    try:
+        from harness.upgrade.fingerprint import fingerprint
+    except ImportError:  # the upgrade gate is optional for a plain parity run
+        return {}
+    return fingerprint()
