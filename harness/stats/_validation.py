@@ -1,0 +1,163 @@
+"""Input validation shared by the statistics modules.
+
+Validation comes first and fails loudly: every message names the argument, what was found (with the
+first offending position) and what was expected. Nothing is silently dropped, clipped or coerced; the
+only conversion is to float64 / int64 arrays, which is lossless for the inputs accepted here.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harness.errors import ParityInputError
+
+__all__ = [
+    "as_scores",
+    "as_binary_labels",
+    "as_probabilities",
+    "as_weights",
+    "as_groups",
+    "as_nonnegative",
+    "check_same_length",
+    "check_alpha",
+]
+
+
+def _as_1d(x: Any, name: str) -> np.ndarray:
+    if x is None:
+        raise ParityInputError(f"{name}: expected a 1-D array, got None")
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged lists and the like
+        raise ParityInputError(f"{name}: cannot be read as a 1-D array ({exc})") from exc
+    if arr.ndim != 1:
+        raise ParityInputError(f"{name}: expected a 1-D array, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ParityInputError(f"{name}: is empty; expected at least one row")
+    return arr
+
+
+def _first_bad(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def as_scores(x: Any, name: str) -> np.ndarray:
+    """1-D, non-empty, numeric (not bool), finite; returned as float64."""
+    arr = _as_1d(x, name)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise ParityInputError(f"{name}: expected real numbers, got dtype {arr.dtype}")
+    out = arr.astype(np.float64, copy=False)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        i = _first_bad(bad)
+        raise ParityInputError(
+            f"{name}: {int(bad.sum())} non-finite value(s) (NaN or inf), first at row {i} ({out[i]!r}); "
+            "scores must be finite"
+        )
+    return out
+
+
+def as_binary_labels(y: Any, name: str = "y_true") -> np.ndarray:
+    """1-D labels that are exactly 0 or 1 (bool, int or float 0.0/1.0); returned as float64."""
+    arr = _as_1d(y, name)
+    if arr.dtype == bool:
+        return arr.astype(np.float64)
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise ParityInputError(f"{name}: expected binary labels 0/1, got dtype {arr.dtype}")
+    out = arr.astype(np.float64, copy=False)
+    bad = ~((out == 0.0) | (out == 1.0))
+    if bad.any():
+        i = _first_bad(bad)
+        raise ParityInputError(
+            f"{name}: expected binary labels in {{0, 1}}; row {i} is {arr[i]!r} "
+            f"({int(bad.sum())} row(s) outside {{0, 1}})"
+        )
+    return out
+
+
+def as_probabilities(p: Any, name: str = "y_prob") -> tuple[np.ndarray, float]:
+    """Finite values in [0, 1]; returns (float64 array, eps of the input's float dtype).
+
+    The eps is what scikit-learn's log_loss clips with: the machine epsilon of the input dtype
+    (float64 for integer or float64 input, float32's for float32 input).
+    """
+    arr = _as_1d(p, name)
+    eps = float(np.finfo(arr.dtype).eps) if np.issubdtype(arr.dtype, np.floating) else float(np.finfo(np.float64).eps)
+    out = as_scores(arr, name)
+    bad = (out < 0.0) | (out > 1.0)
+    if bad.any():
+        i = _first_bad(bad)
+        raise ParityInputError(
+            f"{name}: expected probabilities in [0, 1]; row {i} is {out[i]!r} "
+            f"({int(bad.sum())} row(s) outside [0, 1])"
+        )
+    return out, eps
+
+
+def as_nonnegative(x: Any, name: str) -> np.ndarray:
+    out = as_scores(x, name)
+    bad = out < 0
+    if bad.any():
+        i = _first_bad(bad)
+        raise ParityInputError(f"{name}: expected non-negative values; row {i} is {out[i]!r}")
+    return out
+
+
+def as_weights(w: Any, n: int, name: str = "sample_weight") -> np.ndarray | None:
+    """None stays None; otherwise finite, non-negative, length n, not all zero; float64."""
+    if w is None:
+        return None
+    out = as_scores(w, name)
+    if out.shape[0] != n:
+        raise ParityInputError(f"{name}: has {out.shape[0]} rows, expected {n} (one weight per row)")
+    bad = out < 0
+    if bad.any():
+        i = _first_bad(bad)
+        raise ParityInputError(f"{name}: weights must be non-negative; row {i} is {out[i]!r}")
+    if not (out > 0).any():
+        raise ParityInputError(f"{name}: all weights are zero; at least one row needs positive weight")
+    return out
+
+
+def as_groups(g: Any, n: int, name: str = "groups") -> np.ndarray:
+    """Group ids (any 1-D array of hashable scalars, no NaN/None); returns dense int64 codes 0..G-1.
+
+    Codes follow the sorted order of the distinct group ids, so they do not depend on row order.
+    """
+    arr = _as_1d(g, name)
+    if arr.shape[0] != n:
+        raise ParityInputError(f"{name}: has {arr.shape[0]} rows, expected {n}")
+    if arr.dtype == object:
+        missing = np.array([v is None or (isinstance(v, float) and v != v) for v in arr])
+        if missing.any():
+            raise ParityInputError(f"{name}: missing group id (None/NaN) at row {_first_bad(missing)}")
+        try:
+            arr = arr.astype(str)
+        except Exception as exc:
+            raise ParityInputError(f"{name}: group ids cannot be compared ({exc})") from exc
+    elif np.issubdtype(arr.dtype, np.floating):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            raise ParityInputError(f"{name}: missing/non-finite group id at row {_first_bad(bad)}")
+    _, codes = np.unique(arr, return_inverse=True)
+    return codes.astype(np.int64, copy=False).reshape(-1)
+
+
+def check_same_length(**arrays: np.ndarray) -> int:
+    """All arrays have the same length; returns it. Names in the message are the keyword names."""
+    lengths = {k: int(v.shape[0]) for k, v in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        desc = ", ".join(f"{k}={v}" for k, v in lengths.items())
+        raise ParityInputError(f"length mismatch: {desc}; every array needs one entry per row")
+    return next(iter(lengths.values()))
+
+
+def check_alpha(alpha: Any, name: str = "alpha") -> float:
+    try:
+        a = float(alpha)
+    except (TypeError, ValueError) as exc:
+        raise ParityInputError(f"{name}: expected a number in (0, 1), got {alpha!r}") from exc
+    if not (0.0 < a < 1.0):
+        raise ParityInputError(f"{name}: expected a number in (0, 1), got {alpha!r}")
+    return a
