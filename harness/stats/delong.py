@@ -1,0 +1,160 @@
+"""DeLong's test for two correlated ROC AUCs on the same rows, with the fast algorithm of Sun & Xu.
+
+DeLong, DeLong & Clarke-Pearson (1988) estimate the covariance of paired AUCs from the structural
+components V10 (per positive: share of negatives it outranks, ties half) and V01 (per negative:
+share of positives that outrank it). Sun & Xu (2014, IEEE Signal Processing Letters 21(11)) compute
+them from midranks in O(n log n) instead of O(n_pos * n_neg); here the midranks come from a single
+sort per model: with rows sorted by score and grouped into runs of equal score, a positive's V10 is
+(negatives in earlier runs + half the negatives in its run) / n_neg, and symmetrically for V01.
+
+Conventions: `diff = auc_b - auc_a` (the harness always reports new - legacy). pROC's `roc.test`
+reports roc1 - roc2, so `delong_paired(y, a, b)` has the opposite sign of `roc.test(roc(y, a),
+roc(y, b))` for diff, z and the interval, and the same two-sided p-value. Scores are used as given:
+larger means "more likely positive" (no automatic direction flipping as pROC does).
+
+Degenerate cases: fewer than 2 positives or 2 negatives raises ParityInputError (the variance needs
+two of each). A standard error of exactly 0 (e.g. identical scores) gives z = 0, p = 1 and the
+interval (0, 0) when the difference is 0, and z = +-inf, p = 0 and the interval (diff, diff)
+otherwise.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy.stats import norm
+
+from harness.errors import ParityInputError
+from harness.stats._validation import as_binary_labels, as_scores, check_alpha, check_same_length
+
+__all__ = ["DeLongResult", "DeLongSingleResult", "delong_paired", "delong_single", "structural_components"]
+
+METHOD = "DeLong (Sun & Xu 2014)"
+
+
+@dataclass(frozen=True)
+class DeLongResult:
+    """Paired DeLong comparison: diff = auc_b - auc_a, two-sided p-value, interval at 1 - alpha."""
+
+    auc_a: float
+    auc_b: float
+    diff: float
+    se: float
+    z: float
+    p_value: float
+    ci: tuple[float, float]
+    alpha: float
+    n_pos: int
+    n_neg: int
+    method: str = METHOD
+
+    def ci_at(self, alpha: float) -> tuple[float, float]:
+        """Two-sided (1 - alpha) normal interval of diff (use 2 * alpha for a TOST interval)."""
+        return _normal_ci(self.diff, self.se, check_alpha(alpha))
+
+    def p_value_one_sided(self, alternative: Literal["greater", "less"]) -> float:
+        """p-value for H1: auc_b > auc_a ("greater") or auc_b < auc_a ("less")."""
+        if alternative == "greater":
+            return float(norm.sf(self.z))
+        if alternative == "less":
+            return float(norm.cdf(self.z))
+        raise ParityInputError(f"alternative: expected 'greater' or 'less', got {alternative!r}")
+
+
+@dataclass(frozen=True)
+class DeLongSingleResult:
+    """One AUC with its DeLong standard error and normal interval at 1 - alpha (not clipped to [0, 1])."""
+
+    auc: float
+    se: float
+    ci: tuple[float, float]
+    alpha: float
+    n_pos: int
+    n_neg: int
+    method: str = METHOD
+
+    def ci_at(self, alpha: float) -> tuple[float, float]:
+        return _normal_ci(self.auc, self.se, check_alpha(alpha))
+
+
+def _normal_ci(center: float, se: float, alpha: float) -> tuple[float, float]:
+    h = float(norm.ppf(1.0 - alpha / 2.0)) * se
+    return (float(center - h), float(center + h))
+
+
+def structural_components(y: np.ndarray, s: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """(AUC, V10 per positive row, V01 per negative row), both in the rows' original order.
+
+    `y` is a bool array, `s` float scores; inputs are trusted (validated by the callers).
+    """
+    n_pos = int(y.sum())
+    n_neg = y.shape[0] - n_pos
+    order = np.argsort(s)  # any sort will do: equal scores are aggregated into runs below
+    ss = s[order]
+    ys = y[order]
+    new_run = np.empty(ss.shape[0], dtype=bool)
+    new_run[0] = True
+    np.not_equal(ss[1:], ss[:-1], out=new_run[1:])
+    run = np.cumsum(new_run) - 1
+    pos_run = np.bincount(run, weights=ys)
+    neg_run = np.bincount(run) - pos_run
+    neg_below = np.cumsum(neg_run) - neg_run
+    pos_above = n_pos - np.cumsum(pos_run)
+    # Counts are integers and halves, so these sums are exact in float64 below 2**52 rows.
+    v10_run = (neg_below + 0.5 * neg_run) / n_neg
+    v01_run = (pos_above + 0.5 * pos_run) / n_pos
+    vals = np.empty(ss.shape[0])
+    vals[order] = np.where(ys, v10_run[run], v01_run[run])
+    auc = float(np.dot(pos_run, neg_below + 0.5 * neg_run) / (float(n_pos) * float(n_neg)))
+    return auc, vals[y], vals[~y]
+
+
+def _inputs(y_true, scores: dict[str, object]):
+    y = as_binary_labels(y_true, "y_true")
+    arrs = {k: as_scores(v, k) for k, v in scores.items()}
+    check_same_length(y_true=y, **arrs)
+    yb = y.astype(bool)
+    n_pos = int(yb.sum())
+    n_neg = yb.shape[0] - n_pos
+    if n_pos < 2 or n_neg < 2:
+        raise ParityInputError(
+            f"y_true: DeLong needs at least 2 positives and 2 negatives (got {n_pos} positive, "
+            f"{n_neg} negative); with one class the AUC is not defined, with one row of a class its "
+            "variance cannot be estimated"
+        )
+    return yb, arrs, n_pos, n_neg
+
+
+def delong_paired(y_true, score_a, score_b, *, alpha: float = 0.05) -> DeLongResult:
+    """DeLong test of auc_b - auc_a on the same rows (paired); O(n log n)."""
+    alpha = check_alpha(alpha)
+    y, arrs, n_pos, n_neg = _inputs(y_true, {"score_a": score_a, "score_b": score_b})
+    auc_a, v10_a, v01_a = structural_components(y, arrs["score_a"])
+    auc_b, v10_b, v01_b = structural_components(y, arrs["score_b"])
+    # var(auc_b - auc_a) = var(V10_b - V10_a)/n_pos + var(V01_b - V01_a)/n_neg: the contrast
+    # [-1, 1] applied to DeLong's covariance matrix S10/n_pos + S01/n_neg (sample covariances, n-1).
+    var = float(np.var(v10_b - v10_a, ddof=1) / n_pos + np.var(v01_b - v01_a, ddof=1) / n_neg)
+    se = math.sqrt(max(var, 0.0))
+    diff = auc_b - auc_a
+    if se > 0:
+        z = diff / se
+        p = float(2.0 * norm.sf(abs(z)))
+        ci = _normal_ci(diff, se, alpha)
+    elif diff == 0:
+        z, p, ci = 0.0, 1.0, (0.0, 0.0)
+    else:
+        z, p, ci = math.copysign(math.inf, diff), 0.0, (diff, diff)
+    return DeLongResult(auc_a=auc_a, auc_b=auc_b, diff=float(diff), se=se, z=float(z), p_value=p,
+                        ci=(float(ci[0]), float(ci[1])), alpha=alpha, n_pos=n_pos, n_neg=n_neg)
+
+
+def delong_single(y_true, score, *, alpha: float = 0.05) -> DeLongSingleResult:
+    """One AUC with DeLong's standard error and a normal (1 - alpha) interval (as pROC's ci.auc)."""
+    alpha = check_alpha(alpha)
+    y, arrs, n_pos, n_neg = _inputs(y_true, {"score": score})
+    auc, v10, v01 = structural_components(y, arrs["score"])
+    se = math.sqrt(float(np.var(v10, ddof=1) / n_pos + np.var(v01, ddof=1) / n_neg))
+    return DeLongSingleResult(auc=auc, se=se, ci=_normal_ci(auc, se, alpha), alpha=alpha,
+                              n_pos=n_pos, n_neg=n_neg)
