@@ -1,0 +1,122 @@
+"""Writing a golden dataset: Arrow tables -> deterministic Parquet files + ``manifest.json``.
+
+Determinism: tables are built from numpy arrays with an explicit schema (no pandas metadata, which would
+embed the pandas version), rows keep the generator's order, and every Parquet writer option that affects
+the bytes is spelled out. pyarrow still writes its own version into the file footer ("created_by"), so
+the file sha256 reproduces only with the pyarrow version recorded in the manifest's provenance; the
+content hash reproduces with any version.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import GoldenDataError
+from harness.golden.hashing import content_sha256, sha256_file
+from harness.golden.manifest import MANIFEST_FILE, Column, Manifest, SplitEntry
+
+__all__ = ["PARQUET_OPTIONS", "GeneratedDataset", "arrow_table", "library_versions", "write_dataset"]
+
+# Every option that changes the bytes, pinned. zstd level 3 is pyarrow's default level, written
+# explicitly so a change of default cannot move the hashes; 64k-row groups keep iter_batches cheap.
+PARQUET_OPTIONS: dict[str, Any] = {
+    "row_group_size": 65536,
+    "compression": "zstd",
+    "compression_level": 3,
+    "use_dictionary": True,
+    "write_statistics": True,
+    "version": "2.6",
+    "data_page_version": "1.0",
+    "data_page_size": 1 << 20,
+    "store_schema": True,
+}
+
+
+@dataclass(frozen=True)
+class GeneratedDataset:
+    """What a generator returns: the schema, one Arrow table per split, and its provenance."""
+
+    name: str
+    version: str
+    description: str
+    columns: tuple[Column, ...]
+    splits: Mapping[str, Any]  # split name -> pyarrow.Table, in file order
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+def library_versions(*names: str) -> dict[str, str]:
+    """Installed versions of the named distributions (recorded in provenance)."""
+    from importlib.metadata import version
+
+    return {name: version(name) for name in names}
+
+
+def arrow_table(columns: Sequence[Column], arrays: Mapping[str, Any]):
+    """A ``pyarrow.Table`` with exactly ``columns`` (in order) and their declared types.
+
+    Float NaN in a nullable column becomes a Parquet null (missing), the one representation of
+    "missing" on disk; a NaN in a non-nullable column is an error, not a silent null.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    types = {"string": pa.string(), "bool": pa.bool_()}
+    fields, data = [], []
+    extra = set(arrays) - {c.name for c in columns}
+    if extra:
+        raise GoldenDataError(f"arrow_table: arrays {sorted(extra)} are not declared columns")
+    for column in columns:
+        if column.name not in arrays:
+            raise GoldenDataError(f"arrow_table: no array for declared column {column.name!r}")
+        typ = types.get(column.dtype) or pa.from_numpy_dtype(np.dtype(column.dtype))
+        values = arrays[column.name]
+        if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+            if np.isnan(values).any() and not column.nullable:
+                raise GoldenDataError(f"arrow_table: column {column.name!r} is not nullable but holds NaN")
+            array = pa.array(values, type=typ, from_pandas=True)  # NaN -> null
+        else:
+            array = pa.array(values, type=typ)
+        if array.null_count and not column.nullable:
+            raise GoldenDataError(f"arrow_table: column {column.name!r} is not nullable but holds nulls")
+        fields.append(pa.field(column.name, typ, nullable=column.nullable))
+        data.append(array)
+    return pa.Table.from_arrays(data, schema=pa.schema(fields))
+
+
+def write_dataset(generated: GeneratedDataset, *, dest_dir: str | os.PathLike[str]) -> Manifest:
+    """Write ``<dest_dir>/<split>.parquet`` for every split and ``<dest_dir>/manifest.json``.
+
+    Returns the manifest written. Files are written to a temporary name and renamed, so a crash never
+    leaves a half-written file under the name the manifest will point at.
+    """
+    import pyarrow.parquet as pq
+
+    dest = Path(dest_dir)
+    dest.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for split, table in generated.splits.items():
+        if table.num_rows == 0:
+            raise GoldenDataError(f"write_dataset({generated.name!r}): split {split!r} has no rows")
+        file = f"{split}.parquet"
+        tmp = dest / f".{file}.tmp"
+        pq.write_table(table, tmp, **PARQUET_OPTIONS)
+        os.replace(tmp, dest / file)
+        entries.append(SplitEntry(split, file, table.num_rows, sha256_file(dest / file),
+                                  content_sha256(table)))
+    manifest = Manifest(
+        name=generated.name,
+        version=generated.version,
+        description=generated.description,
+        columns=tuple(generated.columns),
+        splits=tuple(entries),
+        total_rows=sum(e.rows for e in entries),
+        provenance=dict(generated.provenance),
+        path=dest / MANIFEST_FILE,
+    )
+    tmp = dest / f".{MANIFEST_FILE}.tmp"
+    tmp.write_text(manifest.to_json(), encoding="utf-8")
+    os.replace(tmp, dest / MANIFEST_FILE)
+    return manifest
