@@ -28,7 +28,8 @@ by 0.1 sd of a normal score moves D by 0.04 and PSI by about 0.01; 0.25 sd moves
 
 Binning (PSI, JS): ``n_bins`` quantile bins of the reference (inverted-CDF quantiles, weighted when
 weights are given), right-closed, outer bins open to -inf/+inf so every candidate value falls in a bin;
-tied quantiles are merged, so a reference with few distinct values gets fewer bins (reported). Empty bins
+tied quantiles are merged (and an edge at the reference maximum dropped), so a reference with few
+distinct values gets fewer bins (reported as ``n_bins`` in the details). Empty bins
 make PSI infinite, so proportions are floored at ``epsilon`` (default 1e-4: one row in 10,000, below the
 resolution of a decile at golden-set sizes) for PSI only; JS is finite with empty bins and uses the raw
 proportions.
@@ -116,7 +117,7 @@ def _sample(name: str, x: Any) -> np.ndarray:
         raise ParityInputError(f"{name} must hold numbers, got dtype {a.dtype}") from None
     bad = np.flatnonzero(~np.isfinite(a))
     if bad.size:
-        raise ParityInputError(f"{name}[{int(bad[0])}] = {a[bad[0]]!r}: values must be finite "
+        raise ParityInputError(f"{name}[{int(bad[0])}] = {float(a[bad[0]])!r}: values must be finite "
                                f"({bad.size} non-finite value(s) in all)")
     return a
 
@@ -129,7 +130,7 @@ def _weights(name: str, w: Any, n: int) -> np.ndarray | None:
         raise ParityInputError(f"{name} has {a.size} values but its sample has {n}")
     bad = np.flatnonzero(a < 0)
     if bad.size:
-        raise ParityInputError(f"{name}[{int(bad[0])}] = {a[bad[0]]!r}: weights must be >= 0")
+        raise ParityInputError(f"{name}[{int(bad[0])}] = {float(a[bad[0]])!r}: weights must be >= 0")
     if not a.sum() > 0:
         raise ParityInputError(f"{name} sums to 0; at least one weight must be positive")
     return a
@@ -196,14 +197,20 @@ def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: np.ndarray) -> np.ndar
 
 
 def quantile_edges(reference: Any, *, n_bins: int = 10, weight: Any = None) -> np.ndarray:
-    """Interior bin edges: the reference's (weighted) inverted-CDF quantiles at k/n_bins, ties merged."""
+    """Interior bin edges: the reference's (weighted) inverted-CDF quantiles at k/n_bins.
+
+    Tied quantiles are merged and an edge equal to the reference maximum is dropped, so no bin is empty in
+    the reference; a reference with a single distinct value gets a single bin (every statistic 0).
+    """
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 2:
         raise ParityInputError(f"n_bins must be an integer >= 2, got {n_bins!r}")
     x = _sample("reference", reference)
     w = _weights("reference_weight", weight, x.size)
     qs = np.arange(1, n_bins) / n_bins
-    edges = _weighted_quantiles(x, np.ones(x.size) if w is None else w, qs)
-    return np.unique(edges)
+    w = np.ones(x.size) if w is None else w
+    edges = np.unique(_weighted_quantiles(x, w, qs))
+    # an edge at the reference maximum would leave the top bin empty in the reference (right-closed bins)
+    return edges[edges < x[w > 0].max()]
 
 
 def bin_proportions(values: np.ndarray, edges: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:

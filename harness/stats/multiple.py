@@ -38,7 +38,7 @@ def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
     bad = np.flatnonzero(~np.isfinite(p) | (p < 0) | (p > 1))
     if bad.size:
         i = int(bad[0])
-        raise ParityInputError(f"p_values[{i}] = {p[i]!r} is not a probability in [0, 1]")
+        raise ParityInputError(f"p_values[{i}] = {float(p[i])!r} is not a probability in [0, 1]")
     k = p.size
     if k == 0:
         return p.copy()

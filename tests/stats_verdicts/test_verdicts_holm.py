@@ -1,0 +1,78 @@
+"""Holm's step-down adjustment against a literal implementation of the procedure and a worked example."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from harness.errors import ParityInputError
+from harness.stats.multiple import METHOD, holm, holm_verdicts
+from harness.verdicts import Verdict
+
+
+def _rejects(p, alpha):
+    """Holm (1979) as written: walk the sorted p-values, reject while p_(j) <= alpha / (k - j + 1)."""
+    k = len(p)
+    order = sorted(range(k), key=lambda i: p[i])
+    rejected = set()
+    for j, i in enumerate(order):
+        if p[i] * (k - j) <= alpha:  # = p_(j) <= alpha / (k - j + 1), 1-based, without rounding
+            rejected.add(i)
+        else:
+            break
+    return rejected
+
+
+def _slow_adjusted(p):
+    """Adjusted p-value = the smallest alpha at which the procedure rejects that hypothesis.
+
+    The rejection set only changes at alpha = (k - j) * p_(j), so those candidates (and 1) suffice.
+    """
+    k = len(p)
+    candidates = sorted({min(1.0, (k - j) * pj) for j, pj in enumerate(sorted(p))} | {1.0})
+    out = []
+    for i in range(k):
+        out.append(next(a for a in candidates if i in _rejects(p, a)) if any(
+            i in _rejects(p, a) for a in candidates) else 1.0)
+    return np.array(out)
+
+
+def test_worked_example():
+    # by hand: sorted 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1 = 0.02, 0.03, 0.06, 0.04 -> running max
+    # 0.02, 0.03, 0.06, 0.06; back in input order. (R: p.adjust(c(.01,.04,.03,.005), "holm") agrees.)
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02], rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_matches_the_literal_procedure(seed):
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(1, 9))
+    p = rng.choice([rng.uniform(0, 0.2), rng.uniform(0, 1)], size=k)  # repeated values: ties
+    p = np.where(rng.random(k) < 0.5, rng.uniform(0, 0.1, k), p)
+    np.testing.assert_allclose(holm(p), _slow_adjusted(list(p)), rtol=0, atol=1e-15)
+
+
+def test_exhaustive_small_grid_with_ties():
+    grid = [0.0, 0.01, 0.02, 0.05, 0.3, 1.0]
+    for p in itertools.product(grid, repeat=3):
+        np.testing.assert_allclose(holm(p), _slow_adjusted(list(p)), atol=1e-15)
+
+
+def test_bad_p_values_are_named():
+    with pytest.raises(ParityInputError, match=r"p_values\[1\] = nan"):
+        holm([0.1, float("nan")])
+    with pytest.raises(ParityInputError, match=r"p_values\[0\] = 1.5"):
+        holm([1.5])
+    assert holm([]).size == 0
+
+
+def test_holm_verdicts_downgrades_only_equivalent():
+    E, N, I = Verdict.EQUIVALENT, Verdict.NOT_EQUIVALENT, Verdict.INCONCLUSIVE
+    p = [0.01, 0.03, None, 0.04, 0.2]
+    v = [E, E, E, N, I]
+    adj, out = holm_verdicts(p, v, alpha=0.05)
+    # family of 4: 0.01*4 = 0.04, 0.03*3 = 0.09, 0.04*2 = 0.08 -> 0.09, 0.2*1 -> 0.2
+    assert adj == [pytest.approx(0.04), pytest.approx(0.09), None, pytest.approx(0.09), pytest.approx(0.2)]
+    assert out == [E, I, E, N, I]  # member 2 is outside the family and keeps its verdict
+    assert METHOD == "Holm"
