@@ -1,0 +1,376 @@
+"""Findings: how each probe output of the current environment compares with the baseline, and why.
+
+Outcomes, per probe output:
+
+* IDENTICAL — bitwise equal (same sha256) for every seed compared.
+* WITHIN_NOISE — different bits, but every element is inside the stated floating-point tolerance
+  (``ulps`` / ``rtol`` / ``atol``), or, for seeded (learning) probes, no element moved by more than the
+  spread between the baseline's seeds (max - min over seeds, per element).
+* CHANGED — anything else, with its size: max |diff|, max relative diff, max ULP distance and how many
+  elements moved; for scalars the old and new values, the delta and an interval against the seed noise;
+  for configuration the DeepDiff paths with old and new values.
+
+A finding that is not IDENTICAL names the packages whose versions differ between the two fingerprints
+and that the probe declared as plausible causes; when no package version changed it says so and lists
+the environment differences (BLAS, CPU, env vars) instead.
+"""
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.upgrade.snapshot import Output, ProbeRecord, Snapshot
+
+__all__ = ["Finding", "Outcome", "UpgradeResult", "compare_snapshots", "findings_to_markdown", "ulp_distance"]
+
+
+class Outcome(str, enum.Enum):
+    IDENTICAL = "IDENTICAL"
+    WITHIN_NOISE = "WITHIN_NOISE"
+    CHANGED = "CHANGED"
+
+
+_RANK = {Outcome.IDENTICAL: 0, Outcome.WITHIN_NOISE: 1, Outcome.CHANGED: 2}
+
+
+@dataclass
+class Finding:
+    probe: str
+    output: str
+    category: str
+    outcome: Outcome
+    size: dict[str, Any] = field(default_factory=dict)
+    packages: list[str] = field(default_factory=list)  # upgraded packages that can explain it
+    explanation: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        from harness.results import jsonable
+
+        return {"probe": self.probe, "output": self.output, "category": self.category, "outcome": self.outcome.value,
+                "size": jsonable(self.size), "packages": list(self.packages), "explanation": self.explanation}
+
+
+@dataclass
+class UpgradeResult:
+    """Everything one check found for one suite. ``findings`` holds one entry per probe output."""
+
+    suite: str
+    findings: list[Finding]
+    baseline_fingerprint: dict[str, Any]
+    current_fingerprint: dict[str, Any]
+    changed_packages: dict[str, tuple[str | None, str | None]]
+    environment_diffs: dict[str, tuple[Any, Any]]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[Finding]:
+        return [f for f in self.findings if f.outcome is Outcome.CHANGED]
+
+    @property
+    def within_noise(self) -> list[Finding]:
+        return [f for f in self.findings if f.outcome is Outcome.WITHIN_NOISE]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.changed else 0
+
+    def probe_outcomes(self) -> dict[str, str]:
+        """The worst outcome of each probe's outputs."""
+        out: dict[str, Outcome] = {}
+        for f in self.findings:
+            if f.probe not in out or _RANK[f.outcome] > _RANK[out[f.probe]]:
+                out[f.probe] = f.outcome
+        return {k: v.value for k, v in out.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        from harness.results import jsonable
+
+        counts = {o.value: sum(f.outcome is o for f in self.findings) for o in Outcome}
+        return {
+            "suite": self.suite,
+            "verdict": "CHANGED" if self.changed else "UNCHANGED",
+            "counts": counts,
+            "probes": self.probe_outcomes(),
+            "changed_packages": {k: list(v) for k, v in self.changed_packages.items()},
+            "environment_diffs": jsonable({k: list(v) for k, v in self.environment_diffs.items()}),
+            "findings": [f.to_dict() for f in self.findings if f.outcome is not Outcome.IDENTICAL],
+            "identical": sorted(f"{f.probe}/{f.output}" for f in self.findings if f.outcome is Outcome.IDENTICAL),
+            "notes": list(self.notes),
+            "baseline_fingerprint": jsonable(self.baseline_fingerprint),
+            "current_fingerprint": jsonable(self.current_fingerprint),
+        }
+
+
+# -- numbers -------------------------------------------------------------------------------------------
+
+def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Units in the last place between two float arrays of one dtype (0 for equal, inf if either is NaN
+    and not both). Maps each float to an integer that is monotone in the float's value, then subtracts;
+    numpy has no vectorised ULP distance (``np.nextafter`` steps one at a time)."""
+    a = np.asarray(a)
+    b = np.asarray(b)
+    int_type = {2: np.int16, 4: np.int32, 8: np.int64}[a.dtype.itemsize]
+    ai = a.view(int_type).astype(np.int64)
+    bi = b.view(int_type).astype(np.int64)
+    lowest = np.iinfo(int_type).min
+    ai = np.where(ai < 0, lowest - ai, ai)
+    bi = np.where(bi < 0, lowest - bi, bi)
+    # float64 subtraction: exact below 2**53 ULPs, which is all a tolerance ever needs to resolve.
+    dist = np.abs(ai.astype(np.float64) - bi.astype(np.float64))
+    nan_a, nan_b = np.isnan(a), np.isnan(b)
+    dist = np.where(nan_a & nan_b, 0.0, np.where(nan_a | nan_b, np.inf, dist))
+    return dist
+
+
+def _within_tolerance(old: np.ndarray, new: np.ndarray, tol: Mapping[str, Any]) -> np.ndarray:
+    if old.dtype.kind != "f":
+        return old == new
+    with np.errstate(invalid="ignore", over="ignore"):
+        close = np.abs(new - old) <= (float(tol.get("atol", 0.0)) + float(tol.get("rtol", 0.0)) * np.abs(old))
+        same = (old == new) | (np.isnan(old) & np.isnan(new))
+    return same | close | (ulp_distance(old, new) <= int(tol.get("ulps", 0)))
+
+
+def _as_float(a: np.ndarray) -> np.ndarray:
+    return a.astype(np.float64) if a.dtype.kind in "biuf" else a
+
+
+def _size(old: np.ndarray, new: np.ndarray) -> dict[str, Any]:
+    out: dict[str, Any] = {"n": int(old.size)}
+    if old.dtype.kind not in "biuf":
+        out["n_diff"] = int(np.sum(old != new))
+        return out
+    o, n = _as_float(old), _as_float(new)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        d = np.abs(n - o)
+        finite = np.isfinite(d)
+        out["n_diff"] = int(np.sum(~((o == n) | (np.isnan(o) & np.isnan(n)))))
+        out["max_abs_diff"] = float(d[finite].max()) if finite.any() else None
+        out["mean_abs_diff"] = float(d[finite].mean()) if finite.any() else None
+        rel = d / np.abs(o)
+        rel_ok = np.isfinite(rel)
+        out["max_rel_diff"] = float(rel[rel_ok].max()) if rel_ok.any() else None
+        out["n_nonfinite_mismatch"] = int(np.sum(~finite & ~(np.isnan(o) & np.isnan(n)) & (o != n)))
+    if old.dtype.kind == "f":
+        u = ulp_distance(old, new)
+        out["max_ulp"] = float(u.max()) if u.size else 0.0
+    if old.size == 1:
+        out["old"] = float(o.ravel()[0])
+        out["new"] = float(n.ravel()[0])
+        out["delta"] = float(n.ravel()[0] - o.ravel()[0])
+    return out
+
+
+# -- comparison ----------------------------------------------------------------------------------------
+
+def _config_changes(old: Any, new: Any, limit: int = 50) -> list[dict[str, Any]]:
+    from deepdiff import DeepDiff
+    from deepdiff.helper import notpresent
+
+    tree = DeepDiff(old, new, view="tree", ignore_order=False)
+    changes = []
+    for change, levels in sorted(tree.items()):
+        for level in levels:
+            changes.append({"path": level.path(), "change": change,
+                            "old": None if level.t1 is notpresent else level.t1,
+                            "new": None if level.t2 is notpresent else level.t2})
+    changes.sort(key=lambda c: c["path"])
+    return changes[:limit]
+
+
+def _compare_output(name: str, base: ProbeRecord, pairs: Sequence[tuple[Output, Output]],
+                    baseline_all: Sequence[Output], *, paired_all_seeds: bool) -> tuple[Outcome, dict[str, Any]]:
+    """Outcome and size of one output; ``pairs`` are (baseline, current) per compared seed."""
+    if all(o.sha256 == n.sha256 for o, n in pairs):
+        return Outcome.IDENTICAL, {}
+    o0, n0 = pairs[0]
+    if o0.kind != n0.kind:
+        return Outcome.CHANGED, {"kind": [o0.kind, n0.kind]}
+    if o0.kind == "json":
+        changes = [c for o, n in pairs for c in _config_changes(o.value, n.value)]
+        return Outcome.CHANGED, {"changes": changes, "n_changes": len(changes)}
+    if any(o.dtype != n.dtype or o.shape != n.shape for o, n in pairs):
+        return Outcome.CHANGED, {"dtype": [o0.dtype, n0.dtype], "shape": [list(o0.shape or ()), list(n0.shape or ())]}
+    if any(o.array is None or n.array is None for o, n in pairs):
+        return Outcome.CHANGED, {"note": "array too large to store; sized from summaries only",
+                                 "old_summary": o0.summary, "new_summary": n0.summary}
+    tol = base.tolerance
+    if all(_within_tolerance(o.array, n.array, tol).all() for o, n in pairs):
+        size = _size(o0.array, n0.array)
+        size["reason"] = "within the stated floating-point tolerance"
+        size["tolerance"] = dict(tol)
+        return Outcome.WITHIN_NOISE, size
+
+    old_stack = np.stack([o.array for o, _ in pairs])
+    new_stack = np.stack([n.array for _, n in pairs])
+    if paired_all_seeds and len(pairs) > 1:  # compare seed means: what the seeds agree on
+        old_c, new_c = _as_float(old_stack).mean(axis=0), _as_float(new_stack).mean(axis=0)
+    else:
+        old_c, new_c = old_stack[0], new_stack[0]
+    size = _size(old_c, new_c)
+    size["tolerance"] = dict(tol)
+    k = len(baseline_all)
+    if k >= 2 and o0.dtype is not None and np.dtype(o0.dtype).kind in "biuf":
+        seeds = np.stack([_as_float(b.array) for b in baseline_all if b.array is not None])
+        band = seeds.max(axis=0) - seeds.min(axis=0)
+        with np.errstate(invalid="ignore"):
+            delta = np.abs(_as_float(new_c) - _as_float(old_c))
+            moved = ~(delta <= band) & ~_within_tolerance(np.asarray(old_c), np.asarray(new_c), tol)
+        size["noise"] = {"k_seeds": k, "max_seed_range": float(np.nanmax(band)) if band.size else 0.0}
+        if old_c.size == 1:
+            sd = float(seeds.std(ddof=1))
+            # Difference of two single runs, each with the seed-to-seed sd: Student t with k-1 d.o.f.
+            from scipy.stats import t as student_t
+
+            half = float(student_t.ppf(0.975, k - 1)) * sd * math.sqrt(2.0 if not paired_all_seeds else 2.0 / k)
+            size["noise"].update({"seed_sd": sd, "seed_values": [float(v) for v in seeds.ravel()],
+                                  "interval_95": [size["delta"] - half, size["delta"] + half]})
+        size["n_beyond_noise"] = int(np.sum(moved))
+        if not moved.any():
+            size["reason"] = f"inside the spread between the baseline's {k} seeds"
+            return Outcome.WITHIN_NOISE, size
+        return Outcome.CHANGED, size
+    size["n_beyond_tolerance"] = int(np.sum(~_within_tolerance(np.asarray(old_c), np.asarray(new_c), tol)))
+    return Outcome.CHANGED, size
+
+
+def _explain(outcome: Outcome, plausible: Iterable[str], changed_pkgs: Mapping[str, tuple[Any, Any]],
+             env_diffs: Mapping[str, tuple[Any, Any]]) -> tuple[list[str], str]:
+    if outcome is Outcome.IDENTICAL:
+        return [], ""
+    pkgs = sorted(set(plausible) & set(changed_pkgs))
+    if pkgs:
+        text = ", ".join(f"{p} {changed_pkgs[p][0]} -> {changed_pkgs[p][1]}" for p in pkgs)
+        return pkgs, f"can be explained by: {text}"
+    env = "; ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in env_diffs.items()) or "none recorded"
+    if changed_pkgs:
+        others = ", ".join(f"{p} {v[0]} -> {v[1]}" for p, v in changed_pkgs.items())
+        return [], (f"none of this probe's plausible packages {sorted(plausible)} changed (changed: {others}); "
+                    f"environment differences: {env}")
+    return [], f"no package version changed: environment (BLAS, CPU, env vars) differs: {env}"
+
+
+def compare_snapshots(baseline: Snapshot, current: Snapshot, *, changed_pkgs: Mapping[str, tuple[Any, Any]],
+                      env_diffs: Mapping[str, tuple[Any, Any]], all_seeds: bool = False) -> tuple[list[Finding], list[str]]:
+    """Findings (one per probe output, sorted by probe then output) and notes (probes not compared)."""
+    findings: list[Finding] = []
+    notes: list[str] = []
+    for name in sorted(set(baseline.probes) | set(current.probes)):
+        base, cur = baseline.probes.get(name), current.probes.get(name)
+        if cur is None:
+            notes.append(f"probe {name!r} is in the baseline but was not run")
+            continue
+        if base is None:
+            notes.append(f"probe {name!r} is new: not in the baseline (record or accept to add it)")
+            continue
+        category = cur.category
+
+        def finding(output: str, outcome: Outcome, size: dict[str, Any]) -> None:
+            pkgs, text = _explain(outcome, cur.packages, changed_pkgs, env_diffs)
+            findings.append(Finding(probe=name, output=output, category=category, outcome=outcome, size=size,
+                                    packages=pkgs, explanation=text))
+
+        if cur.error is not None:
+            finding("*", Outcome.CHANGED, {"error": cur.error, "baseline_error": base.error})
+            continue
+        seeds = [s for s, _ in cur.runs]
+        missing = [s for s in seeds if s not in [b for b, _ in base.runs]]
+        if missing:
+            notes.append(f"probe {name!r}: seeds {missing} not in the baseline (seeds changed? re-record)")
+            continue
+        names = sorted(set(base.outputs(seeds[0])) | set(cur.outputs(seeds[0])))
+        for out in names:
+            if out not in cur.outputs(seeds[0]):
+                finding(out, Outcome.CHANGED, {"change": "output no longer produced"})
+                continue
+            if out not in base.outputs(seeds[0]):
+                finding(out, Outcome.CHANGED, {"change": "new output, not in the baseline"})
+                continue
+            pairs = [(base.outputs(s)[out], cur.outputs(s)[out]) for s in seeds]
+            baseline_all = [outs[out] for _, outs in base.runs if out in outs]
+            outcome, size = _compare_output(out, base, pairs, baseline_all, paired_all_seeds=all_seeds)
+            finding(out, outcome, size)
+    return findings, notes
+
+
+# -- Markdown ------------------------------------------------------------------------------------------
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def _size_text(f: Finding) -> str:
+    s = f.size
+    if "changes" in s:
+        parts = [f"`{c['path']}`: {c['old']!r} -> {c['new']!r}" for c in s["changes"][:5]]
+        more = f" (+{len(s['changes']) - 5} more)" if len(s["changes"]) > 5 else ""
+        return "; ".join(parts) + more
+    if "error" in s:
+        return f"raises now: {s['error']}"
+    if "change" in s:
+        return s["change"]
+    parts = []
+    if "delta" in s:
+        parts.append(f"{_fmt(s['old'])} -> {_fmt(s['new'])} (delta {_fmt(s['delta'])})")
+    elif s.get("max_abs_diff") is not None:
+        parts.append(f"max |diff| {_fmt(s['max_abs_diff'])}, {s.get('n_diff')}/{s.get('n')} elements differ")
+    if s.get("max_ulp") is not None:
+        parts.append(f"max {_fmt(s['max_ulp'])} ulp")
+    noise = s.get("noise")
+    if noise:
+        if "interval_95" in noise:
+            lo, hi = noise["interval_95"]
+            parts.append(f"95% interval vs seed noise [{_fmt(lo)}, {_fmt(hi)}]")
+        parts.append(f"seed range {_fmt(noise['max_seed_range'])} over {noise['k_seeds']} seeds")
+    if "reason" in s:
+        parts.append(s["reason"])
+    if "note" in s:
+        parts.append(s["note"])
+    if "shape" in s:
+        parts.append(f"dtype {s['dtype'][0]} -> {s['dtype'][1]}, shape {s['shape'][0]} -> {s['shape'][1]}")
+    return "; ".join(parts)
+
+
+def findings_to_markdown(results: UpgradeResult | Sequence[UpgradeResult]) -> str:
+    """A review-style Markdown report: headline, how to fix, then a table per suite of what changed."""
+    if isinstance(results, UpgradeResult):
+        results = [results]
+    n_changed = sum(len(r.changed) for r in results)
+    lines = ["# Upgrade gate", ""]
+    if n_changed:
+        lines += [f"**{n_changed} behaviour(s) changed.** Review each below; if the change is intended, re-record with "
+                  "`parity baseline accept --suite SUITE --reason \"...\"`.", ""]
+    else:
+        lines += ["**No behaviour changed beyond noise.**", ""]
+    for r in results:
+        counts = {o: sum(f.outcome is o for f in r.findings) for o in Outcome}
+        lines += [f"## {r.suite}", "",
+                  f"{counts[Outcome.CHANGED]} changed, {counts[Outcome.WITHIN_NOISE]} within noise, "
+                  f"{counts[Outcome.IDENTICAL]} identical.", ""]
+        if r.changed_packages:
+            lines.append("Packages changed: " + ", ".join(f"{p} {a} -> {b}" for p, (a, b) in r.changed_packages.items()) + ".")
+        else:
+            lines.append("No package version changed.")
+        if r.environment_diffs:
+            lines.append("Environment differences: " + "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in r.environment_diffs.items()) + ".")
+        lines.append("")
+        shown = [f for f in r.findings if f.outcome is not Outcome.IDENTICAL]
+        if shown:
+            lines += ["| outcome | category | probe / output | size | can be explained by |", "|---|---|---|---|---|"]
+            for f in sorted(shown, key=lambda f: (-_RANK[f.outcome], f.category, f.probe, f.output)):
+                expl = ", ".join(f.packages) if f.packages else f.explanation
+                cell = _size_text(f).replace("|", "\\|")
+                lines.append(f"| {f.outcome.value} | {f.category} | `{f.probe}/{f.output}` | {cell} | {expl.replace('|', '/')} |")
+            lines.append("")
+        for note in r.notes:
+            lines.append(f"- note: {note}")
+        if r.notes:
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

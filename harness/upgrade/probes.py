@@ -1,0 +1,187 @@
+"""Behaviour probes: small functions whose outputs the upgrade gate records and compares.
+
+A suite declares its probes with a `ProbeSet` and exports it as ``Suite(probes=...)``::
+
+    from harness.upgrade import ProbeSet, sklearn_config
+
+    probes = ProbeSet("ctr_logreg")
+
+    @probes.configuration("logreg_defaults")
+    def logreg_defaults():
+        from sklearn.linear_model import LogisticRegression
+        return {"params": sklearn_config(LogisticRegression())}
+
+    @probes.learning("logreg_fit", seeds=(0, 1, 2))
+    def logreg_fit(seed):
+        model = LogisticRegression(random_state=seed).fit(X_train, y_train)
+        return {"coef": model.coef_, "n_iter": model.n_iter_, "scores": model.predict_proba(X_eval)[:, 1]}
+
+    @probes.inference("saved_model_scores", ulps=8)
+    def saved_model_scores():
+        return {"scores": load_model().predict(X_eval)}
+
+Categories and what they are for:
+
+* ``featurization`` — golden raw rows through the featurizers -> per-feature values.
+* ``inference`` — fixed saved models on golden rows -> predictions.
+* ``learning`` — retrain from fixed seeds -> parameters, losses per epoch, iteration counts, metrics.
+  The function receives the seed. **The baseline runs every seed** (to measure run-to-run noise: the
+  spread between seeds); **the check runs the first seed only** and compares it with the baseline's
+  first seed, calling a difference WITHIN_NOISE when it is no larger than the seed-to-seed spread.
+  (``check(..., all_seeds=True)`` runs every seed and compares seed means instead.)
+* ``evaluation`` — fixed (labels, scores, weights) through every metric implementation
+  (see `evaluation_cases` and the ``*_metric_outputs`` helpers).
+* ``configuration`` — resolved defaults (`sklearn_config`, `keras_config`): a nested JSON-able dict,
+  diffed with DeepDiff so a changed default is named by its path (``root['params']['C']``).
+
+A probe returns a mapping ``{output_name: value}``; a value is a numpy array, a number, a string, or
+(any category, typically configuration) a nested dict/list of JSON values. Each probe names the
+packages that can plausibly explain a change in it (defaults per category in `DEFAULT_PACKAGES`) and
+may state a floating-point tolerance: ``ulps`` (default 4: a different reduction order or SIMD path
+moves the last bits, and a gate that cries wolf on that gets switched off), ``rtol``, ``atol``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.errors import ParityInputError
+
+__all__ = ["CATEGORIES", "DEFAULT_PACKAGES", "Probe", "ProbeSet", "Tolerance"]
+
+CATEGORIES = ("featurization", "inference", "learning", "evaluation", "configuration")
+
+DEFAULT_PACKAGES: dict[str, tuple[str, ...]] = {
+    "featurization": ("numpy", "pandas", "pyarrow", "tensorflow"),
+    "inference": ("tensorflow", "keras", "numpy", "scikit-learn"),
+    "learning": ("scikit-learn", "tensorflow", "keras", "numpy", "scipy"),
+    "evaluation": ("scikit-learn", "keras", "tensorflow", "numpy", "scipy"),
+    "configuration": ("scikit-learn", "keras", "tensorflow"),
+}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Floating-point tolerance: an element passes if within ``ulps`` units in the last place OR
+    ``|new - old| <= atol + rtol * |old|``. Exact (all zero) for integers, strings and configuration."""
+
+    ulps: int = 4
+    rtol: float = 0.0
+    atol: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("ulps", "rtol", "atol"):
+            value = getattr(self, name)
+            if not (value >= 0):
+                raise ParityInputError(f"Tolerance: {name} must be >= 0, got {value!r}")
+        if int(self.ulps) != self.ulps:
+            raise ParityInputError(f"Tolerance: ulps must be an integer, got {self.ulps!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ulps": int(self.ulps), "rtol": float(self.rtol), "atol": float(self.atol)}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One behaviour probe. ``seeds`` is ``(None,)`` for probes that take no seed."""
+
+    name: str
+    category: str
+    func: Callable[..., Mapping[str, Any]]
+    seeds: tuple[Any, ...] = (None,)
+    packages: tuple[str, ...] = ()
+    tolerance: Tolerance = field(default_factory=Tolerance)
+    description: str = ""
+
+    @property
+    def seeded(self) -> bool:
+        return self.seeds != (None,)
+
+    def run(self, seed: Any = None) -> Mapping[str, Any]:
+        """Call the probe (with ``seed`` when it is seeded) and validate the shape of what it returns."""
+        out = self.func(seed) if self.seeded else self.func()
+        if not isinstance(out, Mapping) or not out:
+            raise ParityInputError(
+                f"probe {self.name!r} must return a non-empty mapping {{output_name: value}}, got {type(out).__name__}"
+            )
+        bad = [k for k in out if not isinstance(k, str) or not k]
+        if bad:
+            raise ParityInputError(f"probe {self.name!r}: output names must be non-empty strings, got {bad!r}")
+        return out
+
+
+class ProbeSet:
+    """The probes of one suite, declared with one decorator per category (see the module docstring)."""
+
+    def __init__(self, suite: str) -> None:
+        if not isinstance(suite, str) or not suite:
+            raise ParityInputError(f"ProbeSet(suite): expected a non-empty suite name, got {suite!r}")
+        self.suite = suite
+        self._probes: dict[str, Probe] = {}
+
+    # -- declaration -------------------------------------------------------------------------------
+    def add(self, probe: Probe) -> Probe:
+        if probe.category not in CATEGORIES:
+            raise ParityInputError(f"probe {probe.name!r}: category must be one of {CATEGORIES}, got {probe.category!r}")
+        if not isinstance(probe.name, str) or not probe.name or "/" in probe.name:
+            raise ParityInputError(f"probe name must be a non-empty string without '/', got {probe.name!r}")
+        if probe.name in self._probes:
+            raise ParityInputError(f"ProbeSet {self.suite!r}: probe {probe.name!r} is declared twice")
+        self._probes[probe.name] = probe
+        return probe
+
+    def _decorator(self, category: str, name: str, *, seeds: Sequence[Any] | None = None,
+                   packages: Sequence[str] | None = None, ulps: int = 4, rtol: float = 0.0, atol: float = 0.0,
+                   description: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        if seeds is not None:
+            seeds = tuple(seeds)
+            if not seeds or any(s is None for s in seeds) or len(set(seeds)) != len(seeds):
+                raise ParityInputError(f"probe {name!r}: seeds must be distinct non-None values, got {seeds!r}")
+        tolerance = Tolerance(ulps=ulps, rtol=rtol, atol=atol)
+        plausible = tuple(packages) if packages is not None else DEFAULT_PACKAGES[category]
+
+        def register(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.add(Probe(name=name, category=category, func=func, seeds=seeds or (None,), packages=plausible,
+                           tolerance=tolerance, description=description or (func.__doc__ or "").strip()))
+            return func
+
+        return register
+
+    def featurization(self, name: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self._decorator("featurization", name, **options)
+
+    def inference(self, name: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self._decorator("inference", name, **options)
+
+    def learning(self, name: str, *, seeds: Sequence[Any] = (0, 1, 2), **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self._decorator("learning", name, seeds=seeds, **options)
+
+    def evaluation(self, name: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self._decorator("evaluation", name, **options)
+
+    def configuration(self, name: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self._decorator("configuration", name, **options)
+
+    # -- access ------------------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Probe]:
+        return iter(self._probes.values())
+
+    def __len__(self) -> int:
+        return len(self._probes)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._probes
+
+    def __getitem__(self, name: str) -> Probe:
+        try:
+            return self._probes[name]
+        except KeyError:
+            raise ParityInputError(f"ProbeSet {self.suite!r} has no probe {name!r}; it has {sorted(self._probes)}") from None
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._probes)
+
+    def __repr__(self) -> str:
+        return f"ProbeSet({self.suite!r}, probes={self.names})"

@@ -1,0 +1,242 @@
+"""Snapshots: what a ProbeSet produced in one environment, stored exactly and compactly.
+
+Every output is stored with its dtype, shape, the sha256 of its little-endian bytes and summary
+statistics. The values themselves are stored exactly (never as decimal text, which would round):
+
+* up to ``inline_max_bytes`` (default 8 KiB, e.g. 1024 float64): base64 of the little-endian bytes,
+  inline in the JSON — metrics, coefficients, losses per epoch, iteration counts;
+* up to ``npz_max_bytes`` (default 4 MiB): in a compressed ``.npz`` next to the JSON (read back with
+  ``allow_pickle=False``) — per-row predictions and features of a golden sample;
+* larger: digest and summary only. Bitwise identity is still decided exactly (the digest); a
+  difference can only be sized from the summaries, and the finding says so.
+
+JSON outputs (strings, configuration dicts) are stored as canonical JSON with their digest.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import traceback
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.errors import ParityInputError
+from harness.upgrade.configs import to_config_json
+from harness.upgrade.probes import Probe, ProbeSet
+
+__all__ = ["INLINE_MAX_BYTES", "NPZ_MAX_BYTES", "Output", "ProbeRecord", "Snapshot", "encode_output", "take_snapshot"]
+
+INLINE_MAX_BYTES = 8 * 1024
+NPZ_MAX_BYTES = 4 * 1024 * 1024
+_QUANTILES = (0.0, 0.01, 0.25, 0.5, 0.75, 0.99, 1.0)
+
+
+def _canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def _le_bytes(arr: np.ndarray) -> bytes:
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("<"))
+    return np.ascontiguousarray(arr).tobytes()
+
+
+def _array_digest(arr: np.ndarray) -> str:
+    h = hashlib.sha256()
+    h.update(f"{arr.dtype.newbyteorder('<').str}|{list(arr.shape)}|".encode())
+    h.update(_le_bytes(arr))
+    return h.hexdigest()
+
+
+def _summary(arr: np.ndarray) -> dict[str, Any]:
+    out: dict[str, Any] = {"n": int(arr.size)}
+    if arr.dtype.kind not in "biuf" or arr.size == 0:
+        return out
+    x = arr.astype(np.float64, copy=False).ravel()
+    finite = np.isfinite(x)
+    out["n_nan"] = int(np.isnan(x).sum())
+    out["n_inf"] = int(np.isinf(x).sum())
+    if finite.any():
+        xf = x[finite]
+        out["mean"] = float(xf.mean())
+        out["std"] = float(xf.std())
+        out["quantiles"] = {str(q): float(v) for q, v in zip(_QUANTILES, np.quantile(xf, _QUANTILES))}
+    return out
+
+
+@dataclass
+class Output:
+    """One named output of one probe run. ``array`` is None when only digest and summary were stored."""
+
+    kind: str  # "array" | "json"
+    sha256: str
+    dtype: str | None = None
+    shape: tuple[int, ...] | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    array: np.ndarray | None = None
+    value: Any = None  # for kind == "json"
+
+    def to_dict(self, *, npz_key: str, npz: dict[str, np.ndarray], inline_max_bytes: int, npz_max_bytes: int) -> dict[str, Any]:
+        if self.kind == "json":
+            return {"kind": "json", "sha256": self.sha256, "value": self.value}
+        d: dict[str, Any] = {"kind": "array", "dtype": self.dtype, "shape": list(self.shape or ()), "sha256": self.sha256,
+                             "summary": self.summary}
+        if self.array is None:
+            d["storage"] = "summary"
+        elif self.array.nbytes <= inline_max_bytes:
+            d["storage"] = "inline"
+            d["data"] = base64.b64encode(_le_bytes(self.array)).decode("ascii")
+        elif self.array.nbytes <= npz_max_bytes:
+            d["storage"] = "npz"
+            d["npz_key"] = npz_key
+            npz[npz_key] = self.array.astype(self.array.dtype.newbyteorder("<"), copy=False)
+        else:
+            d["storage"] = "summary"
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, npz: Mapping[str, np.ndarray] | None, where: str) -> Output:
+        try:
+            if d["kind"] == "json":
+                return cls(kind="json", sha256=d["sha256"], value=d["value"])
+            dtype, shape = np.dtype(d["dtype"]), tuple(d["shape"])
+            array = None
+            if d["storage"] == "inline":
+                array = np.frombuffer(base64.b64decode(d["data"]), dtype=dtype).reshape(shape).copy()
+            elif d["storage"] == "npz":
+                if npz is None or d["npz_key"] not in npz:
+                    raise ParityInputError(f"{where}: array {d['npz_key']!r} missing from the baseline's .npz file")
+                array = np.asarray(npz[d["npz_key"]])
+            out = cls(kind="array", sha256=d["sha256"], dtype=d["dtype"], shape=shape, summary=dict(d.get("summary", {})),
+                      array=array)
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ParityInputError):
+                raise
+            raise ParityInputError(f"{where}: malformed stored output ({type(exc).__name__}: {exc})") from None
+        if out.array is not None and _array_digest(out.array) != out.sha256:
+            raise ParityInputError(f"{where}: stored values do not match their sha256 (file edited or corrupted)")
+        return out
+
+
+def encode_output(value: Any, *, where: str) -> Output:
+    """Turn one probe output (array, number, string, JSON-able dict/list) into an `Output`."""
+    if isinstance(value, (list, tuple)):
+        try:  # a list of numbers (Keras history, losses per iteration) is an array; anything else is JSON
+            as_array = np.asarray(value)
+        except (ValueError, TypeError):
+            as_array = None
+        if as_array is not None and as_array.dtype.kind in "biuf" and as_array.size:
+            value = as_array
+    if isinstance(value, (str, Mapping, list, tuple)):
+        canon = to_config_json(value)
+        return Output(kind="json", sha256=hashlib.sha256(_canonical_json(canon).encode()).hexdigest(), value=canon)
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # noqa: BLE001
+        raise ParityInputError(f"{where}: cannot convert {type(value).__name__} to an array ({exc})") from None
+    if arr.dtype.kind not in "biufcUS":
+        raise ParityInputError(
+            f"{where}: outputs must be numeric/bool/string arrays, numbers, strings or JSON-able dicts; "
+            f"got an array of dtype {arr.dtype} (convert objects to numbers or to a dict first)"
+        )
+    arr = np.ascontiguousarray(arr)
+    return Output(kind="array", sha256=_array_digest(arr), dtype=arr.dtype.newbyteorder("<").str, shape=tuple(arr.shape),
+                  summary=_summary(arr), array=arr)
+
+
+@dataclass
+class ProbeRecord:
+    """One probe's runs: ``runs`` maps each seed (None for unseeded probes) to its outputs."""
+
+    name: str
+    category: str
+    packages: tuple[str, ...]
+    tolerance: dict[str, Any]
+    seeds: list[Any]
+    runs: list[tuple[Any, dict[str, Output]]] = field(default_factory=list)
+    error: str | None = None  # "ExceptionType: message" when the probe raised
+
+    def outputs(self, seed: Any) -> dict[str, Output]:
+        for s, outs in self.runs:
+            if s == seed:
+                return outs
+        raise KeyError(seed)
+
+
+@dataclass
+class Snapshot:
+    suite: str
+    probes: dict[str, ProbeRecord]
+
+    def to_dict(self, *, inline_max_bytes: int = INLINE_MAX_BYTES, npz_max_bytes: int = NPZ_MAX_BYTES
+                ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The JSON document and the arrays that go into the .npz (empty dict when none)."""
+        npz: dict[str, np.ndarray] = {}
+        probes = {}
+        for name, rec in sorted(self.probes.items()):
+            runs = []
+            for i, (seed, outs) in enumerate(rec.runs):
+                runs.append({"seed": seed, "outputs": {
+                    out_name: out.to_dict(npz_key=f"{name}.{i}.{out_name}", npz=npz, inline_max_bytes=inline_max_bytes,
+                                          npz_max_bytes=npz_max_bytes)
+                    for out_name, out in sorted(outs.items())}})
+            probes[name] = {"category": rec.category, "packages": list(rec.packages), "tolerance": rec.tolerance,
+                            "seeds": rec.seeds, "error": rec.error, "runs": runs}
+        return {"suite": self.suite, "probes": probes}, npz
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, npz: Mapping[str, np.ndarray] | None = None, where: str = "snapshot") -> Snapshot:
+        try:
+            probes = {}
+            for name, p in d["probes"].items():
+                runs = [(r["seed"], {o: Output.from_dict(od, npz=npz, where=f"{where}: probe {name!r} output {o!r}")
+                                     for o, od in r["outputs"].items()}) for r in p["runs"]]
+                probes[name] = ProbeRecord(name=name, category=p["category"], packages=tuple(p["packages"]),
+                                           tolerance=dict(p["tolerance"]), seeds=list(p["seeds"]), runs=runs,
+                                           error=p.get("error"))
+            return cls(suite=d["suite"], probes=probes)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ParityInputError(f"{where}: not a snapshot document (missing or malformed {exc})") from None
+
+
+def _run_probe(probe: Probe, seeds: Iterable[Any], *, raise_errors: bool) -> ProbeRecord:
+    rec = ProbeRecord(name=probe.name, category=probe.category, packages=tuple(probe.packages),
+                      tolerance=probe.tolerance.to_dict(), seeds=list(probe.seeds))
+    for seed in seeds:
+        try:
+            raw = probe.run(seed)
+            outs = {name: encode_output(value, where=f"probe {probe.name!r} (seed {seed!r}) output {name!r}")
+                    for name, value in raw.items()}
+        except ParityInputError:
+            raise  # a malformed probe is the user's bug in any environment: say so, don't record it
+        except Exception as exc:  # noqa: BLE001 - in a check, "it raises now" is itself a behaviour change
+            if raise_errors:
+                raise
+            last = traceback.extract_tb(exc.__traceback__)[-1]
+            rec.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''} ({last.filename.rsplit('/', 1)[-1]}:{last.lineno})"
+            rec.runs = []
+            return rec
+        rec.runs.append((seed, outs))
+    return rec
+
+
+def take_snapshot(probeset: ProbeSet, *, seeds: str = "all", probes: Iterable[str] | None = None,
+                  raise_errors: bool = False) -> Snapshot:
+    """Run the probes (``seeds="all"``: every seed, as the baseline does; ``"first"``: the first seed only).
+
+    A probe that raises is recorded with ``error`` set (or re-raised when ``raise_errors``).
+    """
+    if not isinstance(probeset, ProbeSet):
+        raise ParityInputError(f"take_snapshot: expected a harness.upgrade.ProbeSet, got {type(probeset).__name__}")
+    if seeds not in ("all", "first"):
+        raise ParityInputError(f"take_snapshot: seeds must be 'all' or 'first', got {seeds!r}")
+    chosen = [probeset[n] for n in probes] if probes is not None else list(probeset)
+    records = {}
+    for probe in chosen:
+        run_seeds = probe.seeds if seeds == "all" else probe.seeds[:1]
+        records[probe.name] = _run_probe(probe, run_seeds, raise_errors=raise_errors)
+    return Snapshot(suite=probeset.suite, probes=records)
