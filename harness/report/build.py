@@ -1,0 +1,162 @@
+"""The report document: build it from suite results, serialize it byte-stably, validate it, write it.
+
+The document is the single source for report.md and report.html. It carries no timestamps, and its keys
+are written in a fixed order (never sorted, never dependent on dict insertion from the environment), so
+the same suite results give the same bytes, which is what lets a serial run and an xdist run be compared.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ParityError, ParityInputError
+from harness.results import CheckResult, SuiteResult, jsonable
+from harness.verdicts import Verdict, combine
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "build_report",
+    "dumps_report",
+    "load_report",
+    "schema",
+    "suite_result_from_dict",
+    "validate_report",
+    "write_report",
+]
+
+SCHEMA_VERSION = "1.0"
+_SCHEMA_PATH = Path(__file__).with_name("schema.json")
+
+
+def _is_failing(check: Mapping[str, Any], known_gaps: Mapping[str, str]) -> bool:
+    return bool(check["gated"]) and check["verdict"] != Verdict.EQUIVALENT.value and check["id"] not in known_gaps
+
+
+def build_report(
+    suite_results: Iterable[SuiteResult],
+    *,
+    sample: Mapping[str, Any] | None = None,
+    environment: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One report document over ``suite_results`` (kept in the given order).
+
+    ``sample`` ({"rows": n, "seed": s}) marks a sampled run; when omitted it is taken from the suites
+    (a run samples all its suites alike). ``environment`` is an optional JSON-able description of where
+    the run happened; pass only stable values (no clock times) to keep the bytes reproducible.
+    """
+    suites = []
+    for i, result in enumerate(suite_results):
+        if not isinstance(result, SuiteResult):
+            raise ParityInputError(
+                f"build_report: suite_results[{i}] must be a harness.results.SuiteResult, got {type(result).__name__}"
+            )
+        suites.append(result.to_dict())
+    if sample is None:
+        sampled = [s["sample"] for s in suites if s["sample"] is not None]
+        sample = sampled[0] if sampled else None
+    checks = [(c, s["known_gaps"]) for s in suites for c in s["checks"]]
+    counts = {
+        "suites": len(suites),
+        "checks": len(checks),
+        "failing": sum(_is_failing(c, gaps) for c, gaps in checks),
+        "inconclusive": sum(
+            c["verdict"] == Verdict.INCONCLUSIVE.value and c["gated"] and c["id"] not in gaps for c, gaps in checks
+        ),
+        "known_gaps": sum(c["id"] in gaps for c, gaps in checks),
+    }
+    from harness import __version__
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "parity-harness", "version": __version__},
+        "verdict": combine(Verdict(s["verdict"]) for s in suites).value,
+        "counts": counts,
+        "sample": jsonable(dict(sample)) if sample is not None else None,
+        "environment": jsonable(dict(environment)) if environment is not None else None,
+        "suites": suites,
+    }
+
+
+def dumps_report(doc: Mapping[str, Any]) -> str:
+    """The canonical text of a report: fixed key order, indent 2, no NaN (a NaN is a bug upstream)."""
+    try:
+        return json.dumps(doc, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+    except ValueError as exc:
+        raise ParityInputError(f"report document is not valid JSON (non-finite number?): {exc}") from None
+
+
+def schema() -> dict[str, Any]:
+    """The report's JSON Schema (draft 2020-12), as shipped in harness/report/schema.json."""
+    return json.loads(_SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def validate_report(doc: Any, *, source: str = "report") -> None:
+    """Raise `ParityInputError` naming the JSON path of the first schema violation in ``doc``."""
+    try:
+        import jsonschema
+    except ImportError:  # pragma: no cover - jsonschema is a declared dependency of the report
+        raise ParityError("validating a report needs the 'jsonschema' package (pip install jsonschema)") from None
+    validator = jsonschema.Draft202012Validator(schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    if error is not None:
+        raise ParityInputError(f"{source}: does not match the report schema at {error.json_path}: {error.message}")
+
+
+def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and validate a saved report.json."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ParityInputError(f"cannot read report {path}: {exc.strerror}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParityInputError(f"{path}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    validate_report(doc, source=str(path))
+    return doc
+
+
+def suite_result_from_dict(data: Mapping[str, Any]) -> SuiteResult:
+    """Rebuild a `SuiteResult` from its ``to_dict()`` form (how xdist workers hand results over).
+
+    ``to_dict`` is already JSON (non-finite floats are None), so the round trip is exact:
+    ``suite_result_from_dict(r.to_dict()).to_dict() == r.to_dict()``.
+    """
+    fields = dict(data)
+    fields.pop("verdict", None)  # derived from the checks
+    fields["checks"] = [CheckResult(**c) for c in fields["checks"]]
+    return SuiteResult(**fields)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    # Write next to the target, then rename: a reader never sees half a report.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_report(doc: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write report.json, report.md and report.html into ``out_dir`` (created if needed)."""
+    from harness.report.html import render_html
+    from harness.report.markdown import render_markdown
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ParityInputError(f"report directory {out} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "report.json", "markdown": out / "report.md", "html": out / "report.html"}
+    texts = {"json": dumps_report(doc), "markdown": render_markdown(doc), "html": render_html(doc)}
+    for key, path in paths.items():
+        _write_atomic(path, texts[key])
+    return paths

@@ -1,0 +1,93 @@
+"""Number and interval formatting shared by the Markdown, HTML and terminal renderings.
+
+Reports are read by people deciding on a release, so numbers carry enough digits to see a difference
+near the margin (4 significant digits), differences carry their sign, and "not computable" (null in the
+document) is shown as an em dash rather than hidden.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["DASH", "fmt_ci", "fmt_diff", "fmt_margin", "fmt_num", "fmt_p", "margin_abs", "slice_label"]
+
+DASH = "\u2014"
+
+
+def fmt_num(value: Any, *, digits: int = 4) -> str:
+    if value is None:
+        return DASH
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def fmt_diff(value: Any, *, digits: int = 4) -> str:
+    if value is None:
+        return DASH
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return f"{value:+.{digits}g}"
+    return fmt_num(value, digits=digits)
+
+
+def fmt_ci(ci: Any, level: Any = None) -> str:
+    if not ci or len(ci) != 2:
+        return DASH
+    text = f"[{fmt_diff(ci[0])}, {fmt_diff(ci[1])}]"
+    if isinstance(level, (int, float)) and not isinstance(level, bool):
+        text += f" ({level * 100:.4g}%)"
+    return text
+
+
+def fmt_p(value: Any) -> str:
+    if value is None:
+        return DASH
+    if isinstance(value, (int, float)) and value < 1e-4:
+        return "<0.0001"
+    return fmt_num(value, digits=3)
+
+
+def margin_abs(details: Mapping[str, Any]) -> float | None:
+    """The margin in the metric's own unit: stated, or relative margin times |legacy value|."""
+    margin = details.get("margin") or {}
+    if margin.get("absolute_value") is not None:
+        return float(margin["absolute_value"])
+    value = margin.get("value")
+    if value is None:
+        return None
+    if margin.get("kind", "absolute") == "relative":
+        legacy = details.get("legacy")
+        return None if legacy is None else float(value) * abs(float(legacy))
+    return float(value)
+
+
+def fmt_margin(details: Mapping[str, Any]) -> str:
+    """E.g. "±0.005 (equivalence)", "±1% rel = ±0.0072", "diff ≥ -0.005 (non-inferiority)"."""
+    margin = details.get("margin")
+    if not margin:
+        return DASH
+    value, kind = margin.get("value"), margin.get("kind", "absolute")
+    absolute = margin_abs(details)
+    if margin.get("test") == "non_inferiority":
+        worse_is_lower = margin.get("higher_is_better", True) is not False
+        bound = fmt_diff(-absolute if worse_is_lower else absolute) if absolute is not None else DASH
+        text = f"diff {'≥' if worse_is_lower else '≤'} {bound} (non-inferiority)"
+    else:
+        text = f"±{fmt_num(absolute)} (equivalence)" if absolute is not None else DASH
+    if kind == "relative" and value is not None:
+        text += f"; {fmt_num(value * 100)}% of legacy"
+    return text
+
+
+def slice_label(details: Mapping[str, Any]) -> str:
+    s = details.get("slice")
+    if not s:
+        return "all rows"
+    return f"{s.get('column')}={s.get('value')}"

@@ -1,0 +1,335 @@
+"""report.html: the release review as one self-contained page, rendered from the report document only.
+
+Self-contained means it opens offline and years later: inline CSS, inline SVG drawn in Python
+(`harness.report.svg`), no fonts, images or scripts from anywhere, enforced by a Content-Security-Policy
+that forbids every fetch. The only script is a few lines that record, on <body>, whether the page loaded
+without a JavaScript error and how many plots it holds (the browser test reads both). All text from the
+document goes through html.escape. Plots draw from aggregated data, so the size does not grow with rows.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+
+from harness.report.format import DASH, fmt_ci, fmt_diff, fmt_margin, fmt_num, fmt_p, margin_abs, slice_label
+from harness.report.svg import calibration_plot, forest_plot, heatmap, histogram_overlay
+
+__all__ = ["render_html"]
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#1f2328;max-width:1300px}
+h1{font-size:22px;margin:0 0 8px} h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d0d7de}
+h3{font-size:15px;margin:18px 0 6px}
+table{border-collapse:collapse;margin:6px 0 12px;font-size:13px}
+th,td{border:1px solid #d0d7de;padding:3px 7px;text-align:left;vertical-align:top}
+th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums}
+.v-EQUIVALENT{color:#1a7f37;font-weight:600} .v-NOT_EQUIVALENT{color:#cf222e;font-weight:600}
+.v-INCONCLUSIVE{color:#9a6700;font-weight:600}
+#verdict{font-size:20px;padding:10px 14px;border-radius:6px;border:2px solid #d0d7de;display:inline-block}
+#verdict.v-EQUIVALENT{border-color:#1a7f37} #verdict.v-NOT_EQUIVALENT{border-color:#cf222e}
+#verdict.v-INCONCLUSIVE{border-color:#9a6700}
+#sample-warning{background:#fff8c5;border:1px solid #d4a72c;padding:8px 12px;margin:10px 0;font-weight:600}
+.plots{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
+figure{margin:0} figcaption{font-size:12px;color:#57606a}
+pre{background:#f6f8fa;padding:8px;overflow:auto;font-size:12px;max-height:420px}
+.fingerprints{display:flex;gap:16px;flex-wrap:wrap} .fingerprints>div{flex:1;min-width:360px}
+tr.differs td{background:#fff1e5} .muted{color:#57606a}
+"""
+
+# Records load success and the plot count on <body>; window.onerror catches any script error.
+_SCRIPT = """
+window.__parityErrors=[];
+window.addEventListener('error',function(e){window.__parityErrors.push(String(e.message));});
+document.addEventListener('DOMContentLoaded',function(){
+  var b=document.body;
+  b.setAttribute('data-plots',String(document.querySelectorAll('svg[data-plot]').length));
+  b.setAttribute('data-loaded',window.__parityErrors.length?'error':'ok');
+});
+"""
+
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+
+
+def _e(value: Any) -> str:
+    return escape(str(value), quote=True)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x"
+
+
+def _verdict(verdict: Any, *, note: str = "") -> str:
+    text = _e(verdict) + (f' <span class="muted">({_e(note)})</span>' if note else "")
+    return f'<span class="v-{_e(verdict)}">{text}</span>'
+
+
+def _check_verdict(check: Mapping[str, Any], gaps: Mapping[str, str]) -> str:
+    note = "known gap" if check["id"] in gaps else ("not gated" if not check["gated"] else "")
+    return _verdict(check["verdict"], note=note)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, table_id: str = "", numeric: Sequence[int] = ()) -> str:
+    """``rows`` hold already-escaped HTML; columns listed in ``numeric`` are right-aligned."""
+    attr = f' id="{_e(table_id)}"' if table_id else ""
+    out = [f"<table{attr}><thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr></thead><tbody>"]
+    for row in rows:
+        out.append("<tr>" + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
+                                    for i, c in enumerate(row)) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def _forest_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    many = len(doc["suites"]) > 1
+    for s in doc["suites"]:
+        for c in s["checks"]:
+            if c["kind"] != "metric":
+                continue
+            d = c["details"]
+            margin = d.get("margin") or {}
+            label = f"{d.get('metric', c['id'])} [{slice_label(d)}]"
+            rows.append({
+                "check_id": f"{s['suite']}::{c['id']}", "label": f"{s['suite']}: {label}" if many else label,
+                "diff": d.get("diff"), "ci": d.get("ci"), "margin": margin_abs(d), "test": margin.get("test"),
+                "higher_is_better": margin.get("higher_is_better"), "verdict": c["verdict"],
+            })
+    return rows
+
+
+def _metric_row(s: Mapping[str, Any], c: Mapping[str, Any]) -> list[str]:
+    d = c["details"]
+    p = d.get("p_adjusted", d.get("p_value"))
+    return [
+        _e(d.get("metric", c["id"])), _e(slice_label(d)), _e(fmt_num(d.get("legacy"))), _e(fmt_num(d.get("new"))),
+        _e(fmt_diff(d.get("diff"))), _e(fmt_ci(d.get("ci"), d.get("ci_level"))), _e(fmt_margin(d)),
+        _e(d.get("method") or DASH), _e(fmt_p(p) + (f" ({d['adjustment']})" if d.get("adjustment") else "")),
+        _e(fmt_num(d.get("n"))), _e(fmt_num(d.get("mdd"))), _e(fmt_num(d.get("n_required"))),
+        _check_verdict(c, s["known_gaps"]),
+    ]
+
+
+_METRIC_HEADER = ["metric", "slice", "legacy", "new", "diff (new − legacy)", "CI", "margin", "method", "p (adjusted)",
+                  "n", "MDD", "n required", "verdict"]
+
+
+def _plots(s: Mapping[str, Any], slug: str) -> str:
+    plots = s.get("plots") or {}
+    figs = []
+    specs = (
+        ("hexbin", heatmap, "Legacy vs new scores (2-D histogram, log colour)"),
+        ("score_hist", histogram_overlay, "Score distributions, both sides"),
+        ("calibration", calibration_plot, "Calibration: observed rate per score bin"),
+    )
+    for key, draw, caption in specs:
+        if plots.get(key):
+            svg = draw(plots[key], plot_id=f"{key.replace('_', '-')}-{slug}", title=f"{caption} \u2014 {s['suite']}")
+            figs.append(f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>")
+        else:
+            figs.append(f'<p class="muted" data-plot-missing="{_e(key)}">No {_e(key)} data in this suite\'s result.</p>')
+    return '<div class="plots">' + "\n".join(figs) + "</div>"
+
+
+def _features(s: Mapping[str, Any], slug: str) -> str:
+    rows = []
+    for c in s["checks"]:
+        if c["kind"] != "feature":
+            continue
+        d = c["details"]
+        tol = d.get("tolerance")
+        rows.append([
+            _e(d.get("feature", c["id"])), _e(d.get("type", DASH)), _e(fmt_num(d.get("n"))),
+            _e(fmt_num(d.get("n_mismatch"))), _e(fmt_num(d.get("match_rate"), digits=6)),
+            _e(fmt_num(d.get("max_abs_err"))), _e(fmt_num(d.get("max_rel_err"))), _e(fmt_num(d.get("max_ulp"))),
+            _e(json.dumps(tol, separators=(",", ":")) if tol else DASH), _check_verdict(c, s["known_gaps"]),
+        ])
+    if not rows:
+        return '<p class="muted">No feature checks.</p>'
+    header = ["feature", "type", "n", "mismatches", "match rate", "max abs err", "max rel err", "max ULP", "tolerance",
+              "verdict"]
+    return _table(header, rows, table_id=f"features-{slug}", numeric=(2, 3, 4, 5, 6, 7))
+
+
+def _slices(s: Mapping[str, Any], slug: str) -> str:
+    checks = [c for c in s["checks"] if c["kind"] == "metric" and (c["details"].get("slice"))]
+    if not checks:
+        return '<p class="muted">No slices.</p>'
+    checks.sort(key=lambda c: (str(c["details"]["slice"].get("column")), str(c["details"]["slice"].get("value")),
+                               str(c["details"].get("metric"))))
+    return _table(_METRIC_HEADER, [_metric_row(s, c) for c in checks], table_id=f"slices-{slug}",
+                  numeric=(2, 3, 4, 9, 10, 11))
+
+
+def _other_checks(s: Mapping[str, Any]) -> str:
+    rows = [[_e(c["id"]), _e(c["kind"]), _check_verdict(c, s["known_gaps"]), _e(c.get("summary") or DASH)]
+            for c in s["checks"] if c["kind"] not in ("metric", "feature")]
+    return _table(["check", "kind", "verdict", "summary"], rows) if rows else ""
+
+
+def _messages(s: Mapping[str, Any]) -> str:
+    bad = [c for c in s["checks"] if c["verdict"] != "EQUIVALENT" and c.get("message")]
+    if not bad:
+        return ""
+    parts = ["<h3>Failure details</h3>"]
+    for c in bad:
+        parts.append(f'<details data-check="{_e(c["id"])}"><summary>{_e(c["id"])}: {_e(c["verdict"])}</summary>'
+                     f"<pre>{_e(c['message'])}</pre></details>")
+    return "\n".join(parts)
+
+
+def _upgrade(s: Mapping[str, Any], slug: str) -> str:
+    up = s.get("upgrade")
+    if not up:
+        return ""
+    findings = up.get("findings") or []
+    parts = ["<h3>Upgrade findings</h3>"]
+    if not findings:
+        parts.append('<p>No probe output differs from the baseline.</p>')
+    rows = []
+    for f in findings:
+        paths = f.get("paths") or []
+        path_rows = "".join(
+            f"<tr><td><code>{_e(p.get('path', '') if isinstance(p, Mapping) else p)}</code></td>"
+            f"<td>{_e(_json(p.get('old'))) if isinstance(p, Mapping) else ''}</td>"
+            f"<td>{_e(_json(p.get('new'))) if isinstance(p, Mapping) else ''}</td></tr>"
+            for p in paths
+        )
+        path_html = (f"<table><thead><tr><th>path</th><th>old</th><th>new</th></tr></thead><tbody>{path_rows}"
+                     "</tbody></table>") if paths else DASH
+        packages = ", ".join(_e(_pkg(p)) for p in f.get("packages") or []) or DASH
+        extra = {k: v for k, v in f.items()
+                 if k not in ("probe", "category", "outcome", "summary", "size", "paths", "packages", "accepted")}
+        rows.append([
+            _e(f.get("probe", DASH)), _e(f.get("category") or DASH), f'<span class="outcome">{_e(f.get("outcome", DASH))}</span>',
+            _e("accepted" if f.get("accepted") else ("" if f.get("accepted") is None else "not accepted")),
+            _e(f.get("summary") or fmt_num(f.get("size"))), path_html, packages,
+            f"<code>{_e(_json(extra))}</code>" if extra else "",
+        ])
+    if rows:
+        parts.append(_table(["probe", "category", "outcome", "", "size", "deepdiff paths", "packages", "other"], rows,
+                            table_id=f"upgrade-{slug}"))
+    return "\n".join(parts)
+
+
+def _pkg(p: Any) -> str:
+    if isinstance(p, Mapping):
+        if "old" in p or "new" in p:
+            return f"{p.get('name', '?')} {p.get('old')}\u2192{p.get('new')}"
+        return str(p.get("name", p))
+    return str(p)
+
+
+def _json(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=False)
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out or {prefix: {}}
+    return {prefix: value}
+
+
+def _fingerprints(s: Mapping[str, Any], slug: str) -> str:
+    up = s.get("upgrade") or {}
+    baseline = up.get("baseline_fingerprint")
+    current = up.get("current_fingerprint") if up.get("current_fingerprint") is not None else s.get("fingerprint")
+    if not baseline and not current:
+        return ""
+    parts = ["<h3>Fingerprints</h3>"]
+    if baseline is not None:
+        # Side by side, one row per leaf, differing rows highlighted: what changed in the environment.
+        fb, fc = _flatten(baseline), _flatten(current or {})
+        keys = list(fb) + [k for k in fc if k not in fb]
+        rows = []
+        for k in keys:
+            differs = fb.get(k, _MISSING) != fc.get(k, _MISSING)
+            cls = ' class="differs"' if differs else ""
+            rows.append(f'<tr{cls}><td><code>{_e(k)}</code></td>'
+                        f"<td>{_e(_json(fb.get(k, DASH)))}</td><td>{_e(_json(fc.get(k, DASH)))}</td></tr>")
+        parts.append(f'<table id="fingerprints-{_e(slug)}"><thead><tr><th>key</th><th>baseline</th><th>current</th>'
+                     f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    else:
+        parts.append(f'<div class="fingerprints" id="fingerprints-{_e(slug)}"><div><h4>current</h4>'
+                     f"<pre>{_e(json.dumps(current, indent=2, ensure_ascii=False))}</pre></div></div>")
+    return "\n".join(parts)
+
+
+_MISSING = object()
+
+
+def _suite(s: Mapping[str, Any], index: int) -> str:
+    slug = f"s{index}-{_slug(s['suite'])}"
+    ds = s.get("dataset") or {}
+    metric_checks = [c for c in s["checks"] if c["kind"] == "metric" and not c["details"].get("slice")]
+    parts = [
+        f'<section class="suite" id="suite-{_e(slug)}" data-suite="{_e(s["suite"])}" data-verdict="{_e(s["verdict"])}">',
+        f"<h2>{_e(s['suite'])}: {_verdict(s['verdict'])}</h2>",
+        f"<p>{_e(s.get('description') or '')}</p>",
+        f'<p class="muted">dataset {_e(ds.get("name", DASH))} v{_e(ds.get("version", DASH))}, split '
+        f'{_e(ds.get("split", DASH))}, {_e(fmt_num(ds.get("rows")))} rows; seed {_e(s.get("seed"))}'
+        + (f'; <strong>sampled: {_e(fmt_num(s["sample"].get("rows")))} rows, seed {_e(s["sample"].get("seed"))}</strong>'
+           if s.get("sample") else "") + "</p>",
+        "<h3>Metrics</h3>",
+        _table(_METRIC_HEADER, [_metric_row(s, c) for c in metric_checks], table_id=f"metrics-{slug}",
+               numeric=(2, 3, 4, 9, 10, 11)) if metric_checks else '<p class="muted">No metric checks.</p>',
+        "<h3>Predictions</h3>",
+        _plots(s, slug),
+        "<h3>Features</h3>",
+        _features(s, slug),
+        "<h3>Slices</h3>",
+        _slices(s, slug),
+        "<h3>Alignment, predictions and other checks</h3>",
+        _other_checks(s),
+    ]
+    if s["known_gaps"]:
+        parts.append("<h3>Known gaps (accepted)</h3><ul>" + "".join(
+            f"<li><code>{_e(k)}</code>: {_e(v)}</li>" for k, v in s["known_gaps"].items()) + "</ul>")
+    parts += [_messages(s), _upgrade(s, slug), _fingerprints(s, slug), "</section>"]
+    return "\n".join(p for p in parts if p)
+
+
+def render_html(doc: Mapping[str, Any]) -> str:
+    c = doc["counts"]
+    head = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Parity report: {_e(doc['verdict'])}</title>",
+        f"<style>{_CSS}</style>",
+        f"<script>{_SCRIPT}</script>",
+        "</head><body>",
+        "<h1>Parity report</h1>",
+        f'<div id="verdict" class="v-{_e(doc["verdict"])}" data-verdict="{_e(doc["verdict"])}">Parity: '
+        f"{_e(doc['verdict'])} \u2014 {c['suites']} suite(s), {c['checks']} checks, {c['failing']} failing"
+        + (f", {c['inconclusive']} inconclusive" if c.get("inconclusive") else "")
+        + (f", {c['known_gaps']} known gap(s)" if c.get("known_gaps") else "") + "</div>",
+    ]
+    if doc.get("sample"):
+        sm = doc["sample"]
+        head.append(f'<div id="sample-warning">Sampled run: {_e(fmt_num(sm.get("rows")))} rows per suite (seed '
+                    f'{_e(sm.get("seed"))}), not the whole golden set. Not a release verdict.</div>')
+    overview = _table(
+        ["suite", "verdict", "checks", "dataset"],
+        [[f'<a href="#suite-s{i}-{_e(_slug(s["suite"]))}">{_e(s["suite"])}</a>', _verdict(s["verdict"]),
+          _e(len(s["checks"])), _e((s.get("dataset") or {}).get("name", DASH))] for i, s in enumerate(doc["suites"])],
+        table_id="suites",
+    )
+    body = [
+        "<h2>Suites</h2>", overview,
+        "<h2>Metric differences</h2>",
+        '<p class="muted">Each row: the difference new \u2212 legacy and its interval, divided by that metric\'s margin; '
+        "the shaded region is what the margin allows. Green: equivalent, red: not equivalent, amber: inconclusive.</p>",
+        forest_plot(_forest_rows(doc), plot_id="forest-plot"),
+        *[_suite(s, i) for i, s in enumerate(doc["suites"])],
+        f'<p class="muted">{_e((doc.get("tool") or {}).get("name", ""))} {_e((doc.get("tool") or {}).get("version", ""))}, '
+        f"report schema {_e(doc.get('schema_version'))}</p>",
+        "</body></html>",
+    ]
+    return "\n".join(head + body) + "\n"

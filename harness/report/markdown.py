@@ -1,0 +1,223 @@
+"""report.md: the release review as a pull-request comment, rendered from the report document only.
+
+Order matters in a PR comment: the verdict is the first line, a sampled run says so right under it,
+then the metric differences (what a reviewer decides on), features out of parity, upgrade findings,
+and the fingerprints collapsed at the end.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from harness.report.format import DASH, fmt_ci, fmt_diff, fmt_margin, fmt_num, fmt_p, slice_label
+
+__all__ = ["render_markdown"]
+
+
+def _cell(value: Any) -> str:
+    # A table cell must stay on one line and must not open a new column.
+    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _verdict_cell(check: Mapping[str, Any], gaps: Mapping[str, str]) -> str:
+    verdict = check["verdict"]
+    if check["id"] in gaps:
+        return f"{verdict} (known gap)"
+    if not check["gated"]:
+        return f"{verdict} (not gated)"
+    return f"**{verdict}**" if verdict != "EQUIVALENT" else verdict
+
+
+def _headline(doc: Mapping[str, Any]) -> list[str]:
+    c = doc["counts"]
+    line = (
+        f"**Parity: {doc['verdict']}** \u2014 {_plural(c['suites'], 'suite')}, {_plural(c['checks'], 'check')}, "
+        f"{c['failing']} failing"
+    )
+    if c.get("inconclusive"):
+        line += f" ({c['inconclusive']} inconclusive)"
+    if c.get("known_gaps"):
+        line += f", {_plural(c['known_gaps'], 'known gap')}"
+    lines = [line, ""]
+    if doc.get("sample"):
+        s = doc["sample"]
+        lines += [
+            f"> [!WARNING]\n> **Sampled run:** {fmt_num(s.get('rows'))} rows per suite (seed {s.get('seed')}), "
+            "not the whole golden set. Not a release verdict.",
+            "",
+        ]
+    return lines
+
+
+def _suites_table(doc: Mapping[str, Any]) -> list[str]:
+    rows = []
+    for s in doc["suites"]:
+        gaps = s["known_gaps"]
+        failing = sum(1 for c in s["checks"] if c["gated"] and c["verdict"] != "EQUIVALENT" and c["id"] not in gaps)
+        ds = s.get("dataset") or {}
+        dataset = " ".join(str(x) for x in (ds.get("name"), ds.get("version") and f"v{ds.get('version')}",
+                                            ds.get("split") and f"({ds.get('split')})") if x)
+        rows.append([s["suite"], f"**{s['verdict']}**", len(s["checks"]), failing, len(gaps), dataset or DASH,
+                     fmt_num(ds.get("rows"))])
+    return _table(["suite", "verdict", "checks", "failing", "known gaps", "dataset", "rows"], rows)
+
+
+def _metrics(doc: Mapping[str, Any]) -> list[str]:
+    rows = []
+    for s in doc["suites"]:
+        for c in s["checks"]:
+            if c["kind"] != "metric":
+                continue
+            d = c["details"]
+            p = d.get("p_adjusted", d.get("p_value"))
+            rows.append([
+                s["suite"], d.get("metric", c["id"]), slice_label(d), fmt_num(d.get("legacy")), fmt_num(d.get("new")),
+                fmt_diff(d.get("diff")), fmt_ci(d.get("ci"), d.get("ci_level")), fmt_margin(d),
+                d.get("method") or DASH, fmt_p(p) + (f" ({d['adjustment']})" if d.get("adjustment") else ""),
+                fmt_num(d.get("n")), _verdict_cell(c, s["known_gaps"]),
+            ])
+    if not rows:
+        return ["### Metric differences", "", "No metric checks in this run.", ""]
+    header = ["suite", "metric", "slice", "legacy", "new", "diff (new \u2212 legacy)", "CI", "margin", "method",
+              "p (adjusted)", "n", "verdict"]
+    return ["### Metric differences", "", *_table(header, rows), ""]
+
+
+def _features(doc: Mapping[str, Any]) -> list[str]:
+    all_features = [(s, c) for s in doc["suites"] for c in s["checks"] if c["kind"] == "feature"]
+    bad = [(s, c) for s, c in all_features if c["verdict"] != "EQUIVALENT"]
+    lines = ["### Features", ""]
+    if not all_features:
+        return lines + ["No feature checks in this run.", ""]
+    if not bad:
+        return lines + [f"All {len(all_features)} features at parity.", ""]
+    rows = []
+    for s, c in bad:
+        d = c["details"]
+        rows.append([
+            s["suite"], d.get("feature", c["id"]), d.get("type", DASH),
+            f"{fmt_num(d.get('n_mismatch'))} / {fmt_num(d.get('n'))}", fmt_num(d.get("match_rate"), digits=6),
+            fmt_num(d.get("max_abs_err")), fmt_num(d.get("max_ulp")),
+            json.dumps(d.get("tolerance"), separators=(",", ":")) if d.get("tolerance") else DASH,
+            _verdict_cell(c, s["known_gaps"]),
+        ])
+    header = ["suite", "feature", "type", "mismatches", "match rate", "max abs err", "max ULP", "tolerance", "verdict"]
+    lines += [f"{len(bad)} of {len(all_features)} features out of parity:", "", *_table(header, rows), ""]
+    return lines
+
+
+def _other_failures(doc: Mapping[str, Any]) -> list[str]:
+    rows = [
+        [s["suite"], c["id"], c["kind"], _verdict_cell(c, s["known_gaps"]), c.get("summary") or DASH]
+        for s in doc["suites"]
+        for c in s["checks"]
+        if c["kind"] not in ("metric", "feature") and c["verdict"] != "EQUIVALENT"
+    ]
+    if not rows:
+        return []
+    return ["### Other checks not at parity", "", *_table(["suite", "check", "kind", "verdict", "summary"], rows), ""]
+
+
+def _known_gaps(doc: Mapping[str, Any]) -> list[str]:
+    items = [(s["suite"], cid, reason) for s in doc["suites"] for cid, reason in s["known_gaps"].items()]
+    if not items:
+        return []
+    return ["### Known gaps (accepted, shown as xfail)", "", *[f"- `{s}` `{cid}`: {_cell(r)}" for s, cid, r in items], ""]
+
+
+def _upgrade(doc: Mapping[str, Any]) -> list[str]:
+    suites = [s for s in doc["suites"] if s.get("upgrade")]
+    if not suites:
+        return []
+    lines = ["### Upgrade findings", ""]
+    for s in suites:
+        findings = s["upgrade"].get("findings") or []
+        if not findings:
+            lines += [f"`{s['suite']}`: no probe output differs from the baseline.", ""]
+            continue
+        rows = []
+        for f in findings:
+            paths = f.get("paths") or []
+            rows.append([
+                s["suite"], f.get("probe", DASH), f.get("category") or DASH,
+                f"**{f.get('outcome')}**" if f.get("outcome") == "CHANGED" else f.get("outcome", DASH),
+                "accepted" if f.get("accepted") else ("" if f.get("accepted") is None else "not accepted"),
+                f.get("summary") or fmt_num(f.get("size")),
+                "; ".join(_path_text(p) for p in paths[:5]) + (f"; \u2026 {len(paths) - 5} more" if len(paths) > 5 else ""),
+                ", ".join(_package_text(p) for p in f.get("packages") or []) or DASH,
+            ])
+        lines += _table(["suite", "probe", "category", "outcome", "", "size", "paths", "packages"], rows) + [""]
+    return lines
+
+
+def _path_text(path: Any) -> str:
+    if isinstance(path, Mapping):
+        text = str(path.get("path", ""))
+        if "old" in path or "new" in path:
+            text += f": {_short(path.get('old'))} \u2192 {_short(path.get('new'))}"
+        return text
+    return str(path)
+
+
+def _package_text(pkg: Any) -> str:
+    if isinstance(pkg, Mapping):
+        name = pkg.get("name", "?")
+        if "old" in pkg or "new" in pkg:
+            return f"{name} {pkg.get('old')}\u2192{pkg.get('new')}"
+        return str(name)
+    return str(pkg)
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _fingerprints(doc: Mapping[str, Any]) -> list[str]:
+    lines = []
+    for s in doc["suites"]:
+        up = s.get("upgrade") or {}
+        shown = []
+        if up.get("baseline_fingerprint") is not None:
+            shown.append(("baseline", up["baseline_fingerprint"]))
+        current = up.get("current_fingerprint") if up.get("current_fingerprint") is not None else s.get("fingerprint")
+        if current:
+            shown.append(("current", current))
+        for label, fp in shown:
+            lines += [
+                f"<details><summary>Fingerprint ({label}) \u2014 {s['suite']}</summary>",
+                "",
+                "```json",
+                json.dumps(fp, indent=2, ensure_ascii=False),
+                "```",
+                "",
+                "</details>",
+                "",
+            ]
+    return lines
+
+
+def render_markdown(doc: Mapping[str, Any]) -> str:
+    lines = _headline(doc)
+    lines += _suites_table(doc) + [""]
+    lines += _metrics(doc)
+    lines += _features(doc)
+    lines += _other_failures(doc)
+    lines += _known_gaps(doc)
+    lines += _upgrade(doc)
+    lines += _fingerprints(doc)
+    tool = doc.get("tool") or {}
+    lines.append(f"<sub>{tool.get('name', 'parity-harness')} {tool.get('version', '')}, report schema "
+                 f"{doc.get('schema_version')}</sub>")
+    return "\n".join(lines).rstrip("\n") + "\n"

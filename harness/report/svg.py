@@ -1,0 +1,272 @@
+"""Inline SVG plots for report.html, generated in Python from the report's aggregated plot data.
+
+No plotting library and no JavaScript: the report must open offline, with no CDN, and its size must not
+depend on the number of rows, so every plot draws from fixed-size summaries (bins, one row per metric).
+Every plot is an ``<svg data-plot="KIND" id="...">`` so tests and readers can find it.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+
+from harness.errors import ParityInputError
+from harness.report.format import fmt_ci, fmt_diff, fmt_num
+
+__all__ = ["calibration_plot", "forest_plot", "heatmap", "histogram_overlay"]
+
+_LEGACY, _NEW = "#7a7a7a", "#1f6fd1"
+_VERDICT_COLOR = {"EQUIVALENT": "#1a7f37", "NOT_EQUIVALENT": "#cf222e", "INCONCLUSIVE": "#9a6700"}
+
+
+def _a(value: Any) -> str:
+    return escape(str(value), quote=True)
+
+
+def _f(x: float) -> str:
+    return f"{x:.2f}".rstrip("0").rstrip(".")
+
+
+class _Scale:
+    def __init__(self, lo: float, hi: float, a: float, b: float) -> None:
+        if not hi > lo:
+            hi = lo + 1.0
+        self.lo, self.hi, self.a, self.b = lo, hi, a, b
+
+    def __call__(self, v: float) -> float:
+        return self.a + (v - self.lo) / (self.hi - self.lo) * (self.b - self.a)
+
+
+def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    """'Nice' round tick values (1, 2, 5 x 10^k steps) covering [lo, hi]."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return [lo]
+    raw = (hi - lo) / n
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    first = math.ceil(lo / step - 1e-9) * step
+    out, k = [], 0
+    while (t := first + k * step) <= hi + step * 1e-9:
+        # Multiply rather than accumulate, and round, so labels read 0.6 and not 0.6000000000000001.
+        out.append(0.0 if abs(t) < step * 1e-9 else round(t, 12))
+        k += 1
+    return out
+
+
+def _open(kind: str, plot_id: str, width: int, height: int, title: str) -> list[str]:
+    return [
+        f'<svg id="{_a(plot_id)}" data-plot="{_a(kind)}" class="plot" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{_a(title)}">',
+        f"<title>{escape(title)}</title>",
+    ]
+
+
+def _axes(x: _Scale, y: _Scale, *, x_label: str, y_label: str, x_ticks: Sequence[float], y_ticks: Sequence[float]) -> list[str]:
+    out = [f'<g class="axes" font-size="11" fill="#333">']
+    x0, x1, y0, y1 = x.a, x.b, y.a, y.b
+    out.append(f'<rect x="{_f(x0)}" y="{_f(y1)}" width="{_f(x1 - x0)}" height="{_f(y0 - y1)}" fill="none" stroke="#999"/>')
+    for t in x_ticks:
+        px = x(t)
+        out.append(f'<line x1="{_f(px)}" y1="{_f(y0)}" x2="{_f(px)}" y2="{_f(y0 + 4)}" stroke="#999"/>')
+        out.append(f'<text x="{_f(px)}" y="{_f(y0 + 16)}" text-anchor="middle">{escape(fmt_num(t, digits=3))}</text>')
+    for t in y_ticks:
+        py = y(t)
+        out.append(f'<line x1="{_f(x0 - 4)}" y1="{_f(py)}" x2="{_f(x0)}" y2="{_f(py)}" stroke="#999"/>')
+        out.append(f'<text x="{_f(x0 - 6)}" y="{_f(py + 4)}" text-anchor="end">{escape(fmt_num(t, digits=3))}</text>')
+    out.append(f'<text x="{_f((x0 + x1) / 2)}" y="{_f(y0 + 32)}" text-anchor="middle">{escape(x_label)}</text>')
+    out.append(f'<text transform="translate({_f(x0 - 44)},{_f((y0 + y1) / 2)}) rotate(-90)" text-anchor="middle">'
+               f"{escape(y_label)}</text>")
+    out.append("</g>")
+    return out
+
+
+def _legend(x: float, y: float, items: Sequence[tuple[str, str]]) -> list[str]:
+    out = ['<g class="legend" font-size="11">']
+    for i, (label, color) in enumerate(items):
+        out.append(f'<rect x="{_f(x)}" y="{_f(y + i * 16)}" width="12" height="3" fill="{color}"/>')
+        out.append(f'<text x="{_f(x + 16)}" y="{_f(y + i * 16 + 5)}">{escape(label)}</text>')
+    out.append("</g>")
+    return out
+
+
+def _numbers(name: str, values: Any, *, length: int | None = None) -> list[float]:
+    if not isinstance(values, Sequence) or isinstance(values, str):
+        raise ParityInputError(f"plot data {name}: expected a list of numbers, got {type(values).__name__}")
+    out = []
+    for i, v in enumerate(values):
+        if v is None:
+            out.append(math.nan)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.append(float(v))
+        else:
+            raise ParityInputError(f"plot data {name}[{i}]: expected a number, got {v!r}")
+    if length is not None and len(out) != length:
+        raise ParityInputError(f"plot data {name}: expected {length} values, got {len(out)}")
+    return out
+
+
+def forest_plot(rows: Sequence[Mapping[str, Any]], *, plot_id: str, title: str = "Metric differences") -> str:
+    """One row per metric check: the difference and its interval, divided by that metric's margin.
+
+    Dividing by the margin puts metrics of different units on one axis, where the margin is always at
+    ±1 (equivalence: the shaded band; non-inferiority: the shaded side of the one bound). Intervals that
+    run past the axis end in an arrow; the exact numbers are in each row's tooltip and in the table.
+    Each row: ``check_id, label, diff, ci, margin (absolute, > 0 or None), test, higher_is_better, verdict``.
+    """
+    width, row_h, top, left, right = 900, 24, 30, 260, 40
+    height = top + row_h * max(len(rows), 1) + 50
+    finite = [abs(v) / r["margin"] for r in rows if r.get("margin")
+              for v in (r.get("diff"), *(r.get("ci") or ())) if v is not None]
+    span = min(max([1.5] + [v * 1.1 for v in finite]), 10.0)
+    x = _Scale(-span, span, left, width - right)
+    y_bottom = top + row_h * max(len(rows), 1)
+    out = _open("forest", plot_id, width, height, title)
+    out += _axes(x, _Scale(0, 1, y_bottom, top), x_label="(new \u2212 legacy) / margin", y_label="",
+                 x_ticks=_ticks(-span, span, 8), y_ticks=[])
+    out.append(f'<line x1="{_f(x(0))}" y1="{top}" x2="{_f(x(0))}" y2="{_f(y_bottom)}" stroke="#555" stroke-dasharray="3,3"/>')
+    if not rows:
+        out.append(f'<text x="{_f((left + width - right) / 2)}" y="{top + 16}" text-anchor="middle">no metric checks</text>')
+    for i, r in enumerate(rows):
+        cy = top + row_h * i + row_h / 2
+        color = _VERDICT_COLOR.get(str(r.get("verdict")), "#333")
+        tip = (f"{r.get('label')}: diff {fmt_diff(r.get('diff'))}, CI {fmt_ci(r.get('ci'))}, "
+               f"margin {fmt_num(r.get('margin'))} ({r.get('test')}), {r.get('verdict')}")
+        out.append(f'<g class="forest-row" data-check="{_a(r.get("check_id"))}" data-verdict="{_a(r.get("verdict"))}">')
+        out.append(f"<title>{escape(tip)}</title>")
+        out.append(f'<text x="{left - 8}" y="{_f(cy + 4)}" text-anchor="end" font-size="11">{escape(str(r.get("label")))}</text>')
+        m = r.get("margin")
+        if not m:
+            out.append(f'<text x="{_f(x(0) + 6)}" y="{_f(cy + 4)}" font-size="11">no margin</text></g>')
+            continue
+        if r.get("test") == "non_inferiority":
+            bound = -1.0 if r.get("higher_is_better", True) is not False else 1.0
+            lo, hi = (bound, span) if bound < 0 else (-span, bound)
+        else:
+            lo, hi = -1.0, 1.0
+        out.append(f'<rect class="margin" x="{_f(x(lo))}" y="{_f(cy - row_h / 2 + 2)}" width="{_f(x(hi) - x(lo))}" '
+                   f'height="{row_h - 4}" fill="#1a7f37" fill-opacity="0.10"/>')
+        for b in (lo, hi):
+            if abs(b) == 1.0:
+                out.append(f'<line x1="{_f(x(b))}" y1="{_f(cy - row_h / 2 + 2)}" x2="{_f(x(b))}" '
+                           f'y2="{_f(cy + row_h / 2 - 2)}" stroke="#1a7f37"/>')
+        ci = r.get("ci") or (None, None)
+        if ci[0] is not None and ci[1] is not None:
+            a, b = ci[0] / m, ci[1] / m
+            ca, cb = max(a, -span), min(b, span)
+            out.append(f'<line class="ci" x1="{_f(x(ca))}" y1="{_f(cy)}" x2="{_f(x(cb))}" y2="{_f(cy)}" '
+                       f'stroke="{color}" stroke-width="2"/>')
+            for end, clipped, sign in ((ca, a < -span, -1), (cb, b > span, 1)):
+                if clipped:  # past the axis: an arrow, never a silently shortened interval
+                    px = x(end)
+                    out.append(f'<path d="M{_f(px)},{_f(cy)} l{_f(-6 * sign)},-4 v8 z" fill="{color}"/>')
+                else:
+                    out.append(f'<line x1="{_f(x(end))}" y1="{_f(cy - 5)}" x2="{_f(x(end))}" y2="{_f(cy + 5)}" '
+                               f'stroke="{color}" stroke-width="2"/>')
+        if r.get("diff") is not None:
+            d = max(min(r["diff"] / m, span), -span)
+            out.append(f'<circle class="diff" cx="{_f(x(d))}" cy="{_f(cy)}" r="4" fill="{color}"/>')
+        out.append("</g>")
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def heatmap(hexbin: Mapping[str, Any], *, plot_id: str, title: str = "Legacy vs new scores") -> str:
+    """2-D histogram of (legacy score, new score) as a heat map on a log colour scale, with y = x.
+
+    ``counts[i][j]`` holds rows with the legacy score in x bin i and the new score in y bin j (numpy
+    ``histogram2d`` layout). A log scale, because parity puts nearly all mass on the diagonal and the
+    few rows off it are exactly the ones a reviewer must see.
+    """
+    xe = _numbers("hexbin.x_edges", hexbin.get("x_edges"))
+    ye = _numbers("hexbin.y_edges", hexbin.get("y_edges"))
+    counts = hexbin.get("counts")
+    if not isinstance(counts, Sequence) or len(counts) != len(xe) - 1:
+        raise ParityInputError(f"plot data hexbin.counts: expected {len(xe) - 1} rows (one per x bin)")
+    grid = [_numbers(f"hexbin.counts[{i}]", row, length=len(ye) - 1) for i, row in enumerate(counts)]
+    size, pad_l, pad_b, pad_t = 360, 60, 44, 12
+    width, height = size + pad_l + 110, size + pad_b + pad_t
+    x = _Scale(xe[0], xe[-1], pad_l, pad_l + size)
+    y = _Scale(ye[0], ye[-1], pad_t + size, pad_t)
+    peak = max((c for row in grid for c in row if c == c), default=0.0)
+    out = _open("hexbin", plot_id, width, height, title)
+    for i, row in enumerate(grid):
+        for j, c in enumerate(row):
+            if not c > 0:
+                continue
+            t = math.log1p(c) / math.log1p(peak)
+            light = 95 - 70 * t
+            out.append(f'<rect x="{_f(x(xe[i]))}" y="{_f(y(ye[j + 1]))}" width="{_f(x(xe[i + 1]) - x(xe[i]))}" '
+                       f'height="{_f(y(ye[j]) - y(ye[j + 1]))}" fill="hsl(215,80%,{light:.1f}%)">'
+                       f"<title>{int(c) if c == int(c) else c} rows</title></rect>")
+    lo, hi = max(xe[0], ye[0]), min(xe[-1], ye[-1])
+    if hi > lo:
+        out.append(f'<line class="diagonal" x1="{_f(x(lo))}" y1="{_f(y(lo))}" x2="{_f(x(hi))}" y2="{_f(y(hi))}" '
+                   f'stroke="#cf222e" stroke-width="1" stroke-dasharray="4,3"/>')
+    out += _axes(x, y, x_label="legacy score", y_label="new score", x_ticks=_ticks(xe[0], xe[-1]),
+                 y_ticks=_ticks(ye[0], ye[-1]))
+    out.append(f'<text x="{pad_l + size + 8}" y="{pad_t + 10}" font-size="11">max {escape(fmt_num(peak))}</text>')
+    out.append(f'<text x="{pad_l + size + 8}" y="{pad_t + 24}" font-size="11">rows/cell (log)</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def histogram_overlay(hist: Mapping[str, Any], *, plot_id: str, title: str = "Score distributions") -> str:
+    """Both sides' score histograms on shared bins: legacy filled grey, new as a blue outline."""
+    edges = _numbers("score_hist.edges", hist.get("edges"))
+    series = {side: _numbers(f"score_hist.{side}", hist.get(side), length=len(edges) - 1) for side in ("legacy", "new")}
+    width, height, pad_l, pad_b, pad_t, pad_r = 460, 260, 60, 44, 12, 110
+    peak = max([v for vals in series.values() for v in vals if v == v] + [1.0])
+    x = _Scale(edges[0], edges[-1], pad_l, width - pad_r)
+    y = _Scale(0, peak, height - pad_b, pad_t)
+    out = _open("score_hist", plot_id, width, height, title)
+
+    def steps(vals: Sequence[float]) -> str:
+        pts = [f"{_f(x(edges[0]))},{_f(y(0))}"]
+        for i, v in enumerate(vals):
+            v = 0.0 if v != v else v
+            pts += [f"{_f(x(edges[i]))},{_f(y(v))}", f"{_f(x(edges[i + 1]))},{_f(y(v))}"]
+        pts.append(f"{_f(x(edges[-1]))},{_f(y(0))}")
+        return " ".join(pts)
+
+    out.append(f'<polygon class="legacy" points="{steps(series["legacy"])}" fill="{_LEGACY}" fill-opacity="0.35" '
+               f'stroke="{_LEGACY}"/>')
+    out.append(f'<polyline class="new" points="{steps(series["new"])}" fill="none" stroke="{_NEW}" stroke-width="1.5"/>')
+    out += _axes(x, y, x_label="score", y_label="rows", x_ticks=_ticks(edges[0], edges[-1]), y_ticks=_ticks(0, peak, 4))
+    out += _legend(width - pad_r + 10, pad_t + 4, [("legacy", _LEGACY), ("new", _NEW)])
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def calibration_plot(calibration: Mapping[str, Any], *, plot_id: str, title: str = "Calibration") -> str:
+    """Observed rate against mean predicted score per bin, for both sides, with the diagonal."""
+    width, height, pad_l, pad_b, pad_t, pad_r = 460, 300, 60, 44, 12, 110
+    curves = {}
+    for side in ("legacy", "new"):
+        c = calibration.get(side)
+        if c is None:
+            continue
+        mp = _numbers(f"calibration.{side}.mean_pred", c.get("mean_pred"))
+        obs = _numbers(f"calibration.{side}.obs_rate", c.get("obs_rate"), length=len(mp))
+        curves[side] = [(a, b) for a, b in zip(mp, obs) if a == a and b == b]
+    values = [v for pts in curves.values() for p in pts for v in p]
+    lo, hi = (min(values + [0.0]), max(values + [1e-9])) if values else (0.0, 1.0)
+    x = _Scale(lo, hi, pad_l, width - pad_r)
+    y = _Scale(lo, hi, height - pad_b, pad_t)
+    out = _open("calibration", plot_id, width, height, title)
+    out.append(f'<line class="diagonal" x1="{_f(x(lo))}" y1="{_f(y(lo))}" x2="{_f(x(hi))}" y2="{_f(y(hi))}" '
+               f'stroke="#999" stroke-dasharray="4,3"/>')
+    for side, color in (("legacy", _LEGACY), ("new", _NEW)):
+        pts = curves.get(side) or []
+        if not pts:
+            continue
+        out.append(f'<polyline class="{side}" points="{" ".join(f"{_f(x(a))},{_f(y(b))}" for a, b in pts)}" '
+                   f'fill="none" stroke="{color}" stroke-width="1.5"/>')
+        for a, b in pts:
+            out.append(f'<circle cx="{_f(x(a))}" cy="{_f(y(b))}" r="3" fill="{color}">'
+                       f"<title>{side}: mean score {fmt_num(a)}, observed {fmt_num(b)}</title></circle>")
+    out += _axes(x, y, x_label="mean predicted score", y_label="observed rate", x_ticks=_ticks(lo, hi),
+                 y_ticks=_ticks(lo, hi))
+    out += _legend(width - pad_r + 10, pad_t + 4, [(s, c) for s, c in (("legacy", _LEGACY), ("new", _NEW)) if s in curves])
+    out.append("</svg>")
+    return "\n".join(out)
