@@ -1,0 +1,575 @@
+"""Paired bootstrap of a metric difference (new - legacy) on the same rows, and paired per-row
+differences for decomposable metrics.
+
+Both models are always resampled with the same row (or query-group) weights, so the interval is for
+the *paired* difference and the shared sampling noise of the golden set cancels.
+
+Resampling schemes
+- "multinomial": the classic bootstrap; replicate b draws n units with replacement from a generator
+  seeded by SeedSequence(seed).spawn(...)[b], so replicate b does not depend on n_boot.
+- "poisson": each unit gets a Poisson(1) weight that depends only on (seed, unit key, replicate):
+  the b-th output of a SplitMix64 stream seeded by a hash of (seed, key). Row order, chunking and
+  workers do not matter; per-replicate sums from chunks simply add (see `poisson_weights`).
+
+Speed (never an n x n_boot matrix; one replicate at a time, O(n) memory):
+- AUC: each model's scores are sorted once. Every row gets a small integer code (negatives: the gap
+  or tie position among the distinct positive scores; positives: their distinct-value index), so a
+  replicate's exact weighted AUC needs only a bincount of the drawn codes plus cumulative sums over
+  ~n_pos entries. Hand-written because a sort per replicate (what roc_auc_score does) is the
+  bottleneck; see benchmarks/bench_stats.py for the measured ratio.
+- Decomposable metrics (logloss, brier, rmse, mae, calibration_ratio) and ranking metrics (per-group
+  values computed once; groups are the resampling unit): a replicate is a handful of weighted sums.
+- Anything else (pr_auc, ece, calibration slope/intercept, user MetricDefs): the metric is called per
+  replicate with the replicate's counts as sample weights (exact, but O(n log n) per replicate).
+
+Intervals: "percentile" (numpy linear interpolation, as scipy.stats.bootstrap) and "bca" (Efron's
+bias-corrected and accelerated interval with scipy.stats.bootstrap's formulas; the acceleration
+comes from an exact leave-one-unit-out jackknife, O(n) for AUC, decomposable and ranking metrics;
+for other metrics it costs n metric calls, so it is refused above BCA_GENERIC_MAX_UNITS units).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+from scipy.stats import t as student_t
+
+from harness.errors import ParityInputError
+from harness.stats import metrics as _m
+from harness.stats._validation import (
+    as_binary_labels,
+    as_groups,
+    as_probabilities,
+    as_scores,
+    as_weights,
+    check_alpha,
+    check_same_length,
+)
+
+__all__ = [
+    "BootstrapResult",
+    "PairedDifferenceResult",
+    "paired_bootstrap",
+    "paired_difference_ci",
+    "poisson_weights",
+    "hash_keys",
+    "BCA_GENERIC_MAX_UNITS",
+]
+
+BCA_GENERIC_MAX_UNITS = 2000
+
+Scheme = Literal["multinomial", "poisson"]
+CIMethod = Literal["percentile", "bca"]
+
+
+@dataclass(frozen=True, eq=False)
+class BootstrapResult:
+    """Paired bootstrap of diff = new - legacy (point estimates on the full data)."""
+
+    metric: str
+    legacy: float
+    new: float
+    diff: float
+    ci: tuple[float, float]
+    alpha: float
+    replicates: np.ndarray  # the n_boot replicate differences, in replicate order
+    n_boot: int
+    seed: int
+    scheme: str
+    ci_method: str
+    method: str
+    se: float  # standard deviation of the replicates (ddof=1)
+    n: int = 0  # rows
+    n_units: int = 0  # resampling units: rows, or query groups for ranking metrics
+    bca_z0: float | None = None
+    bca_acceleration: float | None = None
+
+    def ci_at(self, alpha: float) -> tuple[float, float]:
+        """The interval at another level from the same replicates (2 * alpha gives the TOST interval)."""
+        alpha = check_alpha(alpha)
+        if self.ci_method == "bca":
+            return _bca_ci(self.replicates, self.bca_z0, self.bca_acceleration, alpha)
+        return _percentile_ci(self.replicates, alpha)
+
+
+@dataclass(frozen=True)
+class PairedDifferenceResult:
+    """Mean paired per-row difference (new - legacy) with a Student-t interval (n - 1 df)."""
+
+    legacy: float  # weighted mean per-row loss of each side
+    new: float
+    diff: float
+    ci: tuple[float, float]
+    alpha: float
+    se: float
+    n: int  # rows with positive weight
+    df: int
+    p_value: float  # two-sided, H0: mean difference 0
+    method: str
+
+    def ci_at(self, alpha: float) -> tuple[float, float]:
+        alpha = check_alpha(alpha)
+        h = float(student_t.ppf(1 - alpha / 2, self.df)) * self.se
+        return (self.diff - h, self.diff + h)
+
+
+# ----------------------------------------------------------------------------------------------
+# Poisson weights keyed by (seed, key, replicate)
+# ----------------------------------------------------------------------------------------------
+
+_GAMMA_INT = 0x9E3779B97F4A7C15
+_MASK = (1 << 64) - 1
+_GAMMA = np.uint64(_GAMMA_INT)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's output function (Steele, Lea & Flood 2014); wraps modulo 2**64 on purpose."""
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+def hash_keys(keys: Any, name: str = "keys") -> np.ndarray:
+    """Stable uint64 per key: integers map to themselves (two's complement), strings and bytes to the
+    first 8 bytes of BLAKE2b (never Python's salted hash()). Keys must be unique."""
+    arr = np.asarray(keys)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ParityInputError(f"{name}: expected a non-empty 1-D array of row keys, got shape {arr.shape}")
+    if arr.dtype == bool:
+        raise ParityInputError(f"{name}: expected integer or string keys, got dtype bool")
+    if np.issubdtype(arr.dtype, np.integer):
+        out = arr.astype(np.int64).view(np.uint64)
+    elif arr.dtype.kind in ("U", "S", "O"):
+        out = np.empty(arr.shape[0], dtype=np.uint64)
+        for i, k in enumerate(arr.tolist()):
+            if isinstance(k, str):
+                b = k.encode("utf-8")
+            elif isinstance(k, bytes):
+                b = k
+            else:
+                raise ParityInputError(f"{name}: row {i} is {k!r}; expected integer or string keys")
+            out[i] = int.from_bytes(hashlib.blake2b(b, digest_size=8).digest(), "little")
+    else:
+        raise ParityInputError(f"{name}: expected integer or string keys, got dtype {arr.dtype}")
+    srt = np.sort(out)
+    dup = np.flatnonzero(srt[1:] == srt[:-1])
+    if dup.size:
+        row = int(np.flatnonzero(out == srt[dup[0]])[1])
+        raise ParityInputError(
+            f"{name}: keys must be unique (row {row} repeats {arr[row]!r}); Poisson weights are keyed by row"
+        )
+    return out
+
+
+# P(X <= k) for X ~ Poisson(1); the last entry is where the CDF rounds to 1 in float64, so draws
+# are exact Poisson(1) to float resolution.
+def _poisson1_cdf() -> np.ndarray:
+    k, term, acc, out = 0, math.exp(-1.0), 0.0, []
+    while True:
+        acc += term
+        out.append(acc)
+        k += 1
+        term /= k
+        if acc >= 1.0 or term < 1e-18:
+            break
+    return np.array(out)
+
+
+_POISSON_CDF = _poisson1_cdf()
+
+
+def _seed_base(hashed: np.ndarray, seed: int) -> np.ndarray:
+    s = _mix64(np.array([(seed + _GAMMA_INT) & _MASK], dtype=np.uint64))[0]
+    return _mix64((hashed ^ s) + _GAMMA)
+
+
+def _poisson_from_base(base: np.ndarray, b: int) -> np.ndarray:
+    x = _mix64(base + np.uint64(((b + 1) * _GAMMA_INT) & _MASK))  # output b of the SplitMix64 stream seeded by base
+    u = (x >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+    return np.searchsorted(_POISSON_CDF, u, side="right").astype(np.int32)
+
+
+def poisson_weights(keys: Any, seed: int, replicates: int | Sequence[int] | np.ndarray) -> np.ndarray:
+    """Poisson(1) bootstrap weights, shape (len(replicates), len(keys)), int32.
+
+    `replicates` is a count (replicates 0..R-1) or explicit replicate indices. Weight (b, i) depends
+    only on (seed, keys[i], b), so any row order or split into chunks gives the same weights.
+    Request replicates in blocks: the result has len(replicates) * len(keys) entries.
+    """
+    seed = _check_seed(seed)
+    reps = np.arange(replicates) if isinstance(replicates, (int, np.integer)) else np.asarray(replicates)
+    if reps.ndim != 1 or (reps.size and (not np.issubdtype(reps.dtype, np.integer) or reps.min() < 0)):
+        raise ParityInputError(f"replicates: expected a count or non-negative integer indices, got {replicates!r}")
+    base = _seed_base(hash_keys(keys), seed)
+    out = np.empty((reps.shape[0], base.shape[0]), dtype=np.int32)
+    for j, b in enumerate(reps.tolist()):
+        out[j] = _poisson_from_base(base, b)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# kernels: one replicate's (legacy, new) metric values from unit weights
+# ----------------------------------------------------------------------------------------------
+
+class _Kernel:
+    n_units: int
+
+    def from_indices(self, idx: np.ndarray) -> tuple[float, float]:
+        return self.from_counts(np.bincount(idx, minlength=self.n_units))
+
+    def from_counts(self, c: np.ndarray) -> tuple[float, float]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def jackknife(self) -> np.ndarray:  # leave-one-unit-out diffs
+        raise NotImplementedError
+
+
+class _AUCKernel(_Kernel):
+    """Exact weighted AUC per replicate from per-row codes (module docstring)."""
+
+    def __init__(self, y: np.ndarray, s_legacy: np.ndarray, s_new: np.ndarray, w: np.ndarray | None):
+        self.n_units = y.shape[0]
+        self.y, self.w = y.astype(bool), w
+        self.sides = [self._codes(s) for s in (s_legacy, s_new)]
+        self.scores = (s_legacy, s_new)
+
+    def _codes(self, s: np.ndarray):
+        posvals = np.unique(s[self.y])
+        d = posvals.shape[0]
+        k = np.searchsorted(posvals, s, side="left")
+        tie = (k < d) & (posvals[np.minimum(k, d - 1)] == s)
+        codes = np.where(self.y, 2 * d + 1 + k, 2 * k + tie).astype(np.int32 if 3 * d < 2**31 else np.int64)
+        return codes, d
+
+    @staticmethod
+    def _auc(cnt: np.ndarray, d: int) -> float:
+        neg = cnt[: 2 * d + 1]
+        pos = cnt[2 * d + 1:]
+        cneg = np.cumsum(neg)
+        den = float(pos.sum()) * float(cneg[-1])
+        if den <= 0:
+            return math.nan
+        return float(np.dot(pos, cneg[0: 2 * d: 2] + 0.5 * neg[1: 2 * d: 2]) / den)
+
+    def from_indices(self, idx):
+        out = []
+        for codes, d in self.sides:
+            c = codes[idx]
+            cnt = np.bincount(c, minlength=3 * d + 1) if self.w is None else np.bincount(c, weights=self.w[idx], minlength=3 * d + 1)
+            out.append(self._auc(cnt, d))
+        return out[0], out[1]
+
+    def from_counts(self, c):
+        wts = c if self.w is None else c * self.w
+        return tuple(self._auc(np.bincount(codes, weights=wts, minlength=3 * d + 1), d) for codes, d in self.sides)
+
+    def jackknife(self):
+        return _auc_loo(self.y, self.scores[1], self.w) - _auc_loo(self.y, self.scores[0], self.w)
+
+
+def _auc_loo(y: np.ndarray, s: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """Exact leave-one-row-out weighted AUCs in O(n log n): removing a positive row i takes away its
+    w_i * (weighted negatives below + half the tied ones) from the Mann-Whitney sum; symmetric for
+    negatives."""
+    ww = np.ones(y.shape[0]) if w is None else w
+    order = np.argsort(s, kind="stable")
+    ss, ys, ws = s[order], y[order], ww[order]
+    new_run = np.ones(ss.shape[0], dtype=bool)
+    new_run[1:] = ss[1:] != ss[:-1]
+    run = np.cumsum(new_run) - 1
+    pos_run = np.bincount(run, weights=ws * ys)
+    neg_run = np.bincount(run, weights=ws * ~ys)
+    wpos, wneg = pos_run.sum(), neg_run.sum()
+    below = (np.cumsum(neg_run) - neg_run + 0.5 * neg_run)[run]
+    above = (wpos - np.cumsum(pos_run) + 0.5 * pos_run)[run]
+    u = float(np.dot(pos_run, np.cumsum(neg_run) - 0.5 * neg_run))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loo_sorted = np.where(ys, (u - ws * below) / ((wpos - ws) * wneg), (u - ws * above) / (wpos * (wneg - ws)))
+    out = np.empty_like(loo_sorted)
+    out[order] = loo_sorted
+    return out
+
+
+class _SumsKernel(_Kernel):
+    """Metrics that are a function of a few weighted sums over units."""
+
+    def __init__(self, cols: np.ndarray, finalize: Callable[[np.ndarray], tuple[Any, Any]]):
+        self.cols = cols  # (n_units, k)
+        self.finalize = finalize
+        self.n_units = cols.shape[0]
+
+    def from_indices(self, idx):
+        return self.from_counts(np.bincount(idx, minlength=self.n_units).astype(np.float64))
+
+    def from_counts(self, c):
+        a, b = self.finalize(c.astype(np.float64, copy=False) @ self.cols)
+        return float(a), float(b)
+
+    def jackknife(self):
+        total = self.cols.sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a, b = self.finalize((total[None, :] - self.cols).T)
+        return np.asarray(b) - np.asarray(a)
+
+
+def _mean_finalize(sums):
+    return sums[0] / sums[2], sums[1] / sums[2]
+
+
+def _root_mean_finalize(sums):
+    return np.sqrt(sums[0] / sums[2]), np.sqrt(sums[1] / sums[2])
+
+
+class _GenericKernel(_Kernel):
+    """Calls the metric per replicate with counts x weights as sample weights (zero rows dropped)."""
+
+    def __init__(self, mdef: _m.MetricDef, y, s_legacy, s_new, w, groups):
+        self.mdef, self.y, self.sl, self.sn, self.w, self.groups = mdef, y, s_legacy, s_new, w, groups
+        if mdef.needs_groups:
+            self.codes = as_groups(groups, y.shape[0])
+            self.n_units = int(self.codes.max()) + 1
+        else:
+            self.codes = None
+            self.n_units = y.shape[0]
+
+    def _eval(self, roww: np.ndarray, keep: np.ndarray) -> tuple[float, float]:
+        args = (self.y[keep],)
+        extra = (np.asarray(self.groups)[keep],) if self.mdef.needs_groups else ()
+        out = []
+        for s in (self.sl, self.sn):
+            try:
+                out.append(float(self.mdef.fn(*args, s[keep], *extra, sample_weight=roww[keep])))
+            except ParityInputError:
+                out.append(math.nan)  # e.g. a replicate that drew one class only; counted below
+        return out[0], out[1]
+
+    def from_counts(self, c):
+        rc = c[self.codes] if self.codes is not None else c
+        roww = rc.astype(np.float64) * (1.0 if self.w is None else self.w)
+        return self._eval(roww, roww > 0)
+
+    def jackknife(self):
+        if self.n_units > BCA_GENERIC_MAX_UNITS:
+            raise ParityInputError(
+                f"ci_method: 'bca' for metric {self.mdef.name!r} needs a jackknife of {self.n_units} "
+                f"metric evaluations; it is refused above {BCA_GENERIC_MAX_UNITS} resampling units. "
+                "Use ci_method='percentile'"
+            )
+        out = np.empty(self.n_units)
+        for i in range(self.n_units):
+            c = np.ones(self.n_units)
+            c[i] = 0
+            a, b = self.from_counts(c)
+            out[i] = b - a
+        return out
+
+
+def _build_kernel(mdef: _m.MetricDef, y_true, s_legacy, s_new, w_raw, groups) -> _Kernel:
+    name = mdef.name
+    fast = mdef is _m.METRICS.get(name) or (
+        re.fullmatch(r"ndcg@[1-9][0-9]*", name) is not None and mdef.fn.__qualname__.startswith("_ndcg_def"))
+    if not fast:
+        return _GenericKernel(mdef, *_generic_arrays(mdef, y_true, s_legacy, s_new, w_raw), groups)
+    if mdef.task == "ranking":
+        y = np.asarray(y_true, dtype=np.float64)
+        gl = _m._rank_inputs(y_true, s_legacy, groups, w_raw)
+        gn = _m._rank_inputs(y_true, s_new, groups, w_raw)
+        if name == "mrr":
+            va, ha = _m._rr_per_group(y, gl[1], gl[2])
+            vb, _ = _m._rr_per_group(y, gn[1], gn[2])
+        else:
+            k = int(name.split("@")[1])
+            va, ha = _m._ndcg_per_group(y, gl[1], gl[2], k)
+            vb, _ = _m._ndcg_per_group(y, gn[1], gn[2], k)
+        gw = gl[2].group_weight  # default no_relevant="zero": every group counts
+        return _SumsKernel(np.column_stack([gw * va, gw * vb, gw]), _mean_finalize)
+    if name == "auc":
+        y = as_binary_labels(y_true, "y_true")
+        return _AUCKernel(y, as_scores(s_legacy, "score_legacy"), as_scores(s_new, "score_new"),
+                          as_weights(w_raw, y.shape[0]))
+    y = np.asarray(y_true, dtype=np.float64)
+    ww = np.ones(y.shape[0]) if w_raw is None else np.asarray(w_raw, dtype=np.float64)
+    if name == "calibration_ratio":
+        pl = np.asarray(s_legacy, dtype=np.float64)
+        pn = np.asarray(s_new, dtype=np.float64)
+        return _SumsKernel(np.column_stack([ww * pl, ww * pn, ww * y]), _mean_finalize)
+    if mdef.per_row is not None:
+        ll = mdef.per_row(y_true, s_legacy)
+        ln = mdef.per_row(y_true, s_new)
+        fin = _root_mean_finalize if name == "rmse" else _mean_finalize
+        return _SumsKernel(np.column_stack([ww * ll, ww * ln, ww]), fin)
+    return _GenericKernel(mdef, *_generic_arrays(mdef, y_true, s_legacy, s_new, w_raw), groups)
+
+
+def _generic_arrays(mdef, y_true, s_legacy, s_new, w_raw):
+    # The metric already validated these arrays when computing the point estimates.
+    y = np.asarray(y_true)
+    return (y, np.asarray(s_legacy, dtype=np.float64), np.asarray(s_new, dtype=np.float64),
+            None if w_raw is None else np.asarray(w_raw, dtype=np.float64))
+
+
+# ----------------------------------------------------------------------------------------------
+# intervals
+# ----------------------------------------------------------------------------------------------
+
+def _percentile_ci(reps: np.ndarray, alpha: float) -> tuple[float, float]:
+    lo, hi = np.percentile(reps, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    return (float(lo), float(hi))
+
+
+def _bca_params(reps: np.ndarray, theta_hat: float, jack: np.ndarray) -> tuple[float, float]:
+    """(z0, acceleration) exactly as scipy.stats.bootstrap(method='BCa') computes them."""
+    B = reps.shape[0]
+    pct = (np.count_nonzero(reps < theta_hat) + np.count_nonzero(reps <= theta_hat)) / (2 * B)
+    z0 = float(ndtri(pct))
+    n = float(jack.shape[0])
+    u = (n - 1) * (jack.mean() - jack)
+    den = np.sum(u**2) / n**2
+    a = 0.0 if den == 0 else float(1 / 6 * (np.sum(u**3) / n**3) / den**1.5)
+    if not (math.isfinite(z0) and math.isfinite(a)):
+        raise ParityInputError(
+            "ci_method: the BCa interval is undefined here (all replicates on one side of the point "
+            "estimate, or a degenerate jackknife); use ci_method='percentile'"
+        )
+    return z0, a
+
+
+def _bca_ci(reps, z0, a, alpha):
+    za = float(ndtri(alpha / 2))
+    n1, n2 = z0 + za, z0 - za
+    a1 = ndtr(z0 + n1 / (1 - a * n1))
+    a2 = ndtr(z0 + n2 / (1 - a * n2))
+    lo, hi = np.percentile(reps, [100 * a1, 100 * a2])
+    return (float(lo), float(hi))
+
+
+# ----------------------------------------------------------------------------------------------
+# public
+# ----------------------------------------------------------------------------------------------
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (0 <= seed < 2**63):
+        raise ParityInputError(f"seed: expected a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def paired_bootstrap(metric, y_true, score_legacy, score_new, *, sample_weight=None, groups=None,
+                     keys=None, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0,
+                     scheme: Scheme = "multinomial", ci_method: CIMethod = "percentile") -> BootstrapResult:
+    """Paired bootstrap interval of metric(new) - metric(legacy) (module docstring for the details).
+
+    metric: a name from METRICS ("ndcg@K" for any K) or a MetricDef. groups: query group per row,
+    required for ranking metrics, whose resampling unit is the group. keys: unique row keys (int or
+    str), required for scheme="poisson" with row-level metrics; ranking metrics key the Poisson
+    weights by the group id instead. Replicates in which a metric is undefined (e.g. one class drawn)
+    raise ParityInputError: the golden set is too small for this bootstrap.
+    """
+    mdef = _m.get_metric(metric)
+    alpha = check_alpha(alpha)
+    seed = _check_seed(seed)
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
+        raise ParityInputError(f"n_boot: expected an integer >= 2, got {n_boot!r}")
+    n_boot = int(n_boot)
+    if scheme not in ("multinomial", "poisson"):
+        raise ParityInputError(f"scheme: expected 'multinomial' or 'poisson', got {scheme!r}")
+    if ci_method not in ("percentile", "bca"):
+        raise ParityInputError(f"ci_method: expected 'percentile' or 'bca', got {ci_method!r}")
+    if mdef.needs_groups and groups is None:
+        raise ParityInputError(f"groups: metric {mdef.name!r} is computed per query group; pass groups=")
+
+    extra = (groups,) if mdef.needs_groups else ()
+    # The metric validates every input (and names the argument) before anything else happens.
+    legacy = float(mdef.fn(y_true, score_legacy, *extra, sample_weight=sample_weight))
+    new = float(mdef.fn(y_true, score_new, *extra, sample_weight=sample_weight))
+    n = int(np.asarray(y_true).shape[0])
+    check_same_length(y_true=np.asarray(y_true), score_legacy=np.asarray(score_legacy),
+                      score_new=np.asarray(score_new))
+    kernel = _build_kernel(mdef, y_true, score_legacy, score_new, sample_weight, groups)
+    nu = kernel.n_units
+
+    reps = np.empty(n_boot)
+    if scheme == "multinomial":
+        children = np.random.SeedSequence(seed).spawn(n_boot)
+        dtype = np.int32 if nu < 2**31 else np.int64
+        for b, child in enumerate(children):
+            idx = np.random.default_rng(child).integers(0, nu, size=nu, dtype=dtype)
+            a_b, n_b = kernel.from_indices(idx)
+            reps[b] = n_b - a_b
+    else:
+        if mdef.needs_groups:
+            if keys is not None:
+                raise ParityInputError("keys: for ranking metrics the Poisson weights are keyed by the group id; "
+                                       "do not pass keys")
+            unit_keys = np.unique(np.asarray(groups))  # sorted ids: the same order as the group codes
+        else:
+            if keys is None:
+                raise ParityInputError("keys: scheme='poisson' needs unique row keys (int or str), one per row")
+            unit_keys = np.asarray(keys)
+            if unit_keys.ndim != 1 or unit_keys.shape[0] != n:
+                raise ParityInputError(f"keys: expected one key per row ({n}), got shape {unit_keys.shape}")
+        base = _seed_base(hash_keys(unit_keys), seed)
+        for b in range(n_boot):
+            a_b, n_b = kernel.from_counts(_poisson_from_base(base, b))
+            reps[b] = n_b - a_b
+    bad = ~np.isfinite(reps)
+    if bad.any():
+        raise ParityInputError(
+            f"{int(bad.sum())} of {n_boot} bootstrap replicates left {mdef.name!r} undefined (e.g. a "
+            "resample with one class only); the data are too small or too unbalanced for this bootstrap"
+        )
+
+    diff = new - legacy
+    z0 = acc = None
+    if ci_method == "bca":
+        z0, acc = _bca_params(reps, diff, kernel.jackknife())
+        ci = _bca_ci(reps, z0, acc, alpha)
+    else:
+        ci = _percentile_ci(reps, alpha)
+    label = "Poisson bootstrap" if scheme == "poisson" else "bootstrap"
+    unit = ", resampling query groups" if mdef.needs_groups else ""
+    method = f"paired {label} ({ci_method}, {n_boot} replicates, seed {seed}{unit})"
+    return BootstrapResult(metric=mdef.name, legacy=legacy, new=new, diff=diff, ci=ci, alpha=alpha,
+                           replicates=reps, n_boot=n_boot, seed=seed, scheme=scheme, ci_method=ci_method,
+                           method=method, se=float(np.std(reps, ddof=1)), n=n, n_units=nu,
+                           bca_z0=z0, bca_acceleration=acc)
+
+
+def paired_difference_ci(loss_legacy, loss_new, *, sample_weight=None, alpha: float = 0.05) -> PairedDifferenceResult:
+    """Interval for the weighted mean of per-row differences d = loss_new - loss_legacy.
+
+    For decomposable metrics (logloss, brier, MSE, MAE) this is the exact paired analysis without
+    resampling. Unweighted: the paired t interval (equals scipy.stats.ttest_rel). Weighted: weights
+    are importance (not frequency) weights; se = sqrt(m/(m-1) * sum w_i^2 (d_i - dbar)^2) / sum w
+    (the linearized ratio-estimator variance, which reduces to the t formula for unit weights) with
+    m - 1 degrees of freedom, m = rows with positive weight.
+    """
+    alpha = check_alpha(alpha)
+    la = as_scores(loss_legacy, "loss_legacy")
+    ln = as_scores(loss_new, "loss_new")
+    n = check_same_length(loss_legacy=la, loss_new=ln)
+    w = as_weights(sample_weight, n)
+    ww = np.ones(n) if w is None else w
+    m = int(np.count_nonzero(ww > 0))
+    if m < 2:
+        raise ParityInputError(f"loss_legacy: need at least 2 rows with positive weight for a paired interval, got {m}")
+    W = ww.sum()
+    d = ln - la
+    dbar = float(np.dot(ww, d) / W)
+    se = float(math.sqrt(m / (m - 1) * np.dot(ww**2, (d - dbar) ** 2)) / W)
+    df = m - 1
+    if se > 0:
+        h = float(student_t.ppf(1 - alpha / 2, df)) * se
+        p = float(2 * student_t.sf(abs(dbar) / se, df))
+    else:
+        h, p = 0.0, (1.0 if dbar == 0 else 0.0)
+    return PairedDifferenceResult(legacy=float(np.dot(ww, la) / W), new=float(np.dot(ww, ln) / W), diff=dbar,
+                                  ci=(dbar - h, dbar + h), alpha=alpha, se=se, n=m, df=df, p_value=p,
+                                  method=f"paired per-row differences (t interval, {df} df)")
