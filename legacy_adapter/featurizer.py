@@ -308,10 +308,24 @@ def _int_column(frame: pd.DataFrame, col: str) -> np.ndarray:
     series = frame[col]
     if pd.api.types.is_integer_dtype(series.dtype) and not series.isna().any():
         return series.to_numpy(dtype=np.int64)
+    if pd.api.types.is_float_dtype(series.dtype):
+        # Whole floats (a CSV round trip makes 3 into 3.0) are the same integer, so they are accepted;
+        # fractional, missing or out-of-range values are refused, never rounded.
+        x = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = ~(np.isfinite(x) & (x == np.floor(x)) & (x >= -(2.0**63)) & (x < 2.0**63))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ParityInputError(
+                f"column {col!r}, row {i} (index {frame.index[i]!r}): {x[i]!r} is not a whole number; expected an "
+                f"integer rank (positions are never imputed or rounded; {int(bad.sum())} such row(s))"
+            )
+        return x.astype(np.int64)
     values = series.to_numpy(dtype=object, na_value=None)
     out = np.empty(len(values), dtype=np.int64)
     for i, v in enumerate(values):
         ok = isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+        if isinstance(v, (float, np.floating)) and math.isfinite(v) and float(v).is_integer():
+            ok = True  # a whole float is the same integer (see the float-dtype branch above)
         if ok and not -(2**63) <= int(v) < 2**63:
             ok = False
         if not ok:
