@@ -34,7 +34,7 @@ def sha256_file(path: str | os.PathLike[str], *, chunk_size: int = _CHUNK) -> st
 def content_sha256(table) -> str:
     """Canonical hash of a ``pyarrow.Table``'s values (column names, types, row order included).
 
-    Per column: its name, its Arrow type, its validity (one byte per row) and its values with null slots
+    Per column: its name, its dtype (as the manifest names it), its validity (one byte per row) and its values with null slots
     zeroed -- fixed-width values as little-endian bytes (every NaN collapsed to one bit pattern),
     strings as (int64 length, UTF-8 bytes) pairs. Schema metadata, chunking, row groups, encodings and
     compression do not enter. The per-column digests are hashed together in column order.
@@ -42,11 +42,14 @@ def content_sha256(table) -> str:
     import numpy as np
     import pyarrow as pa
 
+    from harness.golden.manifest import arrow_dtype_name
+
     outer = hashlib.sha256()
     outer.update(b"parity-content-v1\0")
     for name, column in zip(table.column_names, table.columns):
         digest = hashlib.sha256()
-        digest.update(f"{name}\0{column.type}\0{len(column)}\0".encode())
+        # The manifest's dtype name, so string / large_string / string_view (a reader's choice) agree.
+        digest.update(f"{name}\0{arrow_dtype_name(column.type)}\0{len(column)}\0".encode())
         array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
         if isinstance(array, pa.ChunkedArray):  # zero chunks
             array = pa.array([], type=column.type)
@@ -55,7 +58,7 @@ def content_sha256(table) -> str:
             valid = array.is_valid().to_numpy(zero_copy_only=False).astype(np.uint8)
         digest.update(valid.tobytes())
         typ = array.type
-        if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
+        if pa.types.is_string(typ) or pa.types.is_large_string(typ) or _is_string_view(typ):
             array = array.cast(pa.large_string())
             digest.update(_string_bytes(array, valid))
         elif pa.types.is_boolean(typ):
@@ -95,3 +98,10 @@ def _string_bytes(array, valid) -> bytes:
             if ok:
                 chunks.append(bytes(data[start:stop]))
     return b"".join(chunks)
+
+
+def _is_string_view(arrow_type) -> bool:
+    import pyarrow as pa
+
+    check = getattr(pa.types, "is_string_view", None)  # pyarrow >= 16
+    return bool(check and check(arrow_type))

@@ -118,9 +118,7 @@ def arrow_dtype_name(arrow_type) -> str:
     """
     import pyarrow as pa
 
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_string_view(
-        arrow_type
-    ):
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or _is_string_view(arrow_type):
         return "string"
     if pa.types.is_boolean(arrow_type):
         return "bool"
@@ -266,3 +264,10 @@ def resolve_inside(dataset_dir: Path, relative: str, *, what: str) -> Path:
         raise GoldenDataError(f"{what}: path {relative!r} resolves to {target}, outside the dataset folder "
                               f"{base} (a symlink?)")
     return target
+
+
+def _is_string_view(arrow_type) -> bool:
+    import pyarrow as pa
+
+    check = getattr(pa.types, "is_string_view", None)  # pyarrow >= 16
+    return bool(check and check(arrow_type))
