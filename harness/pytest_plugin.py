@@ -1,6 +1,459 @@
-"""pytest plugin (registered through the `pytest11` entry point as `parity`).
+"""pytest plugin (``pytest11`` entry point ``parity``): one pytest test per parity check.
 
-Placeholder registered early so the entry point always resolves; options, fixtures and the report are
-added by the plugin work (issue 5). Must not import TensorFlow at collection time.
+A test module that exports ``SUITE`` (a `harness.suite.Suite`) gets one item per id of
+``SUITE.plan(slice_values(SUITE))`` -- ``test_ctr.py::metrics/auc[device=mobile]`` -- so JUnit XML lists
+every check x metric x slice. Select with ``-k "auc and mobile"`` (``-k`` treats ``=`` as syntax) or by
+node id. Collection only reads the slice columns from the golden Parquet: no model is built and no
+TensorFlow is imported. The suite runs once per process, lazily, in the first of its items to run; each
+item then asserts its own `CheckResult`:
+
+* EQUIVALENT, or not gated -> pass;
+* NOT_EQUIVALENT -> fail with a review-style message (check, obtained vs allowed, interval, worst rows);
+* INCONCLUSIVE -> fail too (a golden set too small to decide is not a pass), saying how many rows it needs;
+* an id in ``SUITE.known_gaps`` -> xfail with the stated reason;
+* an id planned but not produced -> fail, naming what was produced.
+
+With ``SUITE.probes`` set, one more item ``upgrade/baseline`` checks the behaviour probes against the
+recorded baseline (``harness.upgrade``), or re-records it with ``--parity-update-baseline --parity-reason``.
+
+At session end: a verdict table per suite, and with ``--parity-report DIR`` the report (report.json, .md,
+.html). Under pytest-xdist each worker sends its suite results (JSON) to the controller, which writes one
+report, byte-identical to a serial run's (suites sorted by name, results round-tripped through JSON in
+both cases).
 """
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import ParityError, ParityInputError
+from harness.suite import Suite
+
+__all__ = ["ParityCheckItem", "ParityFailure", "UpgradeGateItem", "assert_parity"]
+
+UPGRADE_ID = "upgrade/baseline"
+
+
+class ParityFailure(AssertionError):
+    """A check did not hold; the message is the review (shown without a traceback)."""
+
+
+def assert_parity(check: Any, *, known_gap: str | None = None) -> None:
+    """Pass when ``check`` (a `CheckResult`) is EQUIVALENT or not gated; else fail with its review.
+
+    INCONCLUSIVE fails too: the golden set was too small to show parity. For hand-written tests::
+
+        def test_auc_overall(parity_result):
+            assert_parity(parity_result.check("metrics/auc"))
+    """
+    __tracebackhide__ = True
+    from harness.results import CheckResult
+
+    if not isinstance(check, CheckResult):
+        raise ParityInputError(f"assert_parity: expected a harness.results.CheckResult, got {type(check).__name__}")
+    if check.passed:
+        return
+    from harness.report.review import review_message
+
+    raise ParityFailure(review_message(check, known_gap=known_gap))
+
+
+# -- options and session state ------------------------------------------------------------------------
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("parity", "parity harness (one test per parity check)")
+    group.addoption("--parity-report", metavar="DIR", default=None,
+                    help="write report.json, report.md and report.html into DIR at the end of the session")
+    group.addoption("--parity-update-baseline", action="store_true", default=False,
+                    help="re-record the upgrade-gate baselines instead of checking them (needs --parity-reason)")
+    group.addoption("--parity-reason", metavar="TEXT", default=None,
+                    help="why the baseline changes; kept in the baseline history a release review reads")
+    group.addoption("--parity-baseline-dir", metavar="DIR", default=None,
+                    help="root of the upgrade-gate baselines (default: PARITY_BASELINE_DIR or golden_data/baselines)")
+    group.addoption("--parity-seed", metavar="S", type=int, default=0,
+                    help="seed of every random choice in the suites (bootstrap, row sample); default 0")
+    group.addoption("--parity-sample", metavar="N", type=int, default=None,
+                    help="use a seeded sample of N rows per suite: fast local runs, marked as sampled in the report")
+
+
+class _State:
+    """Per-process state: options, suite results (run once), and results received from xdist workers."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        opt = config.option
+        base = Path(config.invocation_params.dir)
+        self.seed: int = opt.parity_seed
+        self.sample: int | None = opt.parity_sample
+        self.report_dir = (base / opt.parity_report) if opt.parity_report else None
+        self.baseline_dir = (base / opt.parity_baseline_dir) if opt.parity_baseline_dir else None
+        self.update: bool = opt.parity_update_baseline
+        self.reason: str | None = opt.parity_reason
+        self.suite_files: dict[str, str] = {}  # suite name -> file that defines it
+        self.results: dict[str, Any] = {}  # suite name -> SuiteResult, or the exception its run raised
+        self.upgrades: dict[str, dict[str, Any]] = {}  # suite name -> {"upgrade": {...}, "check": {...}}
+        self.received: list[tuple[str, dict[str, Any]]] = []  # (worker id, payload) under xdist
+        self.report_paths: dict[str, Path] | None = None
+        self.final: list[Any] | None = None  # the suite results reported (set at session end)
+        self.warnings: list[str] = []
+
+    def suite_result(self, suite: Suite) -> Any:
+        """Run ``suite`` once per process (the first item to need it pays); later items reuse the result."""
+        if suite.name not in self.results:
+            from harness import runner
+
+            try:
+                self.results[suite.name] = runner.run_suite(suite, sample=self.sample, seed=self.seed)
+            except Exception as exc:  # cached so every item of the suite reports the same cause
+                self.results[suite.name] = exc
+        result = self.results[suite.name]
+        if isinstance(result, BaseException):
+            raise _SuiteRunError(suite.name, result)
+        return result
+
+    def payload(self) -> dict[str, Any]:
+        """What a worker hands the controller: JSON-able suite results and upgrade outcomes."""
+        return {
+            "results": {n: r.to_dict() for n, r in sorted(self.results.items()) if not isinstance(r, BaseException)},
+            "upgrades": dict(sorted(self.upgrades.items())),
+        }
+
+
+_STATE = pytest.StashKey[_State]()
+
+
+def _state(config: pytest.Config) -> _State:
+    return config.stash[_STATE]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    opt = config.option
+    if opt.parity_update_baseline and not (opt.parity_reason and opt.parity_reason.strip()):
+        raise pytest.UsageError(
+            "--parity-update-baseline needs --parity-reason TEXT: the baseline history records why the new "
+            "behaviour was accepted (e.g. --parity-reason 'numpy 2.4: last-bit changes in log1p, reviewed in #123')"
+        )
+    if opt.parity_reason and not opt.parity_update_baseline:
+        raise pytest.UsageError("--parity-reason is only used with --parity-update-baseline")
+    if opt.parity_sample is not None and opt.parity_sample <= 0:
+        raise pytest.UsageError(f"--parity-sample must be a positive number of rows, got {opt.parity_sample}")
+    config.stash[_STATE] = _State(config)
+    config.addinivalue_line("markers", "parity(suite): a check generated from a parity suite's SUITE")
+    # Registered here too so the generated items carry it without warnings when xdist is not loaded.
+    config.addinivalue_line("markers", "xdist_group(name): run all items of a group on one xdist worker")
+
+
+# -- collection -----------------------------------------------------------------------------------------
+
+class _SuiteRunError(Exception):
+    def __init__(self, suite: str, cause: BaseException) -> None:
+        super().__init__(f"suite {suite!r} could not run: {type(cause).__name__}: {cause}")
+        self.cause = cause
+
+
+class _ParityItem(pytest.Item):
+    suite: Suite
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"{self.suite.name}::{self.name}"
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
+        # A parity failure is a finding, not a bug: show the review, not our stack.
+        if isinstance(excinfo.value, (ParityFailure, _SuiteRunError)):
+            return str(excinfo.value)
+        if isinstance(excinfo.value, ParityError):
+            return f"{self.name}: {type(excinfo.value).__name__}: {excinfo.value}"
+        return super().repr_failure(excinfo, style=style)
+
+
+class ParityCheckItem(_ParityItem):
+    """One planned check of a suite."""
+
+    def __init__(self, *, suite: Suite, check_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.suite = suite
+        self.check_id = check_id
+
+    def runtest(self) -> None:
+        __tracebackhide__ = True
+        result = _state(self.config).suite_result(self.suite)
+        produced = [c for c in result.checks if c.id == self.check_id]
+        if not produced:
+            raise ParityFailure(
+                f"{self.check_id}: planned but not produced by the run of suite {self.suite.name!r}.\n"
+                f"  produced: {[c.id for c in result.checks]}\n"
+                "  fix: the suite's plan and the runner disagree; a slice value missing after sampling or a "
+                "check that crashed are the usual causes"
+            )
+        check = produced[0]
+        self.user_properties.append(("parity_verdict", check.verdict.value))
+        assert_parity(check, known_gap=self.suite.known_gaps.get(self.check_id))
+
+
+class UpgradeGateItem(_ParityItem):
+    """``upgrade/baseline``: the suite's behaviour probes against the recorded baseline."""
+
+    def __init__(self, *, suite: Suite, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.suite = suite
+
+    def runtest(self) -> None:
+        __tracebackhide__ = True
+        state = _state(self.config)
+        entry = _run_upgrade_gate(self.suite, baseline_dir=state.baseline_dir, update=state.update, reason=state.reason)
+        state.upgrades[self.suite.name] = entry
+        from harness.results import CheckResult
+
+        assert_parity(CheckResult(**entry["check"]))
+
+
+class _ConfigErrorItem(_ParityItem):
+    """A mistake in the suite's declaration (e.g. a known gap naming no planned check), shown as a failure."""
+
+    def __init__(self, *, suite: Suite, message: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.suite = suite
+        self.message = message
+
+    def runtest(self) -> None:
+        raise ParityFailure(self.message)
+
+
+def _run_upgrade_gate(suite: Suite, *, baseline_dir: Path | None, update: bool, reason: str | None) -> dict[str, Any]:
+    from harness.results import CheckResult
+    from harness.upgrade import accept_baseline, check_against_baseline, findings_to_markdown, read_baseline, record_baseline
+    from harness.verdicts import Verdict
+
+    probes = suite.probes
+    if update:
+        try:
+            read_baseline(suite.name, root=baseline_dir)
+            exists = True
+        except ParityInputError:
+            exists = False
+        if exists:
+            directory, accepted = accept_baseline(probes, reason=reason or "", root=baseline_dir)
+            findings = [dict(f.to_dict(), accepted=True) for f in accepted]
+            summary = f"baseline re-recorded in {directory}, {len(findings)} finding(s) accepted: {reason}"
+        else:
+            directory = record_baseline(probes, root=baseline_dir, reason=reason)
+            findings = []
+            summary = f"baseline recorded in {directory}: {reason}"
+        upgrade = {"action": "accepted" if exists else "recorded", "reason": reason, "findings": findings}
+        check = CheckResult(id=UPGRADE_ID, kind="upgrade", verdict=Verdict.EQUIVALENT, summary=summary,
+                            details={"action": upgrade["action"], "reason": reason, "n_accepted": len(findings)})
+        return {"upgrade": upgrade, "check": check.to_dict()}
+    try:
+        result = check_against_baseline(suite.name, probes, baseline_dir)
+    except ParityInputError as exc:
+        raise ParityInputError(
+            f"{exc}\n  to record it from pytest: --parity-update-baseline --parity-reason 'initial baseline'"
+        ) from None
+    upgrade = result.to_dict()
+    changed = result.changed
+    summary = (f"{len(changed)} probe output(s) CHANGED since the baseline" if changed
+               else f"no behaviour change ({len(result.within_noise)} within noise)")
+    message = ""
+    if changed:
+        message = (findings_to_markdown(result) + "\n\nIf the change is intended: rerun with "
+                   "--parity-update-baseline --parity-reason 'why', or `parity baseline accept`.")
+    check = CheckResult(
+        id=UPGRADE_ID, kind="upgrade", verdict=Verdict.NOT_EQUIVALENT if changed else Verdict.EQUIVALENT,
+        summary=summary, message=message,
+        details={"counts": upgrade.get("counts"), "changed": [f"{f.probe}/{f.output}" for f in changed],
+                 "changed_packages": upgrade.get("changed_packages")},
+    )
+    return {"upgrade": upgrade, "check": check.to_dict()}
+
+
+def _slice_values(suite: Suite) -> dict[str, list[Any]]:
+    if not suite.slices:
+        return {}
+    from harness import runner  # reads the slice columns only; pandas/pyarrow, never TensorFlow
+
+    return runner.slice_values(suite)
+
+
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) -> list[pytest.Item] | None:
+    if name != "SUITE" or not isinstance(collector, pytest.Module) or not isinstance(obj, Suite):
+        return None
+    suite: Suite = obj
+    state = _state(collector.config)
+    where = str(collector.path)
+    other = state.suite_files.setdefault(suite.name, where)
+    if other != where:
+        raise ParityInputError(f"two suite files define a suite named {suite.name!r}: {other} and {where}")
+    ids = suite.plan(_slice_values(suite))
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ParityInputError(f"{where}: suite {suite.name!r} plans duplicate check ids {dup}")
+    marks = [pytest.mark.parity(suite.name), pytest.mark.xdist_group(suite.name)]
+    items: list[pytest.Item] = []
+    for check_id in ids:
+        item = ParityCheckItem.from_parent(collector, name=check_id, suite=suite, check_id=check_id)
+        for mark in marks:
+            item.add_marker(mark)
+        if check_id in suite.known_gaps:
+            item.add_marker(pytest.mark.xfail(reason=f"known gap: {suite.known_gaps[check_id]}", strict=False))
+        items.append(item)
+    if suite.probes is not None:
+        item = UpgradeGateItem.from_parent(collector, name=UPGRADE_ID, suite=suite)
+        for mark in marks:
+            item.add_marker(mark)
+        items.append(item)
+    stale = sorted(set(suite.known_gaps) - set(ids))
+    if stale:
+        items.append(_ConfigErrorItem.from_parent(
+            collector, name="known_gaps", suite=suite,
+            message=f"suite {suite.name!r}: known_gaps names {stale}, which the suite does not plan; "
+                    f"planned: {ids}. Remove or correct the stale entries.",
+        ))
+    return items
+
+
+# -- fixtures -------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def parity_seed(request: pytest.FixtureRequest) -> int:
+    """The session's seed (``--parity-seed``, default 0)."""
+    return _state(request.config).seed
+
+
+@pytest.fixture(scope="session")
+def golden_dataset() -> Any:
+    """Factory: ``golden_dataset("ads_ctr")`` -> a verified `harness.golden.GoldenDataset`."""
+    from harness.golden import load_dataset
+
+    def load(name: str, *, root: Any = None) -> Any:
+        return load_dataset(name, root=root)
+
+    return load
+
+
+@pytest.fixture(scope="module")
+def parity_suite(request: pytest.FixtureRequest) -> Suite:
+    """The ``SUITE`` of the requesting test module."""
+    suite = getattr(request.module, "SUITE", None)
+    if not isinstance(suite, Suite):
+        raise ParityInputError(f"{request.module.__name__} exports no SUITE (a harness.suite.Suite)")
+    return suite
+
+
+@pytest.fixture(scope="module")
+def parity_pair(parity_suite: Suite, golden_dataset: Any) -> Any:
+    """The model pair of the module's suite, built from its golden dataset (may train: module-scoped)."""
+    return parity_suite.pair(golden_dataset(parity_suite.dataset))
+
+
+@pytest.fixture(scope="module")
+def parity_result(request: pytest.FixtureRequest, parity_suite: Suite) -> Any:
+    """The module's `SuiteResult` (the same run the generated items use)."""
+    return _state(request.config).suite_result(parity_suite)
+
+
+@pytest.fixture(name="assert_parity")
+def _assert_parity_fixture() -> Any:
+    """`assert_parity` as a fixture, for suites that prefer not to import the plugin."""
+    return assert_parity
+
+
+# -- session end: report, xdist hand-over, terminal summary ---------------------------------------------
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: collect one worker's suite results."""
+    payload = getattr(node, "workeroutput", {}).get("parity")
+    if payload:
+        worker = str(getattr(node, "gateway", None) and node.gateway.id)
+        _state(node.config).received.append((worker, json.loads(payload)))
+
+
+def _final_results(state: _State) -> list[Any]:
+    """Suite results to report, sorted by suite name, each round-tripped through JSON.
+
+    The round trip makes a serial run take exactly the path an xdist run takes (worker -> JSON ->
+    controller), so both write the same bytes.
+    """
+    from harness.report import suite_result_from_dict
+    from harness.results import CheckResult, SuiteResult
+
+    payloads = [("local", json.loads(json.dumps(state.payload())))] + sorted(state.received, key=lambda p: p[0])
+    results: dict[str, dict[str, Any]] = {}
+    upgrades: dict[str, dict[str, Any]] = {}
+    for worker, payload in payloads:
+        for name, data in payload.get("results", {}).items():
+            if name in results and results[name] != data:
+                state.warnings.append(f"suite {name!r}: two processes produced different results "
+                                      f"(nondeterminism); reporting the first, {worker}'s differs")
+            results.setdefault(name, data)
+        for name, entry in payload.get("upgrades", {}).items():
+            upgrades.setdefault(name, entry)
+    out = []
+    for name in sorted(set(results) | set(upgrades)):
+        if name in results:
+            result = suite_result_from_dict(results[name])
+        else:  # only the upgrade gate ran (e.g. -k upgrade)
+            result = SuiteResult(suite=name, description="", dataset={}, seed=state.seed, checks=[])
+        if name in upgrades:
+            result.upgrade = upgrades[name]["upgrade"]
+            result.checks.append(CheckResult(**upgrades[name]["check"]))
+        out.append(result)
+    return out
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    state = config.stash.get(_STATE, None)
+    if state is None:
+        return
+    if _is_worker(config):
+        config.workeroutput["parity"] = json.dumps(state.payload(), allow_nan=False)
+        return
+    if state.report_dir is None:
+        return
+    from harness.report import build_report, write_report
+
+    state.final = _final_results(state)
+    state.report_paths = write_report(build_report(state.final), state.report_dir)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is None or _is_worker(config):
+        return
+    final = state.final
+    if final is None:
+        if not state.results and not state.upgrades and not state.received:
+            return
+        final = _final_results(state)
+    tr = terminalreporter
+    tr.write_sep("=", "parity verdicts")
+    rows = [("suite", "verdict", "checks", "failing", "inconclusive", "known gaps", "sample")]
+    for r in final:
+        gated = [c for c in r.checks if c.gated and c.id not in r.known_gaps]
+        rows.append((
+            r.suite, r.verdict.value, str(len(r.checks)),
+            str(sum(c.verdict.value == "NOT_EQUIVALENT" for c in gated)),
+            str(sum(c.verdict.value == "INCONCLUSIVE" for c in gated)),
+            str(len(r.known_gaps)),
+            f"{r.sample['rows']} rows (seed {r.sample['seed']})" if r.sample else "-",
+        ))
+    for name, exc in sorted(state.results.items()):
+        if isinstance(exc, BaseException):
+            rows.append((name, "ERROR", "-", "-", "-", "-", f"{type(exc).__name__}: {exc}"[:60]))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+        colour = {"EQUIVALENT": {"green": True}, "NOT_EQUIVALENT": {"red": True}, "INCONCLUSIVE": {"yellow": True},
+                  "ERROR": {"red": True}}.get(row[1], {})
+        tr.write_line(line, **colour)
+    for warning in state.warnings:
+        tr.write_line(f"warning: {warning}", yellow=True)
+    if state.report_paths:
+        tr.write_line(f"parity report: {state.report_paths['html'].parent}/report.{{json,md,html}}")

@@ -91,3 +91,41 @@ def slice_label(details: Mapping[str, Any]) -> str:
     if not s:
         return "all rows"
     return f"{s.get('column')}={s.get('value')}"
+
+
+def finding_label(finding: Mapping[str, Any]) -> str:
+    """``probe/output`` (upgrade findings name the probe and which of its outputs moved)."""
+    probe, output = finding.get("probe", DASH), finding.get("output")
+    return f"{probe}/{output}" if output else str(probe)
+
+
+def finding_paths(finding: Mapping[str, Any]) -> list[Any]:
+    """The deepdiff paths of a finding: ``paths`` if given, else ``size.changes`` (harness.upgrade.findings)."""
+    if finding.get("paths"):
+        return list(finding["paths"])
+    size = finding.get("size")
+    if isinstance(size, Mapping) and isinstance(size.get("changes"), list):
+        return list(size["changes"])
+    return []
+
+
+def finding_size_text(finding: Mapping[str, Any]) -> str:
+    """A one-line size: the finding's summary if it has one, else the key numbers of ``size``."""
+    if finding.get("summary"):
+        return str(finding["summary"])
+    size = finding.get("size")
+    if not isinstance(size, Mapping):
+        return fmt_num(size) if size is not None else DASH
+    parts = []
+    if "delta" in size:
+        parts.append(f"{fmt_num(size.get('old'))} \u2192 {fmt_num(size.get('new'))} (\u0394 {fmt_diff(size['delta'])})")
+    elif size.get("max_abs_diff") is not None:
+        parts.append(f"max |diff| {fmt_num(size['max_abs_diff'])}, {size.get('n_diff')}/{size.get('n')} differ")
+    elif "n_changes" in size:
+        parts.append(f"{size['n_changes']} config change(s)")
+    if size.get("max_ulp") is not None:
+        parts.append(f"max {fmt_num(size['max_ulp'])} ULP")
+    for key in ("error", "change", "reason", "note"):
+        if size.get(key):
+            parts.append(str(size[key]))
+    return "; ".join(parts) or DASH

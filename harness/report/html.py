@@ -14,7 +14,19 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from harness.report.format import DASH, fmt_ci, fmt_diff, fmt_margin, fmt_num, fmt_p, margin_abs, slice_label
+from harness.report.format import (
+    DASH,
+    finding_label,
+    finding_paths,
+    finding_size_text,
+    fmt_ci,
+    fmt_diff,
+    fmt_margin,
+    fmt_num,
+    fmt_p,
+    margin_abs,
+    slice_label,
+)
 from harness.report.svg import calibration_plot, forest_plot, heatmap, histogram_overlay
 
 __all__ = ["render_html"]
@@ -190,7 +202,7 @@ def _upgrade(s: Mapping[str, Any], slug: str) -> str:
         parts.append('<p>No probe output differs from the baseline.</p>')
     rows = []
     for f in findings:
-        paths = f.get("paths") or []
+        paths = finding_paths(f)
         path_rows = "".join(
             f"<tr><td><code>{_e(p.get('path', '') if isinstance(p, Mapping) else p)}</code></td>"
             f"<td>{_e(_json(p.get('old'))) if isinstance(p, Mapping) else ''}</td>"
@@ -200,18 +212,25 @@ def _upgrade(s: Mapping[str, Any], slug: str) -> str:
         path_html = (f"<table><thead><tr><th>path</th><th>old</th><th>new</th></tr></thead><tbody>{path_rows}"
                      "</tbody></table>") if paths else DASH
         packages = ", ".join(_e(_pkg(p)) for p in f.get("packages") or []) or DASH
-        extra = {k: v for k, v in f.items()
-                 if k not in ("probe", "category", "outcome", "summary", "size", "paths", "packages", "accepted")}
+        extra = {k: v for k, v in f.items() if k not in _FINDING_KEYS}
+        accepted = f.get("accepted")
         rows.append([
-            _e(f.get("probe", DASH)), _e(f.get("category") or DASH), f'<span class="outcome">{_e(f.get("outcome", DASH))}</span>',
-            _e("accepted" if f.get("accepted") else ("" if f.get("accepted") is None else "not accepted")),
-            _e(f.get("summary") or fmt_num(f.get("size"))), path_html, packages,
+            _e(finding_label(f)), _e(f.get("category") or DASH),
+            f'<span class="outcome v-{"NOT_EQUIVALENT" if f.get("outcome") == "CHANGED" else "EQUIVALENT"}">'
+            f'{_e(f.get("outcome", DASH))}</span>',
+            _e(DASH if accepted is None else ("yes" if accepted else "no")),
+            _e(finding_size_text(f)), path_html, packages, _e(f.get("explanation") or ""),
             f"<code>{_e(_json(extra))}</code>" if extra else "",
         ])
     if rows:
-        parts.append(_table(["probe", "category", "outcome", "", "size", "deepdiff paths", "packages", "other"], rows,
+        parts.append(_table(["probe/output", "category", "outcome", "accepted", "size", "deepdiff paths", "packages", "explanation",
+                             "other"], rows,
                             table_id=f"upgrade-{slug}"))
     return "\n".join(parts)
+
+
+_FINDING_KEYS = ("probe", "output", "category", "outcome", "summary", "size", "paths", "packages", "accepted",
+                 "explanation")
 
 
 def _pkg(p: Any) -> str:

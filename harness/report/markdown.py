@@ -10,7 +10,18 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.report.format import DASH, fmt_ci, fmt_diff, fmt_margin, fmt_num, fmt_p, slice_label
+from harness.report.format import (
+    DASH,
+    finding_label,
+    finding_paths,
+    finding_size_text,
+    fmt_ci,
+    fmt_diff,
+    fmt_margin,
+    fmt_num,
+    fmt_p,
+    slice_label,
+)
 
 __all__ = ["render_markdown"]
 
@@ -148,16 +159,19 @@ def _upgrade(doc: Mapping[str, Any]) -> list[str]:
             continue
         rows = []
         for f in findings:
-            paths = f.get("paths") or []
+            paths = finding_paths(f)
+            accepted = f.get("accepted")
             rows.append([
-                s["suite"], f.get("probe", DASH), f.get("category") or DASH,
+                s["suite"], finding_label(f), f.get("category") or DASH,
                 f"**{f.get('outcome')}**" if f.get("outcome") == "CHANGED" else f.get("outcome", DASH),
-                "accepted" if f.get("accepted") else ("" if f.get("accepted") is None else "not accepted"),
-                f.get("summary") or fmt_num(f.get("size")),
+                DASH if accepted is None else ("yes" if accepted else "no"),
+                finding_size_text(f),
                 "; ".join(_path_text(p) for p in paths[:5]) + (f"; \u2026 {len(paths) - 5} more" if len(paths) > 5 else ""),
                 ", ".join(_package_text(p) for p in f.get("packages") or []) or DASH,
+                f.get("explanation") or "",
             ])
-        lines += _table(["suite", "probe", "category", "outcome", "", "size", "paths", "packages"], rows) + [""]
+        lines += _table(["suite", "probe/output", "category", "outcome", "accepted", "size", "deepdiff paths", "packages",
+                         "explanation"], rows) + [""]
     return lines
 
 
