@@ -238,16 +238,28 @@ class _AUCKernel(_Kernel):
     def __init__(self, y: np.ndarray, s_legacy: np.ndarray, s_new: np.ndarray, w: np.ndarray | None):
         self.n_units = y.shape[0]
         self.y, self.w = y.astype(bool), w
-        self.sides = [self._codes(s) for s in (s_legacy, s_new)]
         self.scores = (s_legacy, s_new)
+        (ca, self.da), (cb, self.db) = self._codes(s_legacy), self._codes(s_new)
+        self.na = 3 * self.da + 1
+        self.total = self.na + 3 * self.db + 1
+        if self.total < 2**31:
+            # Both sides' codes side by side, viewed as one int64 per row: a replicate then costs a
+            # single random gather per drawn row instead of one per model (the dominant cost).
+            pairs = np.empty((self.n_units, 2), dtype=np.int32)
+            pairs[:, 0] = ca
+            pairs[:, 1] = cb + self.na
+            self.pairs = pairs.view(np.int64).reshape(-1)
+            self.codes = None
+        else:  # pragma: no cover - beyond ~7e8 distinct positive scores
+            self.pairs = None
+            self.codes = np.concatenate([ca, cb + self.na])
 
     def _codes(self, s: np.ndarray):
         posvals = np.unique(s[self.y])
         d = posvals.shape[0]
         k = np.searchsorted(posvals, s, side="left")
         tie = (k < d) & (posvals[np.minimum(k, d - 1)] == s)
-        codes = np.where(self.y, 2 * d + 1 + k, 2 * k + tie).astype(np.int32 if 3 * d < 2**31 else np.int64)
-        return codes, d
+        return np.where(self.y, 2 * d + 1 + k, 2 * k + tie).astype(np.int64), d
 
     @staticmethod
     def _auc(cnt: np.ndarray, d: int) -> float:
@@ -259,17 +271,25 @@ class _AUCKernel(_Kernel):
             return math.nan
         return float(np.dot(pos, cneg[0: 2 * d: 2] + 0.5 * neg[1: 2 * d: 2]) / den)
 
+    def _both(self, cnt: np.ndarray) -> tuple[float, float]:
+        return self._auc(cnt[: self.na], self.da), self._auc(cnt[self.na:], self.db)
+
     def from_indices(self, idx):
-        out = []
-        for codes, d in self.sides:
-            c = codes[idx]
-            cnt = np.bincount(c, minlength=3 * d + 1) if self.w is None else np.bincount(c, weights=self.w[idx], minlength=3 * d + 1)
-            out.append(self._auc(cnt, d))
-        return out[0], out[1]
+        if self.pairs is None:  # pragma: no cover
+            return self.from_counts(np.bincount(idx, minlength=self.n_units))
+        both = self.pairs[idx].view(np.int32)  # codes of row idx[j] at 2j (legacy) and 2j+1 (new)
+        if self.w is None:
+            cnt = np.bincount(both, minlength=self.total)
+        else:
+            cnt = np.bincount(both, weights=np.repeat(self.w[idx], 2), minlength=self.total)
+        return self._both(cnt)
 
     def from_counts(self, c):
-        wts = c if self.w is None else c * self.w
-        return tuple(self._auc(np.bincount(codes, weights=wts, minlength=3 * d + 1), d) for codes, d in self.sides)
+        wts = c.astype(np.float64) if self.w is None else c * self.w
+        if self.pairs is None:  # pragma: no cover
+            return self._both(np.bincount(self.codes, weights=np.concatenate([wts, wts]), minlength=self.total))
+        both = self.pairs.view(np.int32)
+        return self._both(np.bincount(both, weights=np.repeat(wts, 2), minlength=self.total))
 
     def jackknife(self):
         return _auc_loo(self.y, self.scores[1], self.w) - _auc_loo(self.y, self.scores[0], self.w)
