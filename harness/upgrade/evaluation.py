@@ -82,7 +82,10 @@ def harness_metric_outputs(cases: Mapping[str, EvalCase], *, metrics: Iterable[s
     """The harness's own metrics (``harness.stats.metrics``) on the cases; all of ``METRICS`` by default."""
     from harness.stats import metrics as hm
 
-    names = list(metrics) if metrics is not None else sorted(getattr(hm, "METRICS", {}))
+    if metrics is None:  # every binary metric that takes (y_true, y_score[, sample_weight]) alone
+        metrics = sorted(n for n, d in hm.METRICS.items()
+                         if getattr(d, "task", "binary") == "binary" and not getattr(d, "needs_groups", False))
+    names = list(metrics)
     get = getattr(hm, "get_metric", None) or (lambda name: getattr(hm, name))
 
     def call(fn: Callable[..., Any], c: EvalCase) -> Any:

@@ -109,22 +109,25 @@ class UpgradeResult:
 # -- numbers -------------------------------------------------------------------------------------------
 
 def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Units in the last place between two float arrays of one dtype (0 for equal, inf if either is NaN
-    and not both). Maps each float to an integer that is monotone in the float's value, then subtracts;
-    numpy has no vectorised ULP distance (``np.nextafter`` steps one at a time)."""
+    """Units in the last place between two float arrays of one dtype (0 for equal values, inf when one
+    is NaN and the other is not). numpy has no vectorised ULP distance (``np.nextafter`` steps one at a
+    time), so: map each float's bits to an unsigned key that is monotone in the float's value (negative:
+    invert all bits; positive: set the sign bit), then subtract the keys exactly in unsigned integers."""
     a = np.asarray(a)
     b = np.asarray(b)
-    int_type = {2: np.int16, 4: np.int32, 8: np.int64}[a.dtype.itemsize]
-    ai = a.view(int_type).astype(np.int64)
-    bi = b.view(int_type).astype(np.int64)
-    lowest = np.iinfo(int_type).min
-    ai = np.where(ai < 0, lowest - ai, ai)
-    bi = np.where(bi < 0, lowest - bi, bi)
-    # float64 subtraction: exact below 2**53 ULPs, which is all a tolerance ever needs to resolve.
-    dist = np.abs(ai.astype(np.float64) - bi.astype(np.float64))
+    if a.dtype != b.dtype or a.dtype.kind != "f":
+        raise TypeError(f"ulp_distance needs two float arrays of one dtype, got {a.dtype} and {b.dtype}")
+    utype = {2: np.uint16, 4: np.uint32, 8: np.uint64}[a.dtype.itemsize]
+    sign = utype(1) << utype(8 * a.dtype.itemsize - 1)
+    # "+ 0" turns -0.0 into +0.0: they are equal values and must be 0 ULPs apart.
+    ua = np.ascontiguousarray(a + a.dtype.type(0)).view(utype)
+    ub = np.ascontiguousarray(b + b.dtype.type(0)).view(utype)
+    ka = np.where(ua & sign, ~ua, ua | sign)
+    kb = np.where(ub & sign, ~ub, ub | sign)
+    dist = np.where(ka >= kb, ka - kb, kb - ka).astype(np.float64)
     nan_a, nan_b = np.isnan(a), np.isnan(b)
-    dist = np.where(nan_a & nan_b, 0.0, np.where(nan_a | nan_b, np.inf, dist))
-    return dist
+    dist = np.where(a == b, 0.0, dist)
+    return np.where(nan_a & nan_b, 0.0, np.where(nan_a | nan_b, np.inf, dist))
 
 
 def _within_tolerance(old: np.ndarray, new: np.ndarray, tol: Mapping[str, Any]) -> np.ndarray:
