@@ -243,6 +243,15 @@ def _logistic_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, max_iter: int = 1
     if np.dot(w, (x - xm) ** 2) <= 1e-300 or np.ptp(x[w > 0]) == 0:
         raise ParityInputError("y_prob: all predictions are equal; the calibration slope is not identifiable")
 
+    live = w > 0
+    xp, xn = x[live & (y == 1)], x[live & (y == 0)]
+    if xn.max() <= xp.min() or xp.max() <= xn.min():
+        # (Quasi-)complete separation: the likelihood keeps growing with |slope|, no finite maximum.
+        raise ParityInputError(
+            "y_prob: the score separates the classes perfectly, so the logistic recalibration fit has "
+            "no finite maximum; the calibration slope is infinite on this data"
+        )
+
     def nll(a, b):
         z = a + b * x
         # log(1 + e^z) - y z, stable for large |z|
