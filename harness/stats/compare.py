@@ -9,12 +9,13 @@ Method per metric (``method="auto"``):
 - ``auc`` -> DeLong (Sun & Xu's O(n log n) algorithm): exact variance of the paired difference, no
   resampling. DeLong has no weighted form, so with ``sample_weight`` AUC goes to the paired bootstrap.
 - ``logloss``, ``brier``, ``mae`` -> ``paired``: the metric is a (weighted) mean of per-row losses, so
-  the difference is the mean of per-row paired differences ``d_i = loss_new_i - loss_legacy_i`` and its
-  standard error is that of a (weighted) mean, ``sqrt(sum w_i^2 (d_i - dbar)^2 / (sum w_i)^2 * n/(n-1))``
-  (the ratio-estimator linearization; with unit weights it is ``sd(d)/sqrt(n)``). Normal interval.
+  the difference is the mean of per-row paired differences ``d_i = loss_new_i - loss_legacy_i``
+  (`harness.stats.bootstrap.paired_difference_ci`: Student-t interval, n - 1 df; weighted: the
+  ratio-estimator linearization). The TOST p-value uses the same t distribution.
 - ``rmse`` -> ``delta``: RMSE is the root of a mean, not a mean; the delta method linearizes it, each
   row contributing ``u_i = (e2_new_i - MSE_new)/(2 RMSE_new) - (e2_legacy_i - MSE_legacy)/(2 RMSE_legacy)``
-  (``e2`` the squared error), and the standard error of ``mean(u)`` is used as above. Chosen over the
+  (``e2`` the squared error); the standard error is that of the (weighted) mean of ``u``,
+  ``sqrt(n/(n-1) * sum w_i^2 (u_i - ubar)^2) / sum w_i``, with a normal interval. Chosen over the
   bootstrap because it is exact to first order, costs one pass, and golden sets are large.
 - everything else (``pr_auc``, ``ece``, calibration, ``ndcg@k``, ``mrr``) -> ``bootstrap``: the paired
   bootstrap of `harness.stats.bootstrap` (``n_boot`` replicates, ``seed``); ranking metrics resample
@@ -28,7 +29,8 @@ is rmse-only).
 Intervals: decisions use the two-sided ``(1 - 2*alpha)`` interval (``ci``, ``ci_level``; its bounds are
 the one-sided level-alpha bounds of TOST and non-inferiority). The usual ``(1 - alpha)`` interval is
 reported as ``ci_two_sided``. ``p_value`` is the TOST (or non-inferiority) p-value under the normal
-approximation with the method's standard error; ``p_difference`` is the two-sided p-value of "no
+approximation with the method's standard error (Student-t for ``paired``; for the bootstrap the standard
+deviation of the replicates, so it can disagree with the percentile interval in the third digit); ``p_difference`` is the two-sided p-value of "no
 difference", for context only (it gates nothing).
 
 Margins and gating: a metric gates only when it has a margin; a metric without a margin is reported
@@ -47,6 +49,7 @@ from typing import Any
 
 import numpy as np
 from scipy import stats as _st
+from scipy.special import ndtr, ndtri
 
 from harness.errors import ParityInputError
 from harness.results import CheckResult, jsonable
@@ -198,22 +201,23 @@ class _Estimate:
     ci: tuple[float, float]  # 1 - 2 alpha
     ci_two_sided: tuple[float, float]  # 1 - alpha
     method: str
+    df: int | None = None  # Student-t degrees of freedom of the interval, None for normal ones
 
 
 def _normal(diff: float, se: float, alpha: float) -> tuple[float, float]:
-    h = float(_st.norm.ppf(1 - alpha / 2)) * se
+    h = float(ndtri(1 - alpha / 2)) * se
     return (diff - h, diff + h)
 
 
 def _mean_se(u: np.ndarray, w: np.ndarray | None) -> float:
-    n = u.shape[0]
-    if n < 2:
+    """Standard error of the (weighted) mean of u; m = rows with positive weight (as paired_difference_ci)."""
+    ww = np.ones(u.shape[0]) if w is None else w
+    m = int(np.count_nonzero(ww > 0))
+    if m < 2:
         return math.nan
-    if w is None:
-        return float(np.std(u, ddof=1) / math.sqrt(n))
-    sw = w.sum()
-    ubar = float(np.dot(w, u) / sw)
-    return math.sqrt(float(np.dot(w * w, (u - ubar) ** 2)) / sw**2 * n / (n - 1))
+    sw = ww.sum()
+    ubar = float(np.dot(ww, u) / sw)
+    return math.sqrt(m / (m - 1) * float(np.dot(ww * ww, (u - ubar) ** 2))) / sw
 
 
 def _by_normal(legacy: float, new: float, se: float, alpha: float, method: str) -> _Estimate:
@@ -229,9 +233,12 @@ def _est_delong(y, a, b, alpha) -> _Estimate:
 
 
 def _est_paired(m: MetricDef, y, a, b, w, alpha) -> _Estimate:
-    la, lb = m.per_row(y, a), m.per_row(y, b)
+    from harness.stats.bootstrap import paired_difference_ci
+
+    r = paired_difference_ci(m.per_row(y, a), m.per_row(y, b), sample_weight=w, alpha=2 * alpha)
+    # point values from the metric itself (bit-identical to what a metric check reports)
     legacy, new = m.fn(y, a, sample_weight=w), m.fn(y, b, sample_weight=w)
-    return _by_normal(legacy, new, _mean_se(lb - la, w), alpha, "paired differences (normal)")
+    return _Estimate(legacy, new, new - legacy, r.se, tuple(r.ci), tuple(r.ci_at(alpha)), r.method, df=r.df)
 
 
 def _est_delta(m: MetricDef, y, a, b, w, alpha) -> _Estimate:
@@ -249,13 +256,14 @@ def _est_delta(m: MetricDef, y, a, b, w, alpha) -> _Estimate:
 def _est_bootstrap(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) -> _Estimate:
     from harness.stats.bootstrap import paired_bootstrap
 
-    g = groups if m.needs_groups else None
-    kw: dict[str, Any] = {"sample_weight": w, "groups": g, "keys": keys, "n_boot": n_boot, "seed": seed}
-    r_dec = paired_bootstrap(m.name, y, a, b, alpha=2 * alpha, **kw)
-    r_rep = paired_bootstrap(m.name, y, a, b, alpha=alpha, **kw)
-    return _Estimate(float(r_dec.legacy), float(r_dec.new), float(r_dec.diff), float(r_dec.se),
-                     (float(r_dec.ci[0]), float(r_dec.ci[1])), (float(r_rep.ci[0]), float(r_rep.ci[1])),
-                     str(r_dec.method))
+    # With row keys the Poisson scheme makes the replicates independent of row order and partitioning;
+    # ranking metrics key their Poisson weights by the group id, so they never take row keys.
+    scheme = "poisson" if keys is not None else "multinomial"
+    r = paired_bootstrap(m.name, y, a, b, sample_weight=w, groups=groups if m.needs_groups else None,
+                         keys=None if m.needs_groups else keys, n_boot=n_boot, alpha=2 * alpha, seed=seed,
+                         scheme=scheme)
+    return _Estimate(float(r.legacy), float(r.new), float(r.diff), float(r.se), tuple(map(float, r.ci)),
+                     tuple(map(float, r.ci_at(alpha))), str(r.method))
 
 
 def _choose(m: MetricDef, requested: str, weighted: bool) -> str:
@@ -298,8 +306,12 @@ def _entry(m: MetricDef, est: _Estimate | None, margin: eq.Margin | None, *, n: 
     se_ok = math.isfinite(est.se)
     p_diff = None
     if se_ok:
-        p_diff = 1.0 if est.se == 0 and est.diff == 0 else (
-            0.0 if est.se == 0 else float(2 * _st.norm.sf(abs(est.diff) / est.se)))
+        if est.se == 0:
+            p_diff = 1.0 if est.diff == 0 else 0.0
+        elif est.df is None:
+            p_diff = float(2 * ndtr(-abs(est.diff) / est.se))
+        else:
+            p_diff = float(2 * _st.t.sf(abs(est.diff) / est.se, est.df))
     mdd = eq.minimum_detectable_difference(est.se, alpha=alpha, power=power) if se_ok else None
     if margin is None:
         return MetricEntry(m.name, slice_, Verdict.INCONCLUSIVE, False, est.legacy, est.new, est.diff, est.ci, lvl,
@@ -314,7 +326,8 @@ def _entry(m: MetricDef, est: _Estimate | None, margin: eq.Margin | None, *, n: 
                            mdict, n, mdd, None, (note + "; " if note else "") + why)
     verdict = eq.decide(est.diff, est.ci[0], est.ci[1], m_abs, test=margin.test,
                         higher_is_better=margin.higher_is_better)
-    p = eq.tost_p_value(est.diff, est.se, m_abs, test=margin.test, higher_is_better=margin.higher_is_better)
+    p = eq.tost_p_value(est.diff, est.se, m_abs, test=margin.test, higher_is_better=margin.higher_is_better,
+                        df=est.df)
     return MetricEntry(m.name, slice_, verdict, gated, est.legacy, est.new, est.diff, est.ci, lvl, est.ci_two_sided,
                        lvl2, est.method, est.se, p, None, None, p_diff, mdict, n, mdd, None, note)
 

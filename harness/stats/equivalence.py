@@ -40,6 +40,7 @@ from typing import Any
 
 from scipy import stats as _st
 from scipy.optimize import brentq
+from scipy.special import ndtr, ndtri  # the normal cdf / quantile without scipy.stats' per-call overhead
 
 from harness.errors import ParityInputError
 from harness.verdicts import Verdict
@@ -248,11 +249,12 @@ def decide(diff: float, ci_low: float, ci_high: float, margin: Margin | float, *
 
 
 def tost_p_value(diff: float, se: float, margin: Margin | float, *, legacy: float | None = None,
-                 test: str | None = None, higher_is_better: bool | None = None) -> float:
+                 test: str | None = None, higher_is_better: bool | None = None, df: int | None = None) -> float:
     """p-value of the equivalence (TOST) or non-inferiority test under ``diff ~ N(true, se^2)``.
 
     TOST: H0 is "|true| >= m"; p = max(P(Z >= (diff + m)/se), P(Z <= (diff - m)/se)). Non-inferiority:
-    the worse-side one-sided p-value only. Small p supports equivalence (non-inferiority).
+    the worse-side one-sided p-value only. Small p supports equivalence (non-inferiority). With ``df``
+    the Student-t distribution replaces the normal (for a paired t interval).
     """
     d = _finite("diff", diff)
     s = _finite("se", se)
@@ -263,8 +265,10 @@ def tost_p_value(diff: float, se: float, margin: Margin | float, *, legacy: floa
         inside_low, inside_high = d > -m, d < m
         p_low, p_high = (0.0 if inside_low else 1.0), (0.0 if inside_high else 1.0)
     else:
-        p_low = float(_st.norm.sf((d + m) / s))  # H0: true <= -m
-        p_high = float(_st.norm.cdf((d - m) / s))  # H0: true >= +m
+        if df is None:
+            p_low, p_high = float(ndtr(-(d + m) / s)), float(ndtr((d - m) / s))  # H0: true <= -m / >= +m
+        else:
+            p_low, p_high = float(_st.t.sf((d + m) / s, df)), float(_st.t.cdf((d - m) / s, df))
     if test == "equivalence":
         return max(p_low, p_high)
     return p_low if hib else p_high
@@ -277,7 +281,7 @@ def decision_power(true_diff: float, se: float, margin: float, *, alpha: float =
     ``N(true_diff, se^2)`` with the normal ``(1 - 2*alpha)`` interval ``diff -/+ z_{1-alpha} se``.
     """
     outcome = Verdict(outcome)
-    z = float(_st.norm.ppf(1 - alpha))
+    z = float(ndtri(1 - alpha))
     d, s, m = float(true_diff), float(se), float(margin)
     if s <= 0:
         raise ParityInputError(f"se must be > 0, got {se!r}")
@@ -285,17 +289,17 @@ def decision_power(true_diff: float, se: float, margin: float, *, alpha: float =
         sign = 1.0 if higher_is_better else -1.0
         d = sign * d  # now "worse" is negative
         if outcome is Verdict.EQUIVALENT:  # lo = diff - z s > -m
-            return float(_st.norm.sf((-m - d) / s + z))
+            return float(_nsf((-m - d) / s + z))
         if outcome is Verdict.NOT_EQUIVALENT:  # hi = diff + z s <= -m
-            return float(_st.norm.cdf((-m - d) / s - z))
+            return float(ndtr((-m - d) / s - z))
         return 1.0 - decision_power(true_diff, se, margin, alpha=alpha, test=test,
                                     higher_is_better=higher_is_better, outcome=Verdict.EQUIVALENT) \
             - decision_power(true_diff, se, margin, alpha=alpha, test=test,
                              higher_is_better=higher_is_better, outcome=Verdict.NOT_EQUIVALENT)
     if outcome is Verdict.EQUIVALENT:  # -m < diff - z s and diff + z s < m
-        return max(0.0, float(_st.norm.cdf((m - d) / s - z) - _st.norm.cdf((-m - d) / s + z)))
+        return max(0.0, float(ndtr((m - d) / s - z) - ndtr((-m - d) / s + z)))
     if outcome is Verdict.NOT_EQUIVALENT:  # diff - z s >= m or diff + z s <= -m
-        return float(_st.norm.sf((m - d) / s + z) + _st.norm.cdf((-m - d) / s - z))
+        return float(_nsf((m - d) / s + z) + ndtr((-m - d) / s - z))
     eq = decision_power(true_diff, se, margin, alpha=alpha, test=test, outcome=Verdict.EQUIVALENT)
     ne = decision_power(true_diff, se, margin, alpha=alpha, test=test, outcome=Verdict.NOT_EQUIVALENT)
     return max(0.0, 1.0 - eq - ne)
@@ -312,7 +316,11 @@ def minimum_detectable_difference(se: float, *, alpha: float = 0.05, power: floa
     """
     s = _finite("se", se)
     _check_alpha_power(alpha, power)
-    return (float(_st.norm.ppf(1 - alpha)) + float(_st.norm.ppf(power))) * s
+    return (float(ndtri(1 - alpha)) + float(ndtri(power))) * s
+
+
+def _nsf(x: float) -> float:
+    return float(ndtr(-x))
 
 
 def _check_alpha_power(alpha: float, power: float) -> None:
@@ -345,7 +353,7 @@ def n_required(diff: float, se: float, n: int, margin: float, *, alpha: float = 
     if gap == 0:
         return None
     target = Verdict.EQUIVALENT if gap > 0 else Verdict.NOT_EQUIVALENT
-    zsum = float(_st.norm.ppf(1 - alpha)) + float(_st.norm.ppf(power))
+    zsum = float(ndtri(1 - alpha)) + float(ndtri(power))
     guess = n * (zsum * s / abs(gap)) ** 2
 
     def f(log_n: float) -> float:
