@@ -1,0 +1,148 @@
+"""DeLong: pROC's published aSAH results, and a slow O(n_pos * n_neg) structural-components
+implementation written here from DeLong, DeLong & Clarke-Pearson (1988)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn.metrics as skm
+from scipy.stats import norm
+
+from harness.errors import ParityInputError
+from harness.stats.delong import delong_paired, delong_single
+
+DATA = Path(__file__).parent / "data" / "aSAH.csv"
+
+
+@pytest.fixture(scope="module")
+def asah():
+    d = pd.read_csv(DATA)
+    return (d["outcome"] == "Poor").astype(int).to_numpy(), d
+
+
+# pROC tests (roc.test, method "delong"): roc1 - roc2 with roc1 the first named score.
+PUBLISHED = [
+    ("wfns", "s100b", 2.20898359144091, 0.0271757822291882, (0.0104061769564846, 0.174214419249478)),
+    ("wfns", "ndka", 2.79777591868904, 0.00514557970691098, (0.0634011709339876, 0.3600405634833566)),
+    ("ndka", "s100b", -1.39077002573558, 0.164295175223054, (-0.2876917446341914, 0.0488706064228094)),
+]
+
+
+@pytest.mark.parametrize("roc1,roc2,z,p,ci", PUBLISHED, ids=[f"{a}-vs-{b}" for a, b, *_ in PUBLISHED])
+def test_reproduces_proc_asah(asah, roc1, roc2, z, p, ci):
+    y, d = asah
+    # our diff is b - a, so (a, b) = (roc2, roc1) gives pROC's roc1 - roc2 direction
+    r = delong_paired(y, d[roc2], d[roc1])
+    assert abs(r.z - z) < 1e-9
+    assert abs(r.p_value - p) < 1e-9
+    assert abs(r.ci[0] - ci[0]) < 1e-9 and abs(r.ci[1] - ci[1]) < 1e-9
+    # and the other way round: sign flips, p unchanged
+    r2 = delong_paired(y, d[roc1], d[roc2])
+    assert abs(r2.z + z) < 1e-9 and abs(r2.p_value - p) < 1e-9
+    assert abs(r2.ci[0] + ci[1]) < 1e-9 and abs(r2.ci[1] + ci[0]) < 1e-9
+
+
+def test_asah_aucs_and_one_sided(asah):
+    y, d = asah
+    r = delong_paired(y, d["s100b"], d["wfns"])
+    assert abs(r.auc_a - 0.731368563686) < 1e-11 and abs(r.auc_b - 0.823678861789) < 1e-11
+    assert abs(delong_paired(y, d["ndka"], d["wfns"]).auc_a - 0.611957994580) < 1e-11
+    assert (r.n_pos, r.n_neg) == (41, 72)
+    assert abs(r.p_value_one_sided("greater") - 0.0135878911145941) < 1e-9
+    assert abs(r.p_value_one_sided("less") - (1 - 0.0135878911145941)) < 1e-9
+    assert r.method == "DeLong (Sun & Xu 2014)"
+
+
+def slow_delong(y, a, b):
+    """Structural components by explicit pairs; returns (auc_a, auc_b, var_a, var_b, cov)."""
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    m, n = len(pos), len(neg)
+
+    def psi(x, yy):
+        return 1.0 if x > yy else 0.5 if x == yy else 0.0
+
+    comps = []
+    for s in (a, b):
+        v10 = np.array([sum(psi(s[i], s[j]) for j in neg) / n for i in pos])
+        v01 = np.array([sum(psi(s[i], s[j]) for i in pos) / m for j in neg])
+        comps.append((v10, v01))
+    (a10, a01), (b10, b01) = comps
+    s10 = np.cov(np.vstack([a10, b10]))  # ddof=1
+    s01 = np.cov(np.vstack([a01, b01]))
+    S = s10 / m + s01 / n
+    return a10.mean(), b10.mean(), S
+
+
+@pytest.mark.parametrize("tied", [False, True], ids=["continuous", "tied"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_equals_slow_structural_components(tied, seed):
+    rng = np.random.default_rng(seed)
+    n = 150
+    y = (rng.random(n) < 0.3).astype(int)
+    a = rng.normal(size=n) + y
+    b = a + rng.normal(scale=0.7, size=n) + 0.3 * y
+    if tied:
+        a, b = np.round(a), np.round(b * 2) / 2
+    r = delong_paired(y, a, b, alpha=0.1)
+    auc_a, auc_b, S = slow_delong(y, a, b)
+    var = S[0, 0] + S[1, 1] - 2 * S[0, 1]
+    assert abs(r.auc_a - auc_a) < 1e-12 and abs(r.auc_b - auc_b) < 1e-12
+    assert abs(r.se - math.sqrt(var)) < 1e-12
+    assert abs(r.z - (auc_b - auc_a) / math.sqrt(var)) < 1e-9
+    assert abs(r.p_value - 2 * norm.sf(abs(r.z))) < 1e-12
+    h = norm.ppf(0.95) * math.sqrt(var)
+    assert abs(r.ci[0] - (r.diff - h)) < 1e-12 and abs(r.ci[1] - (r.diff + h)) < 1e-12
+    single = delong_single(y, a)
+    assert abs(single.se - math.sqrt(S[0, 0])) < 1e-12
+    assert abs(single.auc - auc_a) < 1e-12
+
+
+def test_point_aucs_equal_sklearn_on_large_tied_data():
+    rng = np.random.default_rng(3)
+    n = 200_000
+    y = (rng.random(n) < 0.03).astype(int)
+    a = np.round(rng.normal(size=n) + y, 2)
+    b = rng.normal(size=n) + 1.1 * y
+    r = delong_paired(y, a, b)
+    assert abs(r.auc_a - skm.roc_auc_score(y, a)) < 1e-12
+    assert abs(r.auc_b - skm.roc_auc_score(y, b)) < 1e-12
+
+
+def test_ci_at_and_diff_direction(asah):
+    y, d = asah
+    r = delong_paired(y, d["ndka"], d["wfns"])
+    assert r.diff == r.auc_b - r.auc_a > 0
+    assert r.ci_at(0.05) == pytest.approx(r.ci, abs=1e-15)
+    lo90, hi90 = r.ci_at(0.10)
+    assert r.ci[0] < lo90 < hi90 < r.ci[1]
+    # the 90% two-sided bounds are the one-sided 95% bounds: their p-values are exactly 0.05
+    assert abs(norm.sf((r.diff - lo90) / r.se) - 0.05) < 1e-12
+
+
+def test_identical_scores_give_zero_variance_documented_values():
+    y = np.array([0, 1, 0, 1, 1, 0, 0])
+    s = np.array([0.1, 0.9, 0.3, 0.4, 0.8, 0.5, 0.2])
+    r = delong_paired(y, s, s.copy())
+    assert (r.diff, r.se, r.z, r.p_value, r.ci) == (0.0, 0.0, 0.0, 1.0, (0.0, 0.0))
+
+
+@pytest.mark.parametrize(
+    "y",
+    [[0, 0, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0], [0, 1, 1, 1]],
+    ids=["no-positive", "no-negative", "one-positive", "one-negative"],
+)
+def test_too_few_of_a_class_raises(y):
+    with pytest.raises(ParityInputError, match="y_true: DeLong needs at least 2 positives and 2 negatives"):
+        delong_paired(y, [0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1])
+
+
+def test_bad_alternative_and_alpha(asah):
+    y, d = asah
+    r = delong_paired(y, d["ndka"], d["wfns"])
+    with pytest.raises(ParityInputError, match="alternative"):
+        r.p_value_one_sided("two-sided")
+    with pytest.raises(ParityInputError, match="alpha"):
+        delong_paired(y, d["ndka"], d["wfns"], alpha=1.5)
