@@ -205,32 +205,41 @@ class GoldenDataset:
             raise GoldenDataError(f"{what}: " + "; ".join(problems))
         return parquet, path
 
-    def _check_values(self, frame, split: str, path: Path) -> None:
+    def _check_values(self, table, split: str, path: Path) -> None:
+        """Key unique, non-nullable columns free of null and NaN -- on the Arrow table, before pandas."""
         import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
-        keys = frame[self.key]
-        dup = keys.duplicated(keep=False)
-        if dup.any():
-            examples = keys[dup].drop_duplicates().head(5).tolist()
-            raise GoldenDataError(f"golden dataset {self.name!r} split {split!r} ({path}): key column "
-                                  f"{self.key!r} has {int(dup.sum())} rows with duplicated keys, e.g. {examples}")
+        where = f"golden dataset {self.name!r} split {split!r} ({path})"
+        keys = table[self.key]
+        if pc.count_distinct(keys).as_py() != table.num_rows:
+            counts = table.group_by(self.key).aggregate([(self.key, "count")])
+            dup = counts.filter(pc.greater(counts[f"{self.key}_count"], 1))
+            n_rows = pc.sum(dup[f"{self.key}_count"]).as_py()
+            examples = dup[self.key].slice(0, 5).to_pylist()
+            raise GoldenDataError(f"{where}: key column {self.key!r} has {n_rows} rows with duplicated keys, "
+                                  f"e.g. {examples}")
         for column in self.columns.values():
-            if column.nullable or column.name not in frame:
+            if column.nullable:
                 continue
-            missing = frame[column.name].isna().to_numpy()
-            if missing.any():
-                rows = np.flatnonzero(missing)[:5].tolist()
-                raise GoldenDataError(f"golden dataset {self.name!r} split {split!r} ({path}): column "
-                                      f"{column.name!r} is not nullable but has {int(missing.sum())} missing "
-                                      f"values (null or NaN), first at rows {rows}")
+            values = table[column.name]
+            missing = values.is_null()
+            if pa.types.is_floating(values.type):
+                missing = pc.or_(missing, pc.fill_null(pc.is_nan(values), False))  # is_nan(null) is null
+            n_missing = pc.sum(missing).as_py() or 0
+            if n_missing:
+                rows = np.flatnonzero(missing.to_numpy())[:5].tolist()
+                raise GoldenDataError(f"{where}: column {column.name!r} is not nullable but has {n_missing} "
+                                      f"missing values (null or NaN), first at rows {rows}")
 
     def frame(self, split: str):
         """The split as a pandas DataFrame (verified; cached; each call returns a copy)."""
         if split not in self._frames:
             parquet, path = self._verified_table(split)
-            frame = parquet.read().to_pandas()
-            self._check_values(frame, split, path)
-            self._frames[split] = frame
+            table = parquet.read()
+            self._check_values(table, split, path)
+            self._frames[split] = table.to_pandas()
         return self._frames[split].copy()
 
     def iter_batches(self, split: str, batch_size: int = 65536) -> Iterator[Any]:
@@ -243,9 +252,9 @@ class GoldenDataset:
                 yield frame.iloc[start : start + batch_size].copy()
             return
         parquet, path = self._verified_table(split)
-        # Key uniqueness and nullability need the whole split; reading it costs about as much as one
-        # frame, and checking before the first batch means no unverified row is ever yielded.
-        self._check_values(parquet.read().to_pandas(), split, path)
+        # Key uniqueness and nullability need the whole split: checked on the Arrow table (no pandas
+        # conversion) before the first batch, so no unverified row is ever yielded.
+        self._check_values(parquet.read(), split, path)
         offset = 0
         for batch in parquet.iter_batches(batch_size=batch_size):
             frame = batch.to_pandas()

@@ -103,6 +103,14 @@ def null_in_feature(root, edit_manifest, rewrite_split):
     rewrite_split(root, NAME, "train", t.set_column(i, "mean_area", pa.array(values, pa.float64())))
 
 
+def nan_in_feature(root, edit_manifest, rewrite_split):
+    t = _table(root)
+    i = t.schema.get_field_index("worst_area")
+    values = t["worst_area"].to_numpy().copy()
+    values[[7, 9]] = float("nan")
+    rewrite_split(root, NAME, "train", t.set_column(i, "worst_area", pa.array(values)))  # NaN, not null
+
+
 def malformed_json(root, edit_manifest, rewrite_split):
     path = root / NAME / "manifest.json"
     path.write_text(path.read_text()[:-20])
@@ -140,6 +148,7 @@ CASES = [
     (empty_dataset, "verify", r"'breast_cancer' is empty \(0 rows\)"),
     (duplicate_key, "frame", r"key column 'sample_id' has 2 rows with duplicated keys"),
     (null_in_feature, "frame", r"column 'mean_area' is not nullable but has 1 missing values .* rows \[3\]"),
+    (nan_in_feature, "frame", r"column 'worst_area' is not nullable but has 2 missing values .* rows \[7, 9\]"),
     (malformed_json, "verify", r"manifest\.json: not valid JSON \(line \d+"),
     (missing_field, "verify", r"manifest\.json: missing field 'splits\.eval\.sha256'"),
     (bad_dtype_name, "verify", r"field 'columns\[1\]\.dtype': expected one of .*got 'double'"),
