@@ -88,6 +88,14 @@ def empty_dataset(root, edit_manifest, rewrite_split):
         rewrite_split(root, NAME, split, _table(root, split).slice(0, 0))
 
 
+def empty_split(root, edit_manifest, rewrite_split):
+    rewrite_split(root, NAME, "eval", _table(root, "eval").slice(0, 0))
+
+
+def name_mismatch(root, edit_manifest, rewrite_split):
+    edit_manifest(root, NAME, lambda d: d.update(name="ads_ctr"))
+
+
 def duplicate_key(root, edit_manifest, rewrite_split):
     t = _table(root)
     ids = t["sample_id"].to_numpy().copy()
@@ -146,6 +154,8 @@ CASES = [
     (missing_file, "verify", r"split 'eval': file .*eval\.parquet not found"),
     (row_count_lie, "verify", r"train\.parquet holds 398 rows, manifest says 399"),
     (empty_dataset, "verify", r"'breast_cancer' is empty \(0 rows\)"),
+    (empty_split, "verify", r"split 'eval': declares 0 rows; empty splits are refused"),
+    (name_mismatch, "verify", r"field 'name' is 'ads_ctr', expected 'breast_cancer' \(the folder name\)"),
     (duplicate_key, "frame", r"key column 'sample_id' has 2 rows with duplicated keys"),
     (null_in_feature, "frame", r"column 'mean_area' is not nullable but has 1 missing values .* rows \[3\]"),
     (nan_in_feature, "frame", r"column 'worst_area' is not nullable but has 2 missing values .* rows \[7, 9\]"),
