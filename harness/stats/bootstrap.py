@@ -5,8 +5,9 @@ Both models are always resampled with the same row (or query-group) weights, so 
 the *paired* difference and the shared sampling noise of the golden set cancels.
 
 Resampling schemes
-- "multinomial": the classic bootstrap; replicate b draws n units with replacement from a generator
-  seeded by SeedSequence(seed).spawn(...)[b], so replicate b does not depend on n_boot.
+- "multinomial": the classic bootstrap; replicate b draws n units with replacement, indices
+  default_rng(SeedSequence(seed, spawn_key=(b,))).integers(0, n, n) (int32 below 2**31 units), so
+  replicate b does not depend on n_boot, and every metric sees the same resample for the same seed.
 - "poisson": each unit gets a Poisson(1) weight that depends only on (seed, unit key, replicate):
   the b-th output of a SplitMix64 stream seeded by a hash of (seed, key). Row order, chunking and
   workers do not matter; per-replicate sums from chunks simply add (see `poisson_weights`).
@@ -475,6 +476,13 @@ def _bca_ci(reps, z0, a, alpha):
 # public
 # ----------------------------------------------------------------------------------------------
 
+def _multinomial_indices(seed: int, b: int, n_units: int) -> np.ndarray:
+    """Replicate b's draw: n_units indices from default_rng(SeedSequence(seed, spawn_key=(b,))), the
+    b-th child of SeedSequence(seed).spawn(...), so it does not depend on n_boot."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(b,)))
+    return rng.integers(0, n_units, size=n_units, dtype=np.int32 if n_units < 2**31 else np.int64)
+
+
 def _check_seed(seed) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (0 <= seed < 2**63):
         raise ParityInputError(f"seed: expected a non-negative integer, got {seed!r}")
@@ -517,10 +525,8 @@ def paired_bootstrap(metric, y_true, score_legacy, score_new, *, sample_weight=N
 
     reps = np.empty(n_boot)
     if scheme == "multinomial":
-        children = np.random.SeedSequence(seed).spawn(n_boot)
-        dtype = np.int32 if nu < 2**31 else np.int64
-        for b, child in enumerate(children):
-            idx = np.random.default_rng(child).integers(0, nu, size=nu, dtype=dtype)
+        for b in range(n_boot):
+            idx = _multinomial_indices(seed, b, nu)
             a_b, n_b = kernel.from_indices(idx)
             reps[b] = n_b - a_b
     else:

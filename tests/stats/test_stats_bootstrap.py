@@ -1,0 +1,373 @@
+"""Paired bootstrap: replicates equal independent metric implementations on the same resample,
+seeds, group resampling, Poisson key/order/chunk independence, intervals against scipy.stats.bootstrap,
+and the per-row paired-difference interval against scipy.stats.ttest_rel."""
+from __future__ import annotations
+
+import tracemalloc
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import scipy.stats
+import sklearn.metrics as skm
+
+from harness.errors import ParityInputError
+from harness.stats import metrics as M
+from harness.stats.bootstrap import (
+    BCA_GENERIC_MAX_UNITS,
+    _auc_loo,
+    paired_bootstrap,
+    paired_difference_ci,
+    poisson_weights,
+)
+
+TOL = 1e-12
+
+
+def resample(seed: int, b: int, n: int) -> np.ndarray:
+    """The documented multinomial protocol (module docstring of harness.stats.bootstrap)."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(b,)))
+    return rng.integers(0, n, size=n, dtype=np.int32)
+
+
+def pair_data(n=1500, seed=0, tied=False):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.2).astype(int)
+    z = rng.normal(size=n) + y
+    za = z + rng.normal(scale=0.5, size=n)
+    zb = z + rng.normal(scale=0.5, size=n)
+    if tied:
+        za, zb = np.round(za, 1), np.round(zb, 1)
+    pa, pb = 1 / (1 + np.exp(-(za - 1))), 1 / (1 + np.exp(-(zb - 1)))
+    w = rng.integers(1, 4, n).astype(float)
+    return SimpleNamespace(y=y, za=za, zb=zb, pa=pa, pb=pb, w=w, n=n)
+
+
+SKLEARN = {
+    "auc": (skm.roc_auc_score, "z"),
+    "pr_auc": (skm.average_precision_score, "z"),
+    "logloss": (skm.log_loss, "p"),
+    "brier": (skm.brier_score_loss, "p"),
+    "rmse": (skm.root_mean_squared_error, "reg"),
+    "mae": (skm.mean_absolute_error, "reg"),
+}
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("tied", [False, True], ids=["continuous", "tied"])
+@pytest.mark.parametrize("name", list(SKLEARN))
+def test_replicates_equal_sklearn_on_the_same_resample(name, tied, weighted):
+    d = pair_data(tied=tied)
+    fn, kind = SKLEARN[name]
+    if kind == "z":
+        y, a, b = d.y, d.za, d.zb
+    elif kind == "p":
+        y, a, b = d.y, d.pa, d.pb
+    else:
+        y, a, b = d.za, d.pa * 3, d.pb * 3
+    w = d.w if weighted else None
+    r = paired_bootstrap(name, y, a, b, sample_weight=w, n_boot=6, seed=11)
+    for rep in range(6):
+        i = resample(11, rep, d.n)
+        wi = None if w is None else w[i]
+        ref = fn(y[i], b[i], sample_weight=wi) - fn(y[i], a[i], sample_weight=wi)
+        assert abs(r.replicates[rep] - ref) < TOL
+    assert abs(r.legacy - fn(y, a, sample_weight=w)) < TOL and abs(r.new - fn(y, b, sample_weight=w)) < TOL
+    assert r.diff == r.new - r.legacy
+
+
+@pytest.mark.parametrize("name", ["calibration_ratio", "ece", "calibration_slope", "calibration_intercept"])
+def test_replicates_of_other_metrics_equal_the_metric_on_the_resample(name):
+    d = pair_data(n=800, seed=1)
+    fn = M.get_metric(name).fn
+    r = paired_bootstrap(name, d.y, d.pa, d.pb, sample_weight=d.w, n_boot=4, seed=5)
+    for rep in range(4):
+        i = resample(5, rep, d.n)
+        ref = fn(d.y[i], d.pb[i], sample_weight=d.w[i]) - fn(d.y[i], d.pa[i], sample_weight=d.w[i])
+        assert abs(r.replicates[rep] - ref) < 1e-9
+
+
+def test_seeded_reproducible_and_seed_sensitive():
+    d = pair_data()
+    r1 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=50, seed=3)
+    r2 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=50, seed=3)
+    r3 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=50, seed=4)
+    assert np.array_equal(r1.replicates, r2.replicates) and r1.ci == r2.ci
+    assert not np.array_equal(r1.replicates, r3.replicates)
+    # replicate b does not depend on n_boot
+    r4 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=20, seed=3)
+    assert np.array_equal(r4.replicates, r1.replicates[:20])
+
+
+def test_result_fields():
+    d = pair_data()
+    r = paired_bootstrap("logloss", d.y, d.pa, d.pb, n_boot=200, alpha=0.1, seed=7)
+    assert (r.metric, r.n_boot, r.seed, r.scheme, r.ci_method, r.alpha) == ("logloss", 200, 7, "multinomial", "percentile", 0.1)
+    assert r.method == "paired bootstrap (percentile, 200 replicates, seed 7)"
+    assert r.replicates.shape == (200,)
+    assert r.se == pytest.approx(np.std(r.replicates, ddof=1), abs=0)
+    assert r.ci == tuple(np.percentile(r.replicates, [5, 95]))
+    assert r.ci_at(0.1) == r.ci
+    assert r.n == d.n == r.n_units
+
+
+# ---------------------------------------------------------------- ranking: groups are the unit
+
+def ranking_data(seed=2):
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 10, 120)
+    g = np.repeat(rng.permutation(120) + 1000, sizes)
+    n = g.shape[0]
+    rel = (rng.random(n) < 0.25).astype(int) * rng.integers(1, 3, n)
+    sa = np.round(rng.normal(size=n) + rel, 1)
+    sb = np.round(rng.normal(size=n) + rel, 1)
+    perm = rng.permutation(n)
+    return rel[perm], sa[perm], sb[perm], g[perm]
+
+
+@pytest.mark.parametrize("name", ["ndcg@3", "ndcg@10", "mrr"])
+def test_ranking_resamples_whole_groups(name):
+    rel, sa, sb, g = ranking_data()
+    fn = M.get_metric(name).fn
+    r = paired_bootstrap(name, rel, sa, sb, groups=g, n_boot=5, seed=9)
+    ids = np.unique(g)  # the resampling unit order: sorted group ids
+    assert r.n_units == ids.shape[0] and "resampling query groups" in r.method
+    for rep in range(5):
+        pick = ids[resample(9, rep, ids.shape[0])]
+        # rebuild the resample with a fresh id per drawn copy of a group
+        rows = [np.flatnonzero(g == gid) for gid in pick]
+        idx = np.concatenate(rows)
+        new_ids = np.repeat(np.arange(len(rows)), [len(x) for x in rows])
+        ref = fn(rel[idx], sb[idx], new_ids) - fn(rel[idx], sa[idx], new_ids)
+        assert abs(r.replicates[rep] - ref) < TOL
+
+
+def test_ranking_needs_groups():
+    rel, sa, sb, _ = ranking_data()
+    with pytest.raises(ParityInputError, match="groups: metric 'mrr'"):
+        paired_bootstrap("mrr", rel, sa, sb)
+
+
+# ---------------------------------------------------------------- Poisson scheme
+
+def test_poisson_weights_depend_only_on_seed_key_replicate():
+    keys = np.arange(5000, dtype=np.int64) * 7919 - 100
+    w = poisson_weights(keys, 42, 8)
+    perm = np.random.default_rng(0).permutation(keys.shape[0])
+    assert np.array_equal(poisson_weights(keys[perm], 42, 8), w[:, perm])
+    chunks = np.array_split(np.arange(keys.shape[0]), 7)
+    assert np.array_equal(np.concatenate([poisson_weights(keys[c], 42, 8) for c in chunks], axis=1), w)
+    assert np.array_equal(poisson_weights(keys, 42, [3, 5]), w[[3, 5]])  # replicates addressable
+    assert not np.array_equal(poisson_weights(keys, 43, 8), w)
+    skeys = np.array([f"row-{k}" for k in keys])
+    ws = poisson_weights(skeys, 42, 2)
+    assert np.array_equal(poisson_weights(skeys[perm], 42, 2), ws[:, perm])
+
+
+def test_poisson_weights_are_poisson_one():
+    w = poisson_weights(np.arange(200_000), 1, 1)[0]
+    k = np.arange(6)
+    observed = np.array([np.sum(w == i) for i in k[:-1]] + [np.sum(w >= 5)])
+    pmf = scipy.stats.poisson.pmf(k[:-1], 1.0)
+    expected = w.shape[0] * np.append(pmf, 1 - pmf.sum())
+    assert scipy.stats.chisquare(observed, expected).pvalue > 1e-3
+    w2 = poisson_weights(np.arange(200_000), 1, [1])[0]
+    assert abs(np.corrcoef(w, w2)[0, 1]) < 0.01  # replicates independent
+
+
+@pytest.mark.parametrize("name", ["auc", "logloss", "rmse", "ece"])
+def test_poisson_bootstrap_independent_of_row_order(name):
+    d = pair_data(n=1200, seed=3, tied=True)
+    y, a, b = (d.za, d.pa, d.pb) if name == "rmse" else (d.y, d.za, d.zb) if name == "auc" else (d.y, d.pa, d.pb)
+    keys = np.arange(d.n) * 3 + 17
+    r = paired_bootstrap(name, y, a, b, keys=keys, sample_weight=d.w, scheme="poisson", n_boot=30, seed=8)
+    perm = np.random.default_rng(1).permutation(d.n)
+    r2 = paired_bootstrap(name, y[perm], a[perm], b[perm], keys=keys[perm], sample_weight=d.w[perm],
+                          scheme="poisson", n_boot=30, seed=8)
+    if name == "auc":  # integer weights x integer counts: exact sums
+        assert np.array_equal(r.replicates, r2.replicates)
+    else:  # floating sums in another order
+        assert np.allclose(r.replicates, r2.replicates, rtol=0, atol=1e-12)
+    # and each replicate is the metric under the Poisson weights as sample weights
+    fn = M.get_metric(name).fn
+    pw = poisson_weights(keys, 8, 3)
+    for rep in range(3):
+        ww = pw[rep] * d.w
+        assert abs(r.replicates[rep] - (fn(y, b, sample_weight=ww) - fn(y, a, sample_weight=ww))) < 1e-10
+
+
+def test_poisson_sums_merge_across_chunks():
+    # A decomposable metric's replicate is a ratio of per-replicate sums; chunk sums simply add.
+    d = pair_data(n=3000, seed=4)
+    keys = np.arange(d.n)
+    la, lb = M.get_metric("logloss").per_row(d.y, d.pa), M.get_metric("logloss").per_row(d.y, d.pb)
+    B = 20
+    acc = np.zeros((B, 3))
+    for c in np.array_split(np.random.default_rng(2).permutation(d.n), 4):
+        wts = poisson_weights(keys[c], 5, B)
+        acc += np.stack([wts @ la[c], wts @ lb[c], wts.sum(axis=1)], axis=1)
+    merged = acc[:, 1] / acc[:, 2] - acc[:, 0] / acc[:, 2]
+    r = paired_bootstrap("logloss", d.y, d.pa, d.pb, keys=keys, scheme="poisson", n_boot=B, seed=5)
+    assert np.allclose(r.replicates, merged, rtol=0, atol=1e-12)
+
+
+def test_poisson_ranking_keys_by_group():
+    rel, sa, sb, g = ranking_data()
+    r = paired_bootstrap("ndcg@5", rel, sa, sb, groups=g, scheme="poisson", n_boot=10, seed=1)
+    perm = np.random.default_rng(5).permutation(g.shape[0])
+    r2 = paired_bootstrap("ndcg@5", rel[perm], sa[perm], sb[perm], groups=g[perm], scheme="poisson", n_boot=10, seed=1)
+    assert np.allclose(r.replicates, r2.replicates, rtol=0, atol=1e-12)
+    with pytest.raises(ParityInputError, match="keys: for ranking metrics"):
+        paired_bootstrap("ndcg@5", rel, sa, sb, groups=g, keys=np.arange(g.shape[0]), scheme="poisson", n_boot=10)
+
+
+@pytest.mark.parametrize(
+    "keys,match",
+    [(None, "keys: scheme='poisson' needs"), (np.zeros(1500, dtype=int), "keys: keys must be unique"),
+     (np.arange(10), "keys: expected one key per row"), (np.linspace(0, 1, 1500), "keys: expected integer or string")],
+    ids=["missing", "duplicate", "wrong-length", "float"],
+)
+def test_poisson_bad_keys(keys, match):
+    d = pair_data()
+    with pytest.raises(ParityInputError, match=match):
+        paired_bootstrap("auc", d.y, d.za, d.zb, keys=keys, scheme="poisson", n_boot=5)
+
+
+# ---------------------------------------------------------------- intervals vs scipy.stats.bootstrap
+
+def _scipy_ci(data, statistic, reps, method, alpha, vectorized=True):
+    """scipy's interval computed from *our* replicates (bootstrap_result with n_resamples=0)."""
+    res = scipy.stats.bootstrap(data, statistic, n_resamples=0, paired=True, vectorized=vectorized,
+                                confidence_level=1 - alpha, method=method,
+                                bootstrap_result=SimpleNamespace(bootstrap_distribution=reps))
+    return res.confidence_interval.low, res.confidence_interval.high
+
+
+def test_percentile_and_bca_equal_scipy_for_a_decomposable_metric():
+    d = pair_data(n=600, seed=5)
+    la, lb = M.get_metric("brier").per_row(d.y, d.pa), M.get_metric("brier").per_row(d.y, d.pb)
+
+    def stat(i, axis=-1):
+        i = i.astype(int)
+        return np.mean(lb[i] - la[i], axis=axis)
+
+    idx = (np.arange(d.n, dtype=float),)
+    for method, ci_method in (("percentile", "percentile"), ("BCa", "bca")):
+        r = paired_bootstrap("brier", d.y, d.pa, d.pb, n_boot=500, seed=2, ci_method=ci_method, alpha=0.1)
+        lo, hi = _scipy_ci(idx, stat, r.replicates, method, 0.1)
+        assert abs(r.ci[0] - lo) < 1e-12 and abs(r.ci[1] - hi) < 1e-12, method
+
+
+def test_bca_auc_equals_scipy_with_sklearn_jackknife():
+    d = pair_data(n=160, seed=6, tied=True)
+
+    def stat(i):
+        i = i.astype(int)
+        return skm.roc_auc_score(d.y[i], d.zb[i]) - skm.roc_auc_score(d.y[i], d.za[i])
+
+    r = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=300, seed=4, ci_method="bca")
+    lo, hi = _scipy_ci((np.arange(d.n, dtype=float),), stat, r.replicates, "BCa", 0.05, vectorized=False)
+    assert abs(r.ci[0] - lo) < 1e-12 and abs(r.ci[1] - hi) < 1e-12
+    assert r.ci_at(0.05) == r.ci
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_auc_leave_one_out_equals_brute_force(weighted):
+    d = pair_data(n=120, seed=7, tied=True)
+    w = d.w if weighted else None
+    loo = _auc_loo(d.y.astype(bool), d.za, w)
+    for i in range(d.n):
+        keep = np.arange(d.n) != i
+        ref = skm.roc_auc_score(d.y[keep], d.za[keep], sample_weight=None if w is None else w[keep])
+        assert abs(loo[i] - ref) < TOL
+
+
+def test_percentile_interval_roughly_agrees_with_scipys_own_bootstrap():
+    d = pair_data(n=2000, seed=8)
+    la, lb = M.get_metric("logloss").per_row(d.y, d.pa), M.get_metric("logloss").per_row(d.y, d.pb)
+    ours = paired_bootstrap("logloss", d.y, d.pa, d.pb, n_boot=2000, seed=1)
+    theirs = scipy.stats.bootstrap((la, lb), lambda a, b, axis=-1: np.mean(b - a, axis=axis), paired=True,
+                                   n_resamples=2000, method="percentile", rng=np.random.default_rng(1))
+    width = ours.ci[1] - ours.ci[0]
+    assert abs(ours.ci[0] - theirs.confidence_interval.low) < 0.1 * width
+    assert abs(ours.ci[1] - theirs.confidence_interval.high) < 0.1 * width
+    assert abs(ours.se - theirs.standard_error) < 0.1 * ours.se
+
+
+def test_bca_refused_when_the_jackknife_is_unaffordable():
+    d = pair_data(n=BCA_GENERIC_MAX_UNITS + 1, seed=9)
+    with pytest.raises(ParityInputError, match="ci_method: 'bca' for metric 'pr_auc'.*percentile"):
+        paired_bootstrap("pr_auc", d.y, d.za, d.zb, n_boot=10, ci_method="bca")
+
+
+def test_bca_for_a_generic_metric_on_small_data():
+    d = pair_data(n=200, seed=10)
+    r = paired_bootstrap("pr_auc", d.y, d.za, d.zb, n_boot=200, ci_method="bca")
+    assert r.ci[0] <= r.ci[1] and r.bca_acceleration is not None
+
+
+# ---------------------------------------------------------------- memory and degenerate data
+
+def test_memory_stays_far_below_n_times_replicates():
+    rng = np.random.default_rng(0)
+    n, B = 200_000, 40
+    y = (rng.random(n) < 0.05).astype(np.int64)
+    a, b = rng.normal(size=n) + y, rng.normal(size=n) + y
+    tracemalloc.start()
+    try:
+        paired_bootstrap("auc", y, a, b, n_boot=B)
+        paired_bootstrap("logloss", y, 1 / (1 + np.exp(-a)), 1 / (1 + np.exp(-b)), n_boot=B)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < n * B * 8 / 2, f"peak {peak / 1e6:.1f} MB"  # an n x B float matrix is 64 MB
+
+
+def test_one_class_resamples_raise():
+    y = np.array([1] + [0] * 29)
+    s = np.linspace(0, 1, 30)
+    with pytest.raises(ParityInputError, match="replicates left 'auc' undefined"):
+        paired_bootstrap("auc", y, s, s[::-1], n_boot=50)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [({"n_boot": 1}, "n_boot"), ({"n_boot": 2.5}, "n_boot"), ({"seed": -1}, "seed"), ({"seed": 1.5}, "seed"),
+     ({"scheme": "stratified"}, "scheme"), ({"ci_method": "basic"}, "ci_method"), ({"alpha": 0}, "alpha")],
+    ids=["n_boot-1", "n_boot-float", "seed-negative", "seed-float", "scheme", "ci_method", "alpha"],
+)
+def test_bad_options(kwargs, match):
+    d = pair_data(n=100)
+    with pytest.raises(ParityInputError, match=match):
+        paired_bootstrap("auc", d.y, d.za, d.zb, **kwargs)
+
+
+# ---------------------------------------------------------------- paired per-row differences
+
+def test_paired_difference_ci_equals_ttest_rel():
+    d = pair_data(n=700, seed=11)
+    la, lb = M.get_metric("logloss").per_row(d.y, d.pa), M.get_metric("logloss").per_row(d.y, d.pb)
+    r = paired_difference_ci(la, lb, alpha=0.1)
+    tt = scipy.stats.ttest_rel(lb, la)
+    ci = tt.confidence_interval(confidence_level=0.9)
+    assert abs(r.ci[0] - ci.low) < TOL and abs(r.ci[1] - ci.high) < TOL
+    assert abs(r.p_value - tt.pvalue) < TOL
+    assert abs(r.diff - np.mean(lb - la)) < TOL and r.df == 699 and r.n == 700
+    assert abs(r.legacy - M.log_loss(d.y, d.pa)) < TOL
+
+
+def test_paired_difference_ci_weighted():
+    d = pair_data(n=500, seed=12)
+    la, lb = d.pa**2, d.pb**2
+    # constant weights are no weights
+    r1, r0 = paired_difference_ci(la, lb, sample_weight=np.full(d.n, 3.0)), paired_difference_ci(la, lb)
+    assert abs(r1.se - r0.se) < TOL and abs(r1.diff - r0.diff) < TOL
+    # the documented formula, written out by rows
+    w = d.w.copy()
+    w[:50] = 0.0
+    r = paired_difference_ci(la, lb, sample_weight=w)
+    dd = lb - la
+    dbar = sum(wi * di for wi, di in zip(w, dd)) / sum(w)
+    m = int((w > 0).sum())
+    se = (m / (m - 1) * sum(wi**2 * (di - dbar) ** 2 for wi, di in zip(w, dd))) ** 0.5 / sum(w)
+    assert abs(r.diff - dbar) < TOL and abs(r.se - se) < TOL and r.n == m == 450 and r.df == 449
