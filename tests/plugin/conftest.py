@@ -50,7 +50,6 @@ def write_tiny_dataset(root: Path, name: str = "tiny", n: int = 600, seed: int =
 # moves the new side's feature and scores, to make checks fail on purpose.
 SUITE_FILE = '''
 import numpy as np
-import pandas as pd
 
 from harness.protocol import ModelPair
 from harness.suite import MetricGate, Suite
@@ -63,6 +62,8 @@ class Side:
         self.name, self.shift = name, shift
 
     def featurize(self, batch):
+        import pandas as pd
+
         return pd.DataFrame({{"x2": batch["x"].to_numpy() * 2.0 + self.shift}})
 
     def predict(self, batch):
@@ -110,6 +111,8 @@ def project(tmp_path: Path):
 
     class Project:
         path = proj
+        golden_dir = golden
+        suite_source = staticmethod(suite_source)
 
         def write(self, relpath: str, text: str) -> Path:
             p = proj / relpath

@@ -1,0 +1,63 @@
+"""The session report (serial and under xdist) and collection cost, with the real runner on tiny data."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "harness" / "report" / "schema.json").read_text())
+
+HEAVY_PROBE = '''
+import sys
+
+
+def pytest_collection_finish(session):
+    heavy = sorted(m for m in ("tensorflow", "keras", "sklearn", "torch") if m in sys.modules)
+    print("HEAVY_MODULES_AT_COLLECTION", heavy)
+'''
+
+
+def test_collection_reads_slices_without_importing_tensorflow(project):
+    project.write("conftest.py", HEAVY_PROBE)
+    project.write("test_tiny.py", project.suite_source(slices=["device"], metrics='[MetricGate("auc", 0.01)]'))
+    r = project.run("--collect-only")
+    assert r.rc == 0, r.text
+    assert "HEAVY_MODULES_AT_COLLECTION []" in r.out, r.out
+    # Slice values come from the golden Parquet (the tiny dataset has exactly these three devices).
+    for value in ("desktop", "mobile", "tablet"):
+        assert f"test_tiny.py::metrics/auc[device={value}]" in r.out
+    # alignment/keys + features/x2 + predictions/scores + metrics/auc + metrics/auc for 3 devices = 7
+    assert "7 tests collected" in r.out
+
+
+def test_report_serial_equals_xdist_and_matches_schema(project, tmp_path):
+    project.write("test_tiny.py", project.suite_source(name="tiny_a"))
+    project.write("test_other.py", project.suite_source(name="tiny_b", shift=1e-3))
+    args = ("--parity-sample", "300", "--parity-seed", "3")
+    serial = project.run(*args, "--parity-report", str(tmp_path / "serial"))
+    assert serial.rc == 1, serial.text  # tiny_b's shifted side fails its feature and prediction checks
+    parallel = project.run(*args, "--parity-report", str(tmp_path / "xdist"), "-p", "xdist", "-n", "2")
+    assert parallel.rc == 1, parallel.text
+    assert "2 workers" in parallel.text or "gw1" in parallel.text
+
+    for name in ("report.json", "report.md", "report.html"):
+        a, b = (tmp_path / "serial" / name).read_bytes(), (tmp_path / "xdist" / name).read_bytes()
+        assert a == b, f"{name} differs between the serial and the xdist run"
+
+    doc = json.loads((tmp_path / "serial" / "report.json").read_text())
+    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    assert [s["suite"] for s in doc["suites"]] == ["tiny_a", "tiny_b"]
+    assert doc["verdict"] == "NOT_EQUIVALENT"
+    assert doc["sample"] == {"rows": 300, "seed": 3}
+    verdicts = {c["id"]: c["verdict"] for c in doc["suites"][1]["checks"]}
+    assert verdicts == {"alignment/keys": "EQUIVALENT", "features/x2": "NOT_EQUIVALENT",
+                        "predictions/scores": "NOT_EQUIVALENT"}
+    md = (tmp_path / "serial" / "report.md").read_text()
+    assert md.startswith("**Parity: NOT_EQUIVALENT** \u2014 2 suites, 6 checks, 2 failing")
+    assert "Sampled run:** 300 rows" in md
+    html = (tmp_path / "serial" / "report.html").read_text()
+    assert html.count('data-plot="hexbin"') == 2 and html.count('data-plot="score_hist"') == 2
+    # The terminal summary lists both suites with their verdicts.
+    assert "parity verdicts" in serial.out
+    assert any(line.split()[:2] == ["tiny_b", "NOT_EQUIVALENT"] for line in serial.out.splitlines())
