@@ -67,10 +67,15 @@ def _read(path: Path):
     raise ParityInputError(f"{path}: unknown file type {suffix!r}; expected .parquet, .pq or .csv")
 
 
+def _show(value: Any) -> str:
+    """repr of a cell without numpy's type wrapper (np.int64(84) -> 84)."""
+    return repr(value.item() if hasattr(value, "item") else value)
+
+
 def _where(frame, row: int, key: str | None) -> str:
     where = f"row {row}"
     if key is not None:
-        where += f" ({key}={frame[key].iloc[row]!r})"
+        where += f" ({key}={_show(frame[key].iloc[row])})"
     return where
 
 
@@ -87,7 +92,7 @@ def _numeric(frame, path: Path, col: str, flag: str, key: str | None):
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         raise ParityInputError(f"{path}: column {col!r} ({flag}) has {bad.size} missing or non-finite value(s), "
-                               f"first at {_where(frame, int(bad[0]), key)}: {s.iloc[int(bad[0])]!r}")
+                               f"first at {_where(frame, int(bad[0]), key)}: {_show(s.iloc[int(bad[0])])}")
     return values
 
 
@@ -122,7 +127,7 @@ def _compare(args) -> int:
         dup = k.duplicated()
         if dup.any():
             r = int(np.flatnonzero(dup.to_numpy())[0])
-            raise ParityInputError(f"{path}: column {key!r} (--key) repeats {k.iloc[r]!r} at row {r}; keys must be unique")
+            raise ParityInputError(f"{path}: column {key!r} (--key) repeats {_show(k.iloc[r])} at row {r}; keys must be unique")
 
     y = _numeric(frame, path, args.label, "--label", key)
     if any(d.task == _BINARY_TASK for d in defs):
@@ -130,7 +135,7 @@ def _compare(args) -> int:
         if bad.size:
             binary = [d.name for d in defs if d.task == _BINARY_TASK]
             raise ParityInputError(f"{path}: column {args.label!r} (--label) must be 0/1 for {', '.join(binary)}; "
-                                   f"{_where(frame, int(bad[0]), key)} is {frame[args.label].iloc[int(bad[0])]!r}")
+                                   f"{_where(frame, int(bad[0]), key)} is {_show(frame[args.label].iloc[int(bad[0])])}")
     a = _numeric(frame, path, args.legacy, "--legacy", key)
     b = _numeric(frame, path, args.new, "--new", key)
     w = _numeric(frame, path, args.weight, "--weight", key) if args.weight else None

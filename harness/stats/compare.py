@@ -435,7 +435,7 @@ def compare_scores(y_true: Any, score_legacy: Any, score_new: Any, *, metrics: S
         if arr.dtype.kind in "fc":
             bad = np.flatnonzero(~np.isfinite(arr))
             if bad.size:
-                raise ParityInputError(f"{name}: row {int(bad[0])} is {arr[bad[0]]!r} ({bad.size} non-finite in all); "
+                raise ParityInputError(f"{name}: row {int(bad[0])} is {arr[bad[0]].item()!r} ({bad.size} non-finite in all); "
                                        "scores must be finite")
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     if w is not None and (w.ndim != 1 or w.shape[0] != n):

@@ -1,0 +1,226 @@
+"""compare_scores: methods, intervals, margins, slices, Holm and the result document.
+
+References are independent: scikit-learn's metrics, scipy's paired t-test interval, a leave-one-out
+jackknife for the RMSE delta method, and hand-set margins around known p-values.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.metrics import log_loss as sk_log_loss
+from sklearn.metrics import roc_auc_score
+
+from harness.errors import ParityInputError
+from harness.stats.compare import compare_scores
+from harness.stats.equivalence import Margin
+from harness.verdicts import Verdict
+
+E, N, I = Verdict.EQUIVALENT, Verdict.NOT_EQUIVALENT, Verdict.INCONCLUSIVE
+
+
+def _data(n=3000, seed=0, noise=0.05, prevalence=0.2):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < prevalence).astype(float)
+    s = rng.normal(size=n) + 1.2 * y
+    a = 1 / (1 + np.exp(-(s - 1.5)))
+    b = 1 / (1 + np.exp(-(s - 1.5 + rng.normal(0, noise, n))))
+    return y, a, b, rng
+
+
+def test_auc_delong_intervals_and_sklearn_points():
+    y, a, b, _ = _data()
+    e = compare_scores(y, a, b, metrics=["auc"], margins={"auc": 0.01}).entry("auc")
+    assert e.legacy == pytest.approx(roc_auc_score(y, a), abs=1e-12)
+    assert e.new == pytest.approx(roc_auc_score(y, b), abs=1e-12)
+    assert e.method.startswith("DeLong") and e.ci_level == pytest.approx(0.90)
+    z90, z95 = stats.norm.ppf(0.95), stats.norm.ppf(0.975)
+    assert e.ci == pytest.approx((e.diff - z90 * e.se, e.diff + z90 * e.se), abs=1e-12)
+    assert e.ci_two_sided == pytest.approx((e.diff - z95 * e.se, e.diff + z95 * e.se), abs=1e-12)
+    # TOST p by hand from the same se
+    p = max(stats.norm.sf((e.diff + 0.01) / e.se), stats.norm.cdf((e.diff - 0.01) / e.se))
+    assert e.p_value == pytest.approx(p, rel=1e-9)
+    assert e.p_adjusted == pytest.approx(p, rel=1e-9) and e.adjustment == "Holm"  # family of one
+
+
+def test_logloss_paired_interval_is_scipy_ttest_rel():
+    y, a, b, _ = _data()
+    r = compare_scores(y, a, b, metrics=["logloss"], margins={"logloss": (0.01, "relative")})
+    e = r.entry("logloss")
+    assert e.legacy == pytest.approx(sk_log_loss(y, a), rel=1e-12)
+    la = -(y * np.log(a) + (1 - y) * np.log(1 - a))
+    lb = -(y * np.log(b) + (1 - y) * np.log(1 - b))
+    t = stats.ttest_rel(lb, la)
+    assert e.ci == pytest.approx(tuple(t.confidence_interval(0.90)), rel=1e-9)
+    assert e.ci_two_sided == pytest.approx(tuple(t.confidence_interval(0.95)), rel=1e-9)
+    assert e.margin["kind"] == "relative" and e.margin["higher_is_better"] is False
+    assert e.margin["absolute_value"] == pytest.approx(0.01 * sk_log_loss(y, a), rel=1e-12)
+
+
+def test_rmse_delta_method_matches_jackknife():
+    rng = np.random.default_rng(3)
+    n = 400
+    y = rng.normal(size=n)
+    a, b = y + rng.normal(0, 1.0, n), y + rng.normal(0, 0.9, n) + 0.2 * rng.normal(size=n)
+    e = compare_scores(y, a, b, metrics=["rmse"]).entry("rmse")
+    assert e.method.startswith("delta method")
+
+    def rmse_diff(idx):
+        return math.sqrt(np.mean((b[idx] - y[idx]) ** 2)) - math.sqrt(np.mean((a[idx] - y[idx]) ** 2))
+
+    full = np.arange(n)
+    loo = np.array([rmse_diff(np.delete(full, i)) for i in range(n)])
+    se_jack = math.sqrt((n - 1) / n * np.sum((loo - loo.mean()) ** 2))
+    assert e.diff == pytest.approx(rmse_diff(full), rel=1e-12)
+    assert e.se == pytest.approx(se_jack, rel=0.02)
+
+
+def test_weights_send_auc_to_the_bootstrap_and_keys_to_poisson():
+    y, a, b, rng = _data(n=1500)
+    w = rng.uniform(0.5, 2.0, y.size)
+    e = compare_scores(y, a, b, metrics=["auc"], sample_weight=w, n_boot=50, seed=3).entry("auc")
+    assert "bootstrap" in e.method and e.legacy == pytest.approx(roc_auc_score(y, a, sample_weight=w), abs=1e-12)
+    ek = compare_scores(y, a, b, metrics=["auc"], sample_weight=w, keys=np.arange(y.size), n_boot=50).entry("auc")
+    assert "Poisson" in ek.method
+    # the Poisson scheme's replicates do not depend on row order
+    perm = rng.permutation(y.size)
+    ep = compare_scores(y[perm], a[perm], b[perm], metrics=["auc"], sample_weight=w[perm], keys=perm,
+                        n_boot=50).entry("auc")
+    assert ep.ci == pytest.approx(ek.ci, abs=1e-12)
+
+
+def test_bootstrap_for_other_metrics_and_groups_for_ranking():
+    y, a, b, rng = _data(n=1200)
+    groups = np.repeat(np.arange(120), 10)
+    r = compare_scores(y, a, b, metrics=["pr_auc", "ndcg@5"], groups=groups, n_boot=40, seed=1,
+                       margins={"pr_auc": 0.05, "ndcg@5": 0.05})
+    assert "bootstrap" in r.entry("pr_auc").method
+    assert "query groups" in r.entry("ndcg@5").method
+    with pytest.raises(ParityInputError, match="pass groups"):
+        compare_scores(y, a, b, metrics=["mrr"])
+
+
+def test_three_outcomes_end_to_end():
+    y, a, b, rng = _data(n=20000, noise=0.02)
+    assert compare_scores(y, a, b, metrics=["auc"], margins={"auc": 0.01}).verdict is E
+    worse = a + rng.normal(0, 0.6, y.size)  # much noisier new scores: AUC drops by several points
+    r = compare_scores(y, a, worse, metrics=["auc"], margins={"auc": 0.01})
+    assert r.verdict is N and r.entry("auc").n_required is None
+    small = compare_scores(y[:300], a[:300], b[:300], metrics=["auc"], margins={"auc": 0.001})
+    e = small.entry("auc")
+    assert small.verdict is I and e.n_required is not None and e.n_required > 300
+    assert e.mdd == pytest.approx((stats.norm.ppf(0.95) + stats.norm.ppf(0.8)) * e.se, rel=1e-9)
+
+
+def test_holm_downgrades_equivalence_claims_that_do_not_survive():
+    y, a, b, _ = _data(n=5000, noise=0.2)
+    r0 = compare_scores(y, a, b, metrics=["auc", "brier"])
+    margins = {}
+    for name in ("auc", "brier"):
+        e = r0.entry(name)
+        # margin such that the TOST p-value is 0.035: inside the 90 % interval, but 2 x 0.035 > 0.05
+        margins[name] = abs(e.diff) + stats.norm.ppf(1 - 0.035) * e.se if name == "auc" else \
+            abs(e.diff) + stats.t.ppf(1 - 0.035, 4999) * e.se
+    r = compare_scores(y, a, b, metrics=["auc", "brier"], margins=margins)
+    for name in ("auc", "brier"):
+        e = r.entry(name)
+        assert e.p_value == pytest.approx(0.035, rel=1e-6)
+        assert e.p_adjusted == pytest.approx(0.07, rel=1e-6)
+        assert e.verdict is I and "Holm" in e.note
+    alone = compare_scores(y, a, b, metrics=["auc"], margins={"auc": margins["auc"]})
+    assert alone.verdict is E  # the same interval passes when it is the only claim
+
+
+def test_slices_gating_and_undefined_slices():
+    y, a, b, rng = _data(n=6000)
+    device = rng.choice(np.array(["mobile", "desktop", "tablet"], dtype=object), size=y.size, p=[0.6, 0.35, 0.05])
+    device[:5] = None  # a missing value is its own slice
+    country = np.where(np.arange(y.size) < 50, "xx", "us")
+    y[:50] = 0.0  # country=xx has no positives: AUC undefined there
+    r = compare_scores(y, a, b, metrics=["auc", "logloss"], margins={"auc": 0.02, "logloss": 0.01},
+                       slices={"device": device, "country": country}, min_slice_size=1000)
+    e = r.entry("auc", column="device", value="tablet")
+    assert e.n == int(np.sum(device == "tablet")) and not e.gated and "min_slice_size" in e.note
+    assert e.p_adjusted is None
+    m = r.entry("auc", column="device", value="mobile")
+    assert m.gated and m.legacy == pytest.approx(roc_auc_score(y[device == "mobile"], a[device == "mobile"]))
+    assert r.entry("auc", column="device", value=None).n == 5
+    xx = r.entry("auc", column="country", value="xx")
+    assert xx.legacy is None and xx.verdict is I and not xx.gated and "not computable" in xx.note
+    assert r.entry("logloss", column="country", value="xx").legacy is not None
+    gated = [e for e in r.entries if e.gated]
+    assert all(e.adjustment == "Holm" for e in gated)
+    # Holm family = gated entries: smallest adjusted p is the smallest raw p times the family size
+    ps = sorted(e.p_value for e in gated)
+    assert min(e.p_adjusted for e in gated) == pytest.approx(min(1.0, ps[0] * len(gated)))
+    assert r.entry("logloss", column="device", value="mobile").id == "metrics/logloss[device=mobile]"
+
+
+def test_margin_forms_and_non_inferiority():
+    y, a, b, _ = _data()
+    r = compare_scores(y, a, b, metrics=["auc", "logloss"],
+                       margins={"auc": Margin("auc", 0.005, test="non_inferiority"), "logloss": 0.01})
+    assert r.entry("auc").margin["test"] == "non_inferiority"
+    assert r.entry("logloss").margin == {"value": 0.01, "kind": "absolute", "higher_is_better": False,
+                                         "test": "equivalence", "absolute_value": 0.01}
+
+
+def test_no_margin_is_reported_not_gated():
+    y, a, b, _ = _data()
+    r = compare_scores(y, a, b, metrics=["auc", "brier"], margins={"auc": 0.02})
+    e = r.entry("brier")
+    assert not e.gated and e.p_value is None and e.verdict is I and e.ci is not None
+    assert r.verdict is E
+    r2 = compare_scores(y, a, b, metrics=["auc"])
+    assert r2.verdict is I and "no margins" in r2.notes[0]
+
+
+def test_to_dict_fields_and_checks():
+    y, a, b, _ = _data()
+    r = compare_scores(y, a, b, metrics=["auc", "logloss"], margins={"auc": 0.01}, seed=9)
+    d = r.to_dict()
+    json.dumps(d, allow_nan=False)
+    assert list(d)[:4] == ["verdict", "n_rows", "seed", "alpha"] and d["n_rows"] == y.size and d["seed"] == 9
+    m = d["metrics"][0]
+    for k in ("name", "legacy", "new", "diff", "ci", "ci_level", "method", "p_value", "p_adjusted", "adjustment",
+              "margin", "verdict", "n", "slice", "gated", "mdd", "n_required"):
+        assert k in m
+    assert m["verdict"] == "EQUIVALENT" and isinstance(m["ci"], list)
+    checks = r.to_checks()
+    assert [c.id for c in checks] == ["metrics/auc", "metrics/logloss"]
+    assert checks[0].kind == "metric" and checks[0].details["metric"] == "auc" and not checks[1].gated
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        (dict(margins={"pr_auc": 0.01}), "not being compared"),
+        (dict(method="delong", metrics=["logloss"]), "method must be"),
+        (dict(method={"logloss": "delong"}, metrics=["logloss"]), "unweighted auc only"),
+        (dict(method={"auc": "paired"}), "mean of per-row losses"),
+        (dict(method={"auc": "delta"}), "rmse only"),
+        (dict(method={"auc": "magic"}), "methods"),
+        (dict(alpha=0.6), "alpha must be in (0, 0.5)"),
+        (dict(n_boot=0), "n_boot must be an integer >= 1"),
+        (dict(metrics=["auc", "auc"]), "more than once"),
+        (dict(metrics=["f1"]), "unknown metric"),
+        (dict(slices={"device": ["a"]}), "slice column 'device'"),
+    ],
+    ids=["margin-unknown", "method-str", "delong-logloss", "paired-auc", "delta-auc", "method-unknown", "alpha",
+         "n_boot", "duplicate", "unknown-metric", "slice-length"],
+)
+def test_bad_arguments_are_named(kwargs, fragment):
+    y, a, b, _ = _data(n=200)
+    with pytest.raises(ParityInputError) as info:
+        compare_scores(y, a, b, **kwargs)
+    assert fragment in str(info.value)
+
+
+def test_nan_score_names_the_row():
+    y, a, b, _ = _data(n=200)
+    b[17] = np.nan
+    with pytest.raises(ParityInputError, match="score_new: row 17"):
+        compare_scores(y, a, b)
