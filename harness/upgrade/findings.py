@@ -186,14 +186,22 @@ def _config_changes(old: Any, new: Any, limit: int = 50) -> list[dict[str, Any]]
     return changes[:limit]
 
 
+def _describe(out: Output) -> Any:
+    if out.kind == "json":
+        return out.value
+    if out.array is not None and out.array.size <= 10:
+        return out.array.tolist()
+    return {"dtype": out.dtype, "shape": list(out.shape or ()), "summary": out.summary}
+
+
 def _compare_output(name: str, base: ProbeRecord, pairs: Sequence[tuple[Output, Output]],
                     baseline_all: Sequence[Output], *, paired_all_seeds: bool) -> tuple[Outcome, dict[str, Any]]:
     """Outcome and size of one output; ``pairs`` are (baseline, current) per compared seed."""
     if all(o.sha256 == n.sha256 for o, n in pairs):
         return Outcome.IDENTICAL, {}
     o0, n0 = pairs[0]
-    if o0.kind != n0.kind:
-        return Outcome.CHANGED, {"kind": [o0.kind, n0.kind]}
+    if o0.kind != n0.kind:  # e.g. raised before ("error: ValueError"), returns a number now
+        return Outcome.CHANGED, {"kind": [o0.kind, n0.kind], "old": _describe(o0), "new": _describe(n0)}
     if o0.kind == "json":
         changes = [c for o, n in pairs for c in _config_changes(o.value, n.value)]
         return Outcome.CHANGED, {"changes": changes, "n_changes": len(changes)}
@@ -319,6 +327,8 @@ def _size_text(f: Finding) -> str:
         return f"raises now: {s['error']}"
     if "change" in s:
         return s["change"]
+    if "kind" in s:
+        return f"{s['old']!r} -> {s['new']!r}"
     parts = []
     if "delta" in s:
         parts.append(f"{_fmt(s['old'])} -> {_fmt(s['new'])} (delta {_fmt(s['delta'])})")

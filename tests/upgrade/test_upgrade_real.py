@@ -1,0 +1,156 @@
+"""Real scikit-learn upgrades, run for real in throwaway virtual environments.
+
+Each environment gets one released scikit-learn plus the same numpy 1.26.4 and scipy 1.13.1 (so the
+only package that differs is scikit-learn), and this repository on ``PYTHONPATH``. A baseline of
+scikit-learn-only probes is recorded in one environment and checked in another:
+
+* 1.4.2 -> 1.6.1 must report a change. The 1.6 release notes (sklearn.ensemble) and 1.6.1's own
+  docstring ("versionchanged:: 1.6 The default value changed ... to "from_dtype"") list the new default
+  of ``HistGradientBoostingClassifier(categorical_features=...)``; 1.5's release notes (sklearn.linear_model,
+  |API|) deprecate ``LogisticRegression(multi_class=...)``, whose default became "deprecated". The gate
+  must name the configuration path, the category and scikit-learn.
+* 1.4.1.post1 -> 1.4.2 must be clean: the 1.4.2 release notes say "This release only includes support
+  for numpy 2" (https://scikit-learn.org/stable/whats_new/v1.4.html#version-1-4-2).
+
+Venvs are cached under ``$PARITY_UPGRADE_VENVS`` (default ``/tmp/parity-upgrade-venvs``), so a rerun
+takes well under a minute; the first run downloads about 60 MB of wheels. The test is skipped only when
+pip cannot reach the package index.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+PINNED = ["numpy==1.26.4", "scipy==1.13.1", "deepdiff", "threadpoolctl"]
+
+PROBES_SCRIPT = textwrap.dedent('''
+    import json, sys
+    import numpy as np
+    from harness.upgrade import (ProbeSet, check_against_baseline, evaluation_cases, record_baseline,
+                                 sklearn_config, sklearn_metric_outputs)
+
+    def make():
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import log_loss, roc_auc_score
+
+        rng = np.random.default_rng(7)
+        X = rng.normal(size=(3000, 8))
+        y = (rng.random(3000) < 1 / (1 + np.exp(-(X[:, 0] - 0.5 * X[:, 1] + 0.3 * X[:, 2] * X[:, 3])))).astype(int)
+        Xt, yt, Xe, ye = X[:2000], y[:2000], X[2000:], y[2000:]
+        probes = ProbeSet("real_upgrade")
+
+        @probes.configuration("defaults")
+        def defaults():
+            return {"logreg": sklearn_config(LogisticRegression()), "hgb": sklearn_config(HistGradientBoostingClassifier())}
+
+        @probes.learning("logreg_fit", seeds=(0, 1))
+        def logreg_fit(seed):
+            m = LogisticRegression(random_state=seed, max_iter=200).fit(Xt, yt)
+            p = m.predict_proba(Xe)[:, 1]
+            return {"coef": m.coef_, "intercept": m.intercept_, "n_iter": m.n_iter_, "scores": p,
+                    "auc": roc_auc_score(ye, p), "logloss": log_loss(ye, p)}
+
+        @probes.learning("hgb_fit", seeds=(0, 1))
+        def hgb_fit(seed):
+            m = HistGradientBoostingClassifier(max_iter=30, early_stopping=True, validation_fraction=0.2,
+                                               n_iter_no_change=5, random_state=seed).fit(Xt, yt)
+            p = m.predict_proba(Xe)[:, 1]
+            return {"scores": p, "n_iter": m.n_iter_, "train_loss": m.train_score_, "auc": roc_auc_score(ye, p)}
+
+        @probes.evaluation("sklearn_metrics")
+        def metrics():
+            return sklearn_metric_outputs(evaluation_cases(0))
+
+        return probes
+
+    action, root = sys.argv[1], sys.argv[2]
+    if action == "record":
+        record_baseline(make(), root=root)
+    else:
+        result = check_against_baseline("real_upgrade", make(), root)
+        with open(sys.argv[3], "w") as fh:
+            json.dump(result.to_dict(), fh)
+''')
+
+
+def _venv_root() -> Path:
+    return Path(os.environ.get("PARITY_UPGRADE_VENVS", "/tmp/parity-upgrade-venvs"))
+
+
+def _pip_index_reachable(python: Path, tmp: Path) -> bool:
+    proc = subprocess.run([str(python), "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(tmp),
+                           "threadpoolctl"], capture_output=True, text=True, timeout=300)
+    return proc.returncode == 0
+
+
+def _venv(version: str, tmp_path: Path) -> Path:
+    """A cached venv with scikit-learn==version and the pinned numpy/scipy; returns its python."""
+    venv = _venv_root() / f"sk-{version}"
+    python = venv / "bin" / "python"
+    if python.exists():
+        probe = subprocess.run([str(python), "-c", "import sklearn, numpy, scipy, deepdiff; print(sklearn.__version__)"],
+                               capture_output=True, text=True, timeout=300)
+        if probe.returncode == 0 and probe.stdout.strip() == version:
+            return python
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=300)
+    proc = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--only-binary=:all:", f"scikit-learn=={version}",
+                           *PINNED], capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        if not _pip_index_reachable(python, tmp_path / "pipcheck"):
+            pytest.skip(f"pip cannot reach the package index to install scikit-learn=={version}: {proc.stderr[-500:]}")
+        raise AssertionError(f"pip install scikit-learn=={version} failed:\n{proc.stderr[-3000:]}")
+    return python
+
+
+def _run(python: Path, *args: str) -> None:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
+           "PYTHONPATH": str(REPO), "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    proc = subprocess.run([str(python), *args], capture_output=True, text=True, env=env, cwd=str(REPO),
+                          timeout=900)
+    assert proc.returncode == 0, f"{python} {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+
+
+def _record_and_check(old: str, new: str, tmp_path: Path) -> dict:
+    script = tmp_path / "probes_script.py"
+    script.write_text(PROBES_SCRIPT)
+    root, out = tmp_path / "baselines", tmp_path / "findings.json"
+    old_py, new_py = _venv(old, tmp_path), _venv(new, tmp_path)
+    start = time.perf_counter()
+    _run(old_py, str(script), "record", str(root))
+    _run(new_py, str(script), "check", str(root), str(out))
+    print(f"record under {old} + check under {new}: {time.perf_counter() - start:.1f}s")
+    return json.loads(out.read_text())
+
+
+def test_minor_upgrade_with_a_changed_default_is_found(tmp_path):
+    doc = _record_and_check("1.4.2", "1.6.1", tmp_path)
+    assert doc["changed_packages"]["scikit-learn"] == ["1.4.2", "1.6.1"]
+    assert "numpy" not in doc["changed_packages"] and "scipy" not in doc["changed_packages"]
+    changed = {(f["probe"], f["output"]): f for f in doc["findings"] if f["outcome"] == "CHANGED"}
+    hgb = changed[("defaults", "hgb")]
+    assert hgb["category"] == "configuration" and hgb["packages"] == ["scikit-learn"]
+    assert {"path": "root['params']['categorical_features']", "change": "values_changed", "old": "warn",
+            "new": "from_dtype"} in hgb["size"]["changes"]
+    logreg = changed[("defaults", "logreg")]
+    assert any(c["path"] == "root['params']['multi_class']" and c["old"] == "auto" for c in logreg["size"]["changes"])
+    assert doc["verdict"] == "CHANGED"
+
+
+def test_patch_upgrade_that_only_adds_numpy2_support_is_clean(tmp_path):
+    doc = _record_and_check("1.4.1.post1", "1.4.2", tmp_path)
+    assert doc["changed_packages"]["scikit-learn"] == ["1.4.1.post1", "1.4.2"]
+    assert [f for f in doc["findings"] if f["outcome"] == "CHANGED"] == []
+    assert doc["verdict"] == "UNCHANGED"
+    assert len(doc["identical"]) > 40  # every output was compared
