@@ -38,6 +38,11 @@ def _as_1d(x: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _show(v: Any) -> str:
+    """repr of a value as the user wrote it (2, 1.6, 'a'), not numpy's np.float64(1.6)."""
+    return repr(v.item() if isinstance(v, np.generic) else v)
+
+
 def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
@@ -52,7 +57,7 @@ def as_scores(x: Any, name: str) -> np.ndarray:
     if bad.any():
         i = _first_bad(bad)
         raise ParityInputError(
-            f"{name}: {int(bad.sum())} non-finite value(s) (NaN or inf), first at row {i} ({out[i]!r}); "
+            f"{name}: {int(bad.sum())} non-finite value(s) (NaN or inf), first at row {i} ({_show(out[i])}); "
             "scores must be finite"
         )
     return out
@@ -70,7 +75,7 @@ def as_binary_labels(y: Any, name: str = "y_true") -> np.ndarray:
     if bad.any():
         i = _first_bad(bad)
         raise ParityInputError(
-            f"{name}: expected binary labels in {{0, 1}}; row {i} is {arr[i]!r} "
+            f"{name}: expected binary labels in {{0, 1}}; row {i} is {_show(arr[i])} "
             f"({int(bad.sum())} row(s) outside {{0, 1}})"
         )
     return out
@@ -89,7 +94,7 @@ def as_probabilities(p: Any, name: str = "y_prob") -> tuple[np.ndarray, float]:
     if bad.any():
         i = _first_bad(bad)
         raise ParityInputError(
-            f"{name}: expected probabilities in [0, 1]; row {i} is {out[i]!r} "
+            f"{name}: expected probabilities in [0, 1]; row {i} is {_show(out[i])} "
             f"({int(bad.sum())} row(s) outside [0, 1])"
         )
     return out, eps
@@ -100,7 +105,7 @@ def as_nonnegative(x: Any, name: str) -> np.ndarray:
     bad = out < 0
     if bad.any():
         i = _first_bad(bad)
-        raise ParityInputError(f"{name}: expected non-negative values; row {i} is {out[i]!r}")
+        raise ParityInputError(f"{name}: expected non-negative values; row {i} is {_show(out[i])}")
     return out
 
 
@@ -114,7 +119,7 @@ def as_weights(w: Any, n: int, name: str = "sample_weight") -> np.ndarray | None
     bad = out < 0
     if bad.any():
         i = _first_bad(bad)
-        raise ParityInputError(f"{name}: weights must be non-negative; row {i} is {out[i]!r}")
+        raise ParityInputError(f"{name}: weights must be non-negative; row {i} is {_show(out[i])}")
     if not (out > 0).any():
         raise ParityInputError(f"{name}: all weights are zero; at least one row needs positive weight")
     return out

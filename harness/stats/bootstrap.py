@@ -165,7 +165,7 @@ def hash_keys(keys: Any, name: str = "keys") -> np.ndarray:
     if dup.size:
         row = int(np.flatnonzero(out == srt[dup[0]])[1])
         raise ParityInputError(
-            f"{name}: keys must be unique (row {row} repeats {arr[row]!r}); Poisson weights are keyed by row"
+            f"{name}: keys must be unique (row {row} repeats {arr[row].item()!r}); Poisson weights are keyed by row"
         )
     return out
 
@@ -489,6 +489,13 @@ def _check_seed(seed) -> int:
     return int(seed)
 
 
+def _point(mdef, which, y_true, score, extra, sample_weight) -> float:
+    try:
+        return float(mdef.fn(y_true, score, *extra, sample_weight=sample_weight))
+    except ParityInputError as exc:  # say which side the metric's own argument names refer to
+        raise ParityInputError(f"metric {mdef.name!r} on {which}: {exc}") from exc
+
+
 def paired_bootstrap(metric, y_true, score_legacy, score_new, *, sample_weight=None, groups=None,
                      keys=None, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0,
                      scheme: Scheme = "multinomial", ci_method: CIMethod = "percentile") -> BootstrapResult:
@@ -515,8 +522,8 @@ def paired_bootstrap(metric, y_true, score_legacy, score_new, *, sample_weight=N
 
     extra = (groups,) if mdef.needs_groups else ()
     # The metric validates every input (and names the argument) before anything else happens.
-    legacy = float(mdef.fn(y_true, score_legacy, *extra, sample_weight=sample_weight))
-    new = float(mdef.fn(y_true, score_new, *extra, sample_weight=sample_weight))
+    legacy = _point(mdef, "score_legacy", y_true, score_legacy, extra, sample_weight)
+    new = _point(mdef, "score_new", y_true, score_new, extra, sample_weight)
     n = int(np.asarray(y_true).shape[0])
     check_same_length(y_true=np.asarray(y_true), score_legacy=np.asarray(score_legacy),
                       score_new=np.asarray(score_new))

@@ -364,7 +364,8 @@ def _rank_inputs(y_true, y_score, groups, sample_weight):
             row = int(order[np.flatnonzero(bad)[0]])
             raise ParityInputError(
                 f"sample_weight: ranking weights are per query group and must be constant within a "
-                f"group; row {row} has weight {w[row]!r} but its group's first row has {first[np.flatnonzero(bad)[0]]!r}"
+                f"group; row {row} has weight {w[row].item()!r} but its group's first row has "
+                f"{first[np.flatnonzero(bad)[0]].item()!r}"
             )
         gw = ws[starts]
     return y, s, _Grouped(codes, n_groups, order, pos, gw)
