@@ -26,6 +26,7 @@ __all__ = [
     "suite_result_from_dict",
     "validate_report",
     "write_report",
+    "write_text_atomic",
 ]
 
 SCHEMA_VERSION = "1.0"
@@ -133,8 +134,11 @@ def suite_result_from_dict(data: Mapping[str, Any]) -> SuiteResult:
     return SuiteResult(**fields)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    # Write next to the target, then rename: a reader never sees half a report.
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` next to ``path``, then rename: a reader never sees half a report."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ParityInputError(f"cannot write {path}: folder {path.parent} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
@@ -158,5 +162,5 @@ def write_report(doc: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> dic
     paths = {"json": out / "report.json", "markdown": out / "report.md", "html": out / "report.html"}
     texts = {"json": dumps_report(doc), "markdown": render_markdown(doc), "html": render_html(doc)}
     for key, path in paths.items():
-        _write_atomic(path, texts[key])
+        write_text_atomic(path, texts[key])
     return paths
