@@ -50,7 +50,8 @@ def test_golden_content_hash_ignores_how_the_file_was_written(tmp_path):
     chunked = pa.Table.from_batches(table.to_batches(max_chunksize=99))
     assert chunked["x"].num_chunks > 1 and content_sha256(chunked) == reference
     assert content_sha256(table.slice(10, 500)) == content_sha256(_table().slice(10, 500).combine_chunks())
-    for string_type in (pa.large_string(), pa.string_view()):  # a reader's choice of string layout
+    layouts = [pa.large_string()] + ([pa.string_view()] if hasattr(pa, "string_view") else [])  # pyarrow >= 16
+    for string_type in layouts:  # a reader's choice of string layout
         assert content_sha256(table.set_column(2, "s", table["s"].cast(string_type))) == reference
 
 
