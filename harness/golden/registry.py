@@ -96,6 +96,7 @@ def _verify(name: str, folder: Path) -> tuple[Manifest | None, list[str]]:
                         "(the folder name)")
     if manifest.total_rows == 0:
         problems.append(f"golden dataset {name!r} is empty (0 rows); a parity check on no rows proves nothing")
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     for entry in manifest.splits:
@@ -118,7 +119,7 @@ def _verify(name: str, folder: Path) -> tuple[Manifest | None, list[str]]:
         try:
             meta = pq.read_metadata(path)
             schema = meta.schema.to_arrow_schema()
-        except Exception as exc:  # pyarrow raises several types for a bad footer
+        except (pa.ArrowException, OSError, ValueError) as exc:  # a bad footer raises any of these
             problems.append(f"{what}: file {path}: not a readable Parquet file ({exc})")
             continue
         problems.extend(_check_schema(manifest, entry, schema, path))

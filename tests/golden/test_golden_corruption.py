@@ -119,6 +119,14 @@ def nan_in_feature(root, edit_manifest, rewrite_split):
     rewrite_split(root, NAME, "train", t.set_column(i, "worst_area", pa.array(values)))  # NaN, not null
 
 
+def not_parquet(root, edit_manifest, rewrite_split):
+    import hashlib
+
+    junk = b"PAR1 but not really"
+    (root / NAME / "eval.parquet").write_bytes(junk)
+    edit_manifest(root, NAME, lambda d: d["splits"]["eval"].update(sha256=hashlib.sha256(junk).hexdigest()))
+
+
 def malformed_json(root, edit_manifest, rewrite_split):
     path = root / NAME / "manifest.json"
     path.write_text(path.read_text()[:-20])
@@ -159,6 +167,7 @@ CASES = [
     (duplicate_key, "frame", r"key column 'sample_id' has 2 rows with duplicated keys"),
     (null_in_feature, "frame", r"column 'mean_area' is not nullable but has 1 missing values .* rows \[3\]"),
     (nan_in_feature, "frame", r"column 'worst_area' is not nullable but has 2 missing values .* rows \[7, 9\]"),
+    (not_parquet, "verify", r"eval\.parquet: not a readable Parquet file"),
     (malformed_json, "verify", r"manifest\.json: not valid JSON \(line \d+"),
     (missing_field, "verify", r"manifest\.json: missing field 'splits\.eval\.sha256'"),
     (bad_dtype_name, "verify", r"field 'columns\[1\]\.dtype': expected one of .*got 'double'"),
