@@ -198,6 +198,14 @@ def _upgrade(s: Mapping[str, Any], slug: str) -> str:
         return ""
     findings = up.get("findings") or []
     parts = ["<h3>Upgrade findings</h3>"]
+    pkgs = up.get("changed_packages") or {}
+    if pkgs:
+        parts.append("<p>Changed packages: " + ", ".join(
+            f"<code>{_e(name)}</code> {_e(_pkg_versions(v))}" for name, v in pkgs.items()) + "</p>")
+    if up.get("reason"):
+        parts.append(f"<p>Baseline {_e(up.get('action', 'updated'))}: {_e(up['reason'])}</p>")
+    for note in up.get("notes") or []:
+        parts.append(f'<p class="muted">note: {_e(note)}</p>')
     if not findings:
         parts.append('<p>No probe output differs from the baseline.</p>')
     rows = []
@@ -231,6 +239,12 @@ def _upgrade(s: Mapping[str, Any], slug: str) -> str:
 
 _FINDING_KEYS = ("probe", "output", "category", "outcome", "summary", "size", "paths", "packages", "accepted",
                  "explanation")
+
+
+def _pkg_versions(v: Any) -> str:
+    if isinstance(v, (list, tuple)) and len(v) == 2:
+        return f"{v[0] if v[0] is not None else 'absent'} \u2192 {v[1] if v[1] is not None else 'absent'}"
+    return str(v)
 
 
 def _pkg(p: Any) -> str:

@@ -154,6 +154,14 @@ def _upgrade(doc: Mapping[str, Any]) -> list[str]:
     lines = ["### Upgrade findings", ""]
     for s in suites:
         findings = s["upgrade"].get("findings") or []
+        pkgs = s["upgrade"].get("changed_packages") or {}
+        if pkgs:
+            lines += [f"`{s['suite']}` changed packages: " + ", ".join(
+                f"{name} {_versions(v)}" for name, v in pkgs.items()), ""]
+        if s["upgrade"].get("reason"):
+            lines += [f"`{s['suite']}` baseline {s['upgrade'].get('action', 'updated')}: {s['upgrade']['reason']}", ""]
+        for note in s["upgrade"].get("notes") or []:
+            lines += [f"> note: {_cell(note)}", ""]
         if not findings:
             lines += [f"`{s['suite']}`: no probe output differs from the baseline.", ""]
             continue
@@ -182,6 +190,12 @@ def _path_text(path: Any) -> str:
             text += f": {_short(path.get('old'))} \u2192 {_short(path.get('new'))}"
         return text
     return str(path)
+
+
+def _versions(v: Any) -> str:
+    if isinstance(v, (list, tuple)) and len(v) == 2:
+        return f"{v[0] if v[0] is not None else 'absent'} \u2192 {v[1] if v[1] is not None else 'absent'}"
+    return str(v)
 
 
 def _package_text(pkg: Any) -> str:

@@ -72,7 +72,7 @@ def feature_check(name: str, *, n_mismatch: int = 0, n: int = 40000, categorical
 
 
 def make_suite_result(name: str = "ctr_logreg", *, seed: int = 0, failing: bool = False, sample=None,
-                      upgrade: dict | None = None) -> SuiteResult:
+                      upgrade: dict | None = None, rows: int = 5000) -> SuiteResult:
     checks = [
         CheckResult(id="alignment/keys", kind="alignment", verdict=Verdict.EQUIVALENT, summary="40000 keys aligned",
                     details={"n_legacy": 40000, "n_new": 40000, "n_aligned": 40000, "missing_in_legacy": 0,
@@ -91,26 +91,43 @@ def make_suite_result(name: str = "ctr_logreg", *, seed: int = 0, failing: bool 
     return SuiteResult(
         suite=name, description=f"{name}: logistic regression <b>& friends</b>", seed=seed,
         dataset={"name": "ads_ctr", "version": "1", "split": "eval", "rows": 40000, "files": {"eval": "ab" * 32}},
-        checks=checks, sample=sample, alignment=checks[0].details, plots=_plots(seed),
+        checks=checks, sample=sample, alignment=checks[0].details, plots=_plots(seed, n=rows),
         fingerprint={"python": "3.11.7", "packages": {"numpy": "2.4.0", "tensorflow": "2.21.0"}},
         upgrade=upgrade, known_gaps={"features/device_id": "legacy truncates ids > 2^31; accepted in RFC-12"},
     )
 
 
-UPGRADE = {
-    "findings": [
-        {"probe": "logreg.predict_proba", "category": "numeric", "outcome": "CHANGED", "size": 2.2e-16,
-         "summary": "max |diff| 2.2e-16 on 3 of 1000 outputs",
-         "paths": [{"path": "root['scores'][17]", "old": 0.25, "new": 0.25000000000000006}],
-         "packages": ["numpy", "scipy"], "accepted": False, "note": "<script>alert(1)</script>"},
-        {"probe": "tokenizer.vocab", "category": "config", "outcome": "WITHIN_NOISE", "summary": "",
-         "paths": [], "packages": []},
-    ],
-    "baseline_fingerprint": {"python": "3.11.7", "packages": {"numpy": "2.3.0", "tensorflow": "2.21.0"}},
-    "current_fingerprint": {"python": "3.11.7", "packages": {"numpy": "2.4.0", "tensorflow": "2.21.0"}},
-}
+def _upgrade() -> dict:
+    """An upgrade-gate result as harness.upgrade produces it (its own dataclasses, its to_dict)."""
+    from harness.upgrade.findings import Finding, Outcome, UpgradeResult
+
+    findings = [
+        Finding(probe="logreg_defaults", output="params", category="configuration", outcome=Outcome.CHANGED,
+                size={"changes": [{"path": "root['C']", "change": "values_changed", "old": 1.0, "new": 2.0},
+                                  {"path": "root['solver']", "change": "values_changed", "old": "lbfgs",
+                                   "new": "<newton|cg>"}], "n_changes": 2},
+                packages=["scikit-learn"], explanation="scikit-learn 1.9.0 -> 1.9.1 changed a default"),
+        Finding(probe="saved_model_scores", output="scores", category="inference", outcome=Outcome.WITHIN_NOISE,
+                size={"n": 1000, "n_diff": 3, "max_abs_diff": 2.2e-16, "max_ulp": 1.0,
+                      "reason": "within the stated floating-point tolerance"}, packages=["numpy"]),
+        Finding(probe="tokenizer", output="vocab", category="featurization", outcome=Outcome.IDENTICAL),
+    ]
+    result = UpgradeResult(
+        suite="ctr_gbdt", findings=findings,
+        baseline_fingerprint={"python": "3.11.7", "packages": {"numpy": "2.3.0", "scikit-learn": "1.9.0"}},
+        current_fingerprint={"python": "3.11.7", "packages": {"numpy": "2.4.0", "scikit-learn": "1.9.1"}},
+        changed_packages={"numpy": ("2.3.0", "2.4.0"), "scikit-learn": ("1.9.0", "1.9.1")}, environment_diffs={},
+        notes=["<script>alert(1)</script>"],
+    )
+    return result.to_dict()
 
 
 @pytest.fixture
 def suite_results():
-    return [make_suite_result("ctr_logreg"), make_suite_result("ctr_gbdt", seed=1, failing=True, upgrade=UPGRADE)]
+    return [make_suite_result("ctr_logreg"), make_suite_result("ctr_gbdt", seed=1, failing=True, upgrade=_upgrade())]
+
+
+@pytest.fixture
+def make_result():
+    """The factory itself, for tests that need other variants (sampled, all at parity, more rows)."""
+    return make_suite_result

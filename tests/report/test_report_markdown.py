@@ -1,0 +1,59 @@
+"""report.md: verdict first, sampled runs flagged, metric table, features, upgrade findings, fingerprints."""
+from __future__ import annotations
+
+from harness.report import build_report, render_markdown
+
+
+def _md(results, **kw):
+    return render_markdown(build_report(results, **kw))
+
+
+def test_first_line_is_the_verdict(suite_results, make_result):
+    md = _md(suite_results)
+    assert md.splitlines()[0] == "**Parity: NOT_EQUIVALENT** \u2014 2 suites, 16 checks, 2 failing, 2 known gaps"
+    ok = _md([make_result("a")])
+    assert ok.splitlines()[0] == "**Parity: EQUIVALENT** \u2014 1 suite, 8 checks, 0 failing, 1 known gap"
+
+
+def test_sampled_run_is_flagged_right_under_the_verdict(make_result):
+    lines = _md([make_result(sample={"rows": 5000, "seed": 3})]).splitlines()
+    assert lines[2] == "> [!WARNING]"
+    assert lines[3].startswith("> **Sampled run:** 5000 rows per suite (seed 3)")
+    assert "Sampled run" not in _md([make_result()])
+
+
+def test_metric_table_row(suite_results):
+    md = _md(suite_results)
+    rows = [line for line in md.splitlines() if line.startswith("| ctr_gbdt | logloss |")]
+    assert rows == [
+        "| ctr_gbdt | logloss | all rows | 0.4121 | 0.4135 | +0.0014 | [-0.0004, +0.0031] (90%) "
+        "| ±0.004121 (equivalence); 1% of legacy | paired_bootstrap | 0.0012 (holm) | 40,000 | **NOT_EQUIVALENT** |"
+    ]
+    assert "| ctr_logreg | auc | device=tablet |" in md and "INCONCLUSIVE (not gated)" in md
+
+
+def test_features_out_of_parity_or_all_at_parity(suite_results, make_result):
+    md = _md(suite_results)
+    assert "1 of 4 features out of parity:" in md
+    assert "| ctr_gbdt | log_price | numeric | 3 / 40,000 |" in md
+    assert "All 2 features at parity." in _md([make_result("a")])
+
+
+def test_upgrade_findings_with_deepdiff_paths_and_packages(suite_results):
+    md = _md(suite_results)
+    section = md.split("### Upgrade findings", 1)[1]
+    line = next(row for row in section.splitlines() if "logreg_defaults/params" in row)
+    assert "**CHANGED**" in line and "root['C']: 1.0 \u2192 2.0" in line and "scikit-learn" in line
+    # A '|' inside a value is escaped, so it cannot open a new column.
+    assert "<newton\\|cg>" in line
+    assert "saved_model_scores/scores" in section and "WITHIN_NOISE" in section
+    assert "tokenizer/vocab" not in section  # identical outputs are not findings
+    assert "`ctr_gbdt` changed packages: numpy 2.3.0 \u2192 2.4.0, scikit-learn 1.9.0 \u2192 1.9.1" in section
+
+
+def test_both_fingerprints_collapsed(suite_results):
+    md = _md(suite_results)
+    assert "<details><summary>Fingerprint (baseline) \u2014 ctr_gbdt</summary>" in md
+    assert "<details><summary>Fingerprint (current) \u2014 ctr_gbdt</summary>" in md
+    baseline_block = md.split("Fingerprint (baseline) \u2014 ctr_gbdt", 1)[1].split("</details>", 1)[0]
+    assert '"scikit-learn": "1.9.0"' in baseline_block
