@@ -18,6 +18,7 @@ __all__ = [
     "as_probabilities",
     "as_weights",
     "as_groups",
+    "group_codes",
     "as_nonnegative",
     "check_same_length",
     "check_alpha",
@@ -130,6 +131,11 @@ def as_groups(g: Any, n: int, name: str = "groups") -> np.ndarray:
 
     Codes follow the sorted order of the distinct group ids, so they do not depend on row order.
     """
+    return group_codes(g, n, name)[0]
+
+
+def group_codes(g: Any, n: int, name: str = "groups") -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct ids) where distinct ids[codes] are the rows' ids (object ids compared as str)."""
     arr = _as_1d(g, name)
     if arr.shape[0] != n:
         raise ParityInputError(f"{name}: has {arr.shape[0]} rows, expected {n}")
@@ -145,8 +151,8 @@ def as_groups(g: Any, n: int, name: str = "groups") -> np.ndarray:
         bad = ~np.isfinite(arr)
         if bad.any():
             raise ParityInputError(f"{name}: missing/non-finite group id at row {_first_bad(bad)}")
-    _, codes = np.unique(arr, return_inverse=True)
-    return codes.astype(np.int64, copy=False).reshape(-1)
+    uniques, codes = np.unique(arr, return_inverse=True)
+    return codes.astype(np.int64, copy=False).reshape(-1), uniques
 
 
 def check_same_length(**arrays: np.ndarray) -> int:

@@ -50,6 +50,7 @@ from harness.stats._validation import (
     as_scores,
     as_weights,
     check_alpha,
+    group_codes,
     check_same_length,
 )
 
@@ -503,8 +504,8 @@ def paired_bootstrap(metric, y_true, score_legacy, score_new, *, sample_weight=N
 
     metric: a name from METRICS ("ndcg@K" for any K) or a MetricDef. groups: query group per row,
     required for ranking metrics, whose resampling unit is the group. keys: unique row keys (int or
-    str), required for scheme="poisson" with row-level metrics; ranking metrics key the Poisson
-    weights by the group id instead. Replicates in which a metric is undefined (e.g. one class drawn)
+    str), required for scheme="poisson" with row-level metrics (not used by "multinomial"); ranking
+    metrics key the Poisson weights by the group id instead. Replicates in which a metric is undefined (e.g. one class drawn)
     raise ParityInputError: the golden set is too small for this bootstrap.
     """
     mdef = _m.get_metric(metric)
@@ -541,7 +542,9 @@ def paired_bootstrap(metric, y_true, score_legacy, score_new, *, sample_weight=N
             if keys is not None:
                 raise ParityInputError("keys: for ranking metrics the Poisson weights are keyed by the group id; "
                                        "do not pass keys")
-            unit_keys = np.unique(np.asarray(groups))  # sorted ids: the same order as the group codes
+            unit_keys = group_codes(groups, n)[1]  # the distinct ids, in the order of the group codes
+            if unit_keys.dtype.kind == "f":  # float ids (validated finite): key them by their repr
+                unit_keys = np.array([repr(float(v)) for v in unit_keys])
         else:
             if keys is None:
                 raise ParityInputError("keys: scheme='poisson' needs unique row keys (int or str), one per row")

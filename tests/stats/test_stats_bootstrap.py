@@ -217,6 +217,11 @@ def test_poisson_ranking_keys_by_group():
     perm = np.random.default_rng(5).permutation(g.shape[0])
     r2 = paired_bootstrap("ndcg@5", rel[perm], sa[perm], sb[perm], groups=g[perm], scheme="poisson", n_boot=10, seed=1)
     assert np.allclose(r.replicates, r2.replicates, rtol=0, atol=1e-12)
+    # string and object ids: the weights follow the id, whatever the row order
+    gs = np.array([f"q{x}" for x in g], dtype=object)
+    r3 = paired_bootstrap("mrr", rel, sa, sb, groups=gs, scheme="poisson", n_boot=10, seed=1)
+    r4 = paired_bootstrap("mrr", rel[perm], sa[perm], sb[perm], groups=gs[perm], scheme="poisson", n_boot=10, seed=1)
+    assert np.allclose(r3.replicates, r4.replicates, rtol=0, atol=1e-12)
     with pytest.raises(ParityInputError, match="keys: for ranking metrics"):
         paired_bootstrap("ndcg@5", rel, sa, sb, groups=g, keys=np.arange(g.shape[0]), scheme="poisson", n_boot=10)
 
