@@ -105,6 +105,13 @@ def _compare(args) -> int:
     from harness.stats.metrics import get_metric
 
     path = Path(args.file)
+    if not (0 < args.alpha < 0.5):
+        raise ParityInputError(f"--alpha {args.alpha!r}: expected a number in (0, 0.5); decisions use the "
+                               "1 - 2*alpha interval")
+    for flag, value, lo in (("--bootstrap", args.bootstrap, 2), ("--seed", args.seed, 0),
+                            ("--min-slice-size", args.min_slice_size, 0)):
+        if value < lo:
+            raise ParityInputError(f"{flag} {value!r}: expected an integer >= {lo}")
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
     if not names:
         raise ParityInputError(f"--metrics {args.metrics!r} names no metric")

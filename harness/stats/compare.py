@@ -381,7 +381,7 @@ def _slice_codes(column: str, values: Any, n: int) -> list[tuple[Any, np.ndarray
 def _validate_options(alpha, n_boot, seed, min_slice_size, power) -> None:
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 0.5:
         raise ParityInputError(f"alpha must be in (0, 0.5) (the decision interval is 1 - 2*alpha), got {alpha!r}")
-    for name, v, lo in (("n_boot", n_boot, 1), ("seed", seed, 0), ("min_slice_size", min_slice_size, 0)):
+    for name, v, lo in (("n_boot", n_boot, 2), ("seed", seed, 0), ("min_slice_size", min_slice_size, 0)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
             raise ParityInputError(f"{name} must be an integer >= {lo}, got {v!r}")
     if not 0 < power < 1:

@@ -50,7 +50,7 @@ from scipy import stats as _st
 from scipy.spatial.distance import jensenshannon as _jensenshannon
 
 from harness.errors import ParityInputError
-from harness.results import jsonable
+from harness.results import CheckResult, jsonable
 from harness.verdicts import Verdict
 
 __all__ = [
@@ -90,6 +90,17 @@ class DistributionResult:
     n_candidate: int
     weighted: bool
     details: dict[str, Any] = field(default_factory=dict)
+
+    def to_check(self, *, prefix: str = "distribution", gated: bool = True) -> CheckResult:
+        """A `CheckResult` of kind "distribution" with id ``{prefix}/{statistic}``."""
+        verb = {"EQUIVALENT": "stable", "INCONCLUSIVE": "moderate shift", "NOT_EQUIVALENT": "shift"}[self.verdict.value]
+        summary = (f"{self.statistic} = {self.value:.4g} ({verb}; stable below {self.threshold['stable_below']:g}, "
+                   f"shift at {self.threshold['shift_at']:g})")
+        details = {self.statistic: self.value, "threshold": self.threshold, "p_value": self.p_value,
+                   "n_reference": self.n_reference, "n_candidate": self.n_candidate, "weighted": self.weighted,
+                   **{k: v for k, v in self.details.items() if k not in ("edges",)}}
+        return CheckResult(id=f"{prefix}/{self.statistic}", kind="distribution", verdict=self.verdict, gated=gated,
+                           summary=summary, details=details)
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable({

@@ -93,9 +93,11 @@ def test_weight_key_and_bootstrap_options(parquet, tmp_path, capsys):
         (lambda f: f.assign(legacy="x"), [], "column 'legacy' (--legacy) must be numeric"),
         (None, ["--margin", "pr_auc=0.1"], "not being compared"),
         (None, ["--metrics", "ndcg@5"], "pass groups (--group COL)"),
+        (None, ["--alpha", "0.7"], "--alpha 0.7: expected a number in (0, 0.5)"),
+        (None, ["--bootstrap", "1"], "--bootstrap 1: expected an integer >= 2"),
     ],
     ids=["missing-column", "nan-score", "non-binary-label", "bad-margin", "unknown-metric", "duplicate-key",
-         "text-score", "margin-for-absent-metric", "ranking-without-group"],
+         "text-score", "margin-for-absent-metric", "ranking-without-group", "alpha", "bootstrap"],
 )
 def test_bad_input_exit_2_names_it(tmp_path, capsys, mutate, args, fragment):
     frame = _frame(n=300)

@@ -204,7 +204,7 @@ def test_to_dict_fields_and_checks():
         (dict(method={"auc": "delta"}), "rmse only"),
         (dict(method={"auc": "magic"}), "methods"),
         (dict(alpha=0.6), "alpha must be in (0, 0.5)"),
-        (dict(n_boot=0), "n_boot must be an integer >= 1"),
+        (dict(n_boot=1), "n_boot must be an integer >= 2"),
         (dict(metrics=["auc", "auc"]), "more than once"),
         (dict(metrics=["f1"]), "unknown metric"),
         (dict(slices={"device": ["a"]}), "slice column 'device'"),

@@ -135,3 +135,9 @@ def test_to_dict_is_jsonable():
     d = r.to_dict()
     assert d["verdict"] == "EQUIVALENT" and d["value"] == 0.0
     json.dumps(d)
+
+
+def test_to_check_is_a_distribution_check():
+    c = ks(np.arange(100.0), np.arange(100.0) + 50).to_check(prefix="scores")
+    assert c.id == "scores/ks" and c.kind == "distribution" and c.verdict is Verdict.NOT_EQUIVALENT
+    assert c.details["ks"] == pytest.approx(0.5) and c.details["threshold"]["shift_at"] == 0.10
