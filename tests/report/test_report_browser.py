@@ -1,0 +1,80 @@
+"""report.html in a real browser: headless Chromium loads it from file://, with no script error, every
+plot in the DOM, and a screenshot saved as a test artifact ($PARITY_ARTIFACTS_DIR or tmp_path).
+
+Chromium missing is a failure (install the Debian package `chromium`), not a skip, unless
+PARITY_SKIP_BROWSER=1 is set explicitly.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.report import build_report, write_report
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT_S = 120
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage", "--enable-logging=stderr", "--v=0",
+]
+
+
+def _chromium() -> str:
+    if os.environ.get("PARITY_SKIP_BROWSER") == "1":
+        pytest.skip("PARITY_SKIP_BROWSER=1: browser check skipped on request")
+    for name in ("chromium", "chromium-browser", "/usr/bin/chromium"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.fail("headless Chromium not found: install it (apt-get install -y chromium) or set PARITY_SKIP_BROWSER=1")
+
+
+def _browse(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([chromium, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True,
+                          timeout=TIMEOUT_S, check=False)
+
+
+def test_report_opens_in_headless_chromium(suite_results, tmp_path):
+    chromium = _chromium()
+    artifacts = Path(os.environ.get("PARITY_ARTIFACTS_DIR") or tmp_path / "artifacts") / "report-browser"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    paths = write_report(build_report(suite_results), artifacts)
+    url = paths["html"].resolve().as_uri()
+
+    dom = _browse(chromium, tmp_path / "profile-dom", "--dump-dom", url)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    body = re.search(r"<body([^>]*)>", dom.stdout)
+    assert body, dom.stdout[:500]
+    # Set by the page's own script after DOMContentLoaded; 'error' if window.onerror saw anything.
+    assert 'data-loaded="ok"' in body.group(1), body.group(1)
+    assert 'data-plots="7"' in body.group(1), body.group(1)  # forest + 3 plots for each of 2 suites
+    for plot_id in ("forest-plot", "hexbin-s0-ctr_logreg", "score-hist-s1-ctr_gbdt", "calibration-s1-ctr_gbdt"):
+        assert f'id="{plot_id}"' in dom.stdout
+    console = [line for line in dom.stderr.splitlines() if "Uncaught" in line or ":CONSOLE(" in line]
+    assert not console, console
+
+    shot = artifacts / "report.png"
+    run = _browse(chromium, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1280,4000", url)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    print(f"screenshot: {shot}")
+
+
+def test_the_error_marker_catches_a_script_error(suite_results, tmp_path):
+    # The check above is only worth something if a broken page is seen as broken.
+    chromium = _chromium()
+    paths = write_report(build_report(suite_results), tmp_path)
+    broken = tmp_path / "broken.html"
+    html = paths["html"].read_text(encoding="utf-8")
+    broken.write_text(html.replace("</body>", "<script>undefinedFunction();</script></body>"), encoding="utf-8")
+    dom = _browse(chromium, tmp_path / "profile", "--dump-dom", broken.resolve().as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert 'data-loaded="error"' in re.search(r"<body([^>]*)>", dom.stdout).group(1)
+    assert any("Uncaught" in line for line in dom.stderr.splitlines()), dom.stderr[-2000:]
