@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "harness" / "report" / "schema.json").read_text())
 
@@ -31,6 +32,7 @@ def test_collection_reads_slices_without_importing_tensorflow(project):
     assert "7 tests collected" in r.out
 
 
+@pytest.mark.slow  # a serial and a two-worker xdist session
 def test_report_serial_equals_xdist_and_matches_schema(project, tmp_path):
     project.write("test_tiny.py", project.suite_source(name="tiny_a"))
     project.write("test_other.py", project.suite_source(name="tiny_b", shift=1e-3))
