@@ -13,20 +13,22 @@ Resampling schemes
   workers do not matter; per-replicate sums from chunks simply add (see `poisson_weights`).
 
 Speed (never an n x n_boot matrix; one replicate at a time, O(n) memory):
-- AUC: each model's scores are sorted once. Every row gets a small integer code (negatives: the gap
+- AUC and average precision: each model's scores are sorted once. Every row gets a small integer code (negatives: the gap
   or tie position among the distinct positive scores; positives: their distinct-value index), so a
   replicate's exact weighted AUC needs only a bincount of the drawn codes plus cumulative sums over
   ~n_pos entries. Hand-written because a sort per replicate (what roc_auc_score does) is the
   bottleneck; see benchmarks/bench_stats.py for the measured ratio.
 - Decomposable metrics (logloss, brier, rmse, mae, calibration_ratio) and ranking metrics (per-group
   values computed once; groups are the resampling unit): a replicate is a handful of weighted sums.
-- Anything else (pr_auc, ece, calibration slope/intercept, user MetricDefs): the metric is called per
+- ECE: rows stay in each model's probability order; a replicate recomputes the quantile edges from
+  cumulative weights (O(n), no sort). Calibration slope/intercept: Newton from the full-data fit.
+- Anything else (user MetricDefs): the metric is called per
   replicate with the replicate's counts as sample weights (exact, but O(n log n) per replicate).
 
 Intervals: "percentile" (numpy linear interpolation, as scipy.stats.bootstrap) and "bca" (Efron's
 bias-corrected and accelerated interval with scipy.stats.bootstrap's formulas; the acceleration
 comes from an exact leave-one-unit-out jackknife, O(n) for AUC, decomposable and ranking metrics;
-for other metrics it costs n metric calls, so it is refused above BCA_GENERIC_MAX_UNITS units).
+for other metrics (average precision included) it costs n metric calls, so it is refused above BCA_GENERIC_MAX_UNITS units).
 """
 from __future__ import annotations
 
@@ -235,9 +237,13 @@ class _Kernel:
 
 
 class _AUCKernel(_Kernel):
-    """Exact weighted AUC per replicate from per-row codes (module docstring)."""
+    """Exact weighted ROC AUC ("auc") or average precision ("ap") per replicate from per-row codes
+    (module docstring). Both need only, per distinct positive score, the positive weight there and
+    the negative weight below / tied / above it, which the codes' bincount gives."""
 
-    def __init__(self, y: np.ndarray, s_legacy: np.ndarray, s_new: np.ndarray, w: np.ndarray | None):
+    def __init__(self, y: np.ndarray, s_legacy: np.ndarray, s_new: np.ndarray, w: np.ndarray | None,
+                 stat: str = "auc", mdef: _m.MetricDef | None = None):
+        self.stat, self.mdef = stat, mdef
         self.n_units = y.shape[0]
         self.y, self.w = y.astype(bool), w
         self.scores = (s_legacy, s_new)
@@ -273,8 +279,21 @@ class _AUCKernel(_Kernel):
             return math.nan
         return float(np.dot(pos, cneg[0: 2 * d: 2] + 0.5 * neg[1: 2 * d: 2]) / den)
 
+    @staticmethod
+    def _ap(cnt: np.ndarray, d: int) -> float:
+        neg = cnt[: 2 * d + 1]
+        pos = cnt[2 * d + 1:]
+        cneg = np.cumsum(neg)
+        fp = cneg[-1] - cneg[0: 2 * d: 2]  # negatives scored >= the k-th distinct positive score
+        tp = np.cumsum(pos[::-1])[::-1]  # positives scored >= it
+        if d == 0 or tp[0] <= 0:
+            return math.nan
+        prec = np.divide(tp, tp + fp, out=np.zeros(d), where=pos > 0)
+        return float(np.dot(pos, prec) / tp[0])
+
     def _both(self, cnt: np.ndarray) -> tuple[float, float]:
-        return self._auc(cnt[: self.na], self.da), self._auc(cnt[self.na:], self.db)
+        f = self._auc if self.stat == "auc" else self._ap
+        return f(cnt[: self.na], self.da), f(cnt[self.na:], self.db)
 
     def from_indices(self, idx):
         if self.pairs is None:  # pragma: no cover
@@ -294,6 +313,8 @@ class _AUCKernel(_Kernel):
         return self._both(np.bincount(both, weights=np.repeat(wts, 2), minlength=self.total))
 
     def jackknife(self):
+        if self.stat == "ap":  # no O(n) leave-one-out formula for AP: evaluate, within the limit
+            return _GenericKernel(self.mdef, self.y.astype(np.float64), *self.scores, self.w, None).jackknife()
         return _auc_loo(self.y, self.scores[1], self.w) - _auc_loo(self.y, self.scores[0], self.w)
 
 
@@ -348,6 +369,93 @@ def _mean_finalize(sums):
 
 def _root_mean_finalize(sums):
     return np.sqrt(sums[0] / sums[2]), np.sqrt(sums[1] / sums[2])
+
+
+class _ECEKernel(_Kernel):
+    """ECE per replicate without re-sorting: rows stay in each model's probability order and the
+    replicate's quantile edges come from the cumulative replicate weight (same rule as metrics.ece)."""
+
+    def __init__(self, mdef, y, p_legacy, p_new, w, n_bins: int = 10):
+        self.mdef, self.y, self.w, self.n_bins = mdef, y, w, n_bins
+        self.n_units = y.shape[0]
+        self.scores = (p_legacy, p_new)
+        self.sides = []
+        for p in (p_legacy, p_new):
+            order = np.argsort(p, kind="stable")
+            ps = p[order]
+            last = np.empty(ps.shape[0], dtype=bool)  # last row of each run of equal probabilities
+            last[-1] = True
+            np.not_equal(ps[1:], ps[:-1], out=last[:-1])
+            run_end = np.flatnonzero(last)[np.cumsum(np.concatenate(([True], last[:-1]))) - 1]
+            self.sides.append((order, ps, y[order], run_end))
+
+    def _ece(self, c, side) -> float:
+        order, ps, ys, run_end = side
+        ws = c[order]
+        cw = np.cumsum(ws)
+        total = cw[-1]
+        if total <= 0:
+            return math.nan
+        targets = total * np.arange(1, self.n_bins) / self.n_bins
+        e = np.minimum(np.searchsorted(cw, targets, side="left"), ps.shape[0] - 1)
+        ends = np.unique(np.concatenate((run_end[e], [ps.shape[0] - 1])))
+        cp = np.cumsum(ws * ps)[ends]
+        cy = np.cumsum(ws * ys)[ends]
+        return float(np.abs(np.diff(cp, prepend=0.0) - np.diff(cy, prepend=0.0)).sum() / total)
+
+    def from_counts(self, c):
+        wts = c.astype(np.float64) if self.w is None else c * self.w
+        return self._ece(wts, self.sides[0]), self._ece(wts, self.sides[1])
+
+    def jackknife(self):
+        return _GenericKernel(self.mdef, self.y, *self.scores, self.w, None).jackknife()
+
+
+class _CalibrationFitKernel(_Kernel):
+    """Calibration slope or intercept per replicate: Newton's method warm-started at the full-data
+    fit (a few iterations instead of a cold start), falling back to the full solver if it stalls."""
+
+    def __init__(self, mdef, y, p_legacy, p_new, w, which: int):
+        self.mdef, self.y, self.w, self.which = mdef, y, w, which
+        self.n_units = y.shape[0]
+        self.scores = (np.asarray(p_legacy, dtype=np.float64), np.asarray(p_new, dtype=np.float64))
+        self.sides = []
+        for p_raw in (p_legacy, p_new):
+            p, eps = as_probabilities(p_raw)  # the metric's clipping rule, eps of the input dtype
+            pc = np.clip(p, eps, 1 - eps)
+            x = np.log(pc) - np.log1p(-pc)
+            slope, intercept = _m._logistic_fit(x, y, np.ones_like(y) if w is None else w)
+            self.sides.append((x, intercept, slope))
+
+    def _fit(self, ww, side) -> float:
+        x, a, b = side
+        y = self.y
+        for _ in range(25):
+            z = a + b * x
+            mu = 0.5 * (1.0 + np.tanh(0.5 * z))
+            r = ww * (y - mu)
+            v = ww * mu * (1.0 - mu)
+            vx = v * x
+            h00, h01, h11 = v.sum(), vx.sum(), np.dot(vx, x)
+            g0, g1 = r.sum(), np.dot(r, x)
+            det = h00 * h11 - h01 * h01
+            if not det > 0:
+                break
+            da, db = (h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det
+            a, b = a + da, b + db
+            if abs(da) <= 1e-12 * (1 + abs(a)) and abs(db) <= 1e-12 * (1 + abs(b)):
+                return float((b, a)[self.which])
+        try:  # not converging from the warm start: the careful solver decides (or refuses)
+            return float(_m._logistic_fit(x, y, ww)[self.which])
+        except ParityInputError:
+            return math.nan
+
+    def from_counts(self, c):
+        ww = c.astype(np.float64) if self.w is None else c * self.w
+        return self._fit(ww, self.sides[0]), self._fit(ww, self.sides[1])
+
+    def jackknife(self):
+        return _GenericKernel(self.mdef, self.y, *self.scores, self.w, None).jackknife()
 
 
 class _GenericKernel(_Kernel):
@@ -413,12 +521,18 @@ def _build_kernel(mdef: _m.MetricDef, y_true, s_legacy, s_new, w_raw, groups) ->
             vb, _ = _m._ndcg_per_group(y, gn[1], gn[2], k)
         gw = gl[2].group_weight  # default no_relevant="zero": every group counts
         return _SumsKernel(np.column_stack([gw * va, gw * vb, gw]), _mean_finalize)
-    if name == "auc":
+    if name in ("auc", "pr_auc"):
         y = as_binary_labels(y_true, "y_true")
         return _AUCKernel(y, as_scores(s_legacy, "score_legacy"), as_scores(s_new, "score_new"),
-                          as_weights(w_raw, y.shape[0]))
+                          as_weights(w_raw, y.shape[0]), stat="auc" if name == "auc" else "ap", mdef=mdef)
     y = np.asarray(y_true, dtype=np.float64)
     ww = np.ones(y.shape[0]) if w_raw is None else np.asarray(w_raw, dtype=np.float64)
+    if name == "ece":
+        return _ECEKernel(mdef, y, np.asarray(s_legacy, dtype=np.float64), np.asarray(s_new, dtype=np.float64),
+                          None if w_raw is None else ww)
+    if name in ("calibration_slope", "calibration_intercept"):
+        return _CalibrationFitKernel(mdef, y, s_legacy, s_new, None if w_raw is None else ww,
+                                     which=0 if name == "calibration_slope" else 1)
     if name == "calibration_ratio":
         pl = np.asarray(s_legacy, dtype=np.float64)
         pn = np.asarray(s_new, dtype=np.float64)

@@ -76,9 +76,10 @@ def test_replicates_equal_sklearn_on_the_same_resample(name, tied, weighted):
     assert r.diff == r.new - r.legacy
 
 
+@pytest.mark.parametrize("tied", [False, True], ids=["continuous", "tied"])
 @pytest.mark.parametrize("name", ["calibration_ratio", "ece", "calibration_slope", "calibration_intercept"])
-def test_replicates_of_other_metrics_equal_the_metric_on_the_resample(name):
-    d = pair_data(n=800, seed=1)
+def test_replicates_of_other_metrics_equal_the_metric_on_the_resample(name, tied):
+    d = pair_data(n=800, seed=1, tied=tied)
     fn = M.get_metric(name).fn
     r = paired_bootstrap(name, d.y, d.pa, d.pb, sample_weight=d.w, n_boot=4, seed=5)
     for rep in range(4):
