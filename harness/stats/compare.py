@@ -338,6 +338,9 @@ def _n_required(e: MetricEntry, margin: eq.Margin, alpha: float, power: float) -
     m_abs = e.margin["absolute_value"]
     if m_abs is None or e.se <= 0:
         return None
+    if e.p_value and e.p_adjusted and e.p_adjusted > e.p_value:
+        # Holm multiplied this p-value by k (its adjusted/raw ratio): deciding needs p <= alpha / k
+        alpha = alpha * e.p_value / e.p_adjusted
     return eq.n_required(e.diff, e.se, e.n, m_abs, alpha=alpha, power=power, test=margin.test,
                          higher_is_better=margin.higher_is_better)
 
@@ -425,8 +428,10 @@ def compare_scores(y_true: Any, score_legacy: Any, score_new: Any, *, metrics: S
     a = np.asarray(score_legacy)
     b = np.asarray(score_new)
     y = np.asarray(y_true)
-    n = int(y.shape[0]) if y.ndim == 1 else -1
-    for name, arr in (("y_true", y), ("score_legacy", a), ("score_new", b)):
+    if y.ndim != 1:
+        raise ParityInputError(f"y_true must be 1-D (one label per row), got shape {y.shape}")
+    n = int(y.shape[0])
+    for name, arr in (("score_legacy", a), ("score_new", b)):
         if arr.ndim != 1 or arr.shape[0] != n:
             raise ParityInputError(f"{name} must be 1-D with one value per row ({n} rows in y_true), got shape {arr.shape}")
     if n < 1:

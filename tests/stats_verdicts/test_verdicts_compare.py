@@ -130,6 +130,7 @@ def test_holm_downgrades_equivalence_claims_that_do_not_survive():
         assert e.p_value == pytest.approx(0.035, rel=1e-6)
         assert e.p_adjusted == pytest.approx(0.07, rel=1e-6)
         assert e.verdict is I and "Holm" in e.note
+        assert e.n_required > e.n  # sized for the Holm-adjusted level, so more rows than now
     alone = compare_scores(y, a, b, metrics=["auc"], margins={"auc": margins["auc"]})
     assert alone.verdict is E  # the same interval passes when it is the only claim
 
