@@ -3,6 +3,7 @@
     parity compare FILE --label COL --legacy COL --new COL [--group COL] [--weight COL] [--key COL]
                    [--metrics auc,logloss,...] [--margin auc=0.002,logloss=1%] [--alpha 0.05]
                    [--bootstrap N] [--seed S] [--slice COL ...] [--min-slice-size N] [--json OUT]
+                   [--non-inferiority auc,...]
 
 FILE is Parquet (.parquet, .pq) or CSV (.csv). Each metric's difference (new - legacy) gets an interval
 and a three-way verdict against its margin (see harness.stats.compare); a trailing % makes a margin
@@ -38,6 +39,9 @@ def register(subparsers) -> None:
                    help="comma-separated metrics (default: auc,logloss,brier)")
     p.add_argument("--margin", default="", metavar="SPEC",
                    help="margins, e.g. auc=0.002,logloss=1%% (a trailing %% is relative to the legacy metric)")
+    p.add_argument("--non-inferiority", default="", metavar="LIST",
+                   help="metrics tested one-sided (new may be better, not worse by more than the margin); "
+                   "the others are tested for equivalence (two one-sided tests)")
     p.add_argument("--alpha", type=float, default=0.05, help="test level; decisions use the 1-2*alpha interval")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap replicates (default 1000)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="bootstrap seed (default 0)")
@@ -101,7 +105,7 @@ def _compare(args) -> int:
 
     from harness.errors import ParityInputError
     from harness.stats.compare import compare_scores
-    from harness.stats.equivalence import parse_margins
+    from harness.stats.equivalence import Margin, parse_margins
     from harness.stats.metrics import get_metric
 
     path = Path(args.file)
@@ -116,7 +120,14 @@ def _compare(args) -> int:
     if not names:
         raise ParityInputError(f"--metrics {args.metrics!r} names no metric")
     defs = [get_metric(m) for m in names]
-    margins = parse_margins(args.margin)
+    margins: dict[str, Any] = dict(parse_margins(args.margin))
+    for name in [m.strip() for m in args.non_inferiority.split(",") if m.strip()]:
+        mdef = get_metric(name)
+        margins = {k.strip().lower(): v for k, v in margins.items()}
+        if mdef.name not in margins:
+            raise ParityInputError(f"--non-inferiority {name!r}: the metric needs a margin in --margin")
+        value, kind = margins[mdef.name]
+        margins[mdef.name] = Margin(mdef.name, value, kind, mdef.higher_is_better, "non_inferiority")
     frame = _read(path)
     if len(frame) == 0:
         raise ParityInputError(f"{path}: has no rows")

@@ -392,8 +392,14 @@ def _validate_options(alpha, n_boot, seed, min_slice_size, power) -> None:
 
 
 def _margins(metric_defs: list[MetricDef], margins: Mapping[str, Any] | None) -> dict[str, eq.Margin]:
-    margins = dict(margins or {})
     names = {d.name for d in metric_defs}
+    canonical: dict[str, Any] = {}
+    for key, spec in (margins or {}).items():  # "AUC" and "auc" name the same metric
+        name = key.strip().lower() if isinstance(key, str) else key
+        if name in canonical:
+            raise ParityInputError(f"margins name metric {name!r} twice")
+        canonical[name] = spec
+    margins = canonical
     unknown = sorted(set(margins) - names)
     if unknown:
         raise ParityInputError(f"margins given for metric(s) {unknown} that are not being compared; "

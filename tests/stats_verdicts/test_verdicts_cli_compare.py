@@ -130,3 +130,16 @@ def test_real_process_exit_code(parquet):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stderr
     assert "NOT_EQUIVALENT" in proc.stdout
+
+
+def test_non_inferiority_flag(parquet, tmp_path, capsys):
+    out = tmp_path / "ni.json"
+    code, stdout, _ = _run(["compare", str(parquet), "--label", "click", "--legacy", "legacy", "--new", "new",
+                            "--metrics", "auc,logloss", "--margin", "auc=0.01,logloss=2%",
+                            "--non-inferiority", "auc", "--json", str(out)], capsys)
+    assert code == 0 and "(NI)" in stdout
+    metrics = json.loads(out.read_text())["metrics"]
+    assert metrics[0]["margin"]["test"] == "non_inferiority" and metrics[1]["margin"]["test"] == "equivalence"
+    code, _, err = _run(["compare", str(parquet), "--label", "click", "--legacy", "legacy", "--new", "new",
+                         "--non-inferiority", "brier"], capsys)
+    assert code == 2 and "needs a margin" in err
