@@ -97,6 +97,8 @@ class _State:
         self.received: list[tuple[str, dict[str, Any]]] = []  # (worker id, payload) under xdist
         self.report_paths: dict[str, Path] | None = None
         self.final: list[Any] | None = None  # the suite results reported (set at session end)
+        self.errors: dict[str, str] = {}  # suite name -> why it could not run (all processes)
+        self.report_error: str | None = None
         self.warnings: list[str] = []
 
     def suite_result(self, suite: Suite) -> Any:
@@ -117,6 +119,7 @@ class _State:
         """What a worker hands the controller: JSON-able suite results and upgrade outcomes."""
         return {
             "results": {n: r.to_dict() for n, r in sorted(self.results.items()) if not isinstance(r, BaseException)},
+            "errors": {n: f"{type(r).__name__}: {r}" for n, r in sorted(self.results.items()) if isinstance(r, BaseException)},
             "upgrades": dict(sorted(self.upgrades.items())),
         }
 
@@ -394,6 +397,8 @@ def _final_results(state: _State) -> list[Any]:
             results.setdefault(name, data)
         for name, entry in payload.get("upgrades", {}).items():
             upgrades.setdefault(name, entry)
+        for name, why in payload.get("errors", {}).items():
+            state.errors.setdefault(name, why)
     out = []
     for name in sorted(set(results) | set(upgrades)):
         if name in results:
@@ -420,7 +425,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from harness.report import build_report, write_report
 
     state.final = _final_results(state)
-    state.report_paths = write_report(build_report(state.final), state.report_dir)
+    try:
+        state.report_paths = write_report(build_report(state.final), state.report_dir)
+    except (ParityError, OSError) as exc:
+        # A gate whose report is missing must not look green: fail the session, say why in the summary.
+        state.report_error = f"{type(exc).__name__}: {exc}"
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -432,6 +442,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         if not state.results and not state.upgrades and not state.received:
             return
         final = _final_results(state)
+    if not final and not state.errors:
+        return
     tr = terminalreporter
     tr.write_sep("=", "parity verdicts")
     rows = [("suite", "verdict", "checks", "failing", "inconclusive", "known gaps", "sample")]
@@ -444,9 +456,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             str(len(r.known_gaps)),
             f"{r.sample['rows']} rows (seed {r.sample['seed']})" if r.sample else "-",
         ))
-    for name, exc in sorted(state.results.items()):
-        if isinstance(exc, BaseException):
-            rows.append((name, "ERROR", "-", "-", "-", "-", f"{type(exc).__name__}: {exc}"[:60]))
+    for name, why in sorted(state.errors.items()):
+        rows.append((name, "ERROR", "-", "-", "-", "-", why.splitlines()[0][:80] if why else "?"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
@@ -457,3 +468,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         tr.write_line(f"warning: {warning}", yellow=True)
     if state.report_paths:
         tr.write_line(f"parity report: {state.report_paths['html'].parent}/report.{{json,md,html}}")
+    if state.report_error:
+        tr.write_line(f"parity report NOT written to {state.report_dir}: {state.report_error}", red=True)

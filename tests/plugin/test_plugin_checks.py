@@ -137,3 +137,53 @@ def test_stale_known_gap_is_a_failure(project, tmp_path):
     r = project.run(env={"RUNLOG": str(tmp_path / "runlog")})
     assert r.rc == 1
     assert "known_gaps names ['features/nope']" in r.text
+
+
+HAND_WRITTEN = '''
+
+def test_fixtures(parity_pair, golden_dataset, parity_seed, parity_suite):
+    assert parity_seed == 5
+    assert parity_suite is SUITE
+    frame = golden_dataset("tiny").frame("eval")
+    assert len(frame) == 600
+    assert parity_pair.legacy.name == "legacy" and parity_pair.new.shift == NEW_SHIFT
+
+
+def test_hand_written_assertion(parity_result, assert_parity):
+    assert_parity(parity_result.check("metrics/auc"))
+'''
+
+
+def test_fixtures_and_assertion_helper_in_a_suite_file(project, tmp_path):
+    project.write("conftest.py", FAKE_RUNNER)
+    project.write("test_tiny.py", project.suite_source(extra=SUITE_EXTRA, metrics=METRICS, shift=0.5) + HAND_WRITTEN)
+    runlog = tmp_path / "runlog"
+    r = project.run("-k", "test_", "--parity-seed", "5", env={"RUNLOG": str(runlog)})
+    assert r.rc == 1, r.text
+    assert "PASSED test_tiny.py::test_fixtures" in r.out
+    assert "FAILED test_tiny.py::test_hand_written_assertion" in r.out
+    # The helper's review, pointing at the user's line rather than into the plugin.
+    assert "metrics/auc: NOT_EQUIVALENT" in r.out and "±0.01 (equivalence)" in r.out
+    assert "assert_parity(parity_result.check(\"metrics/auc\"))" in r.out
+    assert runlog.read_text().count("tiny") == 1
+
+
+def test_a_suite_that_cannot_run_fails_every_item_with_the_cause(project, tmp_path):
+    project.write("conftest.py", FAKE_RUNNER.replace(
+        "    module = sys.modules[suite.pair.__module__]",
+        "    raise harness.ParityInputError('golden set tiny: column x missing')"))
+    project.write("test_tiny.py", project.suite_source(extra=SUITE_EXTRA))
+    r = project.run("--parity-report", "rep", env={"RUNLOG": str(tmp_path / "runlog")})
+    assert r.rc == 1, r.text
+    assert r.out.count("suite 'tiny' could not run: ParityInputError: golden set tiny: column x missing") >= 3
+    assert "tiny   ERROR" in r.out
+    assert (tmp_path / "runlog").read_text().count("tiny") == 1  # tried once, not once per item
+
+
+def test_report_that_cannot_be_written_fails_the_session(project, tmp_path):
+    project.write("conftest.py", FAKE_RUNNER)
+    project.write("test_tiny.py", project.suite_source(extra=SUITE_EXTRA.replace('DROP = {"predictions/scores"}', "DROP = set()")))
+    project.write("rep", "a file where the report folder should be")
+    r = project.run("--parity-report", "rep", "-k", "alignment", env={"RUNLOG": str(tmp_path / "runlog")})
+    assert r.rc == 3, r.text  # pytest.ExitCode.INTERNAL_ERROR
+    assert "parity report NOT written" in r.out and "is not a directory" in r.out

@@ -34,10 +34,15 @@ def test_upgrade_gate_lifecycle(project, tmp_path):
 
     recorded = project.run(*only_gate, "--parity-update-baseline", "--parity-reason", "initial baseline")
     assert recorded.rc == 0, recorded.text
-    assert (tmp_path / "baselines" / "tiny" / "baseline.json").is_file()
+    assert (tmp_path / "baselines" / "tiny" / "baseline.json").is_file()  # $PARITY_BASELINE_DIR
+    assert "initial baseline" in (tmp_path / "baselines" / "tiny" / "history.jsonl").read_text()
 
     same = project.run(*only_gate, "--parity-report", "rep")
     assert same.rc == 0, same.text
+
+    # --parity-baseline-dir wins over the environment: an empty folder there means no baseline.
+    elsewhere = project.run(*only_gate, "--parity-baseline-dir", "other")
+    assert elsewhere.rc == 1 and "no baseline for suite 'tiny'" in elsewhere.text, elsewhere.text
 
     drifted = project.run(*only_gate, "--parity-report", "rep", env={"PROBE_DRIFT": "1e-3"})
     assert drifted.rc == 1, drifted.text
