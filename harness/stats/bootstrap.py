@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy.special import ndtr, ndtri
+from scipy.special import expit, ndtr, ndtri
 from scipy.stats import t as student_t
 
 from harness.errors import ParityInputError
@@ -432,7 +432,7 @@ class _CalibrationFitKernel(_Kernel):
         y = self.y
         for _ in range(25):
             z = a + b * x
-            mu = 0.5 * (1.0 + np.tanh(0.5 * z))
+            mu = expit(z)
             r = ww * (y - mu)
             v = ww * mu * (1.0 - mu)
             vx = v * x

@@ -1,0 +1,181 @@
+"""Benchmark of the statistics core against scikit-learn, in the same run (ratios, not absolute times).
+
+    .venv/bin/python benchmarks/bench_stats.py [--n 1000000] [--boot 1000] [--loop-resamples 50]
+                                               [--scaling 1e5,1e6,1e7] [--json OUT]
+
+(a) delong_paired (AUCs + difference + interval) vs two calls of sklearn roc_auc_score, and the point
+    AUCs' agreement with scikit-learn;
+(b) paired_bootstrap with --boot replicates (AUC, logloss) vs a Python loop of scikit-learn calls over
+    resamples (the loop is timed on --loop-resamples resamples and extrapolated linearly to --boot:
+    its cost per resample is constant), and tracemalloc's peak for the bootstrap, to compare with the
+    n x B matrix it never builds;
+(c) scaling of delong_paired and of one bootstrap replicate over the --scaling sizes.
+
+Data: n rows, ~3 % positives, two correlated probability scores (CTR-like). Every timing is the
+minimum over --repeat runs, so background load on a shared machine inflates both sides less.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from harness.stats.bootstrap import paired_bootstrap  # noqa: E402
+from harness.stats.delong import delong_paired  # noqa: E402
+
+
+def make_data(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.03).astype(np.int64)
+    z = rng.normal(size=n) + 1.5 * y
+    a = 1.0 / (1.0 + np.exp(-(z + rng.normal(scale=0.4, size=n) - 4.0)))
+    b = 1.0 / (1.0 + np.exp(-(z + rng.normal(scale=0.4, size=n) - 4.0)))
+    return y, a, b
+
+
+def best_time(fn, repeat: int) -> float:
+    best = math.inf
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def bench_delong(y, a, b, repeat):
+    from sklearn.metrics import roc_auc_score
+
+    # interleaved, so a burst of background load hits both sides alike
+    t_sk = t_dl = math.inf
+    for _ in range(repeat):
+        t_sk = min(t_sk, best_time(lambda: (roc_auc_score(y, a), roc_auc_score(y, b)), 1))
+        t_dl = min(t_dl, best_time(lambda: delong_paired(y, a, b), 1))
+    r = delong_paired(y, a, b)
+    err = max(abs(r.auc_a - roc_auc_score(y, a)), abs(r.auc_b - roc_auc_score(y, b)))
+    return {"sklearn_2_calls_s": t_sk, "delong_paired_s": t_dl, "ratio_delong_over_sklearn": t_dl / t_sk,
+            "max_abs_auc_diff_vs_sklearn": err}
+
+
+def baselines():
+    """What a straightforward loop would call per resample: scikit-learn where it has the metric."""
+    import sklearn.metrics as skm
+    from sklearn.linear_model import LogisticRegression
+
+    from harness.stats.metrics import ece
+
+    def slope(y, p):
+        x = np.log(p / (1 - p)).reshape(-1, 1)
+        return LogisticRegression(C=np.inf, solver="newton-cholesky").fit(x, y).coef_[0, 0]
+
+    return {
+        "auc": skm.roc_auc_score, "pr_auc": skm.average_precision_score, "logloss": skm.log_loss,
+        "brier": skm.brier_score_loss, "rmse": skm.root_mean_squared_error, "mae": skm.mean_absolute_error,
+        "calibration_slope": slope,
+        "ece": ece,  # scikit-learn has no ECE: the baseline is harness.stats.metrics.ece per resample
+    }
+
+
+def bench_bootstrap(y, a, b, n_boot, loop_resamples, repeat, metrics=("auc", "logloss")):
+    base = baselines()
+    n = y.shape[0]
+    out = {}
+    for name in metrics:
+        fn = base[name]
+        t0 = time.perf_counter()
+        paired_bootstrap(name, y, a, b, n_boot=n_boot, seed=0)
+        t_ours = time.perf_counter() - t0
+
+        def loop():
+            rng = np.random.default_rng(1)
+            for _ in range(loop_resamples):
+                i = rng.integers(0, n, n)
+                yi = y[i]
+                fn(yi, b[i]) - fn(yi, a[i])
+
+        t_loop = best_time(loop, 1) * n_boot / loop_resamples  # already an average over resamples
+        tracemalloc.start()
+        paired_bootstrap(name, y, a, b, n_boot=min(n_boot, 20), seed=0)  # peak does not grow with B
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        out[name] = {"ours_s": t_ours, "sklearn_loop_extrapolated_s": t_loop, "speedup": t_loop / t_ours,
+                     "peak_mb": peak / 1e6, "n_x_B_matrix_mb": n * n_boot * 8 / 1e6}
+    return out
+
+
+def bench_scaling(sizes, boot, repeat):
+    rows = []
+    for n in sizes:
+        y, a, b = make_data(n, seed=2)
+        t_dl = best_time(lambda: delong_paired(y, a, b), repeat if n <= 1_000_000 else 1)
+        per_rep = {}
+        for name in ("auc", "logloss"):
+            t0 = time.perf_counter()
+            paired_bootstrap(name, y, a, b, n_boot=boot, seed=0)
+            per_rep[name] = (time.perf_counter() - t0) / boot
+        rows.append({"n": n, "delong_s": t_dl, "delong_ns_per_nlogn": t_dl / (n * math.log2(n)) * 1e9,
+                     "bootstrap_auc_s_per_replicate": per_rep["auc"],
+                     "bootstrap_logloss_s_per_replicate": per_rep["logloss"]})
+        del y, a, b
+    return rows
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n", type=float, default=1e6)
+    p.add_argument("--boot", type=int, default=1000)
+    p.add_argument("--loop-resamples", type=int, default=50)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--metrics", default="auc,logloss", help="metrics for (b): " + ", ".join(
+        ["auc", "pr_auc", "logloss", "brier", "rmse", "mae", "ece", "calibration_slope"]))
+    p.add_argument("--skip-delong", action="store_true")
+    p.add_argument("--scaling", default="1e5,1e6,1e7", help="comma-separated sizes; empty to skip")
+    p.add_argument("--scaling-boot", type=int, default=20, help="replicates timed per size in (c)")
+    p.add_argument("--json", type=Path)
+    args = p.parse_args(argv)
+    n = int(args.n)
+
+    import numpy, scipy, sklearn  # noqa: E401 - versions for the record
+
+    env = {"python": platform.python_version(), "numpy": numpy.__version__, "scipy": scipy.__version__,
+           "sklearn": sklearn.__version__, "machine": platform.machine(), "cpus": os.cpu_count(),
+           "load_avg_at_start": os.getloadavg()}
+    print(f"# bench_stats: n={n:,}, boot={args.boot}, loop_resamples={args.loop_resamples}, {env}")
+    y, a, b = make_data(n)
+    res = {"env": env, "n": n, "positives": int(y.sum())}
+    if not args.skip_delong:
+        res["delong"] = bench_delong(y, a, b, args.repeat)
+        d = res["delong"]
+        print(f"(a) delong_paired {d['delong_paired_s']:.3f}s vs 2x roc_auc_score {d['sklearn_2_calls_s']:.3f}s "
+              f"-> ratio {d['ratio_delong_over_sklearn']:.2f}; max |AUC - sklearn| = {d['max_abs_auc_diff_vs_sklearn']:.1e}",
+              flush=True)
+    res["bootstrap"] = bench_bootstrap(y, a, b, args.boot, args.loop_resamples, args.repeat,
+                                       [m.strip() for m in args.metrics.split(",") if m.strip()])
+    for name, r in res["bootstrap"].items():
+        print(f"(b) {name}: paired_bootstrap {args.boot} reps {r['ours_s']:.1f}s vs sklearn loop "
+              f"{r['sklearn_loop_extrapolated_s']:.1f}s (extrapolated from {args.loop_resamples}) -> "
+              f"{r['speedup']:.1f}x; peak {r['peak_mb']:.0f} MB vs n x B matrix {r['n_x_B_matrix_mb']:.0f} MB", flush=True)
+    del y, a, b
+    sizes = [int(float(s)) for s in args.scaling.split(",") if s.strip()]
+    res["scaling"] = bench_scaling(sizes, args.scaling_boot, args.repeat)
+    for r in res["scaling"]:
+        print(f"(c) n={r['n']:>10,}: delong {r['delong_s']:.3f}s ({r['delong_ns_per_nlogn']:.2f} ns per n log2 n); "
+              f"bootstrap per replicate: auc {r['bootstrap_auc_s_per_replicate'] * 1e3:.1f} ms, "
+              f"logloss {r['bootstrap_logloss_s_per_replicate'] * 1e3:.1f} ms", flush=True)
+    res["load_avg_at_end"] = os.getloadavg()
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
