@@ -262,24 +262,29 @@ class FeatureSpec:
 
 # -- raw input validation, shared with new_platform.featurizer.frame_to_tensors --------------------
 def _string_column(frame: pd.DataFrame, col: str) -> np.ndarray:
-    values = frame[col].to_numpy(dtype=object, na_value=None)
-    out = np.empty(len(values), dtype=object)
-    for i, v in enumerate(values):
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            out[i] = ""
-        elif isinstance(v, str):
-            try:
-                v.encode("utf-8")
-            except UnicodeEncodeError as exc:
+    series = frame[col]
+    values = series.to_numpy(dtype=object, na_value=None)
+    missing = pd.isna(values)
+    present = values[~missing]
+    # Fast path, one C pass: every present value is a str. The loop below only runs to name a bad row.
+    if present.size and pd.api.types.infer_dtype(present, skipna=False) != "string":
+        for i, v in enumerate(values):
+            if not (missing[i] or isinstance(v, str)):
                 raise ParityInputError(
-                    f"column {col!r}, row {i} (index {frame.index[i]!r}): {v!r} is not encodable as UTF-8 ({exc.reason})"
-                ) from None
-            out[i] = v
-        else:
+                    f"column {col!r}, row {i} (index {frame.index[i]!r}): {v!r} is a {type(v).__name__}; expected "
+                    "a string or a missing value (None/NaN); numbers are not turned into strings"
+                )
+    out = np.where(missing, "", values).astype(object)
+    # UTF-8 is what both sides hash; a lone surrogate has no UTF-8 form. Checked once per distinct value.
+    codes, uniques = pd.factorize(out)
+    for j, v in enumerate(uniques):
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            i = int(np.flatnonzero(codes == j)[0])
             raise ParityInputError(
-                f"column {col!r}, row {i} (index {frame.index[i]!r}): {v!r} is a {type(v).__name__}; expected a "
-                "string or a missing value (None/NaN); numbers are not turned into strings"
-            )
+                f"column {col!r}, row {i} (index {frame.index[i]!r}): {v!r} is not encodable as UTF-8 ({exc.reason})"
+            ) from None
     return out
 
 
@@ -395,6 +400,16 @@ def _bucketize(x: np.ndarray, boundaries: tuple[float, ...]) -> np.ndarray:
     return np.searchsorted(np.asarray(boundaries, dtype=np.float64), x, side="right").astype(np.int64)
 
 
+def _factorize_pairs(pairs: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """Each row's index into the distinct (first, second) pairs, and those pairs."""
+    c_codes, c_uniques = pd.factorize(pairs.iloc[:, 0].to_numpy(dtype=object))
+    d_codes, d_uniques = pd.factorize(pairs.iloc[:, 1].to_numpy(dtype=object))
+    combined = c_codes.astype(np.int64) * max(len(d_uniques), 1) + d_codes
+    codes, distinct = pd.factorize(combined)
+    n_d = max(len(d_uniques), 1)
+    return codes.astype(np.int64), [(c_uniques[k // n_d], d_uniques[k % n_d]) for k in distinct]
+
+
 class LegacyFeaturizer:
     """pandas/numpy featurizer: ``transform(frame)`` -> one column per feature, same index and order."""
 
@@ -427,12 +442,16 @@ class LegacyFeaturizer:
                 pd.Series(raw[col], dtype=object).map(self._vocab_maps[col]).fillna(0).to_numpy(dtype=np.int64)
             )
         out["shop_hash"] = hash_bucket(raw["shop_id"], spec.shop_buckets, spec.hash_key)
-        crossed = [f"{len(c.encode('utf-8'))}:{c}{d}" for c, d in zip(raw["category"], raw["device"])]
-        out["category_x_device"] = hash_bucket(crossed, spec.cross_buckets, spec.hash_key)
-        queries = [normalize_query(q) for q in raw["query"]]
-        out["query_hash"] = hash_bucket(queries, spec.query_buckets, spec.hash_key)
+        # Per distinct (category, device) pair and per distinct query: real columns repeat values heavily.
+        pairs = pd.DataFrame({"c": raw["category"], "d": raw["device"]})
+        pair_codes, distinct_pairs = _factorize_pairs(pairs)
+        crossed = [f"{len(c.encode('utf-8'))}:{c}{d}" for c, d in distinct_pairs]
+        out["category_x_device"] = hash_bucket(crossed, spec.cross_buckets, spec.hash_key)[pair_codes]
+        query_codes, distinct_queries = pd.factorize(raw["query"])
+        queries = [normalize_query(q) for q in distinct_queries]
+        out["query_hash"] = hash_bucket(queries, spec.query_buckets, spec.hash_key)[query_codes]
         tokens = np.fromiter((count_query_tokens(q) for q in queries), dtype=np.int64, count=len(queries))
-        out["query_num_tokens"] = np.minimum(tokens, spec.max_query_tokens)
+        out["query_num_tokens"] = np.minimum(tokens, spec.max_query_tokens)[query_codes]
         # Rank k -> id k, deeper ranks share the last id, ranks < 1 -> 0 (documented, see module doc).
         out["position"] = np.where(position < 1, 0, np.minimum(position, spec.max_position)).astype(np.int64)
         return pd.DataFrame({name: out[name] for name in spec.feature_names}, index=frame.index)

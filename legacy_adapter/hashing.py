@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from harness.errors import ParityInputError
 
@@ -158,41 +159,44 @@ def _hash_many(messages: list[bytes], k0: int, k1: int) -> np.ndarray:
     return out
 
 
-def _to_strings(values: Any, argument: str) -> list[str]:
+def _to_strings(values: Any, argument: str) -> np.ndarray:
+    """``values`` as a 1-D object array of str; anything else is refused, naming the first bad element."""
     if isinstance(values, (str, bytes)):
         raise ParityInputError(f"{argument}: expected an array-like of str, got a single {type(values).__name__}")
     try:
-        items = list(values.tolist() if hasattr(values, "tolist") else values)
+        items = np.asarray(values.tolist() if hasattr(values, "tolist") else list(values), dtype=object)
     except TypeError:
         raise ParityInputError(f"{argument}: expected an array-like of str, got {type(values).__name__}") from None
-    for i, v in enumerate(items):
-        if not isinstance(v, str):
-            raise ParityInputError(
-                f"{argument}[{i}]={v!r} is a {type(v).__name__}; expected str (map missing values to '' first)"
-            )
+    if items.ndim != 1:
+        raise ParityInputError(f"{argument}: expected a 1-D array-like of str, got shape {items.shape}")
+    # infer_dtype is one C pass; the Python loop below only runs to name the offending element.
+    if items.size and pd.api.types.infer_dtype(items, skipna=False) != "string":
+        for i, v in enumerate(items):
+            if not isinstance(v, str):
+                raise ParityInputError(
+                    f"{argument}[{i}]={v!r} is a {type(v).__name__}; expected str (map missing values to '' first)"
+                )
     return items
 
 
-def _encode(s: str, argument: str, i: int) -> bytes:
-    try:
-        return s.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ParityInputError(f"{argument}[{i}]={s!r} cannot be encoded as UTF-8 ({exc.reason})") from None
-
-
-def _factorize(items: list[str]) -> tuple[list[str], np.ndarray]:
-    """Distinct values in first-seen order and each item's index into them (like ``pd.factorize``)."""
-    codes: dict[str, int] = {}
-    inverse = np.fromiter((codes.setdefault(s, len(codes)) for s in items), dtype=np.int64, count=len(items))
-    return list(codes), inverse
+def _encode_distinct(items: np.ndarray, argument: str) -> tuple[list[bytes], np.ndarray]:
+    """UTF-8 bytes of each distinct value (first-seen order) and each item's index into them."""
+    codes, uniques = pd.factorize(items)
+    encoded = []
+    for j, s in enumerate(uniques):
+        try:
+            encoded.append(s.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            i = int(np.flatnonzero(codes == j)[0])
+            raise ParityInputError(f"{argument}[{i}]={s!r} cannot be encoded as UTF-8 ({exc.reason})") from None
+    return encoded, codes.astype(np.int64)
 
 
 def hash_strings(values: Iterable[str], *, key: tuple[int, int]) -> np.ndarray:
     """Unsigned 64-bit SipHash-2-4 of each string's UTF-8 bytes (uint64 array), each distinct value once."""
     k0, k1 = _check_key(*_key_pair(key))
-    items = _to_strings(values, "values")
-    uniques, inverse = _factorize(items)
-    return _hash_many([_encode(s, "values", i) for i, s in enumerate(uniques)], k0, k1)[inverse]
+    encoded, codes = _encode_distinct(_to_strings(values, "values"), "values")
+    return _hash_many(encoded, k0, k1)[codes]
 
 
 def _key_pair(key: Any) -> tuple[Any, Any]:
@@ -213,10 +217,5 @@ def hash_bucket(values: Iterable[str], num_buckets: int, key: tuple[int, int]) -
     if isinstance(num_buckets, (bool, np.bool_)) or not isinstance(num_buckets, (int, np.integer)) or num_buckets < 1:
         raise ParityInputError(f"num_buckets={num_buckets!r} must be a positive int")
     k0, k1 = _check_key(*_key_pair(key))
-    items = _to_strings(values, "values")
-    if not items:
-        return np.empty(0, dtype=np.int64)
-    uniques, inverse = _factorize(items)
-    hashed = _hash_many([_encode(s, "values", i) for i, s in enumerate(uniques)], k0, k1)
-    buckets = (hashed % np.uint64(num_buckets)).astype(np.int64)
-    return buckets[inverse]
+    encoded, codes = _encode_distinct(_to_strings(values, "values"), "values")
+    return (_hash_many(encoded, k0, k1) % np.uint64(num_buckets)).astype(np.int64)[codes]

@@ -57,7 +57,8 @@ def frame_to_tensors(frame: pd.DataFrame, spec: FeatureSpec) -> dict[str, tf.Ten
     out = {}
     for col, values in raw.items():
         if col in STRING_COLUMNS:
-            out[col] = tf.constant([v.encode("utf-8") for v in values] if len(values) else np.array([], dtype=object), dtype=tf.string)
+            # clean_raw has checked every value is a str with a UTF-8 form; TF encodes str as UTF-8.
+            out[col] = tf.constant(values, dtype=tf.string)
         else:
             out[col] = tf.constant(values, dtype=_raw_dtype(col))
     return out
