@@ -34,7 +34,10 @@ def test_collection_reads_slices_without_importing_tensorflow(project):
 
 @pytest.mark.slow  # a serial and a two-worker xdist session
 def test_report_serial_equals_xdist_and_matches_schema(project, tmp_path):
-    project.write("test_tiny.py", project.suite_source(name="tiny_a"))
+    # tiny_a runs the statistics too (DeLong, bootstrap, Holm over slices): the report must not depend on
+    # which process computed them.
+    project.write("test_tiny.py", project.suite_source(
+        name="tiny_a", slices=["device"], metrics='[MetricGate("auc", 0.02), MetricGate("logloss", 0.05, kind="relative")]'))
     project.write("test_other.py", project.suite_source(name="tiny_b", shift=1e-3))
     args = ("--parity-sample", "300", "--parity-seed", "3")
     serial = project.run(*args, "--parity-report", str(tmp_path / "serial"))
@@ -56,7 +59,9 @@ def test_report_serial_equals_xdist_and_matches_schema(project, tmp_path):
     assert verdicts == {"alignment/keys": "EQUIVALENT", "features/x2": "NOT_EQUIVALENT",
                         "predictions/scores": "NOT_EQUIVALENT"}
     md = (tmp_path / "serial" / "report.md").read_text()
-    assert md.startswith("**Parity: NOT_EQUIVALENT** \u2014 2 suites, 6 checks, 2 failing")
+    # tiny_a: 3 + 2 metrics x (overall + 3 devices) = 11 checks; tiny_b: 3 checks.
+    assert md.startswith("**Parity: NOT_EQUIVALENT** \u2014 2 suites, 14 checks, 2 failing")
+    assert len(doc["suites"][0]["checks"]) == 11 and doc["suites"][0]["verdict"] == "EQUIVALENT"
     assert "Sampled run:** 300 rows" in md
     html = (tmp_path / "serial" / "report.html").read_text()
     assert html.count('data-plot="hexbin"') == 2 and html.count('data-plot="score_hist"') == 2
