@@ -13,22 +13,23 @@ Resampling schemes
   workers do not matter; per-replicate sums from chunks simply add (see `poisson_weights`).
 
 Speed (never an n x n_boot matrix; one replicate at a time, O(n) memory):
-- AUC and average precision: each model's scores are sorted once. Every row gets a small integer code (negatives: the gap
-  or tie position among the distinct positive scores; positives: their distinct-value index), so a
-  replicate's exact weighted AUC needs only a bincount of the drawn codes plus cumulative sums over
-  ~n_pos entries. Hand-written because a sort per replicate (what roc_auc_score does) is the
-  bottleneck; see benchmarks/bench_stats.py for the measured ratio.
+- AUC and average precision: each model's scores are sorted once. Every row gets a small integer
+  code (negatives: the gap or tie position among the distinct positive scores; positives: their
+  distinct-value index), so a replicate's exact weighted AUC or AP needs only a bincount of the
+  drawn rows' codes plus cumulative sums over ~n_pos entries. Hand-written because a sort per
+  replicate (what roc_auc_score does) is the bottleneck; benchmarks/bench_stats.py has the ratio.
 - Decomposable metrics (logloss, brier, rmse, mae, calibration_ratio) and ranking metrics (per-group
   values computed once; groups are the resampling unit): a replicate is a handful of weighted sums.
 - ECE: rows stay in each model's probability order; a replicate recomputes the quantile edges from
   cumulative weights (O(n), no sort). Calibration slope/intercept: Newton from the full-data fit.
-- Anything else (user MetricDefs): the metric is called per
-  replicate with the replicate's counts as sample weights (exact, but O(n log n) per replicate).
+- Anything else (user MetricDefs): the metric is called per replicate with the replicate's counts
+  as sample weights (exact, but O(n log n) per replicate).
 
 Intervals: "percentile" (numpy linear interpolation, as scipy.stats.bootstrap) and "bca" (Efron's
-bias-corrected and accelerated interval with scipy.stats.bootstrap's formulas; the acceleration
-comes from an exact leave-one-unit-out jackknife, O(n) for AUC, decomposable and ranking metrics;
-for other metrics (average precision included) it costs n metric calls, so it is refused above BCA_GENERIC_MAX_UNITS units).
+bias-corrected and accelerated interval with scipy.stats.bootstrap's formulas). The acceleration
+comes from an exact leave-one-unit-out jackknife: O(n) for AUC, decomposable and ranking metrics;
+for the others (average precision, ECE, calibration fits, user metrics) it costs n metric calls, so
+it is refused above BCA_GENERIC_MAX_UNITS units with a clear error.
 """
 from __future__ import annotations
 
@@ -52,8 +53,8 @@ from harness.stats._validation import (
     as_scores,
     as_weights,
     check_alpha,
-    group_codes,
     check_same_length,
+    group_codes,
 )
 
 __all__ = [
@@ -513,11 +514,11 @@ def _build_kernel(mdef: _m.MetricDef, y_true, s_legacy, s_new, w_raw, groups) ->
         gl = _m._rank_inputs(y_true, s_legacy, groups, w_raw)
         gn = _m._rank_inputs(y_true, s_new, groups, w_raw)
         if name == "mrr":
-            va, ha = _m._rr_per_group(y, gl[1], gl[2])
+            va, _ = _m._rr_per_group(y, gl[1], gl[2])
             vb, _ = _m._rr_per_group(y, gn[1], gn[2])
         else:
             k = int(name.split("@")[1])
-            va, ha = _m._ndcg_per_group(y, gl[1], gl[2], k)
+            va, _ = _m._ndcg_per_group(y, gl[1], gl[2], k)
             vb, _ = _m._ndcg_per_group(y, gn[1], gn[2], k)
         gw = gl[2].group_weight  # default no_relevant="zero": every group counts
         return _SumsKernel(np.column_stack([gw * va, gw * vb, gw]), _mean_finalize)
