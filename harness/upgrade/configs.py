@@ -78,9 +78,23 @@ def sklearn_config(estimator: Any) -> dict[str, Any]:
     return {"__class__": _qualname(type(estimator)), "params": to_config_json(params)}
 
 
-def keras_config(obj: Any) -> dict[str, Any]:
+def _drop_names(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_names(v) for k, v in value.items() if not (k == "name" and isinstance(v, str))}
+    if isinstance(value, list):
+        return [_drop_names(v) for v in value]
+    return value
+
+
+def keras_config(obj: Any, *, drop_names: bool = True) -> dict[str, Any]:
     """``get_config()`` of a Keras model, layer, optimizer, loss or metric — and, for a compiled model,
-    of its optimizer, loss and metrics too — as canonical JSON."""
+    of its optimizer, loss and metrics too — as canonical JSON.
+
+    ``drop_names``: Keras numbers auto-generated names per process ("dense", "dense_1", ...), so the same
+    model built twice differs only in names, which never change numerics; they are dropped. Functional
+    models also refer to layers by name in their connectivity: call ``keras.backend.clear_session()``
+    before building so those references are stable.
+    """
     if not hasattr(obj, "get_config"):
         from harness.errors import ParityInputError
 
@@ -94,4 +108,4 @@ def keras_config(obj: Any) -> dict[str, Any]:
             out["compile"] = to_config_json(obj.get_compile_config())
         except Exception as exc:  # noqa: BLE001 - older Keras raise for some compiled states; record, don't crash
             out["compile"] = f"unavailable: {type(exc).__name__}"
-    return out
+    return _drop_names(out) if drop_names else out

@@ -291,8 +291,12 @@ def test_keras_adam_epsilon_change(tmp_path, monkeypatch):
 
     @probes.learning("keras_fit", seeds=(0, 1))
     def fit(seed):
-        model = build(seed)
-        hist = model.fit(X, y, epochs=3, batch_size=64, shuffle=False, verbose=0)
+        # Fixed initial weights; the seed drives batch order only. (With the seed also drawing the initial
+        # weights, this tiny model's seed-to-seed spread of the loss, ~0.24, swallows the epsilon change,
+        # and the gate rightly calls it WITHIN_NOISE; the configuration probe still names the path.)
+        model = build(0)
+        keras.utils.set_random_seed(seed)
+        hist = model.fit(X, y, epochs=3, batch_size=32, shuffle=True, verbose=0)
         return {"loss": hist.history["loss"]}
 
     record_baseline(probes, root=tmp_path)
@@ -308,4 +312,6 @@ def test_keras_adam_epsilon_change(tmp_path, monkeypatch):
     cfg_f = changed[("keras_defaults", "model")]
     paths = [c["path"] for c in cfg_f.size["changes"]]
     assert "root['optimizer']['config']['epsilon']" in paths
-    assert changed[("keras_fit", "loss")].category == "learning"
+    loss = changed[("keras_fit", "loss")]
+    assert loss.category == "learning" and loss.size["n_beyond_noise"] == 3
+    assert set(changed) == {("keras_defaults", "model"), ("keras_fit", "loss")}
