@@ -152,7 +152,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 class _SuiteRunError(Exception):
     def __init__(self, suite: str, cause: BaseException) -> None:
-        super().__init__(f"suite {suite!r} could not run: {type(cause).__name__}: {cause}")
+        text = f"suite {suite!r} could not run: {type(cause).__name__}: {cause}"
+        if not isinstance(cause, ParityError):  # a crash in suite or harness code: the reader needs where
+            import traceback
+
+            text += "\n\n" + "".join(traceback.format_exception(type(cause), cause, cause.__traceback__)).rstrip()
+        super().__init__(text)
         self.cause = cause
 
 

@@ -187,3 +187,16 @@ def test_report_that_cannot_be_written_fails_the_session(project, tmp_path):
     r = project.run("--parity-report", "rep", "-k", "alignment", env={"RUNLOG": str(tmp_path / "runlog")})
     assert r.rc == 3, r.text  # pytest.ExitCode.INTERNAL_ERROR
     assert "parity report NOT written" in r.out and "is not a directory" in r.out
+
+
+def test_a_crash_in_suite_code_shows_its_traceback(project, tmp_path):
+    project.write("conftest.py", FAKE_RUNNER.replace(
+        "    module = sys.modules[suite.pair.__module__]",
+        "    suite.pair(None)\n    module = sys.modules[suite.pair.__module__]"))
+    src = project.suite_source(extra=SUITE_EXTRA).replace(
+        "def make_pair(dataset):", "def make_pair(dataset):\n    return {}['model_path']")
+    project.write("test_tiny.py", src)
+    r = project.run("-k", "alignment", env={"RUNLOG": str(tmp_path / "runlog")})
+    assert r.rc == 1, r.text
+    assert "suite 'tiny' could not run: KeyError: 'model_path'" in r.out
+    assert "Traceback (most recent call last)" in r.out and "in make_pair" in r.out
