@@ -412,13 +412,16 @@ def compare_scores(y_true: Any, score_legacy: Any, score_new: Any, *, metrics: S
                    margins: Mapping[str, Any] | None = None, alpha: float = 0.05, sample_weight: Any = None,
                    groups: Any = None, keys: Any = None, n_boot: int = 1000, seed: int = 0,
                    slices: Mapping[str, Any] | None = None, min_slice_size: int = 1000,
-                   method: str | Mapping[str, str] = "auto", power: float = 0.8) -> ComparisonResult:
+                   method: str | Mapping[str, str] = "auto", power: float = 0.8,
+                   ungated: Sequence[str] = ()) -> ComparisonResult:
     """Compare two models' scores on the same rows, metric by metric, with three-way verdicts.
 
     ``margins`` maps a metric name to a `Margin`, an absolute number, or ``(value, "absolute"|"relative")``
     (as `equivalence.parse_margins` returns); the direction comes from the metric's definition unless a
     full `Margin` is given. ``slices`` maps a column name to one categorical value per row. ``power`` sets
-    the target of ``mdd`` and ``n_required``. See the module docstring for methods, intervals and gating.
+    the target of ``mdd`` and ``n_required``. Metrics named in ``ungated`` keep their margin and verdict
+    but are informative only: not gated and outside the Holm family. See the module docstring for methods,
+    intervals and gating.
     """
     _validate_options(alpha, n_boot, seed, min_slice_size, power)
     if isinstance(metrics, str):
@@ -430,6 +433,12 @@ def compare_scores(y_true: Any, score_legacy: Any, score_new: Any, *, metrics: S
     if dup:
         raise ParityInputError(f"metrics lists {dup} more than once")
     margin_of = _margins(defs, margins)
+    if isinstance(ungated, str):
+        ungated = [ungated]
+    informative = {get_metric(u).name for u in ungated}
+    stray = sorted(informative - {d.name for d in defs})
+    if stray:
+        raise ParityInputError(f"ungated names metric(s) {stray} that are not being compared")
 
     a = np.asarray(score_legacy)
     b = np.asarray(score_new)
@@ -476,7 +485,9 @@ def compare_scores(y_true: Any, score_legacy: Any, score_new: Any, *, metrics: S
     for d in defs:  # all rows: undefined metrics here are bad input and raise
         est = _estimate(d, how_of[d.name], y, a, b, w, g, k, alpha, n_boot, seed)
         mg = margin_of.get(d.name)
-        entries.append(_entry(d, est, mg, n=n, alpha=alpha, power=power, slice_=None, gated=mg is not None, note=""))
+        entries.append(_entry(d, est, mg, n=n, alpha=alpha, power=power, slice_=None,
+                              gated=mg is not None and d.name not in informative,
+                              note="informative: not gated" if d.name in informative else ""))
         margin_list.append(mg)
 
     for column, values in (slices or {}).items():
@@ -485,7 +496,8 @@ def compare_scores(y_true: Any, score_legacy: Any, score_new: Any, *, metrics: S
             small = idx.size < min_slice_size
             for d in defs:
                 mg = margin_of.get(d.name)
-                note = f"slice below min_slice_size={min_slice_size}: reported, not gated" if small else ""
+                note = f"slice below min_slice_size={min_slice_size}: reported, not gated" if small else (
+                    "informative: not gated" if d.name in informative else "")
                 try:
                     est = _estimate(d, how_of[d.name], y[idx], a[idx], b[idx], sub(w, idx), sub(g, idx),
                                     sub(k, idx), alpha, n_boot, seed)
@@ -495,7 +507,7 @@ def compare_scores(y_true: Any, score_legacy: Any, score_new: Any, *, metrics: S
                     margin_list.append(mg)
                     continue
                 entries.append(_entry(d, est, mg, n=int(idx.size), alpha=alpha, power=power, slice_=sl,
-                                      gated=mg is not None and not small, note=note))
+                                      gated=mg is not None and not small and d.name not in informative, note=note))
                 margin_list.append(mg)
 
     p_family = [e.p_value if e.gated else None for e in entries]

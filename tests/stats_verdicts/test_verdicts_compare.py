@@ -225,3 +225,15 @@ def test_nan_score_names_the_row():
     b[17] = np.nan
     with pytest.raises(ParityInputError, match="score_new: row 17"):
         compare_scores(y, a, b)
+
+
+def test_ungated_metrics_keep_their_verdict_but_leave_the_holm_family():
+    y, a, b, _ = _data()
+    both = compare_scores(y, a, b, metrics=["auc", "brier"], margins={"auc": 0.02, "brier": 0.01})
+    one = compare_scores(y, a, b, metrics=["auc", "brier"], margins={"auc": 0.02, "brier": 0.01}, ungated=["brier"])
+    e = one.entry("brier")
+    assert not e.gated and e.margin is not None and e.p_value is not None and e.p_adjusted is None
+    assert e.verdict is both.entry("brier").verdict
+    assert one.entry("auc").p_adjusted == pytest.approx(one.entry("auc").p_value)  # family of one
+    with pytest.raises(ParityInputError, match="ungated names"):
+        compare_scores(y, a, b, metrics=["auc"], ungated=["brier"])
