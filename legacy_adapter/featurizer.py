@@ -44,7 +44,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -138,7 +140,7 @@ def _check_finite(name: str, value: Any) -> float:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FeatureSpec:
     """Everything both featurizers need, fitted once on training data (see ``fit_spec``).
 
@@ -174,7 +176,8 @@ class FeatureSpec:
                 dup = next(v for v, c in Counter(vocab).items() if c > 1)
                 raise _bad(f"vocabularies[{col!r}]", vocab[:5], f"distinct values ({dup!r} repeats)")
             vocabs[col] = vocab
-        object.__setattr__(self, "vocabularies", vocabs)
+        # Read-only, so a frozen spec stays frozen (a plain dict could be edited after featurizers read it).
+        object.__setattr__(self, "vocabularies", MappingProxyType(vocabs))
         object.__setattr__(self, "price_boundaries", _check_boundaries("price_boundaries", self.price_boundaries))
         object.__setattr__(
             self, "listing_age_boundaries", _check_boundaries("listing_age_boundaries", self.listing_age_boundaries)
@@ -233,12 +236,19 @@ class FeatureSpec:
     # -- JSON round trip --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (lists, not tuples); ``FeatureSpec.from_dict(spec.to_dict()) == spec``."""
-        d = asdict(self)
-        d["vocabularies"] = {k: list(v) for k, v in self.vocabularies.items()}
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["vocabularies"] = {k: list(self.vocabularies[k]) for k in VOCAB_COLUMNS}
         for k in ("price_boundaries", "listing_age_boundaries", "hash_key"):
             d[k] = list(d[k])
-        d["version"] = self.version
         return d
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FeatureSpec):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureSpec:

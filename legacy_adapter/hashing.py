@@ -11,9 +11,10 @@ the unsigned 64-bit value.
 
 ``siphash24`` is the reference, written straight from the paper (Aumasson & Bernstein, 2012).
 ``hash_bucket`` hashes each *distinct* value once (real columns repeat values heavily) and does so
-with numpy over all distinct values of the same block count at once; that is hand-written because
-no kept-up library offers keyed SipHash-2-4 over many strings, and it is ~30x faster than looping the
-reference over 50k distinct shop ids (see BENCHMARKS.md); the tests check it equals the reference.
+with numpy over all distinct values of the same block count at once. That is hand-written because no
+kept-up library offers keyed SipHash-2-4 over many strings, and it is measurably faster: 9.4x the
+reference loop on 50k distinct shop ids, 12.8x on 20k short queries (best of 3, same run, shared
+2-core machine); the tests check it equals the reference bit for bit.
 """
 from __future__ import annotations
 

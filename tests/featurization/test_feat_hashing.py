@@ -91,6 +91,8 @@ def test_bad_arguments_are_refused_clearly(call):
 def test_bad_element_error_names_position():
     with pytest.raises(ParityInputError, match=r"values\[1\]=3"):
         hash_bucket(["a", 3], 10, (1, 2))
+    with pytest.raises(ParityInputError, match=r"values\[3\]='\\ud800'"):
+        hash_bucket(["a", "a", "b", "\ud800"], 10, (1, 2))
 
 
 @pytest.mark.tf

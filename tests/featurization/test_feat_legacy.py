@@ -147,6 +147,27 @@ def test_spec_json_round_trip():
     assert json.loads(text)["version"] == 1
 
 
+def test_spec_is_immutable_and_hashable():
+    spec = small_spec()
+    with pytest.raises(TypeError):
+        spec.vocabularies["category"] = ("x",)
+    with pytest.raises(AttributeError):
+        spec.price_impute = 1.0
+    assert hash(spec) == hash(FeatureSpec.from_dict(spec.to_dict()))
+    assert spec != small_spec(price_impute=21.0)
+
+
+def test_nullable_pandas_dtypes_read_like_none_and_nan():
+    plain = raw_frame()
+    nullable = plain.astype({"price": "Float64", "hist_ctr": "Float64", "position": "Int64", "query": "string"})
+    nullable.loc[1, "price"] = pd.NA
+    nullable.loc[2, "query"] = pd.NA
+    out = LegacyFeaturizer(small_spec()).transform(nullable)
+    pd.testing.assert_frame_equal(out, LegacyFeaturizer(small_spec()).transform(plain))
+    with pytest.raises(ParityInputError, match=r"column 'position', row 3"):
+        LegacyFeaturizer(small_spec()).transform(nullable.assign(position=pd.array([1, 2, 3, None], dtype="Int64")))
+
+
 def test_spec_exposes_names():
     spec = small_spec()
     assert set(spec.feature_names) == set(spec.numeric_features) | set(spec.categorical_features)
