@@ -17,7 +17,11 @@ shift that needs a human look) -> INCONCLUSIVE.
 Why effect sizes: golden sets hold 1e5-1e7 rows, where the KS test rejects "same distribution" for shifts
 far too small to matter (at n = 1e6 per side the 5 % critical D is 0.0019); and on small samples the same
 p-value misses shifts that do matter. A threshold on the size of the difference means the same thing at
-every n. The p-value of KS is still reported, for context.
+every n. The p-value of KS is still reported, for context. The other side of the same coin: on small
+samples sampling noise alone can exceed the "stable" threshold, so a small value proves nothing; each
+result reports ``noise_95`` (`noise_level`: about the 95th percentile of the statistic with no shift at
+all, from the effective sample sizes) and an EQUIVALENT verdict becomes INCONCLUSIVE when ``noise_95``
+reaches the stable threshold (KS needs roughly 1,500 rows per side for D < 0.05 to mean anything).
 
 Why these numbers: PSI < 0.1 / 0.1-0.25 / > 0.25 is the credit-scoring convention (Siddiqi, *Credit Risk
 Scorecards*, 2006) used across model-monitoring tools. For small shifts the JS divergence is about PSI / 8
@@ -64,6 +68,7 @@ __all__ = [
     "compare_distributions",
     "quantile_edges",
     "bin_proportions",
+    "noise_level",
 ]
 
 #: statistic -> (stable below, shift at or above); see the module docstring for the reasons.
@@ -163,11 +168,42 @@ def _verdict(value: float, stable: float, shift: float) -> Verdict:
     return Verdict.INCONCLUSIVE
 
 
+def _n_eff(w: np.ndarray | None, n: int) -> float:
+    # Kish's effective sample size: weights spread the information over fewer "rows"
+    return float(n) if w is None else float(w.sum() ** 2 / np.sum(w * w))
+
+
+def noise_level(statistic: str, n_reference: float, n_candidate: float, *, n_bins: int = 10) -> float | None:
+    """About the 95th percentile of the statistic when both samples come from one distribution.
+
+    KS: the asymptotic critical value ``1.358 * sqrt(1/n + 1/m)``. PSI: to second order PSI is
+    ``sum (q - p)^2 / p``, a chi-square statistic with ``n_bins - 1`` degrees of freedom scaled by
+    ``1/n + 1/m``. JS distance (base 2): ``sqrt(PSI / (8 ln 2))`` of that PSI level (JSD ~ PSI / 8 nats).
+    Wasserstein: None (no distribution-free form).
+    """
+    scale = 1.0 / n_reference + 1.0 / n_candidate
+    if statistic == "ks":
+        return float(math.sqrt(-math.log(0.025) / 2) * math.sqrt(scale))
+    if statistic in ("psi", "js"):
+        psi95 = float(_st.chi2.ppf(0.95, max(n_bins - 1, 1))) * scale
+        return psi95 if statistic == "psi" else math.sqrt(psi95 / (8 * math.log(2)))
+    return None
+
+
 def _result(statistic: str, value: float, thresholds: tuple[float, float] | None, p_value: float | None,
-            n_ref: int, n_cand: int, weighted: bool, details: dict[str, Any]) -> DistributionResult:
+            n_ref: int, n_cand: int, weighted: bool, details: dict[str, Any], *,
+            noise: float | None = None) -> DistributionResult:
     stable, shift = _threshold(statistic, thresholds)
+    verdict = _verdict(float(value), stable, shift)
+    if noise is not None:
+        details = {**details, "noise_95": noise}
+        if verdict is Verdict.EQUIVALENT and noise >= stable:
+            # the samples are too small for "stable" to mean anything: sampling noise alone reaches the threshold
+            verdict = Verdict.INCONCLUSIVE
+            details["note"] = (f"samples too small to show stability: with no shift at all, {statistic} reaches "
+                               f"{noise:.3g} (95th percentile) >= the stable threshold {stable:g}")
     return DistributionResult(statistic, float(value), {"stable_below": stable, "shift_at": shift},
-                              _verdict(float(value), stable, shift), p_value, n_ref, n_cand, weighted, details)
+                              verdict, p_value, n_ref, n_cand, weighted, details)
 
 
 def _weighted_ecdf_d(x: np.ndarray, wx: np.ndarray, y: np.ndarray, wy: np.ndarray) -> float:
@@ -192,11 +228,13 @@ def ks(reference: Any, candidate: Any, *, reference_weight: Any = None, candidat
     wy = _weights("candidate_weight", candidate_weight, y.size)
     if wx is None and wy is None:
         res = _st.ks_2samp(x, y)
-        return _result("ks", float(res.statistic), thresholds, float(res.pvalue), x.size, y.size, False, {})
+        return _result("ks", float(res.statistic), thresholds, float(res.pvalue), x.size, y.size, False, {},
+                       noise=noise_level("ks", x.size, y.size))
     wx = np.ones(x.size) if wx is None else wx
     wy = np.ones(y.size) if wy is None else wy
     return _result("ks", _weighted_ecdf_d(x, wx, y, wy), thresholds, None, x.size, y.size, True,
-                   {"note": "weighted D; scipy has no weighted KS test, so no p-value"})
+                   {"note": "weighted D; scipy has no weighted KS test, so no p-value"},
+                   noise=noise_level("ks", _n_eff(wx, x.size), _n_eff(wy, y.size)))
 
 
 def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: np.ndarray) -> np.ndarray:
@@ -232,13 +270,14 @@ def bin_proportions(values: np.ndarray, edges: np.ndarray, weight: np.ndarray | 
 
 
 def _binned(reference: Any, candidate: Any, reference_weight: Any, candidate_weight: Any,
-            n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, bool]:
+            n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, bool, tuple[float, float]]:
     x, y = _sample("reference", reference), _sample("candidate", candidate)
     wx = _weights("reference_weight", reference_weight, x.size)
     wy = _weights("candidate_weight", candidate_weight, y.size)
     edges = quantile_edges(x, n_bins=n_bins, weight=wx)
+    noise_n = (_n_eff(wx, x.size), _n_eff(wy, y.size))
     return (bin_proportions(x, edges, wx), bin_proportions(y, edges, wy), edges, x.size, y.size,
-            wx is not None or wy is not None)
+            wx is not None or wy is not None, noise_n)
 
 
 def psi(reference: Any, candidate: Any, *, n_bins: int = 10, epsilon: float = DEFAULT_EPSILON,
@@ -250,24 +289,24 @@ def psi(reference: Any, candidate: Any, *, n_bins: int = 10, epsilon: float = DE
     """
     if not (isinstance(epsilon, (int, float)) and 0 < epsilon < 1):
         raise ParityInputError(f"epsilon must be in (0, 1), got {epsilon!r}")
-    p, q, edges, n_ref, n_cand, weighted = _binned(reference, candidate, reference_weight, candidate_weight, n_bins)
+    p, q, edges, n_ref, n_cand, weighted, ne = _binned(reference, candidate, reference_weight, candidate_weight, n_bins)
     pf, qf = np.maximum(p, epsilon), np.maximum(q, epsilon)
     value = float(np.sum((qf - pf) * np.log(qf / pf)))
     return _result("psi", value, thresholds, None, n_ref, n_cand, weighted,
                    {"n_bins": int(p.size), "edges": edges, "reference_share": p, "candidate_share": q,
-                    "epsilon": float(epsilon)})
+                    "epsilon": float(epsilon)}, noise=noise_level("psi", *ne, n_bins=int(p.size)))
 
 
 def jensen_shannon(reference: Any, candidate: Any, *, n_bins: int = 10, reference_weight: Any = None,
                    candidate_weight: Any = None, thresholds: tuple[float, float] | None = None) -> DistributionResult:
     """Jensen-Shannon distance, base 2 (in [0, 1]), of the binned distributions (scipy)."""
-    p, q, edges, n_ref, n_cand, weighted = _binned(reference, candidate, reference_weight, candidate_weight, n_bins)
+    p, q, edges, n_ref, n_cand, weighted, ne = _binned(reference, candidate, reference_weight, candidate_weight, n_bins)
     value = float(_jensenshannon(p, q, base=2))
     if not math.isfinite(value):  # identical one-point distributions can give nan from 0/0 in scipy
         value = 0.0
     return _result("js", value, thresholds, None, n_ref, n_cand, weighted,
                    {"n_bins": int(p.size), "edges": edges, "reference_share": p, "candidate_share": q,
-                    "base": 2})
+                    "base": 2}, noise=noise_level("js", *ne, n_bins=int(p.size)))
 
 
 def wasserstein(reference: Any, candidate: Any, *, reference_weight: Any = None, candidate_weight: Any = None,

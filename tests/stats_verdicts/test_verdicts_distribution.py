@@ -10,6 +10,7 @@ from scipy import stats
 from harness.errors import ParityInputError
 from harness.stats.distribution import (
     THRESHOLDS,
+    noise_level,
     compare_distributions,
     jensen_shannon,
     ks,
@@ -133,11 +134,37 @@ def test_to_dict_is_jsonable():
 
     r = psi(np.arange(100.0), np.arange(100.0))
     d = r.to_dict()
-    assert d["verdict"] == "EQUIVALENT" and d["value"] == 0.0
+    # identical samples, but 100 rows cannot show stability: noise alone reaches PSI ~0.34
+    assert d["verdict"] == "INCONCLUSIVE" and d["value"] == 0.0 and "too small" in d["details"]["note"]
     json.dumps(d)
+    assert psi(np.arange(5000.0), np.arange(5000.0)).verdict is Verdict.EQUIVALENT
 
 
 def test_to_check_is_a_distribution_check():
     c = ks(np.arange(100.0), np.arange(100.0) + 50).to_check(prefix="scores")
     assert c.id == "scores/ks" and c.kind == "distribution" and c.verdict is Verdict.NOT_EQUIVALENT
     assert c.details["ks"] == pytest.approx(0.5) and c.details["threshold"]["shift_at"] == 0.10
+
+
+def test_noise_level_is_the_no_shift_95th_percentile():
+    # same distribution on both sides, 400 pairs of 2000 rows: the empirical 95th percentile of each
+    # statistic should sit near the closed-form noise level (asymptotics; 15 % tolerance)
+    rng = np.random.default_rng(8)
+    n, sims = 2000, 400
+    vals = {"ks": [], "psi": [], "js": []}
+    for _ in range(sims):
+        x, y = rng.gamma(2.0, size=n), rng.gamma(2.0, size=n)
+        vals["ks"].append(ks(x, y).value)
+        vals["psi"].append(psi(x, y).value)
+        vals["js"].append(jensen_shannon(x, y).value)
+    for stat, v in vals.items():
+        assert np.quantile(v, 0.95) == pytest.approx(noise_level(stat, n, n), rel=0.15), stat
+
+
+def test_small_samples_are_inconclusive_not_stable():
+    x = np.random.default_rng(9).normal(size=300)
+    r = ks(x, x.copy())  # D = 0, yet 300 rows a side cannot show D < 0.05
+    assert r.value == 0.0 and r.details["noise_95"] == pytest.approx(1.3581 * math.sqrt(2 / 300), rel=1e-4)
+    assert r.verdict is Verdict.INCONCLUSIVE and "too small" in r.details["note"]
+    big = np.random.default_rng(9).normal(size=5000)
+    assert ks(big, big.copy()).verdict is Verdict.EQUIVALENT
