@@ -46,6 +46,7 @@ from scipy.stats import t as student_t
 
 from harness.errors import ParityInputError
 from harness.stats import metrics as _m
+from harness.stats.metrics import _dot
 from harness.stats._validation import (
     as_binary_labels,
     as_groups,
@@ -278,7 +279,7 @@ class _AUCKernel(_Kernel):
         den = float(pos.sum()) * float(cneg[-1])
         if den <= 0:
             return math.nan
-        return float(np.dot(pos, cneg[0: 2 * d: 2] + 0.5 * neg[1: 2 * d: 2]) / den)
+        return float(_dot(pos, cneg[0: 2 * d: 2] + 0.5 * neg[1: 2 * d: 2]) / den)
 
     @staticmethod
     def _ap(cnt: np.ndarray, d: int) -> float:
@@ -290,7 +291,7 @@ class _AUCKernel(_Kernel):
         if d == 0 or tp[0] <= 0:
             return math.nan
         prec = np.divide(tp, tp + fp, out=np.zeros(d), where=pos > 0)
-        return float(np.dot(pos, prec) / tp[0])
+        return float(_dot(pos, prec) / tp[0])
 
     def _both(self, cnt: np.ndarray) -> tuple[float, float]:
         f = self._auc if self.stat == "auc" else self._ap
@@ -334,7 +335,7 @@ def _auc_loo(y: np.ndarray, s: np.ndarray, w: np.ndarray | None) -> np.ndarray:
     wpos, wneg = pos_run.sum(), neg_run.sum()
     below = (np.cumsum(neg_run) - neg_run + 0.5 * neg_run)[run]
     above = (wpos - np.cumsum(pos_run) + 0.5 * pos_run)[run]
-    u = float(np.dot(pos_run, np.cumsum(neg_run) - 0.5 * neg_run))
+    u = float(_dot(pos_run, np.cumsum(neg_run) - 0.5 * neg_run))
     with np.errstate(divide="ignore", invalid="ignore"):
         loo_sorted = np.where(ys, (u - ws * below) / ((wpos - ws) * wneg), (u - ws * above) / (wpos * (wneg - ws)))
     out = np.empty_like(loo_sorted)
@@ -346,7 +347,7 @@ class _SumsKernel(_Kernel):
     """Metrics that are a function of a few weighted sums over units."""
 
     def __init__(self, cols: np.ndarray, finalize: Callable[[np.ndarray], tuple[Any, Any]]):
-        self.cols = cols  # (n_units, k)
+        self.cols = np.ascontiguousarray(cols.T)  # (k, n_units): one contiguous row per sum
         self.finalize = finalize
         self.n_units = cols.shape[0]
 
@@ -354,13 +355,13 @@ class _SumsKernel(_Kernel):
         return self.from_counts(np.bincount(idx, minlength=self.n_units).astype(np.float64))
 
     def from_counts(self, c):
-        a, b = self.finalize(c.astype(np.float64, copy=False) @ self.cols)
+        a, b = self.finalize(self.cols @ c.astype(np.float64, copy=False))
         return float(a), float(b)
 
     def jackknife(self):
-        total = self.cols.sum(axis=0)
+        total = self.cols.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            a, b = self.finalize((total[None, :] - self.cols).T)
+            a, b = self.finalize(total[:, None] - self.cols)
         return np.asarray(b) - np.asarray(a)
 
 
@@ -437,8 +438,8 @@ class _CalibrationFitKernel(_Kernel):
             r = ww * (y - mu)
             v = ww * mu * (1.0 - mu)
             vx = v * x
-            h00, h01, h11 = v.sum(), vx.sum(), np.dot(vx, x)
-            g0, g1 = r.sum(), np.dot(r, x)
+            h00, h01, h11 = v.sum(), vx.sum(), _dot(vx, x)
+            g0, g1 = r.sum(), _dot(r, x)
             det = h00 * h11 - h01 * h01
             if not det > 0:
                 break
@@ -713,14 +714,14 @@ def paired_difference_ci(loss_legacy, loss_new, *, sample_weight=None, alpha: fl
         raise ParityInputError(f"loss_legacy: need at least 2 rows with positive weight for a paired interval, got {m}")
     W = ww.sum()
     d = ln - la
-    dbar = float(np.dot(ww, d) / W)
-    se = float(math.sqrt(m / (m - 1) * np.dot(ww**2, (d - dbar) ** 2)) / W)
+    dbar = float(_dot(ww, d) / W)
+    se = float(math.sqrt(m / (m - 1) * _dot(ww**2, (d - dbar) ** 2)) / W)
     df = m - 1
     if se > 0:
         h = float(student_t.ppf(1 - alpha / 2, df)) * se
         p = float(2 * student_t.sf(abs(dbar) / se, df))
     else:
         h, p = 0.0, (1.0 if dbar == 0 else 0.0)
-    return PairedDifferenceResult(legacy=float(np.dot(ww, la) / W), new=float(np.dot(ww, ln) / W), diff=dbar,
+    return PairedDifferenceResult(legacy=float(_dot(ww, la) / W), new=float(_dot(ww, ln) / W), diff=dbar,
                                   ci=(dbar - h, dbar + h), alpha=alpha, se=se, n=m, df=df, p_value=p,
                                   method=f"paired per-row differences (t interval, {df} df)")

@@ -28,6 +28,7 @@ from scipy.stats import norm
 
 from harness.errors import ParityInputError
 from harness.stats._validation import as_binary_labels, as_scores, check_alpha, check_same_length
+from harness.stats.metrics import _dot
 
 __all__ = ["DeLongResult", "DeLongSingleResult", "delong_paired", "delong_single", "structural_components"]
 
@@ -107,7 +108,7 @@ def structural_components(y: np.ndarray, s: np.ndarray) -> tuple[float, np.ndarr
     v01_run = (pos_above + 0.5 * pos_run) / n_pos
     vals = np.empty(ss.shape[0])
     vals[order] = np.where(ys, v10_run[run], v01_run[run])
-    auc = float(np.dot(pos_run, neg_below + 0.5 * neg_run) / (float(n_pos) * float(n_neg)))
+    auc = float(_dot(pos_run, neg_below + 0.5 * neg_run) / (float(n_pos) * float(n_neg)))
     return auc, vals[y], vals[~y]
 
 
