@@ -41,10 +41,10 @@ Rows are never dropped: the output is positionally aligned with the input (and k
 """
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from collections.abc import Mapping
-import json
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
