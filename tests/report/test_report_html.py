@@ -98,3 +98,12 @@ def test_malformed_plot_data_is_a_clear_error():
         heatmap({"x_edges": [0, 0.5, 1], "y_edges": [0, 1], "counts": [[1]]}, plot_id="h")
     with pytest.raises(ParityInputError, match=r"hexbin.counts\[0\]: expected 1 values, got 2"):
         heatmap({"x_edges": [0, 1], "y_edges": [0, 1], "counts": [[1, 2]]}, plot_id="h")
+
+
+def test_verdict_banner_and_sample_warning(make_result):
+    html = render_html(build_report([make_result(sample={"rows": 5000, "seed": 3})]))
+    tags = dict((a.get("id"), a) for t, a in _parse(html) if a.get("id"))
+    assert tags["verdict"]["data-verdict"] == "EQUIVALENT"
+    assert "sample-warning" in tags
+    assert "Sampled run: 5000 rows per suite (seed 3)" in html
+    assert "sample-warning" not in render_html(build_report([make_result()]))
