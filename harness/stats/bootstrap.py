@@ -200,7 +200,13 @@ def _seed_base(hashed: np.ndarray, seed: int) -> np.ndarray:
 def _poisson_from_base(base: np.ndarray, b: int) -> np.ndarray:
     x = _mix64(base + np.uint64(((b + 1) * _GAMMA_INT) & _MASK))  # output b of the SplitMix64 stream seeded by base
     u = (x >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
-    return np.searchsorted(_POISSON_CDF, u, side="right").astype(np.int32)
+    # Inverse CDF, k = #{j : u >= P(X <= j)}: two comparisons settle 92 % of rows; only the rest
+    # go through searchsorted (about 2.5x faster than searchsorted on every row, same result).
+    k = (u >= _POISSON_CDF[0]).astype(np.int32)
+    k += u >= _POISSON_CDF[1]
+    tail = np.flatnonzero(u >= _POISSON_CDF[2])
+    k[tail] = np.searchsorted(_POISSON_CDF, u[tail], side="right")
+    return k
 
 
 def poisson_weights(keys: Any, seed: int, replicates: int | Sequence[int] | np.ndarray) -> np.ndarray:

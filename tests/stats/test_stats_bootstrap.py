@@ -165,6 +165,17 @@ def test_poisson_weights_depend_only_on_seed_key_replicate():
     assert np.array_equal(poisson_weights(skeys[perm], 42, 2), ws[:, perm])
 
 
+def test_splitmix64_matches_the_published_sequence():
+    # SplitMix64 seeded with 1234567: the first five outputs of the reference C implementation
+    # (Vigna's splitmix64.c, used in the xoshiro test suites).
+    from harness.stats.bootstrap import _GAMMA_INT, _MASK, _mix64
+
+    expected = [6457827717110365317, 3203168211198807973, 9817491932198370423, 4593380528125082431,
+                16408922859458223821]
+    state = np.array([(1234567 + (i + 1) * _GAMMA_INT) & _MASK for i in range(5)], dtype=np.uint64)
+    assert _mix64(state).tolist() == expected
+
+
 def test_poisson_weights_are_poisson_one():
     w = poisson_weights(np.arange(200_000), 1, 1)[0]
     k = np.arange(6)
