@@ -66,6 +66,12 @@ def _suites_with_probes(names: list[str] | None) -> list[Any]:
         if suite.probes is None:
             print(f"note: suite {suite.name!r} declares no probes; skipped", file=sys.stderr)
             continue
+        from harness.upgrade.probes import ProbeSet
+
+        if not isinstance(suite.probes, ProbeSet):
+            from harness.errors import ParityInputError
+
+            raise ParityInputError(f"suite {suite.name!r}: probes must be a harness.upgrade.ProbeSet, got {type(suite.probes).__name__}")
         if suite.probes.suite != suite.name:
             from harness.errors import ParityInputError
 

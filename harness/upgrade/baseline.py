@@ -39,6 +39,7 @@ __all__ = [
     "accept_baseline",
     "check_against_baseline",
     "default_baseline_root",
+    "iter_suite_dirs",
     "read_baseline",
     "read_history",
     "record_baseline",
@@ -269,6 +270,7 @@ def accept_baseline(probeset: ProbeSet, *, reason: str, root: Path | str | None 
 
 
 def iter_suite_dirs(root: Path | str | None = None) -> Iterator[Path]:
+    """The suite directories under ``root`` that hold a baseline or a history."""
     base = Path(root if root is not None else default_baseline_root())
     if base.is_dir():
         yield from sorted(p for p in base.iterdir() if (p / BASELINE_FILE).is_file() or (p / HISTORY_FILE).is_file())

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import ParityInputError
+from harness.errors import ParityError, ParityInputError
 from harness.upgrade.configs import to_config_json
 from harness.upgrade.probes import Probe, ProbeSet
 
@@ -175,17 +175,19 @@ class Snapshot:
     def to_dict(self, *, inline_max_bytes: int = INLINE_MAX_BYTES, npz_max_bytes: int = NPZ_MAX_BYTES
                 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The JSON document and the arrays that go into the .npz (empty dict when none)."""
+        from harness.results import jsonable
+
         npz: dict[str, np.ndarray] = {}
         probes = {}
         for name, rec in sorted(self.probes.items()):
             runs = []
             for i, (seed, outs) in enumerate(rec.runs):
-                runs.append({"seed": seed, "outputs": {
+                runs.append({"seed": jsonable(seed), "outputs": {
                     out_name: out.to_dict(npz_key=f"{name}.{i}.{out_name}", npz=npz, inline_max_bytes=inline_max_bytes,
                                           npz_max_bytes=npz_max_bytes)
                     for out_name, out in sorted(outs.items())}})
             probes[name] = {"category": rec.category, "packages": list(rec.packages), "tolerance": rec.tolerance,
-                            "seeds": rec.seeds, "error": rec.error, "runs": runs}
+                            "seeds": jsonable(rec.seeds), "error": rec.error, "runs": runs}
         return {"suite": self.suite, "probes": probes}, npz
 
     @classmethod
@@ -214,8 +216,8 @@ def _run_probe(probe: Probe, seeds: Iterable[Any], *, raise_errors: bool) -> Pro
         except ParityInputError:
             raise  # a malformed probe is the user's bug in any environment: say so, don't record it
         except Exception as exc:  # noqa: BLE001 - in a check, "it raises now" is itself a behaviour change
-            if raise_errors:
-                raise
+            if raise_errors:  # recording: a probe that cannot run here means no baseline can be made
+                raise ParityError(f"probe {probe.name!r} (seed {seed!r}) raised {type(exc).__name__}: {exc}") from exc
             last = traceback.extract_tb(exc.__traceback__)[-1]
             rec.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''} ({last.filename.rsplit('/', 1)[-1]}:{last.lineno})"
             rec.runs = []

@@ -257,3 +257,28 @@ def test_a_probe_that_raises_after_an_upgrade_is_a_change(tmp_path):
     state["fail"] = True
     (f,) = check_against_baseline("raises", probes, tmp_path).changed
     assert f.output == "*" and "ValueError: parameter 'eps' was removed" in f.size["error"]
+
+
+def test_a_probe_that_raises_while_recording_is_an_error_naming_it(tmp_path):
+    from harness.errors import ParityError
+
+    probes = ProbeSet("broken")
+
+    @probes.learning("fit", seeds=(3,))
+    def fit(seed):
+        raise RuntimeError("no data")
+
+    with pytest.raises(ParityError, match=r"probe 'fit' \(seed 3\) raised RuntimeError: no data"):
+        record_baseline(probes, root=tmp_path)
+    assert not (tmp_path / "broken" / "baseline.json").exists()
+
+
+def test_numpy_integer_seeds_are_stored(tmp_path):
+    probes = ProbeSet("np_seeds")
+
+    @probes.learning("fit", seeds=(np.int64(0), np.int64(1)))
+    def fit(seed):
+        return {"v": np.random.default_rng(int(seed)).normal(size=3)}
+
+    record_baseline(probes, root=tmp_path)
+    assert check_against_baseline("np_seeds", probes, tmp_path).changed == []
