@@ -87,6 +87,35 @@ class UpgradeResult:
                 out[f.probe] = f.outcome
         return {k: v.value for k, v in out.items()}
 
+    def to_check_results(self) -> list[Any]:
+        """One `harness.results.CheckResult` (kind "upgrade", id ``upgrade/<probe>``) per probe, for the
+        pytest plugin and the report: NOT_EQUIVALENT when any output CHANGED, else EQUIVALENT."""
+        from harness.results import CheckResult
+        from harness.verdicts import Verdict
+
+        by_probe: dict[str, list[Finding]] = {}
+        for f in self.findings:
+            by_probe.setdefault(f.probe, []).append(f)
+        checks = []
+        for probe, fs in by_probe.items():
+            changed = [f for f in fs if f.outcome is Outcome.CHANGED]
+            noisy = [f for f in fs if f.outcome is Outcome.WITHIN_NOISE]
+            category = fs[0].category
+            summary = (f"{len(changed)} of {len(fs)} outputs changed" if changed else
+                       f"{len(fs) - len(noisy)} of {len(fs)} outputs identical, {len(noisy)} within noise")
+            lines = []
+            if changed:
+                lines.append(f"Upgrade gate: {category} probe {probe!r} of suite {self.suite!r} changed behaviour.")
+                lines.append(f"If intended: parity baseline accept --suite {self.suite} --reason \"...\"")
+                for f in changed:
+                    lines.append(f"  {f.output}: {_size_text(f)} -- {f.explanation}")
+            checks.append(CheckResult(
+                id=f"upgrade/{probe}", kind="upgrade", verdict=Verdict.NOT_EQUIVALENT if changed else Verdict.EQUIVALENT,
+                summary=summary, message="\n".join(lines),
+                details={"category": category, "findings": [f.to_dict() for f in fs if f.outcome is not Outcome.IDENTICAL],
+                         "changed_packages": {k: list(v) for k, v in self.changed_packages.items()}}))
+        return checks
+
     def to_dict(self) -> dict[str, Any]:
         from harness.results import jsonable
 

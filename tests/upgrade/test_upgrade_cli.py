@@ -106,3 +106,19 @@ def test_last_bit_change_exits_zero(suites, monkeypatch, capsys):
 def test_could_not_run_exits_two(suites, capsys, argv, message):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_results_convert_to_check_results_for_the_plugin(suites, monkeypatch):
+    from harness.discovery import find_suites
+    from harness.upgrade import check_against_baseline, record_baseline
+
+    (suite,) = [s for s in find_suites(["cli_suite"])]
+    root = suites / "baselines"
+    record_baseline(suite.probes, root=root)
+    checks = {c.id: c for c in check_against_baseline("cli_suite", suite.probes, root).to_check_results()}
+    assert set(checks) == {"upgrade/scores", "upgrade/cfg"} and all(c.passed for c in checks.values())
+    monkeypatch.setenv("CLI_TEST_C", "2.0")
+    checks = {c.id: c for c in check_against_baseline("cli_suite", suite.probes, root).to_check_results()}
+    assert not checks["upgrade/cfg"].passed and checks["upgrade/scores"].passed
+    assert "root['C']" in checks["upgrade/cfg"].message and "parity baseline accept --suite cli_suite" in checks["upgrade/cfg"].message
+    assert checks["upgrade/cfg"].to_dict()["kind"] == "upgrade"
