@@ -99,6 +99,8 @@ class _State:
         self.final: list[Any] | None = None  # the suite results reported (set at session end)
         self.errors: dict[str, str] = {}  # suite name -> why it could not run (all processes)
         self.report_error: str | None = None
+        self.planned: dict[str, list[str]] = {}  # suite name -> check ids with a pytest item
+        self.unplanned: dict[str, list[str]] = {}  # suite name -> produced, unplanned, gated and not passing
         self.warnings: list[str] = []
 
     def suite_result(self, suite: Suite) -> Any:
@@ -121,7 +123,18 @@ class _State:
             "results": {n: r.to_dict() for n, r in sorted(self.results.items()) if not isinstance(r, BaseException)},
             "errors": {n: f"{type(r).__name__}: {r}" for n, r in sorted(self.results.items()) if isinstance(r, BaseException)},
             "upgrades": dict(sorted(self.upgrades.items())),
+            "unplanned": {n: self._unplanned_failures(n) for n in sorted(self.results) if self._unplanned_failures(n)},
         }
+
+    def _unplanned_failures(self, name: str) -> list[str]:
+        # A check the runner produced but the plan did not foresee has no pytest item; if it fails, the
+        # session must not pass silently (see pytest_sessionfinish).
+        result = self.results.get(name)
+        if result is None or isinstance(result, BaseException) or name not in self.planned:
+            return []
+        planned = set(self.planned[name])
+        return [c.id for c in result.checks
+                if c.id not in planned and not c.passed and c.id not in result.known_gaps]
 
 
 _STATE = pytest.StashKey[_State]()
@@ -294,6 +307,7 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) 
     if other != where:
         raise ParityInputError(f"two suite files define a suite named {suite.name!r}: {other} and {where}")
     ids = suite.plan(_slice_values(suite))
+    state.planned[suite.name] = list(ids)
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise ParityInputError(f"{where}: suite {suite.name!r} plans duplicate check ids {dup}")
@@ -404,6 +418,8 @@ def _final_results(state: _State) -> list[Any]:
             upgrades.setdefault(name, entry)
         for name, why in payload.get("errors", {}).items():
             state.errors.setdefault(name, why)
+        for name, ids in payload.get("unplanned", {}).items():
+            state.unplanned.setdefault(name, ids)
     out = []
     for name in sorted(set(results) | set(upgrades)):
         if name in results:
@@ -425,11 +441,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _is_worker(config):
         config.workeroutput["parity"] = json.dumps(state.payload(), allow_nan=False)
         return
+    if not (state.results or state.upgrades or state.received or state.report_dir):
+        return  # no parity suite in this session: nothing to report, nothing to import
+    state.final = _final_results(state)
+    if state.unplanned and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if state.report_dir is None:
         return
     from harness.report import build_report, write_report
 
-    state.final = _final_results(state)
     try:
         state.report_paths = write_report(build_report(state.final), state.report_dir)
     except (ParityError, OSError) as exc:
@@ -442,11 +462,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     state = config.stash.get(_STATE, None)
     if state is None or _is_worker(config):
         return
-    final = state.final
-    if final is None:
-        if not state.results and not state.upgrades and not state.received:
-            return
-        final = _final_results(state)
+    final = state.final or []
     if not final and not state.errors:
         return
     tr = terminalreporter
@@ -469,6 +485,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         colour = {"EQUIVALENT": {"green": True}, "NOT_EQUIVALENT": {"red": True}, "INCONCLUSIVE": {"yellow": True},
                   "ERROR": {"red": True}}.get(row[1], {})
         tr.write_line(line, **colour)
+    for name, ids in sorted(state.unplanned.items()):
+        tr.write_line(f"suite {name!r}: checks not planned (so without a pytest item) did not pass: {ids}; "
+                      "the session fails", red=True)
     for warning in state.warnings:
         tr.write_line(f"warning: {warning}", yellow=True)
     if state.report_paths:

@@ -41,6 +41,8 @@ def run_suite(suite, *, sample=None, seed=0, progress=False, root=None):
                        "slice": None, "n": 300, "mdd": 0.04, "n_required": 4321}
         checks.append(CheckResult(id=cid, kind=kind, verdict=verdict, summary=f"stand-in {cid}",
                                   message=f"stand-in review of {cid}", details=details))
+    for cid, verdict in getattr(module, "UNPLANNED", {}).items():
+        checks.append(CheckResult(id=cid, kind="distribution", verdict=verdict, summary=f"stand-in {cid}"))
     return SuiteResult(suite=suite.name, description=suite.description, dataset={"name": suite.dataset},
                        seed=seed, checks=checks, known_gaps=dict(suite.known_gaps),
                        sample={"rows": sample, "seed": seed} if sample else None)
@@ -200,3 +202,16 @@ def test_a_crash_in_suite_code_shows_its_traceback(project, tmp_path):
     assert r.rc == 1, r.text
     assert "suite 'tiny' could not run: KeyError: 'model_path'" in r.out
     assert "Traceback (most recent call last)" in r.out and "in make_pair" in r.out
+
+
+def test_a_failing_check_the_plan_did_not_foresee_fails_the_session(project, tmp_path):
+    project.write("conftest.py", FAKE_RUNNER)
+    extra = SUITE_EXTRA.replace('DROP = {"predictions/scores"}', "DROP = set()") + (
+        'VERDICTS = {}\nUNPLANNED = {"distribution/ks": "NOT_EQUIVALENT"}\n')
+    project.write("test_tiny.py", project.suite_source(extra=extra))
+    r = project.run("--parity-report", "rep", env={"RUNLOG": str(tmp_path / "runlog")})
+    assert r.rc == 1, r.text  # every item passed, yet the session fails
+    assert "3 passed" in r.out
+    assert "checks not planned (so without a pytest item) did not pass: ['distribution/ks']" in r.out
+    doc = (project.path / "rep" / "report.json").read_text()
+    assert '"id": "distribution/ks"' in doc
