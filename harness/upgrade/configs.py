@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["keras_config", "sklearn_config", "to_config_json"]
+__all__ = ["canonical_keras_names", "keras_config", "sklearn_config", "to_config_json"]
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
@@ -78,22 +78,56 @@ def sklearn_config(estimator: Any) -> dict[str, Any]:
     return {"__class__": _qualname(type(estimator)), "params": to_config_json(params)}
 
 
-def _drop_names(value: Any) -> Any:
+_AUTO_SUFFIX = re.compile(r"_\d+$")
+
+
+def _collect_names(value: Any, names: dict[str, None]) -> None:
     if isinstance(value, dict):
-        return {k: _drop_names(v) for k, v in value.items() if not (k == "name" and isinstance(v, str))}
+        for k, v in value.items():
+            if k == "name" and isinstance(v, str):
+                names.setdefault(v, None)
+            else:
+                _collect_names(v, names)
+    elif isinstance(value, list):
+        for v in value:
+            _collect_names(v, names)
+
+
+def _rename(value: Any, mapping: Mapping[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _rename(v, mapping) for k, v in value.items()}
     if isinstance(value, list):
-        return [_drop_names(v) for v in value]
+        return [_rename(v, mapping) for v in value]
+    if isinstance(value, str):
+        return mapping.get(value, value)
     return value
 
 
-def keras_config(obj: Any, *, drop_names: bool = True) -> dict[str, Any]:
+def canonical_keras_names(config: Any) -> Any:
+    """Replace Keras object names by order-of-appearance names: "dense_7", "dense_8" -> "dense#0", "dense#1".
+
+    Keras numbers auto-generated names per process ("dense", "dense_1", ...), so the same model built
+    after a different number of other models differs only in these suffixes — also inside a functional
+    model's connectivity, which refers to layers by name. Renaming every occurrence consistently keeps
+    the structure comparable while a real change (another layer, another dtype policy) still shows.
+    """
+    names: dict[str, None] = {}
+    _collect_names(config, names)
+    counts: dict[str, int] = {}
+    mapping = {}
+    for name in names:
+        base = _AUTO_SUFFIX.sub("", name)
+        mapping[name] = f"{base}#{counts.get(base, 0)}"
+        counts[base] = counts.get(base, 0) + 1
+    return _rename(config, mapping)
+
+
+def keras_config(obj: Any, *, canonical_names: bool = True) -> dict[str, Any]:
     """``get_config()`` of a Keras model, layer, optimizer, loss or metric — and, for a compiled model,
     of its optimizer, loss and metrics too — as canonical JSON.
 
-    ``drop_names``: Keras numbers auto-generated names per process ("dense", "dense_1", ...), so the same
-    model built twice differs only in names, which never change numerics; they are dropped. Functional
-    models also refer to layers by name in their connectivity: call ``keras.backend.clear_session()``
-    before building so those references are stable.
+    ``canonical_names``: auto-numbered Keras names are replaced consistently (see `canonical_keras_names`),
+    so a model built after a different number of other models compares equal.
     """
     if not hasattr(obj, "get_config"):
         from harness.errors import ParityInputError
@@ -108,4 +142,4 @@ def keras_config(obj: Any, *, drop_names: bool = True) -> dict[str, Any]:
             out["compile"] = to_config_json(obj.get_compile_config())
         except Exception as exc:  # noqa: BLE001 - older Keras raise for some compiled states; record, don't crash
             out["compile"] = f"unavailable: {type(exc).__name__}"
-    return _drop_names(out) if drop_names else out
+    return canonical_keras_names(out) if canonical_names else out
