@@ -74,14 +74,12 @@ def check_metrics(
     result = compare_scores(
         y_true, score_legacy, score_new, metrics=[g.metric for g in gates], margins=margins, alpha=alpha,
         sample_weight=sample_weight, groups=groups, keys=keys, n_boot=n_boot, seed=seed, slices=slices or None,
-        min_slice_size=min_slice_size,
+        min_slice_size=min_slice_size, ungated=[g.metric for g in gates if not g.gated],
     )
     gate_of = {get_metric(g.metric).name: g for g in gates}
     checks = []
     for check in result.to_checks():
         gate = gate_of[check.details["metric"]]
-        if not gate.gated:
-            check.gated = False
         if check.verdict is not Verdict.EQUIVALENT or not check.gated:
             check.message = _message(check, gate)
         checks.append(check)
