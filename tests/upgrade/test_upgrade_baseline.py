@@ -282,3 +282,30 @@ def test_numpy_integer_seeds_are_stored(tmp_path):
 
     record_baseline(probes, root=tmp_path)
     assert check_against_baseline("np_seeds", probes, tmp_path).changed == []
+
+
+@pytest.mark.parametrize("all_seeds", [False, True], ids=["first-seed", "all-seeds"])
+def test_seed_noise_band_and_interval(tmp_path, all_seeds):
+    from scipy import stats
+
+    probes = ProbeSet("noisy")
+    shift = {"v": 0.0}
+
+    @probes.learning("fit", seeds=(0, 1, 2, 3))
+    def fit(seed):
+        return {"metric": 0.8 + 0.01 * np.random.default_rng(seed).normal() + shift["v"]}
+
+    record_baseline(probes, root=tmp_path)
+    values = np.array([0.8 + 0.01 * np.random.default_rng(s).normal() for s in range(4)])
+    spread = values.max() - values.min()
+    shift["v"] = 0.4 * spread
+    (f,) = check_against_baseline("noisy", probes, tmp_path, all_seeds=all_seeds).findings
+    assert f.outcome.value == "WITHIN_NOISE" and "spread" in f.size["reason"]
+    shift["v"] = 3 * spread
+    (f,) = check_against_baseline("noisy", probes, tmp_path, all_seeds=all_seeds).findings
+    assert f.outcome.value == "CHANGED"
+    assert f.size["delta"] == pytest.approx(3 * spread, rel=1e-9)
+    # Reference: Student t (3 d.o.f.) interval for the difference of one run (or of 4-run means) vs the baseline.
+    scale = np.sqrt(2.0 / 4) if all_seeds else np.sqrt(2.0)
+    half = stats.t.ppf(0.975, 3) * values.std(ddof=1) * scale
+    assert f.size["noise"]["interval_95"] == pytest.approx([3 * spread - half, 3 * spread + half], rel=1e-9)
