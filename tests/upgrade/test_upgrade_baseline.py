@@ -309,3 +309,11 @@ def test_seed_noise_band_and_interval(tmp_path, all_seeds):
     scale = np.sqrt(2.0 / 4) if all_seeds else np.sqrt(2.0)
     half = stats.t.ppf(0.975, 3) * values.std(ddof=1) * scale
     assert f.size["noise"]["interval_95"] == pytest.approx([3 * spread - half, 3 * spread + half], rel=1e-9)
+
+
+def test_baseline_files_get_the_usual_permissions(tmp_path):
+    record_baseline(numpy_probes(), root=tmp_path)
+    mask = os.umask(0)
+    os.umask(mask)
+    for p in (tmp_path / "np_suite").iterdir():
+        assert p.stat().st_mode & 0o777 == 0o666 & ~mask, p.name
