@@ -132,7 +132,13 @@ def fit_logistic_regression(model: Any, features: Any, y: Any, *, spec: Any, C: 
     inputs = {k: tf.constant(v) for k, v in arrays.items()}
     logits_of = logit_model(model)
     variables = list(model.trainable_variables)
-    bias = model.get_layer("lr_numeric").bias
+    try:
+        bias = model.get_layer("lr_numeric").bias
+    except ValueError:
+        raise ParityInputError(
+            f"model {getattr(model, 'name', model)!r} has no 'lr_numeric' layer; build it with "
+            "new_platform.models.keras_logistic_regression"
+        ) from None
     penalized = [v is not bias for v in variables]
     l2 = 1.0 / (2.0 * float(C) * n)
     shapes = [tuple(v.shape) for v in variables]
