@@ -136,7 +136,17 @@ def design_matrix(features: pd.DataFrame, spec: FeatureSpec, standardization: St
         cols[:, j] = offsets[j] + _ids(features, name, spec.cardinality(name))
         data[:, j] = 1.0
     cols[:, len(cats):] = offsets[-1] + np.arange(n_num)
-    data[:, len(cats):] = standardization.apply(features)
+    numeric = standardization.apply(features)
+    bad = np.argwhere(~np.isfinite(numeric))
+    if bad.size:
+        # scikit-learn would refuse with "Input X contains infinity" and no hint of which feature or row.
+        row, j = (int(v) for v in bad[0])
+        name = standardization.features[j]
+        raise ParityInputError(
+            f"feature {name!r} is {float(features[name].iloc[row])!r} at row {row} ({len(bad)} non-finite value(s) in all); "
+            "the logistic regression scores finite features only"
+        )
+    data[:, len(cats):] = numeric
     indptr = np.arange(0, n * width + 1, width, dtype=np.int64)
     return sp.csr_matrix((data.ravel(), cols.ravel(), indptr), shape=(n, int(offsets[-1]) + n_num))
 

@@ -140,3 +140,10 @@ def test_standardization_refuses_non_finite_training_features(spec_small, train_
     features.loc[3, "log_price"] = np.inf
     with pytest.raises(ParityInputError, match=r"training feature 'log_price' is not finite at row 3"):
         Standardization.fit(features, spec_small.numeric_features)
+
+
+def test_logreg_names_a_non_finite_feature_instead_of_sklearns_bare_error(logreg, eval_small):
+    rows = eval_small.iloc[:20].copy()
+    rows.loc[7, "price"] = np.inf  # a value, not a missing one: the featurizer keeps it (log_price = inf)
+    with pytest.raises(ParityInputError, match=r"feature 'log_price' is inf at row 7 \(1 non-finite"):
+        logreg.predict(rows)
