@@ -90,16 +90,21 @@ def _numeric_column(frame: pd.DataFrame, column: str, *, fmt: str, where: str, e
 def _key_column(frame: pd.DataFrame, column: str, *, fmt: str, where: str, error: type[Exception]) -> pd.Series:
     """Keys as int64 when they are integers (the golden key dtype), else as strings; empty keys refused."""
     values = frame[column]
+    missing = np.flatnonzero(values.isna().to_numpy())
+    if missing.size:
+        raise error(f"{where}: key column {column!r} is empty at {_row_label(fmt, int(missing[0]))}")
     if pd.api.types.is_integer_dtype(values.dtype):
         return values.astype(np.int64).reset_index(drop=True)
-    text = values.astype(str)
-    empty = np.flatnonzero((values.isna() | (text.str.strip() == "")).to_numpy())
+    text = values.astype(str).str.strip()
+    empty = np.flatnonzero((text == "").to_numpy())
     if empty.size:
         raise error(f"{where}: key column {column!r} is empty at {_row_label(fmt, int(empty[0]))}")
-    if fmt == "csv":
-        as_int = pd.to_numeric(text, errors="coerce")
-        if not as_int.isna().any() and (text.str.fullmatch(r"\s*[+-]?\d+\s*")).all():
-            return as_int.astype(np.int64).reset_index(drop=True)
+    if fmt == "csv" and text.str.fullmatch(r"[+-]?\d+").all():
+        try:
+            # Parsed from the text itself (never through float): an id beyond int64 stays text, not rounded.
+            return text.astype(np.int64).reset_index(drop=True)
+        except (OverflowError, ValueError):
+            pass
     return text.reset_index(drop=True)
 
 

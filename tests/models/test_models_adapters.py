@@ -200,3 +200,19 @@ def test_sklearn_side_matches_the_estimator_it_wraps():
     assert side.config()["params"]["C"] == 1.0
     with pytest.raises(ParityInputError, match="has no predict_proba"):
         SklearnSide("x", object(), _Identity())
+
+
+def test_score_file_keys_are_never_rounded_or_left_empty(tmp_path):
+    big = 2**63 + 5  # beyond int64: must stay text (and then fail to align), never become a rounded float
+    path = _write(tmp_path / "big.csv", f"row_id,score\n{big},0.5\n")
+    side = ScoreFileSide(path, key="row_id")
+    with pytest.raises(ParityInputError, match="keys are text"):
+        side.predict(pd.DataFrame({"row_id": np.array([1], dtype=np.int64)}))
+    exact = 2**62 + 1  # not representable as a float64: parsed exactly
+    got = ScoreFileSide(_write(tmp_path / "ok.csv", f"row_id,score\n{exact},0.5\n"), key="row_id").predict(
+        pd.DataFrame({"row_id": np.array([exact], dtype=np.int64)}))
+    assert list(got.index) == [exact]
+    nullable = pd.DataFrame({"row_id": pd.array([1, None], dtype="Int64"), "score": [0.1, 0.2]})
+    nullable.to_parquet(tmp_path / "n.parquet")
+    with pytest.raises(ParityInputError, match=r"key column 'row_id' is empty at row 1"):
+        ScoreFileSide(tmp_path / "n.parquet", key="row_id")
