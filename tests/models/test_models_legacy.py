@@ -147,3 +147,16 @@ def test_logreg_names_a_non_finite_feature_instead_of_sklearns_bare_error(logreg
     rows.loc[7, "price"] = np.inf  # a value, not a missing one: the featurizer keeps it (log_price = inf)
     with pytest.raises(ParityInputError, match=r"feature 'log_price' is inf at row 7 \(1 non-finite"):
         logreg.predict(rows)
+
+
+def test_importing_the_model_modules_loads_neither_tensorflow_nor_sklearn():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import legacy_adapter.models, legacy_adapter.adapters, legacy_adapter.artifacts, "
+        "new_platform.training, new_platform.export, new_platform.serving; "
+        "print(sorted(m for m in ('tensorflow', 'sklearn', 'keras') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
