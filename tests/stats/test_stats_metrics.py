@@ -119,6 +119,16 @@ def test_roc_auc_equals_pair_counting(kind):
     assert abs(M.roc_auc(y, s, sample_weight=w) - slow_auc(y, s, w)) < TOL
 
 
+@pytest.mark.parametrize("kind", ["random", "tied"])
+def test_roc_auc_equals_scipy_mann_whitney(kind):
+    # AUC = U / (n_pos n_neg), U the Mann-Whitney statistic of the positives (ties counted half)
+    import scipy.stats
+
+    y, s, _, _ = make_binary(kind)
+    u = scipy.stats.mannwhitneyu(s[y == 1], s[y == 0]).statistic
+    assert abs(M.roc_auc(y, s) - u / ((y == 1).sum() * (y == 0).sum())) < TOL
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_average_precision_equals_sklearn_and_slow(kind):
     y, s, _, w = make_binary(kind)
@@ -341,6 +351,22 @@ def test_weights_k_equal_repeating_rows(data):
     p = 1 / (1 + np.exp(-s))
     for fn, x in ((M.roc_auc, s), (M.average_precision, s), (M.log_loss, p), (M.ece, p), (M.brier, p)):
         assert abs(fn(y, x, sample_weight=k.astype(float)) - fn(y[rep], x[rep])) < TOL
+
+
+@HYP
+@given(binary_data(), st.integers(0, 2**32 - 1))
+def test_every_metric_ignores_row_order(data, seed):
+    y, s, k = data
+    p = 1 / (1 + np.exp(-s / 2))
+    g = np.arange(y.shape[0]) // 4
+    perm = np.random.default_rng(seed).permutation(y.shape[0])
+    w = k.astype(float)
+    for fn, x in ((M.roc_auc, s), (M.average_precision, s), (M.log_loss, p), (M.brier, p), (M.ece, p),
+                  (M.calibration_ratio, p), (M.rmse, s), (M.mae, s)):
+        yy = p if fn in (M.rmse, M.mae) else y
+        assert abs(fn(yy, x, sample_weight=w) - fn(yy[perm], x[perm], sample_weight=w[perm])) < TOL
+    for fn in (M.ndcg_at_k, M.mrr):
+        assert abs(fn(y, s, g) - fn(y[perm], s[perm], g[perm])) < TOL
 
 
 @HYP
