@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import ParityInputError
+from legacy_adapter._strings import factorize_exact
 from legacy_adapter.hashing import MAX_KEY_WORD, hash_bucket
 
 __all__ = [
@@ -286,7 +287,7 @@ def _string_column(frame: pd.DataFrame, col: str) -> np.ndarray:
                 )
     out = np.where(missing, "", values).astype(object)
     # UTF-8 is what both sides hash; a lone surrogate has no UTF-8 form. Checked once per distinct value.
-    codes, uniques = pd.factorize(out)
+    codes, uniques = factorize_exact(out)
     for j, v in enumerate(uniques):
         try:
             v.encode("utf-8")
@@ -412,8 +413,8 @@ def _bucketize(x: np.ndarray, boundaries: tuple[float, ...]) -> np.ndarray:
 
 def _factorize_pairs(pairs: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]]]:
     """Each row's index into the distinct (first, second) pairs, and those pairs."""
-    c_codes, c_uniques = pd.factorize(pairs.iloc[:, 0].to_numpy(dtype=object))
-    d_codes, d_uniques = pd.factorize(pairs.iloc[:, 1].to_numpy(dtype=object))
+    c_codes, c_uniques = factorize_exact(pairs.iloc[:, 0].to_numpy(dtype=object))
+    d_codes, d_uniques = factorize_exact(pairs.iloc[:, 1].to_numpy(dtype=object))
     combined = c_codes.astype(np.int64) * max(len(d_uniques), 1) + d_codes
     codes, distinct = pd.factorize(combined)
     n_d = max(len(d_uniques), 1)
@@ -448,16 +449,18 @@ class LegacyFeaturizer:
             "hist_ctr_missing": ctr_missing.astype(np.int64),
         }
         for col, feature in (("category", "category_id"), ("device", "device_id"), ("country", "country_id")):
-            out[feature] = (
-                pd.Series(raw[col], dtype=object).map(self._vocab_maps[col]).fillna(0).to_numpy(dtype=np.int64)
-            )
+            # Looked up in a Python dict per distinct value: exact string comparison (see _strings).
+            codes, distinct = factorize_exact(raw[col])
+            vocab = self._vocab_maps[col]
+            ids = np.fromiter((vocab.get(v, 0) for v in distinct), dtype=np.int64, count=len(distinct))
+            out[feature] = ids[codes]
         out["shop_hash"] = hash_bucket(raw["shop_id"], spec.shop_buckets, spec.hash_key)
         # Per distinct (category, device) pair and per distinct query: real columns repeat values heavily.
         pairs = pd.DataFrame({"c": raw["category"], "d": raw["device"]})
         pair_codes, distinct_pairs = _factorize_pairs(pairs)
         crossed = [f"{len(c.encode('utf-8'))}:{c}{d}" for c, d in distinct_pairs]
         out["category_x_device"] = hash_bucket(crossed, spec.cross_buckets, spec.hash_key)[pair_codes]
-        query_codes, distinct_queries = pd.factorize(raw["query"])
+        query_codes, distinct_queries = factorize_exact(raw["query"])
         queries = [normalize_query(q) for q in distinct_queries]
         out["query_hash"] = hash_bucket(queries, spec.query_buckets, spec.hash_key)[query_codes]
         tokens = np.fromiter((count_query_tokens(q) for q in queries), dtype=np.int64, count=len(queries))

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import ParityInputError
+from legacy_adapter._strings import factorize_exact
 
 __all__ = ["siphash24", "hash_bucket", "hash_strings", "MAX_KEY_WORD"]
 
@@ -182,7 +183,7 @@ def _to_strings(values: Any, argument: str) -> np.ndarray:
 
 def _encode_distinct(items: np.ndarray, argument: str) -> tuple[list[bytes], np.ndarray]:
     """UTF-8 bytes of each distinct value (first-seen order) and each item's index into them."""
-    codes, uniques = pd.factorize(items)
+    codes, uniques = factorize_exact(items)
     encoded = []
     for j, s in enumerate(uniques):
         try:
@@ -190,7 +191,7 @@ def _encode_distinct(items: np.ndarray, argument: str) -> tuple[list[bytes], np.
         except UnicodeEncodeError as exc:
             i = int(np.flatnonzero(codes == j)[0])
             raise ParityInputError(f"{argument}[{i}]={s!r} cannot be encoded as UTF-8 ({exc.reason})") from None
-    return encoded, codes.astype(np.int64)
+    return encoded, codes
 
 
 def hash_strings(values: Iterable[str], *, key: tuple[int, int]) -> np.ndarray:
