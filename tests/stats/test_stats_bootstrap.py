@@ -388,3 +388,19 @@ def test_paired_difference_ci_weighted():
     m = int((w > 0).sum())
     se = (m / (m - 1) * sum(wi**2 * (di - dbar) ** 2 for wi, di in zip(w, dd))) ** 0.5 / sum(w)
     assert abs(r.diff - dbar) < TOL and abs(r.se - se) < TOL and r.n == m == 450 and r.df == 449
+
+
+def test_bca_for_ranking_jackknifes_whole_groups():
+    rel, sa, sb, g = ranking_data(seed=3)
+    ids = np.unique(g)
+    # per-group NDCG@5 of each model, each group scored on its own (an independent reference)
+    va = np.array([M.ndcg_at_k(rel[g == q], sa[g == q], g[g == q], k=5) for q in ids])
+    vb = np.array([M.ndcg_at_k(rel[g == q], sb[g == q], g[g == q], k=5) for q in ids])
+
+    def stat(i, axis=-1):
+        i = i.astype(int)
+        return np.mean(vb[i] - va[i], axis=axis)
+
+    r = paired_bootstrap("ndcg@5", rel, sa, sb, groups=g, n_boot=400, seed=6, ci_method="bca")
+    lo, hi = _scipy_ci((np.arange(ids.shape[0], dtype=float),), stat, r.replicates, "BCa", 0.05)
+    assert abs(r.ci[0] - lo) < 1e-12 and abs(r.ci[1] - hi) < 1e-12
