@@ -4,8 +4,9 @@ numpy/scipy only. Every function validates first (1-D, equal lengths, finite, bi
 probabilities in [0, 1], non-negative weights) and raises `ParityInputError` naming the argument.
 
 Why exact: Keras's default `AUC(num_thresholds=200)` bins scores and is off by ~0.003 at 2 %
-positives, as large as the differences a parity gate judges. Everything here matches scikit-learn to
-~1e-15 (the tests hold it to 1e-12) without importing it.
+positives, as large as the differences a parity gate judges. Every metric with a scikit-learn
+counterpart matches it to ~1e-15 (the tests hold it to 1e-12) without importing it; the others are
+tested against slow reference implementations.
 
 Definitions where a choice had to be made:
 - ROC AUC: ties between a positive and a negative count one half (Mann-Whitney), as scikit-learn's
