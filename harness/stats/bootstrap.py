@@ -151,6 +151,11 @@ def hash_keys(keys: Any, name: str = "keys") -> np.ndarray:
         raise ParityInputError(f"{name}: expected a non-empty 1-D array of row keys, got shape {arr.shape}")
     if arr.dtype == bool:
         raise ParityInputError(f"{name}: expected integer or string keys, got dtype bool")
+    if arr.dtype == object and all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in arr.tolist()):
+        try:  # e.g. a pandas nullable Int64 column without missing values
+            arr = arr.astype(np.int64)
+        except OverflowError:
+            arr = arr.astype(np.uint64)
     if np.issubdtype(arr.dtype, np.integer):
         out = arr.astype(np.int64).view(np.uint64)
     elif arr.dtype.kind in ("U", "S", "O"):

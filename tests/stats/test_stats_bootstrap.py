@@ -3,6 +3,8 @@ seeds, group resampling, Poisson key/order/chunk independence, intervals against
 and the per-row paired-difference interval against scipy.stats.ttest_rel."""
 from __future__ import annotations
 
+import inspect
+
 import tracemalloc
 from types import SimpleNamespace
 
@@ -160,6 +162,8 @@ def test_poisson_weights_depend_only_on_seed_key_replicate():
     assert np.array_equal(np.concatenate([poisson_weights(keys[c], 42, 8) for c in chunks], axis=1), w)
     assert np.array_equal(poisson_weights(keys, 42, [3, 5]), w[[3, 5]])  # replicates addressable
     assert not np.array_equal(poisson_weights(keys, 43, 8), w)
+    okeys = np.array(keys.tolist(), dtype=object)  # e.g. from a pandas nullable integer column
+    assert np.array_equal(poisson_weights(okeys, 42, 8), w)
     skeys = np.array([f"row-{k}" for k in keys])
     ws = poisson_weights(skeys, 42, 2)
     assert np.array_equal(poisson_weights(skeys[perm], 42, 2), ws[:, perm])
@@ -303,8 +307,10 @@ def test_percentile_interval_roughly_agrees_with_scipys_own_bootstrap():
     d = pair_data(n=2000, seed=8)
     la, lb = M.get_metric("logloss").per_row(d.y, d.pa), M.get_metric("logloss").per_row(d.y, d.pb)
     ours = paired_bootstrap("logloss", d.y, d.pa, d.pb, n_boot=2000, seed=1)
+    # scipy >= 1.15 takes rng=, older releases (1.13, our lower bound) random_state=.
+    seed_arg = "rng" if "rng" in inspect.signature(scipy.stats.bootstrap).parameters else "random_state"
     theirs = scipy.stats.bootstrap((la, lb), lambda a, b, axis=-1: np.mean(b - a, axis=axis), paired=True,
-                                   n_resamples=2000, method="percentile", rng=np.random.default_rng(1))
+                                   n_resamples=2000, method="percentile", **{seed_arg: np.random.default_rng(1)})
     width = ours.ci[1] - ours.ci[0]
     assert abs(ours.ci[0] - theirs.confidence_interval.low) < 0.1 * width
     assert abs(ours.ci[1] - theirs.confidence_interval.high) < 0.1 * width
