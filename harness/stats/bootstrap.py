@@ -440,9 +440,9 @@ class _CalibrationFitKernel(_Kernel):
             slope, intercept = _m._logistic_fit(x, y, np.ones_like(y) if w is None else w)
             self.sides.append((x, intercept, slope))
 
-    def _fit(self, ww, side) -> float:
+    def _fit(self, ww, keep, side) -> float:
         x, a, b = side
-        y = self.y
+        x, y = x[keep], self.y[keep]  # only rows the replicate drew: ~63 % of them
         for _ in range(25):
             z = a + b * x
             mu = expit(z)
@@ -456,7 +456,8 @@ class _CalibrationFitKernel(_Kernel):
                 break
             da, db = (h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det
             a, b = a + da, b + db
-            if abs(da) <= 1e-12 * (1 + abs(a)) and abs(db) <= 1e-12 * (1 + abs(b)):
+            # Newton converges quadratically: after a step of 1e-10 the error left is ~1e-20.
+            if abs(da) <= 1e-10 * (1 + abs(a)) and abs(db) <= 1e-10 * (1 + abs(b)):
                 return float((b, a)[self.which])
         try:  # not converging from the warm start: the careful solver decides (or refuses)
             return float(_m._logistic_fit(x, y, ww)[self.which])
@@ -465,7 +466,9 @@ class _CalibrationFitKernel(_Kernel):
 
     def from_counts(self, c):
         ww = c.astype(np.float64) if self.w is None else c * self.w
-        return self._fit(ww, self.sides[0]), self._fit(ww, self.sides[1])
+        keep = np.flatnonzero(ww > 0)
+        ww = ww[keep]
+        return self._fit(ww, keep, self.sides[0]), self._fit(ww, keep, self.sides[1])
 
     def jackknife(self):
         return _GenericKernel(self.mdef, self.y, *self.scores, self.w, None).jackknife()
