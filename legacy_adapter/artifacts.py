@@ -43,12 +43,20 @@ __all__ = [
 LOGREG_FORMAT = "parity.legacy_logreg/1"
 HGB_FORMAT = "parity.legacy_hgb/1"
 
-# What a fitted HistGradientBoostingClassifier needs beyond skops' default-trusted types (checked with
-# skops.io.get_untrusted_types on scikit-learn 1.9 / skops 0.16). Nothing else is loaded.
+# What a fitted HistGradientBoostingClassifier needs beyond skops' default-trusted types, checked with
+# skops.io.get_untrusted_types on scikit-learn 1.9 / skops 0.16 and on scikit-learn 1.5 / skops 0.10
+# (older skops trusts fewer of sklearn's own loss/link/binning classes). All are scikit-learn's own
+# types or functools.partial; nothing else is loaded.
 HGB_TRUSTED_TYPES: tuple[str, ...] = (
     "functools.partial",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.utils.validation.check_array",
+    "_loss.CyHalfBinomialLoss",
+    "sklearn._loss.link.Interval",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn.compose._column_transformer._RemainderColsList",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
 )
 
 
