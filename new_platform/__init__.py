@@ -8,13 +8,21 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["TFFeaturizer", "frame_to_tensors", "raw_input_signature"]
-
 _LAZY = {
     "TFFeaturizer": "new_platform.featurizer",
     "frame_to_tensors": "new_platform.featurizer",
     "raw_input_signature": "new_platform.featurizer",
+    "keras_logistic_regression": "new_platform.models",
+    "wide_and_deep": "new_platform.models",
+    "set_determinism": "new_platform.training",
+    "fit_logistic_regression": "new_platform.training",
+    "fit_wide_and_deep": "new_platform.training",
+    "train_ctr_logreg": "new_platform.training",
+    "train_ctr_wide_and_deep": "new_platform.training",
+    "export_model": "new_platform.export",
+    "ServingSide": "new_platform.serving",
 }
+__all__ = sorted(_LAZY)
 
 
 def __getattr__(name: str) -> Any:
