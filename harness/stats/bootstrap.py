@@ -402,19 +402,30 @@ class _ECEKernel(_Kernel):
             run_end = np.flatnonzero(last)[np.cumsum(np.concatenate(([True], last[:-1]))) - 1]
             self.sides.append((order, ps, y[order], run_end))
 
+    _BLOCK = 4096
+
     def _ece(self, c, side) -> float:
         order, ps, ys, run_end = side
+        n = ps.shape[0]
         ws = c[order]
-        cw = np.cumsum(ws)
-        total = cw[-1]
+        # Quantile edges without a full cumulative sum: cumulate block totals, then only inside the
+        # block where each target falls (cumsum is the slow pass here; reduceat is vectorized).
+        starts = np.arange(0, n, self._BLOCK)
+        cb = np.cumsum(np.add.reduceat(ws, starts))
+        total = cb[-1]
         if total <= 0:
             return math.nan
-        targets = total * np.arange(1, self.n_bins) / self.n_bins
-        e = np.minimum(np.searchsorted(cw, targets, side="left"), ps.shape[0] - 1)
-        ends = np.unique(np.concatenate((run_end[e], [ps.shape[0] - 1])))
-        cp = np.cumsum(ws * ps)[ends]
-        cy = np.cumsum(ws * ys)[ends]
-        return float(np.abs(np.diff(cp, prepend=0.0) - np.diff(cy, prepend=0.0)).sum() / total)
+        e = np.empty(self.n_bins - 1, dtype=np.int64)
+        for j, target in enumerate(total * np.arange(1, self.n_bins) / self.n_bins):
+            blk = min(int(np.searchsorted(cb, target, side="left")), starts.shape[0] - 1)
+            lo = starts[blk]
+            local = np.cumsum(ws[lo: lo + self._BLOCK]) + (cb[blk - 1] if blk > 0 else 0.0)
+            e[j] = min(lo + int(np.searchsorted(local, target, side="left")), n - 1)
+        ends = np.unique(np.concatenate((run_end[e], [n - 1])))
+        seg = np.concatenate(([0], ends[:-1] + 1))
+        wp = np.add.reduceat(ws * ps, seg)
+        wy = np.add.reduceat(ws * ys, seg)
+        return float(np.abs(wp - wy).sum() / total)
 
     def from_counts(self, c):
         wts = c.astype(np.float64) if self.w is None else c * self.w
