@@ -2,7 +2,7 @@
 
 Data: `ads_ctr` (synthetic sponsored-listing clicks, 177k train / 75k eval rows, ~4% clicks).
 Pair: the legacy side featurizes with pandas (`legacy_adapter.featurizer`) and fits
-`sklearn.linear_model.LogisticRegression(C=1, lbfgs, tol=1e-10)` on a sparse one-hot design. The new side
+`sklearn.linear_model.LogisticRegression(C=0.1, lbfgs, tol=1e-10)` on a sparse one-hot design. The new side
 featurizes with TF ops inside an exported SavedModel (`new_platform.featurizer`, the same FeatureSpec and
 the same SipHash), fits a Keras model of the same form to the same objective (full-batch L-BFGS driven
 by TF gradients, see `new_platform.training`), and is scored through the SavedModel's serving signature:
@@ -14,10 +14,11 @@ Why these numbers:
   TF's log1p is a different algorithm from numpy's; over 400k random inputs they differ by <= 3 ULP.
 - Predictions: both sides minimize the same strictly convex objective (mean log loss + ||w||^2/(2Cn),
   intercept unpenalized) to a projected-gradient tolerance of 1e-10, so they sit at the same optimum up
-  to that tolerance: measured on the eval split, max |diff| 2.3e-5, p99 1.9e-6, mean 2.7e-7 (the largest
-  gaps sit on rare hash buckets whose weights the data barely pins down). atol = 1e-4 leaves 4x headroom
-  over the worst row and is still far below anything a metric could notice (0.25% of a 4% CTR); no row
-  may exceed it.
+  to that tolerance. Measured on the 74,743 eval rows (C = 0.1, full train split): max |diff| 4.5e-6,
+  p99 9.4e-7, mean 1.3e-7, top-5 overlap 1.0 in all 8,421 requests (the largest gaps sit on rare hash
+  buckets whose weights the data barely pins down; at C = 1 they reach 2.3e-5). atol = 5e-5 leaves 10x
+  headroom over the worst row and is far below anything a metric could notice (0.1% of a 4% CTR); no
+  row may exceed it.
 - Metrics (equivalence by two one-sided tests, alpha = 0.05, Holm across metrics x slices):
   AUC +-0.001 absolute: in CTR ranking a 0.001 AUC move is the smallest change teams act on.
   Log loss +-0.2% relative: the usual "neutral" band for a click model's offline loss.
@@ -34,7 +35,7 @@ from harness.protocol import ModelPair
 from harness.suite import MetricGate, Suite
 from harness.upgrade import ProbeSet
 
-C = 1.0
+C = 0.1
 LABEL = "click"
 # Hash spaces sized for the data (27k shops): smaller than the featurizer's defaults keeps the
 # full-batch L-BFGS fit of both sides to about a minute, with the same code paths.
@@ -149,7 +150,8 @@ def _inference_probe() -> dict[str, Any]:
 
 @PROBES.learning("logreg_refit", seeds=(0, 1, 2))
 def _learning_probe(seed: int) -> dict[str, Any]:
-    """Refit both LRs on a fixed training subset; the seed moves the Keras initial weights."""
+    """Refit both LRs on a fixed training subset. Both start from zeros and are deterministic, so the
+    seeds measure run-to-run noise (expected: none); a change here is a change in the optimizers."""
     import numpy as np
 
     from harness.stats.metrics import log_loss, roc_auc
@@ -231,7 +233,7 @@ SUITE = Suite(
         "shop_hash", "category_x_device", "query_hash", "query_num_tokens", "position",
     ],
     feature_max_ulp=4,
-    prediction_atol=1e-4,
+    prediction_atol=5e-5,
     prediction_max_share=0.0,
     top_k=5,
     metrics=[
