@@ -104,16 +104,46 @@ def _sample(frame: pd.DataFrame, rows: int | None, seed: int) -> pd.DataFrame:
     return frame.iloc[keep].reset_index(drop=True)
 
 
+class _Stages:
+    """A stage-level progress bar (stderr) for the long steps of a suite run: data, training, scoring, checks."""
+
+    def __init__(self, name: str, *, enabled: bool, total: int = 4) -> None:
+        self._bar = None
+        self._started = False
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc=name, unit="stage", leave=False)
+        self._name = name
+
+    def next(self, what: str) -> None:
+        if self._bar is None:
+            return
+        if self._started:
+            self._bar.update(1)
+        self._started = True
+        self._bar.set_description_str(f"{self._name}: {what}")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.update(self._bar.total - self._bar.n)
+            self._bar.close()
+
+
 def run_suite(suite: Suite, *, sample: int | None = None, seed: int = 0, progress: bool = False,
               root: Any = None) -> SuiteResult:
     from harness.golden import load_dataset
 
+    stages = _Stages(suite.name, enabled=progress)
+    stages.next("loading and verifying golden data")
     dataset = load_dataset(suite.dataset, root=root)
     frame = _sample(dataset.frame(suite.split), sample, seed)
     if len(frame) == 0:
         raise ParityInputError(f"suite {suite.name!r}: split {suite.split!r} of {suite.dataset!r} has no rows")
+    stages.next("building the model pair (training, export)")
     pair = suite.pair(dataset)
 
+    stages.next(f"scoring {len(frame):,} rows with both sides")
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -125,6 +155,7 @@ def run_suite(suite: Suite, *, sample: int | None = None, seed: int = 0, progres
     finally:
         if bar is not None:
             bar.close()
+    stages.next("checks: alignment, features, predictions, metrics (intervals, bootstrap)")
 
     keys = frame[dataset.key].to_numpy()
     aligned = align_scores(keys, scored["legacy"], scored["new"])
@@ -158,6 +189,7 @@ def run_suite(suite: Suite, *, sample: int | None = None, seed: int = 0, progres
             n_boot=suite.n_boot, seed=seed,
         )
 
+    stages.close()
     return SuiteResult(
         suite=suite.name,
         description=suite.description,
