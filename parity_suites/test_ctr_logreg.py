@@ -173,6 +173,7 @@ def _learning_probe(seed: int) -> dict[str, Any]:
         "legacy.eval_logloss": log_loss(y, legacy_scores),
         "keras.n_iter": int(record.iterations),
         "keras.final_loss": float(record.final_loss),
+        "keras.loss_per_iteration": np.asarray(record.loss, dtype=np.float64),
         "keras.eval_auc": roc_auc(y, new_scores),
         "keras.eval_logloss": log_loss(y, new_scores),
     }
