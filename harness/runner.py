@@ -19,6 +19,8 @@ from harness.checks.features import check_features
 from harness.checks.predictions import check_predictions
 from harness.errors import ParityInputError, ScorerError
 from harness.plots import plot_data
+from harness.progress import bar as progress_bar
+from harness.progress import enabled as progress_enabled
 from harness.results import CheckResult, SuiteResult
 from harness.suite import Suite
 
@@ -105,36 +107,34 @@ def _sample(frame: pd.DataFrame, rows: int | None, seed: int) -> pd.DataFrame:
 
 
 class _Stages:
-    """A stage-level progress bar (stderr) for the long steps of a suite run: data, training, scoring, checks."""
+    """A stage-level progress bar for the long steps of a suite run: data, training, scoring, checks."""
 
-    def __init__(self, name: str, *, enabled: bool, total: int = 4) -> None:
-        self._bar = None
-        self._started = False
-        if enabled:
-            from tqdm.auto import tqdm
-
-            self._bar = tqdm(total=total, desc=name, unit="stage", leave=False)
+    def __init__(self, name: str, total: int = 4) -> None:
+        self._bar = progress_bar(name, total=total, unit="stage")
         self._name = name
+        self._started = False
 
     def next(self, what: str) -> None:
-        if self._bar is None:
-            return
         if self._started:
             self._bar.update(1)
         self._started = True
         self._bar.set_description_str(f"{self._name}: {what}")
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.update(self._bar.total - self._bar.n)
-            self._bar.close()
+        self._bar.close()
 
 
 def run_suite(suite: Suite, *, sample: int | None = None, seed: int = 0, progress: bool = False,
               root: Any = None) -> SuiteResult:
+    """Run one suite; ``progress`` shows bars on stderr for data, training, scoring and bootstrap work."""
+    with progress_enabled(progress):
+        return _run_suite(suite, sample=sample, seed=seed, root=root)
+
+
+def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any) -> SuiteResult:
     from harness.golden import load_dataset
 
-    stages = _Stages(suite.name, enabled=progress)
+    stages = _Stages(suite.name)
     stages.next("loading and verifying golden data")
     dataset = load_dataset(suite.dataset, root=root)
     frame = _sample(dataset.frame(suite.split), sample, seed)
@@ -144,17 +144,9 @@ def run_suite(suite: Suite, *, sample: int | None = None, seed: int = 0, progres
     pair = suite.pair(dataset)
 
     stages.next(f"scoring {len(frame):,} rows with both sides")
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(frame), desc=f"scoring {suite.name}", unit="row", leave=False)
-    try:
+    with progress_bar(f"scoring {suite.name}", total=len(frame), unit="row") as bar:
         scored = score_frame(pair, frame, key=dataset.key, batch_size=suite.batch_size,
-                             want_features=bool(suite.features), progress=bar.update if bar else None)
-    finally:
-        if bar is not None:
-            bar.close()
+                             want_features=bool(suite.features), progress=bar.update)
     stages.next("checks: alignment, features, predictions, metrics (intervals, bootstrap)")
 
     keys = frame[dataset.key].to_numpy()

@@ -45,6 +45,7 @@ from scipy.special import expit, ndtr, ndtri
 from scipy.stats import t as student_t
 
 from harness.errors import ParityInputError
+from harness.progress import bar as progress_bar
 from harness.stats import metrics as _m
 from harness.stats.metrics import _dot
 from harness.stats._validation import (
@@ -673,11 +674,13 @@ def paired_bootstrap(metric, y_true, score_legacy, score_new, *, sample_weight=N
     nu = kernel.n_units
 
     reps = np.empty(n_boot)
+    bar = progress_bar(f"bootstrap {mdef.name}", total=n_boot, unit="replicate")
     if scheme == "multinomial":
         for b in range(n_boot):
             idx = _multinomial_indices(seed, b, nu)
             a_b, n_b = kernel.from_indices(idx)
             reps[b] = n_b - a_b
+            bar.update(1)
     else:
         if mdef.needs_groups:
             if keys is not None:
@@ -696,6 +699,8 @@ def paired_bootstrap(metric, y_true, score_legacy, score_new, *, sample_weight=N
         for b in range(n_boot):
             a_b, n_b = kernel.from_counts(_poisson_from_base(base, b))
             reps[b] = n_b - a_b
+            bar.update(1)
+    bar.close()
     bad = ~np.isfinite(reps)
     if bad.any():
         raise ParityInputError(
