@@ -137,7 +137,8 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any) -> Sui
     stages = _Stages(suite.name)
     stages.next("loading and verifying golden data")
     dataset = load_dataset(suite.dataset, root=root)
-    frame = _sample(dataset.frame(suite.split), sample, seed)
+    full = dataset.frame(suite.split)
+    frame = _sample(full, sample, seed)
     if len(frame) == 0:
         raise ParityInputError(f"suite {suite.name!r}: split {suite.split!r} of {suite.dataset!r} has no rows")
     stages.next("building the model pair (training, export)")
@@ -194,7 +195,7 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any) -> Sui
         },
         seed=seed,
         checks=checks,
-        sample={"rows": int(len(frame)), "seed": seed} if sample is not None and sample < len(dataset.frame(suite.split)) else None,
+        sample={"rows": int(len(frame)), "seed": seed} if len(frame) < len(full) else None,
         alignment=aligned.check.details,
         plots=plot_data(aligned.legacy, aligned.new, labels=labels, weights=weights),
         fingerprint=_fingerprint(),
