@@ -4,6 +4,8 @@ and the per-row paired-difference interval against scipy.stats.ttest_rel."""
 from __future__ import annotations
 
 import inspect
+import itertools
+import math
 
 import tracemalloc
 from types import SimpleNamespace
@@ -18,6 +20,8 @@ from harness.stats import metrics as M
 from harness.stats.bootstrap import (
     BCA_GENERIC_MAX_UNITS,
     _auc_loo,
+    _build_kernel,
+    _multinomial_indices,
     paired_bootstrap,
     paired_difference_ci,
     poisson_weights,
@@ -26,10 +30,25 @@ from harness.stats.bootstrap import (
 TOL = 1e-12
 
 
-def resample(seed: int, b: int, n: int) -> np.ndarray:
-    """The documented multinomial protocol (module docstring of harness.stats.bootstrap)."""
+def resample(seed: int, b: int, n: int, bits: int = 16) -> np.ndarray:
+    """The documented multinomial protocol (`_multinomial_indices`' docstring), written out slowly
+    with Python integers: block totals, then `bits`-bit fields of the raw stream, least significant
+    first, then the last partial block."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(b,)))
-    return rng.integers(0, n, size=n, dtype=np.int32)
+    size = 2**bits
+    n_full, rest = divmod(n, size)
+    if n_full == 0:
+        return rng.integers(0, n, size=n)
+    totals = rng.multinomial(n, [size / n] * n_full + [rest / n])
+    in_full = int(sum(totals[:n_full]))
+    words = rng.bit_generator.random_raw(-(-in_full * bits // 64))
+    fields = [(int(w) >> (bits * k)) & (size - 1) for w in words for k in range(64 // bits)]
+    out, pos = [], 0
+    for g in range(n_full):
+        out += [g * size + f for f in fields[pos: pos + totals[g]]]
+        pos += int(totals[g])
+    out += [n_full * size + int(v) for v in rng.integers(0, rest, size=int(totals[-1]))]
+    return np.array(out)
 
 
 def pair_data(n=1500, seed=0, tied=False):
@@ -88,6 +107,103 @@ def test_replicates_of_other_metrics_equal_the_metric_on_the_resample(name, tied
         i = resample(5, rep, d.n)
         ref = fn(d.y[i], d.pb[i], sample_weight=d.w[i]) - fn(d.y[i], d.pa[i], sample_weight=d.w[i])
         assert abs(r.replicates[rep] - ref) < 1e-9
+
+
+# ---------------------------------------------------------------- the resample itself
+
+@pytest.mark.parametrize("n,bits", [(5, 1), (7, 2), (3, 1), (4, 2)], ids=["n5-bits1", "n7-bits2", "n3-bits1", "n4-bits2-no-rest"])
+def test_block_resample_counts_are_exactly_multinomial(n, bits):
+    """Tiny blocks so that every count vector can be enumerated: the frequencies of the count
+    vectors over many replicates match scipy's multinomial pmf (chi-square goodness of fit)."""
+    reps = 30_000
+    seen: dict[tuple, int] = {}
+    for b in range(reps):
+        idx = _multinomial_indices(123, b, n, block_bits=bits)
+        assert idx.shape == (n,) and idx.min() >= 0 and idx.max() < n
+        key = tuple(np.bincount(idx, minlength=n))
+        seen[key] = seen.get(key, 0) + 1
+    support = [c for c in itertools.product(range(n + 1), repeat=n) if sum(c) == n]
+    assert set(seen) <= set(support)
+    probs = np.array([scipy.stats.multinomial.pmf(c, n, [1 / n] * n) for c in support])
+    observed = np.array([seen.get(c, 0) for c in support])
+    _, p = scipy.stats.chisquare(observed, probs * reps)
+    assert p > 1e-4, p
+
+
+def test_block_resample_follows_the_documented_protocol_on_several_blocks():
+    n = 3 * 2**16 + 12_345  # three full blocks and a partial one
+    for b in (0, 1, 7):
+        idx = _multinomial_indices(42, b, n)
+        assert idx.dtype == np.intp
+        assert np.array_equal(idx, resample(42, b, n))
+    small = _multinomial_indices(42, 3, 1000)  # below one block: plain bounded draws
+    assert np.array_equal(small, np.random.default_rng(np.random.SeedSequence(42, spawn_key=(3,))).integers(0, 1000, 1000))
+
+
+def test_block_resample_marginals_at_scale():
+    """Counts per unit ~ Binomial(n, 1/n) and block totals ~ Binomial(n, block/n) at the default
+    block size, across replicates."""
+    n = 2 * 2**16 + 30_000
+    counts = np.stack([np.bincount(_multinomial_indices(9, b, n), minlength=n) for b in range(40)])
+    assert (counts.sum(axis=1) == n).all()
+    k = np.arange(7)
+    expected = scipy.stats.binom.pmf(k, n, 1 / n) * counts.size
+    observed = np.array([(counts == v).sum() for v in k[:-1]] + [(counts >= 6).sum()])
+    expected[-1] = scipy.stats.binom.sf(5, n, 1 / n) * counts.size
+    _, p = scipy.stats.chisquare(observed, expected)
+    assert p > 1e-4, p
+    first_block = counts[:, : 2**16].sum(axis=1)  # Binomial(n, 2**16 / n) per replicate
+    mean, sd = n * 2**16 / n, math.sqrt(n * (2**16 / n) * (1 - 2**16 / n))
+    z = (first_block.mean() - mean) / (sd / math.sqrt(first_block.shape[0]))
+    assert abs(z) < 4.5, z
+
+
+@pytest.mark.parametrize("name", ["auc", "pr_auc", "logloss", "brier", "mae", "ece", "calibration_slope"])
+def test_replicates_on_several_blocks_equal_the_reference_metric(name):
+    """Above one block (2**16 rows) the gathers and the ECE / calibration kernels' fast paths run on
+    the block-wise resample: each replicate still equals scikit-learn (or the metric) on it."""
+    rng = np.random.default_rng(4)
+    n = 2**17 + 4321
+    y = (rng.random(n) < 0.1).astype(int)
+    z = rng.normal(size=n) + y
+    pa = 1 / (1 + np.exp(-(z + rng.normal(scale=0.5, size=n) - 2)))
+    pb = 1 / (1 + np.exp(-(z + rng.normal(scale=0.5, size=n) - 2)))
+    w = rng.integers(1, 4, n).astype(float)
+    fn = SKLEARN[name][0] if name in SKLEARN else M.get_metric(name).fn
+    if name == "mae":
+        y, pa, pb = z, pa * 3, pb * 3
+    r = paired_bootstrap(name, y, pa, pb, sample_weight=w, n_boot=2, seed=13)
+    for rep in range(2):
+        i = resample(13, rep, n)
+        ref = fn(y[i], pb[i], sample_weight=w[i]) - fn(y[i], pa[i], sample_weight=w[i])
+        assert abs(r.replicates[rep] - ref) < (1e-9 if name in ("ece", "calibration_slope") else TOL)
+
+
+def test_ece_kernel_counts_above_one_byte():
+    """A unit drawn more than 255 times (possible on small data) takes the wide-count path."""
+    d = pair_data(n=600, seed=3)
+    k = _build_kernel(M.get_metric("ece"), d.y, d.pa, d.pb, d.w, None)
+    idx = np.concatenate([np.zeros(300, dtype=np.intp), np.arange(300, dtype=np.intp)])
+    c = np.bincount(idx, minlength=600)
+    a, b = k.from_indices(idx)
+    assert a == pytest.approx(M.ece(d.y, d.pa, sample_weight=c * d.w), abs=1e-12)
+    assert b == pytest.approx(M.ece(d.y, d.pb, sample_weight=c * d.w), abs=1e-12)
+
+
+def test_calibration_kernel_first_step_terms():
+    """The precomputed first Newton step: gradient and Hessian of the weighted log-likelihood at the
+    full-data fit, per unit of replicate count (checked against the formulas written out)."""
+    d = pair_data(n=500, seed=5)
+    k = _build_kernel(M.get_metric("calibration_slope"), d.y, d.pa, d.pb, d.w, None)
+    c = np.bincount(resample(1, 0, d.n), minlength=d.n).astype(float)
+    for side, p in zip(k.sides, (d.pa, d.pb)):
+        x = np.log(p / (1 - p))
+        slope, intercept = M.calibration_slope_intercept(d.y, p, sample_weight=d.w)
+        mu = 1 / (1 + np.exp(-(intercept + slope * x)))
+        cw = c * d.w
+        want = [np.sum(cw * (d.y - mu)), np.sum(cw * (d.y - mu) * x), np.sum(cw * mu * (1 - mu)),
+                np.sum(cw * mu * (1 - mu) * x), np.sum(cw * mu * (1 - mu) * x * x)]
+        assert np.allclose(side[3] @ c, want, rtol=1e-9, atol=1e-9)
 
 
 def test_seeded_reproducible_and_seed_sensitive():
