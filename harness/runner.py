@@ -37,9 +37,32 @@ def slice_values(suite: Suite, *, root: Any = None) -> dict[str, list[Any]]:
     out = {}
     for column in suite.slices:
         if column not in frame.columns:
-            raise ParityInputError(f"suite {suite.name!r}: slice column {column!r} is not in dataset {suite.dataset!r}")
+            raise ParityInputError(
+                f"suite {suite.name!r}: slice column {column!r} is not a column of dataset {suite.dataset!r} "
+                f"(split {suite.split!r}); its columns are {sorted(map(str, frame.columns))}"
+            )
         out[column] = sorted(frame[column].dropna().unique().tolist())
     return out
+
+
+def _check_suite_columns(suite: Suite, dataset: Any, frame: pd.DataFrame) -> None:
+    """The columns a suite names must exist in its dataset: a clear error, not a KeyError later."""
+    def missing(what: str, column: str) -> ParityInputError:
+        return ParityInputError(
+            f"suite {suite.name!r}: {what} {column!r} is not a column of dataset {suite.dataset!r} "
+            f"(split {suite.split!r}); its columns are {sorted(map(str, frame.columns))}"
+        )
+
+    if suite.label and suite.label not in frame.columns:
+        raise missing("label column", suite.label)
+    for column in suite.slices:
+        if column not in frame.columns:
+            raise missing("slice column", column)
+    if suite.use_weights and not dataset.weight:
+        raise ParityInputError(
+            f"suite {suite.name!r}: use_weights=True, but dataset {suite.dataset!r} declares no weight "
+            "column (a manifest column with role 'weight')"
+        )
 
 
 def _as_keyed(side_name: str, scores: Any, batch_keys: pd.Index) -> pd.Series:
@@ -138,6 +161,7 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any) -> Sui
     stages.next("loading and verifying golden data")
     dataset = load_dataset(suite.dataset, root=root)
     full = dataset.frame(suite.split)
+    _check_suite_columns(suite, dataset, full)  # before the pair is built: training can take minutes
     frame = _sample(full, sample, seed)
     if len(frame) == 0:
         raise ParityInputError(f"suite {suite.name!r}: split {suite.split!r} of {suite.dataset!r} has no rows")
