@@ -16,14 +16,13 @@ __all__ = ["default_suites_dir", "find_suites", "load_suite_file"]
 
 
 def default_suites_dir() -> Path:
-    """``PARITY_SUITES_DIR`` if set, else ``./parity_suites`` (the repo layout), else next to the package."""
+    """``PARITY_SUITES_DIR`` if set, else ``./parity_suites`` (the repo layout). Never the installed
+    harness's own folder: running from elsewhere without --suites-dir is an error, not a silent
+    switch to other suites."""
     env = os.environ.get("PARITY_SUITES_DIR")
     if env:
         return Path(env)
-    cwd = Path.cwd() / "parity_suites"
-    if cwd.is_dir():
-        return cwd
-    return Path(__file__).resolve().parent.parent / "parity_suites"
+    return Path.cwd() / "parity_suites"
 
 
 def load_suite_file(path: Path) -> Suite | None:
@@ -49,12 +48,14 @@ def find_suites(names: list[str] | None = None, *, root: Path | None = None) -> 
     """All suites under ``root`` sorted by name, or the named ones (unknown names are an error)."""
     root = Path(root) if root is not None else default_suites_dir()
     if not root.is_dir():
-        raise ParityInputError(f"suites directory {root} does not exist (set PARITY_SUITES_DIR or run from the repo root)")
+        raise ParityInputError(f"suites directory {root} does not exist: pass --suites-dir DIR, set "
+                               "PARITY_SUITES_DIR, or run from a folder that has ./parity_suites")
     suites = [s for p in sorted(root.glob("test_*.py")) if (s := load_suite_file(p)) is not None]
     by_name = {s.name: s for s in suites}
     if not names:
         return sorted(suites, key=lambda s: s.name)
     unknown = [n for n in names if n not in by_name]
     if unknown:
-        raise ParityInputError(f"unknown suite(s) {unknown}; available: {sorted(by_name)}")
+        raise ParityInputError(f"unknown suite(s) {unknown} in {root}; available there: {sorted(by_name)} "
+                               "(another folder: --suites-dir DIR or PARITY_SUITES_DIR)")
     return [by_name[n] for n in names]

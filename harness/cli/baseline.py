@@ -1,9 +1,13 @@
 """`parity baseline`: record, check, accept and list the upgrade gate's baselines.
 
-    parity baseline record  [--suite S ...] [--out DIR] [--reason TEXT]
-    parity baseline check   [--suite S ...] [--baseline DIR] [--json OUT] [--markdown OUT] [--all-seeds]
-    parity baseline accept  --suite S --reason TEXT [--baseline DIR]
+    parity baseline record  [--suite S ...] [--suites-dir DIR] [--out DIR] [--reason TEXT]
+    parity baseline check   [--suite S ...] [--suites-dir DIR] [--baseline DIR] [--json OUT] [--markdown OUT] [--all-seeds]
+    parity baseline accept  --suite S --reason TEXT [--suites-dir DIR] [--baseline DIR]
     parity baseline history [--suite S ...] [--baseline DIR] [--json]
+
+Suites are read from --suites-dir (default $PARITY_SUITES_DIR or ./parity_suites); baselines live
+under --out / --baseline (default $PARITY_BASELINE_DIR or ./golden_data/baselines), the same places
+the pytest plugin uses when run from the same directory.
 
 Exit codes of ``check``: 0 nothing changed beyond noise, 1 a behaviour changed, 2 could not run
 (no baseline, bad suite, a probe that is malformed). Suites without probes are skipped with a note.
@@ -19,6 +23,10 @@ from typing import Any
 __all__ = ["register"]
 
 
+BASELINE_HELP = "baselines root directory (default $PARITY_BASELINE_DIR or ./golden_data/baselines)"
+SUITES_HELP = "folder of suite files test_*.py (default $PARITY_SUITES_DIR or ./parity_suites)"
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("baseline", help="upgrade gate: record / check / accept behaviour baselines",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -29,24 +37,27 @@ def register(subparsers: Any) -> None:
 
     rec = sub.add_parser("record", help="run every probe (all seeds) and write the baseline")
     rec.add_argument("--suite", action="append", help="suite name (repeatable; default: every suite with probes)")
-    rec.add_argument("--out", type=Path, help="baselines root directory (default golden_data/baselines)")
+    rec.add_argument("--suites-dir", type=Path, metavar="DIR", help=SUITES_HELP)
+    rec.add_argument("--out", type=Path, help=BASELINE_HELP)
     rec.add_argument("--reason", help="why; required when a baseline already exists")
 
     chk = sub.add_parser("check", help="compare this environment with the recorded baseline")
     chk.add_argument("--suite", action="append", help="suite name (repeatable; default: every suite with probes)")
-    chk.add_argument("--baseline", type=Path, help="baselines root directory (default golden_data/baselines)")
+    chk.add_argument("--suites-dir", type=Path, metavar="DIR", help=SUITES_HELP)
+    chk.add_argument("--baseline", type=Path, help=BASELINE_HELP)
     chk.add_argument("--json", type=Path, dest="json_out", help="write the findings as JSON here")
     chk.add_argument("--markdown", type=Path, help="write the findings as Markdown here")
     chk.add_argument("--all-seeds", action="store_true", help="run every seed of learning probes (default: the first)")
 
     acc = sub.add_parser("accept", help="accept the current behaviour: re-record with a reason, keep history")
     acc.add_argument("--suite", required=True, action="append", help="suite name (repeatable)")
+    acc.add_argument("--suites-dir", type=Path, metavar="DIR", help=SUITES_HELP)
     acc.add_argument("--reason", required=True, help="why the change is accepted (kept in the history)")
-    acc.add_argument("--baseline", type=Path, help="baselines root directory (default golden_data/baselines)")
+    acc.add_argument("--baseline", type=Path, help=BASELINE_HELP)
 
     his = sub.add_parser("history", help="list recorded and accepted changes")
     his.add_argument("--suite", action="append", help="suite name (repeatable; default: all)")
-    his.add_argument("--baseline", type=Path, help="baselines root directory (default golden_data/baselines)")
+    his.add_argument("--baseline", type=Path, help=BASELINE_HELP)
     his.add_argument("--json", action="store_true", dest="as_json", help="print the entries as JSON lines")
 
 
@@ -58,11 +69,11 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return handlers[args.baseline_command](args)
 
 
-def _suites_with_probes(names: list[str] | None) -> list[Any]:
+def _suites_with_probes(names: list[str] | None, suites_dir: Path | None) -> list[Any]:
     from harness.discovery import find_suites
 
     chosen = []
-    for suite in find_suites(names):
+    for suite in find_suites(names, root=suites_dir):
         if suite.probes is None:
             print(f"note: suite {suite.name!r} declares no probes; skipped", file=sys.stderr)
             continue
@@ -87,7 +98,7 @@ def _suites_with_probes(names: list[str] | None) -> list[Any]:
 def _record(args: argparse.Namespace) -> int:
     from harness.upgrade.baseline import record_baseline
 
-    suites = _suites_with_probes(args.suite)
+    suites = _suites_with_probes(args.suite, args.suites_dir)
     for suite in suites:
         path = record_baseline(suite.probes, root=args.out, reason=args.reason)
         print(f"recorded {suite.name}: {len(suite.probes)} probes -> {path}")
@@ -100,7 +111,7 @@ def _check(args: argparse.Namespace) -> int:
     from harness.upgrade.baseline import check_against_baseline
     from harness.upgrade.findings import findings_to_markdown
 
-    suites = _suites_with_probes(args.suite)
+    suites = _suites_with_probes(args.suite, args.suites_dir)
     if not suites:
         print("parity baseline check: could not run: no suite declares probes, so there is nothing to check", file=sys.stderr)
         return 2
@@ -121,7 +132,7 @@ def _check(args: argparse.Namespace) -> int:
 def _accept(args: argparse.Namespace) -> int:
     from harness.upgrade.baseline import accept_baseline
 
-    for suite in _suites_with_probes(args.suite):
+    for suite in _suites_with_probes(args.suite, args.suites_dir):
         path, accepted = accept_baseline(suite.probes, reason=args.reason, root=args.baseline)
         print(f"accepted {suite.name}: {len(accepted)} finding(s) -> {path}")
         for f in accepted:

@@ -1,7 +1,7 @@
 """Baselines: record a suite's probe snapshot with its fingerprint, check against it, accept changes.
 
-Layout of ``<root>/<suite>/`` (``root`` defaults to the repo's ``golden_data/baselines``; env
-``PARITY_BASELINE_DIR`` overrides):
+Layout of ``<root>/<suite>/`` (``root``: ``PARITY_BASELINE_DIR`` if set, else ``golden_data/baselines``
+under the current directory, so the repo's own baselines when run from its root):
 
 * ``baseline.json`` — format version, suite, fingerprint, snapshot (small arrays inline, exact);
 * ``arrays-<sha256 prefix>.npz`` — larger arrays, named by content (``allow_pickle=False`` on read);
@@ -52,14 +52,14 @@ HISTORY_FILE = "history.jsonl"
 
 
 def default_baseline_root() -> Path:
-    """``PARITY_BASELINE_DIR`` if set, else ``./golden_data/baselines`` if it exists, else the repo's."""
+    """``PARITY_BASELINE_DIR`` if set, else ``./golden_data/baselines`` (the current directory's).
+
+    Never the installed harness's own folder: a user's suites keep their baselines with their project,
+    and the pytest plugin and `parity baseline` agree when run from the same directory."""
     env = os.environ.get("PARITY_BASELINE_DIR")
     if env:
         return Path(env)
-    cwd = Path.cwd() / "golden_data" / "baselines"
-    if cwd.is_dir():
-        return cwd
-    return Path(__file__).resolve().parents[2] / "golden_data" / "baselines"
+    return Path.cwd() / "golden_data" / "baselines"
 
 
 def _suite_dir(root: Path | str | None, suite: str) -> Path:
@@ -164,8 +164,13 @@ def read_baseline(suite: str, *, root: Path | str | None = None) -> Baseline:
     directory = _suite_dir(root, suite)
     path = directory / BASELINE_FILE
     if not path.is_file():
-        raise ParityInputError(f"no baseline for suite {suite!r}: {path} does not exist "
-                               f"(record one with `parity baseline record --suite {suite}`)")
+        where = "" if root is None else f" --out {directory.parent}"
+        raise ParityInputError(
+            f"no baseline for suite {suite!r}: {path} does not exist. Record one with "
+            f"`parity baseline record --suite {suite}{where} --suites-dir DIR` (DIR: the folder of the "
+            "suite's test_*.py file; default $PARITY_SUITES_DIR or ./parity_suites), or with pytest: "
+            "`--parity-update-baseline --parity-reason TEXT`"
+        )
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:

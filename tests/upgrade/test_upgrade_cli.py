@@ -122,3 +122,32 @@ def test_results_convert_to_check_results_for_the_plugin(suites, monkeypatch):
     assert not checks["upgrade/cfg"].passed and checks["upgrade/scores"].passed
     assert "root['C']" in checks["upgrade/cfg"].message and "parity baseline accept --suite cli_suite" in checks["upgrade/cfg"].message
     assert checks["upgrade/cfg"].to_dict()["kind"] == "upgrade"
+
+
+def test_suites_outside_the_default_folder_and_default_locations(suites, monkeypatch, capsys):
+    """A user's suites elsewhere: --suites-dir finds them, baselines default to ./golden_data/baselines
+    of the current directory (never the installed harness's folder), and the missing-baseline hint
+    gives a command that works."""
+    monkeypatch.delenv("PARITY_SUITES_DIR")
+    monkeypatch.delenv("PARITY_BASELINE_DIR", raising=False)
+    work = suites / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    folder = str(suites / "parity_suites")
+
+    assert main(["baseline", "check", "--suite", "cli_suite"]) == 2  # no ./parity_suites here
+    err = capsys.readouterr().err
+    assert f"suites directory {work / 'parity_suites'} does not exist: pass --suites-dir DIR" in err
+
+    assert main(["baseline", "check", "--suite", "cli_suite", "--suites-dir", folder]) == 2  # no baseline yet
+    err = capsys.readouterr().err
+    assert f"{work / 'golden_data' / 'baselines' / 'cli_suite' / 'baseline.json'} does not exist" in err
+    assert "`parity baseline record --suite cli_suite --suites-dir DIR`" in err
+
+    assert main(["baseline", "record", "--suite", "cli_suite", "--suites-dir", folder]) == 0
+    assert (work / "golden_data" / "baselines" / "cli_suite" / "baseline.json").is_file()
+    assert main(["baseline", "check", "--suite", "cli_suite", "--suites-dir", folder]) == 0
+    capsys.readouterr()
+
+    assert main(["baseline", "check", "--suite", "nope", "--suites-dir", folder]) == 2
+    assert f"unknown suite(s) ['nope'] in {folder}; available there: ['cli_suite', 'plain_suite']" in capsys.readouterr().err
