@@ -44,6 +44,27 @@ class MetricGate:
 
 @dataclass
 class Suite:
+    """One parity suite: which data, which pair of models, which tolerances and margins, and why.
+
+    Data: ``dataset`` names a golden dataset (``$PARITY_GOLDEN_DIR``, default the repo's golden_data/);
+    ``split`` is the split scored (default "eval"); ``label`` its label column (needed by ``metrics``);
+    ``use_weights`` weights the metrics by the dataset's weight column. A column the dataset lacks is
+    an error before any model is built.
+
+    ``pair(dataset) -> ModelPair`` builds (and may train) both sides; import TensorFlow inside it.
+
+    Features (``features``: the names both sides' ``featurize`` return): ``categorical_features``
+    must match exactly; the others within ``feature_max_ulp`` ULPs or ``feature_atol``.
+    Predictions: every row within ``prediction_atol`` (up to a share ``prediction_max_share`` beyond
+    it); top-``top_k`` overlap per query group. Metrics: one `MetricGate` per metric, equivalence or
+    non-inferiority at ``alpha`` with a stated margin; per value of each ``slices`` column too, gated
+    only from ``min_slice_size`` rows; bootstrap metrics use ``n_boot`` replicates.
+
+    ``known_gaps`` ({check id: reason}) report those checks as expected failures (xfail).
+    ``probes`` (a `harness.upgrade.ProbeSet` named like the suite) adds the ``upgrade/baseline`` check
+    against the baseline recorded with ``parity baseline record``. ``batch_size``: rows per scoring call.
+    """
+
     name: str
     description: str
     dataset: str

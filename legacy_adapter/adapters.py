@@ -1,6 +1,7 @@
 """Sides the harness scores through when the legacy model is not a Python object we built.
 
-* `SklearnSide`: any fitted (or fittable) scikit-learn estimator behind a featurizer, in process.
+* `SklearnSide`: any fitted (or fittable) scikit-learn estimator behind a featurizer, in process
+  (`Columns` is the featurizer for "these numeric columns as they are").
 * `ScoreFileSide`: a file of precomputed scores keyed by id — the common case where the legacy system
   cannot run in Python at all, only export what it served.
 * `ExternalScorerSide`: a program run as a subprocess (CSV or Parquet in, scores out), with a timeout.
@@ -25,7 +26,7 @@ import pandas as pd
 
 from harness.errors import ParityInputError, ScorerError
 
-__all__ = ["SklearnSide", "ScoreFileSide", "ExternalScorerSide"]
+__all__ = ["Columns", "SklearnSide", "ScoreFileSide", "ExternalScorerSide"]
 
 _FORMATS = ("csv", "parquet")
 _STDERR_TAIL_CHARS = 2000
@@ -138,6 +139,25 @@ def _check_key_kinds(file_keys: pd.Series, batch_keys: pd.Series, *, where: str)
 def _series(keys: pd.Series, scores: np.ndarray, key: str, name: str) -> pd.Series:
     index = pd.Index(keys.to_numpy(), name=key)
     return pd.Series(np.asarray(scores, dtype=np.float64), index=index, name=name)
+
+
+class Columns:
+    """The identity featurizer: ``transform(frame)`` is ``frame[columns]`` as float64, in that order.
+    A missing or non-numeric column is an error naming it (nothing is coerced)."""
+
+    def __init__(self, columns: Sequence[str]):
+        if not columns or not all(isinstance(c, str) for c in columns):
+            raise ParityInputError(f"Columns: expected a non-empty list of column names, got {columns!r}")
+        self.columns = list(columns)
+
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        missing = [c for c in self.columns if c not in frame.columns]
+        if missing:
+            raise ParityInputError(f"Columns: the frame has no column(s) {missing}; it has {sorted(map(str, frame.columns))}")
+        bad = [c for c in self.columns if frame[c].dtype.kind not in "fiub"]
+        if bad:
+            raise ParityInputError(f"Columns: column(s) {bad} are not numeric (dtypes {[str(frame[c].dtype) for c in bad]})")
+        return frame[self.columns].astype(np.float64)
 
 
 class SklearnSide:

@@ -21,6 +21,7 @@ _LAZY = {
     "train_ctr_wide_and_deep": "new_platform.training",
     "export_model": "new_platform.export",
     "ServingSide": "new_platform.serving",
+    "KerasSide": "new_platform.sides",
 }
 __all__ = sorted(_LAZY)
 
