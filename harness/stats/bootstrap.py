@@ -13,16 +13,21 @@ Resampling schemes
   the b-th output of a SplitMix64 stream seeded by a hash of (seed, key). Row order, chunking and
   workers do not matter; per-replicate sums from chunks simply add (see `poisson_weights`).
 
-Speed (never an n x n_boot matrix; one replicate at a time, O(n) memory):
+Speed (never an n x n_boot matrix; one replicate at a time, O(n) memory). A multinomial resample
+is drawn block by block (`_multinomial_indices`), so every gather and scatter below stays inside a
+cache-sized window of rows; that alone halves the cost of a replicate at 1e6 rows.
 - AUC and average precision: each model's scores are sorted once. Every row gets a small integer
   code (negatives: the gap or tie position among the distinct positive scores; positives: their
   distinct-value index), so a replicate's exact weighted AUC or AP needs only a bincount of the
   drawn rows' codes plus cumulative sums over ~n_pos entries. Hand-written because a sort per
   replicate (what roc_auc_score does) is the bottleneck; benchmarks/bench_stats.py has the ratio.
 - Decomposable metrics (logloss, brier, rmse, mae, calibration_ratio) and ranking metrics (per-group
-  values computed once; groups are the resampling unit): a replicate is a handful of weighted sums.
+  values computed once; groups are the resampling unit): a replicate is a handful of sums of the
+  drawn rows' precomputed values (a gather, cheaper than counting with np.bincount).
 - ECE: rows stay in each model's probability order; a replicate recomputes the quantile edges from
-  cumulative weights (O(n), no sort). Calibration slope/intercept: Newton from the full-data fit.
+  cumulative weights (O(n), no sort); the counts are reordered from a one-byte copy (cache-resident).
+- Calibration slope/intercept: Newton from the full-data fit; the first step's gradient and Hessian
+  are mat-vecs of precomputed per-row terms with the counts, so only the later steps evaluate expit.
 - Anything else (user MetricDefs): the metric is called per replicate with the replicate's counts
   as sample weights (exact, but O(n log n) per replicate).
 
