@@ -9,6 +9,15 @@ FILE is Parquet (.parquet, .pq) or CSV (.csv). Each metric's difference (new - l
 and a three-way verdict against its margin (see harness.stats.compare); a trailing % makes a margin
 relative to the legacy metric. Metrics without a margin are reported, not gated.
 
+Methods: DeLong for auc (with --weight the paired bootstrap: DeLong has no weighted form); paired per-row
+differences for logloss, brier, mae; the delta method for rmse; the paired bootstrap for the rest (query
+groups resampled for ndcg@K and mrr). ece uses 10 equal-mass (quantile) bins; for ndcg@K and mrr a query
+group with no relevant item counts as 0.
+
+The table: N counts rows; GROUPS (shown with ranking metrics) counts query groups; P_HOLM is the
+Holm-adjusted p-value, "<1e-300" when it underflows. --json - writes the JSON document to stdout and the
+table to stderr. Row numbers in error messages are 0-based data rows in file order (header not counted).
+
 Exit codes: 0 every gated metric is EQUIVALENT; 1 otherwise (NOT_EQUIVALENT, INCONCLUSIVE, or nothing
 gated); 2 bad input (missing file or column, a NaN score, a non-binary label ...), named in the message.
 """
@@ -17,12 +26,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
 __all__ = ["register"]
 
 _BINARY_TASK = "binary"
+# Appended to every error that names a row, so "row 12" cannot be read as a 1-based or spreadsheet row.
+_ROWS_NOTE = "[row numbers: 0-based data rows in file order, header not counted]"
+_ROW_RE = re.compile(r"\brow (\d+)\b")
 
 
 def register(subparsers) -> None:
@@ -49,7 +63,8 @@ def register(subparsers) -> None:
                    help="categorical column(s): metrics and verdicts per value")
     p.add_argument("--min-slice-size", type=int, default=1000, metavar="N",
                    help="slices with fewer rows are reported but not gated (default 1000)")
-    p.add_argument("--json", metavar="OUT", help="write the full result as JSON to OUT")
+    p.add_argument("--json", metavar="OUT",
+                   help="write the full result as JSON to OUT; '-' writes it to stdout (the table then goes to stderr)")
     p.set_defaults(func=_compare)
 
 
@@ -91,7 +106,7 @@ def _numeric(frame, path: Path, col: str, flag: str, key: str | None):
 
     s = frame[col]
     if not pd.api.types.is_numeric_dtype(s):  # bool counts as numeric (0/1 labels)
-        raise ParityInputError(f"{path}: column {col!r} ({flag}) must be numeric, got dtype {s.dtype}")
+        raise ParityInputError(_not_numeric(frame, path, col, flag, key))
     values = s.to_numpy(dtype=float, na_value=np.nan)
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
@@ -100,7 +115,127 @@ def _numeric(frame, path: Path, col: str, flag: str, key: str | None):
     return values
 
 
+def _not_numeric(frame, path: Path, col: str, flag: str, key: str | None) -> str:
+    """The message for a non-numeric column: its dtype, the first value that is not a number, and how many."""
+    import numpy as np
+    import pandas as pd
+
+    s = frame[col]
+    head = f"{path}: column {col!r} ({flag}) must be numeric, got dtype {s.dtype}"
+    present = s.notna().to_numpy()
+    try:  # as object values, so categoricals and datetimes are judged value by value
+        parsed = pd.to_numeric(s.astype(object), errors="coerce").notna().to_numpy()
+    except (TypeError, ValueError):  # values pandas cannot even try to parse (lists, dicts ...)
+        parsed = np.zeros(len(s), dtype=bool)
+    bad = np.flatnonzero(present & ~parsed)
+    if bad.size:
+        r = int(bad[0])
+        return f"{head}; {_where(frame, r, key)} is {_show(s.iloc[r])} ({bad.size} value(s) that are not numbers)"
+    rows = np.flatnonzero(present)
+    if rows.size:  # every value reads as a number but is stored as text/category: converting is the user's call
+        r = int(rows[0])
+        return (f"{head}; its values are numbers stored as {s.dtype}, e.g. {_where(frame, r, key)} is "
+                f"{_show(s.iloc[r])}; store the column as numbers (nothing is converted silently)")
+    return f"{head}; every value is missing"
+
+
+def _weights(frame, path: Path, col: str, key: str | None):
+    """The --weight column, checked before any metric runs: finite, non-negative, not all zero."""
+    import numpy as np
+
+    from harness.errors import ParityInputError
+
+    w = _numeric(frame, path, col, "--weight", key)
+    neg = np.flatnonzero(w < 0)
+    if neg.size:
+        r = int(neg[0])
+        raise ParityInputError(f"{path}: column {col!r} (--weight): weights must be non-negative; "
+                               f"{_where(frame, r, key)} is {_show(frame[col].iloc[r])} ({neg.size} negative)")
+    if not (w > 0).any():
+        raise ParityInputError(f"{path}: column {col!r} (--weight): all {w.size} weights are zero; at least one row "
+                               "needs positive weight")
+    return w
+
+
+# The argument names of harness.stats (metrics, DeLong, bootstrap, compare_scores) -> the CLI flag.
+_ARG_FLAG = {"y_true": "--label", "score_legacy": "--legacy", "score_a": "--legacy", "score_new": "--new",
+             "score_b": "--new", "sample_weight": "--weight", "groups": "--group", "keys": "--key"}
+_SCORE_ARGS = ("y_prob", "y_score", "y_pred", "score")  # a score of either side: the side is found below
+
+
+def _failing_side(arg: str, defs, y, sides, w, groups):
+    """(side flag, metric name, message) of the first metric x side whose own check rejects `arg`.
+
+    Only runs when compare_scores already failed, to say which score column a side-neutral argument name
+    (y_prob, y_pred ...) meant; metrics and sides are tried in compare_scores's order (legacy first).
+    """
+    from harness.errors import ParityInputError
+
+    for d in defs:
+        extra = (groups,) if d.needs_groups else ()
+        for flag, arr in sides:
+            checks = [lambda s, d=d, extra=extra: d.fn(y, s, *extra, sample_weight=w)]
+            if d.per_row is not None:  # the paired method validates through the per-row losses
+                checks.insert(0, lambda s, d=d: d.per_row(y, s))
+            for check in checks:
+                try:
+                    check(arr)
+                except ParityInputError as exc:
+                    if str(exc).startswith(f"{arg}:"):
+                        return flag, d.name, str(exc)
+                except Exception:  # noqa: BLE001 - another failure is not the input check looked for
+                    pass
+    return None
+
+
+def _translate(exc, *, path: Path, frame, args, defs, y, a, b, w, groups) -> str:
+    """A statistics-layer message, with its argument names replaced by the user's columns and flags."""
+    columns = {"--label": args.label, "--legacy": args.legacy, "--new": args.new, "--weight": args.weight,
+               "--group": args.group, "--key": args.key}
+    msg = str(exc)
+    metric = side = None
+    m = re.match(r"metric '(?P<metric>[^']+)' on (?P<side>score_legacy|score_new): (?P<rest>.*)\Z", msg, re.S)
+    if m:
+        metric, side, msg = m["metric"], _ARG_FLAG[m["side"]], m["rest"]
+    m = re.match(r"(?P<arg>[a-z_]+): (?P<rest>.*)\Z", msg, re.S)
+    flag = None
+    if m and m["arg"] in _ARG_FLAG:
+        flag = _ARG_FLAG[m["arg"]]
+    elif m and m["arg"] in _SCORE_ARGS:
+        flag = side
+        if flag is None:
+            found = _failing_side(m["arg"], defs, y, (("--legacy", a), ("--new", b)), w, groups)
+            if found is not None:
+                flag, metric, msg = found
+                m = re.match(r"(?P<arg>[a-z_]+): (?P<rest>.*)\Z", msg, re.S)
+    elif m and m["arg"] in ("loss_legacy", "loss_new"):  # too few rows with positive weight for an interval
+        flag = "--weight" if args.weight else None
+    if m and (flag is not None and columns.get(flag) is not None):
+        text = f"column {columns[flag]!r} ({flag}): {m['rest']}"
+    elif m and m["arg"] in _SCORE_ARGS:  # the side could not be found: name both columns
+        text = f"column {args.legacy!r} (--legacy) or {args.new!r} (--new): {m['rest']}"
+    else:
+        text = m["rest"] if m and m["arg"] in ("loss_legacy", "loss_new") else msg
+    n = len(frame)
+    text = _ROW_RE.sub(lambda r: _where(frame, int(r[1]), args.key) if int(r[1]) < n else r[0], text)
+    if metric is not None:
+        text += f" (metric {metric!r})"
+    return f"{path}: {text}"
+
+
 def _compare(args) -> int:
+    from harness.errors import ParityInputError
+
+    try:
+        return _run_compare(args)
+    except ParityInputError as exc:
+        msg = str(exc)
+        if _ROW_RE.search(msg) and _ROWS_NOTE not in msg:
+            raise ParityInputError(f"{msg} {_ROWS_NOTE}") from exc
+        raise
+
+
+def _run_compare(args) -> int:
     import numpy as np
 
     from harness.errors import ParityInputError
@@ -156,7 +291,7 @@ def _compare(args) -> int:
                                    f"{_where(frame, int(bad[0]), key)} is {_show(frame[args.label].iloc[int(bad[0])])}")
     a = _numeric(frame, path, args.legacy, "--legacy", key)
     b = _numeric(frame, path, args.new, "--new", key)
-    w = _numeric(frame, path, args.weight, "--weight", key) if args.weight else None
+    w = _weights(frame, path, args.weight, key) if args.weight else None
     groups = None
     if args.group:
         gcol = frame[args.group]
@@ -172,22 +307,25 @@ def _compare(args) -> int:
                                 n_boot=args.bootstrap, seed=args.seed, slices=slices or None,
                                 min_slice_size=args.min_slice_size)
     except ParityInputError as exc:
-        legend = ", ".join(f"{arg}={col!r}" for arg, col in (
-            ("y_true", args.label), ("score_legacy", args.legacy), ("score_new", args.new),
-            ("sample_weight", args.weight), ("groups", args.group)) if col)
-        raise ParityInputError(f"{path}: {exc} (columns: {legend})") from exc
+        raise ParityInputError(_translate(exc, path=path, frame=frame, args=args, defs=defs, y=y, a=a, b=b, w=w,
+                                          groups=groups)) from exc
 
-    _print_table(result)
+    to_stdout = args.json == "-"
+    _print_table(result, file=sys.stderr if to_stdout else sys.stdout)  # keep stdout pure JSON with --json -
     if args.json:
         doc = {"file": str(path), "columns": {"label": args.label, "legacy": args.legacy, "new": args.new,
                                               "group": args.group, "weight": args.weight, "key": args.key,
                                               "slices": list(args.slice)},
                **result.to_dict()}
-        out = Path(args.json)
-        try:
-            out.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
-        except OSError as exc:
-            raise ParityInputError(f"--json {out}: cannot write ({exc})") from exc
+        text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
+        if to_stdout:
+            sys.stdout.write(text)
+        else:
+            out = Path(args.json)
+            try:
+                out.write_text(text)
+            except OSError as exc:
+                raise ParityInputError(f"--json {out}: cannot write ({exc})") from exc
     return 0 if result.verdict.value == "EQUIVALENT" else 1
 
 
@@ -197,9 +335,18 @@ def _fmt(x: Any, spec: str = ".6g") -> str:
     return format(x, spec)
 
 
-def _print_table(result) -> None:
-    header = ("METRIC", "SLICE", "N", "LEGACY", "NEW", "DIFF", f"CI {1 - 2 * result.alpha:.0%}", "MARGIN",
-              "P_HOLM", "METHOD", "VERDICT")
+def _fmt_p(p: float | None) -> str:
+    """A p-value in 3 significant digits (scientific below 1e-4); an underflowed 0 is "<1e-300", never "0"."""
+    if p is None or not math.isfinite(p):
+        return "-"
+    return "<1e-300" if p < 1e-300 else format(p, ".3g")
+
+
+def _print_table(result, file=None) -> None:
+    file = sys.stdout if file is None else file
+    grouped = any(e.n_groups is not None for e in result.entries)  # a ranking metric: show its query groups
+    header = ("METRIC", "SLICE", "N", *(("GROUPS",) if grouped else ()), "LEGACY", "NEW", "DIFF",
+              f"CI {1 - 2 * result.alpha:.0%}", "MARGIN", "P_HOLM", "METHOD", "VERDICT")
     rows = []
     for e in result.entries:
         sl = "all" if e.slice is None else f"{e.slice['column']}={e.slice['value']}"
@@ -211,16 +358,17 @@ def _print_table(result) -> None:
             if m["test"] == "non_inferiority":
                 margin += " (NI)"
         verdict = e.verdict.value + ("" if e.gated else " (not gated)")
-        rows.append((e.name, sl, str(e.n), _fmt(e.legacy), _fmt(e.new), _fmt(e.diff, "+.4g"), ci, margin,
-                     _fmt(e.p_adjusted, ".3g"), e.method.split(" (")[0] or "-", verdict))
+        groups = (("-" if e.n_groups is None else str(e.n_groups)),) if grouped else ()
+        rows.append((e.name, sl, str(e.n), *groups, _fmt(e.legacy), _fmt(e.new), _fmt(e.diff, "+.4g"), ci, margin,
+                     _fmt_p(e.p_adjusted), e.method.split(" (")[0] or "-", verdict))
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
     for row in (header, *rows):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), file=file)
     for e in result.entries:
         if e.n_required is not None:
             print(f"{e.id}: INCONCLUSIVE at n={e.n}; about {e.n_required} rows would decide it "
-                  f"(minimum detectable difference at this n: {_fmt(e.mdd, '.3g')})")
+                  f"(minimum detectable difference at this n: {_fmt(e.mdd, '.3g')})", file=file)
     for note in result.notes:
-        print(f"note: {note}")
+        print(f"note: {note}", file=file)
     print(f"overall: {result.verdict.value} ({result.n_rows} rows, alpha {result.alpha}, "
-          f"{result.adjustment}-adjusted across gated metrics x slices, seed {result.seed})")
+          f"{result.adjustment}-adjusted across gated metrics x slices, seed {result.seed})", file=file)

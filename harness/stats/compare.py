@@ -54,6 +54,7 @@ from scipy.special import ndtr, ndtri
 from harness.errors import ParityInputError
 from harness.results import CheckResult, jsonable
 from harness.stats import equivalence as eq
+from harness.stats._validation import group_codes
 from harness.stats.metrics import MetricDef, get_metric
 from harness.stats.multiple import METHOD as ADJUSTMENT
 from harness.stats.multiple import holm_verdicts
@@ -92,6 +93,7 @@ class MetricEntry:
     mdd: float | None
     n_required: int | None
     note: str = ""
+    n_groups: int | None = None  # query groups among the n rows, for ranking metrics (None for the others)
 
     @property
     def id(self) -> str:
@@ -120,6 +122,7 @@ class MetricEntry:
             "p_difference": self.p_difference,
             "margin": self.margin,
             "n": self.n,
+            "n_groups": self.n_groups,
             "mdd": self.mdd,
             "n_required": self.n_required,
             "note": self.note,
@@ -480,6 +483,14 @@ def compare_scores(y_true: Any, score_legacy: Any, score_new: Any, *, metrics: S
     def sub(arr, idx):
         return None if arr is None else arr[idx]
 
+    def n_groups(d: MetricDef, gg) -> int | None:  # what a ranking metric averages over
+        if not d.needs_groups or gg is None:
+            return None
+        try:
+            return int(group_codes(gg, gg.shape[0])[1].size)
+        except ParityInputError:  # the metric itself reports the bad group ids
+            return None
+
     entries: list[MetricEntry] = []
     margin_list: list[eq.Margin | None] = []
     for d in defs:  # all rows: undefined metrics here are bad input and raise
@@ -488,6 +499,7 @@ def compare_scores(y_true: Any, score_legacy: Any, score_new: Any, *, metrics: S
         entries.append(_entry(d, est, mg, n=n, alpha=alpha, power=power, slice_=None,
                               gated=mg is not None and d.name not in informative,
                               note="informative: not gated" if d.name in informative else ""))
+        entries[-1].n_groups = n_groups(d, g)
         margin_list.append(mg)
 
     for column, values in (slices or {}).items():
@@ -504,10 +516,12 @@ def compare_scores(y_true: Any, score_legacy: Any, score_new: Any, *, metrics: S
                 except ParityInputError as exc:  # e.g. one class only in this slice
                     entries.append(_entry(d, None, mg, n=int(idx.size), alpha=alpha, power=power, slice_=sl,
                                           gated=False, note=f"not computable on this slice: {exc}"))
+                    entries[-1].n_groups = n_groups(d, sub(g, idx))
                     margin_list.append(mg)
                     continue
                 entries.append(_entry(d, est, mg, n=int(idx.size), alpha=alpha, power=power, slice_=sl,
                                       gated=mg is not None and not small and d.name not in informative, note=note))
+                entries[-1].n_groups = n_groups(d, sub(g, idx))
                 margin_list.append(mg)
 
     p_family = [e.p_value if e.gated else None for e in entries]

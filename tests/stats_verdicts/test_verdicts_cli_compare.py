@@ -143,3 +143,217 @@ def test_non_inferiority_flag(parquet, tmp_path, capsys):
     code, _, err = _run(["compare", str(parquet), "--label", "click", "--legacy", "legacy", "--new", "new",
                          "--non-inferiority", "brier"], capsys)
     assert code == 2 and "needs a margin" in err
+
+
+# ---------------------------------------------------------------------------------------------------
+# input errors name the user's column, flag, row and value (not the statistics layer's argument names)
+# ---------------------------------------------------------------------------------------------------
+
+ROWS_NOTE = "[row numbers: 0-based data rows in file order, header not counted]"
+BASE = ["--label", "click", "--legacy", "legacy", "--new", "new"]
+
+
+def _write_csv(tmp_path, frame, name="in.csv"):
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _with(frame, col, row, value):
+    frame = frame.copy()
+    if isinstance(value, str):
+        frame[col] = frame[col].astype(object)
+    frame.loc[row, col] = value
+    return frame
+
+
+@pytest.mark.parametrize(
+    "col, row, value, metrics, extra, fragment",
+    [
+        # logloss takes the paired per-row path (no side in the library's message), ece the bootstrap
+        ("legacy", 4321, 1.5, "logloss", [],
+         "p.csv: column 'legacy' (--legacy): expected probabilities in [0, 1]; row 4321 is 1.5"),
+        ("new", 17, -0.25, "brier", [],
+         "p.csv: column 'new' (--new): expected probabilities in [0, 1]; row 17 is -0.25"),
+        ("new", 4000, 2.0, "ece", ["--bootstrap", "20"],
+         "p.csv: column 'new' (--new): expected probabilities in [0, 1]; row 4000 is 2.0"),
+        ("legacy", 4321, 1.5, "logloss", ["--key", "row_id"],
+         "p.csv: column 'legacy' (--legacy): expected probabilities in [0, 1]; row 4321 (row_id=30247) is 1.5"),
+    ],
+    ids=["legacy-paired", "new-paired", "new-bootstrap", "with-key"],
+)
+def test_probability_out_of_range_names_column_flag_row(tmp_path, capsys, col, row, value, metrics, extra,
+                                                         fragment):
+    path = _write_csv(tmp_path, _with(_frame(n=5000), col, row, value), "p.csv")
+    code, _, err = _run(["compare", str(path), *BASE, "--metrics", metrics, *extra], capsys)
+    assert code == 2
+    assert fragment in err, err
+    assert ROWS_NOTE in err, err
+    for internal in ("y_prob", "y_true", "score_legacy", "score_new", "sample_weight", "(columns:"):
+        assert internal not in err, err
+
+
+def test_label_and_group_errors_from_the_statistics_layer_name_the_columns(tmp_path, capsys):
+    frame = _frame(n=600)
+    path = _write_csv(tmp_path, frame.assign(click=0))  # one class only: DeLong cannot run
+    code, _, err = _run(["compare", str(path), *BASE, "--metrics", "auc"], capsys)
+    assert code == 2
+    assert "in.csv: column 'click' (--label): DeLong needs at least 2 positives and 2 negatives " \
+           "(got 0 positive, 600 negative)" in err, err
+    assert "y_true" not in err
+
+    frame = frame.assign(q=np.arange(600) // 6, w=1.0)
+    frame.loc[7, "w"] = 2.0  # ranking weights are per group: row 7 differs from its group's first row (6)
+    path = _write_csv(tmp_path, frame)
+    code, _, err = _run(["compare", str(path), *BASE, "--group", "q", "--weight", "w", "--metrics", "mrr",
+                         "--bootstrap", "20"], capsys)
+    assert code == 2
+    assert "in.csv: column 'w' (--weight): ranking weights are per query group and must be constant within a " \
+           "group; row 7 has weight 2.0 but its group's first row has 1.0" in err, err
+    assert "sample_weight" not in err and ROWS_NOTE in err
+
+    frame = _frame(n=600).assign(q=np.arange(600) // 6)
+    frame.loc[5, "click"] = -1
+    path = _write_csv(tmp_path, frame)
+    code, _, err = _run(["compare", str(path), *BASE, "--group", "q", "--metrics", "ndcg@5", "--bootstrap", "20"],
+                        capsys)
+    assert code == 2
+    assert "in.csv: column 'click' (--label): expected non-negative values; row 5 is -1.0" in err, err
+
+
+@pytest.mark.parametrize(
+    "col, flag, row, value",
+    [("new", "--new", 999, "abc"), ("legacy", "--legacy", 3, "0,5")],
+)
+def test_text_in_a_score_column_names_the_first_offending_row(tmp_path, capsys, col, flag, row, value):
+    path = _write_csv(tmp_path, _with(_frame(n=5000), col, row, value))
+    code, _, err = _run(["compare", str(path), *BASE, "--metrics", "logloss"], capsys)
+    assert code == 2
+    assert f"in.csv: column {col!r} ({flag}) must be numeric" in err, err
+    assert f"row {row} is {value!r} (1 value(s) that are not numbers)" in err, err
+    assert ROWS_NOTE in err
+
+
+def test_yes_no_label_names_the_first_offending_row(tmp_path, capsys):
+    frame = _frame(n=500)
+    frame["click"] = np.where(frame.click == 1, "yes", "no")
+    path = _write_csv(tmp_path, frame)
+    code, _, err = _run(["compare", str(path), *BASE, "--metrics", "auc"], capsys)
+    assert code == 2
+    assert "in.csv: column 'click' (--label) must be numeric" in err, err
+    assert f"row 0 is {frame.click.iloc[0]!r} (500 value(s) that are not numbers)" in err, err
+
+
+@pytest.mark.parametrize(
+    "weights, fragment",
+    [
+        (lambda w: w.where(w.index != 55, -1.0),
+         "in.csv: column 'w' (--weight): weights must be non-negative; row 55 is -1.0 (1 negative)"),
+        (lambda w: w * 0.0, "in.csv: column 'w' (--weight): all 300 weights are zero; at least one row needs "
+                            "positive weight"),
+    ],
+    ids=["negative", "all-zero"],
+)
+def test_bad_weights_are_reported_before_any_metric_runs(tmp_path, capsys, monkeypatch, weights, fragment):
+    import harness.stats.compare as stats_compare
+
+    def must_not_run(*a, **k):
+        raise AssertionError("compare_scores ran before the weights were checked")
+
+    monkeypatch.setattr(stats_compare, "compare_scores", must_not_run)
+    frame = _frame(n=300)
+    path = _write_csv(tmp_path, frame.assign(w=weights(frame.w)))
+    code, _, err = _run(["compare", str(path), *BASE, "--weight", "w", "--metrics", "auc"], capsys)
+    assert code == 2
+    assert fragment in err, err
+    assert "metric" not in err and "sample_weight" not in err
+
+
+# ---------------------------------------------------------------------------------------------------
+# --json -, the printed table, the docs
+# ---------------------------------------------------------------------------------------------------
+
+def test_json_dash_is_stdout_and_the_table_goes_to_stderr(parquet, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, stdout, err = _run(["compare", str(parquet), *BASE, "--metrics", "auc", "--margin", "auc=0.01",
+                              "--json", "-"], capsys)
+    assert code == 0, err
+    doc = json.loads(stdout)  # stdout is the JSON document and nothing else
+    assert doc["verdict"] == "EQUIVALENT" and doc["metrics"][0]["name"] == "auc"
+    assert "overall: EQUIVALENT" in err and "METRIC" in err
+    assert not (tmp_path / "-").exists()
+
+
+def test_help_documents_json_dash(capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    out = capsys.readouterr().out
+    assert "'-' writes it to stdout" in " ".join(out.split())
+
+
+def _table(stdout):
+    lines = stdout.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("METRIC"))
+    header = lines[head]
+    starts = [header.index(h) for h in header.split()]
+    rows = []
+    for line in lines[head + 1:]:
+        if not line or line.startswith(("overall:", "note:", "metrics/")):
+            break
+        rows.append({h: line[s:e].strip() for h, s, e in zip(header.split(), starts, starts[1:] + [None])})
+    return rows
+
+
+def test_underflowing_p_holm_is_not_printed_as_zero(parquet, tmp_path, capsys):
+    out = tmp_path / "p.json"
+    code, stdout, err = _run(["compare", str(parquet), *BASE, "--metrics", "logloss,brier",
+                              "--margin", "logloss=0.5,brier=0.001", "--json", str(out)], capsys)
+    assert code == 0, err
+    metrics = json.loads(out.read_text())["metrics"]
+    assert metrics[0]["p_adjusted"] == 0.0  # the TOST p-value underflows
+    assert 0 < metrics[1]["p_adjusted"] < 1e-10
+    rows = {r["METRIC"]: r for r in _table(stdout)}
+    assert rows["logloss"]["P_HOLM"] == "<1e-300"
+    assert rows["brier"]["P_HOLM"] == format(metrics[1]["p_adjusted"], ".3g")
+    assert "e-" in rows["brier"]["P_HOLM"]
+
+
+def test_ranking_metrics_print_and_report_query_groups(tmp_path, capsys):
+    frame = _frame(n=4000).assign(q=np.arange(4000) // 10)
+    frame["device"] = np.where(frame.q % 4 == 0, "tablet", "phone")  # 100 / 300 groups
+    path = tmp_path / "r.parquet"
+    frame.to_parquet(path)
+    out = tmp_path / "r.json"
+    code, stdout, err = _run(["compare", str(path), *BASE, "--group", "q", "--metrics", "ndcg@5,auc",
+                              "--bootstrap", "20", "--slice", "device", "--min-slice-size", "10",
+                              "--json", str(out)], capsys)
+    assert code == 1, err
+    metrics = {(m["name"], None if m["slice"] is None else m["slice"]["value"]): m
+               for m in json.loads(out.read_text())["metrics"]}
+    assert metrics[("ndcg@5", None)]["n_groups"] == 400 and metrics[("ndcg@5", None)]["n"] == 4000
+    assert metrics[("ndcg@5", "tablet")]["n_groups"] == 100 and metrics[("ndcg@5", "phone")]["n_groups"] == 300
+    assert metrics[("auc", None)]["n_groups"] is None
+    rows = {(r["METRIC"], r["SLICE"]): r for r in _table(stdout)}
+    assert rows[("ndcg@5", "all")]["N"] == "4000" and rows[("ndcg@5", "all")]["GROUPS"] == "400"
+    assert rows[("ndcg@5", "device=tablet")]["GROUPS"] == "100"
+    assert rows[("auc", "all")]["GROUPS"] == "-"
+
+
+def test_readme_compare_synopsis_matches_the_parser():
+    from pathlib import Path
+
+    from harness.cli import build_parser
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `parity compare FILE"))
+    sub = next(a for a in build_parser()._subparsers._group_actions if a.dest == "command").choices["compare"]
+    flags = [a.option_strings[-1] for a in sub._actions if a.option_strings and a.option_strings[-1] != "--help"]
+    for flag in flags:
+        assert f"{flag} " in row, flag
+    assert "[--slice COL [COL ...]]" in row and "[--min-slice-size N]" in row
+    section = readme[readme.index("`parity compare` picks a method"):]
+    section = " ".join(section[:section.index("\n## ")].split())
+    for fragment in ("with `--weight` AUC uses the paired bootstrap", "10 equal-mass (quantile) bins",
+                     "query groups with no relevant item count as 0", "`N` column counts rows",
+                     "`--json -` writes the JSON document to stdout", "0-based data rows"):
+        assert fragment in section, fragment
