@@ -416,13 +416,13 @@ class _ECEKernel(_Kernel):
             last[-1] = True
             np.not_equal(ps[1:], ps[:-1], out=last[:-1])
             run_end = np.flatnonzero(last)[np.cumsum(np.concatenate(([True], last[:-1]))) - 1]
-            self.sides.append((order, ps, y[order], run_end, None if w is None else w[order]))
+            self.sides.append((order, ps, y[order], run_end, None if w is None else w[order], ps - y[order]))
 
     _BLOCK = 4096
 
     def _ece(self, ws: np.ndarray, side) -> float:
         """ECE of one model from the replicate's unit weights already in that model's order."""
-        order, ps, ys, run_end, _ = side
+        order, ps, ys, run_end, _, _ = side
         n = ps.shape[0]
         # Quantile edges without a full cumulative sum: cumulate block totals, then only inside the
         # block where each target falls (cumsum is the slow pass here; reduceat is vectorized).
@@ -439,9 +439,8 @@ class _ECEKernel(_Kernel):
             e[j] = min(lo + int(np.searchsorted(local, target, side="left")), n - 1)
         ends = np.unique(np.concatenate((run_end[e], [n - 1])))
         seg = np.concatenate(([0], ends[:-1] + 1))
-        wp = np.add.reduceat(ws * ps, seg)
-        wy = np.add.reduceat(ws * ys, seg)
-        return float(np.abs(wp - wy).sum() / total)
+        gap = np.add.reduceat(ws * side[5], seg)  # per bin: sum w (p - y) = sum w p - sum w y
+        return float(np.abs(gap).sum() / total)
 
     def _sides(self, c: np.ndarray) -> tuple[float, float]:
         out = []
