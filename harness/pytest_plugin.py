@@ -20,10 +20,23 @@ At session end: a verdict table per suite, and with ``--parity-report DIR`` the 
 .html). Under pytest-xdist each worker sends its suite results (JSON) to the controller, which writes one
 report, byte-identical to a serial run's (suites sorted by name, results round-tripped through JSON in
 both cases).
+
+The report says what pytest says:
+
+* it lists the checks whose items ran, and only those (plus produced checks the plan did not foresee,
+  which have no item); when a planned check did not run (``-k``, ``-m``, node ids, an early stop) its
+  ``selection`` names them with the ``-k``/``-m`` expressions and pytest's deselected count, and the
+  verdict -- over the checks that ran -- is marked partial, not a release verdict;
+* an item that errors is in the report as an error: its check is NOT_EQUIVALENT (gated) with
+  ``details.error = {"stage", "type", "message"}`` -- stage ``suite`` (the suite could not run; the
+  suite is reported with one such check per item that ran), ``upgrade_gate`` (no or a corrupt baseline,
+  a probe that raised), ``not_produced`` (planned, not produced) or ``check``. The verdict vocabulary
+  has no ERROR: an error is not a pass, and NOT_EQUIVALENT is the verdict that fails the gate.
 """
 from __future__ import annotations
 
 import json
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +113,13 @@ class _State:
         self.errors: dict[str, str] = {}  # suite name -> why it could not run (all processes)
         self.report_error: str | None = None
         self.planned: dict[str, list[str]] = {}  # suite name -> check ids with a pytest item
+        self.items: dict[str, list[str]] = {}  # suite name -> ids of all its items (checks + upgrade/baseline)
+        self.suites: dict[str, Suite] = {}  # suite name -> the suite collected in this process
+        self.ran: dict[str, set[str]] = {}  # suite name -> ids of its items that ran in this process
+        self.item_errors: dict[str, dict[str, dict[str, Any]]] = {}  # suite -> item id -> error CheckResult dict
+        self.deselected = 0  # items pytest deselected in this process's collection (-k, -m, --deselect)
+        self.crashed: set[str] = set()  # suites reported from their error alone (set at session end)
+        self.selection: dict[str, Any] | None = None  # the report's "selection" (set at session end)
         self.unplanned: dict[str, list[str]] = {}  # suite name -> produced, unplanned, gated and not passing
         self.warnings: list[str] = []
 
@@ -117,13 +137,35 @@ class _State:
             raise _SuiteRunError(suite.name, result)
         return result
 
+    def record_error(self, suite: Suite, item_id: str, *, stage: str, cause: BaseException, text: str,
+                     kind: str | None = None) -> dict[str, Any]:
+        """Note that item ``item_id`` of ``suite`` failed without a computed result; the report shows it."""
+        check = _error_check(item_id, stage=stage, cause=cause, text=text, kind=kind)
+        self.item_errors.setdefault(suite.name, {})[item_id] = check
+        return check
+
     def payload(self) -> dict[str, Any]:
-        """What a worker hands the controller: JSON-able suite results and upgrade outcomes."""
+        """What a worker hands the controller: JSON-able suite results, upgrade outcomes, and which items
+        were planned, ran and errored (so the controller's report lists what ran, as a serial run's does)."""
+        crashed = {}
+        for name, r in sorted(self.results.items()):
+            if isinstance(r, BaseException) and name in self.suites:
+                suite = self.suites[name]
+                crashed[name] = {
+                    "description": suite.description, "dataset": {"name": suite.dataset, "split": suite.split},
+                    "seed": self.seed, "sample": {"rows": self.sample, "seed": self.seed} if self.sample else None,
+                    "known_gaps": dict(sorted(suite.known_gaps.items())),
+                }
         return {
             "results": {n: r.to_dict() for n, r in sorted(self.results.items()) if not isinstance(r, BaseException)},
             "errors": {n: f"{type(r).__name__}: {r}" for n, r in sorted(self.results.items()) if isinstance(r, BaseException)},
+            "crashed": crashed,
             "upgrades": dict(sorted(self.upgrades.items())),
             "unplanned": {n: self._unplanned_failures(n) for n in sorted(self.results) if self._unplanned_failures(n)},
+            "items": dict(sorted(self.items.items())),
+            "ran": {n: sorted(ids) for n, ids in sorted(self.ran.items())},
+            "item_errors": {n: dict(sorted(e.items())) for n, e in sorted(self.item_errors.items())},
+            "deselected": self.deselected,
         }
 
     def _unplanned_failures(self, name: str) -> list[str]:
@@ -142,6 +184,38 @@ _STATE = pytest.StashKey[_State]()
 
 def _state(config: pytest.Config) -> _State:
     return config.stash[_STATE]
+
+
+_KIND_BY_PREFIX = {"alignment": "alignment", "features": "feature", "predictions": "prediction", "metrics": "metric",
+                   "distribution": "distribution", "upgrade": "upgrade"}
+
+
+def _error_check(item_id: str, *, stage: str, cause: BaseException, text: str,
+                 kind: str | None = None) -> dict[str, Any]:
+    """The report's row for an item that failed without a result: NOT_EQUIVALENT, gated, ``details.error``.
+
+    NOT_EQUIVALENT because the verdicts are three (harness.verdicts) and an error must fail the gate as
+    pytest failed the item; ``details.error`` tells it apart from a computed difference.
+    """
+    from harness.results import CheckResult
+    from harness.verdicts import Verdict
+
+    message = str(cause)
+    first = message.splitlines()[0] if message else ""
+    check = CheckResult(
+        id=item_id, kind=kind or _KIND_BY_PREFIX.get(item_id.split("/", 1)[0], "alignment"),
+        verdict=Verdict.NOT_EQUIVALENT, gated=True,
+        summary=f"ERROR ({stage}): {type(cause).__name__}" + (f": {first}" if first else ""),
+        message=text, details={"error": {"stage": stage, "type": type(cause).__name__, "message": message}},
+    )
+    return check.to_dict()
+
+
+def _error_text(cause: BaseException) -> str:
+    """What pytest shows for ``cause``: the message of a harness error, the traceback of anything else."""
+    if isinstance(cause, (ParityError, ParityFailure)):
+        return f"{type(cause).__name__}: {cause}"
+    return "".join(traceback.format_exception(type(cause), cause, cause.__traceback__)).rstrip()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -167,8 +241,6 @@ class _SuiteRunError(Exception):
     def __init__(self, suite: str, cause: BaseException) -> None:
         text = f"suite {suite!r} could not run: {type(cause).__name__}: {cause}"
         if not isinstance(cause, ParityError):  # a crash in suite or harness code: the reader needs where
-            import traceback
-
             text += "\n\n" + "".join(traceback.format_exception(type(cause), cause, cause.__traceback__)).rstrip()
         super().__init__(text)
         self.cause = cause
@@ -199,18 +271,33 @@ class ParityCheckItem(_ParityItem):
 
     def runtest(self) -> None:
         __tracebackhide__ = True
-        result = _state(self.config).suite_result(self.suite)
+        state = _state(self.config)
+        state.ran.setdefault(self.suite.name, set()).add(self.check_id)
+        try:
+            result = state.suite_result(self.suite)
+        except _SuiteRunError as exc:
+            state.record_error(self.suite, self.check_id, stage="suite", cause=exc.cause, text=str(exc))
+            raise
         produced = [c for c in result.checks if c.id == self.check_id]
         if not produced:
-            raise ParityFailure(
+            failure = ParityFailure(
                 f"{self.check_id}: planned but not produced by the run of suite {self.suite.name!r}.\n"
                 f"  produced: {[c.id for c in result.checks]}\n"
                 "  fix: the suite's plan and the runner disagree; a slice value missing after sampling or a "
                 "check that crashed are the usual causes"
             )
+            state.record_error(self.suite, self.check_id, stage="not_produced", cause=failure, text=str(failure))
+            raise failure
         check = produced[0]
         self.user_properties.append(("parity_verdict", check.verdict.value))
-        assert_parity(check, known_gap=self.suite.known_gaps.get(self.check_id))
+        try:
+            assert_parity(check, known_gap=self.suite.known_gaps.get(self.check_id))
+        except ParityFailure:
+            raise
+        except Exception as exc:  # the check has a result, but its item crashed: pytest fails, so must the report
+            state.record_error(self.suite, self.check_id, stage="check", cause=exc, text=_error_text(exc),
+                               kind=check.kind)
+            raise
 
 
 class UpgradeGateItem(_ParityItem):
@@ -223,7 +310,15 @@ class UpgradeGateItem(_ParityItem):
     def runtest(self) -> None:
         __tracebackhide__ = True
         state = _state(self.config)
-        entry = _run_upgrade_gate(self.suite, baseline_dir=state.baseline_dir, update=state.update, reason=state.reason)
+        state.ran.setdefault(self.suite.name, set()).add(UPGRADE_ID)
+        try:
+            entry = _run_upgrade_gate(self.suite, baseline_dir=state.baseline_dir, update=state.update,
+                                      reason=state.reason)
+        except Exception as exc:  # no or a corrupt baseline, a probe that raised: a failed gate, in the report too
+            check = state.record_error(self.suite, UPGRADE_ID, stage="upgrade_gate", cause=exc, text=_error_text(exc),
+                                       kind="upgrade")
+            state.upgrades[self.suite.name] = {"upgrade": None, "check": check}
+            raise
         state.upgrades[self.suite.name] = entry
         from harness.results import CheckResult
 
@@ -308,6 +403,8 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) 
         raise ParityInputError(f"two suite files define a suite named {suite.name!r}: {other} and {where}")
     ids = suite.plan(_slice_values(suite))
     state.planned[suite.name] = list(ids)
+    state.items[suite.name] = list(ids) + ([UPGRADE_ID] if suite.probes is not None else [])
+    state.suites[suite.name] = suite
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise ParityInputError(f"{where}: suite {suite.name!r} plans duplicate check ids {dup}")
@@ -387,6 +484,14 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Count what ``-k``/``-m``/``--deselect`` left out, for the report's ``selection``."""
+    if items:
+        state = items[0].config.stash.get(_STATE, None)
+        if state is not None:
+            state.deselected += len(items)
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist controller: collect one worker's suite results."""
@@ -396,11 +501,14 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         _state(node.config).received.append((worker, json.loads(payload)))
 
 
-def _final_results(state: _State) -> list[Any]:
+def _final_results(state: _State, config: pytest.Config) -> list[Any]:
     """Suite results to report, sorted by suite name, each round-tripped through JSON.
 
     The round trip makes a serial run take exactly the path an xdist run takes (worker -> JSON ->
-    controller), so both write the same bytes.
+    controller), so both write the same bytes. Each suite lists the checks whose items ran (in the
+    runner's order, an item that errored replaced by its error), then errors of planned checks not
+    produced, then the upgrade gate; produced checks the plan did not foresee stay (they have no item).
+    A suite that could not run is listed with one error per item that ran. Also sets ``state.selection``.
     """
     from harness.report import suite_result_from_dict
     from harness.results import CheckResult, SuiteResult
@@ -408,6 +516,11 @@ def _final_results(state: _State) -> list[Any]:
     payloads = [("local", json.loads(json.dumps(state.payload())))] + sorted(state.received, key=lambda p: p[0])
     results: dict[str, dict[str, Any]] = {}
     upgrades: dict[str, dict[str, Any]] = {}
+    crashed: dict[str, dict[str, Any]] = {}
+    items: dict[str, list[str]] = {}
+    ran: dict[str, set[str]] = {}
+    item_errors: dict[str, dict[str, dict[str, Any]]] = {}
+    deselected = 0
     for worker, payload in payloads:
         for name, data in payload.get("results", {}).items():
             if name in results and results[name] != data:
@@ -418,18 +531,55 @@ def _final_results(state: _State) -> list[Any]:
             upgrades.setdefault(name, entry)
         for name, why in payload.get("errors", {}).items():
             state.errors.setdefault(name, why)
+        for name, info in payload.get("crashed", {}).items():
+            crashed.setdefault(name, info)
         for name, ids in payload.get("unplanned", {}).items():
             state.unplanned.setdefault(name, ids)
+        for name, ids in payload.get("items", {}).items():
+            items.setdefault(name, ids)  # every process collects the same items
+        for name, ids in payload.get("ran", {}).items():
+            ran.setdefault(name, set()).update(ids)
+        for name, errors in payload.get("item_errors", {}).items():
+            for item_id, check in errors.items():
+                item_errors.setdefault(name, {}).setdefault(item_id, check)
+        deselected = max(deselected, int(payload.get("deselected", 0)))  # each worker deselects the same items
     out = []
-    for name in sorted(set(results) | set(upgrades)):
+    for name in sorted(set(results) | set(upgrades) | set(crashed)):
+        planned = items.get(name)
+        did = ran.get(name, set())
+        errors = item_errors.get(name, {})
         if name in results:
             result = suite_result_from_dict(results[name])
+            produced = {c.id for c in result.checks}
+            checks = [CheckResult(**errors[c.id]) if c.id in errors else c for c in result.checks
+                      if planned is None or c.id in did or c.id not in planned]
+            checks += [CheckResult(**errors[i]) for i in planned or () if i in errors and i not in produced
+                       and i != UPGRADE_ID]
+            result.checks = checks
+        elif name in crashed:
+            info = crashed[name]
+            state.crashed.add(name)
+            result = SuiteResult(suite=name, description=info["description"], dataset=info["dataset"],
+                                 seed=info["seed"], sample=info["sample"], known_gaps=info["known_gaps"],
+                                 checks=[CheckResult(**errors[i]) for i in planned or () if i in errors
+                                         and i != UPGRADE_ID])
         else:  # only the upgrade gate ran (e.g. -k upgrade)
             result = SuiteResult(suite=name, description="", dataset={}, seed=state.seed, checks=[])
         if name in upgrades:
             result.upgrade = upgrades[name]["upgrade"]
             result.checks.append(CheckResult(**upgrades[name]["check"]))
-        out.append(result)
+        if result.checks:  # a suite none of whose checks ran is listed in selection.not_run instead
+            out.append(result)
+    not_run = {name: [i for i in ids if i not in ran.get(name, ())] for name, ids in sorted(items.items())}
+    not_run = {name: ids for name, ids in not_run.items() if ids}
+    keyword, markexpr = config.option.keyword or None, config.option.markexpr or None
+    if keyword or markexpr or deselected or not_run:
+        planned_total = sum(len(ids) for ids in items.values())
+        state.selection = {
+            "partial": bool(not_run), "keyword": keyword, "markexpr": markexpr, "deselected": deselected,
+            "planned": planned_total, "ran": planned_total - sum(len(ids) for ids in not_run.values()),
+            "not_run": not_run,
+        }
     return out
 
 
@@ -443,7 +593,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if not (state.results or state.upgrades or state.received or state.report_dir):
         return  # no parity suite in this session: nothing to report, nothing to import
-    state.final = _final_results(state)
+    state.final = _final_results(state, config)
     if state.unplanned and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if state.report_dir is None:
@@ -451,7 +601,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from harness.report import build_report, write_report
 
     try:
-        state.report_paths = write_report(build_report(state.final), state.report_dir)
+        state.report_paths = write_report(build_report(state.final, selection=state.selection), state.report_dir)
     except (ParityError, OSError) as exc:
         # A gate whose report is missing must not look green: fail the session, say why in the summary.
         state.report_error = f"{type(exc).__name__}: {exc}"
@@ -469,6 +619,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr.write_sep("=", "parity verdicts")
     rows = [("suite", "verdict", "checks", "failing", "inconclusive", "known gaps", "sample")]
     for r in final:
+        if r.suite in state.crashed:
+            continue  # its ERROR row follows
         gated = [c for c in r.checks if c.gated and c.id not in r.known_gaps]
         rows.append((
             r.suite, r.verdict.value, str(len(r.checks)),
@@ -488,6 +640,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for name, ids in sorted(state.unplanned.items()):
         tr.write_line(f"suite {name!r}: checks not planned (so without a pytest item) did not pass: {ids}; "
                       "the session fails", red=True)
+    if state.selection and state.selection["partial"]:
+        sel = state.selection
+        tr.write_line(f"partial run: {sel['ran']} of {sel['planned']} planned parity checks ran; the verdicts above are "
+                      "over those only (the report lists which did not run)", yellow=True)
     for warning in state.warnings:
         tr.write_line(f"warning: {warning}", yellow=True)
     if state.report_paths:

@@ -21,6 +21,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "build_report",
     "dumps_report",
+    "is_error",
     "load_report",
     "schema",
     "suite_result_from_dict",
@@ -37,17 +38,33 @@ def _is_failing(check: Mapping[str, Any], known_gaps: Mapping[str, str]) -> bool
     return bool(check["gated"]) and check["verdict"] != Verdict.EQUIVALENT.value and check["id"] not in known_gaps
 
 
+def is_error(check: Mapping[str, Any]) -> bool:
+    """Whether ``check`` (a check of the document) records an error instead of a computed result.
+
+    A check that could not be computed -- its suite crashed, the upgrade gate raised (no or a corrupt
+    baseline), a planned check was not produced -- is reported as NOT_EQUIVALENT, gated, with
+    ``details.error = {"stage", "type", "message"}``: pytest failed it, so the report must not pass it.
+    """
+    details = check.get("details")
+    return isinstance(details, Mapping) and "error" in details
+
+
 def build_report(
     suite_results: Iterable[SuiteResult],
     *,
     sample: Mapping[str, Any] | None = None,
     environment: Mapping[str, Any] | None = None,
+    selection: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One report document over ``suite_results`` (kept in the given order).
 
     ``sample`` ({"rows": n, "seed": s}) marks a sampled run; when omitted it is taken from the suites
     (a run samples all its suites alike). ``environment`` is an optional JSON-able description of where
     the run happened; pass only stable values (no clock times) to keep the bytes reproducible.
+    ``selection`` records which planned checks ran when a run was narrowed (pytest ``-k``/``-m``, node
+    ids, an early stop): ``{"partial", "keyword", "markexpr", "deselected", "planned", "ran", "not_run":
+    {suite: [check ids]}}`` (see schema.json); None for a run of everything. The verdict is over the
+    checks that ran; ``partial`` marks it as not a release verdict, as a sample does.
     """
     suites = []
     for i, result in enumerate(suite_results):
@@ -68,6 +85,7 @@ def build_report(
             c["verdict"] == Verdict.INCONCLUSIVE.value and c["gated"] and c["id"] not in gaps for c, gaps in checks
         ),
         "known_gaps": sum(c["id"] in gaps for c, gaps in checks),
+        "errors": sum(is_error(c) for c, _ in checks),
     }
     from harness import __version__
 
@@ -77,6 +95,7 @@ def build_report(
         "verdict": combine(Verdict(s["verdict"]) for s in suites).value,
         "counts": counts,
         "sample": jsonable(dict(sample)) if sample is not None else None,
+        "selection": jsonable(dict(selection)) if selection is not None else None,
         "environment": jsonable(dict(environment)) if environment is not None else None,
         "suites": suites,
     }
@@ -134,14 +153,26 @@ def suite_result_from_dict(data: Mapping[str, Any]) -> SuiteResult:
     return SuiteResult(**fields)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` next to ``path``, then rename: a reader never sees half a report."""
+    """Write ``text`` next to ``path``, then rename: a reader never sees half a report.
+
+    The file gets the mode a plain ``open(path, "w")`` would give (0o666 less the umask), not the 0600
+    of ``tempfile.mkstemp``: a report is shared output (CI artifacts, a web server), like a baseline.
+    """
     path = Path(path)
     if not path.parent.is_dir():
         raise ParityInputError(f"cannot write {path}: folder {path.parent} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), 0o666 & ~_umask())
             fh.write(text)
         os.replace(tmp, path)
     except BaseException:

@@ -10,7 +10,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DASH", "fmt_ci", "fmt_diff", "fmt_margin", "fmt_num", "fmt_p", "margin_abs", "slice_label"]
+__all__ = ["DASH", "error_text", "fmt_ci", "fmt_diff", "fmt_margin", "fmt_num", "fmt_p", "margin_abs", "partial_text",
+           "slice_label"]
 
 DASH = "\u2014"
 
@@ -129,3 +130,22 @@ def finding_size_text(finding: Mapping[str, Any]) -> str:
         if size.get(key):
             parts.append(str(size[key]))
     return "; ".join(parts) or DASH
+
+
+def error_text(error: Mapping[str, Any]) -> str:
+    """``Type: message`` of a check's ``details.error`` (the whole message; tables keep it on one line)."""
+    kind, message = error.get("type") or "Error", error.get("message") or ""
+    return f"{kind}: {message}" if message else str(kind)
+
+
+def partial_text(selection: Mapping[str, Any]) -> str:
+    """E.g. "3 of 9 planned checks ran (-k 'auc'; 6 deselected)"."""
+    how = []
+    if selection.get("keyword"):
+        how.append(f"-k '{selection['keyword']}'")
+    if selection.get("markexpr"):
+        how.append(f"-m '{selection['markexpr']}'")
+    if selection.get("deselected"):
+        how.append(f"{selection['deselected']} deselected")
+    why = "; ".join(how) or "selected by node id, or the session stopped early"
+    return f"{selection.get('ran')} of {selection.get('planned')} planned checks ran ({why})"

@@ -14,8 +14,10 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from harness.report.build import is_error
 from harness.report.format import (
     DASH,
+    error_text,
     finding_label,
     finding_paths,
     finding_size_text,
@@ -25,6 +27,7 @@ from harness.report.format import (
     fmt_num,
     fmt_p,
     margin_abs,
+    partial_text,
     slice_label,
 )
 from harness.report.svg import calibration_plot, forest_plot, heatmap, histogram_overlay
@@ -43,7 +46,8 @@ th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums
 #verdict{font-size:20px;padding:10px 14px;border-radius:6px;border:2px solid #d0d7de;display:inline-block}
 #verdict.v-EQUIVALENT{border-color:#1a7f37} #verdict.v-NOT_EQUIVALENT{border-color:#cf222e}
 #verdict.v-INCONCLUSIVE{border-color:#9a6700}
-#sample-warning{background:#fff8c5;border:1px solid #d4a72c;padding:8px 12px;margin:10px 0;font-weight:600}
+#sample-warning,#selection-warning{background:#fff8c5;border:1px solid #d4a72c;padding:8px 12px;margin:10px 0;
+font-weight:600}
 .plots{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
 figure{margin:0} figcaption{font-size:12px;color:#57606a}
 pre{background:#f6f8fa;padding:8px;overflow:auto;font-size:12px;max-height:420px}
@@ -80,6 +84,8 @@ def _verdict(verdict: Any, *, note: str = "") -> str:
 
 def _check_verdict(check: Mapping[str, Any], gaps: Mapping[str, str]) -> str:
     note = "known gap" if check["id"] in gaps else ("not gated" if not check["gated"] else "")
+    if is_error(check):
+        note = f"{note}, error" if note else "error"
     return _verdict(check["verdict"], note=note)
 
 
@@ -99,7 +105,7 @@ def _forest_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     many = len(doc["suites"]) > 1
     for s in doc["suites"]:
         for c in s["checks"]:
-            if c["kind"] != "metric":
+            if c["kind"] != "metric" or is_error(c):  # an error has no interval to draw
                 continue
             d = c["details"]
             margin = d.get("margin") or {}
@@ -148,7 +154,7 @@ def _plots(s: Mapping[str, Any], slug: str) -> str:
 def _features(s: Mapping[str, Any], slug: str) -> str:
     rows = []
     for c in s["checks"]:
-        if c["kind"] != "feature":
+        if c["kind"] != "feature" or is_error(c):
             continue
         d = c["details"]
         tol = d.get("tolerance")
@@ -166,7 +172,7 @@ def _features(s: Mapping[str, Any], slug: str) -> str:
 
 
 def _slices(s: Mapping[str, Any], slug: str) -> str:
-    checks = [c for c in s["checks"] if c["kind"] == "metric" and (c["details"].get("slice"))]
+    checks = [c for c in s["checks"] if c["kind"] == "metric" and (c["details"].get("slice")) and not is_error(c)]
     if not checks:
         return '<p class="muted">No slices.</p>'
     checks.sort(key=lambda c: (str(c["details"]["slice"].get("column")), str(c["details"]["slice"].get("value")),
@@ -177,8 +183,18 @@ def _slices(s: Mapping[str, Any], slug: str) -> str:
 
 def _other_checks(s: Mapping[str, Any]) -> str:
     rows = [[_e(c["id"]), _e(c["kind"]), _check_verdict(c, s["known_gaps"]), _e(c.get("summary") or DASH)]
-            for c in s["checks"] if c["kind"] not in ("metric", "feature")]
+            for c in s["checks"] if c["kind"] not in ("metric", "feature") and not is_error(c)]
     return _table(["check", "kind", "verdict", "summary"], rows) if rows else ""
+
+
+def _errors(s: Mapping[str, Any], slug: str) -> str:
+    rows = [[_e(c["id"]), _e(c["kind"]), _e(c["details"]["error"].get("stage", DASH)),
+             _check_verdict(c, s["known_gaps"]), _e(error_text(c["details"]["error"]))]
+            for c in s["checks"] if is_error(c)]
+    if not rows:
+        return ""
+    return ("<h3>Errors: checks that could not be computed</h3>\n"
+            + _table(["check", "kind", "stage", "verdict", "error"], rows, table_id=f"errors-{slug}"))
 
 
 def _messages(s: Mapping[str, Any]) -> str:
@@ -299,7 +315,8 @@ _MISSING = object()
 def _suite(s: Mapping[str, Any], index: int) -> str:
     slug = f"s{index}-{_slug(s['suite'])}"
     ds = s.get("dataset") or {}
-    metric_checks = [c for c in s["checks"] if c["kind"] == "metric" and not c["details"].get("slice")]
+    metric_checks = [c for c in s["checks"]
+                     if c["kind"] == "metric" and not c["details"].get("slice") and not is_error(c)]
     parts = [
         f'<section class="suite" id="suite-{_e(slug)}" data-suite="{_e(s["suite"])}" data-verdict="{_e(s["verdict"])}">',
         f"<h2>{_e(s['suite'])}: {_verdict(s['verdict'])}</h2>",
@@ -308,6 +325,7 @@ def _suite(s: Mapping[str, Any], index: int) -> str:
         f'{_e(ds.get("split", DASH))}, {_e(fmt_num(ds.get("rows")))} rows; seed {_e(s.get("seed"))}'
         + (f'; <strong>sampled: {_e(fmt_num(s["sample"].get("rows")))} rows, seed {_e(s["sample"].get("seed"))}</strong>'
            if s.get("sample") else "") + "</p>",
+        _errors(s, slug),
         "<h3>Metrics</h3>",
         _table(_METRIC_HEADER, [_metric_row(s, c) for c in metric_checks], table_id=f"metrics-{slug}",
                numeric=(2, 3, 4, 9, 10, 11)) if metric_checks else '<p class="muted">No metric checks.</p>',
@@ -329,18 +347,23 @@ def _suite(s: Mapping[str, Any], index: int) -> str:
 
 def render_html(doc: Mapping[str, Any]) -> str:
     c = doc["counts"]
+    selection = doc.get("selection") or {}
+    partial = bool(selection.get("partial"))
+    shown = f"{doc['verdict']} (partial run)" if partial else str(doc["verdict"])
     head = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Parity report: {_e(doc['verdict'])}</title>",
+        f"<title>Parity report: {_e(shown)}</title>",
         f"<style>{_CSS}</style>",
         f"<script>{_SCRIPT}</script>",
         "</head><body>",
         "<h1>Parity report</h1>",
-        f'<div id="verdict" class="v-{_e(doc["verdict"])}" data-verdict="{_e(doc["verdict"])}">Parity: '
-        f"{_e(doc['verdict'])} \u2014 {c['suites']} suite(s), {c['checks']} checks, {c['failing']} failing"
+        f'<div id="verdict" class="v-{_e(doc["verdict"])}" data-verdict="{_e(doc["verdict"])}"'
+        + (' data-partial="true"' if partial else "") + ">Parity: "
+        f"{_e(shown)} \u2014 {c['suites']} suite(s), {c['checks']} checks, {c['failing']} failing"
+        + (f", {c['errors']} error(s)" if c.get("errors") else "")
         + (f", {c['inconclusive']} inconclusive" if c.get("inconclusive") else "")
         + (f", {c['known_gaps']} known gap(s)" if c.get("known_gaps") else "") + "</div>",
     ]
@@ -348,6 +371,12 @@ def render_html(doc: Mapping[str, Any]) -> str:
         sm = doc["sample"]
         head.append(f'<div id="sample-warning">Sampled run: {_e(fmt_num(sm.get("rows")))} rows per suite (seed '
                     f'{_e(sm.get("seed"))}), not the whole golden set. Not a release verdict.</div>')
+    if partial:
+        not_run = "".join(f"<li><code>{_e(suite)}</code>: " + ", ".join(f"<code>{_e(i)}</code>" for i in ids) + "</li>"
+                          for suite, ids in (selection.get("not_run") or {}).items())
+        head.append(f'<div id="selection-warning">Partial run: {_e(partial_text(selection))}. Not a release verdict.'
+                    + (f"<details><summary>Checks not run</summary><ul>{not_run}</ul></details>" if not_run else "")
+                    + "</div>")
     overview = _table(
         ["suite", "verdict", "checks", "dataset"],
         [[f'<a href="#suite-s{i}-{_e(_slug(s["suite"]))}">{_e(s["suite"])}</a>', _verdict(s["verdict"]),

@@ -10,8 +10,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from harness.report.build import is_error
 from harness.report.format import (
     DASH,
+    error_text,
     finding_label,
     finding_paths,
     finding_size_text,
@@ -20,6 +22,7 @@ from harness.report.format import (
     fmt_margin,
     fmt_num,
     fmt_p,
+    partial_text,
     slice_label,
 )
 
@@ -44,20 +47,28 @@ def _plural(n: int, word: str) -> str:
 def _verdict_cell(check: Mapping[str, Any], gaps: Mapping[str, str]) -> str:
     verdict = check["verdict"]
     if check["id"] in gaps:
-        return f"{verdict} (known gap)"
+        return f"{verdict} (known gap" + (", error)" if is_error(check) else ")")
     if not check["gated"]:
         return f"{verdict} (not gated)"
+    if is_error(check):
+        return f"**{verdict}** (error)"
     return f"**{verdict}**" if verdict != "EQUIVALENT" else verdict
+
+
+def _partial(doc: Mapping[str, Any]) -> bool:
+    return bool((doc.get("selection") or {}).get("partial"))
 
 
 def _headline(doc: Mapping[str, Any]) -> list[str]:
     c = doc["counts"]
     line = (
-        f"**Parity: {doc['verdict']}** \u2014 {_plural(c['suites'], 'suite')}, {_plural(c['checks'], 'check')}, "
-        f"{c['failing']} failing"
+        f"**Parity: {doc['verdict']}{' (partial run)' if _partial(doc) else ''}** \u2014 "
+        f"{_plural(c['suites'], 'suite')}, {_plural(c['checks'], 'check')}, {c['failing']} failing"
     )
-    if c.get("inconclusive"):
-        line += f" ({c['inconclusive']} inconclusive)"
+    notes = ([_plural(c["errors"], "error")] if c.get("errors") else []) + (
+        [f"{c['inconclusive']} inconclusive"] if c.get("inconclusive") else [])
+    if notes:
+        line += f" ({', '.join(notes)})"
     if c.get("known_gaps"):
         line += f", {_plural(c['known_gaps'], 'known gap')}"
     lines = [line, ""]
@@ -66,6 +77,14 @@ def _headline(doc: Mapping[str, Any]) -> list[str]:
         lines += [
             f"> [!WARNING]\n> **Sampled run:** {fmt_num(s.get('rows'))} rows per suite (seed {s.get('seed')}), "
             "not the whole golden set. Not a release verdict.",
+            "",
+        ]
+    if _partial(doc):
+        sel = doc["selection"]
+        not_run = "; ".join(f"`{suite}`: " + ", ".join(ids) for suite, ids in (sel.get("not_run") or {}).items())
+        lines += [
+            f"> [!WARNING]\n> **Partial run:** {_cell(partial_text(sel))}. Not a release verdict.",
+            *([f"> not run: {_cell(not_run)}"] if not_run else []),
             "",
         ]
     return lines
@@ -79,7 +98,8 @@ def _suites_table(doc: Mapping[str, Any]) -> list[str]:
         ds = s.get("dataset") or {}
         dataset = " ".join(str(x) for x in (ds.get("name"), ds.get("version") and f"v{ds.get('version')}",
                                             ds.get("split") and f"({ds.get('split')})") if x)
-        rows.append([s["suite"], f"**{s['verdict']}**", len(s["checks"]), failing, len(gaps), dataset or DASH,
+        verdict = f"**{s['verdict']}**" + (" (error)" if any(is_error(c) for c in s["checks"]) else "")
+        rows.append([s["suite"], verdict, len(s["checks"]), failing, len(gaps), dataset or DASH,
                      fmt_num(ds.get("rows"))])
     return _table(["suite", "verdict", "checks", "failing", "known gaps", "dataset", "rows"], rows)
 
@@ -88,7 +108,7 @@ def _metrics(doc: Mapping[str, Any]) -> list[str]:
     rows = []
     for s in doc["suites"]:
         for c in s["checks"]:
-            if c["kind"] != "metric":
+            if c["kind"] != "metric" or is_error(c):  # an error has no numbers: listed under Errors
                 continue
             d = c["details"]
             p = d.get("p_adjusted", d.get("p_value"))
@@ -106,7 +126,7 @@ def _metrics(doc: Mapping[str, Any]) -> list[str]:
 
 
 def _features(doc: Mapping[str, Any]) -> list[str]:
-    all_features = [(s, c) for s in doc["suites"] for c in s["checks"] if c["kind"] == "feature"]
+    all_features = [(s, c) for s in doc["suites"] for c in s["checks"] if c["kind"] == "feature" and not is_error(c)]
     bad = [(s, c) for s, c in all_features if c["verdict"] != "EQUIVALENT"]
     lines = ["### Features", ""]
     if not all_features:
@@ -133,11 +153,20 @@ def _other_failures(doc: Mapping[str, Any]) -> list[str]:
         [s["suite"], c["id"], c["kind"], _verdict_cell(c, s["known_gaps"]), c.get("summary") or DASH]
         for s in doc["suites"]
         for c in s["checks"]
-        if c["kind"] not in ("metric", "feature") and c["verdict"] != "EQUIVALENT"
+        if c["kind"] not in ("metric", "feature") and c["verdict"] != "EQUIVALENT" and not is_error(c)
     ]
     if not rows:
         return []
     return ["### Other checks not at parity", "", *_table(["suite", "check", "kind", "verdict", "summary"], rows), ""]
+
+
+def _errors(doc: Mapping[str, Any]) -> list[str]:
+    rows = [[s["suite"], c["id"], c["details"]["error"].get("stage", DASH), error_text(c["details"]["error"])]
+            for s in doc["suites"] for c in s["checks"] if is_error(c)]
+    if not rows:
+        return []
+    return ["### Errors", "", "Checks that could not be computed; each one fails the run (unless a known gap).", "",
+            *_table(["suite", "check", "stage", "error"], rows), ""]
 
 
 def _known_gaps(doc: Mapping[str, Any]) -> list[str]:
@@ -239,6 +268,7 @@ def _fingerprints(doc: Mapping[str, Any]) -> list[str]:
 def render_markdown(doc: Mapping[str, Any]) -> str:
     lines = _headline(doc)
     lines += _suites_table(doc) + [""]
+    lines += _errors(doc)
     lines += _metrics(doc)
     lines += _features(doc)
     lines += _other_failures(doc)

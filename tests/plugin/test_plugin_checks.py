@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import pytest
+
 FAKE_RUNNER = '''
 import os
 import sys
@@ -39,6 +41,8 @@ def run_suite(suite, *, sample=None, seed=0, progress=False, root=None):
                        "ci_level": 0.9, "method": "delong", "p_value": 0.9, "p_adjusted": 0.9, "adjustment": "holm",
                        "margin": {"value": 0.01, "kind": "absolute", "higher_is_better": True, "test": "equivalence"},
                        "slice": None, "n": 300, "mdd": 0.04, "n_required": 4321}
+        elif kind == "feature":  # the fields the report schema requires of a feature check
+            details = {"feature": cid.split("/", 1)[1], "n": 300, "n_mismatch": 0 if verdict == "EQUIVALENT" else 3}
         checks.append(CheckResult(id=cid, kind=kind, verdict=verdict, summary=f"stand-in {cid}",
                                   message=f"stand-in review of {cid}", details=details))
     for cid, verdict in getattr(module, "UNPLANNED", {}).items():
@@ -215,3 +219,117 @@ def test_a_failing_check_the_plan_did_not_foresee_fails_the_session(project, tmp
     assert "checks not planned (so without a pytest item) did not pass: ['distribution/ks']" in r.out
     doc = (project.path / "rep" / "report.json").read_text()
     assert '"id": "distribution/ks"' in doc
+
+
+# -- the report tells the truth: errors, missing checks, selections ------------------------------------
+
+def _report(project, folder="rep"):
+    import json
+
+    import jsonschema
+
+    from harness.report import schema
+
+    doc = json.loads((project.path / folder / "report.json").read_text())
+    jsonschema.Draft202012Validator(schema()).validate(doc)
+    return doc
+
+
+def test_a_suite_that_cannot_run_is_in_the_report_as_errored(project, tmp_path):
+    project.write("conftest.py", FAKE_RUNNER.replace(
+        "    module = sys.modules[suite.pair.__module__]",
+        "    raise KeyError('model_path')"))
+    project.write("test_tiny.py", project.suite_source(extra=SUITE_EXTRA, metrics=METRICS))
+    r = project.run("--parity-report", "rep", env={"RUNLOG": str(tmp_path / "runlog")})
+    assert r.rc == 1, r.text
+    assert "5 failed" in r.out and "tiny   ERROR" in r.out
+    doc = _report(project)
+    assert doc["verdict"] == "NOT_EQUIVALENT"
+    (suite,) = doc["suites"]
+    assert suite["suite"] == "tiny" and suite["verdict"] == "NOT_EQUIVALENT"
+    assert suite["description"] == "tiny numpy pair" and suite["dataset"]["name"] == "tiny"
+    # One row per item that ran (and failed), in plan order, each naming the cause.
+    assert [(c["id"], c["kind"], c["verdict"]) for c in suite["checks"]] == [
+        ("alignment/keys", "alignment", "NOT_EQUIVALENT"), ("features/x2", "feature", "NOT_EQUIVALENT"),
+        ("predictions/scores", "prediction", "NOT_EQUIVALENT"), ("metrics/auc", "metric", "NOT_EQUIVALENT"),
+        ("metrics/logloss", "metric", "NOT_EQUIVALENT")]
+    for c in suite["checks"]:
+        assert c["details"]["error"] == {"stage": "suite", "type": "KeyError", "message": "'model_path'"}
+        assert "suite 'tiny' could not run: KeyError: 'model_path'" in c["message"]
+    assert doc["counts"]["failing"] == 5 and doc["counts"]["errors"] == 5
+    md = (project.path / "rep" / "report.md").read_text()
+    assert md.startswith("**Parity: NOT_EQUIVALENT** \u2014 1 suite, 5 checks, 5 failing (5 errors)")
+
+
+def test_a_planned_check_not_produced_is_in_the_report_as_errored(project, tmp_path):
+    project.write("conftest.py", FAKE_RUNNER)
+    # Every produced check is EQUIVALENT; only predictions/scores is missing, and pytest fails it.
+    project.write("test_tiny.py", project.suite_source(extra=SUITE_EXTRA + "VERDICTS = {}\n"))
+    r = project.run("--parity-report", "rep", env={"RUNLOG": str(tmp_path / "runlog")})
+    assert r.rc == 1, r.text
+    assert "FAILED test_tiny.py::predictions/scores" in r.out
+    doc = _report(project)
+    assert doc["verdict"] == "NOT_EQUIVALENT" and doc["counts"]["failing"] == 1
+    checks = {c["id"]: c for c in doc["suites"][0]["checks"]}
+    assert list(checks) == ["alignment/keys", "features/x2", "predictions/scores"]
+    missing = checks["predictions/scores"]
+    assert missing["verdict"] == "NOT_EQUIVALENT" and missing["details"]["error"]["stage"] == "not_produced"
+    assert "planned but not produced" in missing["details"]["error"]["message"]
+
+
+SELECT_EXTRA = SUITE_EXTRA.replace('DROP = {"predictions/scores"}', "DROP = set()") + (
+    # Only a check that -k auc deselects fails: a report listing it would fail a run pytest passed.
+    'VERDICTS = {"features/x2": "NOT_EQUIVALENT"}\n')
+AUC_IDS = ["metrics/auc", "metrics/auc[device=desktop]", "metrics/auc[device=mobile]"]
+NOT_AUC_IDS = ["alignment/keys", "features/x2", "predictions/scores", "metrics/logloss",
+               "metrics/logloss[device=desktop]", "metrics/logloss[device=mobile]"]
+
+
+def test_a_selection_is_recorded_and_the_report_lists_only_what_ran(project, tmp_path):
+    project.write("conftest.py", FAKE_RUNNER)
+    project.write("test_tiny.py", project.suite_source(extra=SELECT_EXTRA, slices=["device"], metrics=METRICS))
+    r = project.run("--parity-report", "rep", "-k", "auc", env={"RUNLOG": str(tmp_path / "runlog")})
+    assert r.rc == 0, r.text
+    assert "3 passed, 6 deselected" in r.out
+    doc = _report(project)
+    assert [c["id"] for c in doc["suites"][0]["checks"]] == AUC_IDS
+    assert doc["selection"] == {"partial": True, "keyword": "auc", "markexpr": None, "deselected": 6,
+                                "planned": 9, "ran": 3, "not_run": {"tiny": NOT_AUC_IDS}}
+    assert doc["verdict"] == "EQUIVALENT" and doc["counts"]["checks"] == 3
+    md = (project.path / "rep" / "report.md").read_text().splitlines()
+    assert md[0] == "**Parity: EQUIVALENT (partial run)** \u2014 1 suite, 3 checks, 0 failing"
+    assert md[3].startswith("> **Partial run:** 3 of 9 planned checks ran (-k 'auc'; 6 deselected)")
+    assert "partial run: 3 of 9 planned parity checks ran" in r.out
+
+    full = project.run("--parity-report", "full", env={"RUNLOG": str(tmp_path / "runlog")})
+    assert full.rc == 1, full.text
+    doc = _report(project, "full")
+    assert doc["selection"] is None and doc["counts"]["checks"] == 9 and doc["verdict"] == "NOT_EQUIVALENT"
+
+
+def test_a_node_id_selection_is_a_partial_run(project, tmp_path):
+    project.write("conftest.py", FAKE_RUNNER)
+    project.write("test_tiny.py", project.suite_source(extra=SELECT_EXTRA, slices=["device"], metrics=METRICS))
+    r = project.run("--parity-report", "rep", "test_tiny.py::metrics/auc[device=mobile]",
+                    env={"RUNLOG": str(tmp_path / "runlog")})
+    assert r.rc == 0, r.text
+    doc = _report(project)
+    assert [c["id"] for c in doc["suites"][0]["checks"]] == ["metrics/auc[device=mobile]"]
+    sel = doc["selection"]
+    assert sel["partial"] is True and sel["keyword"] is None and sel["deselected"] == 0
+    assert (sel["planned"], sel["ran"]) == (9, 1) and len(sel["not_run"]["tiny"]) == 8
+
+
+@pytest.mark.slow  # a serial and a two-worker xdist session
+def test_a_selection_reports_the_same_bytes_under_xdist(project, tmp_path):
+    project.write("conftest.py", FAKE_RUNNER)
+    project.write("test_tiny.py", project.suite_source(extra=SELECT_EXTRA, slices=["device"], metrics=METRICS))
+    project.write("test_other.py", project.suite_source(name="other", extra=SELECT_EXTRA, metrics=METRICS))
+    env = {"RUNLOG": str(tmp_path / "runlog")}
+    serial = project.run("--parity-report", "serial", "-k", "auc", env=env)
+    parallel = project.run("--parity-report", "xdist", "-k", "auc", "-p", "xdist", "-n", "2", env=env)
+    assert serial.rc == parallel.rc == 0, serial.text + parallel.text
+    for name in ("report.json", "report.md", "report.html"):
+        assert (project.path / "serial" / name).read_bytes() == (project.path / "xdist" / name).read_bytes(), name
+    sel = _report(project, "xdist")["selection"]
+    assert (sel["planned"], sel["ran"], sel["deselected"]) == (9 + 5, 3 + 1, 6 + 4)

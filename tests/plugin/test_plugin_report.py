@@ -55,6 +55,7 @@ def test_report_serial_equals_xdist_and_matches_schema(project, tmp_path):
     assert [s["suite"] for s in doc["suites"]] == ["tiny_a", "tiny_b"]
     assert doc["verdict"] == "NOT_EQUIVALENT"
     assert doc["sample"] == {"rows": 300, "seed": 3}
+    assert doc["selection"] is None  # every planned check ran
     verdicts = {c["id"]: c["verdict"] for c in doc["suites"][1]["checks"]}
     assert verdicts == {"alignment/keys": "EQUIVALENT", "features/x2": "NOT_EQUIVALENT",
                         "predictions/scores": "NOT_EQUIVALENT"}

@@ -53,3 +53,47 @@ def test_upgrade_gate_lifecycle(project, tmp_path):
     outcomes = {(f["probe"], f["output"]): f["outcome"] for f in suite["upgrade"]["findings"]}
     assert outcomes == {("scores", "scores"): "CHANGED"}
     assert "Upgrade findings" in (project.path / "rep" / "report.md").read_text()
+
+
+def _report(project, folder):
+    import jsonschema
+
+    from harness.report import schema
+
+    doc = json.loads((project.path / folder / "report.json").read_text())
+    jsonschema.Draft202012Validator(schema()).validate(doc)
+    return doc, (project.path / folder / "report.md").read_text()
+
+
+@pytest.mark.slow  # two pytest processes with the real runner
+def test_an_upgrade_gate_that_errors_is_in_the_report_and_fails_it(project, tmp_path):
+    # The suite's own checks all pass (no shift); only the gate errors. pytest fails, so must the report.
+    project.write("test_tiny.py", project.suite_source(extra=PROBES, probes="probes"))
+
+    missing = project.run("--parity-report", "rep")
+    assert missing.rc == 1, missing.text
+    assert "FAILED test_tiny.py::upgrade/baseline" in missing.out and "3 passed" in missing.out
+    doc, md = _report(project, "rep")
+    assert doc["verdict"] == "NOT_EQUIVALENT"
+    assert doc["counts"]["failing"] == 1 and doc["counts"]["errors"] == 1
+    (suite,) = doc["suites"]
+    assert suite["verdict"] == "NOT_EQUIVALENT" and suite["upgrade"] is None
+    gate = suite["checks"][-1]
+    assert (gate["id"], gate["kind"], gate["verdict"], gate["gated"]) == (
+        "upgrade/baseline", "upgrade", "NOT_EQUIVALENT", True)
+    assert gate["details"]["error"]["stage"] == "upgrade_gate"
+    assert gate["details"]["error"]["type"] == "ParityInputError"
+    assert "no baseline for suite 'tiny'" in gate["details"]["error"]["message"]
+    assert md.startswith("**Parity: NOT_EQUIVALENT** \u2014 1 suite, 4 checks, 1 failing (1 error)")
+    assert "no baseline for suite 'tiny'" in md.split("### Errors", 1)[1]
+
+    # A corrupt baseline is an error too, not a pass.
+    (tmp_path / "baselines" / "tiny").mkdir(parents=True)
+    (tmp_path / "baselines" / "tiny" / "baseline.json").write_text("{not json")
+    corrupt = project.run("--parity-report", "rep2")
+    assert corrupt.rc == 1, corrupt.text
+    doc, _ = _report(project, "rep2")
+    assert doc["verdict"] == "NOT_EQUIVALENT"
+    gate = doc["suites"][0]["checks"][-1]
+    assert gate["id"] == "upgrade/baseline" and gate["verdict"] == "NOT_EQUIVALENT"
+    assert "not a readable baseline" in gate["details"]["error"]["message"]

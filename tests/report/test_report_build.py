@@ -28,7 +28,7 @@ def test_schema_is_valid_draft_2020_12():
 def test_document_is_schema_valid_and_has_fixed_top_level_order(suite_results):
     doc = build_report(suite_results)
     jsonschema.Draft202012Validator(SCHEMA).validate(doc)  # the library, not our wrapper
-    assert list(doc) == ["schema_version", "tool", "verdict", "counts", "sample", "environment", "suites"]
+    assert list(doc) == ["schema_version", "tool", "verdict", "counts", "sample", "selection", "environment", "suites"]
     assert doc["schema_version"] == "1.0" and doc["tool"]["name"] == "parity-harness"
 
 
@@ -37,7 +37,8 @@ def test_verdict_and_counts(suite_results, make_result):
     # Hand count from the fixture: ctr_gbdt fails features/log_price and metrics/logloss; the tablet slice
     # is INCONCLUSIVE but not gated; each suite declares features/device_id a known gap.
     assert doc["verdict"] == "NOT_EQUIVALENT"
-    assert doc["counts"] == {"suites": 2, "checks": 16, "failing": 2, "inconclusive": 0, "known_gaps": 2}
+    assert doc["counts"] == {"suites": 2, "checks": 16, "failing": 2, "inconclusive": 0, "known_gaps": 2,
+                             "errors": 0}
     assert [s["verdict"] for s in doc["suites"]] == ["EQUIVALENT", "NOT_EQUIVALENT"]
     assert build_report([make_result("a"), make_result("b")])["verdict"] == "EQUIVALENT"
     assert build_report([])["verdict"] == "INCONCLUSIVE"  # nothing shown is not a pass
@@ -116,3 +117,77 @@ def test_out_dir_that_is_a_file_is_an_error(suite_results, tmp_path):
 def test_build_refuses_non_results():
     with pytest.raises(ParityInputError, match=r"suite_results\[0\] must be a harness.results.SuiteResult, got dict"):
         build_report([{"suite": "x"}])
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)],
+                         ids=["umask022", "umask027", "umask002"])
+def test_report_files_get_the_usual_mode_from_the_umask(suite_results, tmp_path, umask, mode):
+    import os
+    import stat
+
+    from harness.report.build import write_text_atomic
+
+    old = os.umask(umask)
+    try:
+        paths = write_report(build_report(suite_results), tmp_path / "out")
+        write_text_atomic(tmp_path / "out" / "again.json", "{}\n")  # `parity report`/`parity run --json` path
+        # Rewriting an existing file (rename over it) gives the new file the same mode.
+        write_report(build_report(suite_results), tmp_path / "out")
+    finally:
+        os.umask(old)
+    for path in [*paths.values(), tmp_path / "out" / "again.json"]:
+        assert stat.S_IMODE(path.stat().st_mode) == mode, (path.name, oct(path.stat().st_mode))
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def _errored(check_id, kind, stage="suite"):
+    from harness.results import CheckResult
+    from harness.verdicts import Verdict
+
+    return CheckResult(id=check_id, kind=kind, verdict=Verdict.NOT_EQUIVALENT, summary="ERROR: KeyError: 'model_path'",
+                       message="suite 'x' could not run: KeyError: 'model_path'",
+                       details={"error": {"stage": stage, "type": "KeyError", "message": "'model_path'"}})
+
+
+def test_an_errored_check_is_failing_counted_and_schema_valid(make_result):
+    from harness.results import SuiteResult
+
+    crashed = SuiteResult(suite="crashed", description="", dataset={"name": "ads_ctr"}, seed=0,
+                          checks=[_errored("alignment/keys", "alignment"), _errored("features/x", "feature"),
+                                  _errored("metrics/auc", "metric")])
+    doc = build_report([make_result("ok"), crashed])
+    jsonschema.Draft202012Validator(SCHEMA).validate(doc)  # a metric/feature error carries no numbers
+    assert doc["verdict"] == "NOT_EQUIVALENT" and doc["suites"][1]["verdict"] == "NOT_EQUIVALENT"
+    assert doc["counts"]["failing"] == 3 and doc["counts"]["errors"] == 3
+    assert build_report([make_result("ok")])["counts"]["errors"] == 0
+    # An error is never a pass, and names its stage, type and message.
+    bad = json.loads(dumps_report(doc))
+    bad["suites"][1]["checks"][0]["verdict"] = "EQUIVALENT"
+    with pytest.raises(ParityInputError, match=r"\$\.suites\[1\]\.checks\[0\]"):
+        validate_report(bad)
+    bad = json.loads(dumps_report(doc))
+    del bad["suites"][1]["checks"][2]["details"]["error"]["type"]
+    with pytest.raises(ParityInputError, match=r"\$\.suites\[1\]\.checks\[2\]\.details\.error"):
+        validate_report(bad)
+
+
+SELECTION = {"partial": True, "keyword": "auc", "markexpr": None, "deselected": 6, "planned": 9, "ran": 3,
+             "not_run": {"ctr_logreg": ["alignment/keys", "features/log_price"]}}
+
+
+def test_selection_is_recorded_after_sample_and_is_optional_for_old_documents(make_result):
+    doc = build_report([make_result()], selection=SELECTION)
+    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    assert list(doc) == ["schema_version", "tool", "verdict", "counts", "sample", "selection", "environment", "suites"]
+    assert doc["selection"] == SELECTION
+    full = build_report([make_result()])
+    assert full["selection"] is None
+    old = {k: v for k, v in full.items() if k != "selection"}  # a report written before selections were recorded
+    old["counts"] = {k: v for k, v in full["counts"].items() if k != "errors"}  # ... and before errors were counted
+    validate_report(old)
+    from harness.report import render_html, render_markdown
+
+    assert render_markdown(old) == render_markdown(full) and render_html(old) == render_html(full)
+    broken = dict(doc, selection=dict(SELECTION, ran=-1))
+    with pytest.raises(ParityInputError, match=r"\$\.selection\.ran"):
+        validate_report(broken)

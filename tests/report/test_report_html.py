@@ -108,3 +108,27 @@ def test_verdict_banner_and_sample_warning(make_result):
     assert "Sampled run: 5000 rows per suite (seed 3)" in html
     unsampled = render_html(build_report([make_result()]))
     assert "sample-warning" not in {a.get("id") for _, a in _parse(unsampled)}
+
+
+def test_partial_run_and_errors_in_the_banner(make_result):
+    from harness.results import CheckResult, SuiteResult
+    from harness.verdicts import Verdict
+
+    crashed = SuiteResult(suite="crashed", description="", dataset={}, seed=0, checks=[CheckResult(
+        id="metrics/auc", kind="metric", verdict=Verdict.NOT_EQUIVALENT, summary="ERROR: KeyError: 'model_path'",
+        message="suite 'crashed' could not run", details={"error": {"stage": "suite", "type": "KeyError",
+                                                                    "message": "'model_path'"}})])
+    sel = {"partial": True, "keyword": "auc", "markexpr": None, "deselected": 6, "planned": 9, "ran": 3,
+           "not_run": {"a": ["alignment/keys"]}}
+    html = render_html(build_report([make_result("a"), crashed], selection=sel))
+    tags = _parse(html)
+    by_id = {a.get("id"): a for _, a in tags if a.get("id")}
+    assert by_id["verdict"]["data-verdict"] == "NOT_EQUIVALENT" and by_id["verdict"]["data-partial"] == "true"
+    assert "Parity: NOT_EQUIVALENT (partial run)" in html and "1 error" in html
+    assert "selection-warning" in by_id and "3 of 9 planned checks ran (-k &#x27;auc&#x27;; 6 deselected)" in html
+    assert by_id["errors-s1-crashed"]
+    # The errored metric is not drawn as a forest row without numbers.
+    assert not [a for t, a in tags if t == "g" and a.get("data-check") == "crashed::metrics/auc"]
+    plain = render_html(build_report([make_result("a")]))
+    ids = {a.get("id") for _, a in _parse(plain)}
+    assert "selection-warning" not in ids and "data-partial" not in plain

@@ -57,3 +57,43 @@ def test_both_fingerprints_collapsed(suite_results):
     assert "<details><summary>Fingerprint (current) \u2014 ctr_gbdt</summary>" in md
     baseline_block = md.split("Fingerprint (baseline) \u2014 ctr_gbdt", 1)[1].split("</details>", 1)[0]
     assert '"scikit-learn": "1.9.0"' in baseline_block
+
+
+def _crashed_suite():
+    from harness.results import CheckResult, SuiteResult
+    from harness.verdicts import Verdict
+
+    checks = [CheckResult(id=cid, kind=kind, verdict=Verdict.NOT_EQUIVALENT, summary="ERROR: KeyError: 'model_path'",
+                          message="suite 'crashed' could not run: KeyError: 'model_path'",
+                          details={"error": {"stage": "suite", "type": "KeyError", "message": "'model_path'"}})
+              for cid, kind in (("alignment/keys", "alignment"), ("metrics/auc", "metric"))]
+    return SuiteResult(suite="crashed", description="", dataset={}, seed=0, checks=checks)
+
+
+def test_errors_are_counted_in_the_headline_and_listed(make_result):
+    md = _md([make_result("a"), _crashed_suite()])
+    lines = md.splitlines()
+    assert lines[0] == "**Parity: NOT_EQUIVALENT** \u2014 2 suites, 10 checks, 2 failing (2 errors), 1 known gap"
+    section = md.split("### Errors", 1)[1].split("###", 1)[0]
+    assert "| crashed | alignment/keys | suite | KeyError: 'model_path' |" in section
+    assert "| crashed | metrics/auc | suite | KeyError: 'model_path' |" in section
+    # An errored metric has no numbers: it is listed under errors, not as an empty metric row.
+    assert "| crashed | auc |" not in md and "| crashed | metrics/auc | metric |" not in md
+    assert "| crashed | **NOT_EQUIVALENT** (error) |" in md
+    assert "### Errors" not in _md([make_result("a")])
+
+
+def test_partial_run_is_flagged_in_the_headline(make_result):
+    sel = {"partial": True, "keyword": "auc and mobile", "markexpr": "slow", "deselected": 8, "planned": 9, "ran": 1,
+           "not_run": {"a": ["alignment/keys", "metrics/logloss"], "b": ["metrics/auc"]}}
+    lines = _md([make_result("a")], selection=sel).splitlines()
+    assert lines[0] == "**Parity: EQUIVALENT (partial run)** \u2014 1 suite, 8 checks, 0 failing, 1 known gap"
+    assert lines[2] == "> [!WARNING]"
+    assert lines[3] == ("> **Partial run:** 1 of 9 planned checks ran (-k 'auc and mobile'; -m 'slow'; "
+                        "8 deselected). Not a release verdict.")
+    assert lines[4] == "> not run: `a`: alignment/keys, metrics/logloss; `b`: metrics/auc"
+    # A selection that still ran every planned check (e.g. -k deselecting hand-written tests) is not partial.
+    full = dict(sel, partial=False, ran=9, not_run={})
+    lines = _md([make_result("a")], selection=full).splitlines()
+    assert lines[0].startswith("**Parity: EQUIVALENT** \u2014")
+    assert "Partial run" not in "\n".join(lines)
