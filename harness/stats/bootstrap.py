@@ -251,6 +251,11 @@ class _Kernel:
     def from_indices(self, idx: np.ndarray) -> tuple[float, float]:
         return self.from_counts(np.bincount(idx, minlength=self.n_units))
 
+    def diff_from_indices(self, idx: np.ndarray) -> float:
+        """new - legacy on the resample (all a replicate keeps); kernels may have a cheaper way."""
+        a, b = self.from_indices(idx)
+        return b - a
+
     def from_counts(self, c: np.ndarray) -> tuple[float, float]:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -372,6 +377,9 @@ class _SumsKernel(_Kernel):
         self.n_units = cols.shape[0]
         # A column of ones (the row count of an unweighted mean) sums to the number of draws.
         self.ones = np.array([bool(np.all(col == 1.0)) for col in self.cols])
+        # Two means over the same rows: their difference is the mean of the per-row differences, one
+        # gather instead of two (and no cancellation between two nearly equal sums).
+        self.diff_col = (self.cols[1] - self.cols[0]) if finalize is _mean_finalize and self.ones[2] else None
 
     def from_indices(self, idx):
         # Gathering the drawn rows' values is cheaper than counting them (np.bincount is a slow
@@ -381,8 +389,13 @@ class _SumsKernel(_Kernel):
         a, b = self.finalize(sums)
         return float(a), float(b)
 
+    def diff_from_indices(self, idx):
+        if self.diff_col is None:
+            return super().diff_from_indices(idx)
+        return float(np.take(self.diff_col, idx).sum()) / idx.shape[0]
+
     def from_counts(self, c):
-        a, b = self.finalize(self.cols @ c.astype(np.float64, copy=False))
+        a, b = self.finalize(np.einsum("ki,i->k", self.cols, c.astype(np.float64, copy=False)))
         return float(a), float(b)
 
     def jackknife(self):
@@ -682,7 +695,7 @@ def _bca_ci(reps, z0, a, alpha):
 # public
 # ----------------------------------------------------------------------------------------------
 
-RESAMPLE_BLOCK_BITS = 16  # resamples are drawn block by block, 2**16 consecutive units per block
+RESAMPLE_BLOCK_BITS = 14  # resamples are drawn block by block, 2**14 consecutive units per block
 
 
 def _multinomial_indices(seed: int, b: int, n_units: int, block_bits: int = RESAMPLE_BLOCK_BITS) -> np.ndarray:
@@ -691,21 +704,23 @@ def _multinomial_indices(seed: int, b: int, n_units: int, block_bits: int = RESA
     are Multinomial(n, 1/n, ..., 1/n); only the order of the draws differs, and no kernel uses it.
 
     Protocol, with rng = default_rng(SeedSequence(seed, spawn_key=(b,))) (the b-th child of
-    SeedSequence(seed).spawn(...), so replicate b does not depend on n_boot):
+    SeedSequence(seed).spawn(...), so replicate b does not depend on n_boot), bits <= 16:
       1. G = n // 2**bits full blocks and a last block of r = n - G * 2**bits units. If G == 0 the
          resample is rng.integers(0, n, n). Otherwise the number of draws landing in each block is
          N = rng.multinomial(n, [2**bits / n] * G + [r / n]);
-      2. the draws inside the full blocks are the consecutive `bits`-bit fields, least significant
-         first, of rng.bit_generator.random_raw(ceil(F * bits / 64)) with F = N[:G].sum(): the first
-         N[0] fields are offsets into block 0, the next N[1] into block 1, and so on;
+      2. the draws inside the full blocks are the top `bits` bits of the consecutive 16-bit fields,
+         least significant field first, of rng.bit_generator.random_raw(ceil(F / 4)) with
+         F = N[:G].sum(): the first N[0] are offsets into block 0, the next N[1] into block 1, ...;
       3. the N[G] draws inside the last block are rng.integers(0, r, N[G]).
     Given the block totals, the draws in a block are iid uniform over it, so the resample is exact.
 
     Why not rng.integers(0, n, n): a resample grouped by block keeps every gather and scatter a
-    kernel does inside a 2**16-unit window that stays in cache, and the raw bit stream is cheaper than
-    bounded draws; together about 2x faster per replicate at 1e6 rows (benchmarks/BENCHMARKS.md).
-    The raw stream of a BitGenerator is also the part of numpy's random API whose output is
-    guaranteed across numpy versions."""
+    kernel does inside a 2**14-unit window (128 KB of float64) that stays in cache, and the raw bit
+    stream is cheaper than bounded draws; together about 2x faster per replicate at 1e6 rows
+    (benchmarks/BENCHMARKS.md). The raw stream of a BitGenerator is also the part of numpy's random
+    API whose output is guaranteed across numpy versions."""
+    if not 1 <= block_bits <= 16:
+        raise ValueError(f"block_bits: expected 1..16, got {block_bits}")
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(b,)))
     size = 1 << block_bits
     n_full, rest = divmod(n_units, size)
@@ -716,24 +731,15 @@ def _multinomial_indices(seed: int, b: int, n_units: int, block_bits: int = RESA
     counts = rng.multinomial(n_units, pvals)
     n_in_full = n_units - int(counts[-1])
     idx = np.empty(n_units, dtype=np.intp)
-    idx[:n_in_full] = _bit_fields(rng.bit_generator.random_raw(-(-n_in_full * block_bits // 64)),
-                                  block_bits)[:n_in_full]
+    # 16-bit fields of the raw words: a little-endian view (byte-swapped first on big-endian machines)
+    fields = rng.bit_generator.random_raw(-(-n_in_full // 4)).astype("<u8", copy=False).view("<u2")
+    np.right_shift(fields[:n_in_full], 16 - block_bits, out=idx[:n_in_full], casting="unsafe")
     start = int(counts[0])
     for g in range(1, n_full):
         idx[start: start + counts[g]] += g * size
         start += int(counts[g])
     idx[n_in_full:] = n_full * size + rng.integers(0, rest, size=int(counts[-1]), dtype=np.intp)
     return idx
-
-
-def _bit_fields(raw: np.ndarray, bits: int) -> np.ndarray:
-    """The consecutive `bits`-bit fields of uint64 words, least significant first."""
-    if bits == 16:  # the fast path: a little-endian view (a byte swap first on big-endian machines)
-        return raw.astype("<u8", copy=False).view("<u2")
-    if bits not in (1, 2, 4, 8):
-        raise ValueError(f"block_bits: expected 1, 2, 4, 8 or 16, got {bits}")
-    shifts = np.arange(0, 64, bits, dtype=np.uint64)
-    return ((raw[:, None] >> shifts) & np.uint64((1 << bits) - 1)).reshape(-1)
 
 
 def _check_seed(seed) -> int:
@@ -787,9 +793,7 @@ def paired_bootstrap(metric, y_true, score_legacy, score_new, *, sample_weight=N
     bar = progress_bar(f"bootstrap {mdef.name}", total=n_boot, unit="replicate")
     if scheme == "multinomial":
         for b in range(n_boot):
-            idx = _multinomial_indices(seed, b, nu)
-            a_b, n_b = kernel.from_indices(idx)
-            reps[b] = n_b - a_b
+            reps[b] = kernel.diff_from_indices(_multinomial_indices(seed, b, nu))
             bar.update(1)
     else:
         if mdef.needs_groups:

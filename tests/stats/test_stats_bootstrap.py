@@ -30,10 +30,10 @@ from harness.stats.bootstrap import (
 TOL = 1e-12
 
 
-def resample(seed: int, b: int, n: int, bits: int = 16) -> np.ndarray:
+def resample(seed: int, b: int, n: int, bits: int = 14) -> np.ndarray:
     """The documented multinomial protocol (`_multinomial_indices`' docstring), written out slowly
-    with Python integers: block totals, then `bits`-bit fields of the raw stream, least significant
-    first, then the last partial block."""
+    with Python integers: block totals, then the top `bits` bits of the raw stream's 16-bit fields,
+    least significant field first, then the last partial block."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(b,)))
     size = 2**bits
     n_full, rest = divmod(n, size)
@@ -41,8 +41,8 @@ def resample(seed: int, b: int, n: int, bits: int = 16) -> np.ndarray:
         return rng.integers(0, n, size=n)
     totals = rng.multinomial(n, [size / n] * n_full + [rest / n])
     in_full = int(sum(totals[:n_full]))
-    words = rng.bit_generator.random_raw(-(-in_full * bits // 64))
-    fields = [(int(w) >> (bits * k)) & (size - 1) for w in words for k in range(64 // bits)]
+    words = rng.bit_generator.random_raw(-(-in_full // 4))
+    fields = [((int(w) >> (16 * k)) & 0xFFFF) >> (16 - bits) for w in words for k in range(4)]
     out, pos = [], 0
     for g in range(n_full):
         out += [g * size + f for f in fields[pos: pos + totals[g]]]
@@ -131,7 +131,7 @@ def test_block_resample_counts_are_exactly_multinomial(n, bits):
 
 
 def test_block_resample_follows_the_documented_protocol_on_several_blocks():
-    n = 3 * 2**16 + 12_345  # three full blocks and a partial one
+    n = 3 * 2**14 + 12_345  # three full blocks and a partial one
     for b in (0, 1, 7):
         idx = _multinomial_indices(42, b, n)
         assert idx.dtype == np.intp
@@ -143,7 +143,7 @@ def test_block_resample_follows_the_documented_protocol_on_several_blocks():
 def test_block_resample_marginals_at_scale():
     """Counts per unit ~ Binomial(n, 1/n) and block totals ~ Binomial(n, block/n) at the default
     block size, across replicates."""
-    n = 2 * 2**16 + 30_000
+    n = 2 * 2**14 + 3_000
     counts = np.stack([np.bincount(_multinomial_indices(9, b, n), minlength=n) for b in range(40)])
     assert (counts.sum(axis=1) == n).all()
     k = np.arange(7)
@@ -152,18 +152,18 @@ def test_block_resample_marginals_at_scale():
     expected[-1] = scipy.stats.binom.sf(5, n, 1 / n) * counts.size
     _, p = scipy.stats.chisquare(observed, expected)
     assert p > 1e-4, p
-    first_block = counts[:, : 2**16].sum(axis=1)  # Binomial(n, 2**16 / n) per replicate
-    mean, sd = n * 2**16 / n, math.sqrt(n * (2**16 / n) * (1 - 2**16 / n))
+    first_block = counts[:, : 2**14].sum(axis=1)  # Binomial(n, 2**14 / n) per replicate
+    mean, sd = n * 2**14 / n, math.sqrt(n * (2**14 / n) * (1 - 2**14 / n))
     z = (first_block.mean() - mean) / (sd / math.sqrt(first_block.shape[0]))
     assert abs(z) < 4.5, z
 
 
 @pytest.mark.parametrize("name", ["auc", "pr_auc", "logloss", "brier", "mae", "ece", "calibration_slope"])
 def test_replicates_on_several_blocks_equal_the_reference_metric(name):
-    """Above one block (2**16 rows) the gathers and the ECE / calibration kernels' fast paths run on
+    """Above one block (2**14 rows) the gathers and the ECE / calibration kernels' fast paths run on
     the block-wise resample: each replicate still equals scikit-learn (or the metric) on it."""
     rng = np.random.default_rng(4)
-    n = 2**17 + 4321
+    n = 2**16 + 4321
     y = (rng.random(n) < 0.1).astype(int)
     z = rng.normal(size=n) + y
     pa = 1 / (1 + np.exp(-(z + rng.normal(scale=0.5, size=n) - 2)))
