@@ -5,8 +5,8 @@
 
 (a) delong_paired (AUCs + difference + interval) vs two calls of sklearn roc_auc_score, and the point
     AUCs' agreement with scikit-learn;
-(b) paired_bootstrap with --boot replicates (AUC, logloss) vs a Python loop of scikit-learn calls over
-    resamples (the loop is timed on --loop-resamples resamples and extrapolated linearly to --boot:
+(b) paired_bootstrap with --boot replicates (--metrics) vs a Python loop of scikit-learn calls over
+    resamples (ranking metrics: query groups resampled on both sides) (the loop is timed on --loop-resamples resamples and extrapolated linearly to --boot:
     its cost per resample is constant), and tracemalloc's peak for the bootstrap, to compare with the
     n x B matrix it never builds;
 (c) scaling of delong_paired and of one bootstrap replicate over the --scaling sizes.
@@ -83,12 +83,74 @@ def baselines():
         x = np.log(p / (1 - p)).reshape(-1, 1)
         return LogisticRegression(C=np.inf, solver="newton-cholesky").fit(x, y).coef_[0, 0]
 
+    def intercept(y, p):
+        x = np.log(p / (1 - p)).reshape(-1, 1)
+        return LogisticRegression(C=np.inf, solver="newton-cholesky").fit(x, y).intercept_[0]
+
+    def ratio(y, p):  # scikit-learn has none; what a loop would write: sum(p) / sum(y)
+        return np.sum(p) / np.sum(y)
+
+    def ndcg10(y2, s2):  # per-query matrices (queries x items): one scikit-learn call per resample
+        # The bench's scores are continuous (no ties), so scikit-learn's fast path (ignore_ties=True)
+        # gives the same values as the harness's tie-aware NDCG: the fairest baseline.
+        return skm.ndcg_score(y2, s2, k=10, ignore_ties=True)
+
     return {
         "auc": skm.roc_auc_score, "pr_auc": skm.average_precision_score, "logloss": skm.log_loss,
         "brier": skm.brier_score_loss, "rmse": skm.root_mean_squared_error, "mae": skm.mean_absolute_error,
-        "calibration_slope": slope,
+        "calibration_slope": slope, "calibration_intercept": intercept, "calibration_ratio": ratio,
         "ece": ece,  # scikit-learn has no ECE: the baseline is harness.stats.metrics.ece per resample
+        "ndcg@10": ndcg10,
+        "mrr": None,  # scikit-learn has no MRR: the baseline is harness.stats.metrics's mrr per resample
     }
+
+
+RANKING = ("ndcg@10", "mrr")
+GROUP_SIZE = 20
+
+
+def make_ranking_data(n: int, seed: int = 0):
+    """n rows in n / GROUP_SIZE queries of GROUP_SIZE items (ads per request), ~5 % clicked."""
+    rng = np.random.default_rng(seed)
+    q = n // GROUP_SIZE
+    rel = (rng.random((q, GROUP_SIZE)) < 0.05).astype(np.int64)
+    z = rng.normal(size=(q, GROUP_SIZE)) + 1.5 * rel
+    a = z + rng.normal(scale=0.4, size=z.shape)
+    b = z + rng.normal(scale=0.4, size=z.shape)
+    return rel, a, b
+
+
+def bench_ranking(name, n, n_boot, loop_resamples):
+    from harness.stats.metrics import get_metric
+
+    rel, a, b = make_ranking_data(n)
+    q = rel.shape[0]
+    groups = np.repeat(np.arange(q), GROUP_SIZE)
+    flat = (rel.reshape(-1), a.reshape(-1), b.reshape(-1))
+    t_ours = best_time(lambda: paired_bootstrap(name, *flat, groups=groups, n_boot=n_boot, seed=0), 1)
+    if name == "ndcg@10":
+        fn = baselines()[name]
+    else:
+        mrr = get_metric("mrr").fn
+        fn = None
+
+    def loop():
+        rng = np.random.default_rng(1)
+        for _ in range(loop_resamples):
+            i = rng.integers(0, q, q)  # resample whole queries
+            if fn is not None:
+                fn(rel[i], b[i]) - fn(rel[i], a[i])
+            else:
+                g = np.repeat(np.arange(q), GROUP_SIZE)
+                mrr(rel[i].reshape(-1), b[i].reshape(-1), g) - mrr(rel[i].reshape(-1), a[i].reshape(-1), g)
+
+    t_loop = best_time(loop, 1) * n_boot / loop_resamples
+    tracemalloc.start()
+    paired_bootstrap(name, *flat, groups=groups, n_boot=min(n_boot, 20), seed=0)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"ours_s": t_ours, "sklearn_loop_extrapolated_s": t_loop, "speedup": t_loop / t_ours,
+            "peak_mb": peak / 1e6, "n_x_B_matrix_mb": n * n_boot * 8 / 1e6, "queries": q}
 
 
 def bench_bootstrap(y, a, b, n_boot, loop_resamples, repeat, metrics=("auc", "logloss")):
@@ -96,6 +158,9 @@ def bench_bootstrap(y, a, b, n_boot, loop_resamples, repeat, metrics=("auc", "lo
     n = y.shape[0]
     out = {}
     for name in metrics:
+        if name in RANKING:
+            out[name] = bench_ranking(name, n, n_boot, loop_resamples)
+            continue
         fn = base[name]
         t_ours = best_time(lambda: paired_bootstrap(name, y, a, b, n_boot=n_boot, seed=0), 1)
 
@@ -141,7 +206,8 @@ def main(argv=None) -> int:
     p.add_argument("--loop-resamples", type=int, default=50)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--metrics", default="auc,logloss", help="metrics for (b): " + ", ".join(
-        ["auc", "pr_auc", "logloss", "brier", "rmse", "mae", "ece", "calibration_slope"]))
+        ["auc", "pr_auc", "logloss", "brier", "rmse", "mae", "ece", "calibration_slope", "calibration_intercept",
+         "calibration_ratio", "ndcg@10", "mrr"]) + f" (ranking: n rows in queries of {GROUP_SIZE} items)")
     p.add_argument("--skip-delong", action="store_true")
     p.add_argument("--scaling", default="1e5,1e6,1e7", help="comma-separated sizes; empty to skip")
     p.add_argument("--scaling-boot", type=int, default=20, help="replicates B in (c): timed at B and 2B")

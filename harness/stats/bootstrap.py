@@ -377,9 +377,9 @@ class _SumsKernel(_Kernel):
         self.n_units = cols.shape[0]
         # A column of ones (the row count of an unweighted mean) sums to the number of draws.
         self.ones = np.array([bool(np.all(col == 1.0)) for col in self.cols])
-        # Two means over the same rows: their difference is the mean of the per-row differences, one
-        # gather instead of two (and no cancellation between two nearly equal sums).
-        self.diff_col = (self.cols[1] - self.cols[0]) if finalize is _mean_finalize and self.ones[2] else None
+        # Two ratios over the same denominator: their difference is sum(num_new - num_legacy) / sum(den),
+        # one gather fewer (and no cancellation between two nearly equal sums).
+        self.diff_col = (self.cols[1] - self.cols[0]) if finalize is _mean_finalize else None
 
     def from_indices(self, idx):
         # Gathering the drawn rows' values is cheaper than counting them (np.bincount is a slow
@@ -392,7 +392,9 @@ class _SumsKernel(_Kernel):
     def diff_from_indices(self, idx):
         if self.diff_col is None:
             return super().diff_from_indices(idx)
-        return float(np.take(self.diff_col, idx).sum()) / idx.shape[0]
+        den = np.float64(idx.shape[0]) if self.ones[2] else np.take(self.cols[2], idx).sum()
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0/0: undefined, reported by the caller
+            return float(np.take(self.diff_col, idx).sum() / den)
 
     def from_counts(self, c):
         a, b = self.finalize(np.einsum("ki,i->k", self.cols, c.astype(np.float64, copy=False)))

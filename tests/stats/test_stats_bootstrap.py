@@ -158,8 +158,9 @@ def test_block_resample_marginals_at_scale():
     assert abs(z) < 4.5, z
 
 
+@pytest.mark.parametrize("weighted", [True, False], ids=["weighted", "unweighted"])
 @pytest.mark.parametrize("name", ["auc", "pr_auc", "logloss", "brier", "mae", "ece", "calibration_slope"])
-def test_replicates_on_several_blocks_equal_the_reference_metric(name):
+def test_replicates_on_several_blocks_equal_the_reference_metric(name, weighted):
     """Above one block (2**14 rows) the gathers and the ECE / calibration kernels' fast paths run on
     the block-wise resample: each replicate still equals scikit-learn (or the metric) on it."""
     rng = np.random.default_rng(4)
@@ -168,14 +169,15 @@ def test_replicates_on_several_blocks_equal_the_reference_metric(name):
     z = rng.normal(size=n) + y
     pa = 1 / (1 + np.exp(-(z + rng.normal(scale=0.5, size=n) - 2)))
     pb = 1 / (1 + np.exp(-(z + rng.normal(scale=0.5, size=n) - 2)))
-    w = rng.integers(1, 4, n).astype(float)
+    w = rng.integers(1, 4, n).astype(float) if weighted else None
     fn = SKLEARN[name][0] if name in SKLEARN else M.get_metric(name).fn
     if name == "mae":
         y, pa, pb = z, pa * 3, pb * 3
     r = paired_bootstrap(name, y, pa, pb, sample_weight=w, n_boot=2, seed=13)
     for rep in range(2):
         i = resample(13, rep, n)
-        ref = fn(y[i], pb[i], sample_weight=w[i]) - fn(y[i], pa[i], sample_weight=w[i])
+        wi = None if w is None else w[i]
+        ref = fn(y[i], pb[i], sample_weight=wi) - fn(y[i], pa[i], sample_weight=wi)
         assert abs(r.replicates[rep] - ref) < (1e-9 if name in ("ece", "calibration_slope") else TOL)
 
 
@@ -467,6 +469,9 @@ def test_one_class_resamples_raise():
     s = np.linspace(0, 1, 30)
     with pytest.raises(ParityInputError, match="replicates left 'auc' undefined"):
         paired_bootstrap("auc", y, s, s[::-1], n_boot=50)
+    p = np.linspace(0.1, 0.9, 30)  # calibration ratio: sum(p) / sum(y) with no positive drawn
+    with pytest.raises(ParityInputError, match="replicates left 'calibration_ratio' undefined"):
+        paired_bootstrap("calibration_ratio", y, p, p[::-1], n_boot=50)
 
 
 @pytest.mark.parametrize(
