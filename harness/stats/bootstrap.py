@@ -436,13 +436,14 @@ class _ECEKernel(_Kernel):
     _BLOCK = 4096
 
     def _ece(self, ws: np.ndarray, side) -> float:
-        """ECE of one model from the replicate's unit weights already in that model's order."""
+        """ECE of one model from the replicate's unit weights (counts or float) already in that
+        model's order."""
         order, ps, ys, run_end, _, _ = side
         n = ps.shape[0]
         # Quantile edges without a full cumulative sum: cumulate block totals, then only inside the
         # block where each target falls (cumsum is the slow pass here; reduceat is vectorized).
         starts = np.arange(0, n, self._BLOCK)
-        cb = np.cumsum(np.add.reduceat(ws, starts))
+        cb = np.cumsum(np.add.reduceat(ws, starts, dtype=np.float64))
         total = cb[-1]
         if total <= 0:
             return math.nan
@@ -450,7 +451,7 @@ class _ECEKernel(_Kernel):
         for j, target in enumerate(total * np.arange(1, self.n_bins) / self.n_bins):
             blk = min(int(np.searchsorted(cb, target, side="left")), starts.shape[0] - 1)
             lo = starts[blk]
-            local = np.cumsum(ws[lo: lo + self._BLOCK]) + (cb[blk - 1] if blk > 0 else 0.0)
+            local = np.cumsum(ws[lo: lo + self._BLOCK], dtype=np.float64) + (cb[blk - 1] if blk > 0 else 0.0)
             e[j] = min(lo + int(np.searchsorted(local, target, side="left")), n - 1)
         ends = np.unique(np.concatenate((run_end[e], [n - 1])))
         seg = np.concatenate(([0], ends[:-1] + 1))
@@ -460,9 +461,9 @@ class _ECEKernel(_Kernel):
     def _sides(self, c: np.ndarray) -> tuple[float, float]:
         out = []
         for side in self.sides:
-            ws = np.take(c, side[0]).astype(np.float64)
+            ws = np.take(c, side[0])  # integer counts stay integers: the sums below accumulate in float64
             if self.w is not None:
-                ws *= side[4]
+                ws = ws * side[4]
             out.append(self._ece(ws, side))
         return out[0], out[1]
 
@@ -501,9 +502,11 @@ class _CalibrationFitKernel(_Kernel):
             mu = expit(intercept + slope * x)
             r0 = ww * (y - mu)
             v0 = ww * mu * (1.0 - mu)
-            # rows: g0, g1, h00, h01, h11 at the full-data fit, per unit of replicate count
-            first = np.stack([r0, r0 * x, v0, v0 * x, v0 * x * x])
+            # rows: g0, g1, h00, h01, h11 at the full-data fit, and the label term sum w y x, which
+            # no Newton step changes; all per unit of replicate count
+            first = np.stack([r0, r0 * x, v0, v0 * x, v0 * x * x, ww * y * x])
             self.sides.append((x, intercept, slope, first))
+        self.wy = ww * y  # sum w y: the other label term, shared by both models
 
     @staticmethod
     def _step(a, b, g0, g1, h00, h01, h11):
@@ -516,17 +519,17 @@ class _CalibrationFitKernel(_Kernel):
     def _size(step, a, b) -> float:
         return max(abs(step[0]) / (1 + abs(a)), abs(step[1]) / (1 + abs(b)))
 
-    def _fit(self, c, ww, keep, side) -> float:
-        """c: the replicate's counts per unit; ww: its weights (counts x sample weights) on `keep`."""
+    def _fit(self, c, ww, keep, side, wy) -> float:
+        """c: the replicate's counts per unit (float); ww: its weights (counts x sample weights) on
+        `keep`; wy: sum of ww y."""
         x_all, a, b, first = side
-        step = self._step(a, b, *np.einsum("ki,i->k", first, c))  # einsum: no BLAS threads
+        *terms, wyx = np.einsum("ki,i->k", first, c)  # einsum: no BLAS threads
+        step = self._step(a, b, *terms)
         if step is not None:
             a, b = a + step[0], b + step[1]
             prev = self._size(step, a, b)
             x = x_all[keep]  # only rows the replicate drew: ~63 % of them
             xx = x * x
-            pos = self.y[keep] > 0
-            wy, wyx = ww[pos].sum(), _dot(ww[pos], x[pos])  # the label terms do not change
             z = np.empty_like(x)
             m = np.empty_like(x)
             for _ in range(25):
@@ -555,10 +558,11 @@ class _CalibrationFitKernel(_Kernel):
             return math.nan
 
     def from_counts(self, c):
-        c = c.astype(np.float64, copy=False)
         keep = np.flatnonzero(c)
-        ww = c[keep] if self.w is None else c[keep] * self.w[keep]
-        return self._fit(c, ww, keep, self.sides[0]), self._fit(c, ww, keep, self.sides[1])
+        ww = c[keep].astype(np.float64) if self.w is None else c[keep] * self.w[keep]
+        c = c.astype(np.float64, copy=False)
+        wy = _dot(self.wy, c)
+        return self._fit(c, ww, keep, self.sides[0], wy), self._fit(c, ww, keep, self.sides[1], wy)
 
     def jackknife(self):
         return _GenericKernel(self.mdef, self.y, *self.scores, self.w, None).jackknife()

@@ -204,8 +204,9 @@ def test_calibration_kernel_first_step_terms():
         mu = 1 / (1 + np.exp(-(intercept + slope * x)))
         cw = c * d.w
         want = [np.sum(cw * (d.y - mu)), np.sum(cw * (d.y - mu) * x), np.sum(cw * mu * (1 - mu)),
-                np.sum(cw * mu * (1 - mu) * x), np.sum(cw * mu * (1 - mu) * x * x)]
+                np.sum(cw * mu * (1 - mu) * x), np.sum(cw * mu * (1 - mu) * x * x), np.sum(cw * d.y * x)]
         assert np.allclose(side[3] @ c, want, rtol=1e-9, atol=1e-9)
+    assert np.isclose(k.wy @ c, np.sum(c * d.w * d.y), rtol=1e-12)
 
 
 def test_seeded_reproducible_and_seed_sensitive():
