@@ -235,6 +235,25 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xdist_group(name): run all items of a group on one xdist worker")
 
 
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Plain ``-n N`` (xdist's ``load``) would spread one suite's checks over several workers, each of
+    which would then run the whole suite (train, score) again. Schedule a suite file's checks as one
+    unit instead, and every other test on its own, as ``load`` does. (``--dist loadgroup`` does the
+    same through the checks' ``xdist_group`` marks; other ``--dist`` modes are left alone.)"""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SuiteScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            # A check's name is its id ("metrics/auc[device=mobile]"); a test function's never has "/".
+            path, _, name = nodeid.partition("::")
+            return path if "/" in name.split("[", 1)[0] else nodeid
+
+    return SuiteScheduling(config, log)
+
+
 # -- collection -----------------------------------------------------------------------------------------
 
 class _SuiteRunError(Exception):

@@ -69,3 +69,24 @@ def test_report_serial_equals_xdist_and_matches_schema(project, tmp_path):
     # The terminal summary lists both suites with their verdicts.
     assert "parity verdicts" in serial.out
     assert any(line.split()[:2] == ["tiny_b", "NOT_EQUIVALENT"] for line in serial.out.splitlines())
+
+
+@pytest.mark.slow  # two-worker xdist sessions
+def test_plain_n_runs_each_suite_once(project, tmp_path):
+    """`-n 2` alone (xdist's `load`) must not spread a suite's checks over both workers, each of which
+    would build the pair and run the whole suite again: the plugin schedules them as `loadgroup`."""
+    builds = tmp_path / "builds.txt"
+    project.write("test_tiny.py", project.suite_source(
+        name="tiny_a", slices=["device"], metrics='[MetricGate("auc", 0.05)]',
+        extra=f"""
+        import os
+        def _count(dataset):
+            with open({str(builds)!r}, "a") as fh:
+                fh.write(str(os.getpid()) + " ")
+        """).replace("    return ModelPair(Side(\"legacy\"), Side(\"new\", NEW_SHIFT))",
+                     "    _count(dataset)\n    return ModelPair(Side(\"legacy\"), Side(\"new\", NEW_SHIFT))"))
+    project.write("test_plain.py", "\n".join(f"def test_plain_{i}():\n    assert True\n" for i in range(6)))
+    r = project.run("--parity-sample", "300", "-p", "xdist", "-n", "2")
+    assert r.rc == 0, r.text
+    assert "13 passed" in r.text  # 7 checks of the suite + 6 plain tests, all run
+    assert len(builds.read_text().split()) == 1, builds.read_text()
