@@ -30,7 +30,8 @@ The report says what pytest says:
 * an item that errors is in the report as an error: its check is NOT_EQUIVALENT (gated) with
   ``details.error = {"stage", "type", "message"}`` -- stage ``suite`` (the suite could not run; the
   suite is reported with one such check per item that ran), ``upgrade_gate`` (no or a corrupt baseline,
-  a probe that raised), ``not_produced`` (planned, not produced) or ``check``. The verdict vocabulary
+  a probe that raised), ``not_produced`` (planned, not produced), ``check``, or ``declaration`` (a
+  mistake in SUITE itself, e.g. a known gap naming no planned check). The verdict vocabulary
   has no ERROR: an error is not a pass, and NOT_EQUIVALENT is the verdict that fails the gate.
 """
 from __future__ import annotations
@@ -353,7 +354,11 @@ class _ConfigErrorItem(_ParityItem):
         self.message = message
 
     def runtest(self) -> None:
-        raise ParityFailure(self.message)
+        failure = ParityFailure(self.message)
+        state = _state(self.config)
+        state.ran.setdefault(self.suite.name, set()).add(self.name)
+        state.record_error(self.suite, self.name, stage="declaration", cause=failure, text=self.message)
+        raise failure
 
 
 def _run_upgrade_gate(suite: Suite, *, baseline_dir: Path | None, update: bool, reason: str | None) -> dict[str, Any]:
@@ -448,6 +453,7 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) 
             message=f"suite {suite.name!r}: known_gaps names {stale}, which the suite does not plan; "
                     f"planned: {ids}. Remove or correct the stale entries.",
         ))
+        state.items[suite.name].append("known_gaps")  # so that the report lists it with its error
     return items
 
 

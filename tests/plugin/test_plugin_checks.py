@@ -6,6 +6,9 @@ expected ids below are written out by hand from Suite.plan's documented layout, 
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -140,9 +143,21 @@ def test_stale_known_gap_is_a_failure(project, tmp_path):
     project.write("conftest.py", FAKE_RUNNER)
     project.write("test_tiny.py", project.suite_source(extra=SUITE_EXTRA.replace('DROP = {"predictions/scores"}', "DROP = set()"),
                                                known_gaps={"features/nope": "typo"}))
-    r = project.run(env={"RUNLOG": str(tmp_path / "runlog")})
+    r = project.run("--parity-report", "rep", env={"RUNLOG": str(tmp_path / "runlog")})
     assert r.rc == 1
     assert "known_gaps names ['features/nope']" in r.text
+    # The report agrees with pytest: the declaration error is a failing check, not a silent pass.
+    doc = json.loads((project.path / "rep" / "report.json").read_text())
+    (suite,) = doc["suites"]
+    checks = {c["id"]: c for c in suite["checks"]}
+    assert checks["known_gaps"]["details"]["error"]["stage"] == "declaration"
+    assert "known_gaps names ['features/nope']" in checks["known_gaps"]["details"]["error"]["message"]
+    assert suite["verdict"] == doc["verdict"] == "NOT_EQUIVALENT"
+    assert doc["selection"] is None
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "harness" / "report" / "schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(doc)
 
 
 HAND_WRITTEN = '''

@@ -44,7 +44,7 @@ def test_report_serial_equals_xdist_and_matches_schema(project, tmp_path):
     assert serial.rc == 1, serial.text  # tiny_b's shifted side fails its feature and prediction checks
     parallel = project.run(*args, "--parity-report", str(tmp_path / "xdist"), "-p", "xdist", "-n", "2")
     assert parallel.rc == 1, parallel.text
-    assert "2 workers" in parallel.text or "gw1" in parallel.text
+    assert "bringing up nodes" in parallel.text  # xdist ran it (which worker gets which suite varies)
 
     for name in ("report.json", "report.md", "report.html"):
         a, b = (tmp_path / "serial" / name).read_bytes(), (tmp_path / "xdist" / name).read_bytes()
