@@ -187,29 +187,12 @@ def _state(config: pytest.Config) -> _State:
     return config.stash[_STATE]
 
 
-_KIND_BY_PREFIX = {"alignment": "alignment", "features": "feature", "predictions": "prediction", "metrics": "metric",
-                   "distribution": "distribution", "upgrade": "upgrade"}
-
-
 def _error_check(item_id: str, *, stage: str, cause: BaseException, text: str,
                  kind: str | None = None) -> dict[str, Any]:
-    """The report's row for an item that failed without a result: NOT_EQUIVALENT, gated, ``details.error``.
+    """`harness.results.error_check` as a dict (what workers hand the controller)."""
+    from harness.results import error_check
 
-    NOT_EQUIVALENT because the verdicts are three (harness.verdicts) and an error must fail the gate as
-    pytest failed the item; ``details.error`` tells it apart from a computed difference.
-    """
-    from harness.results import CheckResult
-    from harness.verdicts import Verdict
-
-    message = str(cause)
-    first = message.splitlines()[0] if message else ""
-    check = CheckResult(
-        id=item_id, kind=kind or _KIND_BY_PREFIX.get(item_id.split("/", 1)[0], "alignment"),
-        verdict=Verdict.NOT_EQUIVALENT, gated=True,
-        summary=f"ERROR ({stage}): {type(cause).__name__}" + (f": {first}" if first else ""),
-        message=text, details={"error": {"stage": stage, "type": type(cause).__name__, "message": message}},
-    )
-    return check.to_dict()
+    return error_check(item_id, stage=stage, cause=cause, text=text, kind=kind).to_dict()
 
 
 def _error_text(cause: BaseException) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 
 from harness.verdicts import Verdict, combine
 
-__all__ = ["CheckResult", "SuiteResult", "jsonable"]
+__all__ = ["CheckResult", "SuiteResult", "error_check", "jsonable"]
 
 KINDS = ("alignment", "feature", "prediction", "metric", "distribution", "upgrade")
 
@@ -118,3 +118,25 @@ class SuiteResult:
             "fingerprint": jsonable(self.fingerprint),
             "upgrade": jsonable(self.upgrade),
         }
+
+
+_KIND_BY_PREFIX = {"alignment": "alignment", "features": "feature", "predictions": "prediction", "metrics": "metric",
+                   "distribution": "distribution", "upgrade": "upgrade"}
+
+
+def error_check(check_id: str, *, stage: str, cause: BaseException, text: str, kind: str | None = None) -> CheckResult:
+    """The report's row for a check that failed without a result: NOT_EQUIVALENT, gated, ``details.error``
+    ({stage, type, message}).
+
+    NOT_EQUIVALENT because the verdicts are three (harness.verdicts) and an error must fail the gate;
+    ``details.error`` tells it apart from a computed difference. Stages: ``suite`` (the suite could not
+    run), ``upgrade_gate``, ``not_produced``, ``check``, ``declaration`` (a mistake in SUITE itself).
+    """
+    message = str(cause)
+    first = message.splitlines()[0] if message else ""
+    return CheckResult(
+        id=check_id, kind=kind or _KIND_BY_PREFIX.get(check_id.split("/", 1)[0], "alignment"),
+        verdict=Verdict.NOT_EQUIVALENT, gated=True,
+        summary=f"ERROR ({stage}): {type(cause).__name__}" + (f": {first}" if first else ""),
+        message=text, details={"error": {"stage": stage, "type": type(cause).__name__, "message": message}},
+    )

@@ -45,6 +45,19 @@ def _table(doc: dict) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
+def _errored(suite, cause: BaseException, text: str, args: argparse.Namespace):
+    """A suite that could not run stays in the report: each check it plans, as an error (stage suite),
+    as the pytest plugin reports it."""
+    from harness.results import SuiteResult, error_check
+
+    return SuiteResult(
+        suite=suite.name, description=suite.description, dataset={"name": suite.dataset, "split": suite.split},
+        seed=args.seed, sample={"rows": args.sample, "seed": args.seed} if args.sample else None,
+        known_gaps=dict(sorted(suite.known_gaps.items())),
+        checks=[error_check(i, stage="suite", cause=cause, text=text) for i in suite.plan()],
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     from harness.discovery import find_suites
     from harness.report import build_report, dumps_report, write_report
@@ -64,15 +77,18 @@ def _run(args: argparse.Namespace) -> int:
         except ParityError as exc:
             broken.append(suite.name)
             print(f"parity run: suite {suite.name!r} could not run: {exc}", file=sys.stderr)
-        except Exception:  # a crash in a suite's own code (pair factory, a side): infrastructure, exit 2
+            results.append(_errored(suite, exc, str(exc), args))
+        except Exception as exc:  # a crash in a suite's own code (pair factory, a side): infrastructure, exit 2
             broken.append(suite.name)
-            print(f"parity run: suite {suite.name!r} crashed:\n{traceback.format_exc()}", file=sys.stderr)
+            text = traceback.format_exc()
+            print(f"parity run: suite {suite.name!r} crashed:\n{text}", file=sys.stderr)
+            results.append(_errored(suite, exc, text, args))
     doc = build_report(results)
     out = sys.stderr if args.json == "-" else sys.stdout  # keep stdout pure JSON with --json -
     print(_table(doc), file=out)
     for s in results:
         for check in s.checks:
-            if not check.passed and check.id not in s.known_gaps:
+            if not check.passed and check.id not in s.known_gaps and "error" not in check.details:
                 print(f"\n[{s.suite}] " + review_message(check), file=out)
     if args.report:
         paths = write_report(doc, args.report)

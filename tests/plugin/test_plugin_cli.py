@@ -58,13 +58,21 @@ def test_run_json_to_stdout_is_pure_json_and_sampled(project, monkeypatch, capsy
     assert "cli2_ok" in captured.err  # the table went to stderr
 
 
-def test_a_broken_suite_is_exit_2_and_the_others_still_run(project, monkeypatch, capsys):
+def test_a_broken_suite_is_exit_2_and_the_others_still_run(project, monkeypatch, capsys, tmp_path):
     suites = _setup(project, monkeypatch, "cli3", broken=True)
-    rc = main(["run", "--suites-dir", str(suites), "--no-progress"])
+    rc = main(["run", "--suites-dir", str(suites), "--no-progress", "--json", str(tmp_path / "doc.json")])
     captured = capsys.readouterr()
     assert rc == 2
     assert "suite 'cli3_broken' crashed" in captured.err and "model file missing" in captured.err
     assert "cli3_ok" in captured.out and "cli3_shifted" in captured.out
+    # The report keeps the broken suite, each planned check an error, as the pytest plugin does.
+    doc = json.loads((tmp_path / "doc.json").read_text())
+    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    broken = {s["suite"]: s for s in doc["suites"]}["cli3_broken"]
+    assert broken["verdict"] == "NOT_EQUIVALENT" and doc["verdict"] == "NOT_EQUIVALENT"
+    assert broken["checks"] and all(c["details"]["error"]["stage"] == "suite" for c in broken["checks"])
+    assert "model file missing" in broken["checks"][0]["details"]["error"]["message"]
+    assert doc["counts"]["errors"] == len(broken["checks"])
 
 
 def test_report_rerenders_a_saved_report_and_refuses_an_invalid_one(project, monkeypatch, capsys, tmp_path):
