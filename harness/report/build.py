@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from harness.errors import ParityError, ParityInputError
+from harness.files import write_atomic
 from harness.results import CheckResult, SuiteResult, jsonable
 from harness.verdicts import Verdict, combine
 
@@ -153,32 +153,13 @@ def suite_result_from_dict(data: Mapping[str, Any]) -> SuiteResult:
     return SuiteResult(**fields)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` next to ``path``, then rename: a reader never sees half a report.
-
-    The file gets the mode a plain ``open(path, "w")`` would give (0o666 less the umask), not the 0600
-    of ``tempfile.mkstemp``: a report is shared output (CI artifacts, a web server), like a baseline.
-    """
+    """Write ``text`` (UTF-8, "\n" line ends) to ``path`` atomically with the umask's mode
+    (`harness.files.write_atomic`): a reader never sees half a report."""
     path = Path(path)
     if not path.parent.is_dir():
         raise ParityInputError(f"cannot write {path}: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            if hasattr(os, "fchmod"):
-                os.fchmod(fh.fileno(), 0o666 & ~_umask())
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, text.encode("utf-8"))
 
 
 def write_report(doc: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Path]:

@@ -14,13 +14,11 @@ until ``baseline.json`` — the single commit point — names the new one; only 
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import hashlib
 import io
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import ParityInputError
+from harness.files import write_atomic
 from harness.upgrade.fingerprint import changed_packages, environment_diffs, fingerprint
 from harness.upgrade.findings import Finding, UpgradeResult, compare_snapshots
 from harness.upgrade.probes import ProbeSet
@@ -89,37 +88,8 @@ def _step(name: str) -> None:
         _crash_hook(name)
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # not every platform/filesystem can fsync a directory
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if hasattr(os, "fchmod"):  # mkstemp creates 0600; a baseline is shared data: the usual umask mode
-                os.fchmod(fh.fileno(), 0o666 & ~_umask())
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _step(f"before-replace:{path.name}")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
+    write_atomic(path, data, durable=True, before_replace=lambda: _step(f"before-replace:{path.name}"))
 
 
 def _json_bytes(doc: Any) -> bytes:
