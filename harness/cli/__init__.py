@@ -41,6 +41,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def write_json_output(dest: str, text: str) -> None:
+    """``--json DEST``: '-' writes ``text`` to stdout, anything else is a file written atomically
+    (a folder that does not exist, or a write that fails, is a ParityInputError naming DEST)."""
+    if dest == "-":
+        sys.stdout.write(text)
+        return
+    from pathlib import Path
+
+    from harness.report.build import write_text_atomic
+
+    try:
+        write_text_atomic(Path(dest), text)
+    except OSError as exc:
+        raise ParityInputError(f"--json {dest}: cannot write ({exc})") from exc
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -238,6 +238,7 @@ def _compare(args) -> int:
 def _run_compare(args) -> int:
     import numpy as np
 
+    from harness.cli import write_json_output
     from harness.errors import ParityInputError
     from harness.stats.compare import compare_scores
     from harness.stats.equivalence import Margin, parse_margins
@@ -310,22 +311,13 @@ def _run_compare(args) -> int:
         raise ParityInputError(_translate(exc, path=path, frame=frame, args=args, defs=defs, y=y, a=a, b=b, w=w,
                                           groups=groups)) from exc
 
-    to_stdout = args.json == "-"
-    _print_table(result, file=sys.stderr if to_stdout else sys.stdout)  # keep stdout pure JSON with --json -
+    _print_table(result, file=sys.stderr if args.json == "-" else sys.stdout)  # keep stdout pure JSON with --json -
     if args.json:
         doc = {"file": str(path), "columns": {"label": args.label, "legacy": args.legacy, "new": args.new,
                                               "group": args.group, "weight": args.weight, "key": args.key,
                                               "slices": list(args.slice)},
                **result.to_dict()}
-        text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
-        if to_stdout:
-            sys.stdout.write(text)
-        else:
-            out = Path(args.json)
-            try:
-                out.write_text(text)
-            except OSError as exc:
-                raise ParityInputError(f"--json {out}: cannot write ({exc})") from exc
+        write_json_output(args.json, json.dumps(doc, indent=2, allow_nan=False) + "\n")
     return 0 if result.verdict.value == "EQUIVALENT" else 1
 
 

@@ -59,6 +59,7 @@ def _errored(suite, cause: BaseException, text: str, args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
+    from harness.cli import write_json_output
     from harness.discovery import find_suites
     from harness.report import build_report, dumps_report, write_report
     from harness.report.review import review_message
@@ -93,12 +94,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.report:
         paths = write_report(doc, args.report)
         print(f"report: {paths['html'].parent}/report.{{json,md,html}}", file=sys.stderr)
-    if args.json == "-":
-        sys.stdout.write(dumps_report(doc))
-    elif args.json:
-        from harness.report.build import write_text_atomic
-
-        write_text_atomic(Path(args.json), dumps_report(doc))
+    if args.json:
+        write_json_output(args.json, dumps_report(doc))
     if broken:
         print(f"parity run: {len(broken)} suite(s) could not run: {broken}", file=sys.stderr)
         return 2
