@@ -46,7 +46,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from scipy.special import expit, ndtr, ndtri
@@ -415,6 +415,16 @@ def _root_mean_finalize(sums):
     return np.sqrt(sums[0] / sums[2]), np.sqrt(sums[1] / sums[2])
 
 
+class _ECESide(NamedTuple):
+    """One model's rows in probability order: the order, the last row of each run of equal
+    probabilities, the sample weights (None: unweighted) and p - y, in that order."""
+
+    order: np.ndarray
+    run_end: np.ndarray
+    w: np.ndarray | None
+    gap: np.ndarray
+
+
 class _ECEKernel(_Kernel):
     """ECE per replicate without re-sorting: rows stay in each model's probability order and the
     replicate's quantile edges come from the cumulative replicate weight (same rule as metrics.ece)."""
@@ -431,15 +441,14 @@ class _ECEKernel(_Kernel):
             last[-1] = True
             np.not_equal(ps[1:], ps[:-1], out=last[:-1])
             run_end = np.flatnonzero(last)[np.cumsum(np.concatenate(([True], last[:-1]))) - 1]
-            self.sides.append((order, ps, y[order], run_end, None if w is None else w[order], ps - y[order]))
+            self.sides.append(_ECESide(order, run_end, None if w is None else w[order], ps - y[order]))
 
     _BLOCK = 4096
 
-    def _ece(self, ws: np.ndarray, side) -> float:
+    def _ece(self, ws: np.ndarray, side: _ECESide) -> float:
         """ECE of one model from the replicate's unit weights (counts or float) already in that
         model's order."""
-        order, ps, ys, run_end, _, _ = side
-        n = ps.shape[0]
+        n = side.order.shape[0]
         # Quantile edges without a full cumulative sum: cumulate block totals, then only inside the
         # block where each target falls (cumsum is the slow pass here; reduceat is vectorized).
         starts = np.arange(0, n, self._BLOCK)
@@ -453,17 +462,17 @@ class _ECEKernel(_Kernel):
             lo = starts[blk]
             local = np.cumsum(ws[lo: lo + self._BLOCK], dtype=np.float64) + (cb[blk - 1] if blk > 0 else 0.0)
             e[j] = min(lo + int(np.searchsorted(local, target, side="left")), n - 1)
-        ends = np.unique(np.concatenate((run_end[e], [n - 1])))
+        ends = np.unique(np.concatenate((side.run_end[e], [n - 1])))
         seg = np.concatenate(([0], ends[:-1] + 1))
-        gap = np.add.reduceat(ws * side[5], seg)  # per bin: sum w (p - y) = sum w p - sum w y
+        gap = np.add.reduceat(ws * side.gap, seg)  # per bin: sum w (p - y) = sum w p - sum w y
         return float(np.abs(gap).sum() / total)
 
     def _sides(self, c: np.ndarray) -> tuple[float, float]:
         out = []
         for side in self.sides:
-            ws = np.take(c, side[0])  # integer counts stay integers: the sums below accumulate in float64
-            if self.w is not None:
-                ws = ws * side[4]
+            ws = np.take(c, side.order)  # integer counts stay integers: the sums below accumulate in float64
+            if side.w is not None:
+                ws = ws * side.w
             out.append(self._ece(ws, side))
         return out[0], out[1]
 
@@ -509,7 +518,7 @@ class _CalibrationFitKernel(_Kernel):
         self.wy = ww * y  # sum w y: the other label term, shared by both models
 
     @staticmethod
-    def _step(a, b, g0, g1, h00, h01, h11):
+    def _step(g0, g1, h00, h01, h11):
         det = h00 * h11 - h01 * h01
         if not det > 0:
             return None
@@ -524,7 +533,7 @@ class _CalibrationFitKernel(_Kernel):
         `keep`; wy: sum of ww y."""
         x_all, a, b, first = side
         *terms, wyx = np.einsum("ki,i->k", first, c)  # einsum: no BLAS threads
-        step = self._step(a, b, *terms)
+        step = self._step(*terms)
         if step is not None:
             a, b = a + step[0], b + step[1]
             prev = self._size(step, a, b)
@@ -539,7 +548,7 @@ class _CalibrationFitKernel(_Kernel):
                 np.multiply(ww, mu, out=m)  # w mu
                 mu *= m  # w mu^2, so that w mu (1 - mu) = m - mu: two passes instead of five
                 sm, sx = m.sum(), _dot(m, x)
-                step = self._step(a, b, wy - sm, wyx - sx, sm - mu.sum(), sx - _dot(mu, x),
+                step = self._step(wy - sm, wyx - sx, sm - mu.sum(), sx - _dot(mu, x),
                                   _dot(m, xx) - _dot(mu, xx))
                 if step is None:
                     break
