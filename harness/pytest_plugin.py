@@ -255,6 +255,12 @@ class _ParityItem(pytest.Item):
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, f"{self.suite.name}::{self.name}"
 
+    def _start(self) -> _State:
+        """Note that this item ran (the report lists only what ran) and return the session state."""
+        state = _state(self.config)
+        state.ran.setdefault(self.suite.name, set()).add(self.name)
+        return state
+
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
         # A parity failure is a finding, not a bug: show the review, not our stack.
         if isinstance(excinfo.value, (ParityFailure, _SuiteRunError)):
@@ -274,8 +280,7 @@ class ParityCheckItem(_ParityItem):
 
     def runtest(self) -> None:
         __tracebackhide__ = True
-        state = _state(self.config)
-        state.ran.setdefault(self.suite.name, set()).add(self.check_id)
+        state = self._start()
         try:
             result = state.suite_result(self.suite)
         except _SuiteRunError as exc:
@@ -312,8 +317,7 @@ class UpgradeGateItem(_ParityItem):
 
     def runtest(self) -> None:
         __tracebackhide__ = True
-        state = _state(self.config)
-        state.ran.setdefault(self.suite.name, set()).add(UPGRADE_ID)
+        state = self._start()
         try:
             entry = _run_upgrade_gate(self.suite, baseline_dir=state.baseline_dir, update=state.update,
                                       reason=state.reason)
@@ -338,8 +342,7 @@ class _ConfigErrorItem(_ParityItem):
 
     def runtest(self) -> None:
         failure = ParityFailure(self.message)
-        state = _state(self.config)
-        state.ran.setdefault(self.suite.name, set()).add(self.name)
+        state = self._start()
         state.record_error(self.suite, self.name, stage="declaration", cause=failure, text=self.message)
         raise failure
 
