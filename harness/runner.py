@@ -34,30 +34,26 @@ def slice_values(suite: Suite, *, root: Any = None) -> dict[str, list[Any]]:
     from harness.golden import load_dataset
 
     frame = load_dataset(suite.dataset, root=root).frame(suite.split)
-    out = {}
     for column in suite.slices:
-        if column not in frame.columns:
-            raise ParityInputError(
-                f"suite {suite.name!r}: slice column {column!r} is not a column of dataset {suite.dataset!r} "
-                f"(split {suite.split!r}); its columns are {sorted(map(str, frame.columns))}"
-            )
-        out[column] = sorted(frame[column].dropna().unique().tolist())
-    return out
+        _require_column(suite, frame, "slice column", column)
+    return {column: sorted(frame[column].dropna().unique().tolist()) for column in suite.slices}
 
 
-def _check_suite_columns(suite: Suite, dataset: Any, frame: pd.DataFrame) -> None:
-    """The columns a suite names must exist in its dataset: a clear error, not a KeyError later."""
-    def missing(what: str, column: str) -> ParityInputError:
-        return ParityInputError(
+def _require_column(suite: Suite, frame: pd.DataFrame, what: str, column: str) -> None:
+    """A column a suite names must exist in its dataset: a clear error, not a KeyError later."""
+    if column not in frame.columns:
+        raise ParityInputError(
             f"suite {suite.name!r}: {what} {column!r} is not a column of dataset {suite.dataset!r} "
             f"(split {suite.split!r}); its columns are {sorted(map(str, frame.columns))}"
         )
 
-    if suite.label and suite.label not in frame.columns:
-        raise missing("label column", suite.label)
+
+def _check_suite_columns(suite: Suite, dataset: Any, frame: pd.DataFrame) -> None:
+    """Every column the suite names (label, slices, weights), checked before the pair is built."""
+    if suite.label:
+        _require_column(suite, frame, "label column", suite.label)
     for column in suite.slices:
-        if column not in frame.columns:
-            raise missing("slice column", column)
+        _require_column(suite, frame, "slice column", column)
     if suite.use_weights and not dataset.weight:
         raise ParityInputError(
             f"suite {suite.name!r}: use_weights=True, but dataset {suite.dataset!r} declares no weight "
