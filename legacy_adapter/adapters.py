@@ -143,20 +143,24 @@ def _series(keys: pd.Series, scores: np.ndarray, key: str, name: str) -> pd.Seri
 
 class Columns:
     """The identity featurizer: ``transform(frame)`` is ``frame[columns]`` as float64, in that order.
-    A missing or non-numeric column is an error naming it (nothing is coerced)."""
+    A missing or non-numeric column is an error naming it (nothing is coerced); ``who`` starts the
+    messages (the side using it)."""
 
-    def __init__(self, columns: Sequence[str]):
+    def __init__(self, columns: Sequence[str], *, who: str = "Columns"):
         if not columns or not all(isinstance(c, str) for c in columns):
-            raise ParityInputError(f"Columns: expected a non-empty list of column names, got {columns!r}")
+            raise ParityInputError(f"{who}: columns must be a non-empty list of column names, got {columns!r}")
         self.columns = list(columns)
+        self.who = who
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:
-            raise ParityInputError(f"Columns: the frame has no column(s) {missing}; it has {sorted(map(str, frame.columns))}")
+            raise ParityInputError(f"{self.who}: the batch has no column(s) {missing}; "
+                                   f"it has {sorted(map(str, frame.columns))}")
         bad = [c for c in self.columns if frame[c].dtype.kind not in "fiub"]
         if bad:
-            raise ParityInputError(f"Columns: column(s) {bad} are not numeric (dtypes {[str(frame[c].dtype) for c in bad]})")
+            raise ParityInputError(f"{self.who}: column(s) {bad} are not numeric "
+                                   f"(dtypes {[str(frame[c].dtype) for c in bad]})")
         return frame[self.columns].astype(np.float64)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import ParityInputError, ScorerError
+from legacy_adapter.adapters import Columns
 
 __all__ = ["KerasSide"]
 
@@ -29,8 +30,7 @@ class KerasSide:
 
     def __init__(self, name: str, model: Any, columns: Sequence[str], *, dtype: str = "float32",
                  batch_size: int = 65536, output_index: int | None = None):
-        if not columns or not all(isinstance(c, str) for c in columns):
-            raise ParityInputError(f"KerasSide({name!r}): columns must be a non-empty list of column names, got {columns!r}")
+        self._columns = Columns(columns, who=f"KerasSide({name!r})")  # checks the names; featurizes
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ParityInputError(f"KerasSide({name!r}): batch_size must be an int >= 1, got {batch_size!r}")
         if dtype not in ("float16", "float32", "float64"):
@@ -39,16 +39,8 @@ class KerasSide:
         self.dtype, self.batch_size, self.output_index = dtype, batch_size, output_index
 
     def featurize(self, batch: pd.DataFrame) -> pd.DataFrame:
-        missing = [c for c in self.columns if c not in batch.columns]
-        if missing:
-            raise ParityInputError(f"KerasSide({self.name!r}): the batch has no column(s) {missing}; "
-                                   f"it has {sorted(map(str, batch.columns))}")
-        frame = batch[self.columns]
-        bad = [c for c in self.columns if frame[c].dtype.kind not in "fiub"]
-        if bad:
-            raise ParityInputError(f"KerasSide({self.name!r}): column(s) {bad} are not numeric "
-                                   f"(dtypes {[str(frame[c].dtype) for c in bad]})")
-        return frame.astype(self.dtype)
+        # float64 first (exact for every numeric column below 2**53), then the model's dtype
+        return self._columns.transform(batch).astype(self.dtype)
 
     def predict(self, batch: pd.DataFrame) -> np.ndarray:
         x = self.featurize(batch).to_numpy()
