@@ -7,23 +7,25 @@ the *paired* difference and the shared sampling noise of the golden set cancels.
 Resampling schemes
 - "multinomial": the classic bootstrap; replicate b draws n units with replacement from
   default_rng(SeedSequence(seed, spawn_key=(b,))) by the block-wise protocol of
-  `_multinomial_indices` (exactly multinomial counts), so replicate b does not depend on n_boot, and
-  every metric sees the same resample for the same seed.
+  `harness.stats._resample.draw` (exactly multinomial counts), so replicate b does not depend on
+  n_boot, and every metric sees the same resample for the same seed.
 - "poisson": each unit gets a Poisson(1) weight that depends only on (seed, unit key, replicate):
   the b-th output of a SplitMix64 stream seeded by a hash of (seed, key). Row order, chunking and
   workers do not matter; per-replicate sums from chunks simply add (see `poisson_weights`).
 
-Speed (never an n x n_boot matrix; one replicate at a time, O(n) memory). A multinomial resample
-is drawn block by block (`_multinomial_indices`), so every gather and scatter below stays inside a
-cache-sized window of rows; that alone halves the cost of a replicate at 1e6 rows.
+Speed (never an n x n_boot matrix; O(n) memory). A multinomial resample is drawn block by block
+(`harness.stats._resample`), so every gather and scatter below stays inside a cache-sized window of
+rows. With numba installed (the `fast` extra) the resamples are generated, and the sums of the
+mean-type metrics computed, by compiled loops, a batch of RESAMPLE_BATCH replicates per pass over
+the data; without it, by numpy. Both engines give the same replicates bit for bit (tested).
 - AUC and average precision: each model's scores are sorted once. Every row gets a small integer
   code (negatives: the gap or tie position among the distinct positive scores; positives: their
   distinct-value index), so a replicate's exact weighted AUC or AP needs only a bincount of the
   drawn rows' codes plus cumulative sums over ~n_pos entries. Hand-written because a sort per
   replicate (what roc_auc_score does) is the bottleneck; benchmarks/bench_stats.py has the ratio.
 - Decomposable metrics (logloss, brier, rmse, mae, calibration_ratio) and ranking metrics (per-group
-  values computed once; groups are the resampling unit): a replicate is a handful of sums of the
-  drawn rows' precomputed values (a gather, cheaper than counting with np.bincount).
+  values computed once; groups are the resampling unit): a replicate is one or two sums of the
+  drawn units' precomputed values (`_resample.column_sums`), added in a documented order.
 - ECE: rows stay in each model's probability order; a replicate recomputes the quantile edges from
   cumulative weights (O(n), no sort); the counts are reordered from a one-byte copy (cache-resident).
 - Calibration slope/intercept: Newton from the full-data fit; the first step's gradient and Hessian
@@ -54,7 +56,9 @@ from scipy.stats import t as student_t
 
 from harness.errors import ParityInputError
 from harness.progress import bar as progress_bar
+from harness.stats import _resample
 from harness.stats import metrics as _m
+from harness.stats._resample import _GAMMA, _GAMMA_INT, _MASK, _mix64  # SplitMix64, shared
 from harness.stats.metrics import _dot
 from harness.stats._validation import (
     as_binary_labels,
@@ -137,20 +141,6 @@ class PairedDifferenceResult:
 # ----------------------------------------------------------------------------------------------
 # Poisson weights keyed by (seed, key, replicate)
 # ----------------------------------------------------------------------------------------------
-
-_GAMMA_INT = 0x9E3779B97F4A7C15
-_MASK = (1 << 64) - 1
-_GAMMA = np.uint64(_GAMMA_INT)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-
-
-def _mix64(z: np.ndarray) -> np.ndarray:
-    """SplitMix64's output function (Steele, Lea & Flood 2014); wraps modulo 2**64 on purpose."""
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
-
 
 def hash_keys(keys: Any, name: str = "keys") -> np.ndarray:
     """Stable uint64 per key: integers map to themselves (two's complement), strings and bytes to the
@@ -255,6 +245,9 @@ class _Kernel:
         """new - legacy on the resample (all a replicate keeps); kernels may have a cheaper way."""
         a, b = self.from_indices(idx)
         return b - a
+
+    def diffs_from_resamples(self, rs: Sequence[_resample.Resample]) -> list[float]:
+        return [self.diff_from_indices(_resample.indices(r)) for r in rs]
 
     def from_counts(self, c: np.ndarray) -> tuple[float, float]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -380,21 +373,23 @@ class _SumsKernel(_Kernel):
         # Two ratios over the same denominator: their difference is sum(num_new - num_legacy) / sum(den),
         # one gather fewer (and no cancellation between two nearly equal sums).
         self.diff_col = (self.cols[1] - self.cols[0]) if finalize is _mean_finalize else None
+        # What a replicate sums: for a mean, the difference column and the denominator; otherwise
+        # every column; None for a column of ones.
+        summed = [self.diff_col, self.cols[2]] if self.diff_col is not None else list(self.cols)
+        ones = [False, bool(self.ones[2])] if self.diff_col is not None else list(self.ones)
+        self.summed = [None if one else col for col, one in zip(summed, ones)]
 
-    def from_indices(self, idx):
-        # Gathering the drawn rows' values is cheaper than counting them (np.bincount is a slow
-        # scatter) when the resample is block-ordered: each take stays inside a cached window.
-        sums = np.array([float(idx.shape[0]) if one else float(np.take(col, idx).sum())
-                         for col, one in zip(self.cols, self.ones)])
-        a, b = self.finalize(sums)
-        return float(a), float(b)
-
-    def diff_from_indices(self, idx):
-        if self.diff_col is None:
-            return super().diff_from_indices(idx)
-        den = np.float64(idx.shape[0]) if self.ones[2] else np.take(self.cols[2], idx).sum()
+    def diffs_from_resamples(self, rs):
+        # A handful of sums of the drawn units' values: the compiled engine draws, gathers and adds
+        # without materializing the resamples, a batch of them per pass (harness.stats._resample).
+        sums = np.full((len(rs), len(self.summed)), float(self.n_units))  # a column of ones sums to n
+        todo = [k for k, col in enumerate(self.summed) if col is not None]
+        sums[:, todo] = _resample.column_sums(rs, [self.summed[k] for k in todo])
         with np.errstate(divide="ignore", invalid="ignore"):  # 0/0: undefined, reported by the caller
-            return float(np.take(self.diff_col, idx).sum() / den)
+            if self.diff_col is not None:
+                return list(sums[:, 0] / sums[:, 1])
+            a, b = self.finalize(sums.T)
+        return list(np.asarray(b) - np.asarray(a))
 
     def from_counts(self, c):
         a, b = self.finalize(np.einsum("ki,i->k", self.cols, c.astype(np.float64, copy=False)))
@@ -710,51 +705,13 @@ def _bca_ci(reps, z0, a, alpha):
 # public
 # ----------------------------------------------------------------------------------------------
 
-RESAMPLE_BLOCK_BITS = 14  # resamples are drawn block by block, 2**14 consecutive units per block
+RESAMPLE_BLOCK_BITS = _resample.RESAMPLE_BLOCK_BITS
+RESAMPLE_BATCH = 32  # replicates drawn and summed together (a resample is a few KB until materialized)
 
 
 def _multinomial_indices(seed: int, b: int, n_units: int, block_bits: int = RESAMPLE_BLOCK_BITS) -> np.ndarray:
-    """Replicate b's resample: n_units unit indices drawn uniformly with replacement (intp), grouped
-    by block of 2**block_bits consecutive units. Exactly the classic multinomial bootstrap: the counts
-    are Multinomial(n, 1/n, ..., 1/n); only the order of the draws differs, and no kernel uses it.
-
-    Protocol, with rng = default_rng(SeedSequence(seed, spawn_key=(b,))) (the b-th child of
-    SeedSequence(seed).spawn(...), so replicate b does not depend on n_boot), bits <= 16:
-      1. G = n // 2**bits full blocks and a last block of r = n - G * 2**bits units. If G == 0 the
-         resample is rng.integers(0, n, n). Otherwise the number of draws landing in each block is
-         N = rng.multinomial(n, [2**bits / n] * G + [r / n]);
-      2. the draws inside the full blocks are the top `bits` bits of the consecutive 16-bit fields,
-         least significant field first, of rng.bit_generator.random_raw(ceil(F / 4)) with
-         F = N[:G].sum(): the first N[0] are offsets into block 0, the next N[1] into block 1, ...;
-      3. the N[G] draws inside the last block are rng.integers(0, r, N[G]).
-    Given the block totals, the draws in a block are iid uniform over it, so the resample is exact.
-
-    Why not rng.integers(0, n, n): a resample grouped by block keeps every gather and scatter a
-    kernel does inside a 2**14-unit window (128 KB of float64) that stays in cache, and the raw bit
-    stream is cheaper than bounded draws; together about 2x faster per replicate at 1e6 rows
-    (benchmarks/BENCHMARKS.md). The raw stream of a BitGenerator is also the part of numpy's random
-    API whose output is guaranteed across numpy versions."""
-    if not 1 <= block_bits <= 16:
-        raise ValueError(f"block_bits: expected 1..16, got {block_bits}")
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(b,)))
-    size = 1 << block_bits
-    n_full, rest = divmod(n_units, size)
-    if n_full == 0:
-        return rng.integers(0, n_units, size=n_units, dtype=np.intp)
-    pvals = np.full(n_full + 1, size / n_units)
-    pvals[-1] = rest / n_units
-    counts = rng.multinomial(n_units, pvals)
-    n_in_full = n_units - int(counts[-1])
-    idx = np.empty(n_units, dtype=np.intp)
-    # 16-bit fields of the raw words: a little-endian view (byte-swapped first on big-endian machines)
-    fields = rng.bit_generator.random_raw(-(-n_in_full // 4)).astype("<u8", copy=False).view("<u2")
-    np.right_shift(fields[:n_in_full], 16 - block_bits, out=idx[:n_in_full], casting="unsafe")
-    start = int(counts[0])
-    for g in range(1, n_full):
-        idx[start: start + counts[g]] += g * size
-        start += int(counts[g])
-    idx[n_in_full:] = n_full * size + rng.integers(0, rest, size=int(counts[-1]), dtype=np.intp)
-    return idx
+    """Replicate b's resample as unit indices (intp); the protocol is `_resample.draw`'s docstring."""
+    return _resample.indices(_resample.draw(seed, b, n_units, block_bits))
 
 
 def _check_seed(seed) -> int:
@@ -807,9 +764,10 @@ def paired_bootstrap(metric, y_true, score_legacy, score_new, *, sample_weight=N
     reps = np.empty(n_boot)
     bar = progress_bar(f"bootstrap {mdef.name}", total=n_boot, unit="replicate")
     if scheme == "multinomial":
-        for b in range(n_boot):
-            reps[b] = kernel.diff_from_indices(_multinomial_indices(seed, b, nu))
-            bar.update(1)
+        for lo in range(0, n_boot, RESAMPLE_BATCH):
+            hi = min(lo + RESAMPLE_BATCH, n_boot)
+            reps[lo:hi] = kernel.diffs_from_resamples([_resample.draw(seed, b, nu) for b in range(lo, hi)])
+            bar.update(hi - lo)
     else:
         if mdef.needs_groups:
             if keys is not None:

@@ -19,6 +19,7 @@ from harness.errors import ParityInputError
 from harness.stats import metrics as M
 from harness.stats.bootstrap import (
     BCA_GENERIC_MAX_UNITS,
+    RESAMPLE_BLOCK_BITS,
     _auc_loo,
     _build_kernel,
     _multinomial_indices,
@@ -30,19 +31,32 @@ from harness.stats.bootstrap import (
 TOL = 1e-12
 
 
-def resample(seed: int, b: int, n: int, bits: int = 14) -> np.ndarray:
-    """The documented multinomial protocol (`_multinomial_indices`' docstring), written out slowly
-    with Python integers: block totals, then the top `bits` bits of the raw stream's 16-bit fields,
-    least significant field first, then the last partial block."""
+def splitmix64(seed: int, count: int) -> list[int]:
+    """The first `count` outputs of SplitMix64 seeded with `seed`, with Python integers
+    (Steele, Lea & Flood 2014; checked against the published vectors below)."""
+    out, mask = [], (1 << 64) - 1
+    for t in range(1, count + 1):
+        z = (seed + t * 0x9E3779B97F4A7C15) & mask
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        out.append(z ^ (z >> 31))
+    return out
+
+
+def resample(seed: int, b: int, n: int, bits: int = RESAMPLE_BLOCK_BITS) -> np.ndarray:
+    """The documented multinomial protocol (`_resample.draw`'s docstring), written out slowly with
+    Python integers: block totals, then the top `bits` bits of the 16-bit fields of a SplitMix64
+    stream, least significant field first, then the last partial block."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(b,)))
     size = 2**bits
     n_full, rest = divmod(n, size)
     if n_full == 0:
         return rng.integers(0, n, size=n)
     totals = rng.multinomial(n, [size / n] * n_full + [rest / n])
+    key = int(rng.bit_generator.random_raw())
     in_full = int(sum(totals[:n_full]))
-    words = rng.bit_generator.random_raw(-(-in_full // 4))
-    fields = [((int(w) >> (16 * k)) & 0xFFFF) >> (16 - bits) for w in words for k in range(4)]
+    words = splitmix64(key, -(-in_full // 4))
+    fields = [((w >> (16 * k)) & 0xFFFF) >> (16 - bits) for w in words for k in range(4)]
     out, pos = [], 0
     for g in range(n_full):
         out += [g * size + f for f in fields[pos: pos + totals[g]]]
@@ -131,7 +145,7 @@ def test_block_resample_counts_are_exactly_multinomial(n, bits):
 
 
 def test_block_resample_follows_the_documented_protocol_on_several_blocks():
-    n = 3 * 2**14 + 12_345  # three full blocks and a partial one
+    n = 3 * 2**RESAMPLE_BLOCK_BITS + 1_234  # three full blocks and a partial one
     for b in (0, 1, 7):
         idx = _multinomial_indices(42, b, n)
         assert idx.dtype == np.intp
@@ -143,7 +157,8 @@ def test_block_resample_follows_the_documented_protocol_on_several_blocks():
 def test_block_resample_marginals_at_scale():
     """Counts per unit ~ Binomial(n, 1/n) and block totals ~ Binomial(n, block/n) at the default
     block size, across replicates."""
-    n = 2 * 2**14 + 3_000
+    block = 2**RESAMPLE_BLOCK_BITS
+    n = 2 * block + 3_000
     counts = np.stack([np.bincount(_multinomial_indices(9, b, n), minlength=n) for b in range(40)])
     assert (counts.sum(axis=1) == n).all()
     k = np.arange(7)
@@ -152,8 +167,8 @@ def test_block_resample_marginals_at_scale():
     expected[-1] = scipy.stats.binom.sf(5, n, 1 / n) * counts.size
     _, p = scipy.stats.chisquare(observed, expected)
     assert p > 1e-4, p
-    first_block = counts[:, : 2**14].sum(axis=1)  # Binomial(n, 2**14 / n) per replicate
-    mean, sd = n * 2**14 / n, math.sqrt(n * (2**14 / n) * (1 - 2**14 / n))
+    first_block = counts[:, :block].sum(axis=1)  # Binomial(n, block / n) per replicate
+    mean, sd = block, math.sqrt(n * (block / n) * (1 - block / n))
     z = (first_block.mean() - mean) / (sd / math.sqrt(first_block.shape[0]))
     assert abs(z) < 4.5, z
 
@@ -161,7 +176,7 @@ def test_block_resample_marginals_at_scale():
 @pytest.mark.parametrize("weighted", [True, False], ids=["weighted", "unweighted"])
 @pytest.mark.parametrize("name", ["auc", "pr_auc", "logloss", "brier", "mae", "ece", "calibration_slope"])
 def test_replicates_on_several_blocks_equal_the_reference_metric(name, weighted):
-    """Above one block (2**14 rows) the gathers and the ECE / calibration kernels' fast paths run on
+    """Above one block (2**RESAMPLE_BLOCK_BITS rows) the gathers and the ECE / calibration kernels' fast paths run on
     the block-wise resample: each replicate still equals scikit-learn (or the metric) on it."""
     rng = np.random.default_rng(4)
     n = 2**16 + 4321
@@ -297,6 +312,7 @@ def test_splitmix64_matches_the_published_sequence():
                 16408922859458223821]
     state = np.array([(1234567 + (i + 1) * _GAMMA_INT) & _MASK for i in range(5)], dtype=np.uint64)
     assert _mix64(state).tolist() == expected
+    assert splitmix64(1234567, 5) == expected  # the slow reference the resample protocol test uses
 
 
 def test_poisson_weights_are_poisson_one():
