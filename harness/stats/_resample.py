@@ -95,7 +95,7 @@ def draw(seed: int, b: int, n_units: int, bits: int = RESAMPLE_BLOCK_BITS) -> Re
     counts = rng.multinomial(n_units, pvals)
     key = int(rng.bit_generator.random_raw())
     tail = n_full * size + rng.integers(0, rest, size=int(counts[-1]), dtype=np.intp)
-    return Resample(n_units, bits, counts[:-1].astype(np.int64), key, tail)
+    return Resample(n_units, bits, counts[:-1].astype(np.int64, copy=False), key, tail)
 
 
 # ----------------------------------------------------------------------------------------------

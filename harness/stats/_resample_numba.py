@@ -5,9 +5,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-_GAMMA = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
+from harness.stats._resample import _GAMMA, _M1, _M2  # SplitMix64's constants, one definition
+
 _FIELD = np.uint64(0xFFFF)
 _LINE = 64  # bytes per cache line
 

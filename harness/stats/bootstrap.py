@@ -705,13 +705,7 @@ def _bca_ci(reps, z0, a, alpha):
 # public
 # ----------------------------------------------------------------------------------------------
 
-RESAMPLE_BLOCK_BITS = _resample.RESAMPLE_BLOCK_BITS
 RESAMPLE_BATCH = 32  # replicates drawn and summed together (a resample is a few KB until materialized)
-
-
-def _multinomial_indices(seed: int, b: int, n_units: int, block_bits: int = RESAMPLE_BLOCK_BITS) -> np.ndarray:
-    """Replicate b's resample as unit indices (intp); the protocol is `_resample.draw`'s docstring."""
-    return _resample.indices(_resample.draw(seed, b, n_units, block_bits))
 
 
 def _check_seed(seed) -> int:

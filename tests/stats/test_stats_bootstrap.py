@@ -16,13 +16,13 @@ import scipy.stats
 import sklearn.metrics as skm
 
 from harness.errors import ParityInputError
+from harness.stats import _resample
 from harness.stats import metrics as M
+from harness.stats._resample import RESAMPLE_BLOCK_BITS
 from harness.stats.bootstrap import (
     BCA_GENERIC_MAX_UNITS,
-    RESAMPLE_BLOCK_BITS,
     _auc_loo,
     _build_kernel,
-    _multinomial_indices,
     paired_bootstrap,
     paired_difference_ci,
     poisson_weights,
@@ -63,6 +63,11 @@ def resample(seed: int, b: int, n: int, bits: int = RESAMPLE_BLOCK_BITS) -> np.n
         pos += int(totals[g])
     out += [n_full * size + int(v) for v in rng.integers(0, rest, size=int(totals[-1]))]
     return np.array(out)
+
+
+def drawn(seed: int, b: int, n: int, bits: int = RESAMPLE_BLOCK_BITS) -> np.ndarray:
+    """The harness's resample for replicate b (what paired_bootstrap uses)."""
+    return _resample.indices(_resample.draw(seed, b, n, bits))
 
 
 def pair_data(n=1500, seed=0, tied=False):
@@ -132,7 +137,7 @@ def test_block_resample_counts_are_exactly_multinomial(n, bits):
     reps = 30_000
     seen: dict[tuple, int] = {}
     for b in range(reps):
-        idx = _multinomial_indices(123, b, n, block_bits=bits)
+        idx = drawn(123, b, n, bits)
         assert idx.shape == (n,) and idx.min() >= 0 and idx.max() < n
         key = tuple(np.bincount(idx, minlength=n))
         seen[key] = seen.get(key, 0) + 1
@@ -147,10 +152,10 @@ def test_block_resample_counts_are_exactly_multinomial(n, bits):
 def test_block_resample_follows_the_documented_protocol_on_several_blocks():
     n = 3 * 2**RESAMPLE_BLOCK_BITS + 1_234  # three full blocks and a partial one
     for b in (0, 1, 7):
-        idx = _multinomial_indices(42, b, n)
+        idx = drawn(42, b, n)
         assert idx.dtype == np.intp
         assert np.array_equal(idx, resample(42, b, n))
-    small = _multinomial_indices(42, 3, 1000)  # below one block: plain bounded draws
+    small = drawn(42, 3, 1000)  # below one block: plain bounded draws
     assert np.array_equal(small, np.random.default_rng(np.random.SeedSequence(42, spawn_key=(3,))).integers(0, 1000, 1000))
 
 
@@ -159,7 +164,7 @@ def test_block_resample_marginals_at_scale():
     block size, across replicates."""
     block = 2**RESAMPLE_BLOCK_BITS
     n = 2 * block + 3_000
-    counts = np.stack([np.bincount(_multinomial_indices(9, b, n), minlength=n) for b in range(40)])
+    counts = np.stack([np.bincount(drawn(9, b, n), minlength=n) for b in range(40)])
     assert (counts.sum(axis=1) == n).all()
     k = np.arange(7)
     expected = scipy.stats.binom.pmf(k, n, 1 / n) * counts.size
