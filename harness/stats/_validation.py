@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import ParityInputError
+from harness.errors import NO_VALUE, ParityInputError
 
 __all__ = [
     "as_scores",
@@ -22,20 +22,43 @@ __all__ = [
     "as_nonnegative",
     "check_same_length",
     "check_alpha",
+    "check_classes",
+    "check_constant_within_groups",
+    "input_error",
 ]
+
+
+def input_error(name: str, reason: str, *, row: int | None = None, value: Any = NO_VALUE,
+                detail: str = "") -> ParityInputError:
+    """The error for argument ``name``: "name: reason; row R is V detail", each part also a field.
+
+    Shells rebuild the message from the fields with their own names for the argument and the row
+    (see `harness.errors.ParityInputError`), so nothing has to be read back out of the text.
+    """
+    text = f"{name}: {reason}"
+    if row is not None:
+        text += f"; row {row}" + ("" if value is NO_VALUE else f" is {_show(value)}")
+    if detail:
+        text += f" {detail}"
+    return ParityInputError(text, argument=name, row=row, value=_plain(value), reason=reason,
+                            detail=detail or None)
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _as_1d(x: Any, name: str) -> np.ndarray:
     if x is None:
-        raise ParityInputError(f"{name}: expected a 1-D array, got None")
+        raise input_error(name, "expected a 1-D array, got None")
     try:
         arr = np.asarray(x)
     except Exception as exc:  # ragged lists and the like
-        raise ParityInputError(f"{name}: cannot be read as a 1-D array ({exc})") from exc
+        raise input_error(name, f"cannot be read as a 1-D array ({exc})") from exc
     if arr.ndim != 1:
-        raise ParityInputError(f"{name}: expected a 1-D array, got shape {arr.shape}")
+        raise input_error(name, f"expected a 1-D array, got shape {arr.shape}")
     if arr.size == 0:
-        raise ParityInputError(f"{name}: is empty; expected at least one row")
+        raise input_error(name, "is empty; expected at least one row")
     return arr
 
 
@@ -49,18 +72,20 @@ def _first_bad(mask: np.ndarray) -> int:
 
 
 def as_scores(x: Any, name: str) -> np.ndarray:
-    """1-D, non-empty, numeric (not bool), finite; returned as float64."""
+    """1-D, non-empty, real numbers (bool refused: True/False is not a score), finite; float64.
+
+    Bool is refused rather than read as 0.0/1.0: a bool column is a thresholded decision, and comparing
+    two of them as scores silently measures something else than the models' scores.
+    """
     arr = _as_1d(x, name)
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
-        raise ParityInputError(f"{name}: expected real numbers, got dtype {arr.dtype}")
+        raise input_error(name, f"expected real numbers, got dtype {arr.dtype}")
     out = arr.astype(np.float64, copy=False)
     bad = ~np.isfinite(out)
     if bad.any():
         i = _first_bad(bad)
-        raise ParityInputError(
-            f"{name}: {int(bad.sum())} non-finite value(s) (NaN or inf), first at row {i} ({_show(out[i])}); "
-            "scores must be finite"
-        )
+        raise input_error(name, "expected finite numbers (no NaN or inf)", row=i, value=out[i],
+                          detail=f"({int(bad.sum())} non-finite value(s) in all)")
     return out
 
 
@@ -70,15 +95,13 @@ def as_binary_labels(y: Any, name: str = "y_true") -> np.ndarray:
     if arr.dtype == bool:
         return arr.astype(np.float64)
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
-        raise ParityInputError(f"{name}: expected binary labels 0/1, got dtype {arr.dtype}")
+        raise input_error(name, f"expected binary labels 0/1, got dtype {arr.dtype}")
     out = arr.astype(np.float64, copy=False)
     bad = ~((out == 0.0) | (out == 1.0))
     if bad.any():
         i = _first_bad(bad)
-        raise ParityInputError(
-            f"{name}: expected binary labels in {{0, 1}}; row {i} is {_show(arr[i])} "
-            f"({int(bad.sum())} row(s) outside {{0, 1}})"
-        )
+        raise input_error(name, "expected binary labels in {0, 1}", row=i, value=arr[i],
+                          detail=f"({int(bad.sum())} row(s) outside {{0, 1}})")
     return out
 
 
@@ -94,10 +117,8 @@ def as_probabilities(p: Any, name: str = "y_prob") -> tuple[np.ndarray, float]:
     bad = (out < 0.0) | (out > 1.0)
     if bad.any():
         i = _first_bad(bad)
-        raise ParityInputError(
-            f"{name}: expected probabilities in [0, 1]; row {i} is {_show(out[i])} "
-            f"({int(bad.sum())} row(s) outside [0, 1])"
-        )
+        raise input_error(name, "expected probabilities in [0, 1]", row=i, value=out[i],
+                          detail=f"({int(bad.sum())} row(s) outside [0, 1])")
     return out, eps
 
 
@@ -106,7 +127,7 @@ def as_nonnegative(x: Any, name: str) -> np.ndarray:
     bad = out < 0
     if bad.any():
         i = _first_bad(bad)
-        raise ParityInputError(f"{name}: expected non-negative values; row {i} is {_show(out[i])}")
+        raise input_error(name, "expected non-negative values", row=i, value=out[i])
     return out
 
 
@@ -116,13 +137,14 @@ def as_weights(w: Any, n: int, name: str = "sample_weight") -> np.ndarray | None
         return None
     out = as_scores(w, name)
     if out.shape[0] != n:
-        raise ParityInputError(f"{name}: has {out.shape[0]} rows, expected {n} (one weight per row)")
+        raise input_error(name, f"has {out.shape[0]} rows, expected {n} (one weight per row)")
     bad = out < 0
     if bad.any():
         i = _first_bad(bad)
-        raise ParityInputError(f"{name}: weights must be non-negative; row {i} is {_show(out[i])}")
+        raise input_error(name, "weights must be non-negative", row=i, value=out[i],
+                          detail=f"({int(bad.sum())} negative)")
     if not (out > 0).any():
-        raise ParityInputError(f"{name}: all weights are zero; at least one row needs positive weight")
+        raise input_error(name, "all weights are zero; at least one row needs positive weight")
     return out
 
 
@@ -138,19 +160,21 @@ def group_codes(g: Any, n: int, name: str = "groups") -> tuple[np.ndarray, np.nd
     """(codes, distinct ids) where distinct ids[codes] are the rows' ids (object ids compared as str)."""
     arr = _as_1d(g, name)
     if arr.shape[0] != n:
-        raise ParityInputError(f"{name}: has {arr.shape[0]} rows, expected {n}")
+        raise input_error(name, f"has {arr.shape[0]} rows, expected {n}")
     if arr.dtype == object:
         missing = np.array([v is None or (isinstance(v, float) and v != v) for v in arr])
         if missing.any():
-            raise ParityInputError(f"{name}: missing group id (None/NaN) at row {_first_bad(missing)}")
+            i = _first_bad(missing)
+            raise input_error(name, "missing group id (None/NaN)", row=i, value=arr[i])
         try:
             arr = arr.astype(str)
         except Exception as exc:
-            raise ParityInputError(f"{name}: group ids cannot be compared ({exc})") from exc
+            raise input_error(name, f"group ids cannot be compared ({exc})") from exc
     elif np.issubdtype(arr.dtype, np.floating):
         bad = ~np.isfinite(arr)
         if bad.any():
-            raise ParityInputError(f"{name}: missing/non-finite group id at row {_first_bad(bad)}")
+            i = _first_bad(bad)
+            raise input_error(name, "missing/non-finite group id", row=i, value=arr[i])
     uniques, codes = np.unique(arr, return_inverse=True)
     return codes.astype(np.int64, copy=False).reshape(-1), uniques
 
@@ -160,7 +184,8 @@ def check_same_length(**arrays: np.ndarray) -> int:
     lengths = {k: int(v.shape[0]) for k, v in arrays.items()}
     if len(set(lengths.values())) > 1:
         desc = ", ".join(f"{k}={v}" for k, v in lengths.items())
-        raise ParityInputError(f"length mismatch: {desc}; every array needs one entry per row")
+        raise ParityInputError(f"length mismatch: {desc}; every array needs one entry per row",
+                               argument=list(lengths)[-1], reason="length mismatch")
     return next(iter(lengths.values()))
 
 
@@ -168,7 +193,33 @@ def check_alpha(alpha: Any, name: str = "alpha") -> float:
     try:
         a = float(alpha)
     except (TypeError, ValueError) as exc:
-        raise ParityInputError(f"{name}: expected a number in (0, 1), got {alpha!r}") from exc
+        raise input_error(name, f"expected a number in (0, 1), got {alpha!r}") from exc
     if not (0.0 < a < 1.0):
-        raise ParityInputError(f"{name}: expected a number in (0, 1), got {alpha!r}")
+        raise input_error(name, f"expected a number in (0, 1), got {alpha!r}")
     return a
+
+
+def check_classes(y: np.ndarray, name: str, *, min_pos: int, min_neg: int, why: str) -> None:
+    """Binary labels ``y`` (0.0/1.0) hold at least ``min_pos`` positives and ``min_neg`` negatives.
+
+    ``why`` completes "<name>: <why> (got P positive, N negative)"; the message reads as the metric's
+    own (e.g. "DeLong needs at least 2 positives and 2 negatives").
+    """
+    n_pos = int(np.count_nonzero(y == 1.0))
+    n_neg = int(y.shape[0]) - n_pos
+    if n_pos < min_pos or n_neg < min_neg:
+        raise input_error(name, f"{why} (got {n_pos} positive, {n_neg} negative)")
+
+
+def check_constant_within_groups(w: np.ndarray, codes: np.ndarray, name: str = "sample_weight") -> None:
+    """Per-group weights (ranking metrics): every row of a group carries its group's first weight."""
+    order = np.argsort(codes, kind="stable")
+    sc = codes[order]
+    first_pos = np.searchsorted(sc, sc, side="left")
+    first = w[order][first_pos]
+    bad = w[order] != first
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        row = int(order[j])
+        raise input_error(name, "ranking weights are per query group and must be constant within a group",
+                          row=row, value=w[row], detail=f"but its group's first row has {_show(first[j])}")
