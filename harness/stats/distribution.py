@@ -20,8 +20,13 @@ p-value misses shifts that do matter. A threshold on the size of the difference 
 every n. The p-value of KS is still reported, for context. The other side of the same coin: on small
 samples sampling noise alone can exceed the "stable" threshold, so a small value proves nothing; each
 result reports ``noise_95`` (`noise_level`: about the 95th percentile of the statistic with no shift at
-all, from the effective sample sizes) and an EQUIVALENT verdict becomes INCONCLUSIVE when ``noise_95``
-reaches the stable threshold (KS needs roughly 1,500 rows per side for D < 0.05 to mean anything).
+all, from the effective sample sizes; for Wasserstein `wasserstein_noise_level`, simulated from the
+reference) and an EQUIVALENT verdict becomes INCONCLUSIVE when ``noise_95`` reaches the stable threshold
+(KS needs roughly 1,500 rows per side for D < 0.05 to mean anything). Likewise a value at or above "shift"
+but within ``noise_95`` is INCONCLUSIVE, not NOT_EQUIVALENT: noise alone reaches it, so it shows no shift.
+The noise levels assume two independent samples; two models' scores on the same rows are positively
+correlated, so their real no-shift noise is smaller and ``noise_95`` errs towards INCONCLUSIVE (which fails
+a gate), never towards a verdict.
 
 Why these numbers: PSI < 0.1 / 0.1-0.25 / > 0.25 is the credit-scoring convention (Siddiqi, *Credit Risk
 Scorecards*, 2006) used across model-monitoring tools. For small shifts the JS divergence is about PSI / 8
@@ -69,6 +74,7 @@ __all__ = [
     "quantile_edges",
     "bin_proportions",
     "noise_level",
+    "wasserstein_noise_level",
 ]
 
 #: statistic -> (stable below, shift at or above); see the module docstring for the reasons.
@@ -179,7 +185,8 @@ def noise_level(statistic: str, n_reference: float, n_candidate: float, *, n_bin
     KS: the asymptotic critical value ``1.358 * sqrt(1/n + 1/m)``. PSI: to second order PSI is
     ``sum (q - p)^2 / p``, a chi-square statistic with ``n_bins - 1`` degrees of freedom scaled by
     ``1/n + 1/m``. JS distance (base 2): ``sqrt(PSI / (8 ln 2))`` of that PSI level (JSD ~ PSI / 8 nats).
-    Wasserstein: None (no distribution-free form).
+    Wasserstein: None here (no distribution-free form; `wasserstein_noise_level` simulates it from the
+    reference).
     """
     scale = 1.0 / n_reference + 1.0 / n_candidate
     if statistic == "ks":
@@ -202,6 +209,11 @@ def _result(statistic: str, value: float, thresholds: tuple[float, float] | None
             verdict = Verdict.INCONCLUSIVE
             details["note"] = (f"samples too small to show stability: with no shift at all, {statistic} reaches "
                                f"{noise:.3g} (95th percentile) >= the stable threshold {stable:g}")
+        elif verdict is Verdict.NOT_EQUIVALENT and value <= noise:
+            # the mirror case: a value that sampling noise alone reaches is no evidence of a shift
+            verdict = Verdict.INCONCLUSIVE
+            details["note"] = (f"samples too small to show a shift: {statistic} = {value:.3g} is within what "
+                               f"sampling noise alone reaches ({noise:.3g}, 95th percentile with no shift)")
     return DistributionResult(statistic, float(value), {"stable_below": stable, "shift_at": shift},
                               verdict, p_value, n_ref, n_cand, weighted, details)
 
@@ -309,12 +321,47 @@ def jensen_shannon(reference: Any, candidate: Any, *, n_bins: int = 10, referenc
                     "base": 2}, noise=noise_level("js", *ne, n_bins=int(p.size)))
 
 
+_BRIDGE_GRID = 512  # quantile cells of the reference: fine enough that the integral's grid error is ~1 %
+_BRIDGE_REPLICATES = 4000  # Monte Carlo error of the 95th percentile about 1-2 %
+
+
+def wasserstein_noise_level(reference: Any, n_reference: float, n_candidate: float, *, weight: Any = None,
+                            seed: int = 0) -> float:
+    """About the 95th percentile of the *scaled* Wasserstein distance when both samples share the reference's
+    distribution, at these (effective) sizes.
+
+    Unlike KS, W1 has no distribution-free null: it is ``sqrt(1/n + 1/m) * integral |B(F(x))| dx`` for a
+    Brownian bridge ``B`` (del Barrio, Gine & Matran 1999, for F with ``integral sqrt(F(1-F)) dx`` finite),
+    so it depends on F through the spacing of its quantiles. The integral is simulated on
+    `_BRIDGE_GRID` quantile cells of the reference (trapezoids; ``B(0) = B(1) = 0``), `_BRIDGE_REPLICATES`
+    times from ``seed``, and divided by the reference's standard deviation like `wasserstein` itself.
+    """
+    x = _sample("reference", reference)
+    w = _weights("reference_weight", weight, x.size)
+    w = np.ones(x.size) if w is None else w
+    u = np.arange(_BRIDGE_GRID + 1) / _BRIDGE_GRID
+    xq = _weighted_quantiles(x, w, u)
+    xq[0] = x[w > 0].min()  # the 0-quantile is the minimum, also when leading rows carry zero weight
+    dx = np.diff(xq)
+    mean = float(np.average(x, weights=w))
+    sd = math.sqrt(float(np.average((x - mean) ** 2, weights=w)))
+    if not sd > 0:
+        raise ParityInputError("reference is constant (standard deviation 0), so the Wasserstein distance "
+                               "cannot be scaled; compare with ks or psi instead")
+    rng = np.random.default_rng(seed)
+    walk = np.cumsum(rng.standard_normal((_BRIDGE_REPLICATES, _BRIDGE_GRID)), axis=1) / math.sqrt(_BRIDGE_GRID)
+    bridge = np.abs(walk - u[1:] * walk[:, -1:])  # B at u_1..u_G; B(u_G) = 0 up to rounding
+    heights = np.concatenate([np.zeros((_BRIDGE_REPLICATES, 1)), bridge], axis=1)
+    integral = ((heights[:, :-1] + heights[:, 1:]) / 2) @ dx
+    return float(np.quantile(integral, 0.95)) * math.sqrt(1.0 / n_reference + 1.0 / n_candidate) / sd
+
+
 def wasserstein(reference: Any, candidate: Any, *, reference_weight: Any = None, candidate_weight: Any = None,
-                thresholds: tuple[float, float] | None = None) -> DistributionResult:
+                thresholds: tuple[float, float] | None = None, seed: int = 0) -> DistributionResult:
     """Earth mover's distance (scipy.stats.wasserstein_distance) divided by the reference's (weighted) std.
 
     Dividing by the reference spread makes the threshold unit-free; a constant reference has no spread and
-    is rejected.
+    is rejected. ``noise_95`` comes from `wasserstein_noise_level` (simulated from ``seed``).
     """
     x, y = _sample("reference", reference), _sample("candidate", candidate)
     wx = _weights("reference_weight", reference_weight, x.size)
@@ -326,14 +373,16 @@ def wasserstein(reference: Any, candidate: Any, *, reference_weight: Any = None,
     if not sd > 0:
         raise ParityInputError("reference is constant (standard deviation 0), so the Wasserstein distance "
                                "cannot be scaled; compare with ks or psi instead")
+    noise = wasserstein_noise_level(x, _n_eff(wx, x.size), _n_eff(wy, y.size), weight=wx, seed=seed)
     return _result("wasserstein", raw / sd, thresholds, None, x.size, y.size, wx is not None or wy is not None,
-                   {"distance": raw, "reference_std": sd})
+                   {"distance": raw, "reference_std": sd}, noise=noise)
 
 
 def compare_distributions(reference: Any, candidate: Any, *, statistics: Sequence[str] = STATISTICS,
                           n_bins: int = 10, reference_weight: Any = None, candidate_weight: Any = None,
-                          thresholds: dict[str, tuple[float, float]] | None = None) -> list[DistributionResult]:
-    """Every requested statistic, in the order given."""
+                          thresholds: dict[str, tuple[float, float]] | None = None,
+                          seed: int = 0) -> list[DistributionResult]:
+    """Every requested statistic, in the order given (``seed``: Wasserstein's simulated noise level)."""
     if isinstance(statistics, str):
         statistics = (statistics,)
     unknown = [s for s in statistics if s not in THRESHOLDS]
@@ -349,6 +398,8 @@ def compare_distributions(reference: Any, candidate: Any, *, statistics: Sequenc
                               "thresholds": thresholds.get(s)}
         if s in ("psi", "js"):
             kw["n_bins"] = n_bins
+        if s == "wasserstein":
+            kw["seed"] = seed
         out.append({"ks": ks, "psi": psi, "js": jensen_shannon, "wasserstein": wasserstein}[s](
             reference, candidate, **kw))
     return out

@@ -11,6 +11,7 @@ from harness.errors import ParityInputError
 from harness.stats.distribution import (
     THRESHOLDS,
     noise_level,
+    wasserstein_noise_level,
     compare_distributions,
     jensen_shannon,
     ks,
@@ -168,3 +169,40 @@ def test_small_samples_are_inconclusive_not_stable():
     assert r.verdict is Verdict.INCONCLUSIVE and "too small" in r.details["note"]
     big = np.random.default_rng(9).normal(size=5000)
     assert ks(big, big.copy()).verdict is Verdict.EQUIVALENT
+
+
+@pytest.mark.parametrize("draw", [lambda rng, n: rng.gamma(2.0, size=n),
+                                  lambda rng, n: rng.integers(0, 5, n).astype(float)], ids=["gamma", "ties"])
+def test_wasserstein_noise_level_is_the_no_shift_95th_percentile(draw):
+    # known truth by brute force: 400 pairs of same-distribution samples through scipy directly
+    rng = np.random.default_rng(10)
+    n, sims = 2000, 400
+    vals = []
+    for _ in range(sims):
+        x, y = draw(rng, n), draw(rng, n)
+        vals.append(stats.wasserstein_distance(x, y) / np.std(x))
+    level = wasserstein(draw(rng, n), draw(rng, n)).details["noise_95"]
+    assert np.quantile(vals, 0.95) == pytest.approx(level, rel=0.15)
+
+
+def test_wasserstein_noise_is_seeded_and_scales_with_size():
+    x = np.random.default_rng(11).gamma(2.0, size=3000)
+    assert wasserstein_noise_level(x, 3000, 3000, seed=4) == wasserstein_noise_level(x, 3000, 3000, seed=4)
+    small, large = (wasserstein_noise_level(x, n, n, seed=4) for n in (300, 30000))
+    assert small / large == pytest.approx(10.0, rel=1e-12)  # sqrt(1/n + 1/m) at fixed reference quantiles
+    tiny = wasserstein(x[:100], x[:100].copy())  # value 0, but noise ~0.3 >= stable 0.10 at 100 rows
+    assert tiny.verdict is Verdict.INCONCLUSIVE and "too small" in tiny.details["note"]
+
+
+def test_a_shift_within_noise_is_not_flagged():
+    # 400 same-distribution pairs of 20 rows: D >= 0.10 (the shift threshold) nearly always, yet noise
+    # alone reaches it, so at most about 5 % (values beyond noise_95) may be called a shift
+    rng = np.random.default_rng(12)
+    verdicts = [ks(rng.normal(size=20), rng.normal(size=20)).verdict for _ in range(400)]
+    assert np.mean([v is Verdict.NOT_EQUIVALENT for v in verdicts]) <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / 400)
+    x, y = rng.normal(size=20), rng.normal(size=20)
+    r = ks(x, y + 0.1)
+    assert r.value >= THRESHOLDS["ks"][1] and r.value <= r.details["noise_95"]
+    assert r.verdict is Verdict.INCONCLUSIVE and "within what sampling noise" in r.details["note"]
+    far = ks(x, y + 3.0)  # beyond noise: a shift
+    assert far.value > far.details["noise_95"] and far.verdict is Verdict.NOT_EQUIVALENT
