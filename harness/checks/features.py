@@ -3,12 +3,20 @@
 Categorical and id features must match exactly (an id off by one is a different embedding row).
 Numeric features are compared by ULP distance and absolute error: both stacks evaluate the same
 formula, so they may legitimately differ in the last bit or two when a transcendental function (log1p)
-comes from a different math library, but never by more than the suite's stated bound.
+comes from a different math library, but never by more than the suite's stated bound. When either
+side hands over a float32 (or float16) column, ULPs are counted in that narrower dtype: one float32 ULP
+is 2**29 float64 ULPs, so a float64 bound would call every correctly rounded float32 value broken.
+
+Two featurizations may encode the same information differently (one-hot columns on one side, an index
+on the other; another column name). A suite declares that pairing as a feature map (`OneHot`,
+`Rename`): the mapped side's columns are converted into the compared feature before the check, and the
+result records where the values came from.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -18,23 +26,33 @@ from harness.errors import ParityInputError
 from harness.results import CheckResult
 from harness.verdicts import Verdict
 
-__all__ = ["check_feature", "check_features", "ulp_distance"]
+__all__ = ["OneHot", "Rename", "apply_feature_map", "check_feature", "check_features", "onehot_to_index",
+           "ulp_distance", "ulp_dtype"]
 
-_MAG = np.uint64(0x7FFFFFFFFFFFFFFF)
+_UINT = {np.dtype(np.float64): np.uint64, np.dtype(np.float32): np.uint32, np.dtype(np.float16): np.uint16}
 
 
-def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Number of representable float64 values between ``a`` and ``b`` (uint64; exact, no overflow).
+def ulp_distance(a: np.ndarray, b: np.ndarray, *, dtype: Any = np.float64) -> np.ndarray:
+    """Number of representable ``dtype`` values between ``a`` and ``b`` (uint64; exact, no overflow).
 
+    ``dtype`` is float64 (default), float32 or float16; both inputs are first rounded to it (so a float64
+    value and its correctly rounded float32 are 0 float32 ULPs apart).
     +0 and -0 are 0 apart; NaN vs NaN is 0 (both missing); NaN vs a number is the maximum uint64.
     Written by hand because numpy has no ULP distance; computed on the IEEE bit patterns with unsigned
     arithmetic so that distances across zero or to infinity do not overflow.
     """
-    a = np.ascontiguousarray(a, dtype=np.float64)
-    b = np.ascontiguousarray(b, dtype=np.float64)
-    ua, ub = a.view(np.uint64), b.view(np.uint64)
-    ma, mb = ua & _MAG, ub & _MAG
-    neg_a, neg_b = (ua >> np.uint64(63)).astype(bool), (ub >> np.uint64(63)).astype(bool)
+    dtype = np.dtype(dtype)
+    if dtype not in _UINT:
+        raise ParityInputError(f"ulp_distance: dtype must be float64, float32 or float16, got {dtype}")
+    uint = _UINT[dtype]
+    with np.errstate(over="ignore"):  # a float64 beyond float32's range rounds to inf, as a float32 cast does
+        a = np.ascontiguousarray(a, dtype=dtype)
+        b = np.ascontiguousarray(b, dtype=dtype)
+    bits = np.uint64(8 * dtype.itemsize - 1)
+    ua, ub = a.view(uint).astype(np.uint64), b.view(uint).astype(np.uint64)
+    mag = (np.uint64(1) << bits) - np.uint64(1)
+    ma, mb = ua & mag, ub & mag
+    neg_a, neg_b = (ua >> bits).astype(bool), (ub >> bits).astype(bool)
     same_sign = (neg_a == neg_b) | (ma == 0) | (mb == 0)
     with np.errstate(over="ignore"):
         dist = np.where(same_sign & (neg_a == neg_b), np.maximum(ma, mb) - np.minimum(ma, mb), ma + mb)
@@ -44,6 +62,14 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     dist = np.where(nan_a & nan_b, np.uint64(0), dist)
     dist = np.where(nan_a ^ nan_b, np.iinfo(np.uint64).max, dist)
     return dist.astype(np.uint64)
+
+
+def ulp_dtype(legacy: Any, new: Any) -> np.dtype:
+    """The dtype numeric features are compared in: the narrowest float dtype either side computed in
+    (integers and booleans count as exact), float64 when neither is a narrower float."""
+    dtypes = [np.asarray(side).dtype for side in (legacy, new)]
+    narrow = [d for d in dtypes if d.kind == "f" and d.itemsize < 8]
+    return min(narrow, key=lambda d: d.itemsize) if narrow else np.dtype(np.float64)
 
 
 def _as_float(values: Any, side: str, name: str) -> np.ndarray:
@@ -64,11 +90,14 @@ def check_feature(
     max_ulp: int = 0,
     atol: float = 0.0,
     n_examples: int = 5,
+    mapped: dict[str, Any] | None = None,
 ) -> CheckResult:
     """Compare one feature's values from both sides, positionally aligned with ``keys``.
 
     A numeric row mismatches when its ULP distance exceeds ``max_ulp`` *and* its absolute error exceeds
-    ``atol`` (so a value near zero, where ULPs are tiny, can be judged by ``atol``).
+    ``atol`` (so a value near zero, where ULPs are tiny, can be judged by ``atol``). ULPs are counted in
+    `ulp_dtype` of the two columns (float32 when either side is float32); ``details["ulp_dtype"]`` says
+    which. ``mapped`` (from `apply_feature_map`) records which side's columns were converted into it.
     """
     legacy_arr, new_arr, keys = np.asarray(legacy), np.asarray(new), np.asarray(keys)
     if not (len(legacy_arr) == len(new_arr) == len(keys)):
@@ -77,6 +106,9 @@ def check_feature(
         )
     n = len(keys)
     details: dict[str, Any] = {"feature": name, "type": "categorical" if categorical else "numeric", "n": n}
+    if mapped is not None:
+        details["mapped"] = mapped
+    unit = ""
     if categorical:
         if legacy_arr.dtype.kind in "fiub" and new_arr.dtype.kind in "fiub":
             la, na = legacy_arr.astype(np.float64), new_arr.astype(np.float64)
@@ -86,7 +118,10 @@ def check_feature(
         details.update(max_abs_err=None, max_rel_err=None, max_ulp=None, tolerance={"exact": True})
     else:
         la, na = _as_float(legacy_arr, "legacy", name), _as_float(new_arr, "new", name)
-        ulps = ulp_distance(la, na)
+        dtype = ulp_dtype(legacy_arr, new_arr)
+        ulps = ulp_distance(la, na, dtype=dtype)
+        details["ulp_dtype"] = dtype.name
+        unit = f" {dtype.name}" if dtype != np.float64 else ""
         with np.errstate(invalid="ignore", over="ignore"):
             abs_err = np.abs(la - na)
             both_inf_equal = np.isinf(la) & (la == na)
@@ -114,7 +149,7 @@ def check_feature(
         examples.append(row)
     details["examples"] = examples
     verdict = Verdict.EQUIVALENT if n_mismatch == 0 and n > 0 else Verdict.NOT_EQUIVALENT
-    tol = "exact match" if categorical else f"<= {max_ulp} ULP or |err| <= {atol:g}"
+    tol = "exact match" if categorical else f"<= {max_ulp}{unit} ULP or |err| <= {atol:g}"
     summary = f"{name}: {n - n_mismatch}/{n} rows match ({tol})"
     message = ""
     if n == 0:
@@ -126,12 +161,113 @@ def check_feature(
         ]
         if not categorical:
             lines.append(
-                f"max |err| {details['max_abs_err']:.6g}, max rel err {details['max_rel_err']:.6g}, max ULP distance {details['max_ulp']}"
+                f"max |err| {details['max_abs_err']:.6g}, max rel err {details['max_rel_err']:.6g}, "
+                f"max ULP distance {details['max_ulp']} (in {details['ulp_dtype']} ULPs)"
             )
         lines.append("first mismatching rows:")
         lines.append(table([{"key": e["key"], "legacy": e["legacy"], "new": e["new"], "raw": _raw_text(e.get("raw"))} for e in examples], ["key", "legacy", "new", "raw"]))
         message = "\n".join(lines)
     return CheckResult(id=f"features/{name}", kind="feature", verdict=verdict, summary=summary, message=message, details=details)
+
+
+Side = Literal["legacy", "new"]
+
+
+@dataclass(frozen=True)
+class OneHot:
+    """Read one side's one-hot ``columns`` as the index feature ``feature`` (compared with the other
+    side's ``feature``, e.g. OneHotEncoder's ``device_a, device_b`` vs a StringLookup index ``device``).
+
+    A row whose hot column is ``columns[j]`` becomes ``first_index + j`` (``first_index=1`` when the
+    other side keeps index 0 for out-of-vocabulary values); a row with no hot column (OneHotEncoder's
+    ``handle_unknown="ignore"``) becomes ``none``; a row with several hot columns or a NaN becomes
+    ``invalid``. "Hot" is any non-zero value, so FeatureHasher's ``-1`` counts too.
+    """
+
+    feature: str
+    columns: Sequence[str]
+    side: Side
+    first_index: int = 0
+    none: int = -1
+    invalid: int = -2
+
+    def convert(self, frame: pd.DataFrame) -> np.ndarray:
+        return onehot_to_index(frame, self.columns, first_index=self.first_index, none=self.none,
+                               invalid=self.invalid, who=repr(self))
+
+    def describe(self) -> dict[str, Any]:
+        return {"side": self.side, "encoding": "one_hot", "columns": list(self.columns),
+                "first_index": self.first_index, "none": self.none, "invalid": self.invalid}
+
+
+@dataclass(frozen=True)
+class Rename:
+    """Compare one side's ``column`` as ``feature`` (a ColumnTransformer's ``num__price`` vs ``price``)."""
+
+    feature: str
+    column: str
+    side: Side
+
+    @property
+    def columns(self) -> list[str]:
+        return [self.column]
+
+    def convert(self, frame: pd.DataFrame) -> np.ndarray:
+        return frame[self.column].to_numpy()
+
+    def describe(self) -> dict[str, Any]:
+        return {"side": self.side, "encoding": "rename", "columns": [self.column]}
+
+
+def onehot_to_index(frame: pd.DataFrame, columns: Sequence[str], *, first_index: int = 0, none: int = -1,
+                    invalid: int = -2, who: str = "onehot_to_index") -> np.ndarray:
+    """The index of the hot column of each row (int64): ``first_index + j`` for ``columns[j]``, ``none``
+    when no column is hot, ``invalid`` when several are or a cell is NaN."""
+    bad = [c for c in columns if frame[c].dtype.kind not in "fiub"]
+    if bad:
+        raise ParityInputError(f"{who}: one-hot column(s) {bad} are not numeric "
+                               f"(dtypes {[str(frame[c].dtype) for c in bad]})")
+    values = frame[list(columns)].to_numpy(dtype=np.float64)
+    hot = values != 0
+    n_hot = hot.sum(axis=1)
+    index = np.where(n_hot == 1, first_index + hot.argmax(axis=1), none)
+    index = np.where((n_hot > 1) | np.isnan(values).any(axis=1), invalid, index)
+    return index.astype(np.int64)
+
+
+def apply_feature_map(legacy: pd.DataFrame, new: pd.DataFrame, feature_map: Sequence[OneHot | Rename], *,
+                      features: Sequence[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list]]:
+    """Both feature frames with every mapped feature added (converted from its side's columns), and
+    per feature what it was converted from (for the check's ``details["mapped"]``).
+
+    A declaration that cannot apply is a `ParityInputError` naming it: a side other than legacy/new, a
+    feature not in ``features`` (when given), source columns the declared side's featurizer does not
+    produce (then neither side produces the mapped feature), or a feature name the side already has.
+    """
+    frames = {"legacy": legacy.copy(), "new": new.copy()}
+    origin: dict[str, list] = {}
+    for entry in feature_map:
+        if not isinstance(entry, (OneHot, Rename)):
+            raise ParityInputError(f"feature_map: entries must be OneHot(...) or Rename(...), got {entry!r}")
+        if entry.side not in frames:
+            raise ParityInputError(f"feature_map {entry!r}: side must be 'legacy' or 'new', got {entry.side!r}")
+        if features and entry.feature not in features:
+            raise ParityInputError(f"feature_map {entry!r}: feature {entry.feature!r} is not among the compared "
+                                   f"features {list(features)}")
+        if not entry.columns or len(set(entry.columns)) != len(entry.columns):
+            raise ParityInputError(f"feature_map {entry!r}: columns must be a non-empty list without repeats")
+        frame = frames[entry.side]
+        missing = [c for c in entry.columns if c not in frame.columns]
+        if missing:
+            raise ParityInputError(
+                f"feature_map {entry!r}: the {entry.side} featurizer produces no column(s) {missing}, so "
+                f"feature {entry.feature!r} is produced by neither side; {entry.side} has {sorted(frame.columns)}")
+        if entry.feature in frame.columns:
+            raise ParityInputError(f"feature_map {entry!r}: the {entry.side} featurizer already has a column "
+                                   f"{entry.feature!r}; map to a name it does not produce")
+        frames[entry.side] = frame.assign(**{entry.feature: entry.convert(frame)})
+        origin.setdefault(entry.feature, []).append(entry.describe())
+    return frames["legacy"], frames["new"], origin
 
 
 def check_features(
@@ -144,8 +280,17 @@ def check_features(
     raw: pd.DataFrame | None = None,
     max_ulp: int = 0,
     atol: float = 0.0,
+    feature_map: Sequence[OneHot | Rename] = (),
 ) -> list[CheckResult]:
-    """One `CheckResult` per feature; a feature missing on either side is a failing check naming it."""
+    """One `CheckResult` per feature; a feature missing on either side is a failing check naming it.
+
+    ``feature_map`` declares features one side encodes differently (`OneHot`, `Rename`); they are
+    converted by `apply_feature_map` before comparison (a mapped index is compared exactly: list it in
+    ``categorical``).
+    """
+    origin: dict[str, list] = {}
+    if feature_map:
+        legacy, new, origin = apply_feature_map(legacy, new, feature_map, features=features)
     results = []
     cat = set(categorical)
     for name in features:
@@ -169,7 +314,7 @@ def check_features(
         results.append(
             check_feature(
                 name, legacy[name].to_numpy(), new[name].to_numpy(), keys=keys, categorical=name in cat,
-                raw=raw, max_ulp=max_ulp, atol=atol,
+                raw=raw, max_ulp=max_ulp, atol=atol, mapped=({"from": origin[name]} if name in origin else None),
             )
         )
     return results
