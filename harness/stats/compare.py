@@ -42,8 +42,9 @@ the gated entries (`harness.verdicts.combine`; none gated -> INCONCLUSIVE).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,54 +53,98 @@ from scipy import stats as _st
 from scipy.special import ndtr, ndtri
 
 from harness.errors import ParityInputError
-from harness.results import CheckResult, jsonable
+from harness.results import jsonable
 from harness.stats import equivalence as eq
-from harness.stats._validation import group_codes
+from harness.stats._validation import (
+    as_binary_labels,
+    as_nonnegative,
+    as_probabilities,
+    as_scores,
+    as_weights,
+    check_classes,
+    check_constant_within_groups,
+    group_codes,
+    input_error,
+)
 from harness.stats.metrics import MetricDef, get_metric
 from harness.stats.multiple import METHOD as ADJUSTMENT
 from harness.stats.multiple import holm_verdicts
 from harness.verdicts import Verdict, combine
 
-__all__ = ["compare_scores", "ComparisonResult", "MetricEntry", "DEFAULT_METRICS", "METHODS"]
+__all__ = ["compare_scores", "ComparisonResult", "MetricEntry", "DEFAULT_METRICS", "METHODS", "entry_id",
+           "slice_label", "slice_rows"]
 
 DEFAULT_METRICS = ("auc", "logloss", "brier")
 METHODS = ("auto", "delong", "paired", "delta", "bootstrap")
 _PAIRED = ("logloss", "brier", "mae")
+# Metrics that only see the order of the scores: two constant columns tie every row, so both sides get
+# the same value by construction (AUC 0.5) and a zero-width interval -- a pass that measures nothing.
+_RANK_ONLY = ("auc", "pr_auc", "mrr")
+_PROBABILITY = ("logloss", "brier", "calibration_ratio", "ece", "calibration_slope", "calibration_intercept")
+# Label requirements per metric (positives, negatives, why), checked before any estimator runs so that
+# the message names the label column on all rows and a slice's note says why the metric is undefined.
+_CLASSES = {
+    "pr_auc": (1, 0, "average precision needs at least one positive row"),
+    "calibration_ratio": (1, 0, "the predicted/observed ratio needs at least one positive row"),
+    "calibration_slope": (1, 1, "the calibration fit needs both classes"),
+    "calibration_intercept": (1, 1, "the calibration fit needs both classes"),
+}
+_DELONG_CLASSES = (2, 2, "DeLong needs at least 2 positives and 2 negatives; with one class the AUC is not defined, "
+                         "with one row of a class its variance cannot be estimated")
+_AUC_CLASSES = (1, 1, "ROC AUC needs at least one positive and one negative row")
 
 
-@dataclass
+def slice_label(sl: Mapping[str, Any] | None) -> str:
+    """``device=mobile`` or ``device=mobile,country=US`` (crossed); ``all`` for all rows."""
+    if sl is None:
+        return "all"
+    return ",".join(f"{c}={v}" for c, v in zip(sl["columns"], sl["values"]))
+
+
+def entry_id(name: str, sl: Mapping[str, Any] | None) -> str:
+    """The check id of a metric entry: ``metrics/auc``, ``metrics/auc[device=mobile,country=US]``."""
+    return f"metrics/{name}" if sl is None else f"metrics/{name}[{slice_label(sl)}]"
+
+
+@dataclass(frozen=True, kw_only=True)
 class MetricEntry:
-    """One metric on all rows or on one slice; see the module docstring for each field's meaning."""
+    """One metric on all rows or on one slice; see the module docstring for each field's meaning.
+
+    Built once, by keyword, by the gate step; the Holm step returns adjusted copies
+    (`dataclasses.replace`), so an entry never changes after it is made.
+    """
 
     name: str
     slice: dict[str, Any] | None
     verdict: Verdict
     gated: bool
-    legacy: float | None
-    new: float | None
-    diff: float | None
-    ci: tuple[float, float] | None
+    legacy: float | None = None
+    new: float | None = None
+    diff: float | None = None
+    ci: tuple[float, float] | None = None
     ci_level: float
-    ci_two_sided: tuple[float, float] | None
+    ci_two_sided: tuple[float, float] | None = None
     ci_two_sided_level: float
-    method: str
-    se: float | None
-    p_value: float | None
-    p_adjusted: float | None
-    adjustment: str | None
-    p_difference: float | None
-    margin: dict[str, Any] | None
+    ci_adjusted: tuple[float, float] | None = None
+    ci_adjusted_level: float | None = None
+    method: str = ""
+    se: float | None = None
+    df: int | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    adjustment: str | None = None
+    p_difference: float | None = None
+    margin: dict[str, Any] | None = None
     n: int
-    mdd: float | None
-    n_required: int | None
-    note: str = ""
     n_groups: int | None = None  # query groups among the n rows, for ranking metrics (None for the others)
+    mdd: float | None = None
+    n_required: int | None = None
+    decided_by: str = "interval"  # "interval", "holm" (the adjustment changed the verdict), "undefined", "no margin"
+    note: str = ""
 
     @property
     def id(self) -> str:
-        if self.slice is None:
-            return f"metrics/{self.name}"
-        return f"metrics/{self.name}[{self.slice['column']}={self.slice['value']}]"
+        return entry_id(self.name, self.slice)
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable({
@@ -114,6 +159,8 @@ class MetricEntry:
             "ci_level": self.ci_level,
             "ci_two_sided": list(self.ci_two_sided) if self.ci_two_sided is not None else None,
             "ci_two_sided_level": self.ci_two_sided_level,
+            "ci_adjusted": list(self.ci_adjusted) if self.ci_adjusted is not None else None,
+            "ci_adjusted_level": self.ci_adjusted_level,
             "method": self.method,
             "se": self.se,
             "p_value": self.p_value,
@@ -125,6 +172,7 @@ class MetricEntry:
             "n_groups": self.n_groups,
             "mdd": self.mdd,
             "n_required": self.n_required,
+            "decided_by": self.decided_by,
             "note": self.note,
         })
 
@@ -133,11 +181,15 @@ class MetricEntry:
             return f"{self.name}: not computable ({self.note})"
         m = self.margin["absolute_value"] if self.margin else None
         mtxt = f" margin +/-{m:.4g}" if m is not None else " no margin"
-        return (f"{self.name}: legacy {self.legacy:.6g} new {self.new:.6g} diff {self.diff:+.4g} "
-                f"{self.ci_level:.0%} CI [{self.ci[0]:+.4g}, {self.ci[1]:+.4g}]{mtxt} -> {self.verdict}")
+        ci, lvl = (self.ci_adjusted, self.ci_adjusted_level) if self.decided_by == "holm" else (self.ci, self.ci_level)
+        text = (f"{self.name}: legacy {self.legacy:.6g} new {self.new:.6g} diff {self.diff:+.4g} "
+                f"{lvl:.1%} CI [{ci[0]:+.4g}, {ci[1]:+.4g}]{mtxt} -> {self.verdict}")
+        if self.decided_by == "holm":
+            text += f" (Holm-adjusted p {self.p_adjusted:.3g} > alpha)"
+        return text
 
 
-@dataclass
+@dataclass(frozen=True)
 class ComparisonResult:
     """Every metric entry (all rows first, then slices), with the run's settings and overall verdict."""
 
@@ -154,14 +206,19 @@ class ComparisonResult:
     def verdict(self) -> Verdict:
         return combine(e.verdict for e in self.entries if e.gated)
 
-    def entry(self, name: str, *, column: str | None = None, value: Any = None) -> MetricEntry:
+    def entry(self, name: str, *, column: str | Sequence[str] | None = None, value: Any = None) -> MetricEntry:
+        """The entry of ``name`` on all rows, or on ``column=value`` (a tuple of columns and of values
+        for a crossed slice)."""
         for e in self.entries:
             if e.name != name:
                 continue
             if column is None and e.slice is None:
                 return e
-            if column is not None and e.slice is not None and e.slice["column"] == column and e.slice["value"] == value:
-                return e
+            if column is not None and e.slice is not None:
+                cols = [column] if isinstance(column, str) else list(column)
+                vals = [value] if isinstance(column, str) else list(value)
+                if e.slice["columns"] == cols and e.slice["values"] == vals:
+                    return e
         raise KeyError(f"no entry for metric {name!r} slice {column}={value!r}; have {[e.id for e in self.entries]}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -177,25 +234,274 @@ class ComparisonResult:
             "metrics": [e.to_dict() for e in self.entries],
         }
 
-    def to_checks(self) -> list[CheckResult]:
-        """One `CheckResult` of kind "metric" per entry (ids like ``metrics/auc[device=mobile]``)."""
-        out = []
-        for e in self.entries:
-            d = e.to_dict()
-            details = {k: d[k] for k in ("legacy", "new", "diff", "ci", "ci_level", "method", "p_value",
-                                         "p_adjusted", "adjustment", "margin", "slice", "n", "mdd", "n_required")}
-            details = {"metric": e.name, **details, "ci_two_sided": d["ci_two_sided"], "se": d["se"],
-                       "p_difference": d["p_difference"], "note": d["note"]}
-            out.append(CheckResult(id=e.id, kind="metric", verdict=e.verdict, gated=e.gated,
-                                   summary=e.summary(), details=details))
-        return out
+
+# ---------------------------------------------------------------------------------------------
+# validate: every argument checked, converted once, named in the error (fields for the shells)
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Slice:
+    """One slice (a value of a column, or a combination of values of crossed columns) and its rows."""
+
+    columns: tuple[str, ...]
+    values: tuple[Any, ...]
+    rows: np.ndarray
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        if len(self.columns) == 1:  # the single-column form the report has always carried
+            d = {"column": self.columns[0], "value": self.values[0]}
+        return {**d, "columns": list(self.columns), "values": list(self.values)}
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    y: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    w: np.ndarray | None
+    groups: np.ndarray | None
+    keys: np.ndarray | None
+    defs: tuple[MetricDef, ...]
+    margins: dict[str, eq.Margin]
+    methods: dict[str, str]
+    informative: frozenset[str]
+    slices: tuple[_Slice, ...]
+    alpha: float
+    power: float
+    n_boot: int
+    seed: int
+    min_slice_size: int
+
+
+def _validate_options(alpha, n_boot, seed, min_slice_size, power) -> None:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 0.5:
+        raise ParityInputError(f"alpha must be in (0, 0.5) (the decision interval is 1 - 2*alpha), got {alpha!r}",
+                               argument="alpha", value=alpha, reason="expected a number in (0, 0.5)")
+    for name, v, lo in (("n_boot", n_boot, 2), ("seed", seed, 0), ("min_slice_size", min_slice_size, 0)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+            raise ParityInputError(f"{name} must be an integer >= {lo}, got {v!r}", argument=name, value=v,
+                                   reason=f"expected an integer >= {lo}")
+    if not 0 < power < 1:
+        raise ParityInputError(f"power must be in (0, 1), got {power!r}", argument="power", value=power,
+                               reason="expected a number in (0, 1)")
+
+
+def _metric_defs(metrics: Sequence[str] | str) -> tuple[MetricDef, ...]:
+    names = [metrics] if isinstance(metrics, str) else list(metrics)
+    defs = tuple(get_metric(m) for m in names)
+    if not defs:
+        raise ParityInputError("metrics is empty; name at least one metric, e.g. ('auc', 'logloss')",
+                               argument="metrics")
+    seen = [d.name for d in defs]
+    dup = sorted({x for x in seen if seen.count(x) > 1})
+    if dup:
+        raise ParityInputError(f"metrics lists {dup} more than once", argument="metrics", value=dup)
+    return defs
+
+
+def _margins(defs: Sequence[MetricDef], margins: Mapping[str, Any] | None) -> dict[str, eq.Margin]:
+    names = {d.name for d in defs}
+    canonical: dict[str, Any] = {}
+    for key, spec in (margins or {}).items():  # "AUC" and "auc" name the same metric
+        name = key.strip().lower() if isinstance(key, str) else key
+        if name in canonical:
+            raise ParityInputError(f"margins name metric {name!r} twice", argument="margins", value=name)
+        canonical[name] = spec
+    unknown = sorted(set(canonical) - names, key=str)
+    if unknown:
+        raise ParityInputError(f"margins given for metric(s) {unknown} that are not being compared; "
+                               f"metrics: {sorted(names)}", argument="margins", value=unknown)
+    return {d.name: eq.as_margin(d.name, canonical[d.name], higher_is_better=d.higher_is_better)
+            for d in defs if d.name in canonical}
+
+
+def _choose(m: MetricDef, requested: str, weighted: bool) -> str:
+    if requested == "auto":
+        if m.name == "auc":
+            return "bootstrap" if weighted else "delong"
+        if m.name in _PAIRED:
+            return "paired"
+        if m.name == "rmse":
+            return "delta"
+        return "bootstrap"
+    if requested == "delong" and (m.name != "auc" or weighted):
+        raise ParityInputError(f"method 'delong' applies to unweighted auc only, not to {m.name!r}"
+                               + (" with sample_weight" if weighted else ""), argument="method", value=requested)
+    if requested == "paired" and (m.per_row is None or m.name == "rmse"):
+        raise ParityInputError(f"method 'paired' needs a metric that is a mean of per-row losses "
+                               f"({', '.join(_PAIRED)}), not {m.name!r}", argument="method", value=requested)
+    if requested == "delta" and m.name != "rmse":
+        raise ParityInputError(f"method 'delta' applies to rmse only, not to {m.name!r}", argument="method",
+                               value=requested)
+    return requested
+
+
+def _methods(defs: Sequence[MetricDef], method: str | Mapping[str, str], weighted: bool) -> dict[str, str]:
+    if isinstance(method, str):
+        if method not in ("auto", "bootstrap"):
+            raise ParityInputError(f"method must be 'auto', 'bootstrap' or a mapping metric -> method, got {method!r}",
+                                   argument="method", value=method)
+        return {d.name: _choose(d, method, weighted) for d in defs}
+    unknown = sorted(set(method) - {d.name for d in defs})
+    bad = {k: v for k, v in method.items() if v not in METHODS}
+    if unknown or bad:
+        raise ParityInputError(f"method mapping: unknown metric(s) {unknown} or method(s) {bad}; methods: {METHODS}",
+                               argument="method")
+    return {d.name: _choose(d, method.get(d.name, "auto"), weighted) for d in defs}
+
+
+def _labels(y_true: Any, defs: Sequence[MetricDef]) -> np.ndarray:
+    tasks = {d.task for d in defs}
+    if "binary" in tasks:
+        return as_binary_labels(y_true, "y_true")
+    if "ranking" in tasks:
+        return as_nonnegative(y_true, "y_true")
+    return as_scores(y_true, "y_true")
+
+
+def _scores(x: Any, name: str, n: int, defs: Sequence[MetricDef]) -> np.ndarray:
+    """A score column: real numbers (bool refused), finite, one per row; probabilities when a metric needs them."""
+    if any(d.name in _PROBABILITY for d in defs):
+        out = as_probabilities(x, name)[0]
+    else:
+        out = as_scores(x, name)
+    if out.shape[0] != n:
+        raise input_error(name, f"must be 1-D with one value per row ({n} rows in y_true), got shape {out.shape}")
+    return out
+
+
+def _not_identical(a: np.ndarray, b: np.ndarray, allow_identical: bool) -> None:
+    if not allow_identical and np.array_equal(a, b):
+        raise input_error("score_new", "is identical to score_legacy row for row; comparing a column with itself "
+                          "proves nothing about a migration (pass allow_identical=True if two separate systems "
+                          "really produced the same scores)")
+
+
+def _side_checks(inp_y: np.ndarray, a: np.ndarray, b: np.ndarray, defs: Sequence[MetricDef]) -> None:
+    """Inputs a metric cannot use on all rows, named before any estimator runs."""
+    for d in defs:
+        if d.name in ("calibration_slope", "calibration_intercept"):
+            for name, s in (("score_legacy", a), ("score_new", b)):
+                if s.min() == s.max():
+                    raise input_error(name, f"every row scores {s[0]!r}; the {d.name.replace('_', ' ')} of a "
+                                      "constant score is not identifiable")
+
+
+def _ranking(defs, groups, w, n) -> np.ndarray | None:
+    needs = [d.name for d in defs if d.needs_groups]
+    if not needs:
+        return None if groups is None else np.asarray(groups)
+    if groups is None:
+        raise ParityInputError(f"metric {needs[0]!r} is computed per query group: pass groups (--group COL)",
+                               argument="groups", reason=f"metric {needs[0]!r} is computed per query group")
+    codes, _ = group_codes(groups, n, "groups")
+    if w is not None:
+        check_constant_within_groups(w, codes)
+    return np.asarray(groups)
+
+
+def _keys(keys: Any, n: int) -> np.ndarray | None:
+    if keys is None:
+        return None
+    k = np.asarray(keys)
+    if k.ndim != 1 or k.shape[0] != n:
+        raise input_error("keys", f"expected one key per row ({n}), got shape {k.shape}")
+    return k
+
+
+def _value_codes(column: str, values: Any, n: int) -> tuple[list[Any], np.ndarray]:
+    """(distinct values in sorted order, missing last as None; code per row) of one slice column."""
+    arr = np.asarray(values)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ParityInputError(f"slice column {column!r} must be one value per row ({n}), got shape {arr.shape}",
+                               argument="slices", column=str(column), reason=f"must be one value per row ({n})")
+    if arr.dtype.kind == "f":
+        missing = np.isnan(arr)
+    elif arr.dtype == object:
+        missing = np.fromiter((v is None or (isinstance(v, float) and v != v) for v in arr), bool, count=n)
+    else:
+        missing = np.zeros(n, dtype=bool)
+    codes = np.empty(n, dtype=np.int64)
+    present = np.flatnonzero(~missing)
+    uniq_list: list[Any] = []
+    if present.size:
+        try:
+            uniq, inv = np.unique(arr[present], return_inverse=True)
+        except TypeError:
+            raise ParityInputError(f"slice column {column!r} mixes value types that cannot be ordered "
+                                   "(e.g. strings and numbers); give it one type", argument="slices",
+                                   column=str(column), reason="mixes value types that cannot be ordered") from None
+        codes[present] = inv.reshape(-1)
+        uniq_list = uniq.tolist()
+    if missing.any():
+        codes[missing] = len(uniq_list)
+        uniq_list.append(None)
+    return uniq_list, codes
+
+
+def slice_rows(slices: Mapping[Any, Any] | None, n: int) -> tuple[_Slice, ...]:
+    """The slices of ``slices`` (as `compare_scores` takes them) over ``n`` rows, each with its rows.
+
+    Each key is a column name (values: one per row) or a tuple of names (values: a tuple of such arrays,
+    crossed; only combinations present give a slice). Slices come in key order; values in sorted order
+    with missing (None, NaN) last, crossed ones lexicographically in their columns' orders.
+    """
+    out: list[_Slice] = []
+    for key, values in (slices or {}).items():
+        if isinstance(key, tuple):
+            columns = tuple(str(c) for c in key)
+            if not columns or not isinstance(values, (tuple, list)) or len(values) != len(columns):
+                raise ParityInputError(f"crossed slice {key!r} needs one array per column ({len(key)}), got "
+                                       f"{type(values).__name__}", argument="slices", column=",".join(columns))
+            arrays = list(values)
+        else:
+            columns, arrays = (str(key),), [values]
+        parts = [_value_codes(c, v, n) for c, v in zip(columns, arrays)]
+        # one combined code per row, lexicographic in the columns' sorted orders
+        combined = np.zeros(n, dtype=np.int64)
+        for uniq, codes in parts:
+            combined = combined * len(uniq) + codes
+        present, inv = np.unique(combined, return_inverse=True)
+        order = np.argsort(inv, kind="stable")
+        bounds = np.searchsorted(inv[order], np.arange(present.size + 1))
+        for j, code in enumerate(present.tolist()):
+            vals = []
+            for uniq, _ in reversed(parts):
+                code, r = divmod(code, len(uniq))
+                vals.append(uniq[r])
+            out.append(_Slice(columns, tuple(reversed(vals)), order[bounds[j]:bounds[j + 1]]))
+    return tuple(out)
+
+
+def _validate(y_true, score_legacy, score_new, *, metrics, margins, alpha, sample_weight, groups, keys, n_boot,
+              seed, slices, min_slice_size, method, power, ungated, allow_identical) -> _Inputs:
+    _validate_options(alpha, n_boot, seed, min_slice_size, power)
+    defs = _metric_defs(metrics)
+    margin_of = _margins(defs, margins)
+    informative = frozenset(get_metric(u).name for u in ([ungated] if isinstance(ungated, str) else ungated))
+    stray = sorted(informative - {d.name for d in defs})
+    if stray:
+        raise ParityInputError(f"ungated names metric(s) {stray} that are not being compared", argument="ungated",
+                               value=stray)
+    y = _labels(y_true, defs)
+    n = int(y.shape[0])
+    a = _scores(score_legacy, "score_legacy", n, defs)
+    b = _scores(score_new, "score_new", n, defs)
+    _not_identical(a, b, allow_identical)
+    w = as_weights(sample_weight, n)
+    g = _ranking(defs, groups, w, n)
+    methods = _methods(defs, method, w is not None)
+    _side_checks(y, a, b, defs)
+    return _Inputs(y, a, b, w, g, _keys(keys, n), defs, margin_of, methods, informative, slice_rows(slices, n),
+                   float(alpha), float(power), int(n_boot), int(seed), int(min_slice_size))
 
 
 # ---------------------------------------------------------------------------------------------
-# estimation per metric
+# estimate: one function per method (the seam where a better estimator drops in)
 # ---------------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(frozen=True)
 class _Estimate:
     legacy: float
     new: float
@@ -204,7 +510,15 @@ class _Estimate:
     ci: tuple[float, float]  # 1 - 2 alpha
     ci_two_sided: tuple[float, float]  # 1 - alpha
     method: str
+    interval_at: Callable[[float], tuple[float, float]]  # two-sided (1 - a) interval for any a
     df: int | None = None  # Student-t degrees of freedom of the interval, None for normal ones
+
+
+@dataclass(frozen=True)
+class _Undefined:
+    """The metric has no value (or no interval) on these rows; ``why`` says so in the user's words."""
+
+    why: str
 
 
 def _normal(diff: float, se: float, alpha: float) -> tuple[float, float]:
@@ -223,28 +537,25 @@ def _mean_se(u: np.ndarray, w: np.ndarray | None) -> float:
     return math.sqrt(m / (m - 1) * float(np.dot(ww * ww, (u - ubar) ** 2))) / sw
 
 
-def _by_normal(legacy: float, new: float, se: float, alpha: float, method: str) -> _Estimate:
-    diff = new - legacy
-    return _Estimate(legacy, new, diff, se, _normal(diff, se, 2 * alpha), _normal(diff, se, alpha), method)
-
-
-def _est_delong(y, a, b, alpha) -> _Estimate:
+def _est_delong(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) -> _Estimate:
     from harness.stats.delong import delong_paired
 
     r = delong_paired(y, a, b, alpha=alpha)
-    return _Estimate(r.auc_a, r.auc_b, r.diff, r.se, tuple(r.ci_at(2 * alpha)), tuple(r.ci_at(alpha)), r.method)
+    return _Estimate(r.auc_a, r.auc_b, r.diff, r.se, tuple(r.ci_at(2 * alpha)), tuple(r.ci_at(alpha)), r.method,
+                     r.ci_at)
 
 
-def _est_paired(m: MetricDef, y, a, b, w, alpha) -> _Estimate:
+def _est_paired(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) -> _Estimate:
     from harness.stats.bootstrap import paired_difference_ci
 
     r = paired_difference_ci(m.per_row(y, a), m.per_row(y, b), sample_weight=w, alpha=2 * alpha)
     # point values from the metric itself (bit-identical to what a metric check reports)
     legacy, new = m.fn(y, a, sample_weight=w), m.fn(y, b, sample_weight=w)
-    return _Estimate(legacy, new, new - legacy, r.se, tuple(r.ci), tuple(r.ci_at(alpha)), r.method, df=r.df)
+    return _Estimate(legacy, new, new - legacy, r.se, tuple(r.ci), tuple(r.ci_at(alpha)), r.method, r.ci_at,
+                     df=r.df)
 
 
-def _est_delta(m: MetricDef, y, a, b, w, alpha) -> _Estimate:
+def _est_delta(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) -> _Estimate:
     ea, eb = m.per_row(y, a), m.per_row(y, b)  # squared errors
     mse_a, mse_b = float(np.average(ea, weights=w)), float(np.average(eb, weights=w))
     legacy, new = m.fn(y, a, sample_weight=w), m.fn(y, b, sample_weight=w)
@@ -253,7 +564,9 @@ def _est_delta(m: MetricDef, y, a, b, w, alpha) -> _Estimate:
     else:
         u = (eb - mse_b) / (2 * math.sqrt(mse_b)) - (ea - mse_a) / (2 * math.sqrt(mse_a))
         se = _mean_se(u, w)
-    return _by_normal(legacy, new, se, alpha, "delta method (normal)")
+    diff = new - legacy
+    return _Estimate(legacy, new, diff, se, _normal(diff, se, 2 * alpha), _normal(diff, se, alpha),
+                     "delta method (normal)", lambda lv: _normal(diff, se, lv))
 
 
 def _est_bootstrap(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) -> _Estimate:
@@ -266,277 +579,191 @@ def _est_bootstrap(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) 
                          keys=None if m.needs_groups else keys, n_boot=n_boot, alpha=2 * alpha, seed=seed,
                          scheme=scheme)
     return _Estimate(float(r.legacy), float(r.new), float(r.diff), float(r.se), tuple(map(float, r.ci)),
-                     tuple(map(float, r.ci_at(alpha))), str(r.method))
+                     tuple(map(float, r.ci_at(alpha))), str(r.method),
+                     lambda lv: tuple(map(float, r.ci_at(lv))))
 
 
-def _choose(m: MetricDef, requested: str, weighted: bool) -> str:
-    if requested == "auto":
-        if m.name == "auc":
-            return "bootstrap" if weighted else "delong"
-        if m.name in _PAIRED:
-            return "paired"
-        if m.name == "rmse":
-            return "delta"
-        return "bootstrap"
-    if requested == "delong" and (m.name != "auc" or weighted):
-        raise ParityInputError(f"method 'delong' applies to unweighted auc only, not to {m.name!r}"
-                               + (" with sample_weight" if weighted else ""))
-    if requested == "paired" and (m.per_row is None or m.name == "rmse"):
-        raise ParityInputError(f"method 'paired' needs a metric that is a mean of per-row losses "
-                               f"({', '.join(_PAIRED)}), not {m.name!r}")
-    if requested == "delta" and m.name != "rmse":
-        raise ParityInputError(f"method 'delta' applies to rmse only, not to {m.name!r}")
-    return requested
+_ESTIMATORS: dict[str, Callable[..., _Estimate]] = {
+    "delong": _est_delong, "paired": _est_paired, "delta": _est_delta, "bootstrap": _est_bootstrap,
+}
 
 
-def _estimate(m: MetricDef, how: str, y, a, b, w, groups, keys, alpha, n_boot, seed) -> _Estimate:
-    if how == "delong":
-        return _est_delong(y, a, b, alpha)
-    if how == "paired":
-        return _est_paired(m, y, a, b, w, alpha)
-    if how == "delta":
-        return _est_delta(m, y, a, b, w, alpha)
-    return _est_bootstrap(m, y, a, b, w, groups, keys, alpha, n_boot, seed)
+def _classes_needed(d: MetricDef, how: str) -> tuple[int, int, str] | None:
+    if d.name == "auc":
+        return _DELONG_CLASSES if how == "delong" else _AUC_CLASSES
+    return _CLASSES.get(d.name)
 
 
-def _entry(m: MetricDef, est: _Estimate | None, margin: eq.Margin | None, *, n: int, alpha: float,
-           power: float, slice_: dict[str, Any] | None, gated: bool, note: str) -> MetricEntry:
-    lvl, lvl2 = 1 - 2 * alpha, 1 - alpha
-    if est is None:
-        return MetricEntry(m.name, slice_, Verdict.INCONCLUSIVE, False, None, None, None, None, lvl, None, lvl2,
-                           "", None, None, None, None, None, margin.to_dict() if margin else None, n, None, None,
-                           note)
+def _definedness(inp: _Inputs, d: MetricDef, rows: np.ndarray | None) -> str | None:
+    """Why ``d`` says nothing on these rows (None: it can be estimated); raises on all rows (bad input)."""
+    y = inp.y if rows is None else inp.y[rows]
+    need = _classes_needed(d, inp.methods[d.name])
+    if need is not None:
+        try:
+            check_classes(y, "y_true", min_pos=need[0], min_neg=need[1], why=need[2])
+        except ParityInputError as exc:
+            if rows is None:
+                raise
+            return exc.reason
+    a = inp.a if rows is None else inp.a[rows]
+    b = inp.b if rows is None else inp.b[rows]
+    if (d.name in _RANK_ONLY or d.task == "ranking") and a.min() == a.max() and b.min() == b.max():
+        return (f"both score columns are constant on these rows (legacy {a[0]:.6g}, new {b[0]:.6g}): "
+                f"{d.name} takes the same value for any two constant scores, so it cannot tell the models apart")
+    return None
+
+
+def _estimate(inp: _Inputs, d: MetricDef, rows: np.ndarray | None) -> _Estimate | _Undefined:
+    why = _definedness(inp, d, rows)
+    if why is not None:
+        return _Undefined(why)
+
+    def sub(arr):
+        return arr if (arr is None or rows is None) else arr[rows]
+
+    try:
+        return _ESTIMATORS[inp.methods[d.name]](d, sub(inp.y), sub(inp.a), sub(inp.b), sub(inp.w), sub(inp.groups),
+                                                sub(inp.keys), inp.alpha, inp.n_boot, inp.seed)
+    except ParityInputError as exc:  # all rows: bad input; a slice: the metric is undefined there
+        if rows is None:
+            raise
+        return _Undefined(str(exc))
+
+
+# ---------------------------------------------------------------------------------------------
+# gate: one entry per metric x slice, with its verdict against the margin
+# ---------------------------------------------------------------------------------------------
+
+def _p_difference(est: _Estimate) -> float | None:
+    if not math.isfinite(est.se):
+        return None
+    if est.se == 0:
+        return 1.0 if est.diff == 0 else 0.0
+    if est.df is None:
+        return float(2 * ndtr(-abs(est.diff) / est.se))
+    return float(2 * _st.t.sf(abs(est.diff) / est.se, est.df))
+
+
+def _n_groups(inp: _Inputs, d: MetricDef, rows: np.ndarray | None) -> int | None:
+    if not d.needs_groups or inp.groups is None:
+        return None
+    g = inp.groups if rows is None else inp.groups[rows]
+    return int(group_codes(g, g.shape[0])[1].size)
+
+
+def _gate(inp: _Inputs, d: MetricDef, sl: _Slice | None, est: _Estimate | _Undefined) -> MetricEntry:
+    rows = None if sl is None else sl.rows
+    n = int(inp.y.shape[0]) if sl is None else int(sl.rows.size)
+    margin = inp.margins.get(d.name)
+    small = sl is not None and n < inp.min_slice_size
+    base: dict[str, Any] = dict(name=d.name, slice=None if sl is None else sl.to_dict(), n=n,
+                                n_groups=_n_groups(inp, d, rows), ci_level=1 - 2 * inp.alpha,
+                                ci_two_sided_level=1 - inp.alpha)
+    gated = margin is not None and not small and d.name not in inp.informative
+    why_not = ("no margin: reported, not gated" if margin is None else
+               f"slice below min_slice_size={inp.min_slice_size}: reported, not gated" if small else
+               "informative: not gated" if not gated else "")
+    where = "all rows" if sl is None else f"slice {slice_label(sl.to_dict())}"
+    if isinstance(est, _Undefined):
+        return MetricEntry(**base, verdict=Verdict.INCONCLUSIVE, gated=gated, decided_by="undefined",
+                           margin=None if margin is None else margin.to_dict(),
+                           note=_join(f"{d.name} not computable on {where}: {est.why}", why_not))
     se_ok = math.isfinite(est.se)
-    p_diff = None
-    if se_ok:
-        if est.se == 0:
-            p_diff = 1.0 if est.diff == 0 else 0.0
-        elif est.df is None:
-            p_diff = float(2 * ndtr(-abs(est.diff) / est.se))
-        else:
-            p_diff = float(2 * _st.t.sf(abs(est.diff) / est.se, est.df))
-    mdd = eq.minimum_detectable_difference(est.se, alpha=alpha, power=power) if se_ok else None
+    numbers = dict(legacy=est.legacy, new=est.new, diff=est.diff, ci=est.ci, ci_two_sided=est.ci_two_sided,
+                   method=est.method, se=est.se if se_ok else None, df=est.df, p_difference=_p_difference(est),
+                   mdd=eq.minimum_detectable_difference(est.se, alpha=inp.alpha, power=inp.power) if se_ok else None)
     if margin is None:
-        return MetricEntry(m.name, slice_, Verdict.INCONCLUSIVE, False, est.legacy, est.new, est.diff, est.ci, lvl,
-                           est.ci_two_sided, lvl2, est.method, est.se if se_ok else None, None, None, None, p_diff,
-                           None, n, mdd, None, note or "no margin: reported, not gated")
+        return MetricEntry(**base, **numbers, verdict=Verdict.INCONCLUSIVE, gated=False, decided_by="no margin",
+                           note=why_not)
     mdict = margin.to_dict(est.legacy)
     m_abs = mdict["absolute_value"]
     if m_abs is None or not se_ok or not all(math.isfinite(c) for c in est.ci):
         why = "relative margin of a zero legacy metric" if m_abs is None else "standard error not computable"
-        return MetricEntry(m.name, slice_, Verdict.INCONCLUSIVE, gated, est.legacy, est.new, est.diff, est.ci, lvl,
-                           est.ci_two_sided, lvl2, est.method, est.se if se_ok else None, None, None, None, p_diff,
-                           mdict, n, mdd, None, (note + "; " if note else "") + why)
+        return MetricEntry(**base, **numbers, verdict=Verdict.INCONCLUSIVE, gated=gated, margin=mdict,
+                           decided_by="undefined", note=_join(f"{d.name} on {where}: {why}", why_not))
     verdict = eq.decide(est.diff, est.ci[0], est.ci[1], m_abs, test=margin.test,
                         higher_is_better=margin.higher_is_better)
     p = eq.tost_p_value(est.diff, est.se, m_abs, test=margin.test, higher_is_better=margin.higher_is_better,
                         df=est.df)
-    return MetricEntry(m.name, slice_, verdict, gated, est.legacy, est.new, est.diff, est.ci, lvl, est.ci_two_sided,
-                       lvl2, est.method, est.se, p, None, None, p_diff, mdict, n, mdd, None, note)
+    return MetricEntry(**base, **numbers, verdict=verdict, gated=gated, margin=mdict, p_value=p, note=why_not)
 
 
-def _n_required(e: MetricEntry, margin: eq.Margin, alpha: float, power: float) -> int | None:
-    if e.verdict is not Verdict.INCONCLUSIVE or e.se is None or e.diff is None or e.margin is None:
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+# ---------------------------------------------------------------------------------------------
+# adjust: Holm across every gated entry with a p-value
+# ---------------------------------------------------------------------------------------------
+
+def _adjust(inp: _Inputs, entries: list[MetricEntry], estimates: list[_Estimate | _Undefined]) -> list[MetricEntry]:
+    family = [e.p_value if e.gated else None for e in entries]
+    p_adj, verdicts = holm_verdicts(family, [e.verdict for e in entries], alpha=inp.alpha)
+    k = sum(p is not None for p in family)
+    out = []
+    for e, est, pa, v in zip(entries, estimates, p_adj, verdicts):
+        if pa is None:
+            out.append(dataclasses.replace(e, n_required=_n_required(inp, e, inp.alpha)))
+            continue
+        # Holm's decision for this entry is the TOST at level alpha * p / p_adjusted: show that interval
+        level = inp.alpha * e.p_value / pa if pa > 0 else inp.alpha
+        changes: dict[str, Any] = dict(p_adjusted=pa, adjustment=ADJUSTMENT)
+        if k > 1 and level < inp.alpha:
+            changes.update(ci_adjusted=tuple(map(float, est.interval_at(2 * level))), ci_adjusted_level=1 - 2 * level)
+        if v is not e.verdict:
+            changes.update(verdict=v, decided_by="holm", note=_join(
+                e.note, f"the {e.ci_level:.0%} interval lies inside the margin, but the Holm-adjusted p = {pa:.3g} > "
+                f"alpha = {inp.alpha:g} across {k} gated claims"))
+        adjusted = dataclasses.replace(e, **changes)
+        out.append(dataclasses.replace(adjusted, n_required=_n_required(inp, adjusted, level)))
+    return out
+
+
+def _n_required(inp: _Inputs, e: MetricEntry, level: float) -> int | None:
+    """Rows that would decide an INCONCLUSIVE entry at the level its decision used (Holm's, if adjusted)."""
+    margin = inp.margins.get(e.name)
+    if margin is None or e.verdict is not Verdict.INCONCLUSIVE or e.se is None or e.diff is None or e.margin is None:
         return None
     m_abs = e.margin["absolute_value"]
     if m_abs is None or e.se <= 0:
         return None
-    if e.p_value and e.p_adjusted and e.p_adjusted > e.p_value:
-        # Holm multiplied this p-value by k (its adjusted/raw ratio): deciding needs p <= alpha / k
-        alpha = alpha * e.p_value / e.p_adjusted
-    return eq.n_required(e.diff, e.se, e.n, m_abs, alpha=alpha, power=power, test=margin.test,
+    return eq.n_required(e.diff, e.se, e.n, m_abs, alpha=level, power=inp.power, test=margin.test,
                          higher_is_better=margin.higher_is_better)
-
-
-# ---------------------------------------------------------------------------------------------
-# slices
-# ---------------------------------------------------------------------------------------------
-
-def _slice_codes(column: str, values: Any, n: int) -> list[tuple[Any, np.ndarray]]:
-    """(value, row indices) per distinct value, in sorted value order; missing values are their own slice."""
-    arr = np.asarray(values)
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise ParityInputError(f"slice column {column!r} must be one value per row ({n}), got shape {arr.shape}")
-    if arr.dtype.kind == "f":
-        missing = np.isnan(arr)
-    elif arr.dtype == object:
-        missing = np.fromiter((v is None or (isinstance(v, float) and v != v) for v in arr), bool, count=n)
-    else:
-        missing = np.zeros(n, dtype=bool)
-    present = np.flatnonzero(~missing)
-    out: list[tuple[Any, np.ndarray]] = []
-    if present.size:
-        try:
-            uniq, inv = np.unique(arr[present], return_inverse=True)
-        except TypeError:
-            raise ParityInputError(f"slice column {column!r} mixes value types that cannot be ordered "
-                                   "(e.g. strings and numbers); give it one type") from None
-        order = np.argsort(inv, kind="stable")
-        bounds = np.searchsorted(inv[order], np.arange(uniq.size + 1))
-        for j, v in enumerate(uniq.tolist()):
-            out.append((v, present[order[bounds[j]:bounds[j + 1]]]))
-    if missing.any():
-        out.append((None, np.flatnonzero(missing)))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------------------------
 
-def _validate_options(alpha, n_boot, seed, min_slice_size, power) -> None:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 0.5:
-        raise ParityInputError(f"alpha must be in (0, 0.5) (the decision interval is 1 - 2*alpha), got {alpha!r}")
-    for name, v, lo in (("n_boot", n_boot, 2), ("seed", seed, 0), ("min_slice_size", min_slice_size, 0)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-            raise ParityInputError(f"{name} must be an integer >= {lo}, got {v!r}")
-    if not 0 < power < 1:
-        raise ParityInputError(f"power must be in (0, 1), got {power!r}")
-
-
-def _margins(metric_defs: list[MetricDef], margins: Mapping[str, Any] | None) -> dict[str, eq.Margin]:
-    names = {d.name for d in metric_defs}
-    canonical: dict[str, Any] = {}
-    for key, spec in (margins or {}).items():  # "AUC" and "auc" name the same metric
-        name = key.strip().lower() if isinstance(key, str) else key
-        if name in canonical:
-            raise ParityInputError(f"margins name metric {name!r} twice")
-        canonical[name] = spec
-    margins = canonical
-    unknown = sorted(set(margins) - names)
-    if unknown:
-        raise ParityInputError(f"margins given for metric(s) {unknown} that are not being compared; "
-                               f"metrics: {sorted(names)}")
-    return {d.name: eq.as_margin(d.name, margins[d.name], higher_is_better=d.higher_is_better)
-            for d in metric_defs if d.name in margins}
-
-
 def compare_scores(y_true: Any, score_legacy: Any, score_new: Any, *, metrics: Sequence[str] = DEFAULT_METRICS,
                    margins: Mapping[str, Any] | None = None, alpha: float = 0.05, sample_weight: Any = None,
                    groups: Any = None, keys: Any = None, n_boot: int = 1000, seed: int = 0,
-                   slices: Mapping[str, Any] | None = None, min_slice_size: int = 1000,
+                   slices: Mapping[Any, Any] | None = None, min_slice_size: int = 1000,
                    method: str | Mapping[str, str] = "auto", power: float = 0.8,
-                   ungated: Sequence[str] = ()) -> ComparisonResult:
+                   ungated: Sequence[str] = (), allow_identical: bool = False) -> ComparisonResult:
     """Compare two models' scores on the same rows, metric by metric, with three-way verdicts.
 
     ``margins`` maps a metric name to a `Margin`, an absolute number, or ``(value, "absolute"|"relative")``
     (as `equivalence.parse_margins` returns); the direction comes from the metric's definition unless a
-    full `Margin` is given. ``slices`` maps a column name to one categorical value per row. ``power`` sets
-    the target of ``mdd`` and ``n_required``. Metrics named in ``ungated`` keep their margin and verdict
-    but are informative only: not gated and outside the Holm family. See the module docstring for methods,
-    intervals and gating.
+    full `Margin` is given. ``slices`` maps a column name to one categorical value per row, or a tuple of
+    column names to a tuple of such arrays (a crossed slice: one entry per combination present, id
+    ``metrics/auc[device=mobile,country=US]``). ``power`` sets the target of ``mdd`` and ``n_required``.
+    Metrics named in ``ungated`` keep their margin and verdict but are informative only: not gated and
+    outside the Holm family. ``score_new`` equal to ``score_legacy`` row for row is refused (a column
+    compared with itself proves nothing) unless ``allow_identical=True``. See the module docstring for
+    methods, intervals, gating and what counts as undefined.
+
+    Four steps, each a function: validate (every argument, once) -> estimate (one estimator per method)
+    -> gate (one `MetricEntry` per metric x slice) -> adjust (Holm).
     """
-    _validate_options(alpha, n_boot, seed, min_slice_size, power)
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    defs = [get_metric(m) for m in metrics]
-    if not defs:
-        raise ParityInputError("metrics is empty; name at least one metric, e.g. ('auc', 'logloss')")
-    dup = sorted({d.name for d in defs if [x.name for x in defs].count(d.name) > 1})
-    if dup:
-        raise ParityInputError(f"metrics lists {dup} more than once")
-    margin_of = _margins(defs, margins)
-    if isinstance(ungated, str):
-        ungated = [ungated]
-    informative = {get_metric(u).name for u in ungated}
-    stray = sorted(informative - {d.name for d in defs})
-    if stray:
-        raise ParityInputError(f"ungated names metric(s) {stray} that are not being compared")
-
-    a = np.asarray(score_legacy)
-    b = np.asarray(score_new)
-    y = np.asarray(y_true)
-    if y.ndim != 1:
-        raise ParityInputError(f"y_true must be 1-D (one label per row), got shape {y.shape}")
-    n = int(y.shape[0])
-    for name, arr in (("score_legacy", a), ("score_new", b)):
-        if arr.ndim != 1 or arr.shape[0] != n:
-            raise ParityInputError(f"{name} must be 1-D with one value per row ({n} rows in y_true), got shape {arr.shape}")
-    if n < 1:
-        raise ParityInputError("y_true is empty")
-    for name, arr in (("score_legacy", a), ("score_new", b)):
-        if arr.dtype.kind in "fc":
-            bad = np.flatnonzero(~np.isfinite(arr))
-            if bad.size:
-                raise ParityInputError(f"{name}: row {int(bad[0])} is {arr[bad[0]].item()!r} ({bad.size} non-finite in all); "
-                                       "scores must be finite")
-    w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    if w is not None and (w.ndim != 1 or w.shape[0] != n):
-        raise ParityInputError(f"sample_weight must have one value per row ({n}), got shape {w.shape}")
-    g = None if groups is None else np.asarray(groups)
-    k = None if keys is None else np.asarray(keys)
-    if isinstance(method, str):
-        if method not in ("auto", "bootstrap"):
-            raise ParityInputError(f"method must be 'auto', 'bootstrap' or a mapping metric -> method, got {method!r}")
-        how_of = {d.name: _choose(d, method, w is not None) for d in defs}
-    else:
-        unknown = sorted(set(method) - {d.name for d in defs})
-        bad = {k_: v for k_, v in method.items() if v not in METHODS}
-        if unknown or bad:
-            raise ParityInputError(f"method mapping: unknown metric(s) {unknown} or method(s) {bad}; "
-                                   f"methods: {METHODS}")
-        how_of = {d.name: _choose(d, method.get(d.name, "auto"), w is not None) for d in defs}
-    for d in defs:
-        if d.needs_groups and g is None:
-            raise ParityInputError(f"metric {d.name!r} is computed per query group: pass groups (--group COL)")
-
-    def sub(arr, idx):
-        return None if arr is None else arr[idx]
-
-    def n_groups(d: MetricDef, gg) -> int | None:  # what a ranking metric averages over
-        if not d.needs_groups or gg is None:
-            return None
-        try:
-            return int(group_codes(gg, gg.shape[0])[1].size)
-        except ParityInputError:  # the metric itself reports the bad group ids
-            return None
-
-    entries: list[MetricEntry] = []
-    margin_list: list[eq.Margin | None] = []
-    for d in defs:  # all rows: undefined metrics here are bad input and raise
-        est = _estimate(d, how_of[d.name], y, a, b, w, g, k, alpha, n_boot, seed)
-        mg = margin_of.get(d.name)
-        entries.append(_entry(d, est, mg, n=n, alpha=alpha, power=power, slice_=None,
-                              gated=mg is not None and d.name not in informative,
-                              note="informative: not gated" if d.name in informative else ""))
-        entries[-1].n_groups = n_groups(d, g)
-        margin_list.append(mg)
-
-    for column, values in (slices or {}).items():
-        for value, idx in _slice_codes(column, values, n):
-            sl = {"column": str(column), "value": value}
-            small = idx.size < min_slice_size
-            for d in defs:
-                mg = margin_of.get(d.name)
-                note = f"slice below min_slice_size={min_slice_size}: reported, not gated" if small else (
-                    "informative: not gated" if d.name in informative else "")
-                try:
-                    est = _estimate(d, how_of[d.name], y[idx], a[idx], b[idx], sub(w, idx), sub(g, idx),
-                                    sub(k, idx), alpha, n_boot, seed)
-                except ParityInputError as exc:  # e.g. one class only in this slice
-                    entries.append(_entry(d, None, mg, n=int(idx.size), alpha=alpha, power=power, slice_=sl,
-                                          gated=False, note=f"not computable on this slice: {exc}"))
-                    entries[-1].n_groups = n_groups(d, sub(g, idx))
-                    margin_list.append(mg)
-                    continue
-                entries.append(_entry(d, est, mg, n=int(idx.size), alpha=alpha, power=power, slice_=sl,
-                                      gated=mg is not None and not small and d.name not in informative, note=note))
-                entries[-1].n_groups = n_groups(d, sub(g, idx))
-                margin_list.append(mg)
-
-    p_family = [e.p_value if e.gated else None for e in entries]
-    p_adj, verdicts = holm_verdicts(p_family, [e.verdict for e in entries], alpha=alpha)
-    for e, pa, v, mg in zip(entries, p_adj, verdicts, margin_list):
-        if pa is not None:
-            e.p_adjusted, e.adjustment = pa, ADJUSTMENT
-            if v is not e.verdict:
-                e.note = (e.note + "; " if e.note else "") + (
-                    f"interval inside the margin but Holm-adjusted p = {pa:.3g} > alpha = {alpha}")
-                e.verdict = v
-        if mg is not None:
-            e.n_required = _n_required(e, mg, alpha, power)
-    notes = []
-    if not margin_of:
-        notes.append("no margins given: nothing is gated, so the overall verdict is INCONCLUSIVE")
-    return ComparisonResult(entries, n_rows=n, seed=int(seed), alpha=float(alpha), n_boot=int(n_boot),
-                            min_slice_size=int(min_slice_size), notes=notes)
+    inp = _validate(y_true, score_legacy, score_new, metrics=metrics, margins=margins, alpha=alpha,
+                    sample_weight=sample_weight, groups=groups, keys=keys, n_boot=n_boot, seed=seed, slices=slices,
+                    min_slice_size=min_slice_size, method=method, power=power, ungated=ungated,
+                    allow_identical=allow_identical)
+    cells = [(d, None) for d in inp.defs] + [(d, sl) for sl in inp.slices for d in inp.defs]
+    estimates = [_estimate(inp, d, None if sl is None else sl.rows) for d, sl in cells]
+    entries = [_gate(inp, d, sl, est) for (d, sl), est in zip(cells, estimates)]
+    entries = _adjust(inp, entries, estimates)
+    notes = [] if inp.margins else ["no margins given: nothing is gated, so the overall verdict is INCONCLUSIVE"]
+    return ComparisonResult(entries, n_rows=int(inp.y.shape[0]), seed=inp.seed, alpha=inp.alpha, n_boot=inp.n_boot,
+                            min_slice_size=inp.min_slice_size, notes=notes)

@@ -14,6 +14,7 @@ from scipy import stats
 from sklearn.metrics import log_loss as sk_log_loss
 from sklearn.metrics import roc_auc_score
 
+from harness.checks.metrics import comparison_checks
 from harness.errors import ParityInputError
 from harness.stats.compare import compare_scores
 from harness.stats.equivalence import Margin
@@ -190,7 +191,7 @@ def test_to_dict_fields_and_checks():
               "margin", "verdict", "n", "slice", "gated", "mdd", "n_required"):
         assert k in m
     assert m["verdict"] == "EQUIVALENT" and isinstance(m["ci"], list)
-    checks = r.to_checks()
+    checks = comparison_checks(r)  # the check layer converts; the stats core knows no CheckResult
     assert [c.id for c in checks] == ["metrics/auc", "metrics/logloss"]
     assert checks[0].kind == "metric" and checks[0].details["metric"] == "auc" and not checks[1].gated
 
@@ -223,8 +224,9 @@ def test_bad_arguments_are_named(kwargs, fragment):
 def test_nan_score_names_the_row():
     y, a, b, _ = _data(n=200)
     b[17] = np.nan
-    with pytest.raises(ParityInputError, match="score_new: row 17"):
+    with pytest.raises(ParityInputError, match=r"score_new: expected finite numbers .*; row 17 is nan") as info:
         compare_scores(y, a, b)
+    assert (info.value.argument, info.value.row) == ("score_new", 17)
 
 
 def test_ungated_metrics_keep_their_verdict_but_leave_the_holm_family():
