@@ -5,12 +5,20 @@ change; 2 usage or infrastructure error (bad input, missing file, a side that co
 Each sub-command module exposes ``register(subparsers)`` which adds its parser and sets
 ``func=handler``; a handler returns the exit code. Modules are imported here, but each imports its
 heavy dependencies (pandas, TensorFlow) inside its handler so ``parity --help`` stays fast.
+
+Around every handler: a `ParityError` is one line and exit 2; any other exception is an internal
+error, also exit 2 (exit 1 means "parity failure" to CI, and a crash is not a judgement), one line
+naming it unless ``--verbose`` asks for the traceback. TensorFlow's native (C++) log lines are off
+unless ``--verbose`` or ``TF_CPP_MIN_LOG_LEVEL`` is already set: they are about TensorFlow's build, not
+about parity, and land in the middle of the findings.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 
 from harness.errors import ParityError, ParityInputError
 
@@ -29,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 parity holds / nothing changed, 1 parity failure or behaviour change, "
         "2 usage or infrastructure error.",
     )
+    parser.add_argument("--verbose", action="store_true", default=False,
+                        help="show TensorFlow's native log lines and the traceback of an internal error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMANDS:
         try:
@@ -57,9 +67,22 @@ def write_json_output(dest: str, text: str) -> None:
         raise ParityInputError(f"--json {dest}: cannot write ({exc})") from exc
 
 
+# TensorFlow reads it when it is first imported: 2 hides its INFO and WARNING lines (oneDNN notes,
+# CPU-instruction notes), keeping its errors.
+TF_QUIET_LEVEL = "2"
+
+
+def quiet_tensorflow(verbose: bool) -> None:
+    """Default ``TF_CPP_MIN_LOG_LEVEL`` before anything imports TensorFlow (a value already set wins)."""
+    if not verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_QUIET_LEVEL)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    verbose = bool(getattr(args, "verbose", False))
+    quiet_tensorflow(verbose)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_ERROR
@@ -70,6 +93,17 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except ParityError as exc:
         print(f"parity {args.command}: could not run: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"parity {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a bug or an unforeseen input; never exit 1 ("parity failure")
+        if verbose:
+            traceback.print_exc(file=sys.stderr)
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        print(f"parity {args.command}: internal error: {type(exc).__name__}: {exc} "
+              f"({os.path.basename(where.filename)}:{where.lineno}); could not judge"
+              + ("" if verbose else "; rerun with --verbose for the traceback"), file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -1,30 +1,48 @@
 """`parity baseline`: record, check, accept and list the upgrade gate's baselines.
 
-    parity baseline record  [--suite S ...] [--suites-dir DIR] [--out DIR] [--reason TEXT]
-    parity baseline check   [--suite S ...] [--suites-dir DIR] [--baseline DIR] [--json OUT] [--markdown OUT] [--all-seeds]
-    parity baseline accept  --suite S --reason TEXT [--suites-dir DIR] [--baseline DIR]
-    parity baseline history [--suite S ...] [--baseline DIR] [--json]
+    parity baseline record  --reason TEXT [--suite S ...] [--suites-dir DIR] [--baseline-dir DIR]
+    parity baseline check   [--suite S ...] [--suites-dir DIR] [--baseline-dir DIR] [--json OUT] [--markdown OUT] [--all-seeds]
+    parity baseline accept  --suite S --reason TEXT [--suites-dir DIR] [--baseline-dir DIR]
+    parity baseline history [--suite S ...] [--suites-dir DIR] [--baseline-dir DIR] [--json]
 
-Suites are read from --suites-dir (default $PARITY_SUITES_DIR or ./parity_suites); baselines live
-under --out / --baseline (default $PARITY_BASELINE_DIR or ./golden_data/baselines), the same places
-the pytest plugin uses when run from the same directory.
+Suites are read from --suites-dir (default $PARITY_SUITES_DIR or ./parity_suites). Each suite's
+baseline lives in --baseline-dir (also spelled --out / --baseline), else $PARITY_BASELINE_DIR, else
+baselines/<suite>/ next to its suite file: the places the pytest plugin uses, from any directory.
 
-Exit codes of ``check``: 0 nothing changed beyond noise, 1 a behaviour changed, 2 could not run
-(no baseline, bad suite, a probe that is malformed). Suites without probes are skipped with a note.
+Exit codes: 0 nothing changed beyond noise; 1 a behaviour changed; 2 could not judge: a suite with no
+baseline (NO_BASELINE, with the command that records it), an unreadable baseline (named), a bad suite
+or a malformed probe. Every suite is checked and reported before the exit code is decided.
+Suites without probes are skipped with a note.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from harness.errors import ParityError, ParityInputError
+
 __all__ = ["register"]
 
 
-BASELINE_HELP = "baselines root directory (default $PARITY_BASELINE_DIR or ./golden_data/baselines)"
+BASELINE_HELP = ("folder of the upgrade-gate baselines, one folder per suite inside (default $PARITY_BASELINE_DIR, "
+                 "else baselines/ next to each suite file)")
 SUITES_HELP = "folder of suite files test_*.py (default $PARITY_SUITES_DIR or ./parity_suites)"
+REASON_HELP = "why (kept in the history a release review reads); required, not blank"
+
+
+def _add_common(p: argparse.ArgumentParser, *, suites: bool = True, names: str = "suite name (repeatable; default: every suite with probes)") -> None:
+    p.add_argument("--suite", action="append", help=names)
+    if suites:
+        p.add_argument("--suites-dir", type=Path, metavar="DIR", help=SUITES_HELP)
+    # --out (record) and --baseline (the others) are the older spellings of --baseline-dir.
+    p.add_argument("--baseline-dir", "--out", "--baseline", dest="baseline_dir", type=Path, metavar="DIR", help=BASELINE_HELP)
+    # SUPPRESS: when absent here, the top-level `parity --verbose` stays as parsed.
+    p.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="show TensorFlow's native log lines and tracebacks of internal errors")
 
 
 def register(subparsers: Any) -> None:
@@ -36,28 +54,22 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=lambda args: _dispatch(args, parser))
 
     rec = sub.add_parser("record", help="run every probe (all seeds) and write the baseline")
-    rec.add_argument("--suite", action="append", help="suite name (repeatable; default: every suite with probes)")
-    rec.add_argument("--suites-dir", type=Path, metavar="DIR", help=SUITES_HELP)
-    rec.add_argument("--out", type=Path, help=BASELINE_HELP)
-    rec.add_argument("--reason", help="why; required when a baseline already exists")
+    _add_common(rec)
+    rec.add_argument("--reason", required=True, help=REASON_HELP)
 
     chk = sub.add_parser("check", help="compare this environment with the recorded baseline")
-    chk.add_argument("--suite", action="append", help="suite name (repeatable; default: every suite with probes)")
-    chk.add_argument("--suites-dir", type=Path, metavar="DIR", help=SUITES_HELP)
-    chk.add_argument("--baseline", type=Path, help=BASELINE_HELP)
+    _add_common(chk)
     chk.add_argument("--json", type=Path, dest="json_out", help="write the findings as JSON here")
     chk.add_argument("--markdown", type=Path, help="write the findings as Markdown here")
     chk.add_argument("--all-seeds", action="store_true", help="run every seed of learning probes (default: the first)")
 
     acc = sub.add_parser("accept", help="accept the current behaviour: re-record with a reason, keep history")
-    acc.add_argument("--suite", required=True, action="append", help="suite name (repeatable)")
-    acc.add_argument("--suites-dir", type=Path, metavar="DIR", help=SUITES_HELP)
-    acc.add_argument("--reason", required=True, help="why the change is accepted (kept in the history)")
-    acc.add_argument("--baseline", type=Path, help=BASELINE_HELP)
+    _add_common(acc)
+    acc.set_defaults(suite_required=True)
+    acc.add_argument("--reason", required=True, help=REASON_HELP)
 
     his = sub.add_parser("history", help="list recorded and accepted changes")
-    his.add_argument("--suite", action="append", help="suite name (repeatable; default: all)")
-    his.add_argument("--baseline", type=Path, help=BASELINE_HELP)
+    _add_common(his, names="suite name (repeatable; default: all)")
     his.add_argument("--json", action="store_true", dest="as_json", help="print the entries as JSON lines")
 
 
@@ -66,45 +78,59 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.baseline_command not in handlers:
         parser.print_help(sys.stderr)
         return 2
+    if getattr(args, "suite_required", False) and not args.suite:
+        raise ParityInputError(f"parity baseline {args.baseline_command} needs --suite S: accepting is a decision per suite")
     return handlers[args.baseline_command](args)
 
 
-def _suites_with_probes(names: list[str] | None, suites_dir: Path | None) -> list[Any]:
-    from harness.discovery import find_suites
+def _suites_with_probes(names: list[str] | None, suites_dir: Path | None) -> list[tuple[Any, Path]]:
+    """(suite, its file) for the named suites, or every suite with probes; a named one without: error."""
+    from harness.discovery import default_suites_dir, find_suites, load_suite_file
+    from harness.upgrade.probes import ProbeSet
 
+    root = Path(suites_dir) if suites_dir is not None else default_suites_dir()
+    suites = find_suites(names, root=root)
+    # find_suites loaded every file; loading again returns the same (cached) objects, now with their file.
+    files = {id(s): p for p in sorted(root.glob("test_*.py")) if (s := load_suite_file(p)) is not None}
     chosen = []
-    for suite in find_suites(names, root=suites_dir):
+    for suite in suites:
         if suite.probes is None:
             print(f"note: suite {suite.name!r} declares no probes; skipped", file=sys.stderr)
             continue
-        from harness.upgrade.probes import ProbeSet
-
         if not isinstance(suite.probes, ProbeSet):
-            from harness.errors import ParityInputError
-
             raise ParityInputError(f"suite {suite.name!r}: probes must be a harness.upgrade.ProbeSet, got {type(suite.probes).__name__}")
         if suite.probes.suite != suite.name:
-            from harness.errors import ParityInputError
-
             raise ParityInputError(f"suite {suite.name!r}: its ProbeSet is named {suite.probes.suite!r}; use ProbeSet({suite.name!r})")
-        chosen.append(suite)
+        chosen.append((suite, files[id(suite)]))
     if names and not chosen:
-        from harness.errors import ParityInputError
-
         raise ParityInputError(f"none of the suites {names} declares probes")
     return chosen
 
 
 def _record(args: argparse.Namespace) -> int:
+    from harness.options import check_reason
     from harness.upgrade.baseline import record_baseline
 
+    reason = check_reason(args.reason, needed_by="recording a baseline")
     suites = _suites_with_probes(args.suite, args.suites_dir)
-    for suite in suites:
-        path = record_baseline(suite.probes, root=args.out, reason=args.reason)
+    for suite, file in suites:
+        path = record_baseline(suite.probes, root=args.baseline_dir, reason=reason, suite_file=file)
         print(f"recorded {suite.name}: {len(suite.probes)} probes -> {path}")
     if not suites:
         print("no suite declares probes; nothing recorded", file=sys.stderr)
     return 0
+
+
+def _unjudged(suite: str, exc: ParityError) -> dict[str, Any]:
+    from harness.upgrade.baseline import BaselineFileError, NoBaselineError
+
+    entry: dict[str, Any] = {"suite": suite, "verdict": "ERROR", "message": str(exc)}
+    if isinstance(exc, NoBaselineError):
+        entry.update(verdict=exc.state, baseline=str(exc.path), record_command=exc.command,
+                     pytest_command=exc.pytest_command)
+    elif isinstance(exc, BaselineFileError):
+        entry.update(verdict=exc.state, file=str(exc.path))
+    return entry
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -115,25 +141,48 @@ def _check(args: argparse.Namespace) -> int:
     if not suites:
         print("parity baseline check: could not run: no suite declares probes, so there is nothing to check", file=sys.stderr)
         return 2
-    results = [check_against_baseline(s.name, s.probes, args.baseline, all_seeds=args.all_seeds) for s in suites]
+    results, unjudged = [], []
+    for suite, file in suites:
+        try:
+            results.append(check_against_baseline(suite.name, suite.probes, args.baseline_dir,
+                                                  all_seeds=args.all_seeds, suite_file=file))
+        except ParityError as exc:  # this suite cannot be judged; the others still are
+            unjudged.append(_unjudged(suite.name, exc))
+            print(f"parity baseline check: suite {suite.name!r}: {unjudged[-1]['verdict']}: {exc}", file=sys.stderr)
+    changed = any(r.changed for r in results)
+    verdict = unjudged[0]["verdict"] if unjudged else "CHANGED" if changed else "UNCHANGED"
     if args.json_out:
-        doc = {"schema_version": "1.0", "verdict": "CHANGED" if any(r.changed for r in results) else "UNCHANGED",
-               "suites": [r.to_dict() for r in results]}
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(doc, indent=1, sort_keys=False, allow_nan=False) + "\n", encoding="utf-8")
-    markdown = findings_to_markdown(results)
+        doc = {"schema_version": "1.0", "verdict": verdict,
+               "suites": [r.to_dict() for r in results] + unjudged}
+        text = json.dumps(doc, indent=1, sort_keys=False, allow_nan=False) + "\n"
+        if str(args.json_out) == "-":
+            sys.stdout.write(text)
+        else:
+            _write_text(args.json_out, text, flag="--json")
+    markdown = findings_to_markdown(results, unjudged=unjudged)
     if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(markdown, encoding="utf-8")
-    print(markdown, end="")
-    return 1 if any(r.changed for r in results) else 0
+        _write_text(args.markdown, markdown, flag="--markdown")
+    print(markdown, end="", file=sys.stderr if str(args.json_out) == "-" else sys.stdout)
+    return 2 if unjudged else 1 if changed else 0
+
+
+def _write_text(path: Path, text: str, *, flag: str) -> None:
+    from harness.files import write_atomic
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise ParityInputError(f"{flag} {path}: cannot write ({exc})") from None
 
 
 def _accept(args: argparse.Namespace) -> int:
+    from harness.options import check_reason
     from harness.upgrade.baseline import accept_baseline
 
-    for suite in _suites_with_probes(args.suite, args.suites_dir):
-        path, accepted = accept_baseline(suite.probes, reason=args.reason, root=args.baseline)
+    reason = check_reason(args.reason, needed_by="accepting a change")
+    for suite, file in _suites_with_probes(args.suite, args.suites_dir):
+        path, accepted = accept_baseline(suite.probes, reason=reason, root=args.baseline_dir, suite_file=file)
         print(f"accepted {suite.name}: {len(accepted)} finding(s) -> {path}")
         for f in accepted:
             print(f"  {f.outcome.value:<12} {f.category:<13} {f.probe}/{f.output}")
@@ -141,16 +190,21 @@ def _accept(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
-    from harness.upgrade.baseline import iter_suite_dirs, read_history
+    from harness.upgrade.baseline import default_baseline_root, iter_suite_dirs, read_history
 
-    names = args.suite or [p.name for p in iter_suite_dirs(args.baseline)]
-    for name in names:
-        for entry in read_history(name, root=args.baseline):
+    root = args.baseline_dir or (Path(os.environ["PARITY_BASELINE_DIR"]) if os.environ.get("PARITY_BASELINE_DIR") else None)
+    if root is not None:
+        where = [(name, root) for name in (args.suite or [p.name for p in iter_suite_dirs(root)])]
+    else:
+        where = [(s.name, default_baseline_root(suite_file=f)) for s, f in _suites_with_probes(args.suite, args.suites_dir)]
+    for name, base in where:
+        for entry in read_history(name, root=base):
             if args.as_json:
                 print(json.dumps(entry, sort_keys=True))
                 continue
-            changed = [f"{f['probe']}/{f['output']}" for f in entry.get("findings_accepted", []) if f["outcome"] == "CHANGED"]
-            pkgs = ", ".join(f"{p} {a} -> {b}" for p, (a, b) in (entry.get("changed_packages") or {}).items())
+            changed = [f"{f.get('probe')}/{f.get('output')}" for f in entry.get("findings_accepted") or []
+                       if isinstance(f, dict) and f.get("outcome") == "CHANGED"]
+            pkgs = ", ".join(f"{p} {v[0]} -> {v[1]}" for p, v in (entry.get("changed_packages") or {}).items())
             print(f"{entry['when']}  {name}  {entry['action']:<6}  {entry['reason']}")
             if pkgs:
                 print(f"    packages: {pkgs}")

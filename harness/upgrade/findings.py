@@ -346,10 +346,44 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _change_text(c: Mapping[str, Any]) -> str:
+    """One DeepDiff change in words: an added or removed item says so (its value is not "None")."""
+    kind = str(c.get("change", ""))
+    if kind.endswith("_added"):
+        return f"`{c['path']}`: added {c['new']!r}"
+    if kind.endswith("_removed"):
+        return f"`{c['path']}`: removed {c['old']!r}"
+    if kind == "type_changes":
+        return f"`{c['path']}`: {c['old']!r} ({type(c['old']).__name__}) -> {c['new']!r} ({type(c['new']).__name__})"
+    return f"`{c['path']}`: {c['old']!r} -> {c['new']!r}"
+
+
+def _dtype_name(dtype: str) -> str:
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return str(dtype)
+
+
+def _layout_text(s: Mapping[str, Any]) -> str:
+    """A shape or dtype change in words, saying only what changed."""
+    (old_dtype, new_dtype), (old_shape, new_shape) = s["dtype"], s["shape"]
+    parts = []
+    if old_shape != new_shape:
+        text = f"shape {tuple(old_shape)} -> {tuple(new_shape)}"
+        if len(old_shape) == len(new_shape) == 1:
+            d = new_shape[0] - old_shape[0]
+            text += f" ({abs(d)} element{'s' if abs(d) != 1 else ''} {'added' if d > 0 else 'removed'})"
+        parts.append(text)
+    if old_dtype != new_dtype:
+        parts.append(f"dtype {_dtype_name(old_dtype)} -> {_dtype_name(new_dtype)}")
+    return ", ".join(parts) or "layout changed"
+
+
 def _size_text(f: Finding) -> str:
     s = f.size
     if "changes" in s:
-        parts = [f"`{c['path']}`: {c['old']!r} -> {c['new']!r}" for c in s["changes"][:5]]
+        parts = [_change_text(c) for c in s["changes"][:5]]
         more = f" (+{len(s['changes']) - 5} more)" if len(s["changes"]) > 5 else ""
         return "; ".join(parts) + more
     if "error" in s:
@@ -375,22 +409,36 @@ def _size_text(f: Finding) -> str:
         parts.append(s["reason"])
     if "note" in s:
         parts.append(s["note"])
-    if "shape" in s:
-        parts.append(f"dtype {s['dtype'][0]} -> {s['dtype'][1]}, shape {s['shape'][0]} -> {s['shape'][1]}")
+    if "shape" in s and "dtype" in s:
+        parts.append(_layout_text(s))
     return "; ".join(parts)
 
 
-def findings_to_markdown(results: UpgradeResult | Sequence[UpgradeResult]) -> str:
-    """A review-style Markdown report: headline, how to fix, then a table per suite of what changed."""
+def findings_to_markdown(results: UpgradeResult | Sequence[UpgradeResult],
+                         unjudged: Sequence[Mapping[str, Any]] = ()) -> str:
+    """A review-style Markdown report: headline, how to fix, then a table per suite of what changed.
+
+    ``unjudged``: suites that could not be compared, as ``{"suite", "verdict" (NO_BASELINE | UNREADABLE
+    | ERROR), "message", "record_command"?}``; they come first, and no headline calls the run clean."""
     if isinstance(results, UpgradeResult):
         results = [results]
     n_changed = sum(len(r.changed) for r in results)
     lines = ["# Upgrade gate", ""]
+    if unjudged:
+        lines += [f"**{len(unjudged)} suite(s) could not be judged** "
+                  f"({', '.join(sorted({str(u['verdict']) for u in unjudged}))}): the gate has not passed.", ""]
+        for u in unjudged:
+            lines += [f"## {u['suite']}: {u['verdict']}", "", str(u["message"]).splitlines()[0] if u["verdict"] != "NO_BASELINE"
+                      else f"No baseline at `{u.get('baseline')}`. Record it with:", ""]
+            if u.get("record_command"):
+                lines += ["```", str(u["record_command"]), "```", ""]
     if n_changed:
         lines += [f"**{n_changed} behaviour(s) changed.** Review each below; if the change is intended, re-record with "
                   "`parity baseline accept --suite SUITE --reason \"...\"`.", ""]
-    else:
+    elif results and not unjudged:
         lines += ["**No behaviour changed beyond noise.**", ""]
+    elif results:
+        lines += ["No behaviour changed beyond noise in the suites that were judged.", ""]
     for r in results:
         counts = {o: sum(f.outcome is o for f in r.findings) for o in Outcome}
         lines += [f"## {r.suite}", "",

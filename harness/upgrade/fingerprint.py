@@ -42,7 +42,8 @@ NUMERIC_PACKAGES: tuple[str, ...] = (
 )
 _ALIASES = {"tensorflow-cpu": "tensorflow", "tensorflow-gpu": "tensorflow", "tensorflow-intel": "tensorflow"}
 
-# Environment variables that change numerics or threading (and hence reduction order).
+# Environment variables that change numerics or threading (and hence reduction order). Not
+# TF_CPP_MIN_LOG_LEVEL: the CLI defaults it to quiet TensorFlow's logs, and logging moves no number.
 NUMERIC_ENV_VARS: tuple[str, ...] = (
     "TF_ENABLE_ONEDNN_OPTS",
     "TF_DETERMINISTIC_OPS",
@@ -50,7 +51,6 @@ NUMERIC_ENV_VARS: tuple[str, ...] = (
     "TF_NUM_INTRAOP_THREADS",
     "TF_NUM_INTEROP_THREADS",
     "TF_XLA_FLAGS",
-    "TF_CPP_MIN_LOG_LEVEL",
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",
     "MKL_CBWR",

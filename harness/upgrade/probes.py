@@ -42,8 +42,10 @@ moves the last bits, and a gate that cries wolf on that gets switched off), ``rt
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from harness.errors import ParityInputError
@@ -111,13 +113,26 @@ class Probe:
         return out
 
 
-class ProbeSet:
-    """The probes of one suite, declared with one decorator per category (see the module docstring)."""
+def _declaring_file() -> Path | None:
+    """The file of the first caller outside this module: where ``ProbeSet(...)`` was written."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back
+    name = frame.f_globals.get("__file__") if frame is not None else None
+    return Path(name).resolve() if name else None
 
-    def __init__(self, suite: str) -> None:
+
+class ProbeSet:
+    """The probes of one suite, declared with one decorator per category (see the module docstring).
+
+    ``source_file``: the file that declared it (normally the suite file; None in an interactive
+    session), where the baselines go by default (``baselines/`` next to it) when no shell says."""
+
+    def __init__(self, suite: str, *, source_file: str | Path | None = None) -> None:
         if not isinstance(suite, str) or not suite:
             raise ParityInputError(f"ProbeSet(suite): expected a non-empty suite name, got {suite!r}")
         self.suite = suite
+        self.source_file = Path(source_file).resolve() if source_file is not None else _declaring_file()
         self._probes: dict[str, Probe] = {}
 
     # -- declaration -------------------------------------------------------------------------------

@@ -28,11 +28,60 @@ from harness.errors import ParityError, ParityInputError
 from harness.upgrade.configs import to_config_json
 from harness.upgrade.probes import Probe, ProbeSet
 
-__all__ = ["INLINE_MAX_BYTES", "NPZ_MAX_BYTES", "Output", "ProbeRecord", "Snapshot", "encode_output", "take_snapshot"]
+__all__ = ["INLINE_MAX_BYTES", "NPZ_MAX_BYTES", "SNAPSHOT_SCHEMA", "Output", "ProbeRecord", "Snapshot", "encode_output",
+           "take_snapshot"]
 
 INLINE_MAX_BYTES = 8 * 1024
 NPZ_MAX_BYTES = 4 * 1024 * 1024
 _QUANTILES = (0.0, 0.01, 0.25, 0.5, 0.75, 0.99, 1.0)
+_ARRAY_KINDS = "biufcUS"  # what encode_output stores; anything else in a file was not written by us
+
+_OUTPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["kind", "sha256"],
+    "properties": {"kind": {"enum": ["json", "array"]}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
+    "if": {"properties": {"kind": {"const": "json"}}},
+    "then": {"required": ["value"]},
+    "else": {
+        "required": ["dtype", "shape", "storage"],
+        "properties": {
+            "dtype": {"type": "string"},
+            "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+            "summary": {"type": "object"},
+            "storage": {"enum": ["inline", "npz", "summary"]},
+        },
+        "allOf": [
+            {"if": {"properties": {"storage": {"const": "inline"}}}, "then": {"required": ["data"], "properties": {"data": {"type": "string"}}}},
+            {"if": {"properties": {"storage": {"const": "npz"}}}, "then": {"required": ["npz_key"], "properties": {"npz_key": {"type": "string"}}}},
+        ],
+    },
+}
+
+# The JSON layout `Snapshot.to_dict` writes (and golden_data/baselines/README.md describes); reading a
+# baseline validates against it first, so a malformed file is one message naming where, not a KeyError.
+SNAPSHOT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["suite", "probes"],
+    "properties": {
+        "suite": {"type": "string"},
+        "probes": {"type": "object", "additionalProperties": {
+            "type": "object",
+            "required": ["category", "packages", "tolerance", "seeds", "runs"],
+            "properties": {
+                "category": {"type": "string"},
+                "packages": {"type": "array", "items": {"type": "string"}},
+                "tolerance": {"type": "object", "properties": {
+                    "ulps": {"type": "integer", "minimum": 0}, "rtol": {"type": "number", "minimum": 0},
+                    "atol": {"type": "number", "minimum": 0}}},
+                "seeds": {"type": "array"},
+                "error": {"type": ["string", "null"]},
+                "runs": {"type": "array", "items": {
+                    "type": "object", "required": ["seed", "outputs"],
+                    "properties": {"outputs": {"type": "object", "additionalProperties": _OUTPUT_SCHEMA}}}},
+            },
+        }},
+    },
+}
 
 
 def _canonical_json(value: Any) -> str:
@@ -104,6 +153,8 @@ class Output:
             if d["kind"] == "json":
                 return cls(kind="json", sha256=d["sha256"], value=d["value"])
             dtype, shape = np.dtype(d["dtype"]), tuple(d["shape"])
+            if dtype.kind not in _ARRAY_KINDS:
+                raise ParityInputError(f"{where}: dtype {d['dtype']!r} is not a numeric, bool or string dtype")
             array = None
             if d["storage"] == "inline":
                 array = np.frombuffer(base64.b64decode(d["data"]), dtype=dtype).reshape(shape).copy()
@@ -111,6 +162,8 @@ class Output:
                 if npz is None or d["npz_key"] not in npz:
                     raise ParityInputError(f"{where}: array {d['npz_key']!r} missing from the baseline's .npz file")
                 array = np.asarray(npz[d["npz_key"]])
+                if array.dtype.kind not in _ARRAY_KINDS:
+                    raise ParityInputError(f"{where}: array {d['npz_key']!r} in the .npz has dtype {array.dtype}")
             out = cls(kind="array", sha256=d["sha256"], dtype=d["dtype"], shape=shape, summary=dict(d.get("summary", {})),
                       array=array)
         except (KeyError, TypeError, ValueError) as exc:

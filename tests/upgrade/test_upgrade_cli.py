@@ -52,13 +52,10 @@ def suites(tmp_path, monkeypatch):
 
 def test_record_check_accept_history(suites, monkeypatch, capsys):
     root = suites / "baselines"
-    assert main(["baseline", "record", "--out", str(root)]) == 0
+    assert main(["baseline", "record", "--out", str(root), "--reason", "first baseline"]) == 0
     out = capsys.readouterr()
     assert "recorded cli_suite" in out.out and "'plain_suite' declares no probes; skipped" in out.err
     assert (root / "cli_suite" / "baseline.json").is_file() and not (root / "plain_suite").exists()
-
-    assert main(["baseline", "record", "--out", str(root)]) == 2  # exists, no reason
-    assert "needs a reason" in capsys.readouterr().err
 
     js, md = suites / "out" / "f.json", suites / "out" / "f.md"
     assert main(["baseline", "check", "--baseline", str(root), "--json", str(js), "--markdown", str(md)]) == 0
@@ -81,7 +78,7 @@ def test_record_check_accept_history(suites, monkeypatch, capsys):
     capsys.readouterr()
     assert main(["baseline", "history", "--baseline", str(root)]) == 0
     text = capsys.readouterr().out
-    assert "record  initial record" in text and "accept  C lowered on purpose" in text and "cfg/params" in text
+    assert "record  first baseline" in text and "accept  C lowered on purpose" in text and "cfg/params" in text
     assert main(["baseline", "history", "--baseline", str(root), "--json"]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [x["action"] for x in lines] == ["record", "accept"]
@@ -89,7 +86,7 @@ def test_record_check_accept_history(suites, monkeypatch, capsys):
 
 def test_last_bit_change_exits_zero(suites, monkeypatch, capsys):
     root = suites / "baselines"
-    assert main(["baseline", "record", "--out", str(root)]) == 0
+    assert main(["baseline", "record", "--out", str(root), "--reason", "first baseline"]) == 0
     monkeypatch.setenv("CLI_TEST_SCALE", repr(1.0 + 2.220446049250313e-16))  # 1 + eps: moves values by <= 1 ulp
     js = suites / "f.json"
     assert main(["baseline", "check", "--baseline", str(root), "--json", str(js)]) == 0
@@ -125,29 +122,72 @@ def test_results_convert_to_check_results_for_the_plugin(suites, monkeypatch):
 
 
 def test_suites_outside_the_default_folder_and_default_locations(suites, monkeypatch, capsys):
-    """A user's suites elsewhere: --suites-dir finds them, baselines default to ./golden_data/baselines
-    of the current directory (never the installed harness's folder), and the missing-baseline hint
-    gives a command that works."""
+    """A user's suites elsewhere: --suites-dir finds them; baselines default to baselines/ next to the
+    suite file whatever the current directory; the missing-baseline message is a command that works."""
+    import shlex
+
     monkeypatch.delenv("PARITY_SUITES_DIR")
     monkeypatch.delenv("PARITY_BASELINE_DIR", raising=False)
     work = suites / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    folder = str(suites / "parity_suites")
+    folder = suites / "parity_suites"
+    expected = folder / "baselines" / "cli_suite" / "baseline.json"
 
     assert main(["baseline", "check", "--suite", "cli_suite"]) == 2  # no ./parity_suites here
     err = capsys.readouterr().err
     assert f"suites directory {work / 'parity_suites'} does not exist: pass --suites-dir DIR" in err
 
-    assert main(["baseline", "check", "--suite", "cli_suite", "--suites-dir", folder]) == 2  # no baseline yet
-    err = capsys.readouterr().err
-    assert f"{work / 'golden_data' / 'baselines' / 'cli_suite' / 'baseline.json'} does not exist" in err
-    assert "`parity baseline record --suite cli_suite --suites-dir DIR`" in err
+    assert main(["baseline", "check", "--suite", "cli_suite", "--suites-dir", str(folder)]) == 2  # no baseline yet
+    out, err = capsys.readouterr()
+    assert f"NO_BASELINE: no baseline for suite 'cli_suite': {expected} does not exist" in err
+    assert "## cli_suite: NO_BASELINE" in out and "could not be judged" in out
+    command = out.split("```\n")[1].splitlines()[0]  # the command the report prints, run as printed
+    argv = shlex.split(command)
+    assert argv[:2] == ["parity", "baseline"] and "--reason" in argv
+    assert main(argv[1:]) == 0
+    assert expected.is_file() and not (work / "golden_data").exists()
 
-    assert main(["baseline", "record", "--suite", "cli_suite", "--suites-dir", folder]) == 0
-    assert (work / "golden_data" / "baselines" / "cli_suite" / "baseline.json").is_file()
-    assert main(["baseline", "check", "--suite", "cli_suite", "--suites-dir", folder]) == 0
+    other = suites / "elsewhere"
+    other.mkdir()
+    monkeypatch.chdir(other)  # another working directory finds the same baseline
+    assert main(["baseline", "check", "--suite", "cli_suite", "--suites-dir", str(folder)]) == 0
     capsys.readouterr()
 
-    assert main(["baseline", "check", "--suite", "nope", "--suites-dir", folder]) == 2
+    assert main(["baseline", "check", "--suite", "nope", "--suites-dir", str(folder)]) == 2
     assert f"unknown suite(s) ['nope'] in {folder}; available there: ['cli_suite', 'plain_suite']" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("action", ["record", "accept"])
+@pytest.mark.parametrize("reason", ["", "   ", "\t\n"], ids=["empty", "spaces", "whitespace"])
+def test_record_and_accept_validate_the_reason_alike(suites, capsys, action, reason):
+    root = suites / "baselines"
+    assert main(["baseline", "record", "--baseline-dir", str(root), "--reason", "first"]) == 0
+    capsys.readouterr()
+    assert main(["baseline", action, "--suite", "cli_suite", "--baseline-dir", str(root), "--reason", reason]) == 2
+    err = capsys.readouterr().err
+    assert "needs --reason TEXT" in err and "history" in err  # harness.options.check_reason, as pytest uses
+
+
+@pytest.mark.parametrize("action", ["record", "accept"])
+def test_record_and_accept_both_require_a_reason(suites, capsys, action):
+    with pytest.raises(SystemExit) as exc:
+        main(["baseline", action, "--suite", "cli_suite"])
+    assert exc.value.code == 2 and "the following arguments are required: --reason" in capsys.readouterr().err
+
+
+def test_one_suite_without_baseline_does_not_hide_the_others(suites, monkeypatch, capsys):
+    """Two suites, one recorded: the check still judges the recorded one; the exit is 2 (not judged)."""
+    d = suites / "parity_suites"
+    (d / "test_other_suite.py").write_text(SUITE_FILE.replace("cli_suite", "other_suite"))
+    monkeypatch.delitem(__import__("sys").modules, "parity_suites_test_other_suite", raising=False)
+    root = suites / "baselines"
+    assert main(["baseline", "record", "--suite", "cli_suite", "--baseline-dir", str(root), "--reason", "r"]) == 0
+    js = suites / "f.json"
+    assert main(["baseline", "check", "--baseline-dir", str(root), "--json", str(js)]) == 2
+    doc = json.loads(js.read_text())
+    assert doc["verdict"] == "NO_BASELINE"
+    states = {s["suite"]: s["verdict"] for s in doc["suites"]}
+    assert states == {"cli_suite": "UNCHANGED", "other_suite": "NO_BASELINE"}
+    (missing,) = [s for s in doc["suites"] if s["suite"] == "other_suite"]
+    assert f"--baseline-dir {root}" in missing["record_command"]
