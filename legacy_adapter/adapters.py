@@ -1,7 +1,8 @@
 """Sides the harness scores through when the legacy model is not a Python object we built.
 
 * `SklearnSide`: any fitted (or fittable) scikit-learn estimator behind a featurizer, in process
-  (`Columns` is the featurizer for "these numeric columns as they are").
+  (`Columns` is the featurizer for "these numeric columns as they are"; it lives in
+  `harness.featurization.columns`, shared with the new platform, and is re-exported here).
 * `ScoreFileSide`: a file of precomputed scores keyed by id — the common case where the legacy system
   cannot run in Python at all, only export what it served.
 * `ExternalScorerSide`: a program run as a subprocess (CSV or Parquet in, scores out), with a timeout.
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import ParityInputError, ScorerError
+from harness.featurization.columns import Columns
 
 __all__ = ["Columns", "SklearnSide", "ScoreFileSide", "ExternalScorerSide"]
 
@@ -139,29 +141,6 @@ def _check_key_kinds(file_keys: pd.Series, batch_keys: pd.Series, *, where: str)
 def _series(keys: pd.Series, scores: np.ndarray, key: str, name: str) -> pd.Series:
     index = pd.Index(keys.to_numpy(), name=key)
     return pd.Series(np.asarray(scores, dtype=np.float64), index=index, name=name)
-
-
-class Columns:
-    """The identity featurizer: ``transform(frame)`` is ``frame[columns]`` as float64, in that order.
-    A missing or non-numeric column is an error naming it (nothing is coerced); ``who`` starts the
-    messages (the side using it)."""
-
-    def __init__(self, columns: Sequence[str], *, who: str = "Columns"):
-        if not columns or not all(isinstance(c, str) for c in columns):
-            raise ParityInputError(f"{who}: columns must be a non-empty list of column names, got {columns!r}")
-        self.columns = list(columns)
-        self.who = who
-
-    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        missing = [c for c in self.columns if c not in frame.columns]
-        if missing:
-            raise ParityInputError(f"{self.who}: the batch has no column(s) {missing}; "
-                                   f"it has {sorted(map(str, frame.columns))}")
-        bad = [c for c in self.columns if frame[c].dtype.kind not in "fiub"]
-        if bad:
-            raise ParityInputError(f"{self.who}: column(s) {bad} are not numeric "
-                                   f"(dtypes {[str(frame[c].dtype) for c in bad]})")
-        return frame[self.columns].astype(np.float64)
 
 
 class SklearnSide:

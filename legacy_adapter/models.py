@@ -4,7 +4,8 @@
   the one-hot of every id feature (its full cardinality, so the Keras side's Embedding(cardinality, 1)
   holds exactly the same weights) followed by the numeric features standardized with the training
   means/stds. The standardization is stored in the model and exposed (`standardization`) for the
-  Keras side, which must apply the very same affine map.
+  Keras side, which must apply the very same affine map (`Standardization` and `spec_summary` live in
+  `harness.featurization.standardization`, shared by both platforms, and are re-exported here).
 * `LegacyHistGradientBoosting`: HistGradientBoostingClassifier on the featurized frame, ids with at
   most 255 values declared categorical (HGB's limit), the high-cardinality hashes kept ordinal.
 
@@ -13,16 +14,17 @@ scikit-learn is imported inside the methods: importing this module stays cheap.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from harness.errors import ParityInputError
+from harness.featurization.spec import FeatureSpec
+from harness.featurization.standardization import Standardization, spec_summary
 from harness.results import jsonable
-from legacy_adapter.featurizer import FeatureSpec, LegacyFeaturizer
+from legacy_adapter.featurizer import LegacyFeaturizer
 
 __all__ = [
     "Standardization",
@@ -35,75 +37,6 @@ __all__ = [
 
 # HistGradientBoosting bins categorical values into at most max_bins (255) bins.
 HGB_MAX_CATEGORICAL_CARDINALITY = 255
-
-
-def spec_summary(spec: FeatureSpec) -> dict[str, Any]:
-    """What of the spec a config diff needs to see: the features, their kinds and cardinalities."""
-    return {
-        "numeric_features": list(spec.numeric_features),
-        "categorical_features": list(spec.categorical_features),
-        "cardinalities": {name: spec.cardinality(name) for name in spec.categorical_features},
-        "spec_version": spec.version,
-    }
-
-
-@dataclass(frozen=True)
-class Standardization:
-    """``(x - mean) / std`` per numeric feature; mean and std (ddof=0) computed on training features.
-
-    A constant training feature gets std 1.0 (it would otherwise divide by zero); the fitted model gives
-    it no weight anyway beyond what the intercept can absorb.
-    """
-
-    features: tuple[str, ...]
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-
-    def __post_init__(self) -> None:
-        n = len(self.features)
-        if len(self.mean) != n or len(self.std) != n:
-            raise ParityInputError(
-                f"Standardization: features, mean and std must have one entry each, got {n}, {len(self.mean)}, "
-                f"{len(self.std)}"
-            )
-        for name, m, s in zip(self.features, self.mean, self.std):
-            if not (math.isfinite(m) and math.isfinite(s) and s > 0):
-                raise ParityInputError(
-                    f"Standardization: feature {name!r} needs a finite mean and a finite std > 0, got {m!r}, {s!r}"
-                )
-
-    @classmethod
-    def fit(cls, features: pd.DataFrame, names: Sequence[str]) -> Standardization:
-        means, stds = [], []
-        for name in names:
-            x = features[name].to_numpy(dtype=np.float64)
-            if not np.isfinite(x).all():
-                row = int(np.flatnonzero(~np.isfinite(x))[0])
-                raise ParityInputError(
-                    f"training feature {name!r} is not finite at row {row} ({x[row]!r}); standardization "
-                    "and the fit need finite training features"
-                )
-            std = float(np.std(x))
-            means.append(float(np.mean(x)))
-            stds.append(std if std > 0 else 1.0)
-        return cls(tuple(names), tuple(means), tuple(stds))
-
-    def apply(self, features: pd.DataFrame) -> np.ndarray:
-        """The standardized numeric block, shape (n, len(features)), float64."""
-        x = np.column_stack([features[name].to_numpy(dtype=np.float64) for name in self.features]) if self.features \
-            else np.zeros((len(features), 0))
-        return (x - np.asarray(self.mean)) / np.asarray(self.std)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"features": list(self.features), "mean": list(self.mean), "std": list(self.std)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Standardization:
-        try:
-            return cls(tuple(data["features"]), tuple(float(v) for v in data["mean"]),
-                       tuple(float(v) for v in data["std"]))
-        except (KeyError, TypeError) as exc:
-            raise ParityInputError(f"Standardization.from_dict: expected keys features, mean, std; got {data!r}") from exc
 
 
 def _ids(features: pd.DataFrame, name: str, cardinality: int) -> np.ndarray:

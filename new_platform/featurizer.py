@@ -1,8 +1,9 @@
-"""The TensorFlow featurizer: the legacy featurization (``legacy_adapter.featurizer``) as TF ops.
+"""The TensorFlow featurizer: the legacy featurization as TF ops.
 
-Every rule is the one documented in ``legacy_adapter.featurizer``, computed from the same
-``FeatureSpec``; only graph ops are used (``tf.searchsorted``, ``tf.lookup.StaticHashTable``,
-``tf.strings.to_hash_bucket_strong`` (SipHash-2-4, like ``legacy_adapter.hashing``), ``tf.math.log1p``,
+Every rule is the one documented in the legacy featurizer's docstring, computed from the same
+``FeatureSpec`` (``harness.featurization``, the contract both platforms share); only graph ops are used
+(``tf.searchsorted``, ``tf.lookup.StaticHashTable``, ``tf.strings.to_hash_bucket_strong`` (SipHash-2-4,
+like ``harness.featurization.hashing``), ``tf.math.log1p``,
 ...), so a ``TFFeaturizer`` can be tracked inside an exported SavedModel and serving computes the
 features the model was trained on.
 
@@ -19,14 +20,8 @@ import pandas as pd
 import tensorflow as tf
 
 from harness.errors import ParityInputError
-from legacy_adapter.featurizer import (
-    FLOAT_COLUMNS,
-    INT_COLUMNS,
-    STRING_COLUMNS,
-    VOCAB_COLUMNS,
-    FeatureSpec,
-    clean_raw,
-)
+from harness.featurization.raw import clean_raw
+from harness.featurization.spec import FLOAT_COLUMNS, INT_COLUMNS, STRING_COLUMNS, VOCAB_COLUMNS, FeatureSpec
 
 __all__ = ["TFFeaturizer", "raw_input_signature", "frame_to_tensors", "HASH_FUNCTIONS"]
 

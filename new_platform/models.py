@@ -21,8 +21,8 @@ import keras
 import numpy as np
 
 from harness.errors import ParityInputError
-from legacy_adapter.featurizer import FeatureSpec
-from legacy_adapter.models import Standardization
+from harness.featurization.spec import FeatureSpec
+from harness.featurization.standardization import Standardization
 
 __all__ = [
     "LOGIT_LAYER",

@@ -26,7 +26,7 @@ class ServingSide:
     def __init__(self, path: str | os.PathLike[str], spec: Any, *, name: str = "tf", batch_size: int = 65536):
         import tensorflow as tf
 
-        from legacy_adapter.featurizer import FeatureSpec
+        from harness.featurization.spec import FeatureSpec
         from new_platform.export import METADATA_FILE
 
         if not isinstance(spec, FeatureSpec):
@@ -83,7 +83,7 @@ class ServingSide:
         return np.concatenate(scores) if scores else np.array([], dtype=np.float64)
 
     def config(self) -> dict[str, Any]:
-        from legacy_adapter.models import spec_summary
+        from harness.featurization.standardization import spec_summary
 
         return {"kind": "tf.saved_model", "keras_class": self.metadata.get("keras_class"),
                 "keras_config": self.metadata.get("keras_config"), "hash_fn": self.metadata.get("hash_fn"),

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import ParityInputError, ScorerError
-from legacy_adapter.adapters import Columns
+from harness.featurization.columns import Columns
 
 __all__ = ["KerasSide"]
 

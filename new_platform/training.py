@@ -260,7 +260,7 @@ def train_ctr_logreg(train_frame: pd.DataFrame, spec: Any, *, workdir: str | Any
     (pass the legacy model's to share it explicitly)."""
     from pathlib import Path
 
-    from legacy_adapter.models import Standardization
+    from harness.featurization.standardization import Standardization
     from new_platform.export import export_model
     from new_platform.models import keras_logistic_regression
     from new_platform.serving import ServingSide
@@ -282,7 +282,7 @@ def train_ctr_wide_and_deep(train_frame: pd.DataFrame, spec: Any, *, workdir: st
     """The same for ``wide_and_deep``: returns ``(ServingSide, TrainingRecord)``."""
     from pathlib import Path
 
-    from legacy_adapter.models import Standardization
+    from harness.featurization.standardization import Standardization
     from new_platform.export import export_model
     from new_platform.models import wide_and_deep
     from new_platform.serving import ServingSide
