@@ -38,11 +38,15 @@ def test_reproduces_proc_asah(asah, roc1, roc2, z, p, ci):
     r = delong_paired(y, d[roc2], d[roc1])
     assert abs(r.z - z) < 1e-9
     assert abs(r.p_value - p) < 1e-9
-    assert abs(r.ci[0] - ci[0]) < 1e-9 and abs(r.ci[1] - ci[1]) < 1e-9
+    lo, hi = r.ci_normal_at(0.05)  # pROC's interval is the raw-scale normal one
+    assert abs(lo - ci[0]) < 1e-9 and abs(hi - ci[1]) < 1e-9
     # and the other way round: sign flips, p unchanged
     r2 = delong_paired(y, d[roc1], d[roc2])
     assert abs(r2.z + z) < 1e-9 and abs(r2.p_value - p) < 1e-9
-    assert abs(r2.ci[0] + ci[1]) < 1e-9 and abs(r2.ci[1] + ci[0]) < 1e-9
+    lo2, hi2 = r2.ci_normal_at(0.05)
+    assert abs(lo2 + ci[1]) < 1e-9 and abs(hi2 + ci[0]) < 1e-9
+    # the decision interval (logit MOVER) flips too: it is equivariant under swapping the models
+    assert r2.ci == pytest.approx((-r.ci[1], -r.ci[0]), abs=1e-12)
 
 
 def test_asah_aucs_and_one_sided(asah):
@@ -53,7 +57,7 @@ def test_asah_aucs_and_one_sided(asah):
     assert (r.n_pos, r.n_neg) == (41, 72)
     assert abs(r.p_value_one_sided("greater") - 0.0135878911145941) < 1e-9
     assert abs(r.p_value_one_sided("less") - (1 - 0.0135878911145941)) < 1e-9
-    assert r.method == "DeLong (Sun & Xu 2014)"
+    assert r.method == "DeLong (Sun & Xu 2014), logit MOVER interval"
 
 
 def slow_delong(y, a, b):
@@ -94,7 +98,9 @@ def test_equals_slow_structural_components(tied, seed):
     assert abs(r.z - (auc_b - auc_a) / math.sqrt(var)) < 1e-9
     assert abs(r.p_value - 2 * norm.sf(abs(r.z))) < 1e-12
     h = norm.ppf(0.95) * math.sqrt(var)
-    assert abs(r.ci[0] - (r.diff - h)) < 1e-12 and abs(r.ci[1] - (r.diff + h)) < 1e-12
+    lo, hi = r.ci_normal_at(0.1)
+    assert abs(lo - (r.diff - h)) < 1e-12 and abs(hi - (r.diff + h)) < 1e-12
+    assert abs(r.var_a - S[0, 0]) < 1e-12 and abs(r.var_b - S[1, 1]) < 1e-12 and abs(r.cov - S[0, 1]) < 1e-12
     single = delong_single(y, a)
     assert abs(single.se - math.sqrt(S[0, 0])) < 1e-12
     assert abs(single.auc - auc_a) < 1e-12
@@ -118,8 +124,9 @@ def test_ci_at_and_diff_direction(asah):
     assert r.ci_at(0.05) == pytest.approx(r.ci, abs=1e-15)
     lo90, hi90 = r.ci_at(0.10)
     assert r.ci[0] < lo90 < hi90 < r.ci[1]
-    # the 90% two-sided bounds are the one-sided 95% bounds: their p-values are exactly 0.05
-    assert abs(norm.sf((r.diff - lo90) / r.se) - 0.05) < 1e-12
+    # the normal 90% two-sided bounds are the one-sided 95% bounds: their p-values are exactly 0.05
+    nlo90, _ = r.ci_normal_at(0.10)
+    assert abs(norm.sf((r.diff - nlo90) / r.se) - 0.05) < 1e-12
 
 
 def test_identical_scores_give_zero_variance_documented_values():
@@ -146,3 +153,96 @@ def test_bad_alternative_and_alpha(asah):
         r.p_value_one_sided("two-sided")
     with pytest.raises(ParityInputError, match="alpha"):
         delong_paired(y, d["ndka"], d["wfns"], alpha=1.5)
+
+
+# ------------------------------------------------------------------------------------------------
+# the decision interval: logit-scale interval per AUC, combined by MOVER, t quantile at the effective df
+# ------------------------------------------------------------------------------------------------
+
+def _wilson(x, n, z):
+    p = x / n
+    c = (p + z * z / (2 * n)) / (1 + z * z / n)
+    h = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return c - h, c + h
+
+
+def test_mover_reproduces_newcombe_1998_example():
+    # Newcombe (1998), Statistics in Medicine 17: 56/70 vs 48/80, method 10 (Wilson limits combined,
+    # independent samples): 0.0524 to 0.3339.
+    from harness.stats.intervals import mover_difference
+
+    z = norm.ppf(0.975)
+    lo, hi = mover_difference(48 / 80, _wilson(48, 80, z), 56 / 70, _wilson(56, 70, z), 0.0)
+    assert round(lo, 4) == 0.0524 and round(hi, 4) == 0.3339
+
+
+def _pairs_components(y, s):
+    pos, neg = s[y == 1], s[y == 0]
+    psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    return psi.mean(axis=1), psi.mean(axis=0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_mover_interval_equals_an_independent_computation(seed):
+    from scipy import stats
+    from scipy.special import expit, logit
+
+    rng = np.random.default_rng(seed)
+    n = 400
+    y = (rng.random(n) < 0.2).astype(int)
+    a = rng.normal(size=n) + 2.5 * y
+    b = 0.7 * a + rng.normal(scale=0.6, size=n) + 0.6 * y
+    r = delong_paired(y, a, b, alpha=0.1)
+    (a10, a01), (b10, b01) = _pairs_components(y, a), _pairs_components(y, b)
+    m, k = len(a10), len(a01)
+    S = np.cov(np.vstack([a10, b10])) / m + np.cov(np.vstack([a01, b01])) / k
+
+    def nu(x):  # chi-square df of a sample variance with the sample's own kurtosis
+        return 2 / (2 / (len(x) - 1) + (stats.kurtosis(x, fisher=True, bias=True)) / len(x))
+
+    u, w = b10 - a10, b01 - a01
+    terms = [(np.var(u, ddof=1) / m, nu(u)), (np.var(w, ddof=1) / k, nu(w))]
+    df = sum(t for t, _ in terms) ** 2 / sum(t * t / d for t, d in terms)
+    assert r.df == pytest.approx(df, rel=1e-10)
+    q = stats.t.ppf(0.95, df)
+    lims = []
+    for auc, v in ((a10.mean(), S[0, 0]), (b10.mean(), S[1, 1])):
+        h = q * math.sqrt(v) / (auc * (1 - auc))
+        lims.append((expit(logit(auc) - h), expit(logit(auc) + h)))
+    (la, ua), (lb, ub) = lims
+    A, B = a10.mean(), b10.mean()
+    rho = S[0, 1] / math.sqrt(S[0, 0] * S[1, 1])
+    lo = (B - A) - math.sqrt((B - lb) ** 2 + (ua - A) ** 2 - 2 * rho * (B - lb) * (ua - A))
+    hi = (B - A) + math.sqrt((ub - B) ** 2 + (A - la) ** 2 - 2 * rho * (ub - B) * (A - la))
+    assert r.ci == pytest.approx((lo, hi), abs=1e-12)
+    assert r.ci_at(0.1) == pytest.approx(r.ci, abs=1e-15)
+
+
+def test_mover_interval_near_one_is_skewed_and_near_half_is_the_normal_one():
+    rng = np.random.default_rng(4)
+    n = 20_000
+    y = (rng.random(n) < 0.3).astype(int)
+    a = rng.normal(size=n) + 0.2 * y
+    b = a + rng.normal(scale=0.3, size=n)
+    r = delong_paired(y, a, b)  # both AUCs near 0.55, 6000 positives: df in the thousands
+    assert r.df > 1000
+    assert r.ci == pytest.approx(r.ci_normal_at(0.05), abs=0.02 * r.se)
+    y = np.zeros(1000, dtype=int)
+    y[:100] = 1
+    a = rng.normal(size=1000) + 4.4 * y  # AUC ~0.999
+    b = 0.8 * a + 0.6 * rng.normal(size=1000) + 0.9 * y
+    r = delong_paired(y, a, b)
+    lo, hi = r.ci
+    nlo, nhi = r.ci_normal_at(0.05)
+    assert r.df < 100  # a handful of low-ranked positives carry the variance
+    assert hi - lo > nhi - nlo  # wider than the normal interval: the t quantile at small df
+    assert lo <= r.diff <= hi
+
+
+def test_auc_of_one_adds_no_width_of_its_own():
+    y = np.array([0, 0, 0, 1, 1, 1, 0, 1])
+    a = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9, 0.4, 0.6])  # AUC 1: DeLong variance 0
+    b = np.array([0.1, 0.5, 0.3, 0.7, 0.8, 0.9, 0.75, 0.6])
+    r = delong_paired(y, a, b)
+    assert r.auc_a == 1.0 and r.var_a == 0.0 and r.cov == 0.0
+    assert r.ci[0] < r.diff < r.ci[1] and math.isfinite(r.ci[0])
