@@ -1,7 +1,12 @@
 """Aggregated plot data for the report: size independent of the number of rows.
 
-The renderers draw from these summaries only (2-D histogram, score histograms, calibration bins), so a
-report on ten million rows is as small as one on ten thousand.
+The renderers draw from these summaries only (2-D histogram, score histograms, calibration bins, the
+difference new - legacy by score), so a report on ten million rows is as small as one on ten thousand.
+
+Axes follow the data: the bins span the scores' own range, because a click-through model's scores sit
+mostly below 0.2 and a fixed [0, 1] axis drew them all into a few bins at the left edge. The 2-D
+histogram uses one set of edges for both axes, so a row with the same score on both sides is always
+counted on the diagonal, even when that score lies exactly on a bin edge.
 """
 from __future__ import annotations
 
@@ -13,13 +18,44 @@ __all__ = ["plot_data"]
 
 
 def _edges(*arrays: np.ndarray, bins: int) -> np.ndarray:
+    """Equal-width bins from the pooled minimum to the pooled maximum (numpy puts the maximum itself in
+    the last bin, so every row is counted)."""
     lo = min(float(np.min(a)) for a in arrays)
     hi = max(float(np.max(a)) for a in arrays)
-    if lo >= 0.0 and hi <= 1.0:  # probabilities: a fixed [0, 1] axis compares across runs
-        lo, hi = 0.0, 1.0
-    if hi <= lo:
-        hi = lo + 1.0
+    if hi <= lo:  # every score equal: a small window around it, so the one bin has a width to draw
+        pad = 0.05 * max(abs(lo), 1.0)
+        lo, hi = lo - pad, hi + pad
     return np.linspace(lo, hi, bins + 1)
+
+
+def _diff_by_score(score: np.ndarray, diff: np.ndarray, bins: int) -> dict[str, list]:
+    """Quantiles of ``diff`` per bin of ``score``, the bins holding about equal numbers of rows.
+
+    Edges are quantiles of ``score`` by the inverted CDF, so each is a score that occurs, and every bin
+    holds at least the row at its left edge; tied scores merge bins rather than leave one empty.
+    """
+    edges = np.unique(np.quantile(score, np.linspace(0.0, 1.0, bins + 1), method="inverted_cdf"))
+    if len(edges) == 1:
+        edges = np.repeat(edges, 2)
+    n_bins = len(edges) - 1
+    # Right-closed last bin, as numpy's histograms: the maximum belongs to the last bin.
+    idx = np.clip(np.searchsorted(edges, score, side="right") - 1, 0, n_bins - 1).astype(np.int16)
+    order = np.argsort(idx, kind="stable")  # radix sort on int16: linear in the rows
+    count = np.bincount(idx, minlength=n_bins)
+    out: dict[str, list] = {"edges": edges.tolist(), "count": count.tolist(), "min": [], "p01": [], "median": [],
+                            "p99": [], "max": []}
+    for group in np.split(diff[order], np.cumsum(count)[:-1]):
+        if len(group) == 0:
+            for key in ("min", "p01", "median", "p99", "max"):
+                out[key].append(None)
+            continue
+        p01, median, p99 = np.quantile(group, [0.01, 0.5, 0.99])
+        out["min"].append(float(group.min()))
+        out["p01"].append(float(p01))
+        out["median"].append(float(median))
+        out["p99"].append(float(p99))
+        out["max"].append(float(group.max()))
+    return out
 
 
 def _calibration(y: np.ndarray, p: np.ndarray, w: np.ndarray, bins: int) -> dict[str, list[float]]:
@@ -46,7 +82,10 @@ def plot_data(
     hex_bins: int = 40,
     hist_bins: int = 50,
     calibration_bins: int = 10,
+    diff_bins: int = 20,
 ) -> dict[str, Any]:
+    """``{"hexbin", "score_hist", "diff_by_score"[, "calibration"]}`` over the rows where both scores are
+    finite (non-finite scores fail the prediction check, which names them); {} when there are none."""
     legacy = np.asarray(legacy, dtype=np.float64)
     new = np.asarray(new, dtype=np.float64)
     finite = np.isfinite(legacy) & np.isfinite(new)
@@ -63,6 +102,7 @@ def plot_data(
             "legacy": np.histogram(legacy, bins=edges1)[0].tolist(),
             "new": np.histogram(new, bins=edges1)[0].tolist(),
         },
+        "diff_by_score": _diff_by_score(legacy, new - legacy, diff_bins),
     }
     if labels is not None:
         y = np.asarray(labels, dtype=np.float64)[finite]

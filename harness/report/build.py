@@ -3,6 +3,8 @@
 The document is the single source for report.md and report.html. It carries no timestamps, and its keys
 are written in a fixed order (never sorted, never dependent on dict insertion from the environment), so
 the same suite results give the same bytes, which is what lets a serial run and an xdist run be compared.
+Its provenance (harness version, the suites' commit) is deterministic for a checkout, so it is in the
+document too; anything with a clock time belongs in a file beside the report, never in it.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from typing import Any
 
 from harness.errors import ParityError, ParityInputError
 from harness.files import write_atomic
+from harness.report.provenance import harness_version, suites_provenance
+from harness.report.verify import derive_counts, is_error, verify_report
 from harness.results import CheckResult, SuiteResult, jsonable
 from harness.verdicts import Verdict, combine
 
@@ -26,27 +30,15 @@ __all__ = [
     "schema",
     "suite_result_from_dict",
     "validate_report",
+    "verify_report",
     "write_report",
     "write_text_atomic",
 ]
 
-SCHEMA_VERSION = "1.0"
+# 2.0: `suites_source` (the suites' commit) added; plot edges follow the data; `plots.diff_by_score` added.
+# 1.0 documents still load and render (the schema accepts both versions).
+SCHEMA_VERSION = "2.0"
 _SCHEMA_PATH = Path(__file__).with_name("schema.json")
-
-
-def _is_failing(check: Mapping[str, Any], known_gaps: Mapping[str, str]) -> bool:
-    return bool(check["gated"]) and check["verdict"] != Verdict.EQUIVALENT.value and check["id"] not in known_gaps
-
-
-def is_error(check: Mapping[str, Any]) -> bool:
-    """Whether ``check`` (a check of the document) records an error instead of a computed result.
-
-    A check that could not be computed -- its suite crashed, the upgrade gate raised (no or a corrupt
-    baseline), a planned check was not produced -- is reported as NOT_EQUIVALENT, gated, with
-    ``details.error = {"stage", "type", "message"}``: pytest failed it, so the report must not pass it.
-    """
-    details = check.get("details")
-    return isinstance(details, Mapping) and "error" in details
 
 
 def build_report(
@@ -55,6 +47,7 @@ def build_report(
     sample: Mapping[str, Any] | None = None,
     environment: Mapping[str, Any] | None = None,
     selection: Mapping[str, Any] | None = None,
+    suites: str | os.PathLike[str] | Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One report document over ``suite_results`` (kept in the given order).
 
@@ -65,7 +58,11 @@ def build_report(
     ids, an early stop): ``{"partial", "keyword", "markexpr", "deselected", "planned", "ran", "not_run":
     {suite: [check ids]}}`` (see schema.json); None for a run of everything. The verdict is over the
     checks that ran; ``partial`` marks it as not a release verdict, as a sample does.
+    ``suites`` is the folder the suites were loaded from (its git commit and whether it has uncommitted
+    changes are recorded, `suites_provenance`), or that ``{"commit", "dirty"}`` mapping already computed;
+    None records both as unknown (null).
     """
+    source = _suites_source(suites)
     suites = []
     for i, result in enumerate(suite_results):
         if not isinstance(result, SuiteResult):
@@ -76,29 +73,33 @@ def build_report(
     if sample is None:
         sampled = [s["sample"] for s in suites if s["sample"] is not None]
         sample = sampled[0] if sampled else None
-    checks = [(c, s["known_gaps"]) for s in suites for c in s["checks"]]
-    counts = {
-        "suites": len(suites),
-        "checks": len(checks),
-        "failing": sum(_is_failing(c, gaps) for c, gaps in checks),
-        "inconclusive": sum(
-            c["verdict"] == Verdict.INCONCLUSIVE.value and c["gated"] and c["id"] not in gaps for c, gaps in checks
-        ),
-        "known_gaps": sum(c["id"] in gaps for c, gaps in checks),
-        "errors": sum(is_error(c) for c, _ in checks),
-    }
-    from harness import __version__
-
     return {
         "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "parity-harness", "version": __version__},
+        "tool": {"name": "parity-harness", "version": harness_version()},
+        "suites_source": source,
         "verdict": combine(Verdict(s["verdict"]) for s in suites).value,
-        "counts": counts,
+        "counts": derive_counts(suites),
         "sample": jsonable(dict(sample)) if sample is not None else None,
         "selection": jsonable(dict(selection)) if selection is not None else None,
         "environment": jsonable(dict(environment)) if environment is not None else None,
         "suites": suites,
     }
+
+
+def _suites_source(suites: str | os.PathLike[str] | Mapping[str, Any] | None) -> dict[str, Any]:
+    if suites is None:
+        return {"commit": None, "dirty": None}
+    if isinstance(suites, Mapping):
+        commit, dirty = suites.get("commit"), suites.get("dirty")
+        if set(suites) - {"commit", "dirty"} or not isinstance(commit, (str, type(None))) \
+                or not isinstance(dirty, (bool, type(None))):
+            raise ParityInputError(f"build_report: suites must be a folder or {{'commit': str|None, 'dirty': "
+                                   f"bool|None}}, got {dict(suites)!r}")
+        return {"commit": commit, "dirty": dirty}
+    if isinstance(suites, (str, os.PathLike)):
+        return suites_provenance(suites)
+    raise ParityInputError(f"build_report: suites must be a folder or a {{'commit', 'dirty'}} mapping, got "
+                           f"{type(suites).__name__}")
 
 
 def dumps_report(doc: Mapping[str, Any]) -> str:
@@ -127,7 +128,8 @@ def validate_report(doc: Any, *, source: str = "report") -> None:
 
 
 def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and validate a saved report.json."""
+    """Read a saved report.json, validate it against the schema and verify its verdicts against its
+    checks (`verify_report`); either failing is a `ParityInputError` naming the file and the place."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -138,6 +140,7 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ParityInputError(f"{path}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     validate_report(doc, source=str(path))
+    verify_report(doc, source=str(path))
     return doc
 
 

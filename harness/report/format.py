@@ -3,17 +3,51 @@
 Reports are read by people deciding on a release, so numbers carry enough digits to see a difference
 near the margin (4 significant digits), differences carry their sign, and "not computable" (null in the
 document) is shown as an em dash rather than hidden.
+
+One way for every number, in every rendering: integers (counts) grouped by thousands from 1,000 up;
+floats to 4 significant digits; very small or large floats as ``2.693×10⁻⁷``. That form has no
+line-break opportunity inside it (Unicode line breaking allows one after the hyphen of ``2.693e-07``,
+which is how a table cell came to show "2.693e-/07"), so a number never wraps mid-token.
 """
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DASH", "error_text", "fmt_ci", "fmt_diff", "fmt_margin", "fmt_num", "fmt_p", "margin_abs", "partial_text",
-           "slice_label"]
+__all__ = ["DASH", "error_text", "fmt_ci", "fmt_count", "fmt_diff", "fmt_margin", "fmt_num", "fmt_p", "fmt_rate",
+           "fmt_tolerance", "flatten", "margin_abs", "numbers_in_text", "partial_text", "plural", "slice_label"]
 
 DASH = "\u2014"
+
+
+_SUPERSCRIPT = str.maketrans("0123456789-", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207b")
+
+
+def _float_text(value: float, spec: str, digits: int) -> str:
+    """``format(value, spec)`` (a ``g`` spec), with an exponent written ``×10ⁿ`` and large floats grouped."""
+    text = format(value, spec)
+    if "e" not in text:
+        return text
+    mantissa, exp_text = text.split("e")
+    exp = int(exp_text)
+    if digits <= exp < 15:  # e.g. 1.235e+04: the rounded number reads better in full, grouped
+        rounded = round(value, digits - 1 - exp)
+        return format(rounded, ("+" if spec.startswith("+") else "") + ",.0f")
+    return f"{mantissa}\u00d710{str(exp).translate(_SUPERSCRIPT)}"
+
+
+_E_NOTATION = re.compile(r"(?<![\w.])([-+]?\d+(?:\.\d+)?)[eE]([-+]?\d+)\b")
+
+
+def numbers_in_text(text: str) -> str:
+    """Free text from a check (its summary) with ``3.1e-07`` written ``3.1×10⁻⁷``, as fmt_num writes it,
+    so a number in a sentence cannot wrap mid-token either."""
+    def one(match: re.Match[str]) -> str:
+        return f"{match.group(1)}\u00d710{str(int(match.group(2))).translate(_SUPERSCRIPT)}"
+
+    return _E_NOTATION.sub(one, text)
 
 
 def fmt_num(value: Any, *, digits: int = 4) -> str:
@@ -22,20 +56,74 @@ def fmt_num(value: Any, *, digits: int = 4) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, int):
-        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+        return fmt_count(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
-        return f"{value:.{digits}g}"
+        return _float_text(value, f".{digits}g", digits)
     return str(value)
+
+
+def fmt_count(value: Any) -> str:
+    """A count: grouped by thousands from 1,000 up (5,993 and 22,540 alike); None is a dash."""
+    if value is None:
+        return DASH
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}" if abs(value) >= 1000 else str(value)
+    return fmt_num(value)
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``1 suite``, ``2 suites`` (never "suite(s)"); the count formatted as every count is."""
+    return f"{fmt_count(n)} {word if n == 1 else (words or word + 's')}"
 
 
 def fmt_diff(value: Any, *, digits: int = 4) -> str:
     if value is None:
         return DASH
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return f"{value:+.{digits}g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:+,}" if abs(value) >= 1000 else f"{value:+d}"
+    if isinstance(value, float) and math.isfinite(value):
+        return _float_text(value, f"+.{digits}g", digits)
     return fmt_num(value, digits=digits)
+
+
+def fmt_rate(value: Any) -> str:
+    """A share (0..1) as a percentage with as many decimals as it takes not to read as 0% or 100%
+    when it is neither: 1 - 3/40000 is 99.9925%, not "1" or "100%"."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return DASH if value is None else str(value)
+    pct = float(value) * 100.0
+    if not math.isfinite(pct):
+        return str(value)
+    if pct in (0.0, 100.0):
+        return f"{pct:.0f}%"
+    gap = min(abs(pct), abs(100.0 - pct))
+    decimals = 2 if gap >= 1.0 else min(12, math.ceil(-math.log10(gap)) + 1)
+    return f"{pct:.{decimals}f}%"
+
+
+def fmt_tolerance(tolerance: Any) -> str:
+    """A check's ``details.tolerance`` in words: ``≤ 2 ULP or |err| ≤ 0``, ``exact match``,
+    ``|diff| ≤ 1×10⁻⁶ on all but 0% of rows`` (keys it does not know are listed as ``key value``)."""
+    if not tolerance:
+        return DASH
+    if not isinstance(tolerance, Mapping):
+        return fmt_num(tolerance)
+    tol = dict(tolerance)
+    parts = []
+    if tol.pop("exact", False):
+        parts.append("exact match")
+    if "max_ulp" in tol and "atol" in tol and "max_share" not in tol:
+        parts.append(f"\u2264 {fmt_count(tol.pop('max_ulp'))} ULP or |err| \u2264 {fmt_num(tol.pop('atol'))}")
+    elif "atol" in tol and "max_share" in tol:
+        parts.append(f"|diff| \u2264 {fmt_num(tol.pop('atol'))} on all but {fmt_rate(tol.pop('max_share'))} of rows")
+    for key in ("max_ulp", "atol", "rtol"):
+        if key in tol:
+            value = tol.pop(key)
+            parts.append(f"\u2264 {fmt_count(value)} ULP" if key == "max_ulp" else f"{key} {fmt_num(value)}")
+    parts += [f"{key} {fmt_num(value) if not isinstance(value, (Mapping, list)) else value}" for key, value in tol.items()]
+    return ", ".join(parts) or DASH
 
 
 def fmt_ci(ci: Any, level: Any = None) -> str:
@@ -121,9 +209,11 @@ def finding_size_text(finding: Mapping[str, Any]) -> str:
     if "delta" in size:
         parts.append(f"{fmt_num(size.get('old'))} \u2192 {fmt_num(size.get('new'))} (\u0394 {fmt_diff(size['delta'])})")
     elif size.get("max_abs_diff") is not None:
-        parts.append(f"max |diff| {fmt_num(size['max_abs_diff'])}, {size.get('n_diff')}/{size.get('n')} differ")
+        parts.append(f"max |diff| {fmt_num(size['max_abs_diff'])}, {fmt_count(size.get('n_diff'))} of "
+                     f"{fmt_count(size.get('n'))} differ")
     elif "n_changes" in size:
-        parts.append(f"{size['n_changes']} config change(s)")
+        parts.append(plural(size["n_changes"], "config change") if isinstance(size["n_changes"], int)
+                     else f"{size['n_changes']} config changes")
     if size.get("max_ulp") is not None:
         parts.append(f"max {fmt_num(size['max_ulp'])} ULP")
     for key in ("error", "change", "reason", "note"):
@@ -149,3 +239,13 @@ def partial_text(selection: Mapping[str, Any]) -> str:
         how.append(f"{selection['deselected']} deselected")
     why = "; ".join(how) or "selected by node id, or the session stopped early"
     return f"{selection.get('ran')} of {selection.get('planned')} planned checks ran ({why})"
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested mapping (a fingerprint) as ``{"packages.numpy": "2.4.0", ...}``, in its own key order."""
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out or {prefix: {}}
+    return {prefix: value}

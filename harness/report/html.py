@@ -14,23 +14,29 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from harness.report.build import is_error
 from harness.report.format import (
     DASH,
     error_text,
     finding_label,
     finding_paths,
     finding_size_text,
+    flatten,
     fmt_ci,
+    fmt_count,
     fmt_diff,
     fmt_margin,
     fmt_num,
     fmt_p,
+    fmt_rate,
+    fmt_tolerance,
     margin_abs,
+    numbers_in_text,
     partial_text,
+    plural,
     slice_label,
 )
-from harness.report.svg import calibration_plot, forest_plot, heatmap, histogram_overlay
+from harness.report.svg import calibration_plot, diff_plot, forest_plot, heatmap, histogram_overlay
+from harness.report.verify import is_error, verify_report
 
 __all__ = ["render_html"]
 
@@ -40,12 +46,16 @@ h1{font-size:22px;margin:0 0 8px} h2{font-size:18px;margin:28px 0 8px;border-bot
 h3{font-size:15px;margin:18px 0 6px}
 table{border-collapse:collapse;margin:6px 0 12px;font-size:13px}
 th,td{border:1px solid #d0d7de;padding:3px 7px;text-align:left;vertical-align:top}
-th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.scroll{overflow-x:auto;max-width:100%} svg.plot{max-width:100%;height:auto}
+.scroll>svg#forest-plot{min-width:720px}
 .v-EQUIVALENT{color:#1a7f37;font-weight:600} .v-NOT_EQUIVALENT{color:#cf222e;font-weight:600}
 .v-INCONCLUSIVE{color:#9a6700;font-weight:600}
 #verdict{font-size:20px;padding:10px 14px;border-radius:6px;border:2px solid #d0d7de;display:inline-block}
 #verdict.v-EQUIVALENT{border-color:#1a7f37} #verdict.v-NOT_EQUIVALENT{border-color:#cf222e}
 #verdict.v-INCONCLUSIVE{border-color:#9a6700}
+#verdict.provisional{border-color:#9a6700;border-style:dashed;background:#fff8c5}
+#provenance{margin:6px 0 0}
 #sample-warning,#selection-warning{background:#fff8c5;border:1px solid #d4a72c;padding:8px 12px;margin:10px 0;
 font-weight:600}
 .plots{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
@@ -90,13 +100,17 @@ def _check_verdict(check: Mapping[str, Any], gaps: Mapping[str, str]) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, table_id: str = "", numeric: Sequence[int] = ()) -> str:
-    """``rows`` hold already-escaped HTML; columns listed in ``numeric`` are right-aligned."""
+    """``rows`` hold already-escaped HTML; columns listed in ``numeric`` are right-aligned and never wrap.
+
+    Wrapped in a scrolling box, so a wide table on a narrow screen scrolls instead of squeezing its cells.
+    """
     attr = f' id="{_e(table_id)}"' if table_id else ""
-    out = [f"<table{attr}><thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr></thead><tbody>"]
+    out = [f'<div class="scroll"><table{attr}><thead><tr>' + "".join(f"<th>{_e(h)}</th>" for h in header)
+           + "</tr></thead><tbody>"]
     for row in rows:
         out.append("<tr>" + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
                                     for i, c in enumerate(row)) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "\n".join(out)
 
 
@@ -125,7 +139,7 @@ def _metric_row(s: Mapping[str, Any], c: Mapping[str, Any]) -> list[str]:
         _e(d.get("metric", c["id"])), _e(slice_label(d)), _e(fmt_num(d.get("legacy"))), _e(fmt_num(d.get("new"))),
         _e(fmt_diff(d.get("diff"))), _e(fmt_ci(d.get("ci"), d.get("ci_level"))), _e(fmt_margin(d)),
         _e(d.get("method") or DASH), _e(fmt_p(p) + (f" ({d['adjustment']})" if d.get("adjustment") else "")),
-        _e(fmt_num(d.get("n"))), _e(fmt_num(d.get("mdd"))), _e(fmt_num(d.get("n_required"))),
+        _e(fmt_count(d.get("n"))), _e(fmt_num(d.get("mdd"))), _e(fmt_count(d.get("n_required"))),
         _check_verdict(c, s["known_gaps"]),
     ]
 
@@ -137,8 +151,12 @@ _METRIC_HEADER = ["metric", "slice", "legacy", "new", "diff (new − legacy)", "
 def _plots(s: Mapping[str, Any], slug: str) -> str:
     plots = s.get("plots") or {}
     figs = []
+    atol = _prediction_atol(s)
     specs = (
-        ("hexbin", heatmap, "Legacy vs new scores (2-D histogram, log colour)"),
+        ("hexbin", heatmap, "Legacy vs new scores (2-D histogram, log colour scale)"),
+        ("diff_by_score", lambda data, **kw: diff_plot(data, atol=atol, **kw),
+         "new \u2212 legacy against the legacy score, per bin of equal rows"
+         + (f" (shaded: the gate's tolerance \u00b1{fmt_num(atol)})" if atol else "")),
         ("score_hist", histogram_overlay, "Score distributions, both sides"),
         ("calibration", calibration_plot, "Calibration: observed rate per score bin"),
     )
@@ -151,6 +169,15 @@ def _plots(s: Mapping[str, Any], slug: str) -> str:
     return '<div class="plots">' + "\n".join(figs) + "</div>"
 
 
+def _prediction_atol(s: Mapping[str, Any]) -> float | None:
+    """The prediction gate's ``atol`` (the band the new − legacy plot shades), if the suite has one."""
+    for c in s["checks"]:
+        tol = (c.get("details") or {}).get("tolerance") if c["kind"] == "prediction" else None
+        if isinstance(tol, Mapping) and isinstance(tol.get("atol"), (int, float)) and not isinstance(tol["atol"], bool):
+            return float(tol["atol"])
+    return None
+
+
 def _features(s: Mapping[str, Any], slug: str) -> str:
     rows = []
     for c in s["checks"]:
@@ -159,10 +186,10 @@ def _features(s: Mapping[str, Any], slug: str) -> str:
         d = c["details"]
         tol = d.get("tolerance")
         rows.append([
-            _e(d.get("feature", c["id"])), _e(d.get("type", DASH)), _e(fmt_num(d.get("n"))),
-            _e(fmt_num(d.get("n_mismatch"))), _e(fmt_num(d.get("match_rate"), digits=6)),
-            _e(fmt_num(d.get("max_abs_err"))), _e(fmt_num(d.get("max_rel_err"))), _e(fmt_num(d.get("max_ulp"))),
-            _e(json.dumps(tol, separators=(",", ":")) if tol else DASH), _check_verdict(c, s["known_gaps"]),
+            _e(d.get("feature", c["id"])), _e(d.get("type", DASH)), _e(fmt_count(d.get("n"))),
+            _e(fmt_count(d.get("n_mismatch"))), _e(fmt_rate(d.get("match_rate"))),
+            _e(fmt_num(d.get("max_abs_err"))), _e(fmt_num(d.get("max_rel_err"))), _e(fmt_count(d.get("max_ulp"))),
+            _e(fmt_tolerance(tol)), _check_verdict(c, s["known_gaps"]),
         ])
     if not rows:
         return '<p class="muted">No feature checks.</p>'
@@ -182,9 +209,10 @@ def _slices(s: Mapping[str, Any], slug: str) -> str:
 
 
 def _other_checks(s: Mapping[str, Any]) -> str:
-    rows = [[_e(c["id"]), _e(c["kind"]), _check_verdict(c, s["known_gaps"]), _e(c.get("summary") or DASH)]
+    rows = [[_e(c["id"]), _e(c["kind"]), _check_verdict(c, s["known_gaps"]),
+             _e(numbers_in_text(c.get("summary") or DASH)), _e(fmt_tolerance((c.get("details") or {}).get("tolerance")))]
             for c in s["checks"] if c["kind"] not in ("metric", "feature") and not is_error(c)]
-    return _table(["check", "kind", "verdict", "summary"], rows) if rows else ""
+    return _table(["check", "kind", "verdict", "result", "tolerance"], rows) if rows else ""
 
 
 def _errors(s: Mapping[str, Any], slug: str) -> str:
@@ -275,15 +303,6 @@ def _json(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=False)
 
 
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out or {prefix: {}}
-    return {prefix: value}
-
-
 def _fingerprints(s: Mapping[str, Any], slug: str) -> str:
     up = s.get("upgrade") or {}
     baseline = up.get("baseline_fingerprint")
@@ -293,7 +312,7 @@ def _fingerprints(s: Mapping[str, Any], slug: str) -> str:
     parts = ["<h3>Fingerprints</h3>"]
     if baseline is not None:
         # Side by side, one row per leaf, differing rows highlighted: what changed in the environment.
-        fb, fc = _flatten(baseline), _flatten(current or {})
+        fb, fc = flatten(baseline), flatten(current or {})
         keys = list(fb) + [k for k in fc if k not in fb]
         rows = []
         for k in keys:
@@ -345,11 +364,42 @@ def _suite(s: Mapping[str, Any], index: int) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def render_html(doc: Mapping[str, Any]) -> str:
+def _provenance(doc: Mapping[str, Any]) -> str:
+    """``parity-harness 0.1.0; suites at commit 1a2b3c4d5e6f (uncommitted changes); report schema 2.0``."""
+    tool = doc.get("tool") or {}
+    src = doc.get("suites_source") or {}
+    if src.get("commit"):
+        suites = f"suites at commit <code>{_e(src['commit'])}</code>" + {
+            True: " <strong>with uncommitted changes</strong>", False: "", None: " (uncommitted changes unknown)"
+        }[src.get("dirty")]
+    else:
+        suites = "suites' commit not recorded"
+    return (f'<p id="provenance" class="muted">{_e(tool.get("name", "parity-harness"))} '
+            f'{_e(tool.get("version", DASH))}; {suites}; report schema {_e(doc.get("schema_version"))}</p>')
+
+
+def _banner(doc: Mapping[str, Any], shown: str, provisional: bool) -> str:
+    # A sampled or partial run is not a release verdict: its pass is never drawn green.
     c = doc["counts"]
+    verdict = doc["verdict"]
+    cls = "provisional" if provisional and verdict == "EQUIVALENT" else f"v-{_e(verdict)}"
+    notes = ([plural(c["errors"], "error")] if c.get("errors") else []) + (
+        [f"{fmt_count(c['inconclusive'])} inconclusive"] if c.get("inconclusive") else [])
+    text = (f"Parity: {shown} \u2014 {plural(c['suites'], 'suite')}, {plural(c['checks'], 'check')}, "
+            f"{fmt_count(c['failing'])} failing" + (f" ({', '.join(notes)})" if notes else "")
+            + (f", {plural(c['known_gaps'], 'known gap')}" if c.get("known_gaps") else ""))
+    return (f'<div id="verdict" class="{cls}" data-verdict="{_e(verdict)}"'
+            + (' data-partial="true"' if (doc.get("selection") or {}).get("partial") else "")
+            + (' data-provisional="true"' if provisional else "") + f">{_e(text)}</div>")
+
+
+def render_html(doc: Mapping[str, Any]) -> str:
+    """The page for ``doc``; refuses (`ParityInputError`) a document whose verdicts contradict its checks."""
+    verify_report(doc)
     selection = doc.get("selection") or {}
     partial = bool(selection.get("partial"))
     shown = f"{doc['verdict']} (partial run)" if partial else str(doc["verdict"])
+    provisional = partial or bool(doc.get("sample"))
     head = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -360,12 +410,8 @@ def render_html(doc: Mapping[str, Any]) -> str:
         f"<script>{_SCRIPT}</script>",
         "</head><body>",
         "<h1>Parity report</h1>",
-        f'<div id="verdict" class="v-{_e(doc["verdict"])}" data-verdict="{_e(doc["verdict"])}"'
-        + (' data-partial="true"' if partial else "") + ">Parity: "
-        f"{_e(shown)} \u2014 {c['suites']} suite(s), {c['checks']} checks, {c['failing']} failing"
-        + (f", {c['errors']} error(s)" if c.get("errors") else "")
-        + (f", {c['inconclusive']} inconclusive" if c.get("inconclusive") else "")
-        + (f", {c['known_gaps']} known gap(s)" if c.get("known_gaps") else "") + "</div>",
+        _banner(doc, shown, provisional),
+        _provenance(doc),
     ]
     if doc.get("sample"):
         sm = doc["sample"]
@@ -380,7 +426,8 @@ def render_html(doc: Mapping[str, Any]) -> str:
     overview = _table(
         ["suite", "verdict", "checks", "dataset"],
         [[f'<a href="#suite-s{i}-{_e(_slug(s["suite"]))}">{_e(s["suite"])}</a>', _verdict(s["verdict"]),
-          _e(len(s["checks"])), _e((s.get("dataset") or {}).get("name", DASH))] for i, s in enumerate(doc["suites"])],
+          _e(fmt_count(len(s["checks"]))), _e((s.get("dataset") or {}).get("name", DASH))]
+         for i, s in enumerate(doc["suites"])],
         table_id="suites",
     )
     body = [
@@ -388,10 +435,10 @@ def render_html(doc: Mapping[str, Any]) -> str:
         "<h2>Metric differences</h2>",
         '<p class="muted">Each row: the difference new \u2212 legacy and its interval, divided by that metric\'s margin; '
         "the shaded region is what the margin allows. Green: equivalent, red: not equivalent, amber: inconclusive.</p>",
-        forest_plot(_forest_rows(doc), plot_id="forest-plot"),
+        # Scrolls sideways on a phone rather than shrinking its labels below reading size.
+        '<div class="scroll">' + forest_plot(_forest_rows(doc), plot_id="forest-plot") + "</div>",
         *[_suite(s, i) for i, s in enumerate(doc["suites"])],
-        f'<p class="muted">{_e((doc.get("tool") or {}).get("name", ""))} {_e((doc.get("tool") or {}).get("version", ""))}, '
-        f"report schema {_e(doc.get('schema_version'))}</p>",
+        _provenance(doc).replace('id="provenance" ', ""),
         "</body></html>",
     ]
     return "\n".join(head + body) + "\n"

@@ -1,8 +1,10 @@
 """report.md: the release review as a pull-request comment, rendered from the report document only.
 
 Order matters in a PR comment: the verdict is the first line, a sampled run says so right under it,
-then the metric differences (what a reviewer decides on), features out of parity, upgrade findings,
-and the fingerprints collapsed at the end.
+then the metric differences (what a reviewer decides on), alignment and predictions, features (those out
+of parity open, the rest collapsed), upgrade findings, and what changed in the environment since the
+baseline. Every check of the document is in it exactly once; of the fingerprints only the entries that
+differ are shown (both are in report.json).
 """
 from __future__ import annotations
 
@@ -10,21 +12,27 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.report.build import is_error
 from harness.report.format import (
     DASH,
     error_text,
     finding_label,
     finding_paths,
     finding_size_text,
+    flatten,
     fmt_ci,
+    fmt_count,
     fmt_diff,
     fmt_margin,
     fmt_num,
     fmt_p,
+    fmt_rate,
+    fmt_tolerance,
+    numbers_in_text,
     partial_text,
+    plural,
     slice_label,
 )
+from harness.report.verify import is_error, verify_report
 
 __all__ = ["render_markdown"]
 
@@ -38,10 +46,6 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     lines = ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return lines
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _verdict_cell(check: Mapping[str, Any], gaps: Mapping[str, str]) -> str:
@@ -63,14 +67,14 @@ def _headline(doc: Mapping[str, Any]) -> list[str]:
     c = doc["counts"]
     line = (
         f"**Parity: {doc['verdict']}{' (partial run)' if _partial(doc) else ''}** \u2014 "
-        f"{_plural(c['suites'], 'suite')}, {_plural(c['checks'], 'check')}, {c['failing']} failing"
+        f"{plural(c['suites'], 'suite')}, {plural(c['checks'], 'check')}, {fmt_count(c['failing'])} failing"
     )
-    notes = ([_plural(c["errors"], "error")] if c.get("errors") else []) + (
-        [f"{c['inconclusive']} inconclusive"] if c.get("inconclusive") else [])
+    notes = ([plural(c["errors"], "error")] if c.get("errors") else []) + (
+        [f"{fmt_count(c['inconclusive'])} inconclusive"] if c.get("inconclusive") else [])
     if notes:
         line += f" ({', '.join(notes)})"
     if c.get("known_gaps"):
-        line += f", {_plural(c['known_gaps'], 'known gap')}"
+        line += f", {plural(c['known_gaps'], 'known gap')}"
     lines = [line, ""]
     if doc.get("sample"):
         s = doc["sample"]
@@ -99,8 +103,8 @@ def _suites_table(doc: Mapping[str, Any]) -> list[str]:
         dataset = " ".join(str(x) for x in (ds.get("name"), ds.get("version") and f"v{ds.get('version')}",
                                             ds.get("split") and f"({ds.get('split')})") if x)
         verdict = f"**{s['verdict']}**" + (" (error)" if any(is_error(c) for c in s["checks"]) else "")
-        rows.append([s["suite"], verdict, len(s["checks"]), failing, len(gaps), dataset or DASH,
-                     fmt_num(ds.get("rows"))])
+        rows.append([s["suite"], verdict, fmt_count(len(s["checks"])), fmt_count(failing), fmt_count(len(gaps)),
+                     dataset or DASH, fmt_count(ds.get("rows"))])
     return _table(["suite", "verdict", "checks", "failing", "known gaps", "dataset", "rows"], rows)
 
 
@@ -116,7 +120,7 @@ def _metrics(doc: Mapping[str, Any]) -> list[str]:
                 s["suite"], d.get("metric", c["id"]), slice_label(d), fmt_num(d.get("legacy")), fmt_num(d.get("new")),
                 fmt_diff(d.get("diff")), fmt_ci(d.get("ci"), d.get("ci_level")), fmt_margin(d),
                 d.get("method") or DASH, fmt_p(p) + (f" ({d['adjustment']})" if d.get("adjustment") else ""),
-                fmt_num(d.get("n")), _verdict_cell(c, s["known_gaps"]),
+                fmt_count(d.get("n")), _verdict_cell(c, s["known_gaps"]),
             ])
     if not rows:
         return ["### Metric differences", "", "No metric checks in this run.", ""]
@@ -125,39 +129,53 @@ def _metrics(doc: Mapping[str, Any]) -> list[str]:
     return ["### Metric differences", "", *_table(header, rows), ""]
 
 
+def _feature_row(s: Mapping[str, Any], c: Mapping[str, Any]) -> list[str]:
+    d = c["details"]
+    return [
+        s["suite"], d.get("feature", c["id"]), d.get("type", DASH),
+        f"{fmt_count(d.get('n_mismatch'))} / {fmt_count(d.get('n'))}", fmt_rate(d.get("match_rate")),
+        fmt_num(d.get("max_abs_err")), fmt_count(d.get("max_ulp")), fmt_tolerance(d.get("tolerance")),
+        _verdict_cell(c, s["known_gaps"]),
+    ]
+
+
+_FEATURE_HEADER = ["suite", "feature", "type", "mismatches", "match rate", "max abs err", "max ULP", "tolerance",
+                   "verdict"]
+
+
 def _features(doc: Mapping[str, Any]) -> list[str]:
     all_features = [(s, c) for s in doc["suites"] for c in s["checks"] if c["kind"] == "feature" and not is_error(c)]
     bad = [(s, c) for s, c in all_features if c["verdict"] != "EQUIVALENT"]
+    good = [(s, c) for s, c in all_features if c["verdict"] == "EQUIVALENT"]
     lines = ["### Features", ""]
     if not all_features:
         return lines + ["No feature checks in this run.", ""]
-    if not bad:
-        return lines + [f"All {len(all_features)} features at parity.", ""]
-    rows = []
-    for s, c in bad:
-        d = c["details"]
-        rows.append([
-            s["suite"], d.get("feature", c["id"]), d.get("type", DASH),
-            f"{fmt_num(d.get('n_mismatch'))} / {fmt_num(d.get('n'))}", fmt_num(d.get("match_rate"), digits=6),
-            fmt_num(d.get("max_abs_err")), fmt_num(d.get("max_ulp")),
-            json.dumps(d.get("tolerance"), separators=(",", ":")) if d.get("tolerance") else DASH,
-            _verdict_cell(c, s["known_gaps"]),
-        ])
-    header = ["suite", "feature", "type", "mismatches", "match rate", "max abs err", "max ULP", "tolerance", "verdict"]
-    lines += [f"{len(bad)} of {len(all_features)} features out of parity:", "", *_table(header, rows), ""]
+    if bad:
+        lines += [f"{len(bad)} of {len(all_features)} features out of parity:", "",
+                  *_table(_FEATURE_HEADER, [_feature_row(s, c) for s, c in bad]), ""]
+    else:
+        lines += [f"All {len(all_features)} features at parity.", ""]
+    if good:
+        # Collapsed: a PR comment on hundreds of passing features must still open on what failed.
+        lines += [f"<details><summary>{len(good)} feature{'s' if len(good) != 1 else ''} at parity</summary>", "",
+                  *_table(_FEATURE_HEADER, [_feature_row(s, c) for s, c in good]), "", "</details>", ""]
     return lines
 
 
-def _other_failures(doc: Mapping[str, Any]) -> list[str]:
+def _scores(doc: Mapping[str, Any]) -> list[str]:
+    """Every check that is neither a metric nor a feature (alignment, predictions, distributions, the
+    upgrade gate), passing or not: the reader sees the keys aligned and the scores compared."""
     rows = [
-        [s["suite"], c["id"], c["kind"], _verdict_cell(c, s["known_gaps"]), c.get("summary") or DASH]
+        [s["suite"], c["id"], _verdict_cell(c, s["known_gaps"]), numbers_in_text(c.get("summary") or DASH),
+         fmt_tolerance((c.get("details") or {}).get("tolerance"))]
         for s in doc["suites"]
         for c in s["checks"]
-        if c["kind"] not in ("metric", "feature") and c["verdict"] != "EQUIVALENT" and not is_error(c)
+        if c["kind"] not in ("metric", "feature") and not is_error(c)
     ]
     if not rows:
         return []
-    return ["### Other checks not at parity", "", *_table(["suite", "check", "kind", "verdict", "summary"], rows), ""]
+    return ["### Alignment, predictions and other checks", "",
+            *_table(["suite", "check", "verdict", "result", "tolerance"], rows), ""]
 
 
 def _errors(doc: Mapping[str, Any]) -> list[str]:
@@ -241,41 +259,58 @@ def _short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
+_ABSENT = "(absent)"
+
+
 def _fingerprints(doc: Mapping[str, Any]) -> list[str]:
+    """Per suite with a baseline: the fingerprint entries that differ from it (both whole fingerprints
+    stay in report.json). Without a baseline there is nothing to compare, so nothing is shown."""
     lines = []
     for s in doc["suites"]:
         up = s.get("upgrade") or {}
-        shown = []
-        if up.get("baseline_fingerprint") is not None:
-            shown.append(("baseline", up["baseline_fingerprint"]))
+        if up.get("baseline_fingerprint") is None:
+            continue
         current = up.get("current_fingerprint") if up.get("current_fingerprint") is not None else s.get("fingerprint")
-        if current:
-            shown.append(("current", current))
-        for label, fp in shown:
-            lines += [
-                f"<details><summary>Fingerprint ({label}) \u2014 {s['suite']}</summary>",
-                "",
-                "```json",
-                json.dumps(fp, indent=2, ensure_ascii=False),
-                "```",
-                "",
-                "</details>",
-                "",
-            ]
+        old, new = flatten(up["baseline_fingerprint"]), flatten(current or {})
+        keys = list(old) + [k for k in new if k not in old]
+        rows = [[f"`{k}`", _json_cell(old.get(k, _ABSENT)), _json_cell(new.get(k, _ABSENT))]
+                for k in keys if old.get(k, _ABSENT) != new.get(k, _ABSENT)]
+        lines += [f"### Environment changes since the baseline \u2014 {s['suite']}", ""]
+        if rows:
+            lines += [f"{len(rows)} of {len(keys)} fingerprint entries differ:", "",
+                      *_table(["entry", "baseline", "current"], rows), ""]
+        else:
+            lines += [f"All {len(keys)} fingerprint entries are as in the baseline.", ""]
     return lines
 
 
+def _json_cell(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _footer(doc: Mapping[str, Any]) -> str:
+    tool = doc.get("tool") or {}
+    src = doc.get("suites_source") or {}
+    if src.get("commit"):
+        suites = f"suites at commit `{src['commit']}`" + {True: " **with uncommitted changes**", False: "",
+                                                         None: " (uncommitted changes unknown)"}[src.get("dirty")]
+    else:
+        suites = "suites' commit not recorded"
+    return (f"<sub>{tool.get('name', 'parity-harness')} {tool.get('version', DASH)}; {suites}; report schema "
+            f"{doc.get('schema_version')}</sub>")
+
+
 def render_markdown(doc: Mapping[str, Any]) -> str:
+    """report.md for ``doc``; refuses (`ParityInputError`) a document whose verdicts contradict its checks."""
+    verify_report(doc)
     lines = _headline(doc)
     lines += _suites_table(doc) + [""]
     lines += _errors(doc)
     lines += _metrics(doc)
+    lines += _scores(doc)
     lines += _features(doc)
-    lines += _other_failures(doc)
     lines += _known_gaps(doc)
     lines += _upgrade(doc)
     lines += _fingerprints(doc)
-    tool = doc.get("tool") or {}
-    lines.append(f"<sub>{tool.get('name', 'parity-harness')} {tool.get('version', '')}, report schema "
-                 f"{doc.get('schema_version')}</sub>")
+    lines.append(_footer(doc))
     return "\n".join(lines).rstrip("\n") + "\n"

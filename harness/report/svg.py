@@ -14,7 +14,7 @@ from typing import Any
 from harness.errors import ParityInputError
 from harness.report.format import fmt_ci, fmt_diff, fmt_num
 
-__all__ = ["calibration_plot", "forest_plot", "heatmap", "histogram_overlay"]
+__all__ = ["calibration_plot", "diff_plot", "forest_plot", "heatmap", "histogram_overlay"]
 
 _LEGACY, _NEW = "#7a7a7a", "#1f6fd1"
 _VERDICT_COLOR = {"EQUIVALENT": "#1a7f37", "NOT_EQUIVALENT": "#cf222e", "INCONCLUSIVE": "#9a6700"}
@@ -45,11 +45,13 @@ def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     raw = (hi - lo) / n
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
-    first = math.ceil(lo / step - 1e-9) * step
+    first = math.ceil(lo / step - 1e-9)
+    # Round to the step's own decimals (not a fixed 12, which turned ticks of 1e-13 into 0), multiplying
+    # rather than accumulating, so labels read 0.6 and not 0.6000000000000001.
+    decimals = max(0, 2 - math.floor(math.log10(step)))
     out, k = [], 0
-    while (t := first + k * step) <= hi + step * 1e-9:
-        # Multiply rather than accumulate, and round, so labels read 0.6 and not 0.6000000000000001.
-        out.append(0.0 if abs(t) < step * 1e-9 else round(t, 12))
+    while (t := (first + k) * step) <= hi + step * 1e-9:
+        out.append(0.0 if abs(t) < step * 1e-9 else round(t, decimals))
         k += 1
     return out
 
@@ -62,7 +64,8 @@ def _open(kind: str, plot_id: str, width: int, height: int, title: str) -> list[
     ]
 
 
-def _axes(x: _Scale, y: _Scale, *, x_label: str, y_label: str, x_ticks: Sequence[float], y_ticks: Sequence[float]) -> list[str]:
+def _axes(x: _Scale, y: _Scale, *, x_label: str, y_label: str, x_ticks: Sequence[float], y_ticks: Sequence[float],
+          y_label_offset: float = 44) -> list[str]:
     out = [f'<g class="axes" font-size="11" fill="#333">']
     x0, x1, y0, y1 = x.a, x.b, y.a, y.b
     out.append(f'<rect x="{_f(x0)}" y="{_f(y1)}" width="{_f(x1 - x0)}" height="{_f(y0 - y1)}" fill="none" stroke="#999"/>')
@@ -75,7 +78,8 @@ def _axes(x: _Scale, y: _Scale, *, x_label: str, y_label: str, x_ticks: Sequence
         out.append(f'<line x1="{_f(x0 - 4)}" y1="{_f(py)}" x2="{_f(x0)}" y2="{_f(py)}" stroke="#999"/>')
         out.append(f'<text x="{_f(x0 - 6)}" y="{_f(py + 4)}" text-anchor="end">{escape(fmt_num(t, digits=3))}</text>')
     out.append(f'<text x="{_f((x0 + x1) / 2)}" y="{_f(y0 + 32)}" text-anchor="middle">{escape(x_label)}</text>')
-    out.append(f'<text transform="translate({_f(x0 - 44)},{_f((y0 + y1) / 2)}) rotate(-90)" text-anchor="middle">'
+    out.append(f'<text transform="translate({_f(x0 - y_label_offset)},{_f((y0 + y1) / 2)}) rotate(-90)" '
+               'text-anchor="middle">'
                f"{escape(y_label)}</text>")
     out.append("</g>")
     return out
@@ -194,19 +198,105 @@ def heatmap(hexbin: Mapping[str, Any], *, plot_id: str, title: str = "Legacy vs 
         for j, c in enumerate(row):
             if not c > 0:
                 continue
-            t = math.log1p(c) / math.log1p(peak)
-            light = 95 - 70 * t
-            out.append(f'<rect x="{_f(x(xe[i]))}" y="{_f(y(ye[j + 1]))}" width="{_f(x(xe[i + 1]) - x(xe[i]))}" '
-                       f'height="{_f(y(ye[j]) - y(ye[j + 1]))}" fill="hsl(215,80%,{light:.1f}%)">'
-                       f"<title>{int(c) if c == int(c) else c} rows</title></rect>")
+            out.append(f'<rect class="cell" x="{_f(x(xe[i]))}" y="{_f(y(ye[j + 1]))}" width="{_f(x(xe[i + 1]) - x(xe[i]))}" '
+                       f'height="{_f(y(ye[j]) - y(ye[j + 1]))}" fill="{_heat(math.log1p(c) / math.log1p(peak))}">'
+                       f"<title>{escape(fmt_num(int(c) if c == int(c) else c))} rows: legacy "
+                       f"[{escape(fmt_num(xe[i]))}, {escape(fmt_num(xe[i + 1]))}), new "
+                       f"[{escape(fmt_num(ye[j]))}, {escape(fmt_num(ye[j + 1]))})</title></rect>")
     lo, hi = max(xe[0], ye[0]), min(xe[-1], ye[-1])
     if hi > lo:
         out.append(f'<line class="diagonal" x1="{_f(x(lo))}" y1="{_f(y(lo))}" x2="{_f(x(hi))}" y2="{_f(y(hi))}" '
                    f'stroke="#cf222e" stroke-width="1" stroke-dasharray="4,3"/>')
     out += _axes(x, y, x_label="legacy score", y_label="new score", x_ticks=_ticks(xe[0], xe[-1]),
                  y_ticks=_ticks(ye[0], ye[-1]))
-    out.append(f'<text x="{pad_l + size + 8}" y="{pad_t + 10}" font-size="11">max {escape(fmt_num(peak))}</text>')
-    out.append(f'<text x="{pad_l + size + 8}" y="{pad_t + 24}" font-size="11">rows/cell (log)</text>')
+    out += _colour_scale(pad_l + size + 14, pad_t + 22, size - 40, peak)
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _heat(t: float) -> str:
+    """Colour of a cell whose log count is the fraction ``t`` (0..1] of the peak's: light to dark blue."""
+    return f"hsl(215,80%,{95 - 70 * t:.1f}%)"
+
+
+def _colour_scale(left: float, top: float, height: float, peak: float, steps: int = 32) -> list[str]:
+    """The heat map's colour bar: rows per cell on the same log scale as the cells, ticks at 1, 10, ...
+    and the peak, so a reader can read a count off a colour."""
+    out = ['<g class="colour-scale" font-size="11" fill="#333">',
+           f'<text x="{_f(left - 4)}" y="{_f(top - 10)}">rows per cell</text>']
+    if not peak > 0:
+        out += [f'<text x="{_f(left)}" y="{_f(top + 12)}">no rows</text>', "</g>"]
+        return out
+    step_h = height / steps
+    for k in range(steps):  # bottom (few rows) to top (the peak)
+        t = (k + 1) / steps
+        out.append(f'<rect x="{_f(left)}" y="{_f(top + height - (k + 1) * step_h)}" width="12" '
+                   f'height="{_f(step_h + 0.3)}" fill="{_heat(t)}"/>')
+    out.append(f'<rect x="{_f(left)}" y="{_f(top)}" width="12" height="{_f(height)}" fill="none" stroke="#999"/>')
+    ticks = [10 ** k for k in range(0, int(math.log10(peak)) + 1) if 10 ** k <= peak]
+    if not ticks or peak / ticks[-1] >= 2:
+        ticks.append(peak)
+    scale = math.log1p(peak)
+    for c in ticks:
+        py = top + height - math.log1p(c) / scale * height
+        out.append(f'<line x1="{_f(left + 12)}" y1="{_f(py)}" x2="{_f(left + 16)}" y2="{_f(py)}" stroke="#999"/>')
+        out.append(f'<text x="{_f(left + 19)}" y="{_f(py + 4)}">{escape(fmt_num(int(c) if c == int(c) else c))}</text>')
+    out.append(f'<text x="{_f(left - 4)}" y="{_f(top + height + 16)}">(log scale)</text>')
+    out.append("</g>")
+    return out
+
+
+def diff_plot(diff: Mapping[str, Any], *, plot_id: str, atol: float | None = None,
+              title: str = "new \u2212 legacy by score") -> str:
+    """The difference new − legacy (what the prediction gate tests) against the legacy score.
+
+    Per bin of about equal rows: the band from the 1st to the 99th percentile of the difference, its
+    median, and a whisker to the extremes, so the worst rows are never hidden. The shaded horizontal band
+    is the gate's tolerance ±``atol`` (absent when the suite states none).
+    """
+    edges = _numbers("diff_by_score.edges", diff.get("edges"))
+    n_bins = len(edges) - 1
+    series = {k: _numbers(f"diff_by_score.{k}", diff.get(k), length=n_bins)
+              for k in ("min", "p01", "median", "p99", "max")}
+    counts = _numbers("diff_by_score.count", diff.get("count"), length=n_bins)
+    width, height, pad_l, pad_b, pad_t, pad_r = 520, 300, 84, 44, 12, 130
+    values = [abs(v) for vals in series.values() for v in vals if v == v]
+    if atol is not None and atol > 0:
+        values.append(atol)
+    span = max(values, default=0.0) * 1.15 or 1.0
+    x = _Scale(edges[0], edges[-1] if edges[-1] > edges[0] else edges[0] + 1.0, pad_l, width - pad_r)
+    y = _Scale(-span, span, height - pad_b, pad_t)
+    out = _open("diff_by_score", plot_id, width, height, title)
+    if atol is not None and atol > 0:
+        out.append(f'<rect class="tolerance" x="{_f(x.a)}" y="{_f(y(atol))}" width="{_f(x.b - x.a)}" '
+                   f'height="{_f(y(-atol) - y(atol))}" fill="#1a7f37" fill-opacity="0.10"/>')
+        for b in (atol, -atol):
+            out.append(f'<line x1="{_f(x.a)}" y1="{_f(y(b))}" x2="{_f(x.b)}" y2="{_f(y(b))}" stroke="#1a7f37"/>')
+    out.append(f'<line x1="{_f(x.a)}" y1="{_f(y(0))}" x2="{_f(x.b)}" y2="{_f(y(0))}" stroke="#555" '
+               'stroke-dasharray="3,3"/>')
+    for i in range(n_bins):
+        lo, p01, med, p99, hi = (series[k][i] for k in ("min", "p01", "median", "p99", "max"))
+        if med != med:
+            continue
+        xa, xb = x(edges[i]), x(edges[i + 1])
+        xm = (xa + xb) / 2
+        tip = (f"legacy score [{fmt_num(edges[i])}, {fmt_num(edges[i + 1])}{']' if i == n_bins - 1 else ')'}: "
+               f"{fmt_num(int(counts[i]))} rows; new \u2212 legacy median {fmt_diff(med)}, "
+               f"1st\u201399th percentile [{fmt_diff(p01)}, {fmt_diff(p99)}], min {fmt_diff(lo)}, max {fmt_diff(hi)}")
+        out.append(f'<g class="diff-bin"><title>{escape(tip)}</title>')
+        out.append(f'<line class="extremes" x1="{_f(xm)}" y1="{_f(y(hi))}" x2="{_f(xm)}" y2="{_f(y(lo))}" '
+                   'stroke="#57606a"/>')
+        out.append(f'<rect class="p01-p99" x="{_f(xa)}" y="{_f(y(p99))}" width="{_f(max(xb - xa, 1.0))}" '
+                   f'height="{_f(max(y(p01) - y(p99), 1.0))}" fill="{_NEW}" fill-opacity="0.35"/>')
+        out.append(f'<line class="median" x1="{_f(xa)}" y1="{_f(y(med))}" x2="{_f(xa + max(xb - xa, 1.0))}" '
+                   f'y2="{_f(y(med))}" stroke="#0b3d91" stroke-width="2"/>')
+        out.append("</g>")
+    out += _axes(x, y, x_label="legacy score", y_label="new \u2212 legacy", x_ticks=_ticks(x.lo, x.hi),
+                 y_ticks=_ticks(-span, span, 4), y_label_offset=70)
+    legend = [("median", "#0b3d91"), ("1st\u201399th pct", _NEW), ("min\u2013max", "#57606a")]
+    if atol is not None and atol > 0:
+        legend.append((f"tolerance \u00b1{fmt_num(atol)}", "#1a7f37"))
+    out += _legend(width - pad_r + 10, pad_t + 4, legend)
     out.append("</svg>")
     return "\n".join(out)
 

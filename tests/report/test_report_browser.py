@@ -1,5 +1,6 @@
 """report.html in a real browser: headless Chromium loads it from file://, with no script error, every
-plot in the DOM, and a screenshot saved as a test artifact ($PARITY_ARTIFACTS_DIR or tmp_path).
+plot in the DOM, and screenshots at a narrow (phone) and a wide (desktop) viewport saved as test
+artifacts ($PARITY_ARTIFACTS_DIR or tmp_path) for a person to look at.
 
 Chromium missing is a failure in CI (``CI`` set, as .ci/run runs, which installs the Debian package
 `chromium` first) and whenever PARITY_REQUIRE_BROWSER=1; on a developer's machine without it the test is
@@ -59,8 +60,9 @@ def test_report_opens_in_headless_chromium(suite_results, tmp_path):
     assert body, dom.stdout[:500]
     # Set by the page's own script after DOMContentLoaded; 'error' if window.onerror saw anything.
     assert 'data-loaded="ok"' in body.group(1), body.group(1)
-    assert 'data-plots="7"' in body.group(1), body.group(1)  # forest + 3 plots for each of 2 suites
-    for plot_id in ("forest-plot", "hexbin-s0-ctr_logreg", "score-hist-s1-ctr_gbdt", "calibration-s1-ctr_gbdt"):
+    assert 'data-plots="9"' in body.group(1), body.group(1)  # forest + 4 plots for each of 2 suites
+    for plot_id in ("forest-plot", "hexbin-s0-ctr_logreg", "score-hist-s1-ctr_gbdt", "calibration-s1-ctr_gbdt",
+                    "diff-by-score-s0-ctr_logreg"):
         assert f'id="{plot_id}"' in dom.stdout
     console = [line for line in dom.stderr.splitlines() if "Uncaught" in line or ":CONSOLE(" in line]
     assert not console, console
@@ -69,6 +71,33 @@ def test_report_opens_in_headless_chromium(suite_results, tmp_path):
     run = _browse(chromium, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1280,4000", url)
     assert run.returncode == 0, run.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    print(f"screenshot: {shot}")
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+@pytest.mark.parametrize(("name", "width", "height"), [("narrow", 390, 3200), ("wide", 1600, 2400)],
+                         ids=["narrow-390px", "wide-1600px"])
+def test_screenshot_at_viewport(suite_results, tmp_path, name, width, height):
+    """A phone-width and a desktop-width screenshot of a partial run (the case whose banner must not read
+    as a pass). What can be asserted is asserted (it renders, at that size, with content); how it reads
+    is for the person who opens the PNGs, which is why they are kept as artifacts."""
+    chromium = _chromium()
+    artifacts = Path(os.environ.get("PARITY_ARTIFACTS_DIR") or tmp_path / "artifacts") / f"report-{name}"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    selection = {"partial": True, "keyword": "ctr", "markexpr": None, "deselected": 2, "planned": 18, "ran": 16,
+                 "not_run": {"ctr_gbdt": ["distribution/psi"]}}
+    paths = write_report(build_report(suite_results, selection=selection), artifacts)
+    shot = artifacts / f"report-{name}.png"
+    run = _browse(chromium, tmp_path / "profile", f"--screenshot={shot}", f"--window-size={width},{height}",
+                  "--hide-scrollbars", paths["html"].resolve().as_uri())
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert _png_size(shot) == (width, height)
+    assert shot.stat().st_size > 20_000  # not a blank page
     print(f"screenshot: {shot}")
 
 

@@ -28,8 +28,9 @@ def test_schema_is_valid_draft_2020_12():
 def test_document_is_schema_valid_and_has_fixed_top_level_order(suite_results):
     doc = build_report(suite_results)
     jsonschema.Draft202012Validator(SCHEMA).validate(doc)  # the library, not our wrapper
-    assert list(doc) == ["schema_version", "tool", "verdict", "counts", "sample", "selection", "environment", "suites"]
-    assert doc["schema_version"] == "1.0" and doc["tool"]["name"] == "parity-harness"
+    assert list(doc) == ["schema_version", "tool", "suites_source", "verdict", "counts", "sample", "selection",
+                         "environment", "suites"]
+    assert doc["schema_version"] == "2.0" and doc["tool"]["name"] == "parity-harness"
 
 
 def test_verdict_and_counts(suite_results, make_result):
@@ -178,7 +179,8 @@ SELECTION = {"partial": True, "keyword": "auc", "markexpr": None, "deselected": 
 def test_selection_is_recorded_after_sample_and_is_optional_for_old_documents(make_result):
     doc = build_report([make_result()], selection=SELECTION)
     jsonschema.Draft202012Validator(SCHEMA).validate(doc)
-    assert list(doc) == ["schema_version", "tool", "verdict", "counts", "sample", "selection", "environment", "suites"]
+    assert list(doc) == ["schema_version", "tool", "suites_source", "verdict", "counts", "sample", "selection",
+                         "environment", "suites"]
     assert doc["selection"] == SELECTION
     full = build_report([make_result()])
     assert full["selection"] is None

@@ -32,9 +32,9 @@ def test_every_plot_is_present_with_a_stable_id(suite_results):
     assert plots == {
         ("forest", "forest-plot"),
         ("hexbin", "hexbin-s0-ctr_logreg"), ("score_hist", "score-hist-s0-ctr_logreg"),
-        ("calibration", "calibration-s0-ctr_logreg"),
+        ("calibration", "calibration-s0-ctr_logreg"), ("diff_by_score", "diff-by-score-s0-ctr_logreg"),
         ("hexbin", "hexbin-s1-ctr_gbdt"), ("score_hist", "score-hist-s1-ctr_gbdt"),
-        ("calibration", "calibration-s1-ctr_gbdt"),
+        ("calibration", "calibration-s1-ctr_gbdt"), ("diff_by_score", "diff-by-score-s1-ctr_gbdt"),
     }
     ids = {a.get("id") for t, a in tags}
     for table_id in ("suites", "features-s0-ctr_logreg", "slices-s1-ctr_gbdt", "upgrade-s1-ctr_gbdt",
@@ -87,7 +87,7 @@ def test_heatmap_orientation_follows_histogram2d():
     edges = np.linspace(0, 1, 11)
     counts, _, _ = np.histogram2d([0.05], [0.95], bins=[edges, edges])
     svg = heatmap({"x_edges": edges.tolist(), "y_edges": edges.tolist(), "counts": counts.tolist()}, plot_id="h")
-    rects = [a for t, a in _parse(svg) if t == "rect" and "fill" in a and a["fill"].startswith("hsl")]
+    rects = [a for t, a in _parse(svg) if t == "rect" and a.get("class") == "cell"]
     assert len(rects) == 1
     # Plot area: x from 60 to 420, y from 12 (top) to 372; a cell is 36 px.
     assert (float(rects[0]["x"]), float(rects[0]["y"])) == (60.0, 12.0)
@@ -105,7 +105,7 @@ def test_verdict_banner_and_sample_warning(make_result):
     tags = dict((a.get("id"), a) for t, a in _parse(html) if a.get("id"))
     assert tags["verdict"]["data-verdict"] == "EQUIVALENT"
     assert "sample-warning" in tags
-    assert "Sampled run: 5000 rows per suite (seed 3)" in html
+    assert "Sampled run: 5,000 rows per suite (seed 3)" in html
     unsampled = render_html(build_report([make_result()]))
     assert "sample-warning" not in {a.get("id") for _, a in _parse(unsampled)}
 

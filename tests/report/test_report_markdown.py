@@ -18,7 +18,7 @@ def test_first_line_is_the_verdict(suite_results, make_result):
 def test_sampled_run_is_flagged_right_under_the_verdict(make_result):
     lines = _md([make_result(sample={"rows": 5000, "seed": 3})]).splitlines()
     assert lines[2] == "> [!WARNING]"
-    assert lines[3].startswith("> **Sampled run:** 5000 rows per suite (seed 3)")
+    assert lines[3].startswith("> **Sampled run:** 5,000 rows per suite (seed 3)")
     assert "Sampled run" not in _md([make_result()])
 
 
@@ -51,12 +51,17 @@ def test_upgrade_findings_with_deepdiff_paths_and_packages(suite_results):
     assert "`ctr_gbdt` changed packages: numpy 2.3.0 \u2192 2.4.0, scikit-learn 1.9.0 \u2192 1.9.1" in section
 
 
-def test_both_fingerprints_collapsed(suite_results):
+def test_only_the_fingerprint_entries_that_differ(suite_results):
     md = _md(suite_results)
-    assert "<details><summary>Fingerprint (baseline) \u2014 ctr_gbdt</summary>" in md
-    assert "<details><summary>Fingerprint (current) \u2014 ctr_gbdt</summary>" in md
-    baseline_block = md.split("Fingerprint (baseline) \u2014 ctr_gbdt", 1)[1].split("</details>", 1)[0]
-    assert '"scikit-learn": "1.9.0"' in baseline_block
+    assert "```json" not in md and "Fingerprint (baseline)" not in md  # no whole fingerprints
+    section = md.split("### Environment changes since the baseline \u2014 ctr_gbdt", 1)[1].split("<sub>", 1)[0]
+    # The fixture's fingerprints, by hand: python equal; numpy and scikit-learn moved.
+    assert "2 of 3 fingerprint entries differ:" in section
+    assert "| `packages.numpy` | 2.3.0 | 2.4.0 |" in section
+    assert "| `packages.scikit-learn` | 1.9.0 | 1.9.1 |" in section
+    assert "python" not in section
+    # A suite without a baseline has nothing to compare against: no section for it.
+    assert "since the baseline \u2014 ctr_logreg" not in md
 
 
 def _crashed_suite():

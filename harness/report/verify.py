@@ -1,0 +1,162 @@
+"""Re-derive a report's verdicts from its checks, so a document that contradicts itself never renders.
+
+A report.json is a file: it can be hand-edited, truncated and repaired, or written by a buggy version.
+Its stored verdicts (the report's, each suite's) and counts are therefore re-derived from the checks
+and compared; a check that decides the verdict (gated, not a known gap) and claims EQUIVALENT must also
+be supported by its own numbers. Any contradiction is a `ParityInputError` (exit 2 in `parity report`)
+naming the suite and check: we refuse rather than re-derive and render, because a document that
+disagrees with itself cannot tell us which half is true.
+
+The check rules are the documented decision rules, restated here rather than imported so the verifier
+does not share a bug with the code it checks (tests compare them with `harness.stats.equivalence`):
+- metric, equivalence: EQUIVALENT needs ``-m < ci_low`` and ``ci_high < m``; non-inferiority: the
+  worse-side bound inside the margin (``ci_low > -m`` when higher is better, ``ci_high < m`` otherwise);
+- feature: no mismatching row, and at least one row;
+- alignment: no missing, duplicated or unexpected key, and at least one aligned row;
+- prediction: every score finite, and the share of rows beyond ``atol`` at most ``max_share``;
+- any check with ``details.error``: never EQUIVALENT.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from harness.errors import ParityInputError
+from harness.report.format import fmt_ci, fmt_num, margin_abs
+from harness.verdicts import Verdict, combine
+
+__all__ = ["derive_counts", "is_error", "report_problems", "verify_report"]
+
+_EQ = Verdict.EQUIVALENT.value
+_MAX_LISTED = 10
+
+
+def is_error(check: Mapping[str, Any]) -> bool:
+    """Whether ``check`` (a check of the document) records an error instead of a computed result.
+
+    A check that could not be computed -- its suite crashed, the upgrade gate raised (no or a corrupt
+    baseline), a planned check was not produced -- is reported as NOT_EQUIVALENT, gated, with
+    ``details.error = {"stage", "type", "message"}``: pytest failed it, so the report must not pass it.
+    """
+    details = check.get("details")
+    return isinstance(details, Mapping) and "error" in details
+
+
+def _decides(check: Mapping[str, Any], gaps: Mapping[str, str]) -> bool:
+    return bool(check["gated"]) and check["id"] not in gaps
+
+
+def derive_counts(suites: list[Mapping[str, Any]]) -> dict[str, int]:
+    """The report's ``counts`` from its suites' checks (see schema.json for each key's meaning)."""
+    checks = [(c, s["known_gaps"]) for s in suites for c in s["checks"]]
+    return {
+        "suites": len(suites),
+        "checks": len(checks),
+        "failing": sum(_decides(c, gaps) and c["verdict"] != _EQ for c, gaps in checks),
+        "inconclusive": sum(_decides(c, gaps) and c["verdict"] == Verdict.INCONCLUSIVE.value for c, gaps in checks),
+        "known_gaps": sum(c["id"] in gaps for c, gaps in checks),
+        "errors": sum(is_error(c) for c, _ in checks),
+    }
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _metric_unsupported(d: Mapping[str, Any]) -> str | None:
+    ci = d.get("ci") or [None, None]
+    lo, hi = _number(ci[0]), _number(ci[1])
+    m = margin_abs(d)
+    if lo is None or hi is None or m is None:
+        return "it has no interval or no margin to be equivalent within"
+    margin = d.get("margin") or {}
+    if margin.get("test") == "non_inferiority":
+        if margin.get("higher_is_better", True) is not False:
+            ok, rule = lo > -m, f"lower bound > -{fmt_num(m)}"
+        else:
+            ok, rule = hi < m, f"upper bound < {fmt_num(m)}"
+    else:
+        ok, rule = -m < lo and hi < m, f"inside \u00b1{fmt_num(m)}"
+    return None if ok else f"its interval {fmt_ci([lo, hi])} is not {rule}"
+
+
+def _feature_unsupported(d: Mapping[str, Any]) -> str | None:
+    if (d.get("n_mismatch") or 0) > 0:
+        return f"{fmt_num(d['n_mismatch'])} of {fmt_num(d.get('n'))} rows mismatch"
+    if d.get("n") == 0:
+        return "it compared no rows"
+    return None
+
+
+def _alignment_unsupported(d: Mapping[str, Any]) -> str | None:
+    bad = {k: v for k, v in d.items() if k.split("_in_")[0] in ("missing", "duplicated", "unexpected")
+           and isinstance(v, int) and v > 0}
+    if bad:
+        return ", ".join(f"{k.replace('_', ' ')} {fmt_num(v)}" for k, v in bad.items())
+    if d.get("n_aligned") == 0:
+        return "no row was aligned"
+    return None
+
+
+def _prediction_unsupported(d: Mapping[str, Any]) -> str | None:
+    if any((d.get("non_finite") or {}).values()):
+        return "some scores are not finite"
+    if d.get("n") == 0:
+        return "it compared no rows"
+    share, allowed = _number(d.get("share_beyond_tol")), _number((d.get("tolerance") or {}).get("max_share"))
+    if share is not None and allowed is not None and share > allowed:
+        return f"a share {fmt_num(share)} of rows is beyond the tolerance (allowed {fmt_num(allowed)})"
+    return None
+
+
+_RULES = {"metric": _metric_unsupported, "feature": _feature_unsupported, "alignment": _alignment_unsupported,
+          "prediction": _prediction_unsupported}
+
+
+def _check_problem(check: Mapping[str, Any]) -> str | None:
+    if check["verdict"] != _EQ:
+        return None
+    if is_error(check):
+        return "it records an error instead of a result"
+    rule = _RULES.get(check["kind"])
+    details = check.get("details")
+    return rule(details) if rule and isinstance(details, Mapping) else None
+
+
+def report_problems(doc: Mapping[str, Any]) -> list[str]:
+    """Every contradiction between ``doc``'s stored verdicts/counts and its checks (empty: consistent)."""
+    problems = []
+    for s in doc["suites"]:
+        gaps = s["known_gaps"]
+        for c in s["checks"]:
+            reason = _check_problem(c) if _decides(c, gaps) else None
+            if reason:
+                problems.append(f"suite {s['suite']!r}, check {c['id']!r}: stored EQUIVALENT, but {reason}")
+        derived = combine(Verdict(c["verdict"]) for c in s["checks"] if _decides(c, gaps)).value
+        if s["verdict"] != derived:
+            deciding = [c["id"] for c in s["checks"] if _decides(c, gaps) and c["verdict"] != _EQ]
+            why = f" (not equivalent: {', '.join(deciding)})" if deciding else (
+                " (no gated check)" if not any(_decides(c, gaps) for c in s["checks"]) else "")
+            problems.append(f"suite {s['suite']!r}: stored verdict {s['verdict']}, but its gated checks give "
+                            f"{derived}{why}")
+    derived = combine(Verdict(s["verdict"]) for s in doc["suites"]).value
+    if doc["verdict"] != derived:
+        problems.append(f"report verdict: stored {doc['verdict']}, but its suites give {derived}")
+    counts = derive_counts(doc["suites"])
+    for key, value in doc["counts"].items():
+        if key in counts and value != counts[key]:
+            problems.append(f"counts.{key}: stored {value}, but the checks give {counts[key]}")
+    return problems
+
+
+def verify_report(doc: Mapping[str, Any], *, source: str = "report") -> None:
+    """Raise `ParityInputError` listing where ``doc`` (schema-valid) contradicts its own checks."""
+    problems = report_problems(doc)
+    if problems:
+        listed = problems[:_MAX_LISTED]
+        more = f"\n  ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
+        raise ParityInputError(
+            f"{source}: its stored verdicts contradict its own checks, so it is not rendered (a report that "
+            "disagrees with itself cannot be trusted either way; re-run the suites to get a sound one):\n  "
+            + "\n  ".join(listed) + more
+        )
