@@ -2,8 +2,8 @@
 
     parity compare FILE --label COL --legacy COL --new COL [--group COL] [--weight COL] [--key COL]
                    [--metrics auc,logloss,...] [--margin auc=0.002,logloss=1%] [--alpha 0.05]
-                   [--bootstrap N] [--seed S] [--slice COL ...] [--min-slice-size N] [--json OUT]
-                   [--non-inferiority auc,...]
+                   [--bootstrap N] [--seed S] [--slice COL[,COL...]] [--min-slice-size N] [--json OUT]
+                   [--non-inferiority auc,...] [--na-values LIST] [--allow-identical]
 
 FILE is Parquet (.parquet, .pq) or CSV (.csv). Each metric's difference (new - legacy) gets an interval
 and a three-way verdict against its margin (see harness.stats.compare); a trailing % makes a margin
@@ -14,9 +14,24 @@ differences for logloss, brier, mae; the delta method for rmse; the paired boots
 groups resampled for ndcg@K and mrr). ece uses 10 equal-mass (quantile) bins; for ndcg@K and mrr a query
 group with no relevant item counts as 0.
 
-The table: N counts rows; GROUPS (shown with ranking metrics) counts query groups; P_HOLM is the
-Holm-adjusted p-value, "<1e-300" when it underflows. --json - writes the JSON document to stdout and the
-table to stderr. Row numbers in error messages are 0-based data rows in file order (header not counted).
+Slices: --slice takes one value and may be repeated (--slice device --slice country), or lists columns
+with commas (--slice device,country): metrics and verdicts per value of each column. A crossed slice
+joins columns with + (--slice device+country: one slice per combination of values present). A column
+whose name itself contains , or + is matched by its exact name first.
+
+CSV cells are read as written: "NA", "null" and empty cells are values, not missing, unless --na-values
+names the tokens that mean missing (--na-values "NA,null," : NA, null and the empty cell). A header that
+names a column twice is refused. Score columns must hold numbers: a bool column (True/False) is a
+decision, not a score, and is refused (labels may be bool). --legacy and --new naming the same column,
+or two columns equal row for row, are refused (a column compared with itself proves nothing) unless
+--allow-identical says two separate systems really wrote the same scores.
+
+The table: N counts rows; GROUPS (shown with ranking metrics) counts query groups; CI is the interval the
+verdict used and LEVEL its confidence level (1 - 2*alpha, or the Holm-adjusted level when several gated
+claims share alpha); P_HOLM is the Holm-adjusted p-value, "<1e-300" when it underflows. A verdict that the
+Holm adjustment decided reads "INCONCLUSIVE (Holm)" and a line below gives the adjusted p and alpha.
+--json - writes the JSON document to stdout and the table to stderr. Row numbers in error messages are
+0-based data rows in file order (header not counted).
 
 Exit codes: 0 every gated metric is EQUIVALENT; 1 otherwise (NOT_EQUIVALENT, INCONCLUSIVE, or nothing
 gated); 2 bad input (missing file or column, a NaN score, a non-binary label ...), named in the message.
@@ -26,7 +41,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,7 +50,9 @@ __all__ = ["register"]
 _BINARY_TASK = "binary"
 # Appended to every error that names a row, so "row 12" cannot be read as a 1-based or spreadsheet row.
 _ROWS_NOTE = "[row numbers: 0-based data rows in file order, header not counted]"
-_ROW_RE = re.compile(r"\brow (\d+)\b")
+# The argument names of harness.stats.compare_scores -> the CLI flag (and so the user's column).
+_ARG_FLAG = {"y_true": "--label", "score_legacy": "--legacy", "score_new": "--new", "sample_weight": "--weight",
+             "groups": "--group", "keys": "--key", "slices": "--slice"}
 
 
 def register(subparsers) -> None:
@@ -59,32 +75,72 @@ def register(subparsers) -> None:
     p.add_argument("--alpha", type=float, default=0.05, help="test level; decisions use the 1-2*alpha interval")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap replicates (default 1000)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="bootstrap seed (default 0)")
-    p.add_argument("--slice", action="extend", nargs="+", default=[], metavar="COL",
-                   help="categorical column(s): metrics and verdicts per value")
+    p.add_argument("--slice", action="append", default=[], metavar="COL[,COL...]",
+                   help="categorical column(s): metrics and verdicts per value; repeat the flag or separate "
+                   "columns with commas; a+b is a crossed slice (one per combination of values)")
     p.add_argument("--min-slice-size", type=int, default=1000, metavar="N",
                    help="slices with fewer rows are reported but not gated (default 1000)")
+    p.add_argument("--na-values", default=None, metavar="LIST",
+                   help="CSV only: comma-separated cell texts that mean missing (an empty item is the empty "
+                   "cell); by default every cell is kept as written")
+    p.add_argument("--allow-identical", action="store_true",
+                   help="allow --legacy and --new to be equal row for row (two systems that wrote the same scores)")
     p.add_argument("--json", metavar="OUT",
                    help="write the full result as JSON to OUT; '-' writes it to stdout (the table then goes to stderr)")
     p.set_defaults(func=_compare)
 
 
-def _read(path: Path):
-    import pandas as pd
+# ---------------------------------------------------------------------------------------------------
+# reading the file
+# ---------------------------------------------------------------------------------------------------
 
+def _error(path: Path, text: str, *, row: int | None = None, **fields):
     from harness.errors import ParityInputError
 
-    if not path.is_file():
-        raise ParityInputError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        if suffix == ".csv":
-            return pd.read_csv(path)
-    except Exception as exc:  # a corrupt or unreadable file is bad input, not a crash
-        raise ParityInputError(f"{path}: cannot be read as {suffix[1:].upper()} ({type(exc).__name__}: {exc})") from exc
-    raise ParityInputError(f"{path}: unknown file type {suffix!r}; expected .parquet, .pq or .csv")
+    note = f" {_ROWS_NOTE}" if row is not None else ""
+    return ParityInputError(f"{path}: {text}{note}", file=str(path), row=row, **fields)
 
+
+def _csv_header(path: Path) -> list[str]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        return next(csv.reader(fh), [])
+
+
+def _read(path: Path, na_values: str | None):
+    import pandas as pd
+
+    if not path.is_file():
+        raise _error(path, "no such file")
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".pq", ".csv"):
+        raise _error(path, f"unknown file type {suffix!r}; expected .parquet, .pq or .csv")
+    if na_values is not None and suffix != ".csv":
+        raise _error(path, "--na-values applies to CSV files only (Parquet stores missing values as typed nulls)",
+                     argument="--na-values")
+    try:
+        if suffix == ".csv":
+            header = _csv_header(path)
+            tokens = None if na_values is None else na_values.split(",")
+            # Cells as written: pandas' default turns "NA", "null", "" (and more) into NaN, which silently
+            # merges a country code "NA" with an empty cell.
+            frame = pd.read_csv(path, keep_default_na=False, na_values=tokens)
+        else:
+            frame = pd.read_parquet(path)
+            header = [str(c) for c in frame.columns]
+    except Exception as exc:  # a corrupt or unreadable file is bad input, not a crash
+        raise _error(path, f"cannot be read as {suffix[1:].upper()} ({type(exc).__name__}: {exc})") from exc
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise _error(path, f"the header names column(s) {twice} more than once; which one is meant cannot be known, "
+                     "so the file is refused (rename the duplicates)", column=twice[0])
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------------
+# columns: checked here, in the user's terms, before any statistics run
+# ---------------------------------------------------------------------------------------------------
 
 def _show(value: Any) -> str:
     """repr of a cell without numpy's type wrapper (np.int64(84) -> 84)."""
@@ -93,35 +149,39 @@ def _show(value: Any) -> str:
 
 def _where(frame, row: int, key: str | None) -> str:
     where = f"row {row}"
-    if key is not None:
+    if key is not None and 0 <= row < len(frame):
         where += f" ({key}={_show(frame[key].iloc[row])})"
     return where
 
 
-def _numeric(frame, path: Path, col: str, flag: str, key: str | None):
+def _numeric(frame, path: Path, col: str, flag: str, key: str | None, *, allow_bool: bool = False):
     import numpy as np
     import pandas as pd
 
-    from harness.errors import ParityInputError
-
     s = frame[col]
-    if not pd.api.types.is_numeric_dtype(s):  # bool counts as numeric (0/1 labels)
-        raise ParityInputError(_not_numeric(frame, path, col, flag, key))
+    if pd.api.types.is_bool_dtype(s) and not allow_bool:
+        raise _error(path, f"column {col!r} ({flag}) holds True/False (dtype {s.dtype}), not scores: a thresholded "
+                     "decision compared as a score measures something else; write the model's scores",
+                     argument=flag, column=col)
+    if not pd.api.types.is_numeric_dtype(s):
+        raise _not_numeric(frame, path, col, flag, key)
     values = s.to_numpy(dtype=float, na_value=np.nan)
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
-        raise ParityInputError(f"{path}: column {col!r} ({flag}) has {bad.size} missing or non-finite value(s), "
-                               f"first at {_where(frame, int(bad[0]), key)}: {_show(s.iloc[int(bad[0])])}")
+        r = int(bad[0])
+        raise _error(path, f"column {col!r} ({flag}) has {bad.size} missing or non-finite value(s), first at "
+                     f"{_where(frame, r, key)}: {_show(s.iloc[r])}", row=r, argument=flag, column=col,
+                     value=s.iloc[r])
     return values
 
 
-def _not_numeric(frame, path: Path, col: str, flag: str, key: str | None) -> str:
-    """The message for a non-numeric column: its dtype, the first value that is not a number, and how many."""
+def _not_numeric(frame, path: Path, col: str, flag: str, key: str | None):
+    """The error for a non-numeric column: its dtype, the first value that is not a number, and how many."""
     import numpy as np
     import pandas as pd
 
     s = frame[col]
-    head = f"{path}: column {col!r} ({flag}) must be numeric, got dtype {s.dtype}"
+    head = f"column {col!r} ({flag}) must be numeric, got dtype {s.dtype}"
     present = s.notna().to_numpy()
     try:  # as object values, so categoricals and datetimes are judged value by value
         parsed = pd.to_numeric(s.astype(object), errors="coerce").notna().to_numpy()
@@ -130,166 +190,189 @@ def _not_numeric(frame, path: Path, col: str, flag: str, key: str | None) -> str
     bad = np.flatnonzero(present & ~parsed)
     if bad.size:
         r = int(bad[0])
-        return f"{head}; {_where(frame, r, key)} is {_show(s.iloc[r])} ({bad.size} value(s) that are not numbers)"
+        return _error(path, f"{head}; {_where(frame, r, key)} is {_show(s.iloc[r])} ({bad.size} value(s) that are not "
+                      "numbers)", row=r, argument=flag, column=col, value=s.iloc[r])
     rows = np.flatnonzero(present)
     if rows.size:  # every value reads as a number but is stored as text/category: converting is the user's call
         r = int(rows[0])
-        return (f"{head}; its values are numbers stored as {s.dtype}, e.g. {_where(frame, r, key)} is "
-                f"{_show(s.iloc[r])}; store the column as numbers (nothing is converted silently)")
-    return f"{head}; every value is missing"
+        return _error(path, f"{head}; its values are numbers stored as {s.dtype}, e.g. {_where(frame, r, key)} is "
+                      f"{_show(s.iloc[r])}; store the column as numbers (nothing is converted silently)", row=r,
+                      argument=flag, column=col, value=s.iloc[r])
+    return _error(path, f"{head}; every value is missing", argument=flag, column=col)
 
 
 def _weights(frame, path: Path, col: str, key: str | None):
     """The --weight column, checked before any metric runs: finite, non-negative, not all zero."""
     import numpy as np
 
-    from harness.errors import ParityInputError
-
     w = _numeric(frame, path, col, "--weight", key)
     neg = np.flatnonzero(w < 0)
     if neg.size:
         r = int(neg[0])
-        raise ParityInputError(f"{path}: column {col!r} (--weight): weights must be non-negative; "
-                               f"{_where(frame, r, key)} is {_show(frame[col].iloc[r])} ({neg.size} negative)")
+        raise _error(path, f"column {col!r} (--weight): weights must be non-negative; {_where(frame, r, key)} is "
+                     f"{_show(frame[col].iloc[r])} ({neg.size} negative)", row=r, argument="--weight", column=col)
     if not (w > 0).any():
-        raise ParityInputError(f"{path}: column {col!r} (--weight): all {w.size} weights are zero; at least one row "
-                               "needs positive weight")
+        raise _error(path, f"column {col!r} (--weight): all {w.size} weights are zero; at least one row needs "
+                     "positive weight", argument="--weight", column=col)
     return w
 
 
-# The argument names of harness.stats (metrics, DeLong, bootstrap, compare_scores) -> the CLI flag.
-_ARG_FLAG = {"y_true": "--label", "score_legacy": "--legacy", "score_a": "--legacy", "score_new": "--new",
-             "score_b": "--new", "sample_weight": "--weight", "groups": "--group", "keys": "--key"}
-_SCORE_ARGS = ("y_prob", "y_score", "y_pred", "score")  # a score of either side: the side is found below
+def _slice_specs(frame, path: Path, specs: list[str]) -> list[str | tuple[str, ...]]:
+    """--slice values -> slice keys: a column name, or a tuple of names for a crossed slice (a+b)."""
+    out: list[str | tuple[str, ...]] = []
+    for spec in specs:
+        items = [spec] if spec in frame.columns else spec.split(",")
+        for item in items:
+            item = item.strip()
+            cols = (item,) if item in frame.columns else tuple(c.strip() for c in item.split("+"))
+            for c in cols:
+                if not c or c not in frame.columns:
+                    raise _error(path, f"column {c!r} (--slice {spec}) not found; columns are {list(frame.columns)}",
+                                 argument="--slice", column=c)
+            key = cols[0] if len(cols) == 1 else cols
+            if key in out:
+                raise _error(path, f"--slice {spec}: slice {item!r} is given twice", argument="--slice", column=item)
+            out.append(key)
+    return out
 
 
-def _failing_side(arg: str, defs, y, sides, w, groups):
-    """(side flag, metric name, message) of the first metric x side whose own check rejects `arg`.
+def _slice_values(frame, key):
+    def col(c):
+        return frame[c].astype(object).where(frame[c].notna(), None).to_numpy()
 
-    Only runs when compare_scores already failed, to say which score column a side-neutral argument name
-    (y_prob, y_pred ...) meant; metrics and sides are tried in compare_scores's order (legacy first).
-    """
-    from harness.errors import ParityInputError
-
-    for d in defs:
-        extra = (groups,) if d.needs_groups else ()
-        for flag, arr in sides:
-            checks = [lambda s, d=d, extra=extra: d.fn(y, s, *extra, sample_weight=w)]
-            if d.per_row is not None:  # the paired method validates through the per-row losses
-                checks.insert(0, lambda s, d=d: d.per_row(y, s))
-            for check in checks:
-                try:
-                    check(arr)
-                except ParityInputError as exc:
-                    if str(exc).startswith(f"{arg}:"):
-                        return flag, d.name, str(exc)
-                except Exception:  # noqa: BLE001 - another failure is not the input check looked for
-                    pass
-    return None
+    return col(key) if isinstance(key, str) else tuple(col(c) for c in key)
 
 
-def _translate(exc, *, path: Path, frame, args, defs, y, a, b, w, groups) -> str:
-    """A statistics-layer message, with its argument names replaced by the user's columns and flags."""
+# ---------------------------------------------------------------------------------------------------
+# statistics-layer errors, in the user's terms (from the error's fields, never from its text)
+# ---------------------------------------------------------------------------------------------------
+
+def _translate(exc, *, path: Path, frame, args):
+    """The user's column, flag, row (with its key) and value, rebuilt from a ParityInputError's fields."""
+    flag = _ARG_FLAG.get(exc.argument or "")
     columns = {"--label": args.label, "--legacy": args.legacy, "--new": args.new, "--weight": args.weight,
                "--group": args.group, "--key": args.key}
-    msg = str(exc)
-    metric = side = None
-    m = re.match(r"metric '(?P<metric>[^']+)' on (?P<side>score_legacy|score_new): (?P<rest>.*)\Z", msg, re.S)
-    if m:
-        metric, side, msg = m["metric"], _ARG_FLAG[m["side"]], m["rest"]
-    m = re.match(r"(?P<arg>[a-z_]+): (?P<rest>.*)\Z", msg, re.S)
-    flag = None
-    if m and m["arg"] in _ARG_FLAG:
-        flag = _ARG_FLAG[m["arg"]]
-    elif m and m["arg"] in _SCORE_ARGS:
-        flag = side
-        if flag is None:
-            found = _failing_side(m["arg"], defs, y, (("--legacy", a), ("--new", b)), w, groups)
-            if found is not None:
-                flag, metric, msg = found
-                m = re.match(r"(?P<arg>[a-z_]+): (?P<rest>.*)\Z", msg, re.S)
-    elif m and m["arg"] in ("loss_legacy", "loss_new"):  # too few rows with positive weight for an interval
-        flag = "--weight" if args.weight else None
-    if m and (flag is not None and columns.get(flag) is not None):
-        text = f"column {columns[flag]!r} ({flag}): {m['rest']}"
-    elif m and m["arg"] in _SCORE_ARGS:  # the side could not be found: name both columns
-        text = f"column {args.legacy!r} (--legacy) or {args.new!r} (--new): {m['rest']}"
-    else:
-        text = m["rest"] if m and m["arg"] in ("loss_legacy", "loss_new") else msg
-    n = len(frame)
-    text = _ROW_RE.sub(lambda r: _where(frame, int(r[1]), args.key) if int(r[1]) < n else r[0], text)
-    if metric is not None:
-        text += f" (metric {metric!r})"
-    return f"{path}: {text}"
+    column = exc.column if flag == "--slice" else columns.get(flag or "")
+    if flag is None or column is None or exc.reason is None:
+        return _error(path, str(exc), row=exc.row, **{k: v for k, v in exc.fields().items() if k != "row"})
+    text = f"column {column!r} ({flag}): {exc.reason}"
+    if exc.row is not None:
+        text += f"; {_where(frame, exc.row, args.key)}"
+        if exc.has_value:
+            text += f" is {_show(exc.value)}"
+    if exc.detail:
+        text += f" {exc.detail}"
+    if flag == "--new" and exc.reason.startswith("is identical to score_legacy"):
+        text = (f"column {column!r} (--new) equals column {args.legacy!r} (--legacy) row for row: comparing a column "
+                "with itself proves nothing about a migration (--allow-identical if two separate systems really "
+                "wrote the same scores)")
+    fields = {k: v for k, v in exc.fields().items() if k not in ("argument", "column", "row", "file")}
+    return _error(path, text, row=exc.row, argument=flag, column=column, **fields)
 
+
+# ---------------------------------------------------------------------------------------------------
+# the command
+# ---------------------------------------------------------------------------------------------------
 
 def _compare(args) -> int:
-    from harness.errors import ParityInputError
-
-    try:
-        return _run_compare(args)
-    except ParityInputError as exc:
-        msg = str(exc)
-        if _ROW_RE.search(msg) and _ROWS_NOTE not in msg:
-            raise ParityInputError(f"{msg} {_ROWS_NOTE}") from exc
-        raise
-
-
-def _run_compare(args) -> int:
-    import numpy as np
-
     from harness.cli import write_json_output
     from harness.errors import ParityInputError
     from harness.stats.compare import compare_scores
+
+    path = Path(args.file)
+    names, margins = _options(args)
+    frame = _read(path, args.na_values)
+    if len(frame) == 0:
+        raise _error(path, "has no rows")
+    inputs = _columns(frame, path, args, names)
+    try:
+        result = compare_scores(*inputs["arrays"], metrics=names, margins=margins, alpha=args.alpha,
+                                n_boot=args.bootstrap, seed=args.seed, min_slice_size=args.min_slice_size,
+                                allow_identical=args.allow_identical, **inputs["kwargs"])
+    except ParityInputError as exc:
+        raise _translate(exc, path=path, frame=frame, args=args) from exc
+
+    _print_table(result, file=sys.stderr if args.json == "-" else sys.stdout)  # keep stdout pure JSON with --json -
+    if args.json:
+        doc = {"file": str(path), "columns": {"label": args.label, "legacy": args.legacy, "new": args.new,
+                                              "group": args.group, "weight": args.weight, "key": args.key,
+                                              "slices": [k if isinstance(k, str) else list(k)
+                                                         for k in inputs["slice_keys"]]},
+               **result.to_dict()}
+        write_json_output(args.json, json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    return 0 if result.verdict.value == "EQUIVALENT" else 1
+
+
+def _options(args):
+    """Flags that need no file: alpha, counts, metrics, margins."""
+    from harness.checks.metrics import validate_metric_names
+    from harness.errors import ParityInputError
     from harness.stats.equivalence import Margin, parse_margins
     from harness.stats.metrics import get_metric
 
-    path = Path(args.file)
     if not (0 < args.alpha < 0.5):
         raise ParityInputError(f"--alpha {args.alpha!r}: expected a number in (0, 0.5); decisions use the "
-                               "1 - 2*alpha interval")
+                               "1 - 2*alpha interval", argument="--alpha", value=args.alpha)
     for flag, value, lo in (("--bootstrap", args.bootstrap, 2), ("--seed", args.seed, 0),
                             ("--min-slice-size", args.min_slice_size, 0)):
         if value < lo:
-            raise ParityInputError(f"{flag} {value!r}: expected an integer >= {lo}")
-    names = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    if not names:
-        raise ParityInputError(f"--metrics {args.metrics!r} names no metric")
-    defs = [get_metric(m) for m in names]
-    margins: dict[str, Any] = dict(parse_margins(args.margin))
+            raise ParityInputError(f"{flag} {value!r}: expected an integer >= {lo}", argument=flag, value=value)
+    if args.legacy == args.new and not args.allow_identical:
+        raise ParityInputError(f"--legacy and --new both name column {args.new!r}: comparing a column with itself "
+                               "proves nothing about a migration", argument="--new", column=args.new)
+    raw = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    if not raw:
+        raise ParityInputError(f"--metrics {args.metrics!r} names no metric", argument="--metrics")
+    try:
+        names = validate_metric_names(raw, has_groups=args.group is not None)
+    except ParityInputError as exc:
+        hint = " (pass groups (--group COL))" if "group column" in (exc.reason or "") else ""
+        raise ParityInputError(f"--metrics: {exc}{hint}", argument="--metrics", value=exc.value) from exc
+    margins: dict[str, Any] = {k.strip().lower(): v for k, v in parse_margins(args.margin).items()}
     for name in [m.strip() for m in args.non_inferiority.split(",") if m.strip()]:
         mdef = get_metric(name)
-        margins = {k.strip().lower(): v for k, v in margins.items()}
         if mdef.name not in margins:
-            raise ParityInputError(f"--non-inferiority {name!r}: the metric needs a margin in --margin")
+            raise ParityInputError(f"--non-inferiority {name!r}: the metric needs a margin in --margin",
+                                   argument="--non-inferiority", value=name)
         value, kind = margins[mdef.name]
         margins[mdef.name] = Margin(mdef.name, value, kind, mdef.higher_is_better, "non_inferiority")
-    frame = _read(path)
-    if len(frame) == 0:
-        raise ParityInputError(f"{path}: has no rows")
+    return names, margins
+
+
+def _columns(frame, path: Path, args, names) -> dict[str, Any]:
+    """Every column a flag names: present, of the right kind, its first bad row named."""
+    import numpy as np
+
+    from harness.stats.metrics import get_metric
 
     roles = [("--label", args.label), ("--legacy", args.legacy), ("--new", args.new), ("--group", args.group),
-             ("--weight", args.weight), ("--key", args.key)] + [("--slice", c) for c in args.slice]
+             ("--weight", args.weight), ("--key", args.key)]
     for flag, col in roles:
         if col is not None and col not in frame.columns:
-            raise ParityInputError(f"{path}: column {col!r} ({flag}) not found; columns are {list(frame.columns)}")
+            raise _error(path, f"column {col!r} ({flag}) not found; columns are {list(frame.columns)}", argument=flag,
+                         column=col)
+    slice_keys = _slice_specs(frame, path, args.slice)
     key = args.key
     if key is not None:
         k = frame[key]
         if k.isna().any():
-            raise ParityInputError(f"{path}: column {key!r} (--key) is missing at row {int(np.flatnonzero(k.isna())[0])}")
+            r = int(np.flatnonzero(k.isna().to_numpy())[0])
+            raise _error(path, f"column {key!r} (--key) is missing at row {r}", row=r, argument="--key", column=key)
         dup = k.duplicated()
         if dup.any():
             r = int(np.flatnonzero(dup.to_numpy())[0])
-            raise ParityInputError(f"{path}: column {key!r} (--key) repeats {_show(k.iloc[r])} at row {r}; keys must be unique")
+            raise _error(path, f"column {key!r} (--key) repeats {_show(k.iloc[r])} at row {r}; keys must be unique",
+                         row=r, argument="--key", column=key, value=k.iloc[r])
 
-    y = _numeric(frame, path, args.label, "--label", key)
-    if any(d.task == _BINARY_TASK for d in defs):
+    y = _numeric(frame, path, args.label, "--label", key, allow_bool=True)  # bool labels are 0/1 labels
+    binary = [n for n in names if get_metric(n).task == _BINARY_TASK]
+    if binary:
         bad = np.flatnonzero((y != 0) & (y != 1))
         if bad.size:
-            binary = [d.name for d in defs if d.task == _BINARY_TASK]
-            raise ParityInputError(f"{path}: column {args.label!r} (--label) must be 0/1 for {', '.join(binary)}; "
-                                   f"{_where(frame, int(bad[0]), key)} is {_show(frame[args.label].iloc[int(bad[0])])}")
+            r = int(bad[0])
+            raise _error(path, f"column {args.label!r} (--label) must be 0/1 for {', '.join(binary)}; "
+                         f"{_where(frame, r, key)} is {_show(frame[args.label].iloc[r])}", row=r, argument="--label",
+                         column=args.label, value=frame[args.label].iloc[r])
     a = _numeric(frame, path, args.legacy, "--legacy", key)
     b = _numeric(frame, path, args.new, "--new", key)
     w = _weights(frame, path, args.weight, key) if args.weight else None
@@ -298,28 +381,18 @@ def _run_compare(args) -> int:
         gcol = frame[args.group]
         if gcol.isna().any():
             r = int(np.flatnonzero(gcol.isna().to_numpy())[0])
-            raise ParityInputError(f"{path}: column {args.group!r} (--group) is missing at {_where(frame, r, key)}")
+            raise _error(path, f"column {args.group!r} (--group) is missing at {_where(frame, r, key)}", row=r,
+                         argument="--group", column=args.group)
         groups = gcol.to_numpy()
-    slices = {c: frame[c].astype(object).where(frame[c].notna(), None).to_numpy() for c in args.slice}
+    slices = {k: _slice_values(frame, k) for k in slice_keys}
+    return {"arrays": (y, a, b), "slice_keys": slice_keys,
+            "kwargs": dict(sample_weight=w, groups=groups, keys=None if key is None else frame[key].to_numpy(),
+                           slices=slices or None)}
 
-    try:
-        result = compare_scores(y, a, b, metrics=names, margins=margins, alpha=args.alpha, sample_weight=w,
-                                groups=groups, keys=None if key is None else frame[key].to_numpy(),
-                                n_boot=args.bootstrap, seed=args.seed, slices=slices or None,
-                                min_slice_size=args.min_slice_size)
-    except ParityInputError as exc:
-        raise ParityInputError(_translate(exc, path=path, frame=frame, args=args, defs=defs, y=y, a=a, b=b, w=w,
-                                          groups=groups)) from exc
 
-    _print_table(result, file=sys.stderr if args.json == "-" else sys.stdout)  # keep stdout pure JSON with --json -
-    if args.json:
-        doc = {"file": str(path), "columns": {"label": args.label, "legacy": args.legacy, "new": args.new,
-                                              "group": args.group, "weight": args.weight, "key": args.key,
-                                              "slices": list(args.slice)},
-               **result.to_dict()}
-        write_json_output(args.json, json.dumps(doc, indent=2, allow_nan=False) + "\n")
-    return 0 if result.verdict.value == "EQUIVALENT" else 1
-
+# ---------------------------------------------------------------------------------------------------
+# the table
+# ---------------------------------------------------------------------------------------------------
 
 def _fmt(x: Any, spec: str = ".6g") -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
@@ -334,33 +407,70 @@ def _fmt_p(p: float | None) -> str:
     return "<1e-300" if p < 1e-300 else format(p, ".3g")
 
 
+def _decision_interval(e) -> tuple[Any, float]:
+    """The interval the verdict used and its level: Holm's when the adjustment set a stricter level."""
+    if e.ci_adjusted is not None:
+        return e.ci_adjusted, e.ci_adjusted_level
+    return e.ci, e.ci_level
+
+
+def _verdict_cell(e) -> str:
+    if not e.gated:
+        return f"{e.verdict.value} (not gated)"
+    if e.decided_by == "holm":
+        return f"{e.verdict.value} (Holm)"
+    if e.decided_by == "undefined":
+        return f"{e.verdict.value} (undefined)"
+    return e.verdict.value
+
+
 def _print_table(result, file=None) -> None:
+    from harness.stats.compare import slice_label
+
     file = sys.stdout if file is None else file
     grouped = any(e.n_groups is not None for e in result.entries)  # a ranking metric: show its query groups
-    header = ("METRIC", "SLICE", "N", *(("GROUPS",) if grouped else ()), "LEGACY", "NEW", "DIFF",
-              f"CI {1 - 2 * result.alpha:.0%}", "MARGIN", "P_HOLM", "METHOD", "VERDICT")
+    header = ("METRIC", "SLICE", "N", *(("GROUPS",) if grouped else ()), "LEGACY", "NEW", "DIFF", "CI", "LEVEL",
+              "MARGIN", "P_HOLM", "METHOD", "VERDICT")
     rows = []
     for e in result.entries:
-        sl = "all" if e.slice is None else f"{e.slice['column']}={e.slice['value']}"
-        ci = "-" if e.ci is None else f"[{e.ci[0]:+.4g}, {e.ci[1]:+.4g}]"
+        ci, level = _decision_interval(e)
+        ci_text = "-" if ci is None else f"[{ci[0]:+.4g}, {ci[1]:+.4g}]"
         margin = "-"
         if e.margin is not None:
             m = e.margin
             margin = (f"{m['value']:.4g}" if m["kind"] == "absolute" else f"{m['value']:.4g}x|legacy|")
             if m["test"] == "non_inferiority":
                 margin += " (NI)"
-        verdict = e.verdict.value + ("" if e.gated else " (not gated)")
         groups = (("-" if e.n_groups is None else str(e.n_groups)),) if grouped else ()
-        rows.append((e.name, sl, str(e.n), *groups, _fmt(e.legacy), _fmt(e.new), _fmt(e.diff, "+.4g"), ci, margin,
-                     _fmt_p(e.p_adjusted), e.method.split(" (")[0] or "-", verdict))
+        rows.append((e.name, slice_label(e.slice), str(e.n), *groups, _fmt(e.legacy), _fmt(e.new),
+                     _fmt(e.diff, "+.4g"), ci_text, "-" if ci is None else f"{level:.4g}", margin,
+                     _fmt_p(e.p_adjusted), e.method.split(" (")[0] or "-", _verdict_cell(e)))
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
     for row in (header, *rows):
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), file=file)
     for e in result.entries:
-        if e.n_required is not None:
-            print(f"{e.id}: INCONCLUSIVE at n={e.n}; about {e.n_required} rows would decide it "
-                  f"(minimum detectable difference at this n: {_fmt(e.mdd, '.3g')})", file=file)
+        for line in _explain(e, result.alpha):
+            print(line, file=file)
     for note in result.notes:
         print(f"note: {note}", file=file)
     print(f"overall: {result.verdict.value} ({result.n_rows} rows, alpha {result.alpha}, "
           f"{result.adjustment}-adjusted across gated metrics x slices, seed {result.seed})", file=file)
+
+
+def _explain(e, alpha: float) -> list[str]:
+    """Why a gated entry is not EQUIVALENT when the table alone would not say it."""
+    if not e.gated:
+        return []
+    if e.decided_by == "holm":
+        lo, hi = e.ci
+        line = (f"{e.id}: INCONCLUSIVE by the Holm adjustment: the {e.ci_level:.0%} interval [{lo:+.4g}, {hi:+.4g}] "
+                f"lies inside the margin, but the Holm-adjusted p = {_fmt_p(e.p_adjusted)} > alpha = {alpha:g}")
+        if e.n_required is not None:
+            line += f"; about {e.n_required} rows would decide it at the adjusted level"
+        return [line]
+    if e.decided_by == "undefined":
+        return [f"{e.id}: INCONCLUSIVE (gated): {e.note}"]
+    if e.n_required is not None:
+        return [f"{e.id}: INCONCLUSIVE at n={e.n}; about {e.n_required} rows would decide it "
+                f"(minimum detectable difference at this n: {_fmt(e.mdd, '.3g')})"]
+    return []

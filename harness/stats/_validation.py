@@ -199,16 +199,16 @@ def check_alpha(alpha: Any, name: str = "alpha") -> float:
     return a
 
 
-def check_classes(y: np.ndarray, name: str, *, min_pos: int, min_neg: int, why: str) -> None:
+def check_classes(y: np.ndarray, name: str, *, min_pos: int, min_neg: int, why: str, detail: str = "") -> None:
     """Binary labels ``y`` (0.0/1.0) hold at least ``min_pos`` positives and ``min_neg`` negatives.
 
-    ``why`` completes "<name>: <why> (got P positive, N negative)"; the message reads as the metric's
-    own (e.g. "DeLong needs at least 2 positives and 2 negatives").
+    The message is "<name>: <why> (got P positive, N negative) <detail>", worded as the metric's own
+    (e.g. "DeLong needs at least 2 positives and 2 negatives").
     """
     n_pos = int(np.count_nonzero(y == 1.0))
     n_neg = int(y.shape[0]) - n_pos
     if n_pos < min_pos or n_neg < min_neg:
-        raise input_error(name, f"{why} (got {n_pos} positive, {n_neg} negative)")
+        raise input_error(name, f"{why} (got {n_pos} positive, {n_neg} negative)", detail=detail)
 
 
 def check_constant_within_groups(w: np.ndarray, codes: np.ndarray, name: str = "sample_weight") -> None:

@@ -84,14 +84,14 @@ _PROBABILITY = ("logloss", "brier", "calibration_ratio", "ece", "calibration_slo
 # Label requirements per metric (positives, negatives, why), checked before any estimator runs so that
 # the message names the label column on all rows and a slice's note says why the metric is undefined.
 _CLASSES = {
-    "pr_auc": (1, 0, "average precision needs at least one positive row"),
-    "calibration_ratio": (1, 0, "the predicted/observed ratio needs at least one positive row"),
-    "calibration_slope": (1, 1, "the calibration fit needs both classes"),
-    "calibration_intercept": (1, 1, "the calibration fit needs both classes"),
+    "pr_auc": (1, 0, "average precision needs at least one positive row", ""),
+    "calibration_ratio": (1, 0, "the predicted/observed ratio needs at least one positive row", ""),
+    "calibration_slope": (1, 1, "the calibration fit needs both classes", ""),
+    "calibration_intercept": (1, 1, "the calibration fit needs both classes", ""),
 }
-_DELONG_CLASSES = (2, 2, "DeLong needs at least 2 positives and 2 negatives; with one class the AUC is not defined, "
-                         "with one row of a class its variance cannot be estimated")
-_AUC_CLASSES = (1, 1, "ROC AUC needs at least one positive and one negative row")
+_DELONG_CLASSES = (2, 2, "DeLong needs at least 2 positives and 2 negatives",
+                   "(with one class the AUC is not defined, with one row of a class its variance cannot be estimated)")
+_AUC_CLASSES = (1, 1, "ROC AUC needs at least one positive and one negative row", "")
 
 
 def slice_label(sl: Mapping[str, Any] | None) -> str:
@@ -588,7 +588,7 @@ _ESTIMATORS: dict[str, Callable[..., _Estimate]] = {
 }
 
 
-def _classes_needed(d: MetricDef, how: str) -> tuple[int, int, str] | None:
+def _classes_needed(d: MetricDef, how: str) -> tuple[int, int, str, str] | None:
     if d.name == "auc":
         return _DELONG_CLASSES if how == "delong" else _AUC_CLASSES
     return _CLASSES.get(d.name)
@@ -600,11 +600,11 @@ def _definedness(inp: _Inputs, d: MetricDef, rows: np.ndarray | None) -> str | N
     need = _classes_needed(d, inp.methods[d.name])
     if need is not None:
         try:
-            check_classes(y, "y_true", min_pos=need[0], min_neg=need[1], why=need[2])
+            check_classes(y, "y_true", min_pos=need[0], min_neg=need[1], why=need[2], detail=need[3])
         except ParityInputError as exc:
             if rows is None:
                 raise
-            return exc.reason
+            return exc.reason + (f" {exc.detail}" if exc.detail else "")
     a = inp.a if rows is None else inp.a[rows]
     b = inp.b if rows is None else inp.b[rows]
     if (d.name in _RANK_ONLY or d.task == "ranking") and a.min() == a.max() and b.min() == b.max():

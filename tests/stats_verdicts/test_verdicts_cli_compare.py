@@ -209,7 +209,7 @@ def test_label_and_group_errors_from_the_statistics_layer_name_the_columns(tmp_p
                          "--bootstrap", "20"], capsys)
     assert code == 2
     assert "in.csv: column 'w' (--weight): ranking weights are per query group and must be constant within a " \
-           "group; row 7 has weight 2.0 but its group's first row has 1.0" in err, err
+           "group; row 7 is 2.0 but its group's first row has 1.0" in err, err
     assert "sample_weight" not in err and ROWS_NOTE in err
 
     frame = _frame(n=600).assign(q=np.arange(600) // 6)
@@ -349,8 +349,8 @@ def test_readme_compare_synopsis_matches_the_parser():
     sub = next(a for a in build_parser()._subparsers._group_actions if a.dest == "command").choices["compare"]
     flags = [a.option_strings[-1] for a in sub._actions if a.option_strings and a.option_strings[-1] != "--help"]
     for flag in flags:
-        assert f"{flag} " in row, flag
-    assert "[--slice COL [COL ...]]" in row and "[--min-slice-size N]" in row
+        assert f"{flag} " in row or f"{flag}]" in row, flag
+    assert "[--slice COL[,COL...]]" in row and "[--min-slice-size N]" in row
     section = readme[readme.index("`parity compare` picks a method"):]
     section = " ".join(section[:section.index("\n## ")].split())
     for fragment in ("with `--weight` AUC uses the paired bootstrap", "10 equal-mass (quantile) bins",
