@@ -302,3 +302,114 @@ def test_same_inputs_same_bytes_and_valid_report_rows():
 def test_bad_declarations_and_inputs_are_named(make, fragment):
     with pytest.raises(ParityInputError, match=fragment):
         make()
+
+
+# ---------------------------------------------------------------------------------------------------
+# "too good": a gain beyond a stated bound under non-inferiority is a review item
+# ---------------------------------------------------------------------------------------------------
+
+def _leak_pair(rng, n, leak):
+    # legacy and new see the same signal with their own noise; `leak` adds the label itself to the new
+    # side's logit, as a feature computed after the outcome would
+    x = rng.normal(size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-x))).astype(int)
+    legacy = 1 / (1 + np.exp(-(x + rng.normal(size=n))))
+    new = 1 / (1 + np.exp(-(x + rng.normal(size=n) + leak * (y - 0.5))))
+    return y, legacy, new
+
+
+def _metric_checks(y, legacy, new, *gates):
+    from harness.checks.metrics import check_metrics
+
+    return check_metrics(y, legacy, new, gates=list(gates))
+
+
+def test_a_label_leak_passes_non_inferiority_but_is_a_review_item():
+    from harness.checks.review_items import TooGood, too_good_items
+    from harness.suite import MetricGate
+
+    y, legacy, new = _leak_pair(np.random.default_rng(20), 20_000, leak=0.25)
+    metrics = _metric_checks(y, legacy, new, MetricGate("auc", 0.005, test="non_inferiority"))
+    auc = metrics[0]
+    assert auc.verdict is Verdict.EQUIVALENT and auc.details["diff"] > 0.02  # the gate alone says "fine"
+    bound = 0.01
+    (item,) = too_good_items(metrics, TooGood({"auc": bound}, reason="the migration aims for neutral accuracy"))
+    assert item.id == "review/too_good/auc" and item.kind == "metric" and not item.gated
+    assert item.verdict is Verdict.NOT_EQUIVALENT and auc.details["ci"][0] > bound
+    review = item.details["review"]
+    assert review["improvement"] == auc.details["diff"] and review["improvement_ci"] == auc.details["ci"]
+    assert f"{auc.details['diff']:+.4g}" in item.summary and "auc" in item.summary and "label leak" in item.message
+    # reported, not gated: the suite still passes; declared gated, it fails
+    assert SuiteResult("s", "", {}, 0, [auc, item]).verdict is Verdict.EQUIVALENT
+    (gated,) = too_good_items(metrics, TooGood({"auc": bound}, gated=True, reason="r"))
+    assert SuiteResult("s", "", {}, 0, [auc, gated]).verdict is Verdict.NOT_EQUIVALENT
+    validator = jsonschema.Draft202012Validator({"$ref": "#/$defs/check", "$defs": SCHEMA["$defs"]})
+    validator.validate(json.loads(json.dumps(item.to_dict())))
+
+
+def test_too_good_false_alarms_stay_at_alpha_when_the_gain_equals_the_bound():
+    # known truth: MAE of N(0, s) errors is s * sqrt(2/pi); lower is better, so the true gain of the new
+    # side is (s_legacy - s_new) * sqrt(2/pi), set exactly to the bound
+    from harness.checks.review_items import TooGood, too_good_items
+    from harness.suite import MetricGate
+
+    rng = np.random.default_rng(21)
+    n, sims, s_legacy, s_new = 2000, 400, 1.0, 0.9
+    bound = (s_legacy - s_new) * math.sqrt(2 / math.pi)
+    tg = TooGood({"mae": bound}, reason="r")
+    flagged = clear = 0
+    for _ in range(sims):
+        y = rng.normal(size=n)
+        for gain_scale, counter in ((1.0, "at_bound"), (0.0, "none")):
+            new_sd = s_legacy - gain_scale * (s_legacy - s_new)
+            metrics = _metric_checks(y, y + rng.normal(0, s_legacy, n), y + rng.normal(0, new_sd, n),
+                                     MetricGate("mae", 0.05, test="non_inferiority"))
+            verdict = too_good_items(metrics, tg)[0].verdict
+            if counter == "at_bound":
+                flagged += verdict is Verdict.NOT_EQUIVALENT
+            else:
+                clear += verdict is Verdict.EQUIVALENT
+    # the point estimate would flag about half of these; the interval's lower bound about alpha
+    assert flagged / sims <= ALPHA + _binomial_band(ALPHA, sims)
+    assert clear / sims >= 0.95  # no true gain: shown within the bound
+
+
+def test_too_good_is_inconclusive_when_the_interval_straddles_and_reads_relative_bounds():
+    from harness.checks.review_items import TooGood, too_good_items
+    from harness.suite import MetricGate
+
+    y, legacy, new = _leak_pair(np.random.default_rng(22), 600, leak=0.25)
+    metrics = _metric_checks(y, legacy, new, MetricGate("auc", 0.05, test="non_inferiority"),
+                             MetricGate("logloss", 0.05, test="non_inferiority"))
+    auc = metrics[0].details
+    item = too_good_items(metrics, TooGood({"auc": auc["diff"]}, reason="r"))[0]  # the bound at the estimate
+    assert item.verdict is Verdict.INCONCLUSIVE and "straddles" in item.message
+    rel = too_good_items(metrics, TooGood({"logloss": 0.5}, kind="relative", reason="r"))[0]
+    ll = metrics[1].details
+    assert rel.details["review"]["bound_absolute"] == pytest.approx(0.5 * ll["legacy"])
+    assert rel.details["review"]["improvement"] == -ll["diff"]  # lower is better: the gain is legacy - new
+    assert rel.verdict is Verdict.EQUIVALENT
+
+
+@pytest.mark.parametrize(
+    "bounds, gates, fragment",
+    [
+        ({"auc": 0.01}, [("auc", "equivalence")], "gated by equivalence"),
+        ({"mrr": 0.01}, [("auc", "non_inferiority")], "no check metrics/mrr"),
+        ({"calibration_ratio": 0.1}, [("auc", "non_inferiority")], "has an ideal value"),
+        ({"auc": 0.0}, [("auc", "non_inferiority")], "must be a finite number > 0"),
+        ({"nope": 0.1}, [("auc", "non_inferiority")], "unknown metric"),
+        ({}, [("auc", "non_inferiority")], "bounds must map metric names"),
+    ],
+    ids=["equivalence-metric", "not-gated", "nominal", "zero-bound", "unknown", "empty"],
+)
+def test_too_good_bad_declarations_are_named(bounds, gates, fragment):
+    from harness.checks.review_items import TooGood, too_good_items
+    from harness.suite import MetricGate
+
+    y, legacy, new = _leak_pair(np.random.default_rng(23), 500, leak=0.0)
+    with pytest.raises(ParityInputError, match=fragment):
+        metrics = _metric_checks(y, legacy, new, *[MetricGate(m, 0.01, test=t) for m, t in gates])
+        too_good_items(metrics, TooGood(bounds, reason="r"))
+    with pytest.raises(ParityInputError, match="reason must say why"):
+        TooGood({"auc": 0.01})
