@@ -203,7 +203,8 @@ def _confined(directory: Path, name: Any, *, named_by: Path) -> Path:
     real_dir = directory.resolve()
     real = path.resolve()
     if real.parent != real_dir:
-        raise BaselineFileError(named_by, f"names {name!r}, which resolves to {real}, outside {real_dir}")
+        what = "is a link that resolves to" if named_by.name == name else f"names {name!r}, which resolves to"
+        raise BaselineFileError(named_by, f"{what} {real}, outside {real_dir}")
     return path
 
 
@@ -261,10 +262,13 @@ def write_baseline(snapshot: Snapshot, fp: dict[str, Any], *, root: Path | str |
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
     try:
-        with np.load(path, allow_pickle=False) as z:
+        z = np.load(path, allow_pickle=False)
+        if not hasattr(z, "files"):  # a bare .npy array
+            raise BaselineFileError(path, "not an .npz archive (a single .npy array)")
+        with z:
             return {k: z[k] for k in z.files}
-    except AttributeError:  # np.load gave a bare array (a .npy file), which has no context manager
-        raise BaselineFileError(path, "not an .npz archive") from None
+    except BaselineFileError:
+        raise
     except Exception as exc:  # noqa: BLE001 - a truncated zip, a bad CRC, object arrays: all "unreadable"
         raise BaselineFileError(path, f"not a readable .npz of numeric arrays ({type(exc).__name__}: {exc})") from None
 
