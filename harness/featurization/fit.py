@@ -4,10 +4,10 @@ Part of the shared contract: the vocabulary order defines the ids both featurize
 """
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from harness.errors import ParityInputError
 from harness.featurization.raw import clean_raw
@@ -23,13 +23,14 @@ from harness.featurization.spec import (
 __all__ = ["fit_spec"]
 
 
-def _vocabulary(values: np.ndarray, *, min_count: int, max_size: int | None) -> tuple[str, ...]:
-    counts = Counter(values.tolist())
-    # By frequency, ties broken by the value itself so the vocabulary is deterministic.
-    ranked = sorted(((v, c) for v, c in counts.items() if c >= min_count), key=lambda vc: (-vc[1], vc[0]))
-    if max_size is not None:
-        ranked = ranked[:max_size]
-    return tuple(v for v, _ in ranked)
+def _vocabulary(strings: pa.Array, *, min_count: int, max_size: int | None) -> tuple[str, ...]:
+    counts = pc.value_counts(strings)  # exact: Arrow compares the bytes
+    table = pa.table({"value": counts.field("values"), "count": counts.field("counts")})
+    table = table.filter(pc.greater_equal(table["count"], min_count))
+    # By frequency, ties broken by the value itself so the vocabulary is deterministic. Arrow orders
+    # strings by their UTF-8 bytes, which is code point order: the order of Python's str comparison.
+    ranked = table.sort_by([("count", "descending"), ("value", "ascending")])["value"].to_pylist()
+    return tuple(ranked[:max_size] if max_size is not None else ranked)
 
 
 def fit_spec(
@@ -49,7 +50,7 @@ def fit_spec(
     """Fit vocabularies (values seen at least ``min_count`` times, most frequent first) and imputation
     values (median price, median listing age, mean hist_ctr, over non-missing finite training values);
     the rest is configuration carried into the spec."""
-    raw = clean_raw(train)
+    raw = clean_raw(train, arrow_strings=True)
     if len(train) == 0:
         raise ParityInputError("train has 0 rows; a FeatureSpec is fitted on training data")
     min_count = _check_int("min_count", min_count, minimum=1)

@@ -30,9 +30,10 @@ def _arrow_backed(series: pd.Series) -> bool:
 
 def _string_column(frame: pd.DataFrame, col: str, *, arrow: bool):
     series = frame[col]
-    if arrow and _arrow_backed(series):
-        # Zero-copy: the values are already checked str in Arrow; only the missing ones become "".
-        return as_arrow_strings(pc.fill_null(pa.array(series.array), ""))
+    if _arrow_backed(series):
+        # Arrow holds only str (valid UTF-8) or missing: nothing to check; only the missing become "".
+        strings = as_arrow_strings(pc.fill_null(pa.array(series.array), ""))
+        return strings if arrow else strings.to_numpy(zero_copy_only=False)
     values = series.to_numpy(dtype=object, na_value=None)
     missing = pd.isna(values)
     present = values[~missing]

@@ -8,6 +8,7 @@ whitespace runs, non-ASCII whitespace and letters, very long) and on Hypothesis-
 """
 from __future__ import annotations
 
+import collections
 import functools
 import math
 
@@ -19,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.errors import ParityInputError
-from harness.featurization import FeatureSpec, clean_raw, factorize_exact, hash_bucket, siphash24
+from harness.featurization import FeatureSpec, clean_raw, factorize_exact, fit_spec, hash_bucket, siphash24
 from legacy_adapter.featurizer import LegacyFeaturizer, count_query_tokens, count_tokens, normalize_queries, normalize_query
 
 # -- the former per-string implementation (the reference) ---------------------------------------------
@@ -224,3 +225,27 @@ def test_a_lone_surrogate_is_refused_naming_its_row(arrow):
     frame = _frame(["a", "b", "c", "\ud800", "d", "\udfff"])
     with pytest.raises(ParityInputError, match=r"column 'shop_id', row 3 \(index 3\): '\\ud800' is not encodable"):
         clean_raw(frame, arrow_strings=arrow)
+
+
+def vocabulary_reference(values, *, min_count, max_size=None):
+    counts = collections.Counter(values)
+    ranked = sorted(((v, c) for v, c in counts.items() if c >= min_count), key=lambda vc: (-vc[1], vc[0]))
+    return tuple(v for v, _ in ranked[:max_size])
+
+
+@pytest.mark.parametrize("min_count,max_size", [(1, None), (2, None), (1, 5)])
+def test_fitted_vocabulary_order_equals_the_counter_reference(min_count, max_size):
+    # Ties at every count, so the order among equals (code point order of the values) decides.
+    values = [v for i, v in enumerate(ADVERSARIAL[:45]) for _ in range(1 + i % 3)] + ["\x00", "", "a"]
+    frame = _frame(values)
+    spec = fit_spec(frame, min_count=min_count, max_vocab_size=max_size)
+    raw = clean_raw(frame)
+    for col in ("category", "device", "country"):
+        assert spec.vocabularies[col] == vocabulary_reference(raw[col].tolist(), min_count=min_count, max_size=max_size)
+
+
+@SETTINGS
+@given(st.lists(st.one_of(texts, ws_texts), min_size=1, max_size=40))
+def test_fitted_vocabulary_equals_the_counter_reference_on_generated_text(values):
+    spec = fit_spec(_frame(values), min_count=1)
+    assert spec.vocabularies["category"] == vocabulary_reference(values, min_count=1)
