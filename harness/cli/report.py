@@ -4,7 +4,13 @@
     parity report out/report.json                  Markdown on stdout (e.g. for a PR comment)
 
 The document is validated against the report schema first; an invalid one exits 2 naming the JSON path
-of the problem, so a hand-edited or truncated report never renders as if it were sound.
+of the problem, so a hand-edited or truncated report never renders as if it were sound. Then every
+stored verdict is re-derived from the checks in the same file (each suite's from its gated checks, the
+report's from its suites, the counts, and a check claiming EQUIVALENT against its own interval, margin
+or mismatch count); a file that contradicts itself exits 2 naming the suite and check, and nothing is
+written. It is refused rather than re-derived and rendered: a file that disagrees with itself cannot
+say which half is true, and it must never render as a pass.
+Reports of schema 1.0 (before the suites' commit was recorded) still render.
 """
 from __future__ import annotations
 
@@ -28,7 +34,7 @@ def _report(args: argparse.Namespace) -> int:
     from harness.report import load_report, render_html, render_markdown
     from harness.report.build import write_text_atomic
 
-    doc = load_report(args.json)  # ParityInputError (exit 2) names the schema path when invalid
+    doc = load_report(args.json)  # ParityInputError (exit 2): the schema path, or the contradicting suite/check
     if args.html:
         write_text_atomic(Path(args.html), render_html(doc))
     if args.markdown:

@@ -179,6 +179,8 @@ def slice_label(details: Mapping[str, Any]) -> str:
     s = details.get("slice")
     if not s:
         return "all rows"
+    if "columns" in s:  # a crossed slice: every column with its value
+        return ", ".join(f"{c}={v}" for c, v in zip(s.get("columns") or [], s.get("values") or []))
     return f"{s.get('column')}={s.get('value')}"
 
 

@@ -202,8 +202,7 @@ def _slices(s: Mapping[str, Any], slug: str) -> str:
     checks = [c for c in s["checks"] if c["kind"] == "metric" and (c["details"].get("slice")) and not is_error(c)]
     if not checks:
         return '<p class="muted">No slices.</p>'
-    checks.sort(key=lambda c: (str(c["details"]["slice"].get("column")), str(c["details"]["slice"].get("value")),
-                               str(c["details"].get("metric"))))
+    checks.sort(key=lambda c: (slice_label(c["details"]), str(c["details"].get("metric"))))
     return _table(_METRIC_HEADER, [_metric_row(s, c) for c in checks], table_id=f"slices-{slug}",
                   numeric=(2, 3, 4, 9, 10, 11))
 

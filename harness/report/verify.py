@@ -2,8 +2,8 @@
 
 A report.json is a file: it can be hand-edited, truncated and repaired, or written by a buggy version.
 Its stored verdicts (the report's, each suite's) and counts are therefore re-derived from the checks
-and compared; a check that decides the verdict (gated, not a known gap) and claims EQUIVALENT must also
-be supported by its own numbers. Any contradiction is a `ParityInputError` (exit 2 in `parity report`)
+and compared, and a check that claims EQUIVALENT must be supported by its own numbers (every check,
+gated or not, known gap or not: the report shows each one's verdict, so none may contradict its row). Any contradiction is a `ParityInputError` (exit 2 in `parity report`)
 naming the suite and check: we refuse rather than re-derive and render, because a document that
 disagrees with itself cannot tell us which half is true.
 
@@ -129,7 +129,7 @@ def report_problems(doc: Mapping[str, Any]) -> list[str]:
     for s in doc["suites"]:
         gaps = s["known_gaps"]
         for c in s["checks"]:
-            reason = _check_problem(c) if _decides(c, gaps) else None
+            reason = _check_problem(c)
             if reason:
                 problems.append(f"suite {s['suite']!r}, check {c['id']!r}: stored EQUIVALENT, but {reason}")
         derived = combine(Verdict(c["verdict"]) for c in s["checks"] if _decides(c, gaps)).value

@@ -1,6 +1,7 @@
 """report.html: every plot present with a stable id, self-contained, escaped, size independent of rows."""
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 import numpy as np
@@ -132,3 +133,74 @@ def test_partial_run_and_errors_in_the_banner(make_result):
     plain = render_html(build_report([make_result("a")]))
     ids = {a.get("id") for _, a in _parse(plain)}
     assert "selection-warning" not in ids and "data-partial" not in plain
+
+
+def test_identical_scores_are_drawn_on_the_diagonal():
+    # Counts on the diagonal only (identical scores): every drawn cell is a square on y = x.
+    edges = np.linspace(0.013, 0.271, 9)
+    counts = np.diag([5, 0, 1, 7, 2, 0, 1, 3]).tolist()
+    svg = heatmap({"x_edges": edges.tolist(), "y_edges": edges.tolist(), "counts": counts}, plot_id="h")
+    cells = [a for t, a in _parse(svg) if t == "rect" and a.get("class") == "cell"]
+    assert len(cells) == 6
+    for a in cells:  # plot area x 60..420, y 372 (bottom)..12: the cell's x offset equals its y offset
+        assert abs((float(a["x"]) - 60) - (372 - float(a["y"]) - float(a["height"]))) < 0.02, a
+
+
+def test_heatmap_has_a_colour_scale_with_counts():
+    edges = np.linspace(0, 1, 5)
+    counts = [[1, 0, 0, 0], [0, 250, 0, 0], [0, 0, 4000, 0], [0, 0, 0, 9]]
+    svg = heatmap({"x_edges": edges.tolist(), "y_edges": edges.tolist(), "counts": counts}, plot_id="h")
+    scale = svg.split('<g class="colour-scale"', 1)[1].split("</g>", 1)[0]
+    labels = [t for t in re.findall(r">([^<]+)</text>", scale)]
+    assert labels[0] == "rows per cell" and labels[-1] == "(log scale)"
+    assert labels[1:-1] == ["1", "10", "100", "1,000", "4,000"]  # powers of ten up to the peak, and the peak
+
+
+def test_diff_plot_shades_the_prediction_tolerance(suite_results):
+    html = render_html(build_report(suite_results))
+    plot = html.split('id="diff-by-score-s0-ctr_logreg"', 1)[1].split("</svg>", 1)[0]
+    assert 'class="tolerance"' in plot and "tolerance \u00b11\u00d710\u207b\u2076" in plot  # the fixture's atol 1e-6
+    assert plot.count('class="diff-bin"') == 10  # the fixture's ten deciles
+    from harness.report.svg import diff_plot
+
+    bare = diff_plot({"edges": [0, 1], "count": [3], "min": [0.0], "p01": [0.0], "median": [0.0], "p99": [0.0],
+                      "max": [0.0]}, plot_id="d")
+    assert 'class="tolerance"' not in bare and 'class="diff-bin"' in bare  # all-zero differences still draw
+
+
+@pytest.mark.parametrize(
+    ("kw", "cls"),
+    [({}, "v-EQUIVALENT"),
+     ({"selection": {"partial": True, "keyword": "auc", "markexpr": None, "deselected": 1, "planned": 9, "ran": 8,
+                     "not_run": {"a": ["alignment/keys"]}}}, "provisional"),
+     ({"sample": {"rows": 500, "seed": 1}}, "provisional")],
+    ids=["release-run-green", "partial-not-green", "sampled-not-green"])
+def test_only_a_release_run_passes_in_green(make_result, kw, cls):
+    html = render_html(build_report([make_result("a")], **kw))
+    banner = next(a for t, a in _parse(html) if a.get("id") == "verdict")
+    assert banner["class"] == cls and banner["data-verdict"] == "EQUIVALENT"
+
+
+def test_a_failing_partial_run_stays_red(make_result):
+    sel = {"partial": True, "keyword": "x", "markexpr": None, "deselected": 1, "planned": 17, "ran": 16,
+           "not_run": {"b": ["alignment/keys"]}}
+    html = render_html(build_report([make_result("a"), make_result("b", failing=True)], selection=sel))
+    assert next(a for t, a in _parse(html) if a.get("id") == "verdict")["class"] == "v-NOT_EQUIVALENT"
+
+
+def _visible(html):
+    return re.sub(r"<(pre|style|script)\b.*?</\1>", "", html, flags=re.S)
+
+
+def test_numbers_one_way_no_e_notation_no_suite_s(suite_results):
+    html = render_html(build_report(suite_results))
+    text = _visible(html)
+    assert not re.search(r"\d[eE][-+]?\d", text), re.search(r".{40}\d[eE][-+]?\d.{20}", text)
+    assert "(s)" not in text
+    assert "2 suites, 16 checks, 2 failing, 2 known gaps" in text
+    assert "3.1\u00d710\u207b\u2077" in text  # the prediction summary's 3.1e-07, written as every number is
+    feats = html.split('id="features-s1-ctr_gbdt"', 1)[1].split("</table>", 1)[0]
+    assert "<td class=\"num\">99.9925%</td>" in feats and "<td class=\"num\">100%</td>" in feats  # not "1"
+    assert "\u2264 2 ULP or |err| \u2264 0" in feats and "{" not in feats  # tolerance in words, not JSON
+    prov = next(a for t, a in _parse(html) if a.get("id") == "provenance")
+    assert prov is not None and "report schema 2.0" in html

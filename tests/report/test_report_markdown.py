@@ -102,3 +102,52 @@ def test_partial_run_is_flagged_in_the_headline(make_result):
     lines = _md([make_result("a")], selection=full).splitlines()
     assert lines[0].startswith("**Parity: EQUIVALENT** \u2014")
     assert "Partial run" not in "\n".join(lines)
+
+
+def test_every_check_is_in_the_report_once(suite_results):
+    doc = build_report(suite_results)
+    md = render_markdown(doc)
+    rows = [line for line in md.splitlines() if line.startswith("| ctr_")]
+    for s in doc["suites"]:
+        for c in s["checks"]:
+            d = c["details"]
+            if c["kind"] == "metric":
+                slice_ = f"{d['slice']['column']}={d['slice']['value']}" if d.get("slice") else "all rows"
+                prefix = f"| {s['suite']} | {d['metric']} | {slice_} |"
+            elif c["kind"] == "feature":
+                prefix = f"| {s['suite']} | {d['feature']} |"
+            else:
+                prefix = f"| {s['suite']} | {c['id']} |"
+            assert sum(r.startswith(prefix) for r in rows) == 1, prefix
+    section = md.split("### Alignment, predictions and other checks", 1)[1].split("###", 1)[0]
+    assert "| ctr_logreg | alignment/keys | EQUIVALENT |" in section
+    assert ("| ctr_logreg | predictions/scores | EQUIVALENT | max \\|diff\\| 3.1\u00d710\u207b\u2077, p99 "
+            "2.693\u00d710\u207b\u2077, 0.000% beyond 1\u00d710\u207b\u2076 (allowed 0.000%) | \\|diff\\| \u2264 "
+            "1\u00d710\u207b\u2076 on all but 0% of rows |") in section
+
+
+def test_passing_features_are_collapsed_under_the_failing_ones(suite_results):
+    md = _md(suite_results)
+    section = md.split("### Features", 1)[1].split("###", 1)[0]
+    failing, passing = section.split("<details><summary>3 features at parity</summary>", 1)
+    assert "| ctr_gbdt | log_price | numeric | 3 / 40,000 | 99.9925% |" in failing
+    assert "| ctr_logreg | log_price | numeric | 0 / 40,000 | 100% |" in passing and "</details>" in passing
+
+
+def test_numbers_are_written_one_way(suite_results):
+    import re
+
+    md = _md(suite_results)
+    assert not re.search(r"\d[eE][-+]?\d", md)  # 3.1e-07 is written 3.1×10⁻⁷: no break after its hyphen
+    assert "(s)" not in md and "suite(s)" not in md
+    assert "| 40,000 |" in md and "| 40000 |" not in md  # counts grouped, everywhere alike
+    assert '{"max_ulp"' not in md  # a tolerance reads as words, not JSON
+
+
+def test_footer_names_harness_version_and_suites_commit(make_result):
+    import importlib.metadata
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    md = _md([make_result("a")], suites={"commit": sha, "dirty": False})
+    assert md.splitlines()[-1] == (f"<sub>parity-harness {importlib.metadata.version('parity-harness')}; suites at "
+                                   f"commit `{sha}`; report schema 2.0</sub>")

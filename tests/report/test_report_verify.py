@@ -1,0 +1,143 @@
+"""A report whose stored verdicts contradict its own checks is refused, naming the suite and check.
+
+Each case takes a sound document (the fixture's) and edits it the way a hand-edit or a buggy writer
+would; the expected messages are written from the fixture's numbers by hand.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from harness.cli import main
+from harness.errors import ParityInputError
+from harness.report import build_report, dumps_report, render_html, render_markdown, report_problems, verify_report
+from harness.report.verify import _metric_unsupported
+from harness.stats.equivalence import decide
+from harness.verdicts import Verdict
+
+
+def _doc(suite_results):
+    return json.loads(dumps_report(build_report(suite_results)))
+
+
+def _check(doc, suite, check_id):
+    s = next(s for s in doc["suites"] if s["suite"] == suite)
+    return next(c for c in s["checks"] if c["id"] == check_id)
+
+
+def _pass_everything(doc):
+    """Flip every check, suite and the report to EQUIVALENT and fix the counts: only the checks' own
+    numbers can still tell."""
+    for s in doc["suites"]:
+        for c in s["checks"]:
+            c["verdict"] = "EQUIVALENT"
+        s["verdict"] = "EQUIVALENT"
+    doc["verdict"] = "EQUIVALENT"
+    doc["counts"].update(failing=0, inconclusive=0)
+
+
+def _edit_metric(ci, **margin):
+    def edit(doc):
+        c = _check(doc, "ctr_logreg", "metrics/auc")
+        c["details"]["ci"] = ci
+        c["details"]["margin"].update(margin)
+    return edit
+
+
+CASES = [
+    pytest.param(lambda d: d["suites"][1].__setitem__("verdict", "EQUIVALENT"),
+                 ["suite 'ctr_gbdt': stored verdict EQUIVALENT, but its gated checks give NOT_EQUIVALENT "
+                  "(not equivalent: features/log_price, metrics/logloss)",
+                  "report verdict: stored NOT_EQUIVALENT, but its suites give EQUIVALENT"], id="suite-verdict"),
+    pytest.param(lambda d: d.__setitem__("verdict", "EQUIVALENT"),
+                 ["report verdict: stored EQUIVALENT, but its suites give NOT_EQUIVALENT"], id="report-verdict"),
+    pytest.param(lambda d: d["counts"].__setitem__("failing", 0),
+                 ["counts.failing: stored 0, but the checks give 2"], id="counts"),
+    pytest.param(_pass_everything,
+                 ["suite 'ctr_gbdt', check 'features/log_price': stored EQUIVALENT, but 3 of 40,000 rows mismatch",
+                  "suite 'ctr_logreg', check 'metrics/auc[device=tablet]': stored EQUIVALENT, but its interval "
+                  "[-0.03, +0.01] is not inside \u00b10.005"], id="everything-flipped-to-pass"),
+    pytest.param(_edit_metric([-0.02, 0.001]),
+                 ["suite 'ctr_logreg', check 'metrics/auc': stored EQUIVALENT, but its interval [-0.02, +0.001] "
+                  "is not inside \u00b10.005"], id="metric-interval-outside"),
+    pytest.param(_edit_metric([-0.005, 0.001]),  # touching the margin is not inside it
+                 ["check 'metrics/auc': stored EQUIVALENT, but its interval [-0.005, +0.001] is not inside"],
+                 id="metric-interval-touching"),
+    pytest.param(_edit_metric([-0.006, 0.01], test="non_inferiority"),
+                 ["check 'metrics/auc': stored EQUIVALENT, but its interval [-0.006, +0.01] is not lower bound > "
+                  "-0.005"], id="non-inferiority"),
+    pytest.param(lambda d: _check(d, "ctr_logreg", "metrics/auc")["details"].__setitem__("margin", None),
+                 ["check 'metrics/auc': stored EQUIVALENT, but it has no interval or no margin"], id="no-margin"),
+    pytest.param(lambda d: _check(d, "ctr_logreg", "alignment/keys")["details"].__setitem__("missing_in_new", 12),
+                 ["suite 'ctr_logreg', check 'alignment/keys': stored EQUIVALENT, but missing in new 12"],
+                 id="alignment-missing-keys"),
+    pytest.param(lambda d: _check(d, "ctr_logreg", "predictions/scores")["details"].__setitem__(
+                 "share_beyond_tol", 0.01),
+                 ["check 'predictions/scores': stored EQUIVALENT, but a share 0.01 of rows is beyond the tolerance "
+                  "(allowed 0)"], id="prediction-beyond-tolerance"),
+]
+
+
+@pytest.mark.parametrize(("edit", "expected"), CASES)
+def test_contradiction_is_refused_naming_suite_and_check(suite_results, edit, expected):
+    doc = _doc(suite_results)
+    assert report_problems(doc) == []  # the fixture itself is sound
+    edit(doc)
+    problems = report_problems(doc)
+    for text in expected:
+        assert any(text in p for p in problems), (text, problems)
+    for render in (render_markdown, render_html, verify_report):
+        with pytest.raises(ParityInputError, match="contradict its own checks"):
+            render(doc)
+
+
+def test_cli_exits_2_and_writes_nothing_for_a_contradicting_file(suite_results, tmp_path, capsys):
+    doc = _doc(suite_results)
+    _pass_everything(doc)
+    bad = tmp_path / "report.json"
+    bad.write_text(json.dumps(doc), encoding="utf-8")
+    out = tmp_path / "review.html"
+    assert main(["report", str(bad), "--html", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "suite 'ctr_gbdt', check 'features/log_price'" in err and "Traceback" not in err
+    assert not out.exists()
+    assert main(["report", str(bad)]) == 2 and capsys.readouterr().out == ""
+
+
+def test_cli_renders_a_sound_file_and_a_schema_1_0_file(suite_results, tmp_path, capsys):
+    doc = _doc(suite_results)
+    sound = tmp_path / "report.json"
+    sound.write_text(dumps_report(doc), encoding="utf-8")
+    assert main(["report", str(sound)]) == 0
+    assert capsys.readouterr().out == render_markdown(doc)
+    old = {k: v for k, v in doc.items() if k != "suites_source"}  # as a 1.0 report was written
+    old["schema_version"] = "1.0"
+    (tmp_path / "old.json").write_text(json.dumps(old), encoding="utf-8")
+    assert main(["report", str(tmp_path / "old.json")]) == 0
+    assert "suites' commit not recorded; report schema 1.0" in capsys.readouterr().out
+    missing = dict(doc)
+    del missing["suites_source"]  # a 2.0 document must name its suites' source, even as unknown
+    (tmp_path / "missing.json").write_text(json.dumps(missing), encoding="utf-8")
+    assert main(["report", str(tmp_path / "missing.json")]) == 2
+    assert "suites_source" in capsys.readouterr().err
+
+
+def _cases(seed=0, n=150):
+    rng = np.random.default_rng(seed)
+    m = 0.01
+    grid = np.array([-2 * m, -m, -m / 2, 0.0, m / 2, m, 2 * m])  # includes the margin itself exactly
+    for _ in range(n):
+        lo, hi = np.sort(rng.choice(grid, 2) if rng.random() < 0.5 else rng.uniform(-2 * m, 2 * m, 2))
+        yield (float(lo), float(hi), m, str(rng.choice(["equivalence", "non_inferiority"])), bool(rng.random() < 0.5))
+
+
+@pytest.mark.parametrize("case", list(_cases()), ids=lambda c: f"[{c[0]:+.3g},{c[1]:+.3g}]-{c[3]}-hib{c[4]}")
+def test_the_metric_rule_agrees_with_the_statistics_decision(case):
+    # The verifier restates the rule; harness.stats.equivalence.decide is the reference.
+    lo, hi, m, test, hib = case
+    details = {"ci": [lo, hi], "margin": {"value": m, "kind": "absolute", "test": test, "higher_is_better": hib,
+                                          "absolute_value": m}}
+    reference = decide((lo + hi) / 2, lo, hi, m, test=test, higher_is_better=hib)
+    assert (_metric_unsupported(details) is None) == (reference is Verdict.EQUIVALENT)
