@@ -14,16 +14,17 @@ larger means "more likely positive" (no automatic direction flipping as pROC doe
 
 Intervals: ``z`` and ``p_value`` are DeLong's normal test of "no difference", as pROC. The interval of
 the difference (``ci``, ``ci_at``) is NOT pROC's raw-scale ``diff -/+ z * se``, which is
-anti-conservative near AUC = 1 (one-sided misses of 11-15 % instead of 2.5 % at AUC 0.999 with 100
-positives): it is the MOVER combination of a logit-scale interval for each AUC, using DeLong's
-covariance for their correlation, with a Student-t quantile at the kurtosis-adjusted Satterthwaite df of
-the DeLong variance (`harness.stats.intervals`; ``df`` field). Away from the boundary and with enough
+anti-conservative near AUC = 1 (one-sided misses of 11-17 % instead of 2.5 % at AUC 0.999 with 100
+positives): it is the range of auc_b - auc_a over the Wald ellipse of the two AUCs on the logit scale
+(DeLong's covariance, delta method), with a Student-t radius at the kurtosis-adjusted Satterthwaite df
+of the DeLong variance (`harness.stats.intervals`; ``df`` field). Away from the boundary and with enough
 rows it matches the normal interval to about the third digit. ``ci_normal_at`` keeps pROC's interval.
 
 Degenerate cases: fewer than 2 positives or 2 negatives raises ParityInputError (the variance needs
 two of each). A standard error of exactly 0 (e.g. identical scores) gives z = 0, p = 1 and the
 interval (0, 0) when the difference is 0, and z = +-inf, p = 0 and the interval (diff, diff)
-otherwise. An AUC of exactly 0 or 1 has DeLong variance 0 and adds no width of its own to the interval.
+otherwise. An AUC of exactly 0 or 1 has DeLong variance 0: it is held fixed and the interval is the other AUC's
+logit-scale interval, shifted.
 """
 from __future__ import annotations
 
@@ -36,12 +37,12 @@ from scipy.stats import norm
 
 from harness.errors import ParityInputError
 from harness.stats._validation import as_binary_labels, as_scores, check_alpha, check_same_length
-from harness.stats.intervals import effective_df, logit_interval, mover_difference, t_quantile
+from harness.stats.intervals import effective_df, logit_wald_difference, t_quantile
 from harness.stats.metrics import _dot
 
 __all__ = ["DeLongResult", "DeLongSingleResult", "delong_paired", "delong_single", "structural_components"]
 
-METHOD = "DeLong (Sun & Xu 2014), logit MOVER interval"
+METHOD = "DeLong (Sun & Xu 2014), logit-scale interval"
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,9 @@ class DeLongResult:
     method: str = METHOD
 
     def ci_at(self, alpha: float) -> tuple[float, float]:
-        """Two-sided (1 - alpha) logit-MOVER interval of diff (module docstring); use 2 * alpha for the
+        """Two-sided (1 - alpha) logit-scale interval of diff (module docstring); use 2 * alpha for the
         TOST interval: each limit is then a one-sided level-alpha bound."""
-        return _mover_ci(self, check_alpha(alpha))
+        return _logit_ci(self, check_alpha(alpha))
 
     def ci_normal_at(self, alpha: float) -> tuple[float, float]:
         """pROC's raw-scale ``diff -/+ z_{1-alpha/2} se`` (for comparison; not used for decisions)."""
@@ -107,14 +108,10 @@ def _normal_ci(center: float, se: float, alpha: float) -> tuple[float, float]:
     return (float(center - h), float(center + h))
 
 
-def _mover_ci(r: DeLongResult, alpha: float) -> tuple[float, float]:
+def _logit_ci(r: DeLongResult, alpha: float) -> tuple[float, float]:
     if r.se == 0:  # the documented degenerate interval
         return (0.0, 0.0) if r.diff == 0 else (float(r.diff), float(r.diff))
-    q = t_quantile(alpha, r.df)
-    sa, sb = math.sqrt(max(r.var_a, 0.0)), math.sqrt(max(r.var_b, 0.0))
-    corr = r.cov / (sa * sb) if sa > 0 and sb > 0 else 0.0
-    return mover_difference(r.auc_a, logit_interval(r.auc_a, sa, q), r.auc_b, logit_interval(r.auc_b, sb, q),
-                            min(max(corr, -1.0), 1.0))
+    return logit_wald_difference(r.auc_a, r.auc_b, r.var_a, r.var_b, r.cov, t_quantile(alpha, r.df))
 
 
 def structural_components(y: np.ndarray, s: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -184,7 +181,7 @@ def delong_paired(y_true, score_a, score_b, *, alpha: float = 0.05) -> DeLongRes
     r = DeLongResult(auc_a=auc_a, auc_b=auc_b, diff=float(diff), se=se, z=float(z), p_value=p, ci=(0.0, 0.0),
                      alpha=alpha, n_pos=n_pos, n_neg=n_neg, var_a=float(cov[0, 0]), var_b=float(cov[1, 1]),
                      cov=float(cov[0, 1]), df=effective_df([u10, u01]))
-    return replace(r, ci=_mover_ci(r, alpha))
+    return replace(r, ci=_logit_ci(r, alpha))
 
 
 def delong_single(y_true, score, *, alpha: float = 0.05) -> DeLongSingleResult:

@@ -45,7 +45,7 @@ def test_reproduces_proc_asah(asah, roc1, roc2, z, p, ci):
     assert abs(r2.z + z) < 1e-9 and abs(r2.p_value - p) < 1e-9
     lo2, hi2 = r2.ci_normal_at(0.05)
     assert abs(lo2 + ci[1]) < 1e-9 and abs(hi2 + ci[0]) < 1e-9
-    # the decision interval (logit MOVER) flips too: it is equivariant under swapping the models
+    # the decision interval (logit scale) flips too: it is equivariant under swapping the models
     assert r2.ci == pytest.approx((-r.ci[1], -r.ci[0]), abs=1e-12)
 
 
@@ -57,7 +57,7 @@ def test_asah_aucs_and_one_sided(asah):
     assert (r.n_pos, r.n_neg) == (41, 72)
     assert abs(r.p_value_one_sided("greater") - 0.0135878911145941) < 1e-9
     assert abs(r.p_value_one_sided("less") - (1 - 0.0135878911145941)) < 1e-9
-    assert r.method == "DeLong (Sun & Xu 2014), logit MOVER interval"
+    assert r.method == "DeLong (Sun & Xu 2014), logit-scale interval"
 
 
 def slow_delong(y, a, b):
@@ -156,25 +156,8 @@ def test_bad_alternative_and_alpha(asah):
 
 
 # ------------------------------------------------------------------------------------------------
-# the decision interval: logit-scale interval per AUC, combined by MOVER, t quantile at the effective df
+# the decision interval: logit-scale Wald ellipse of the two AUCs, t radius at the effective df
 # ------------------------------------------------------------------------------------------------
-
-def _wilson(x, n, z):
-    p = x / n
-    c = (p + z * z / (2 * n)) / (1 + z * z / n)
-    h = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return c - h, c + h
-
-
-def test_mover_reproduces_newcombe_1998_example():
-    # Newcombe (1998), Statistics in Medicine 17: 56/70 vs 48/80, method 10 (Wilson limits combined,
-    # independent samples): 0.0524 to 0.3339.
-    from harness.stats.intervals import mover_difference
-
-    z = norm.ppf(0.975)
-    lo, hi = mover_difference(48 / 80, _wilson(48, 80, z), 56 / 70, _wilson(56, 70, z), 0.0)
-    assert round(lo, 4) == 0.0524 and round(hi, 4) == 0.3339
-
 
 def _pairs_components(y, s):
     pos, neg = s[y == 1], s[y == 0]
@@ -182,15 +165,41 @@ def _pairs_components(y, s):
     return psi.mean(axis=1), psi.mean(axis=0)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_mover_interval_equals_an_independent_computation(seed):
+def _profile_limits(A, B, S, q):
+    """Invert the logit-scale Wald test of diff = delta by profiling: T(delta) = the smallest Mahalanobis
+    distance (logit scale, delta-method covariance) from the estimate to the curve expit(phi_b) -
+    expit(phi_a) = delta; the limits solve T(delta) = q^2 on each side of the estimate."""
+    from scipy.optimize import brentq, minimize_scalar
+    from scipy.special import logit
+
+    J = np.diag([1 / (A * (1 - A)), 1 / (B * (1 - B))])
+    P = np.linalg.inv(J @ S @ J)
+    c = np.array([logit(A), logit(B)])
+
+    def T(delta):
+        lo, hi = max(0.0, -delta), min(1.0, 1.0 - delta)
+        eps = 1e-12
+
+        def dist(pa):
+            x = np.array([logit(pa), logit(pa + delta)]) - c
+            return float(x @ P @ x)
+        return minimize_scalar(dist, bounds=(lo + eps, hi - eps), method="bounded",
+                               options={"xatol": 1e-13}).fun
+
+    d = B - A
+    lo = brentq(lambda t: T(t) - q * q, d - 0.5, d, xtol=1e-13)
+    hi = brentq(lambda t: T(t) - q * q, d, d + 0.5, xtol=1e-13)
+    return lo, hi
+
+
+@pytest.mark.parametrize("seed,strength", [(0, 2.5), (1, 3.5), (2, 1.0)])
+def test_interval_equals_an_independent_profile_computation(seed, strength):
     from scipy import stats
-    from scipy.special import expit, logit
 
     rng = np.random.default_rng(seed)
     n = 400
     y = (rng.random(n) < 0.2).astype(int)
-    a = rng.normal(size=n) + 2.5 * y
+    a = rng.normal(size=n) + strength * y
     b = 0.7 * a + rng.normal(scale=0.6, size=n) + 0.6 * y
     r = delong_paired(y, a, b, alpha=0.1)
     (a10, a01), (b10, b01) = _pairs_components(y, a), _pairs_components(y, b)
@@ -204,21 +213,12 @@ def test_mover_interval_equals_an_independent_computation(seed):
     terms = [(np.var(u, ddof=1) / m, nu(u)), (np.var(w, ddof=1) / k, nu(w))]
     df = sum(t for t, _ in terms) ** 2 / sum(t * t / d for t, d in terms)
     assert r.df == pytest.approx(df, rel=1e-10)
-    q = stats.t.ppf(0.95, df)
-    lims = []
-    for auc, v in ((a10.mean(), S[0, 0]), (b10.mean(), S[1, 1])):
-        h = q * math.sqrt(v) / (auc * (1 - auc))
-        lims.append((expit(logit(auc) - h), expit(logit(auc) + h)))
-    (la, ua), (lb, ub) = lims
-    A, B = a10.mean(), b10.mean()
-    rho = S[0, 1] / math.sqrt(S[0, 0] * S[1, 1])
-    lo = (B - A) - math.sqrt((B - lb) ** 2 + (ua - A) ** 2 - 2 * rho * (B - lb) * (ua - A))
-    hi = (B - A) + math.sqrt((ub - B) ** 2 + (A - la) ** 2 - 2 * rho * (ub - B) * (A - la))
-    assert r.ci == pytest.approx((lo, hi), abs=1e-12)
+    lo, hi = _profile_limits(a10.mean(), b10.mean(), S, stats.t.ppf(0.95, df))
+    assert r.ci == pytest.approx((lo, hi), abs=1e-9)
     assert r.ci_at(0.1) == pytest.approx(r.ci, abs=1e-15)
 
 
-def test_mover_interval_near_one_is_skewed_and_near_half_is_the_normal_one():
+def test_interval_near_half_is_the_normal_one_and_near_one_is_wider_and_skewed():
     rng = np.random.default_rng(4)
     n = 20_000
     y = (rng.random(n) < 0.3).astype(int)
@@ -226,7 +226,7 @@ def test_mover_interval_near_one_is_skewed_and_near_half_is_the_normal_one():
     b = a + rng.normal(scale=0.3, size=n)
     r = delong_paired(y, a, b)  # both AUCs near 0.55, 6000 positives: df in the thousands
     assert r.df > 1000
-    assert r.ci == pytest.approx(r.ci_normal_at(0.05), abs=0.02 * r.se)
+    assert r.ci == pytest.approx(r.ci_normal_at(0.05), abs=0.01 * r.se)
     y = np.zeros(1000, dtype=int)
     y[:100] = 1
     a = rng.normal(size=1000) + 4.4 * y  # AUC ~0.999
@@ -235,14 +235,31 @@ def test_mover_interval_near_one_is_skewed_and_near_half_is_the_normal_one():
     lo, hi = r.ci
     nlo, nhi = r.ci_normal_at(0.05)
     assert r.df < 100  # a handful of low-ranked positives carry the variance
-    assert hi - lo > nhi - nlo  # wider than the normal interval: the t quantile at small df
+    assert hi - lo > nhi - nlo  # wider than the normal interval: the t radius at small df
     assert lo <= r.diff <= hi
 
 
-def test_auc_of_one_adds_no_width_of_its_own():
+def test_nearly_identical_models_keep_the_normal_width():
+    # the usual migration: correlation ~0.999; the interval must follow the tiny se of the difference
+    rng = np.random.default_rng(0)
+    n = 3000
+    y = (rng.random(n) < 0.2).astype(float)
+    s = rng.normal(size=n) + 1.2 * y
+    b = s + rng.normal(0, 0.05, n)
+    r = delong_paired(y, s, b)
+    assert r.df > 200
+    assert r.ci == pytest.approx(r.ci_normal_at(0.05), abs=0.05 * r.se)
+
+
+def test_auc_of_one_is_held_fixed():
+    from scipy import stats
+    from scipy.special import expit, logit
+
     y = np.array([0, 0, 0, 1, 1, 1, 0, 1])
     a = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9, 0.4, 0.6])  # AUC 1: DeLong variance 0
     b = np.array([0.1, 0.5, 0.3, 0.7, 0.8, 0.9, 0.75, 0.6])
     r = delong_paired(y, a, b)
     assert r.auc_a == 1.0 and r.var_a == 0.0 and r.cov == 0.0
-    assert r.ci[0] < r.diff < r.ci[1] and math.isfinite(r.ci[0])
+    h = stats.t.ppf(0.975, r.df) * math.sqrt(r.var_b) / (r.auc_b * (1 - r.auc_b))
+    expected = (expit(logit(r.auc_b) - h) - 1.0, expit(logit(r.auc_b) + h) - 1.0)
+    assert r.ci == pytest.approx(expected, abs=1e-12)
