@@ -35,10 +35,36 @@ difference", for context only (it gates nothing).
 
 Margins and gating: a metric gates only when it has a margin; a metric without a margin is reported
 (INCONCLUSIVE, ``gated: False``, ``p_value: None``) because no margin means no claim to test. Slices below
-``min_slice_size`` rows are reported but not gated, and slices where a metric is undefined (one class
-only) are reported with ``legacy``/``new`` None and a note. Gated entries form the Holm family; an
-EQUIVALENT entry whose adjusted p-value exceeds alpha becomes INCONCLUSIVE. The overall verdict combines
-the gated entries (`harness.verdicts.combine`; none gated -> INCONCLUSIVE).
+``min_slice_size`` rows are reported but not gated. Gated entries with a p-value form the Holm family; an
+EQUIVALENT entry whose adjusted p-value exceeds alpha becomes INCONCLUSIVE (``decided_by: "holm"``, a note
+with the adjusted p and alpha). For every entry of a family of two or more, ``ci_adjusted`` is the
+interval at Holm's level for that entry, ``1 - 2 * alpha * p_value / p_adjusted`` (``ci_adjusted_level``):
+the interval that the final verdict corresponds to, so a display never shows an interval inside the
+margin next to INCONCLUSIVE without the level that decided. ``n_required`` is sized for that level. The
+overall verdict combines the gated entries (`harness.verdicts.combine`; none gated -> INCONCLUSIVE).
+
+What is refused, and what is undefined (no silent pass):
+
+- Scores are real numbers: bool (a thresholded decision, not a score), text and complex are refused,
+  as are NaN and inf; probability metrics need [0, 1]. Labels may be bool (0/1).
+- ``score_new`` equal to ``score_legacy`` row for row is refused: a column compared with itself proves
+  nothing. ``allow_identical=True`` lets two separate systems that really wrote the same scores through
+  (`harness.checks.metrics.check_metrics` sets it: a suite's two sides are two programs).
+- On all rows, a metric whose label requirement fails (AUC needs both classes, DeLong two of each, PR AUC
+  and the calibration ratio a positive, calibration fits both classes) is bad input and raises, naming
+  ``y_true``; a constant score column with a calibration fit raises naming the side.
+- A metric undefined on a slice (one class, too few rows for the bootstrap), or a rank-only metric
+  (auc, pr_auc, ndcg@K, mrr) whose two score columns are both constant on the rows (it takes the same
+  value for any two constant scores: a zero-width interval that measures nothing) gives an entry with
+  ``legacy``/``new`` None, ``decided_by: "undefined"`` and a note naming the slice and why. It is INCONCLUSIVE and
+  stays gated whenever the slice would be gated (margin, ``min_slice_size``), so the overall verdict
+  cannot be EQUIVALENT; it has no p-value and is outside the Holm family.
+
+Slices: ``slices`` maps a column name to its value per row, or a tuple of column names to a tuple of
+such arrays (a crossed slice: one entry per combination present). Values are sorted, missing values
+(None, NaN) last as a slice of their own. An entry's ``slice`` is ``{"columns": [...], "values": [...]}``,
+plus ``column`` and ``value`` for a single-column slice; ids read ``metrics/auc[device=mobile]`` and
+``metrics/auc[device=mobile,country=US]``. Metric names are canonical (the registry's: "AUC" -> "auc").
 """
 from __future__ import annotations
 
@@ -608,7 +634,7 @@ def _definedness(inp: _Inputs, d: MetricDef, rows: np.ndarray | None) -> str | N
     a = inp.a if rows is None else inp.a[rows]
     b = inp.b if rows is None else inp.b[rows]
     if (d.name in _RANK_ONLY or d.task == "ranking") and a.min() == a.max() and b.min() == b.max():
-        return (f"both score columns are constant on these rows (legacy {a[0]:.6g}, new {b[0]:.6g}): "
+        return (f"both score columns are constant on these rows (legacy {a[0]!r}, new {b[0]!r}): "
                 f"{d.name} takes the same value for any two constant scores, so it cannot tell the models apart")
     return None
 

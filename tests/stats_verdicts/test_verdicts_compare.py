@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -14,10 +15,12 @@ from scipy import stats
 from sklearn.metrics import log_loss as sk_log_loss
 from sklearn.metrics import roc_auc_score
 
-from harness.checks.metrics import comparison_checks
+from harness.checks.metrics import check_metrics, comparison_checks, plan_metric_ids, validate_metric_names
 from harness.errors import ParityInputError
 from harness.stats.compare import compare_scores
+from harness.stats.delong import delong_paired
 from harness.stats.equivalence import Margin
+from harness.suite import MetricGate
 from harness.verdicts import Verdict
 
 E, N, I = Verdict.EQUIVALENT, Verdict.NOT_EQUIVALENT, Verdict.INCONCLUSIVE
@@ -38,9 +41,12 @@ def test_auc_delong_intervals_and_sklearn_points():
     assert e.legacy == pytest.approx(roc_auc_score(y, a), abs=1e-12)
     assert e.new == pytest.approx(roc_auc_score(y, b), abs=1e-12)
     assert e.method.startswith("DeLong") and e.ci_level == pytest.approx(0.90)
-    z90, z95 = stats.norm.ppf(0.95), stats.norm.ppf(0.975)
-    assert e.ci == pytest.approx((e.diff - z90 * e.se, e.diff + z90 * e.se), abs=1e-12)
-    assert e.ci_two_sided == pytest.approx((e.diff - z95 * e.se, e.diff + z95 * e.se), abs=1e-12)
+    # the intervals are DeLong's own (its tests check them against references), at 1 - 2a and 1 - a
+    r = delong_paired(y, a, b)
+    assert (e.diff, e.se) == pytest.approx((r.diff, r.se), abs=1e-15)
+    assert e.ci == pytest.approx(r.ci_at(0.10), abs=1e-15)
+    assert e.ci_two_sided == pytest.approx(r.ci_at(0.05), abs=1e-15)
+    assert e.ci_two_sided[0] < e.ci[0] < e.diff < e.ci[1] < e.ci_two_sided[1]
     # TOST p by hand from the same se
     p = max(stats.norm.sf((e.diff + 0.01) / e.se), stats.norm.cdf((e.diff - 0.01) / e.se))
     assert e.p_value == pytest.approx(p, rel=1e-9)
@@ -239,3 +245,105 @@ def test_ungated_metrics_keep_their_verdict_but_leave_the_holm_family():
     assert one.entry("auc").p_adjusted == pytest.approx(one.entry("auc").p_value)  # family of one
     with pytest.raises(ParityInputError, match="ungated names"):
         compare_scores(y, a, b, metrics=["auc"], ungated=["brier"])
+
+
+# ---------------------------------------------------------------------------------------------------
+# crossed slices, canonical ids, the plan of ids, metric names
+# ---------------------------------------------------------------------------------------------------
+
+def _crossed_data():
+    y, a, b, rng = _data(n=6000)
+    device = rng.choice(np.array(["mobile", "desktop"], dtype=object), size=y.size)
+    country = rng.choice(np.array(["US", "DE", "NA"], dtype=object), size=y.size, p=[0.5, 0.4, 0.1])
+    country[:7] = None  # missing: a value of its own, ordered last
+    return y, a, b, device, country
+
+
+def test_crossed_slices_match_sklearn_on_each_combination():
+    y, a, b, device, country = _crossed_data()
+    r = compare_scores(y, a, b, metrics=["AUC"], margins={"auc": 0.05}, min_slice_size=500,
+                       slices={("device", "country"): (device, country)})
+    crossed = [e for e in r.entries if e.slice is not None]
+    expected = sorted({(d, c) for d, c in zip(device, country)}, key=lambda t: (t[0], t[1] is None, t[1] or ""))
+    assert [tuple(e.slice["values"]) for e in crossed] == expected
+    for e in crossed:
+        d, c = e.slice["values"]
+        rows = (device == d) & np.array([x == c for x in country])
+        assert e.slice["columns"] == ["device", "country"] and "column" not in e.slice
+        assert e.n == rows.sum() and e.gated == (rows.sum() >= 500)
+        assert e.id == f"metrics/auc[device={d},country={c}]"
+        n_pos = int(y[rows].sum())
+        if min(n_pos, rows.sum() - n_pos) < 2:  # the few rows with a missing country: DeLong cannot run
+            assert c is None and e.legacy is None and "DeLong needs at least 2 positives" in e.note
+            continue
+        assert e.legacy == pytest.approx(roc_auc_score(y[rows], a[rows]), abs=1e-12)
+    # Holm's family is every gated entry: all rows plus the gated combinations
+    gated = [e for e in r.entries if e.gated]
+    assert min(e.p_adjusted for e in gated) == pytest.approx(min(1.0, min(e.p_value for e in gated) * len(gated)))
+
+
+def test_single_column_slices_keep_column_and_value():
+    y, a, b, device, _ = _crossed_data()
+    e = compare_scores(y, a, b, metrics=["auc"], slices={"device": device}).entry("auc", column="device",
+                                                                               value="mobile")
+    assert e.slice == {"column": "device", "value": "mobile", "columns": ["device"], "values": ["mobile"]}
+
+
+def test_metric_details_with_crossed_slices_fit_the_report_schema():
+    import jsonschema
+
+    from harness.report.build import schema
+
+    y, a, b, device, country = _crossed_data()
+    checks = check_metrics(y, a, b, gates=[MetricGate("auc", 0.05)], slices={"device": device,
+                                                                              ("device", "country"): (device, country)})
+    defs = schema()["$defs"]
+    validator = jsonschema.Draft202012Validator({"$defs": defs, "$ref": "#/$defs/metric_details"})
+    for c in checks:
+        validator.validate(c.to_dict()["details"])
+
+
+@pytest.mark.parametrize("shuffle", [False, True], ids=["given-sorted", "given-shuffled"])
+def test_plan_metric_ids_are_exactly_the_ids_check_metrics_produces(shuffle):
+    y, a, b, device, country = _crossed_data()
+    gates = [MetricGate("AUC", 0.05), MetricGate("LogLoss", 0.01)]
+    slices = {"device": device, "country": country, ("device", "country"): (device, country)}
+    produced = [c.id for c in check_metrics(y, a, b, gates=gates, slices=slices, n_boot=20)]
+    values = {"device": list(set(device)), "country": list(set(country.tolist())),
+              ("device", "country"): list({(d, c) for d, c in zip(device, country)})}
+    if shuffle:
+        rng = np.random.default_rng(1)
+        values = {k: [v[i] for i in rng.permutation(len(v))] for k, v in values.items()}
+    assert plan_metric_ids(gates, values) == produced
+    assert produced[:2] == ["metrics/auc", "metrics/logloss"]  # canonical names, not the gate's spelling
+    assert "metrics/auc[country=None]" in produced and "metrics/logloss[device=mobile,country=NA]" in produced
+
+
+@pytest.mark.parametrize(
+    "names, kwargs, fragment",
+    [
+        (["auc", "f1"], {}, "unknown metric 'f1'; choices: auc, brier"),
+        (["auc", "AUC"], {}, "named twice"),
+        (["ndcg@5"], {"has_groups": False}, "needs a group column"),
+        (["mrr"], {"has_groups": False}, "needs a group column"),
+    ],
+    ids=["unknown", "twice", "ndcg-without-groups", "mrr-without-groups"],
+)
+def test_validate_metric_names_names_the_problem(names, kwargs, fragment):
+    with pytest.raises(ParityInputError, match=re.escape(fragment)) as info:
+        validate_metric_names(names, **kwargs)
+    assert info.value.argument == "metrics"
+
+
+def test_validate_metric_names_canonical():
+    assert validate_metric_names(["AUC", " LogLoss", "NDCG@5", "mrr"], has_groups=True) == \
+        ["auc", "logloss", "ndcg@5", "mrr"]
+
+
+def test_entries_are_frozen():
+    import dataclasses
+
+    y, a, b, _ = _data(n=500)
+    e = compare_scores(y, a, b, metrics=["auc"]).entry("auc")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        e.verdict = E
