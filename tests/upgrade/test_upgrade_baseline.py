@@ -317,3 +317,32 @@ def test_baseline_files_get_the_usual_permissions(tmp_path):
     os.umask(mask)
     for p in (tmp_path / "np_suite").iterdir():
         assert p.stat().st_mode & 0o777 == 0o666 & ~mask, p.name
+
+
+def test_findings_name_added_and_removed_items_and_shape_changes_in_words(tmp_path):
+    from harness.upgrade import findings_to_markdown
+
+    probes = ProbeSet("words")
+    state = {"n": 12, "dtype": np.int64, "extra": False}
+
+    @probes.configuration("cfg")
+    def cfg():
+        params = {"items": [f"s{i}" for i in range(state["n"])]}
+        if state["extra"]:
+            params["new_key"] = 3
+        return {"params": params}
+
+    @probes.inference("ids")
+    def ids():
+        return {"ids": np.arange(state["n"], dtype=state["dtype"])}
+
+    record_baseline(probes, root=tmp_path)
+    state.update(n=11, extra=True)
+    md = findings_to_markdown(check_against_baseline("words", probes, tmp_path))
+    assert "`root['items'][11]`: removed 's11'" in md and "None" not in md
+    assert "`root['new_key']`: added 3" in md
+    assert "shape (12,) -> (11,) (1 element removed)" in md and "dtype" not in md
+    state.update(n=13, extra=False, dtype=np.int32)
+    md = findings_to_markdown(check_against_baseline("words", probes, tmp_path))
+    assert "`root['items'][12]`: added 's12'" in md
+    assert "shape (12,) -> (13,) (1 element added), dtype int64 -> int32" in md

@@ -191,3 +191,66 @@ def test_one_suite_without_baseline_does_not_hide_the_others(suites, monkeypatch
     assert states == {"cli_suite": "UNCHANGED", "other_suite": "NO_BASELINE"}
     (missing,) = [s for s in doc["suites"] if s["suite"] == "other_suite"]
     assert f"--baseline-dir {root}" in missing["record_command"]
+
+
+@pytest.mark.parametrize("argv, preset, expected", [
+    (["baseline", "history"], None, "2"),
+    (["baseline", "history"], "0", "0"),  # the user's own setting wins
+    (["--verbose", "baseline", "history"], None, None),
+    (["baseline", "history", "--verbose"], None, None),
+], ids=["default-quiet", "user-setting-kept", "verbose-top-level", "verbose-after-action"])
+def test_tensorflow_native_logging_is_quiet_unless_asked(suites, monkeypatch, argv, preset, expected):
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "placeholder")  # so that monkeypatch restores the real value
+    if preset is None:
+        monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
+    else:
+        monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", preset)
+    assert main(argv + ["--baseline-dir", str(suites / "none")]) == 0
+    import os
+
+    assert os.environ.get("TF_CPP_MIN_LOG_LEVEL") == expected
+
+
+def test_no_tensorflow_log_lines_on_the_console(tmp_path):
+    """End to end, in a fresh process: a probe that runs TensorFlow prints none of its C++ log lines."""
+    import os
+    import subprocess
+    import sys
+
+    d = tmp_path / "suites"
+    d.mkdir()
+    (d / "test_tf_suite.py").write_text(textwrap.dedent('''
+        from harness.suite import Suite
+        from harness.upgrade import ProbeSet
+
+        probes = ProbeSet("tf_suite")
+
+        @probes.inference("tf")
+        def tf_probe():
+            import tensorflow as tf
+            return {"x": (tf.constant([1.0, 2.0]) * 2.0).numpy()}
+
+        SUITE = Suite(name="tf_suite", description="probes only", probes=probes)
+    '''))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run([sys.executable, "-m", "harness", "baseline", "record", "--suites-dir", str(d),
+                           "--reason", "first"], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "recorded tf_suite" in proc.stdout
+    for marker in ("absl::InitializeLog", "cpu_feature_guard", "oneDNN custom operations", "I0000 "):
+        assert marker not in proc.stderr, proc.stderr
+
+
+def test_an_internal_error_exits_two_without_a_traceback(suites, monkeypatch, capsys):
+    """A crash is not a judgement: exit 2 (never 1, which CI reads as a behaviour change), one line."""
+    import harness.upgrade.baseline as b
+
+    def boom(*a, **k):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(b, "check_against_baseline", boom)
+    assert main(["baseline", "check", "--baseline-dir", str(suites / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "internal error: KeyError: 'surprise'" in err and "Traceback" not in err and "--verbose" in err
+    assert main(["--verbose", "baseline", "check", "--baseline-dir", str(suites / "none")]) == 2
+    assert "Traceback" in capsys.readouterr().err
