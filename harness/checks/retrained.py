@@ -30,9 +30,12 @@ multiplicity adjustment.
 Intervals: Spearman by Fisher's z with the standard error of Bonett & Wright (2000), sqrt((1 + r^2/2) /
 (n - 3)), which holds its level for the high correlations that matter here (Fieller's 1.06 / sqrt(n - 3)
 is too narrow above ~0.8); the flip share (and the share of groups below the top-K floor) by
-Clopper-Pearson (`scipy.stats.binomtest`), exact and conservative, so coverage is at least nominal at any
+Clopper-Pearson (beta quantiles, as `scipy.stats.binomtest` computes it), exact and conservative, so coverage is at least nominal at any
 share, also near 0 where the normal interval fails; the mean top-K overlap by Student's t over groups.
 Rows (for top-K: query groups) are taken as independent draws from the traffic the golden set stands for.
+Rows of one query are not: when query groups are given, the flip interval uses the Korn & Graubard (1998)
+effective sample size (the design effect of the groups, reported as ``design_effect``), since a query whose
+rows sit near the threshold flips together. Spearman's interval still assumes independent rows.
 """
 from __future__ import annotations
 
@@ -258,9 +261,13 @@ def _interval_verdict(lo: float, hi: float, bound: float, *, good: str) -> Verdi
     return Verdict.INCONCLUSIVE
 
 
-def _share_ci(count: int, n: int, alpha: float) -> tuple[float, float]:
-    ci = stats.binomtest(int(count), int(n)).proportion_ci(confidence_level=1 - 2 * alpha, method="exact")
-    return float(ci.low), float(ci.high)
+def _share_ci(count: float, n: float, alpha: float) -> tuple[float, float]:
+    """The (1-2a) Clopper-Pearson interval from its beta quantiles (what ``scipy.stats.binomtest``'s
+    ``proportion_ci(method="exact")`` finds by root search, ~100x slower); ``count`` and ``n`` may be
+    effective (non-integer) sizes."""
+    lo = 0.0 if count <= 0 else float(stats.beta.ppf(alpha, count, n - count + 1))
+    hi = 1.0 if count >= n else float(stats.beta.ppf(1 - alpha, count + 1, n - count))
+    return lo, hi
 
 
 _TOO_SMALL = "The interval straddles the threshold: the golden set is too small to decide (INCONCLUSIVE fails the gate)."
@@ -298,7 +305,7 @@ def _distribution(legacy: np.ndarray, new: np.ndarray, gate: DistributionGate, s
     return out
 
 
-def _spearman(legacy: np.ndarray, new: np.ndarray, gate: RankGate, alpha: float) -> CheckResult:
+def _spearman(legacy: np.ndarray, new: np.ndarray, rho: float, gate: RankGate, alpha: float) -> CheckResult:
     n = legacy.size
     details: dict[str, Any] = {"gate": "spearman", "n": n, "min_spearman": gate.min_spearman, "reason": gate.reason,
                                "ci_level": 1 - 2 * alpha, "method": "Fisher z, Bonett-Wright standard error"}
@@ -311,7 +318,6 @@ def _spearman(legacy: np.ndarray, new: np.ndarray, gate: RankGate, alpha: float)
                                    f"{n} rows, so they rank nothing; a model that scores every row alike cannot "
                                    f"keep the legacy ranking.\nThreshold rationale: {gate.reason}",
                            details=details)
-    rho = float(stats.spearmanr(legacy, new).statistic)
     if n <= 3:
         lo, hi = -1.0, 1.0  # Fisher's z needs n > 3: no information on rho
     elif abs(rho) >= 1.0:
@@ -398,19 +404,48 @@ def _label_reading(flipped: np.ndarray, new_pos: np.ndarray, labels: Any, n: int
     return {"new_correct": new_right, "legacy_correct": int(yf.size - new_right)}
 
 
-def _flips(legacy: np.ndarray, new: np.ndarray, keys: np.ndarray, labels: Any, gate: FlipGate,
+def _clustered_share_ci(flipped: np.ndarray, groups: np.ndarray, alpha: float) -> tuple[float, float, float]:
+    """Clopper-Pearson on the Korn & Graubard (1998) effective sample size: rows of one query group flip
+    together more often than independent rows would, which narrows the plain interval below its level.
+
+    The design effect is the cluster-robust variance of the share (a ratio estimator over groups) over the
+    binomial one, floored at 1 as Korn & Graubard do; ``n_eff = n / deff`` and ``k_eff = share * n_eff``
+    enter the beta quantiles of the exact interval. Returns (lo, hi, deff).
+    """
+    n = flipped.size
+    count = int(np.count_nonzero(flipped))
+    _, gcode = np.unique(groups, return_inverse=True)
+    gcode = gcode.reshape(-1)
+    g = int(gcode.max()) + 1
+    share = count / n
+    deff = 1.0
+    if 0 < count < n and g > 1:
+        per_group = np.bincount(gcode, weights=flipped.astype(np.float64), minlength=g)
+        sizes = np.bincount(gcode, minlength=g)
+        var_cluster = g / (g - 1) * float(np.sum((per_group - share * sizes) ** 2)) / n ** 2
+        deff = max(1.0, var_cluster / (share * (1 - share) / n))
+    n_eff = n / deff
+    return (*_share_ci(share * n_eff, n_eff, alpha), deff)
+
+
+def _flips(legacy: np.ndarray, new: np.ndarray, keys: np.ndarray, groups: Any, labels: Any, gate: FlipGate,
            alpha: float) -> CheckResult:
     n = legacy.size
     legacy_pos, new_pos = legacy >= gate.threshold, new >= gate.threshold
     flipped = legacy_pos != new_pos
     count = int(np.count_nonzero(flipped))
-    lo, hi = _share_ci(count, n, alpha)
+    if groups is None:
+        (lo, hi), deff = _share_ci(count, n, alpha), None
+        method = "Clopper-Pearson"
+    else:
+        lo, hi, deff = _clustered_share_ci(flipped, np.asarray(groups), alpha)
+        method = "Clopper-Pearson on the Korn-Graubard effective sample size (rows clustered by query group)"
     verdict = _interval_verdict(lo, hi, gate.max_share, good="below")
     idx = np.flatnonzero(flipped)
     worst = idx[np.argsort(-np.abs(new[idx] - legacy[idx]), kind="stable")[:5]]
     details: dict[str, Any] = {
         "gate": "flips", "threshold": gate.threshold, "n": n, "n_flips": count, "share": count / n, "ci": [lo, hi],
-        "ci_level": 1 - 2 * alpha, "method": "Clopper-Pearson (scipy.stats.binomtest)", "max_share": gate.max_share,
+        "ci_level": 1 - 2 * alpha, "method": method, "design_effect": deff, "max_share": gate.max_share,
         "flips_to_positive": int(np.count_nonzero(new_pos & ~legacy_pos)),
         "flips_to_negative": int(np.count_nonzero(legacy_pos & ~new_pos)),
         "legacy_positive_share": float(legacy_pos.mean()), "new_positive_share": float(new_pos.mean()),
@@ -423,7 +458,7 @@ def _flips(legacy: np.ndarray, new: np.ndarray, keys: np.ndarray, labels: Any, g
     message = ""
     if verdict is not Verdict.EQUIVALENT:
         lines = [f"{gate.check_id}: {verdict}: {count} of {n} rows ({count / n:.4%}) change decision (score >= "
-                 f"{gate.threshold:g}); {level} interval [{lo:.4%}, {hi:.4%}] (Clopper-Pearson); allowed "
+                 f"{gate.threshold:g}); {level} interval [{lo:.4%}, {hi:.4%}] ({method}); allowed "
                  f"{gate.max_share:.4%}.",
                  f"  to positive {details['flips_to_positive']}, to negative {details['flips_to_negative']}; positive "
                  f"share legacy {details['legacy_positive_share']:.4%}, new {details['new_positive_share']:.4%}"]
@@ -492,8 +527,9 @@ def check_retrained_predictions(
     if gates.distribution is not None:
         out += _distribution(legacy64, new64, gates.distribution, seed)
     if gates.rank_correlation is not None:
-        out.append(_spearman(legacy64, new64, gates.rank_correlation, alpha))
+        # predictions/scores computed it already (scipy.stats.spearmanr on the same float64 scores)
+        out.append(_spearman(legacy64, new64, float(d["spearman"]), gates.rank_correlation, alpha))
     if gates.topk is not None:
         out.append(_topk(legacy64, new64, keys, groups, gates.topk, alpha))
-    out += [_flips(legacy64, new64, keys, labels, f, alpha) for f in gates.decision_flips]
+    out += [_flips(legacy64, new64, keys, groups, labels, f, alpha) for f in gates.decision_flips]
     return out

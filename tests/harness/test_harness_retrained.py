@@ -82,7 +82,7 @@ def test_shifted_retrain_fails_the_distribution_gate():
     rng = np.random.default_rng(1)
     n = 20_000
     gates = _all_gates(rank_correlation=None, topk=None, decision_flips=())
-    for _ in range(5):
+    for _ in range(3):
         legacy, new = _retrained_pair(rng, n, shift=0.8)  # the whole score distribution moves up
         checks = {c.id: c for c in check_retrained_predictions(legacy, new, keys=np.arange(n), gates=gates)}
         for s in ("ks", "psi", "wasserstein"):
@@ -119,9 +119,12 @@ def test_flip_interval_is_clopper_pearson():
     c = check_retrained_predictions(legacy, new, keys=np.arange(3000), gates=gates)[1]
     k, n = c.details["n_flips"], c.details["n"]
     assert k == int(np.sum((legacy >= 0.5) != (new >= 0.5)))
-    # Clopper-Pearson from its beta-quantile definition, not through binomtest
-    lo, hi = stats.beta.ppf(ALPHA, k, n - k + 1), stats.beta.ppf(1 - ALPHA, k + 1, n - k)
-    assert c.details["ci"] == pytest.approx([lo, hi], rel=1e-9)
+    # scipy's exact interval (a root search on the binomial tail), not the beta quantiles the check uses
+    ref = stats.binomtest(k, n).proportion_ci(confidence_level=1 - 2 * ALPHA, method="exact")
+    assert c.details["ci"] == pytest.approx([ref.low, ref.high], rel=1e-6)
+    none = check_retrained_predictions(legacy, legacy, keys=np.arange(3000), gates=gates)[1]
+    ref = stats.binomtest(0, 3000).proportion_ci(confidence_level=1 - 2 * ALPHA, method="exact")
+    assert none.details["ci"] == pytest.approx([0.0, ref.high], rel=1e-6) and none.details["n_flips"] == 0
     assert c.id == "predictions/flips@0.5" and c.verdict is Verdict.EQUIVALENT and c.details["ci_level"] == 0.9
 
 
@@ -246,8 +249,9 @@ def test_topk_floor_fails_on_any_group_below_it_or_on_its_share():
     share = RetrainedPredictionGates(topk=TopKGate(k=3, min_mean=0.5, min_floor=0.5, max_share_below_floor=0.10,
                                                    reason="r"))
     c = check_retrained_predictions(legacy, new, keys=keys, groups=groups, gates=share)[1]
-    lo, hi = stats.beta.ppf(ALPHA, below, 200 - below + 1), stats.beta.ppf(1 - ALPHA, below + 1, 200 - below)
-    assert c.details["share_below_floor_ci"] == pytest.approx([lo, hi], rel=1e-9) and c.verdict is Verdict.EQUIVALENT
+    ref = stats.binomtest(below, 200).proportion_ci(confidence_level=1 - 2 * ALPHA, method="exact")
+    assert c.details["share_below_floor_ci"] == pytest.approx([ref.low, ref.high], rel=1e-6)
+    assert c.verdict is Verdict.EQUIVALENT
 
 
 def test_non_finite_scores_fail_every_check():
@@ -413,3 +417,25 @@ def test_too_good_bad_declarations_are_named(bounds, gates, fragment):
         too_good_items(metrics, TooGood(bounds, reason="r"))
     with pytest.raises(ParityInputError, match="reason must say why"):
         TooGood({"auc": 0.01})
+
+
+def test_flip_interval_holds_its_level_when_rows_of_a_query_flip_together():
+    # known truth: each query's flip probability is drawn from Beta(0.5, 9.5) (mean 0.05, strongly
+    # clustered); rows then flip independently with their query's probability. The plain row-level
+    # interval ignores the clustering and under-covers; the effective-sample-size one must not.
+    rng = np.random.default_rng(11)
+    n_groups, size, sims, truth = 200, 10, 300, 0.05
+    groups = np.repeat(np.arange(n_groups), size)
+    gates = RetrainedPredictionGates(decision_flips=FlipGate(threshold=0.5, max_share=0.10, reason="r"))
+    covered = {"groups": 0, "rows": 0}
+    for _ in range(sims):
+        p_group = np.repeat(rng.beta(0.5, 9.5, n_groups), size)
+        legacy = rng.random(groups.size)
+        new = np.where(rng.random(groups.size) < p_group, 1.0 - legacy, legacy)
+        for how, g in (("groups", groups), ("rows", None)):
+            c = check_retrained_predictions(legacy, new, keys=np.arange(groups.size), groups=g, gates=gates)[1]
+            lo, hi = c.details["ci"]
+            covered[how] += lo <= truth <= hi
+    assert c.details["design_effect"] is None  # the last call: no groups
+    assert covered["groups"] / sims >= 0.90 - _binomial_band(0.9, sims)
+    assert covered["rows"] / sims < 0.80  # why the groups matter
