@@ -9,7 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.report.format import fmt_ci, fmt_diff, fmt_margin, fmt_num, fmt_p, slice_label
+from harness.report.format import (
+    fmt_ci,
+    fmt_count,
+    fmt_diff,
+    fmt_margin,
+    fmt_num,
+    fmt_p,
+    fmt_rate,
+    fmt_tolerance,
+    slice_label,
+)
 
 __all__ = ["review_message"]
 
@@ -37,10 +47,10 @@ def _metric_lines(d: Mapping[str, Any]) -> list[str]:
 def _feature_lines(d: Mapping[str, Any]) -> list[str]:
     lines = [
         f"  feature   {d.get('feature')} ({d.get('type', '?')}): {fmt_num(d.get('n_mismatch'))} of {fmt_num(d.get('n'))} "
-        f"rows differ (match rate {fmt_num(d.get('match_rate'), digits=6)})",
+        f"rows differ (match rate {fmt_rate(d.get('match_rate'))})",
         f"  worst     max abs err {fmt_num(d.get('max_abs_err'))}, max rel err {fmt_num(d.get('max_rel_err'))}, "
-        f"max ULP {fmt_num(d.get('max_ulp'))}",
-        f"  allowed   {d.get('tolerance')}",
+        f"max ULP {fmt_count(d.get('max_ulp'))}",
+        f"  allowed   {fmt_tolerance(d.get('tolerance'))}",
     ]
     for ex in (d.get("examples") or [])[:5]:
         lines.append(f"    key {ex.get('key')!r}: legacy {ex.get('legacy')!r}, new {ex.get('new')!r}, raw {ex.get('raw')!r}")
