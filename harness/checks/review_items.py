@@ -76,6 +76,20 @@ class TooGood:
         """The ids `too_good_items` returns, in its order (for ``Suite.plan``)."""
         return [f"review/too_good/{m}" for m in self.bounds]
 
+    def check_declared(self, metric_gates: Sequence[Any]) -> None:
+        """Raise if a bound names a metric the suite does not gate by non-inferiority (``metric_gates``: the
+        suite's `harness.suite.MetricGate` objects), so a suite file fails when declared, not after scoring."""
+        tests = {get_metric(g.metric).name: g.test for g in metric_gates}
+        for m in self.bounds:
+            if m not in tests:
+                raise ParityInputError(f"too_good names {m!r}, which has no MetricGate (metrics: {sorted(tests)}); "
+                                       f"declare one with test='non_inferiority' or drop it", argument="too_good",
+                                       value=m)
+            if tests[m] != "non_inferiority":
+                raise ParityInputError(f"too_good names {m!r}, whose MetricGate uses {tests[m]}: a gain beyond the "
+                                       f"margin already fails it; too_good is for non-inferiority metrics",
+                                       argument="too_good", value=m)
+
 
 def _metric_check(checks: Sequence[CheckResult], metric: str) -> CheckResult:
     for c in checks:

@@ -419,6 +419,19 @@ def test_too_good_bad_declarations_are_named(bounds, gates, fragment):
         TooGood({"auc": 0.01})
 
 
+def test_too_good_declaration_is_checked_against_the_suite_gates():
+    from harness.checks.review_items import TooGood
+    from harness.suite import MetricGate
+
+    tg = TooGood({"AUC": 0.01, "logloss": 0.02}, reason="r")
+    assert tg.check_ids() == ["review/too_good/auc", "review/too_good/logloss"]
+    tg.check_declared([MetricGate("auc", 0.01, test="non_inferiority"), MetricGate("logloss", 0.01, test="non_inferiority")])
+    with pytest.raises(ParityInputError, match="'logloss', which has no MetricGate"):
+        tg.check_declared([MetricGate("auc", 0.01, test="non_inferiority")])
+    with pytest.raises(ParityInputError, match="whose MetricGate uses equivalence"):
+        tg.check_declared([MetricGate("auc", 0.01), MetricGate("logloss", 0.01, test="non_inferiority")])
+
+
 def test_flip_interval_holds_its_level_when_rows_of_a_query_flip_together():
     # known truth: each query's flip probability is drawn from Beta(0.5, 9.5) (mean 0.05, strongly
     # clustered); rows then flip independently with their query's probability. The plain row-level
