@@ -1,0 +1,257 @@
+"""`SklearnPipelineSide`, `KerasPreprocessingSide` and the ColumnTransformer -> Keras builder.
+
+References are independent of the code under test: scikit-learn's own ``transform`` /
+``predict_proba`` and the Keras model called in process.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+from sklearn.compose import ColumnTransformer  # noqa: E402
+from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
+from sklearn.impute import SimpleImputer  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import (KBinsDiscretizer, MinMaxScaler, OneHotEncoder,  # noqa: E402
+                                   PolynomialFeatures, StandardScaler)
+
+from harness.checks.features import check_features  # noqa: E402
+from harness.errors import ParityInputError, ScorerError  # noqa: E402
+from harness.verdicts import Verdict  # noqa: E402
+from legacy_adapter.pipeline import SklearnPipelineSide  # noqa: E402
+from new_platform.preprocessing import (KerasPreprocessingSide, feature_matrix,  # noqa: E402
+                                        keras_preprocessing_from_column_transformer)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _data(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "row_id": np.arange(n) + 1000 * seed,
+        "price": rng.lognormal(size=n),
+        "age": rng.exponential(30.0, size=n),
+        "ctr": np.where(rng.random(n) < 0.2, np.nan, rng.random(n)),
+        "tiny": rng.normal(size=n) * 1e-9,  # a scale below Normalization's 1e-7 floor
+        "const": np.full(n, 3.0),  # zero variance: StandardScaler divides by 1
+        "device": rng.choice(["mobile", "desktop", "tablet"], size=n),
+        "flag": rng.choice(["yes", "no"], size=n),
+        "n_items": rng.integers(0, 4, size=n),
+        "raw_score": rng.normal(size=n),
+    })
+    logit = np.log(frame["price"]) - 0.02 * frame["age"] + (frame["device"] == "mobile")
+    frame["click"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype("int64")
+    return frame
+
+
+def _column_transformer() -> ColumnTransformer:
+    return ColumnTransformer([
+        ("num", StandardScaler(), ["price", "tiny", "const"]),
+        ("nomean", StandardScaler(with_mean=False), ["age"]),
+        ("mm", MinMaxScaler(feature_range=(-1, 1), clip=True), ["age"]),
+        ("q", KBinsDiscretizer(n_bins=5, encode="ordinal", strategy="quantile",
+                               quantile_method="averaged_inverted_cdf"), ["price"]),
+        ("u", KBinsDiscretizer(n_bins=4, encode="onehot-dense", strategy="uniform"), ["age"]),
+        ("ctr", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), ["ctr"]),
+        ("fill", SimpleImputer(strategy="constant", fill_value=-1.0), ["ctr"]),
+        ("cat", OneHotEncoder(handle_unknown="ignore"), ["device", "n_items"]),
+        ("bin", OneHotEncoder(drop="if_binary", sparse_output=False), ["flag"]),
+    ], remainder="passthrough")
+
+
+def _fitted_legacy(train: pd.DataFrame) -> SklearnPipelineSide:
+    ct = _column_transformer()
+    side = SklearnPipelineSide("sklearn", ct, HistGradientBoostingClassifier(max_iter=20, random_state=0),
+                               label="click", inputs=[c for c in train.columns if c not in ("click", "row_id")])
+    return side.fit(train)
+
+
+def _served(prep, *, seed: int = 0):
+    keras.utils.set_random_seed(seed)
+    hidden = keras.layers.Dense(8, activation="relu")(feature_matrix(prep(prep.input)))
+    model = keras.Model(prep.input, keras.layers.Dense(1, activation="sigmoid")(hidden))
+    return model, KerasPreprocessingSide("keras", model, prep.name)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    train, test = _data(600, 0), _data(300, 1)
+    test.loc[0, "device"] = "smart_tv"  # unseen in training: OneHotEncoder(handle_unknown="ignore") -> zeros
+    test.loc[1, "n_items"] = 9
+    legacy = _fitted_legacy(train)
+    prep = keras_preprocessing_from_column_transformer(legacy.featurizer)
+    model, new = _served(prep)
+    return train, test, legacy, prep, model, new
+
+
+def test_sklearn_side_features_are_the_transformers_named_outputs(fitted):
+    _, test, legacy, *_ = fitted
+    got = legacy.featurize(test)
+    ct = legacy.featurizer
+    x = test[legacy.inputs]
+    want = ct.transform(x)
+    want = want.toarray() if hasattr(want, "toarray") else want
+    assert list(got.columns) == list(ct.get_feature_names_out())
+    np.testing.assert_array_equal(got.to_numpy(), want)
+    np.testing.assert_array_equal(legacy.predict(test), legacy.estimator.predict_proba(want)[:, 1])
+
+
+def test_sparse_output_is_densified():
+    train = _data(200, 0)
+    ct = ColumnTransformer([("cat", OneHotEncoder(), ["device", "n_items"])], sparse_threshold=1.0)
+    side = SklearnPipelineSide("sk", make_pipeline(ct, LogisticRegression()), label="click").fit(train)
+    sparse = ct.transform(train)
+    assert hasattr(sparse, "toarray")  # the transformer really returns a sparse matrix
+    got = side.featurize(train)
+    np.testing.assert_array_equal(got.to_numpy(), sparse.toarray())
+    assert list(got.columns) == list(ct.get_feature_names_out())
+
+
+def test_label_is_not_passed_through():
+    train = _data(200, 0)
+    ct = ColumnTransformer([("num", StandardScaler(), ["price"])], remainder="passthrough")
+    side = SklearnPipelineSide("sk", make_pipeline(ct, LogisticRegression()), label="click")
+    train = train[["price", "age", "click"]]
+    side.fit(train)
+    assert list(side.featurize(train).columns) == ["num__price", "remainder__age"]
+
+
+def test_pandas_output_is_kept():
+    train = _data(100, 0)
+    ct = ColumnTransformer([("num", StandardScaler(), ["price", "age"])]).set_output(transform="pandas")
+    side = SklearnPipelineSide("sk", make_pipeline(ct, LogisticRegression()), label="click").fit(train)
+    got = side.featurize(train)
+    pd.testing.assert_frame_equal(got, ct.transform(train).reset_index(drop=True))
+
+
+def test_builder_port_is_exact_feature_by_feature(fitted):
+    _, test, legacy, prep, _, new = fitted
+    lf, nf = legacy.featurize(test), new.featurize(test)
+    names = list(legacy.featurizer.get_feature_names_out())
+    assert list(prep.output) == names and list(nf.columns) == names
+    results = check_features(lf, nf, keys=test["row_id"].to_numpy(), features=names)  # 0 ULP: bit for bit
+    bad = [r.message for r in results if r.verdict is not Verdict.EQUIVALENT]
+    assert not bad, "\n".join(bad)
+    unseen = [n for n in names if n.startswith("cat__device_")]
+    assert (nf.loc[0, unseen] == 0).all()
+
+
+def test_served_scores_match_the_keras_model_in_process(fitted):
+    import tensorflow as tf
+
+    _, test, _, prep, model, new = fitted
+    raw = {c: tf.constant(test[c].to_numpy()) for c in prep.input}
+    want = np.asarray(model(raw, training=False)).reshape(-1).astype(np.float64)
+    got = new.predict(test)
+    assert got.dtype == np.float64 and got.shape == (len(test),)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_export_lives_outside_the_source_tree_and_goes_with_the_side():
+    import gc
+
+    prep = keras_preprocessing_from_column_transformer(
+        ColumnTransformer([("num", StandardScaler(), ["price"])]).fit(_data(50, 0)))
+    _, side = _served(prep)
+    side.featurize(_data(5, 0))
+    path = side._path
+    assert path.is_dir() and REPO not in path.parents
+    del side
+    gc.collect()
+    assert not path.exists()
+
+
+def test_tf_function_preprocessing_and_a_separate_model():
+    import tensorflow as tf
+
+    @tf.function
+    def prep(raw):
+        return {"sqrt_price": tf.sqrt(raw["price"]), "is_mobile": tf.cast(raw["device"] == "mobile", tf.float64)}
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,), dtype="float32"), keras.layers.Dense(1, activation="sigmoid")])
+    side = KerasPreprocessingSide("tf", model, prep, raw_inputs={"price": "float64", "device": "string"})
+    frame = _data(40, 0)
+    feats = side.featurize(frame)
+    np.testing.assert_array_equal(feats["sqrt_price"], np.sqrt(frame["price"]))  # both correctly rounded
+    np.testing.assert_array_equal(feats["is_mobile"], (frame["device"] == "mobile").astype(float))
+    # The model takes the features as one matrix: order of the tf.function's outputs is sorted by name.
+    x = np.stack([feats[c].to_numpy() for c in sorted(feats.columns)], axis=1).astype(np.float32)
+    np.testing.assert_allclose(side.predict(frame), np.asarray(model(x)).reshape(-1), rtol=1e-6)
+
+
+def test_one_hot_feature_becomes_numbered_columns():
+    d = keras.Input(shape=(), name="device", dtype="string")
+    prep = keras.Model({"device": d}, {"dev": keras.layers.StringLookup(vocabulary=["a", "b"], output_mode="one_hot")(d)},
+                       name="preprocessing")
+    _, side = _served(prep)
+    feats = side.featurize(pd.DataFrame({"device": ["b", "zz", "a"]}))
+    assert list(feats.columns) == ["dev_0", "dev_1", "dev_2"]
+    assert feats.to_numpy().tolist() == [[0, 0, 1], [1, 0, 0], [0, 1, 0]]
+
+
+def test_handle_unknown_error_is_refused_by_both_sides():
+    train = _data(100, 0)
+    ct = ColumnTransformer([("cat", OneHotEncoder(handle_unknown="error"), ["device"])]).fit(train)
+    _, side = _served(keras_preprocessing_from_column_transformer(ct))
+    unseen = train.head(3).assign(device=["mobile", "smart_tv", "tablet"])
+    with pytest.raises(ValueError, match="unknown categor"):
+        ct.transform(unseen)
+    with pytest.raises(ScorerError, match="(?s)refused the batch .*unknown category in column device"):
+        side.featurize(unseen)
+    assert len(side.featurize(train.head(3))) == 3
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: ColumnTransformer([("p", PolynomialFeatures(), ["price"])]).fit(_data(20, 0)),
+     "transformer 'p': PolynomialFeatures has no Keras translation"),
+    (lambda: ColumnTransformer([("n", StandardScaler(), ["price"])]), "must be fitted"),
+    (lambda: StandardScaler().fit(_data(20, 0)[["price"]]), "expected a fitted ColumnTransformer"),
+    (lambda: ColumnTransformer([("i", SimpleImputer(add_indicator=True), ["ctr"])]).fit(_data(50, 0)),
+     "add_indicator=True"),
+    (lambda: ColumnTransformer([("o", OneHotEncoder(min_frequency=30), ["device"])]).fit(_data(60, 0)),
+     "infrequent categories"),
+], ids=["unsupported", "unfitted", "not-a-column-transformer", "indicator", "infrequent"])
+def test_builder_refuses_what_it_cannot_port(make, match):
+    with pytest.raises(ParityInputError, match=match):
+        keras_preprocessing_from_column_transformer(make())
+
+
+def test_side_input_errors_name_the_column():
+    prep = keras_preprocessing_from_column_transformer(
+        ColumnTransformer([("n", StandardScaler(), ["price"]), ("c", OneHotEncoder(), ["device"])]).fit(_data(50, 0)))
+    model, side = _served(prep)
+    frame = _data(4, 0)
+    with pytest.raises(ParityInputError, match=r"no column\(s\) \['price'\]"):
+        side.featurize(frame.drop(columns=["price"]))
+    with pytest.raises(ParityInputError, match="string column 'device' is missing at row 2"):
+        side.featurize(frame.assign(device=["a", "b", None, "c"]))
+    with pytest.raises(ParityInputError, match="column 'price' has dtype .*the model's input 'price' is float64"):
+        side.featurize(frame.assign(price=["1", "2", "3", "4"]))
+    with pytest.raises(ParityInputError, match="has no layer 'prep'; its layers are"):
+        KerasPreprocessingSide("k", model, "prep")
+    with pytest.raises(ParityInputError, match="needs raw_inputs"):
+        KerasPreprocessingSide("k", model, lambda raw: raw)
+
+
+def test_sklearn_side_errors():
+    with pytest.raises(ParityInputError, match="ending in an estimator"):
+        SklearnPipelineSide("sk", StandardScaler())
+    with pytest.raises(ParityInputError, match="has no predict_proba"):
+        SklearnPipelineSide("sk", make_pipeline(StandardScaler(), StandardScaler()))
+    from sklearn.preprocessing import FunctionTransformer
+
+    side = SklearnPipelineSide("sk", make_pipeline(FunctionTransformer(), LogisticRegression()), label="click")
+    train = _data(30, 0)[["price", "age", "click"]]
+    side.fit(train)
+    with pytest.raises(ParityInputError, match="cannot name its outputs"):
+        side.featurize(train)
+    with pytest.raises(ParityInputError, match=r"no column\(s\) \['zz'\]"):
+        SklearnPipelineSide("sk", make_pipeline(StandardScaler(), LogisticRegression()), inputs=["zz"]).predict(train)
