@@ -36,7 +36,7 @@ from harness.report.format import (
     slice_label,
 )
 from harness.report.svg import calibration_plot, diff_plot, forest_plot, heatmap, histogram_overlay
-from harness.report.verify import is_error, verify_report
+from harness.report.verify import is_error, is_review_item, verify_report
 
 __all__ = ["render_html"]
 
@@ -119,7 +119,7 @@ def _forest_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     many = len(doc["suites"]) > 1
     for s in doc["suites"]:
         for c in s["checks"]:
-            if c["kind"] != "metric" or is_error(c):  # an error has no interval to draw
+            if c["kind"] != "metric" or is_error(c) or is_review_item(c):  # an error has no interval to draw
                 continue
             d = c["details"]
             margin = d.get("margin") or {}
@@ -199,7 +199,8 @@ def _features(s: Mapping[str, Any], slug: str) -> str:
 
 
 def _slices(s: Mapping[str, Any], slug: str) -> str:
-    checks = [c for c in s["checks"] if c["kind"] == "metric" and (c["details"].get("slice")) and not is_error(c)]
+    checks = [c for c in s["checks"] if c["kind"] == "metric" and (c["details"].get("slice")) and not is_error(c)
+              and not is_review_item(c)]
     if not checks:
         return '<p class="muted">No slices.</p>'
     checks.sort(key=lambda c: (slice_label(c["details"]), str(c["details"].get("metric"))))
@@ -210,7 +211,7 @@ def _slices(s: Mapping[str, Any], slug: str) -> str:
 def _other_checks(s: Mapping[str, Any]) -> str:
     rows = [[_e(c["id"]), _e(c["kind"]), _check_verdict(c, s["known_gaps"]),
              _e(numbers_in_text(c.get("summary") or DASH)), _e(fmt_tolerance((c.get("details") or {}).get("tolerance")))]
-            for c in s["checks"] if c["kind"] not in ("metric", "feature") and not is_error(c)]
+            for c in s["checks"] if (c["kind"] not in ("metric", "feature") or is_review_item(c)) and not is_error(c)]
     return _table(["check", "kind", "verdict", "result", "tolerance"], rows) if rows else ""
 
 
@@ -334,7 +335,8 @@ def _suite(s: Mapping[str, Any], index: int) -> str:
     slug = f"s{index}-{_slug(s['suite'])}"
     ds = s.get("dataset") or {}
     metric_checks = [c for c in s["checks"]
-                     if c["kind"] == "metric" and not c["details"].get("slice") and not is_error(c)]
+                     if c["kind"] == "metric" and not c["details"].get("slice") and not is_error(c)
+                     and not is_review_item(c)]
     parts = [
         f'<section class="suite" id="suite-{_e(slug)}" data-suite="{_e(s["suite"])}" data-verdict="{_e(s["verdict"])}">',
         f"<h2>{_e(s['suite'])}: {_verdict(s['verdict'])}</h2>",

@@ -32,7 +32,7 @@ from harness.report.format import (
     plural,
     slice_label,
 )
-from harness.report.verify import is_error, verify_report
+from harness.report.verify import is_error, is_review_item, verify_report
 
 __all__ = ["render_markdown"]
 
@@ -112,7 +112,7 @@ def _metrics(doc: Mapping[str, Any]) -> list[str]:
     rows = []
     for s in doc["suites"]:
         for c in s["checks"]:
-            if c["kind"] != "metric" or is_error(c):  # an error has no numbers: listed under Errors
+            if c["kind"] != "metric" or is_error(c) or is_review_item(c):  # errors: listed under Errors
                 continue
             d = c["details"]
             p = d.get("p_adjusted", d.get("p_value"))
@@ -170,7 +170,7 @@ def _scores(doc: Mapping[str, Any]) -> list[str]:
          fmt_tolerance((c.get("details") or {}).get("tolerance"))]
         for s in doc["suites"]
         for c in s["checks"]
-        if c["kind"] not in ("metric", "feature") and not is_error(c)
+        if (c["kind"] not in ("metric", "feature") or is_review_item(c)) and not is_error(c)
     ]
     if not rows:
         return []

@@ -14,6 +14,9 @@ does not share a bug with the code it checks (tests compare them with `harness.s
 - feature: no mismatching row, and at least one row;
 - alignment: no missing, duplicated or unexpected key, and at least one aligned row;
 - prediction: every score finite, and the share of rows beyond ``atol`` at most ``max_share``;
+- a review item (a metric-kind check with ``details.review``, e.g. ``review/too_good/auc``): for
+  ``too_good``, EQUIVALENT needs the gain's interval to end at or below the stated bound; a review type
+  this version does not know is not second-guessed;
 - any check with ``details.error``: never EQUIVALENT.
 """
 from __future__ import annotations
@@ -25,7 +28,7 @@ from harness.errors import ParityInputError
 from harness.report.format import fmt_ci, fmt_num, margin_abs
 from harness.verdicts import Verdict, combine
 
-__all__ = ["derive_counts", "is_error", "report_problems", "verify_report"]
+__all__ = ["derive_counts", "is_error", "is_review_item", "report_problems", "verify_report"]
 
 _EQ = Verdict.EQUIVALENT.value
 _MAX_LISTED = 10
@@ -40,6 +43,24 @@ def is_error(check: Mapping[str, Any]) -> bool:
     """
     details = check.get("details")
     return isinstance(details, Mapping) and "error" in details
+
+
+def is_review_item(check: Mapping[str, Any]) -> bool:
+    """A review item (``details.review``, e.g. "too good" under non-inferiority): metric-kind, but not a
+    metric difference against a margin, so it is listed with the other checks, not in the metric table."""
+    details = check.get("details")
+    return isinstance(details, Mapping) and isinstance(details.get("review"), Mapping)
+
+
+def _review_unsupported(d: Mapping[str, Any]) -> str | None:
+    review = d["review"]
+    if review.get("type") != "too_good":
+        return None
+    ci, bound = review.get("improvement_ci") or [None, None], _number(review.get("bound_absolute"))
+    hi = _number(ci[1]) if len(ci) == 2 else None
+    if hi is None or bound is None:
+        return "it has no interval of the gain or no bound to be within"
+    return None if hi <= bound else f"the gain's interval {fmt_ci(ci)} reaches beyond the bound {fmt_num(bound)}"
 
 
 def _decides(check: Mapping[str, Any], gaps: Mapping[str, str]) -> bool:
@@ -118,7 +139,7 @@ def _check_problem(check: Mapping[str, Any]) -> str | None:
         return None
     if is_error(check):
         return "it records an error instead of a result"
-    rule = _RULES.get(check["kind"])
+    rule = _review_unsupported if is_review_item(check) else _RULES.get(check["kind"])
     details = check.get("details")
     return rule(details) if rule and isinstance(details, Mapping) else None
 

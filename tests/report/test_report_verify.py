@@ -141,3 +141,46 @@ def test_the_metric_rule_agrees_with_the_statistics_decision(case):
                                           "absolute_value": m}}
     reference = decide((lo + hi) / 2, lo, hi, m, test=test, higher_is_better=hib)
     assert (_metric_unsupported(details) is None) == (reference is Verdict.EQUIVALENT)
+
+
+def _suite_with_review_item(make_result, improvement_ci, verdict):
+    from harness.results import CheckResult
+
+    result = make_result("ni")
+    result.checks.append(CheckResult(
+        "review/too_good/auc", "metric", verdict, gated=False, summary="within the bound: auc improved by +0.001",
+        details={"metric": "auc", "legacy": 0.7312, "new": 0.7322, "diff": 0.001, "ci": [-0.0005, 0.0025],
+                 "ci_level": 0.9, "method": "delong", "n": 40000, "slice": None,
+                 "review": {"type": "too_good", "metric_check": "metrics/auc", "bound": 0.01, "bound_kind": "absolute",
+                            "bound_absolute": 0.01, "higher_is_better": True, "reason": "RFC-9",
+                            "improvement": 0.001, "improvement_ci": improvement_ci}}))
+    return result
+
+
+def test_a_review_item_is_verified_by_its_own_rule_and_listed_with_the_other_checks(make_result):
+    # Layout of harness.checks.review_items (too good under non-inferiority): no margin, a bound instead.
+    doc = build_report([_suite_with_review_item(make_result, [-0.0005, 0.0025], Verdict.EQUIVALENT)])
+    assert report_problems(doc) == []
+    md = render_markdown(doc)
+    assert "| ni | review/too_good/auc | EQUIVALENT (not gated) |" in md
+    assert "| ni | auc | all rows | 0.7312 | 0.7322 |" not in md  # not a metric difference row
+    html = render_html(doc)
+    assert 'data-check="ni::review/too_good/auc"' not in html  # no forest row without a margin
+    beyond = build_report([_suite_with_review_item(make_result, [0.004, 0.012], Verdict.EQUIVALENT)])
+    assert report_problems(beyond) == ["suite 'ni', check 'review/too_good/auc': stored EQUIVALENT, but the gain's "
+                                       "interval [+0.004, +0.012] reaches beyond the bound 0.01"]
+
+
+@pytest.mark.parametrize("ci", [(-0.0005, 0.0025), (0.004, 0.02), (0.012, 0.02)], ids=["within", "straddles", "beyond"])
+def test_review_items_from_the_harness_itself_verify(make_result, ci):
+    import copy
+
+    from harness.checks.review_items import TooGood, too_good_items
+
+    result = make_result("ni")
+    auc = copy.deepcopy(result.check("metrics/auc"))
+    auc.details["margin"]["test"] = "non_inferiority"
+    auc.details["ci"] = list(ci)
+    result.checks = [c if c.id != "metrics/auc" else auc for c in result.checks]
+    result.checks += too_good_items([auc], TooGood({"auc": 0.01}, reason="RFC-9: a gain above 0.01 is a data change"))
+    assert report_problems(build_report([result])) == []
