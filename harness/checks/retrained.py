@@ -30,12 +30,13 @@ multiplicity adjustment.
 Intervals: Spearman by Fisher's z with the standard error of Bonett & Wright (2000), sqrt((1 + r^2/2) /
 (n - 3)), which holds its level for the high correlations that matter here (Fieller's 1.06 / sqrt(n - 3)
 is too narrow above ~0.8); the flip share (and the share of groups below the top-K floor) by
-Clopper-Pearson (beta quantiles, as `scipy.stats.binomtest` computes it), exact and conservative, so coverage is at least nominal at any
-share, also near 0 where the normal interval fails; the mean top-K overlap by Student's t over groups.
-Rows (for top-K: query groups) are taken as independent draws from the traffic the golden set stands for.
-Rows of one query are not: when query groups are given, the flip interval uses the Korn & Graubard (1998)
-effective sample size (the design effect of the groups, reported as ``design_effect``), since a query whose
-rows sit near the threshold flips together. Spearman's interval still assumes independent rows.
+Clopper-Pearson (beta quantiles, the interval `scipy.stats.binomtest` gives), exact and conservative, so
+coverage is at least nominal at any share, also near 0 where the normal interval fails; the mean top-K
+overlap by Student's t over query groups. The golden set's rows (for top-K, its query groups) stand for
+independent draws from the traffic. Rows of one query are not independent of each other: when query groups
+are given, the flip interval uses the Korn & Graubard (1998) effective sample size (the groups' design
+effect, reported as ``design_effect``), since a query whose rows sit near the threshold flips together.
+Spearman's interval assumes independent rows.
 """
 from __future__ import annotations
 
@@ -73,7 +74,8 @@ def _reason(gate: str, reason: Any) -> None:
 
 def _number(gate: str, name: str, value: Any, lo: float, hi: float, *, closed: str = "") -> float:
     # closed: which ends are allowed ("", "lo", "hi", "both")
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+          and math.isfinite(value))
     if ok:
         v = float(value)
         ok = (v >= lo if closed in ("lo", "both") else v > lo) and (v <= hi if closed in ("hi", "both") else v < hi)
@@ -270,7 +272,8 @@ def _share_ci(count: float, n: float, alpha: float) -> tuple[float, float]:
     return lo, hi
 
 
-_TOO_SMALL = "The interval straddles the threshold: the golden set is too small to decide (INCONCLUSIVE fails the gate)."
+_TOO_SMALL = ("The interval straddles the threshold: the golden set is too small to decide (INCONCLUSIVE fails "
+              "the gate).")
 
 
 def _tail(verdict: Verdict, fix: str, reason: str) -> list[str]:
@@ -375,9 +378,11 @@ def _topk(legacy: np.ndarray, new: np.ndarray, keys: np.ndarray, groups: Any, ga
             floor_ci = list(_share_ci(below, g, alpha))
             verdicts.append(_interval_verdict(*floor_ci, gate.max_share_below_floor, good="below"))
         details.update(n_groups_below_floor=below, share_below_floor=below / g, share_below_floor_ci=floor_ci)
-        floor_text = f"; {below} of {g} groups below the floor {gate.min_floor:g} (allowed {gate.max_share_below_floor:.1%})"
+        floor_text = (f"; {below} of {g} groups below the floor {gate.min_floor:g} (allowed "
+                      f"{gate.max_share_below_floor:.1%})")
     worst = np.argsort(overlap, kind="stable")[:5]
-    details["worst_groups"] = [{"group": gid[i].item(), "size": int(sizes[i]), "overlap": float(overlap[i])} for i in worst]
+    details["worst_groups"] = [{"group": gid[i].item(), "size": int(sizes[i]), "overlap": float(overlap[i])}
+                               for i in worst]
     verdict = combine(verdicts)
     summary = (f"top-{gate.k} overlap mean {mean:.4f} ({level:.0%} interval [{lo:.4f}, {hi:.4f}]; at least "
                f"{gate.min_mean:g}) over {g} groups" + floor_text)
@@ -470,7 +475,8 @@ def _flips(legacy: np.ndarray, new: np.ndarray, keys: np.ndarray, groups: Any, l
                        "who is affected. Recalibrate the new scores or move the threshold with the launch.",
                        gate.reason)
         if details["examples"]:
-            lines += ["flipped rows with the largest score change:", table(details["examples"], ["key", "legacy", "new"])]
+            lines += ["flipped rows with the largest score change:",
+                      table(details["examples"], ["key", "legacy", "new"])]
         message = "\n".join(lines)
     return CheckResult(gate.check_id, "prediction", verdict, summary=summary, message=message, details=details)
 
@@ -502,7 +508,8 @@ def check_retrained_predictions(
     noise level. Scores that are empty or not finite fail every check (``predictions/scores`` stays gated).
     """
     if not isinstance(gates, RetrainedPredictionGates):
-        raise ParityInputError(f"gates must be a RetrainedPredictionGates, got {type(gates).__name__}", argument="gates")
+        raise ParityInputError(f"gates must be a RetrainedPredictionGates, got {type(gates).__name__}",
+                               argument="gates")
     _number("check_retrained_predictions", "alpha", alpha, 0.0, 0.5)
     if groups is not None and np.shape(groups) != np.shape(keys):
         raise ParityInputError(f"predictions: groups has shape {np.shape(groups)}, keys {np.shape(keys)}; one "

@@ -114,8 +114,9 @@ def _item(check: CheckResult, metric: str, too_good: TooGood) -> CheckResult:
                                     "review": {"type": "too_good", "metric_check": check.id, "note": "metric errored"}})
     margin = d.get("margin") or {}
     if margin.get("test") != "non_inferiority":
-        raise ParityInputError(f"too_good names {metric!r}, which is gated by {margin.get('test') or 'no test'}: a gain "
-                               f"beyond the margin already fails equivalence; too_good is for non-inferiority metrics",
+        raise ParityInputError(f"too_good names {metric!r}, which is gated by {margin.get('test') or 'no test'}: a "
+                               f"gain beyond the margin already fails equivalence; too_good is for non-inferiority "
+                               f"metrics",
                                argument="bounds", value=metric)
     hib = bool(margin.get("higher_is_better", get_metric(metric).higher_is_better))
     bound = too_good.bounds[metric]

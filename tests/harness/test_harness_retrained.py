@@ -425,7 +425,8 @@ def test_too_good_declaration_is_checked_against_the_suite_gates():
 
     tg = TooGood({"AUC": 0.01, "logloss": 0.02}, reason="r")
     assert tg.check_ids() == ["review/too_good/auc", "review/too_good/logloss"]
-    tg.check_declared([MetricGate("auc", 0.01, test="non_inferiority"), MetricGate("logloss", 0.01, test="non_inferiority")])
+    tg.check_declared([MetricGate("auc", 0.01, test="non_inferiority"),
+                       MetricGate("logloss", 0.01, test="non_inferiority")])
     with pytest.raises(ParityInputError, match="'logloss', which has no MetricGate"):
         tg.check_declared([MetricGate("auc", 0.01, test="non_inferiority")])
     with pytest.raises(ParityInputError, match="whose MetricGate uses equivalence"):
