@@ -262,10 +262,6 @@ def _translate(exc, *, path: Path, frame, args):
             text += f" is {_show(exc.value)}"
     if exc.detail:
         text += f" {exc.detail}"
-    if flag == "--new" and exc.reason.startswith("is identical to score_legacy"):
-        text = (f"column {column!r} (--new) equals column {args.legacy!r} (--legacy) row for row: comparing a column "
-                "with itself proves nothing about a migration (--allow-identical if two separate systems really "
-                "wrote the same scores)")
     fields = {k: v for k, v in exc.fields().items() if k not in ("argument", "column", "row", "file")}
     return _error(path, text, row=exc.row, argument=flag, column=column, **fields)
 
@@ -375,6 +371,10 @@ def _columns(frame, path: Path, args, names) -> dict[str, Any]:
                          column=args.label, value=frame[args.label].iloc[r])
     a = _numeric(frame, path, args.legacy, "--legacy", key)
     b = _numeric(frame, path, args.new, "--new", key)
+    if not args.allow_identical and np.array_equal(a, b):
+        raise _error(path, f"column {args.new!r} (--new) equals column {args.legacy!r} (--legacy) row for row: "
+                     "comparing a column with itself proves nothing about a migration (--allow-identical if two "
+                     "separate systems really wrote the same scores)", argument="--new", column=args.new)
     w = _weights(frame, path, args.weight, key) if args.weight else None
     groups = None
     if args.group:

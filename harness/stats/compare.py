@@ -399,9 +399,9 @@ def _scores(x: Any, name: str, n: int, defs: Sequence[MetricDef]) -> np.ndarray:
 
 def _not_identical(a: np.ndarray, b: np.ndarray, allow_identical: bool) -> None:
     if not allow_identical and np.array_equal(a, b):
-        raise input_error("score_new", "is identical to score_legacy row for row; comparing a column with itself "
-                          "proves nothing about a migration (pass allow_identical=True if two separate systems "
-                          "really produced the same scores)")
+        raise input_error("score_new", "equals the legacy scores row for row: comparing a column with itself "
+                          "proves nothing about a migration (allow_identical=True lets two separate systems that "
+                          "really wrote the same scores through)")
 
 
 def _side_checks(inp_y: np.ndarray, a: np.ndarray, b: np.ndarray, defs: Sequence[MetricDef]) -> None:
