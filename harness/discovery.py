@@ -1,18 +1,27 @@
-"""Find suites: every ``parity_suites/test_*.py`` file that exports a ``SUITE`` (a `harness.suite.Suite`).
+"""Find suites: every ``test_*.py`` file in a folder that exports a ``SUITE`` (a `harness.suite.Suite`).
 
-Used by the CLI (`parity run`, `parity baseline ...`); pytest finds the same files by itself.
+Used by the CLI (`parity run`, `parity baseline ...`); pytest finds the same files by itself, and this
+module imports them the way pytest's default ("prepend") import mode does: the suite file's folder goes
+first on ``sys.path``, so a suite can import a helper module that sits next to it.
+
+A module is keyed by its resolved path, so two folders may both hold a ``test_ctr.py``. A file that fails
+to import (a syntax error, an ImportError) is a `ParityInputError` naming the file (and line), and is
+not remembered: the next call imports it again. Two files that define one suite name are an error, as
+they are under pytest.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from harness.errors import ParityInputError
 from harness.suite import Suite
 
-__all__ = ["default_suites_dir", "find_suites", "load_suite_file"]
+__all__ = ["default_suites_dir", "find_suite_files", "find_suites", "load_suite_file"]
 
 
 def default_suites_dir() -> Path:
@@ -25,37 +34,73 @@ def default_suites_dir() -> Path:
     return Path.cwd() / "parity_suites"
 
 
+def _module_name(path: Path) -> str:
+    digest = hashlib.sha256(str(path).encode("utf-8")).hexdigest()[:12]
+    return f"parity_suites_{path.stem}_{digest}"
+
+
 def load_suite_file(path: Path) -> Suite | None:
     """Import one suite file and return its ``SUITE`` (None when it defines none)."""
     path = Path(path).resolve()
-    module_name = f"parity_suites_{path.stem}"
-    if module_name in sys.modules:
-        module = sys.modules[module_name]
-    else:
+    module_name = _module_name(path)
+    module = sys.modules.get(module_name)
+    if module is None:
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:
-            raise ParityInputError(f"cannot import suite file {path}")
+            raise ParityInputError(f"cannot import suite file {path}", file=str(path))
         module = importlib.util.module_from_spec(spec)
+        folder = str(path.parent)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)  # helpers next to the suite import as under pytest
         sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except SyntaxError as exc:
+            sys.modules.pop(module_name, None)
+            raise ParityInputError(f"suite file {path}: syntax error at line {exc.lineno}: {exc.msg}",
+                                   file=str(path)) from None
+        except ParityInputError as exc:  # a bad declaration (e.g. an unknown metric): the suite's own words
+            sys.modules.pop(module_name, None)
+            raise ParityInputError(f"suite file {path}: {exc}", file=str(path)) from None
+        except Exception as exc:
+            sys.modules.pop(module_name, None)
+            tb = traceback.extract_tb(exc.__traceback__)
+            frames = [f for f in tb if Path(f.filename).resolve() == path]
+            line = f" (line {frames[-1].lineno})" if frames else ""
+            raise ParityInputError(f"suite file {path} could not be imported{line}: {type(exc).__name__}: {exc}",
+                                   file=str(path)) from None
     suite = getattr(module, "SUITE", None)
     if suite is not None and not isinstance(suite, Suite):
-        raise ParityInputError(f"{path}: SUITE must be a harness.suite.Suite, got {type(suite).__name__}")
+        raise ParityInputError(f"{path}: SUITE must be a harness.suite.Suite, got {type(suite).__name__}",
+                               file=str(path))
     return suite
 
 
-def find_suites(names: list[str] | None = None, *, root: Path | None = None) -> list[Suite]:
-    """All suites under ``root`` sorted by name, or the named ones (unknown names are an error)."""
+def find_suite_files(names: list[str] | None = None, *, root: Path | None = None) -> list[tuple[Path, Suite]]:
+    """``(file, suite)`` for every suite under ``root`` sorted by name, or for the named ones (an unknown
+    name, or two files defining one name, is an error)."""
     root = Path(root) if root is not None else default_suites_dir()
     if not root.is_dir():
         raise ParityInputError(f"suites directory {root} does not exist: pass --suites-dir DIR, set "
                                "PARITY_SUITES_DIR, or run from a folder that has ./parity_suites")
-    suites = [s for p in sorted(root.glob("test_*.py")) if (s := load_suite_file(p)) is not None]
-    by_name = {s.name: s for s in suites}
+    by_name: dict[str, tuple[Path, Suite]] = {}
+    for p in sorted(root.glob("test_*.py")):
+        suite = load_suite_file(p)
+        if suite is None:
+            continue
+        if suite.name in by_name:
+            raise ParityInputError(f"two suite files define a suite named {suite.name!r}: "
+                                   f"{by_name[suite.name][0]} and {p}")
+        by_name[suite.name] = (p, suite)
     if not names:
-        return sorted(suites, key=lambda s: s.name)
+        return [by_name[n] for n in sorted(by_name)]
     unknown = [n for n in names if n not in by_name]
     if unknown:
         raise ParityInputError(f"unknown suite(s) {unknown} in {root}; available there: {sorted(by_name)} "
                                "(another folder: --suites-dir DIR or PARITY_SUITES_DIR)")
     return [by_name[n] for n in names]
+
+
+def find_suites(names: list[str] | None = None, *, root: Path | None = None) -> list[Suite]:
+    """The suites of `find_suite_files`, without their files."""
+    return [suite for _, suite in find_suite_files(names, root=root)]

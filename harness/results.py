@@ -8,6 +8,7 @@ Schema (`harness/report/schema.json`).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from harness.verdicts import Verdict, combine
 
-__all__ = ["CheckResult", "SuiteResult", "error_check", "jsonable"]
+__all__ = ["CheckResult", "SuiteResult", "error_check", "is_failing", "jsonable"]
 
 KINDS = ("alignment", "feature", "prediction", "metric", "distribution", "upgrade")
 
@@ -118,6 +119,16 @@ class SuiteResult:
             "fingerprint": jsonable(self.fingerprint),
             "upgrade": jsonable(self.upgrade),
         }
+
+
+def is_failing(check: CheckResult | Mapping[str, Any], known_gaps: Mapping[str, str]) -> bool:
+    """The one meaning of "failing", in every shell and the report: gated, not a declared known gap, and
+    not EQUIVALENT (NOT_EQUIVALENT, INCONCLUSIVE, or an error, which is NOT_EQUIVALENT)."""
+    if isinstance(check, CheckResult):
+        gated, verdict, cid = check.gated, check.verdict.value, check.id
+    else:
+        gated, verdict, cid = check["gated"], check["verdict"], check["id"]
+    return bool(gated) and verdict != Verdict.EQUIVALENT.value and cid not in known_gaps
 
 
 _KIND_BY_PREFIX = {"alignment": "alignment", "features": "feature", "predictions": "prediction", "metrics": "metric",

@@ -22,64 +22,64 @@ from harness.plots import plot_data
 from harness.progress import bar as progress_bar
 from harness.progress import enabled as progress_enabled
 from harness.results import CheckResult, SuiteResult
-from harness.suite import Suite
+from harness.suite import Suite, check_declaration
 
 __all__ = ["run_suite", "slice_values", "score_frame"]
 
 
-def slice_values(suite: Suite, *, root: Any = None) -> dict[str, list[Any]]:
-    """Distinct values of each slice column in the suite's split, read without building any model."""
+def slice_values(suite: Suite, *, root: Any = None) -> dict[Any, list[Any]]:
+    """Distinct values of each slice in the suite's split, read without building any model: a column's
+    values keyed by its name, a crossed slice's value tuples (rows with a missing value in any of its
+    columns belong to none) keyed by its tuple of names."""
     if not suite.slices:
         return {}
     from harness.golden import load_dataset
 
+    check_declaration(suite, root=root)
     frame = load_dataset(suite.dataset, root=root).frame(suite.split)
-    for column in suite.slices:
-        _require_column(suite, frame, "slice column", column)
-    return {column: sorted(frame[column].dropna().unique().tolist()) for column in suite.slices}
+    out: dict[Any, list[Any]] = {}
+    for key in suite.slices:
+        if len(key) == 1:
+            out[key[0]] = sorted(frame[key[0]].dropna().unique().tolist())
+        else:
+            combos = frame[list(key)].dropna().drop_duplicates()
+            out[key] = sorted(tuple(row) for row in combos.itertuples(index=False, name=None))
+    return out
 
 
-def _require_column(suite: Suite, frame: pd.DataFrame, what: str, column: str) -> None:
-    """A column a suite names must exist in its dataset: a clear error, not a KeyError later."""
-    if column not in frame.columns:
-        raise ParityInputError(
-            f"suite {suite.name!r}: {what} {column!r} is not a column of dataset {suite.dataset!r} "
-            f"(split {suite.split!r}); its columns are {sorted(map(str, frame.columns))}"
-        )
-
-
-def _check_suite_columns(suite: Suite, dataset: Any, frame: pd.DataFrame) -> None:
-    """Every column the suite names (label, slices, weights), checked before the pair is built."""
-    if suite.label:
-        _require_column(suite, frame, "label column", suite.label)
-    for column in suite.slices:
-        _require_column(suite, frame, "slice column", column)
-    if suite.use_weights and not dataset.weight:
-        raise ParityInputError(
-            f"suite {suite.name!r}: use_weights=True, but dataset {suite.dataset!r} declares no weight "
-            "column (a manifest column with role 'weight')"
-        )
-
-
-def _as_keyed(side_name: str, scores: Any, batch_keys: pd.Index) -> pd.Series:
+def _as_keyed(side_name: str, scores: Any, batch_keys: pd.Index, *, start: int) -> pd.Series:
+    """A side's scores for one batch as a float64 Series indexed by key: numbers only (bool is a decision,
+    not a score), finite, one per row (or indexed by key); errors name the side, the key and the row."""
     if isinstance(scores, pd.Series):
-        return scores.astype(np.float64) if scores.dtype.kind in "fiub" else _bad_dtype(side_name, scores.dtype)
-    arr = np.asarray(scores)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1 or len(arr) != len(batch_keys):
-        raise ScorerError(
-            f"{side_name}.predict returned shape {arr.shape} for a batch of {len(batch_keys)} rows; "
-            "return one score per row (positionally aligned) or a Series indexed by key"
-        )
-    if arr.dtype.kind not in "fiub":
-        _bad_dtype(side_name, arr.dtype)
-    # Keep the side's own precision visible: float16 scores stay float16 values, widened exactly.
-    return pd.Series(arr.astype(np.float64), index=batch_keys)
+        if scores.dtype.kind not in "fiu":
+            _bad_dtype(side_name, scores.dtype)
+        out = scores.astype(np.float64)
+    else:
+        arr = np.asarray(scores)
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 1 or len(arr) != len(batch_keys):
+            raise ScorerError(
+                f"{side_name}.predict returned shape {arr.shape} for a batch of {len(batch_keys)} rows; "
+                "return one score per row (positionally aligned) or a Series indexed by key"
+            )
+        if arr.dtype.kind not in "fiu":
+            _bad_dtype(side_name, arr.dtype)
+        # Keep the side's own precision visible: float16 scores stay float16 values, widened exactly.
+        out = pd.Series(arr.astype(np.float64), index=batch_keys)
+    values = out.to_numpy()
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        where = "in the Series it returned" if isinstance(scores, pd.Series) else f"row {start + i} of the scored rows"
+        raise ScorerError(f"{side_name}.predict returned {values[i]!r} for key {out.index[i]!r} ({where}); "
+                          f"scores must be finite numbers ({int(bad.sum())} non-finite in this batch)")
+    return out
 
 
 def _bad_dtype(side_name: str, dtype: Any) -> pd.Series:
-    raise ScorerError(f"{side_name}.predict returned non-numeric scores (dtype {dtype})")
+    hint = " (bool is a decision, not a score: return the score or probability)" if np.dtype(dtype).kind == "b" else ""
+    raise ScorerError(f"{side_name}.predict returned non-numeric scores (dtype {dtype}){hint}")
 
 
 def _featurize(side: Any, batch: pd.DataFrame) -> pd.DataFrame | None:
@@ -102,7 +102,7 @@ def score_frame(pair: Any, frame: pd.DataFrame, *, key: str, batch_size: int, wa
         batch = frame.iloc[start:start + batch_size].reset_index(drop=True)
         keys = pd.Index(batch[key].to_numpy())
         for role, side in (("legacy", pair.legacy), ("new", pair.new)):
-            scores[role].append(_as_keyed(f"{role} side {side.name!r}", side.predict(batch), keys))
+            scores[role].append(_as_keyed(f"{role} side {side.name!r}", side.predict(batch), keys, start=start))
             if want_features:
                 feats = _featurize(side, batch)
                 if feats is not None:
@@ -118,8 +118,6 @@ def score_frame(pair: Any, frame: pd.DataFrame, *, key: str, batch_size: int, wa
 def _sample(frame: pd.DataFrame, rows: int | None, seed: int) -> pd.DataFrame:
     if rows is None or rows >= len(frame):
         return frame
-    if rows <= 0:
-        raise ParityInputError(f"sample must be a positive number of rows, got {rows}")
     rng = np.random.default_rng(seed)
     keep = np.sort(rng.choice(len(frame), size=rows, replace=False))
     return frame.iloc[keep].reset_index(drop=True)
@@ -146,6 +144,9 @@ class _Stages:
 def run_suite(suite: Suite, *, sample: int | None = None, seed: int = 0, progress: bool = False,
               root: Any = None) -> SuiteResult:
     """Run one suite; ``progress`` shows bars on stderr for data, training, scoring and bootstrap work."""
+    from harness.options import RunOptions
+
+    RunOptions(seed=seed, sample=sample, prefix="")  # the one check of seed and sample, as in both shells
     with progress_enabled(progress):
         return _run_suite(suite, sample=sample, seed=seed, root=root)
 
@@ -157,7 +158,7 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any) -> Sui
     stages.next("loading and verifying golden data")
     dataset = load_dataset(suite.dataset, root=root)
     full = dataset.frame(suite.split)
-    _check_suite_columns(suite, dataset, full)  # before the pair is built: training can take minutes
+    check_declaration(suite, root=root)  # before the pair is built: training can take minutes
     frame = _sample(full, sample, seed)
     if len(frame) == 0:
         raise ParityInputError(f"suite {suite.name!r}: split {suite.split!r} of {suite.dataset!r} has no rows")
@@ -195,7 +196,9 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any) -> Sui
     if suite.metrics:
         from harness.checks.metrics import check_metrics
 
-        slices = {c: frame[c].to_numpy()[pos] for c in suite.slices}
+        slices = {key[0] if len(key) == 1 else key:
+                  frame[key[0]].to_numpy()[pos] if len(key) == 1 else tuple(frame[c].to_numpy()[pos] for c in key)
+                  for key in suite.slices}
         checks += check_metrics(
             labels, aligned.legacy, aligned.new, gates=suite.metrics, sample_weight=weights, groups=groups,
             keys=keys[pos], slices=slices, min_slice_size=suite.min_slice_size, alpha=suite.alpha,

@@ -12,13 +12,16 @@ from typing import Any
 
 from harness.errors import ParityInputError
 
-__all__ = ["MetricGate", "Suite"]
+__all__ = ["MetricGate", "Suite", "check_declaration", "slice_label"]
 
 
 @dataclass(frozen=True)
 class MetricGate:
     """One metric compared between the two sides, with its margin and why that margin.
 
+    ``metric`` is a name of `harness.stats.metrics.METRICS` (or ``ndcg@K``), in any case; it is stored
+    canonical ("AUC" -> "auc"), which is the name in check ids and results. An unknown name is an
+    error here, when the suite file is imported.
     ``margin`` is absolute (same unit as the metric) or relative (fraction of the legacy value).
     ``test`` is "equivalence" (two one-sided tests: the (1-2a) interval inside +-margin) or
     "non_inferiority" (one-sided: the new side is not worse than legacy by more than the margin).
@@ -32,14 +35,27 @@ class MetricGate:
     reason: str = ""
 
     def __post_init__(self) -> None:
-        if not (self.margin > 0):
-            raise ParityInputError(f"MetricGate({self.metric!r}): margin must be > 0, got {self.margin!r}")
+        from harness.stats.metrics import get_metric
+
+        try:
+            canonical = get_metric(self.metric).name
+        except ParityInputError as exc:
+            raise ParityInputError(f"MetricGate({self.metric!r}): {exc}") from None
+        object.__setattr__(self, "metric", canonical)
+        if isinstance(self.margin, bool) or not isinstance(self.margin, (int, float)) or not (self.margin > 0):
+            raise ParityInputError(f"MetricGate({self.metric!r}): margin must be a number > 0, got {self.margin!r}")
         if self.kind not in ("absolute", "relative"):
             raise ParityInputError(f"MetricGate({self.metric!r}): kind must be 'absolute' or 'relative', got {self.kind!r}")
         if self.test not in ("equivalence", "non_inferiority"):
             raise ParityInputError(
                 f"MetricGate({self.metric!r}): test must be 'equivalence' or 'non_inferiority', got {self.test!r}"
             )
+
+    @property
+    def needs_groups(self) -> bool:
+        from harness.stats.metrics import get_metric
+
+        return get_metric(self.metric).needs_groups
 
 
 @dataclass
@@ -67,8 +83,8 @@ class Suite:
 
     name: str
     description: str
-    dataset: str
-    pair: Callable[[Any], Any]  # GoldenDataset -> harness.protocol.ModelPair (may train)
+    dataset: str | None = None  # None: a probes-only suite (the upgrade gate alone)
+    pair: Callable[[Any], Any] | None = None  # GoldenDataset -> harness.protocol.ModelPair (may train)
     split: str = "eval"
     label: str | None = None
     use_weights: bool = False  # weight metrics by the dataset's weight column
@@ -83,7 +99,7 @@ class Suite:
     top_k: int = 5
     # Metric parity.
     metrics: Sequence[MetricGate] = ()
-    slices: Sequence[str] = ()
+    slices: Sequence[str | tuple[str, ...]] = ()  # a column, or a tuple of columns (crossed slices)
     min_slice_size: int = 1000
     alpha: float = 0.05
     n_boot: int = 1000
@@ -92,27 +108,121 @@ class Suite:
     batch_size: int = 65536
 
     def __post_init__(self) -> None:
+        where = f"Suite {self.name!r}"
+        if not isinstance(self.name, str) or not self.name.strip() or "/" in self.name:
+            raise ParityInputError(f"Suite(name={self.name!r}): name must be a non-empty string without '/'")
+        if (self.dataset is None) != (self.pair is None):
+            raise ParityInputError(f"{where}: dataset and pair go together (both, or neither for a probes-only suite)")
+        if self.dataset is None and self.probes is None:
+            raise ParityInputError(f"{where}: declares no dataset and pair and no probes: nothing to check")
+        if self.pair is not None and not callable(self.pair):
+            raise ParityInputError(f"{where}: pair must be a function dataset -> ModelPair, got {type(self.pair).__name__}")
+        if self.dataset is None:
+            checks = {"features": self.features, "metrics": self.metrics, "slices": self.slices}
+            declared = sorted(k for k, v in checks.items() if v)
+            if declared:
+                raise ParityInputError(f"{where}: {declared} need a dataset and a pair (dataset=..., pair=...)")
         missing = set(self.categorical_features) - set(self.features)
         if missing:
             raise ParityInputError(
-                f"Suite {self.name!r}: categorical_features {sorted(missing)} are not in features"
+                f"{where}: categorical_features {sorted(missing)} are not in features"
             )
         if self.metrics and not self.label:
-            raise ParityInputError(f"Suite {self.name!r}: metrics need a label column (label=...)")
+            raise ParityInputError(f"{where}: metrics need a label column (label=...)")
+        for gate in self.metrics:
+            if not isinstance(gate, MetricGate):
+                raise ParityInputError(f"{where}: metrics must be MetricGate(...) entries, got {gate!r}")
+        names = [g.metric for g in self.metrics]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ParityInputError(f"{where}: metrics {dup} are declared twice")
+        self.slices = tuple(_slice_key(where, s) for s in self.slices)
+        if isinstance(self.min_slice_size, bool) or not isinstance(self.min_slice_size, int) or self.min_slice_size < 1:
+            raise ParityInputError(f"{where}: min_slice_size must be a positive integer, got {self.min_slice_size!r}")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ParityInputError(f"{where}: batch_size must be a positive integer, got {self.batch_size!r}")
+        if not (isinstance(self.alpha, (int, float)) and 0 < self.alpha < 0.5):
+            raise ParityInputError(f"{where}: alpha must be in (0, 0.5), got {self.alpha!r}")
 
-    def plan(self, slice_values: Mapping[str, Sequence[Any]] | None = None) -> list[str]:
+    @property
+    def slice_columns(self) -> list[str]:
+        """Every column a slice names, once each, in declaration order."""
+        out: list[str] = []
+        for key in self.slices:
+            for c in key:
+                if c not in out:
+                    out.append(c)
+        return out
+
+    def plan(self, slice_values: Mapping[Any, Sequence[Any]] | None = None) -> list[str]:
         """The ids of the checks this suite will produce, known before any model runs.
 
-        ``slice_values`` maps each slice column to its distinct values (read cheaply from the data);
-        the plugin uses the ids to create one pytest test per check at collection time.
+        ``slice_values`` maps each slice (a column name, or a tuple of names for a crossed slice) to its
+        distinct values (tuples for a crossed slice), read cheaply from the data
+        (`harness.runner.slice_values`); the shells create one check per id at collection time.
         """
+        if self.dataset is None:
+            return []
         ids = ["alignment/keys"]
         ids += [f"features/{f}" for f in self.features]
         ids.append("predictions/scores")
         for gate in self.metrics:
             ids.append(f"metrics/{gate.metric}")
-        for column in self.slices:
-            for value in (slice_values or {}).get(column, ()):
+        for key in self.slices:
+            sv = slice_values or {}
+            values = sv.get(key, sv.get(key[0], ())) if len(key) == 1 else sv.get(key, ())
+            for value in values:
+                label = slice_label(key, value)
                 for gate in self.metrics:
-                    ids.append(f"metrics/{gate.metric}[{column}={value}]")
+                    ids.append(f"metrics/{gate.metric}[{label}]")
         return ids
+
+
+def _slice_key(where: str, s: Any) -> tuple[str, ...]:
+    """A slice as a tuple of column names: "device" -> ("device",); ("device", "country") stays."""
+    key = (s,) if isinstance(s, str) else tuple(s) if isinstance(s, (tuple, list)) else None
+    if not key or not all(isinstance(c, str) and c for c in key) or len(set(key)) != len(key):
+        raise ParityInputError(f"{where}: slices entries must be a column name or a tuple of distinct column "
+                               f"names (a crossed slice), got {s!r}")
+    return key
+
+
+def slice_label(key: Sequence[str], value: Any) -> str:
+    """The id text of one slice value: ``device=mobile``, crossed ``device=mobile,country=US``."""
+    values = value if len(key) > 1 else (value,)
+    return ",".join(f"{c}={v}" for c, v in zip(key, values))
+
+
+def check_declaration(suite: Suite, *, root: Any = None) -> None:
+    """Every name ``suite`` declares exists where it must, checked against its dataset's manifest before
+    any model is built: label, slice and weight columns, a group column for ranking metrics. Messages
+    name the suite, the field and the choices."""
+    if suite.dataset is None:
+        return
+    from harness.golden.registry import dataset_manifest
+
+    manifest = dataset_manifest(suite.dataset, root=root)
+    columns = [c.name for c in manifest.columns]
+    roles = {c.name: c.role for c in manifest.columns}
+    splits = [s.name for s in manifest.splits]
+    where = f"suite {suite.name!r}"
+    if suite.split not in splits:
+        raise ParityInputError(f"{where}: split={suite.split!r} is not a split of dataset {suite.dataset!r}; "
+                               f"its splits are {splits}")
+
+    def need(field: str, column: str) -> None:
+        if column not in columns:
+            raise ParityInputError(f"{where}: {field} {column!r} is not a column of dataset {suite.dataset!r} "
+                                   f"(split {suite.split!r}); its columns are {sorted(columns)}")
+
+    if suite.label:
+        need("label column", suite.label)
+    for column in suite.slice_columns:
+        need("slice column", column)
+    if suite.use_weights and "weight" not in roles.values():
+        raise ParityInputError(f"{where}: use_weights=True, but dataset {suite.dataset!r} declares no weight "
+                               "column (a manifest column with role 'weight')")
+    ranking = [g.metric for g in suite.metrics if g.needs_groups]
+    if ranking and "group" not in roles.values():
+        raise ParityInputError(f"{where}: metrics {ranking} average over query groups, but dataset "
+                               f"{suite.dataset!r} declares no group column (a manifest column with role 'group')")

@@ -25,7 +25,7 @@ from harness.golden.manifest import (
     resolve_inside,
 )
 
-__all__ = ["ENV_VAR", "GoldenDataset", "default_root", "list_datasets", "load_dataset", "verify_dataset"]
+__all__ = ["ENV_VAR", "GoldenDataset", "dataset_manifest", "default_root", "list_datasets", "load_dataset", "verify_dataset"]
 
 ENV_VAR = "PARITY_GOLDEN_DIR"
 
@@ -62,6 +62,12 @@ def _dataset_dir(name: str, root: str | os.PathLike[str] | None) -> Path:
             f"unknown golden dataset {name!r} in {base}; available: {list_datasets(base) or 'none'}"
         )
     return folder
+
+
+def dataset_manifest(name: str, *, root: str | os.PathLike[str] | None = None) -> Manifest:
+    """The manifest of dataset ``name`` (columns, roles, splits), read without touching its data files:
+    what a suite's declaration is checked against before anything is trained."""
+    return read_manifest(_dataset_dir(name, root))
 
 
 def _check_schema(manifest: Manifest, entry: SplitEntry, schema, file: Path) -> list[str]:

@@ -122,7 +122,8 @@ def project(tmp_path: Path):
 
         def run(self, *args: str, env: dict[str, str] | None = None) -> Run:
             full_env = dict(os.environ, PARITY_GOLDEN_DIR=str(golden), PARITY_BASELINE_DIR=str(tmp_path / "baselines"),
-                            PYTHONDONTWRITEBYTECODE="1", **(env or {}))
+                            PYTHONDONTWRITEBYTECODE="1")
+            full_env.update(env or {})
             full_env.pop("PYTEST_ADDOPTS", None)
             cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA", *args]
             proc = subprocess.run(cmd, cwd=proj, env=full_env, capture_output=True, text=True, timeout=TIMEOUT_S)

@@ -39,7 +39,12 @@ def run_suite(suite, *, sample=None, seed=0, progress=False, root=None):
         kind = KINDS[cid.split("/")[0]]
         verdict = module.VERDICTS.get(cid, "EQUIVALENT")
         details = {}
-        if kind == "metric":
+        if kind == "metric" and verdict == "EQUIVALENT":  # a result consistent with its verdict
+            details = {"metric": "auc", "legacy": 0.75, "new": 0.749, "diff": -0.001, "ci": [-0.004, 0.002],
+                       "ci_level": 0.9, "method": "delong", "p_value": 0.001, "p_adjusted": 0.001, "adjustment": "holm",
+                       "margin": {"value": 0.01, "kind": "absolute", "higher_is_better": True, "test": "equivalence"},
+                       "slice": None, "n": 300, "mdd": 0.004, "n_required": 100}
+        elif kind == "metric":
             details = {"metric": "auc", "legacy": 0.75, "new": 0.70, "diff": -0.05, "ci": [-0.07, -0.03],
                        "ci_level": 0.9, "method": "delong", "p_value": 0.9, "p_adjusted": 0.9, "adjustment": "holm",
                        "margin": {"value": 0.01, "kind": "absolute", "higher_is_better": True, "test": "equivalence"},
@@ -94,7 +99,7 @@ def test_one_junit_case_per_check_with_outcomes_and_messages(project, tmp_path):
     _write(project)
     runlog = tmp_path / "runlog"
     r = project.run("--junitxml", "junit.xml", env={"RUNLOG": str(runlog)})
-    assert r.rc == 1, r.text  # 1: tests failed
+    assert r.rc == 2, r.text  # 2: a planned check was not produced, so the session could not judge it
 
     cases = {c.get("name"): c for c in ET.parse(project.path / "junit.xml").getroot().iter("testcase")}
     assert sorted(cases) == sorted(EXPECTED_IDS)
@@ -112,7 +117,7 @@ def test_one_junit_case_per_check_with_outcomes_and_messages(project, tmp_path):
     assert "Traceback" not in auc and "pytest_plugin.py" not in auc
 
     inconclusive = cases["metrics/auc[device=mobile]"].find("failure").text
-    assert "INCONCLUSIVE is not a pass" in inconclusive and "too small" in inconclusive and "4321" in inconclusive
+    assert "INCONCLUSIVE is not a pass" in inconclusive and "too small" in inconclusive and "4,321" in inconclusive
 
     missing = cases["predictions/scores"].find("failure").text
     assert "planned but not produced" in missing and "metrics/logloss" in missing
@@ -144,7 +149,7 @@ def test_stale_known_gap_is_a_failure(project, tmp_path):
     project.write("test_tiny.py", project.suite_source(extra=SUITE_EXTRA.replace('DROP = {"predictions/scores"}', "DROP = set()"),
                                                known_gaps={"features/nope": "typo"}))
     r = project.run("--parity-report", "rep", env={"RUNLOG": str(tmp_path / "runlog")})
-    assert r.rc == 1
+    assert r.rc == 2, r.text  # a mistake in the declaration: no judgement
     assert "known_gaps names ['features/nope']" in r.text
     # The report agrees with pytest: the declaration error is a failing check, not a silent pass.
     doc = json.loads((project.path / "rep" / "report.json").read_text())
@@ -180,7 +185,7 @@ def test_fixtures_and_assertion_helper_in_a_suite_file(project, tmp_path):
     project.write("test_tiny.py", project.suite_source(extra=SUITE_EXTRA, metrics=METRICS, shift=0.5) + HAND_WRITTEN)
     runlog = tmp_path / "runlog"
     r = project.run("-k", "test_", "--parity-seed", "5", env={"RUNLOG": str(runlog)})
-    assert r.rc == 1, r.text
+    assert r.rc == 2, r.text  # -k test_ also selects the generated items; predictions/scores is not produced
     assert "PASSED test_tiny.py::test_fixtures" in r.out
     assert "FAILED test_tiny.py::test_hand_written_assertion" in r.out
     # The helper's review, pointing at the user's line rather than into the plugin.
@@ -195,7 +200,7 @@ def test_a_suite_that_cannot_run_fails_every_item_with_the_cause(project, tmp_pa
         "    raise harness.ParityInputError('golden set tiny: column x missing')"))
     project.write("test_tiny.py", project.suite_source(extra=SUITE_EXTRA))
     r = project.run("--parity-report", "rep", env={"RUNLOG": str(tmp_path / "runlog")})
-    assert r.rc == 1, r.text
+    assert r.rc == 2, r.text  # the suite could not run: no judgement
     assert r.out.count("suite 'tiny' could not run: ParityInputError: golden set tiny: column x missing") >= 3
     assert "tiny   ERROR" in r.out
     assert (tmp_path / "runlog").read_text().count("tiny") == 1  # tried once, not once per item
@@ -218,7 +223,7 @@ def test_a_crash_in_suite_code_shows_its_traceback(project, tmp_path):
         "def make_pair(dataset):", "def make_pair(dataset):\n    return {}['model_path']")
     project.write("test_tiny.py", src)
     r = project.run("-k", "alignment", env={"RUNLOG": str(tmp_path / "runlog")})
-    assert r.rc == 1, r.text
+    assert r.rc == 2, r.text
     assert "suite 'tiny' could not run: KeyError: 'model_path'" in r.out
     assert "Traceback (most recent call last)" in r.out and "in make_pair" in r.out
 
@@ -256,7 +261,7 @@ def test_a_suite_that_cannot_run_is_in_the_report_as_errored(project, tmp_path):
         "    raise KeyError('model_path')"))
     project.write("test_tiny.py", project.suite_source(extra=SUITE_EXTRA, metrics=METRICS))
     r = project.run("--parity-report", "rep", env={"RUNLOG": str(tmp_path / "runlog")})
-    assert r.rc == 1, r.text
+    assert r.rc == 2, r.text
     assert "5 failed" in r.out and "tiny   ERROR" in r.out
     doc = _report(project)
     assert doc["verdict"] == "NOT_EQUIVALENT"
@@ -281,7 +286,7 @@ def test_a_planned_check_not_produced_is_in_the_report_as_errored(project, tmp_p
     # Every produced check is EQUIVALENT; only predictions/scores is missing, and pytest fails it.
     project.write("test_tiny.py", project.suite_source(extra=SUITE_EXTRA + "VERDICTS = {}\n"))
     r = project.run("--parity-report", "rep", env={"RUNLOG": str(tmp_path / "runlog")})
-    assert r.rc == 1, r.text
+    assert r.rc == 2, r.text
     assert "FAILED test_tiny.py::predictions/scores" in r.out
     doc = _report(project)
     assert doc["verdict"] == "NOT_EQUIVALENT" and doc["counts"]["failing"] == 1

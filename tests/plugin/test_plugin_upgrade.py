@@ -29,7 +29,7 @@ def test_upgrade_gate_lifecycle(project, tmp_path):
     only_gate = ("-k", "upgrade")
 
     missing = project.run(*only_gate)
-    assert missing.rc == 1, missing.text
+    assert missing.rc == 2, missing.text  # NO_BASELINE: no judgement, not a behaviour change
     assert "no baseline for suite 'tiny'" in missing.text and "--parity-update-baseline" in missing.text
 
     recorded = project.run(*only_gate, "--parity-update-baseline", "--parity-reason", "initial baseline")
@@ -42,7 +42,7 @@ def test_upgrade_gate_lifecycle(project, tmp_path):
 
     # --parity-baseline-dir wins over the environment: an empty folder there means no baseline.
     elsewhere = project.run(*only_gate, "--parity-baseline-dir", "other")
-    assert elsewhere.rc == 1 and "no baseline for suite 'tiny'" in elsewhere.text, elsewhere.text
+    assert elsewhere.rc == 2 and "no baseline for suite 'tiny'" in elsewhere.text, elsewhere.text
 
     drifted = project.run(*only_gate, "--parity-report", "rep", env={"PROBE_DRIFT": "1e-3"})
     assert drifted.rc == 1, drifted.text
@@ -71,7 +71,7 @@ def test_an_upgrade_gate_that_errors_is_in_the_report_and_fails_it(project, tmp_
     project.write("test_tiny.py", project.suite_source(extra=PROBES, probes="probes"))
 
     missing = project.run("--parity-report", "rep")
-    assert missing.rc == 1, missing.text
+    assert missing.rc == 2, missing.text
     assert "FAILED test_tiny.py::upgrade/baseline" in missing.out and "3 passed" in missing.out
     doc, md = _report(project, "rep")
     assert doc["verdict"] == "NOT_EQUIVALENT"
@@ -81,9 +81,10 @@ def test_an_upgrade_gate_that_errors_is_in_the_report_and_fails_it(project, tmp_
     gate = suite["checks"][-1]
     assert (gate["id"], gate["kind"], gate["verdict"], gate["gated"]) == (
         "upgrade/baseline", "upgrade", "NOT_EQUIVALENT", True)
-    assert gate["details"]["error"]["stage"] == "upgrade_gate"
-    assert gate["details"]["error"]["type"] == "ParityInputError"
+    assert gate["details"]["error"]["stage"] == "no_baseline"  # its own state, not a behaviour change
+    assert gate["details"]["error"]["type"] == "NoBaselineError"
     assert "no baseline for suite 'tiny'" in gate["details"]["error"]["message"]
+    assert "parity baseline record --suite tiny" in gate["details"]["error"]["message"]
     assert md.startswith("**Parity: NOT_EQUIVALENT** \u2014 1 suite, 4 checks, 1 failing (1 error)")
     assert "no baseline for suite 'tiny'" in md.split("### Errors", 1)[1]
 
@@ -91,9 +92,10 @@ def test_an_upgrade_gate_that_errors_is_in_the_report_and_fails_it(project, tmp_
     (tmp_path / "baselines" / "tiny").mkdir(parents=True)
     (tmp_path / "baselines" / "tiny" / "baseline.json").write_text("{not json")
     corrupt = project.run("--parity-report", "rep2")
-    assert corrupt.rc == 1, corrupt.text
+    assert corrupt.rc == 2, corrupt.text  # unreadable: no judgement
     doc, _ = _report(project, "rep2")
     assert doc["verdict"] == "NOT_EQUIVALENT"
     gate = doc["suites"][0]["checks"][-1]
     assert gate["id"] == "upgrade/baseline" and gate["verdict"] == "NOT_EQUIVALENT"
-    assert "not a readable baseline" in gate["details"]["error"]["message"]
+    assert gate["details"]["error"]["stage"] == "upgrade_gate"
+    assert "baseline.json" in gate["details"]["error"]["message"]

@@ -1,0 +1,101 @@
+"""The options of a parity run, defined once for both shells.
+
+Each option has one name: ``parity run --seed`` is ``pytest --parity-seed``, ``parity run --baseline-dir``
+is ``pytest --parity-baseline-dir`` (pytest-benchmark's habit: one table, a prefix for pytest). The
+values are checked here, once, by `RunOptions`, whichever shell parsed them.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from harness.errors import ParityInputError
+
+__all__ = ["OPTIONS", "Option", "RunOptions", "add_to_argparse", "check_reason"]
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # CLI: --{name}; pytest: --parity-{name}
+    dest: str  # the RunOptions field
+    help: str
+    metavar: str | None = None
+    type: Callable[[str], Any] | None = None
+    flag: bool = False  # a switch (store_true)
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("report", "report_dir", "write report.json, report.md and report.html into DIR", metavar="DIR"),
+    Option("seed", "seed", "seed of every random choice (bootstrap, row sample); default 0", metavar="S", type=int),
+    Option("sample", "sample", "score a seeded sample of N rows per suite (fast local runs; marked in the report)",
+           metavar="N", type=int),
+    Option("baseline-dir", "baseline_dir", "folder of the upgrade-gate baselines (default: $PARITY_BASELINE_DIR, "
+           "else baselines/ next to each suite file)", metavar="DIR"),
+    Option("update-baseline", "update_baseline", "re-record the upgrade-gate baselines instead of checking them "
+           "(needs --reason)", flag=True),
+    Option("reason", "reason", "why the baseline changes; kept in the baseline history a release review reads",
+           metavar="TEXT"),
+)
+
+
+def check_reason(reason: str | None, *, flag: str = "--reason", needed_by: str = "recording a baseline") -> str:
+    """A baseline change needs a reason a reviewer can read: not missing, not blank. One check for
+    ``parity baseline record/accept --reason`` and ``pytest --parity-update-baseline --parity-reason``."""
+    if reason is None or not str(reason).strip():
+        raise ParityInputError(
+            f"{needed_by} needs {flag} TEXT: the baseline history records why the new behaviour was accepted "
+            f"(e.g. {flag} 'numpy 2.4: last-bit changes in log1p, reviewed in #123')"
+        )
+    return str(reason).strip()
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What a parity session was asked to do; validated on construction (bad values: ParityInputError
+    naming the option as the shell spells it, ``prefix`` '--' for the CLI, '--parity-' for pytest)."""
+
+    seed: int = 0
+    sample: int | None = None
+    report_dir: Path | None = None
+    baseline_dir: Path | None = None
+    update_baseline: bool = False
+    reason: str | None = None
+    prefix: str = "--"
+
+    def __post_init__(self) -> None:
+        p = self.prefix
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ParityInputError(f"{p}seed must be a non-negative integer, got {self.seed!r}")
+        if self.sample is not None and (isinstance(self.sample, bool) or not isinstance(self.sample, int)
+                                        or self.sample <= 0):
+            raise ParityInputError(f"{p}sample must be a positive number of rows, got {self.sample}")
+        if self.update_baseline:
+            object.__setattr__(self, "reason", check_reason(self.reason, flag=f"{p}reason",
+                                                            needed_by=f"{p}update-baseline"))
+        elif self.reason is not None:
+            raise ParityInputError(f"{p}reason is only used with {p}update-baseline")
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any], *, base: Path, prefix: str) -> RunOptions:
+        """From parsed option values keyed by ``Option.dest``; relative paths are taken from ``base``."""
+        kw = {o.dest: values.get(o.dest) for o in OPTIONS}
+        for key in ("report_dir", "baseline_dir"):
+            if kw[key] is not None:
+                kw[key] = Path(base) / os.fspath(kw[key])
+        kw["seed"] = 0 if kw["seed"] is None else kw["seed"]
+        kw["update_baseline"] = bool(kw["update_baseline"])
+        return cls(prefix=prefix, **kw)
+
+
+def add_to_argparse(parser: Any, *, exclude: tuple[str, ...] = ()) -> None:
+    """Add every option (``--name``) to an argparse parser, as the pytest plugin adds ``--parity-name``."""
+    for o in OPTIONS:
+        if o.name in exclude:
+            continue
+        if o.flag:
+            parser.add_argument(f"--{o.name}", dest=o.dest, action="store_true", default=False, help=o.help)
+        else:
+            parser.add_argument(f"--{o.name}", dest=o.dest, metavar=o.metavar, type=o.type, default=None,
+                                help=o.help)

@@ -1,0 +1,392 @@
+"""One parity session: collect suites, run each once, give every planned check its outcome, and build
+the report -- the engine both shells drive.
+
+    session = Session(RunOptions(seed=0, report_dir=Path("rep")))
+    for check_id in session.collect(SUITE, where="parity_suites/test_ctr.py"):
+        outcome = session.outcome(SUITE.name, check_id)   # a CheckResult and the text a reader sees
+    final = session.finish()                              # suite results, selection, exit status
+    session.write_report(final)
+
+`harness.pytest_plugin` maps this onto options, items and outcomes (one item per id ``collect``
+returns); ``parity run`` maps it onto a table and exit codes. Both therefore plan the same checks, run
+the same upgrade gate, and write the same report.json bytes for the same suites.
+
+Every id ``collect`` returns gets exactly one `Outcome`: the suite's check with that id, or -- when no
+result could be computed -- an error check (`harness.results.error_check`: NOT_EQUIVALENT, gated,
+``details.error.stage`` one of ``suite`` (the suite could not run), ``not_produced`` (planned, not
+produced), ``upgrade_gate`` (a corrupt baseline, a probe that raised), ``no_baseline`` (nothing recorded
+yet: not a behaviour change, but no judgement either), ``check`` (a shell crashed on a computed
+result) and ``declaration`` (a mistake in SUITE, e.g. a known gap naming no planned check)).
+
+"Failing" has one meaning (`harness.results.is_failing`): gated, not a declared known gap, and not
+EQUIVALENT. An error that prevented a judgement (every stage but ``check``) makes the exit status 2.
+
+Under pytest-xdist each worker runs its suites and hands `payload()` (JSON) to the controller, which
+`receive`s them; `finish` merges every process's results the same way in a serial run (its own payload
+round-tripped through JSON), so both write the same bytes.
+"""
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ParityError, ParityInputError
+from harness.options import RunOptions
+from harness.results import CheckResult, SuiteResult, error_check, is_failing
+from harness.suite import Suite
+
+__all__ = ["DECLARATION_ID", "EXIT_ERROR", "EXIT_FAIL", "EXIT_OK", "Final", "Outcome", "Session", "UPGRADE_ID",
+           "verdict_table"]
+
+UPGRADE_ID = "upgrade/baseline"
+DECLARATION_ID = "known_gaps"
+EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+# Error stages after which the session judged nothing for that check: exit 2, not 1.
+_NO_JUDGEMENT = ("suite", "not_produced", "upgrade_gate", "no_baseline", "declaration")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one planned check came to: its result, whether it passes, and the review a reader sees."""
+
+    check: CheckResult
+    passed: bool
+    text: str  # the review (a failing check), the cause with its traceback (an error), or the summary
+    known_gap: str | None = None
+
+
+@dataclass
+class Final:
+    """A finished session: what to report and how the shells should exit."""
+
+    results: list[SuiteResult]
+    selection: dict[str, Any] | None
+    errors: dict[str, str]  # suite name -> why it could not run
+    unplanned: dict[str, list[str]]  # suite -> produced checks without an item that did not pass
+    warnings: list[str]
+    crashed: set[str] = field(default_factory=set)
+
+    @property
+    def verdict(self) -> str:
+        from harness.verdicts import combine
+
+        return combine([r.verdict for r in self.results]).value if self.results else "INCONCLUSIVE"
+
+    @property
+    def exit_status(self) -> int:
+        """0 every gated check passed; 1 a parity failure, an inconclusive gate, a behaviour change;
+        2 something prevented a judgement (a suite that could not run, no or an unreadable baseline)."""
+        for r in self.results:
+            for c in r.checks:
+                err = c.details.get("error") if isinstance(c.details, Mapping) else None
+                if err and err.get("stage") in _NO_JUDGEMENT and c.id not in r.known_gaps:
+                    return EXIT_ERROR
+        if self.errors:
+            return EXIT_ERROR
+        failing = any(is_failing(c, r.known_gaps) for r in self.results for c in r.checks)
+        return EXIT_FAIL if failing or self.unplanned else EXIT_OK
+
+
+def _cause_text(suite: str, cause: BaseException) -> str:
+    text = f"suite {suite!r} could not run: {type(cause).__name__}: {cause}"
+    if not isinstance(cause, ParityError):  # a crash in suite or harness code: the reader needs where
+        text += "\n\n" + "".join(traceback.format_exception(type(cause), cause, cause.__traceback__)).rstrip()
+    return text
+
+
+def _error_text(cause: BaseException) -> str:
+    """A harness error's message, or the traceback of anything else (a bug the reader must locate)."""
+    if isinstance(cause, ParityError):
+        return f"{type(cause).__name__}: {cause}"
+    return "".join(traceback.format_exception(type(cause), cause, cause.__traceback__)).rstrip()
+
+
+class Session:
+    """Per-process state of one parity session (see the module docstring)."""
+
+    def __init__(self, options: RunOptions | None = None) -> None:
+        self.options = options or RunOptions()
+        self.suites: dict[str, Suite] = {}
+        self.files: dict[str, str] = {}  # suite name -> the file that defines it
+        self.items: dict[str, list[str]] = {}  # suite name -> every id collect returned, in order
+        self.planned: dict[str, list[str]] = {}  # suite name -> its check ids (items less upgrade/declaration)
+        self.results: dict[str, SuiteResult | BaseException] = {}  # run once per process
+        self.upgrades: dict[str, dict[str, Any]] = {}  # suite -> {"upgrade": {...} | None, "check": {...}}
+        self.item_errors: dict[str, dict[str, dict[str, Any]]] = {}  # suite -> item id -> error check dict
+        self.ran: dict[str, set[str]] = {}  # suite -> ids whose outcome was asked for in this process
+        self.received: list[tuple[str, dict[str, Any]]] = []  # (worker, payload) from xdist workers
+        self.deselected = 0  # ids a pytest selection (-k, -m, --deselect) left out in this process
+
+    # -- collection -------------------------------------------------------------------------------------
+    def collect(self, suite: Suite, *, where: str | Path) -> list[str]:
+        """Register ``suite`` (defined in file ``where``) and return the ids of its checks, in order.
+
+        Reads the dataset's manifest and slice columns only: no model is built, nothing is trained.
+        Every name the suite declares is checked here (`harness.suite.check_declaration`), so a typo
+        fails before training. Two files defining one suite name is an error.
+        """
+        if not isinstance(suite, Suite):
+            raise ParityInputError(f"{where}: SUITE must be a harness.suite.Suite, got {type(suite).__name__}")
+        where = str(where)
+        other = self.files.setdefault(suite.name, where)
+        if other != where:
+            raise ParityInputError(f"two suite files define a suite named {suite.name!r}: {other} and {where}")
+        from harness import runner  # pandas/pyarrow only (reads the slice columns), never TensorFlow
+
+        from harness.suite import check_declaration
+
+        check_declaration(suite)
+        ids = suite.plan(runner.slice_values(suite)) if suite.dataset is not None else []
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ParityInputError(f"{where}: suite {suite.name!r} plans duplicate check ids {dup}")
+        self.suites[suite.name] = suite
+        self.planned[suite.name] = list(ids)
+        items = list(ids) + ([UPGRADE_ID] if suite.probes is not None else [])
+        if sorted(set(suite.known_gaps) - set(ids)):
+            items.append(DECLARATION_ID)
+        self.items[suite.name] = items
+        return list(items)
+
+    # -- outcomes ---------------------------------------------------------------------------------------
+    def suite_result(self, name: str) -> SuiteResult:
+        """Run suite ``name`` once per process; later calls reuse the result (or re-raise its failure)."""
+        if name not in self.results:
+            from harness import runner
+
+            suite = self.suites[name]
+            try:
+                self.results[name] = runner.run_suite(suite, sample=self.options.sample, seed=self.options.seed)
+            except Exception as exc:  # kept, so that every check of the suite reports the same cause
+                self.results[name] = exc
+        result = self.results[name]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def outcome(self, name: str, item_id: str) -> Outcome:
+        """The outcome of one collected id of suite ``name``; never raises for a failure of the suite,
+        the data or a side: those become error checks that fail (and are in the report)."""
+        suite = self.suites[name]
+        self.ran.setdefault(name, set()).add(item_id)
+        known_gap = suite.known_gaps.get(item_id)
+        if item_id == UPGRADE_ID:
+            return self._upgrade_outcome(suite)
+        if item_id == DECLARATION_ID:
+            stale = sorted(set(suite.known_gaps) - set(self.planned[name]))
+            text = (f"suite {name!r}: known_gaps names {stale}, which the suite does not plan; "
+                    f"planned: {self.planned[name]}. Remove or correct the stale entries.")
+            return self._error(name, item_id, stage="declaration", cause=ParityInputError(text), text=text)
+        try:
+            result = self.suite_result(name)
+        except Exception as exc:
+            return self._error(name, item_id, stage="suite", cause=exc, text=_cause_text(name, exc),
+                               known_gap=known_gap)
+        produced = [c for c in result.checks if c.id == item_id]
+        if not produced:
+            text = (f"{item_id}: planned but not produced by the run of suite {name!r}.\n"
+                    f"  produced: {[c.id for c in result.checks]}\n"
+                    "  fix: the suite's plan and the runner disagree; a slice value missing after sampling or a "
+                    "check that crashed are the usual causes")
+            return self._error(name, item_id, stage="not_produced", cause=ParityInputError(text), text=text,
+                               known_gap=known_gap)
+        check = produced[0]
+        if check.passed:
+            return Outcome(check, True, check.summary, known_gap)
+        from harness.report.review import review_message
+
+        return Outcome(check, False, review_message(check, known_gap=known_gap), known_gap)
+
+    def record_error(self, name: str, item_id: str, *, stage: str, cause: BaseException,
+                     kind: str | None = None) -> CheckResult:
+        """A shell crashed on an item whose result exists (stage ``check``): the report must say so."""
+        return self._error(name, item_id, stage=stage, cause=cause, text=_error_text(cause), kind=kind).check
+
+    def _error(self, name: str, item_id: str, *, stage: str, cause: BaseException, text: str,
+               known_gap: str | None = None, kind: str | None = None) -> Outcome:
+        check = error_check(item_id, stage=stage, cause=cause, text=text, kind=kind)
+        self.item_errors.setdefault(name, {})[item_id] = check.to_dict()
+        return Outcome(check, False, text, known_gap)
+
+    def _upgrade_outcome(self, suite: Suite) -> Outcome:
+        from harness.upgrade.gate import run_upgrade_gate
+
+        try:
+            entry = run_upgrade_gate(suite, baseline_dir=self.options.baseline_dir, suite_file=self.files.get(suite.name),
+                                     update=self.options.update_baseline, reason=self.options.reason)
+        except Exception as exc:  # no or a corrupt baseline, a probe that raised
+            stage = "no_baseline" if _is_no_baseline(exc) else "upgrade_gate"
+            out = self._error(suite.name, UPGRADE_ID, stage=stage, cause=exc, text=_error_text(exc), kind="upgrade")
+            self.upgrades[suite.name] = {"upgrade": None, "check": out.check.to_dict()}
+            return out
+        self.upgrades[suite.name] = entry
+        check = CheckResult(**entry["check"])
+        if check.passed:
+            return Outcome(check, True, check.summary)
+        from harness.report.review import review_message
+
+        return Outcome(check, False, review_message(check))
+
+    # -- hand-over between processes (pytest-xdist) ------------------------------------------------------
+    def payload(self) -> dict[str, Any]:
+        """What a worker hands the controller: JSON-able results, upgrade outcomes, which ids were
+        collected, ran and errored (so the controller reports what ran, as a serial run does)."""
+        crashed = {}
+        for name, r in sorted(self.results.items()):
+            if isinstance(r, BaseException):
+                crashed[name] = self._suite_header(name)
+        return {
+            "results": {n: r.to_dict() for n, r in sorted(self.results.items()) if not isinstance(r, BaseException)},
+            "errors": {n: f"{type(r).__name__}: {r}" for n, r in sorted(self.results.items())
+                       if isinstance(r, BaseException)},
+            "crashed": crashed,
+            "headers": {n: self._suite_header(n) for n in sorted(self.suites)},
+            "upgrades": dict(sorted(self.upgrades.items())),
+            "planned": dict(sorted(self.planned.items())),
+            "items": dict(sorted(self.items.items())),
+            "ran": {n: sorted(ids) for n, ids in sorted(self.ran.items())},
+            "item_errors": {n: dict(sorted(e.items())) for n, e in sorted(self.item_errors.items())},
+            "deselected": self.deselected,
+        }
+
+    def receive(self, worker: str, payload: Mapping[str, Any]) -> None:
+        self.received.append((worker, dict(payload)))
+
+    def _suite_header(self, name: str) -> dict[str, Any]:
+        suite, opt = self.suites[name], self.options
+        return {
+            "description": suite.description,
+            "dataset": {"name": suite.dataset, "split": suite.split} if suite.dataset is not None else {},
+            "seed": opt.seed, "sample": {"rows": opt.sample, "seed": opt.seed} if opt.sample else None,
+            "known_gaps": dict(sorted(suite.known_gaps.items())),
+        }
+
+    # -- the end ----------------------------------------------------------------------------------------
+    def finish(self, *, keyword: str | None = None, markexpr: str | None = None) -> Final:
+        """Every process's results merged into the suite results to report, sorted by suite name, each
+        round-tripped through JSON (a serial run takes the path an xdist run takes, so both write the
+        same bytes). A suite lists the checks whose outcome was asked for (in the runner's order, an
+        errored one replaced by its error), then errors of planned checks not produced, then the upgrade
+        gate, then declaration errors; produced checks the plan did not foresee stay (they have no item,
+        so if one fails the session fails: ``unplanned``). ``keyword``/``markexpr`` and ``deselected``
+        (the most any process counted: each deselects the same) describe a pytest selection; with any,
+        or with a collected id that did not run, the report's ``selection`` says what ran and the
+        verdict is partial."""
+        from harness.report import suite_result_from_dict
+
+        payloads = [("local", json.loads(json.dumps(self.payload())))] + sorted(self.received, key=lambda p: p[0])
+        merged: dict[str, dict[str, Any]] = {k: {} for k in ("results", "upgrades", "crashed", "headers", "items",
+                                                             "planned", "errors")}
+        ran: dict[str, set[str]] = {}
+        item_errors: dict[str, dict[str, dict[str, Any]]] = {}
+        warnings: list[str] = []
+        deselected = 0
+        for worker, payload in payloads:
+            deselected = max(deselected, int(payload.get("deselected", 0)))
+            for name, data in payload.get("results", {}).items():
+                if name in merged["results"] and merged["results"][name] != data:
+                    warnings.append(f"suite {name!r}: two processes produced different results "
+                                    f"(nondeterminism); reporting the first, {worker}'s differs")
+            for key in merged:
+                for name, value in payload.get(key, {}).items():
+                    merged[key].setdefault(name, value)
+            for name, ids in payload.get("ran", {}).items():
+                ran.setdefault(name, set()).update(ids)
+            for name, errors in payload.get("item_errors", {}).items():
+                for item_id, check in errors.items():
+                    item_errors.setdefault(name, {}).setdefault(item_id, check)
+        items, planned_ids = merged["items"], merged["planned"]
+        out: list[SuiteResult] = []
+        unplanned: dict[str, list[str]] = {}
+        crashed: set[str] = set()
+        for name in sorted(set(ran) | set(merged["results"]) | set(merged["upgrades"])):
+            did = ran.get(name, set())
+            if not did and name not in merged["results"]:
+                continue
+            errors = item_errors.get(name, {})
+            planned = planned_ids.get(name, [])
+            header = merged["headers"].get(name) or merged["crashed"].get(name) or {}
+            if name in merged["results"]:
+                result = suite_result_from_dict(merged["results"][name])
+                produced = {c.id for c in result.checks}
+                checks = [CheckResult(**errors[c.id]) if c.id in errors else c for c in result.checks
+                          if c.id in did or c.id not in planned]
+                checks += [CheckResult(**errors[i]) for i in planned if i in errors and i not in produced and i in did]
+                result.checks = checks
+                gaps = result.known_gaps
+                bad = [c.id for c in result.checks if c.id not in planned and is_failing(c, gaps)]
+                if bad:
+                    unplanned[name] = bad
+            else:
+                if name in merged["crashed"]:
+                    crashed.add(name)
+                result = SuiteResult(suite=name, description=header.get("description", ""),
+                                     dataset=header.get("dataset", {}), seed=header.get("seed", self.options.seed),
+                                     sample=header.get("sample"), known_gaps=header.get("known_gaps", {}),
+                                     checks=[CheckResult(**errors[i]) for i in planned if i in errors and i in did])
+            if name in merged["upgrades"] and UPGRADE_ID in did:
+                entry = merged["upgrades"][name]
+                result.upgrade = entry["upgrade"]
+                result.checks.append(CheckResult(**entry["check"]))
+            if DECLARATION_ID in errors and DECLARATION_ID in did:
+                result.checks.append(CheckResult(**errors[DECLARATION_ID]))
+            if result.checks:  # a suite none of whose checks ran is listed in selection.not_run instead
+                out.append(result)
+        not_run = {name: [i for i in ids if i not in ran.get(name, ())] for name, ids in sorted(items.items())}
+        not_run = {name: ids for name, ids in not_run.items() if ids}
+        selection = None
+        if keyword or markexpr or deselected or not_run:
+            total = sum(len(ids) for ids in items.values())
+            selection = {"partial": bool(not_run), "keyword": keyword or None, "markexpr": markexpr or None,
+                         "deselected": int(deselected), "planned": total,
+                         "ran": total - sum(len(ids) for ids in not_run.values()), "not_run": not_run}
+        return Final(results=out, selection=selection, errors=dict(sorted(merged["errors"].items())),
+                     unplanned=unplanned, warnings=warnings, crashed=crashed)
+
+    def write_report(self, final: Final, directory: Path | str | None = None) -> dict[str, Path]:
+        from harness.report import build_report, write_report
+
+        directory = directory if directory is not None else self.options.report_dir
+        if directory is None:
+            raise ParityInputError("no report folder: pass --report DIR (pytest: --parity-report DIR)")
+        return write_report(self.report(final), directory)
+
+    def report(self, final: Final) -> dict[str, Any]:
+        """The report document of ``final`` (the same bytes whichever shell ran the session)."""
+        from harness.report import build_report
+
+        return build_report(final.results, selection=final.selection)
+
+
+def _is_no_baseline(exc: BaseException) -> bool:
+    from harness.upgrade.baseline import NoBaselineError
+
+    return isinstance(exc, NoBaselineError)
+
+
+def verdict_table(final: Final) -> list[tuple[str, ...]]:
+    """The per-suite table both shells print: SUITE, VERDICT, CHECKS, FAILING, INCONCLUSIVE, KNOWN GAPS,
+    SAMPLE; a suite that could not run reads ERROR with its cause. FAILING counts `is_failing` checks
+    (INCONCLUSIVE ones among them are also counted in their own column)."""
+    rows = [("SUITE", "VERDICT", "CHECKS", "FAILING", "INCONCLUSIVE", "KNOWN GAPS", "SAMPLE")]
+    for r in final.results:
+        if r.suite in final.crashed:
+            continue
+        failing = [c for c in r.checks if is_failing(c, r.known_gaps)]
+        rows.append((
+            r.suite, r.verdict.value, str(len(r.checks)), str(len(failing)),
+            str(sum(c.verdict.value == "INCONCLUSIVE" for c in failing)), str(len(r.known_gaps)),
+            f"{r.sample['rows']} rows (seed {r.sample['seed']})" if r.sample else "-",
+        ))
+    for name, why in sorted(final.errors.items()):
+        rows.append((name, "ERROR", "-", "-", "-", "-", why.splitlines()[0][:80] if why else "?"))
+    return rows
+
+
+def format_table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]

@@ -1,0 +1,63 @@
+"""The ``upgrade/baseline`` check of a suite with probes: check the probes against the recorded baseline,
+or (asked to update) record / re-record it. Used by `harness.session` for both shells, so the check and
+its text are the same under pytest and ``parity run``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness.results import CheckResult
+from harness.verdicts import Verdict
+
+__all__ = ["UPGRADE_ID", "run_upgrade_gate"]
+
+UPGRADE_ID = "upgrade/baseline"
+
+
+def run_upgrade_gate(suite: Any, *, baseline_dir: Path | None, suite_file: str | Path | None, update: bool,
+                     reason: str | None) -> dict[str, Any]:
+    """``{"upgrade": <findings document>, "check": <CheckResult dict>}`` for ``suite.probes``.
+
+    ``baseline_dir`` None: `harness.upgrade.baseline`'s default ($PARITY_BASELINE_DIR, else baselines/
+    next to ``suite_file``). Raises what the baseline layer raises when no judgement is possible
+    (`NoBaselineError`, an unreadable baseline, a probe that raised); the session turns that into an
+    error check."""
+    from harness.upgrade import accept_baseline, check_against_baseline, findings_to_markdown, read_baseline, record_baseline
+    from harness.upgrade.baseline import NoBaselineError
+
+    probes = suite.probes
+    if update:
+        try:
+            read_baseline(suite.name, root=baseline_dir, probeset=probes, suite_file=suite_file)
+            exists = True
+        except NoBaselineError:
+            exists = False
+        if exists:
+            directory, accepted = accept_baseline(probes, reason=reason or "", root=baseline_dir, suite_file=suite_file)
+            findings = [dict(f.to_dict(), accepted=True) for f in accepted]
+            summary = f"baseline re-recorded, {len(findings)} finding(s) accepted: {reason}"
+        else:
+            directory = record_baseline(probes, root=baseline_dir, reason=reason, suite_file=suite_file)
+            findings = []
+            summary = f"baseline recorded: {reason}"
+        upgrade = {"action": "accepted" if exists else "recorded", "reason": reason, "findings": findings}
+        check = CheckResult(id=UPGRADE_ID, kind="upgrade", verdict=Verdict.EQUIVALENT, summary=summary,
+                            details={"action": upgrade["action"], "reason": reason, "n_accepted": len(findings)})
+        return {"upgrade": upgrade, "check": check.to_dict()}
+    result = check_against_baseline(suite.name, probes, baseline_dir, suite_file=suite_file)
+    upgrade = result.to_dict()
+    changed = result.changed
+    summary = (f"{len(changed)} probe output(s) CHANGED since the baseline" if changed
+               else f"no behaviour change ({len(result.within_noise)} within noise)")
+    message = ""
+    if changed:
+        message = (findings_to_markdown(result) + "\n\nIf the change is intended: `parity baseline accept --suite "
+                   f"{suite.name} --reason 'why'` (pytest: --parity-update-baseline --parity-reason 'why').")
+    check = CheckResult(
+        id=UPGRADE_ID, kind="upgrade", verdict=Verdict.NOT_EQUIVALENT if changed else Verdict.EQUIVALENT,
+        summary=summary, message=message,
+        details={"counts": upgrade.get("counts"), "changed": [f"{f.probe}/{f.output}" for f in changed],
+                 "changed_packages": upgrade.get("changed_packages")},
+    )
+    return {"upgrade": upgrade, "check": check.to_dict()}

@@ -1,0 +1,177 @@
+"""One engine under both shells: `pytest` and `parity run` on the same suites give the same verdicts,
+the same exit codes and the same report.json bytes -- including a suite with probes and no baseline
+(NO_BASELINE in both, exit 2 in both), a probes-only suite, and a suite that cannot run."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+PROBES = '''
+import numpy as np
+
+from harness.upgrade import ProbeSet
+
+probes = ProbeSet({name!r})
+
+
+@probes.inference("scores")
+def scores():
+    return {{"scores": np.linspace(0.0, 1.0, 11)}}
+'''
+
+PROBES_ONLY = '''
+import numpy as np
+
+from harness.suite import Suite
+from harness.upgrade import ProbeSet
+
+PROBES = ProbeSet("probes_only")
+
+
+@PROBES.inference("scores")
+def scores():
+    return {"scores": np.linspace(0.0, 1.0, 7)}
+
+
+SUITE = Suite(name="probes_only", description="the upgrade gate alone", probes=PROBES)
+'''
+
+
+def _write_suites(project, *, with_probes: bool = True, broken: bool = False) -> None:
+    metrics = '[MetricGate("AUC", 0.05), MetricGate("logloss", 0.05)]'  # "AUC": ids use the canonical name
+    project.write("suites/test_a_ok.py", project.suite_source(name="a_ok", metrics=metrics, slices=["device"]))
+    project.write("suites/test_b_shifted.py", project.suite_source(name="b_shifted", shift=1e-3))
+    if with_probes:
+        project.write("suites/test_c_probes.py", project.suite_source(name="c_probes", probes="probes",
+                                                                       extra=PROBES.format(name="c_probes")))
+        project.write("suites/test_d_probes_only.py", PROBES_ONLY)
+    if broken:
+        src = project.suite_source(name="e_broken").replace(
+            "def make_pair(dataset):", "def make_pair(dataset):\n    raise RuntimeError('model file missing')")
+        project.write("suites/test_e_broken.py", src)
+
+
+def _parity_run(project, *args: str):
+    env = {"PARITY_GOLDEN_DIR": str(project.golden_dir)}
+    import os
+
+    full = dict(os.environ, **env)
+    full.pop("PARITY_BASELINE_DIR", None)  # baselines/ next to the suite files, as pytest finds them
+    cmd = [sys.executable, "-c", "import sys\nfrom harness.cli import main\nsys.exit(main(sys.argv[1:]))",
+           "run", "--suites-dir", "suites", "--no-progress", *args]
+    return subprocess.run(cmd, cwd=project.path, env=full, capture_output=True, text=True, timeout=300)
+
+
+def _pytest(project, *args: str):
+    return project.run("suites", *args, env={"PARITY_BASELINE_DIR": ""})
+
+
+@pytest.mark.slow  # two sessions of each shell, with the real runner and statistics
+def test_both_shells_write_the_same_report_bytes_and_exit_alike(project):
+    _write_suites(project)
+    cli = _parity_run(project, "--report", "cli")
+    pyt = _pytest(project, "--parity-report", "pyt")
+    # NO_BASELINE for c_probes and probes_only: no judgement, exit 2 in both shells.
+    assert cli.returncode == 2, cli.stdout + cli.stderr
+    assert pyt.rc == 2, pyt.text
+    cli_doc = (project.path / "cli" / "report.json").read_bytes()
+    assert cli_doc == (project.path / "pyt" / "report.json").read_bytes()
+    doc = json.loads(cli_doc)
+    by_suite = {s["suite"]: s for s in doc["suites"]}
+    assert sorted(by_suite) == ["a_ok", "b_shifted", "c_probes", "probes_only"]
+    gate = by_suite["c_probes"]["checks"][-1]
+    assert gate["id"] == "upgrade/baseline" and gate["details"]["error"]["stage"] == "no_baseline"
+    assert [c["id"] for c in by_suite["probes_only"]["checks"]] == ["upgrade/baseline"]
+    assert "metrics/auc[device=mobile]" in [c["id"] for c in by_suite["a_ok"]["checks"]]
+    for name in ("report.md", "report.html"):
+        assert (project.path / "cli" / name).read_bytes() == (project.path / "pyt" / name).read_bytes(), name
+
+    # Recorded (by either shell: the same baselines/ folder next to the suite files), both pass the gate.
+    rec = _parity_run(project, "--update-baseline", "--reason", "initial baseline")
+    assert (project.path / "suites" / "baselines" / "c_probes" / "baseline.json").is_file(), rec.stderr
+    cli2 = _parity_run(project, "--report", "cli2")
+    pyt2 = _pytest(project, "--parity-report", "pyt2")
+    assert cli2.returncode == pyt2.rc == 1, cli2.stderr + pyt2.text  # b_shifted fails; the gates now pass
+    assert (project.path / "cli2" / "report.json").read_bytes() == (project.path / "pyt2" / "report.json").read_bytes()
+    doc2 = json.loads((project.path / "cli2" / "report.json").read_text())
+    verdicts = {s["suite"]: s["verdict"] for s in doc2["suites"]}
+    assert verdicts == {"a_ok": "EQUIVALENT", "b_shifted": "NOT_EQUIVALENT", "c_probes": "EQUIVALENT",
+                        "probes_only": "EQUIVALENT"}
+
+
+@pytest.mark.slow
+def test_a_suite_that_cannot_run_reads_the_same_in_both_shells(project):
+    _write_suites(project, with_probes=False, broken=True)
+    cli = _parity_run(project, "--report", "cli")
+    pyt = _pytest(project, "--parity-report", "pyt")
+    assert cli.returncode == pyt.rc == 2, cli.stderr + pyt.text
+    assert (project.path / "cli" / "report.json").read_bytes() == (project.path / "pyt" / "report.json").read_bytes()
+    assert "suite 'e_broken' could not run: RuntimeError: model file missing" in cli.stderr
+    assert "suite 'e_broken' could not run: RuntimeError: model file missing" in pyt.out
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        pytest.param('MetricGate("aucc", 0.01)', "MetricGate('aucc'): metric: unknown metric 'aucc'", id="unknown-metric"),
+        pytest.param('MetricGate("mrr", 0.01)', "average over query groups", id="ranking-without-group"),
+        pytest.param('MetricGate("auc", 0.01)', "slice column 'colour' is not a column", id="unknown-slice"),
+    ],
+)
+def test_a_bad_declaration_fails_before_anything_is_trained_in_both_shells(project, source, expected):
+    # The tiny dataset has a group column; a ranking metric needs it declared as one, so drop the role.
+    src = project.suite_source(name="bad", metrics=f"[{source}]",
+                               slices=["colour"] if "slice" in expected else [])
+    src = src.replace("def make_pair(dataset):", "def make_pair(dataset):\n    raise AssertionError('trained')")
+    if "query groups" in expected:
+        src = src.replace('dataset="tiny"', 'dataset="tiny_nogroup"')
+        _no_group_dataset(project)
+    project.write("suites/test_bad.py", src)
+    cli = _parity_run(project)
+    assert cli.returncode == 2 and expected in cli.stderr, cli.stderr
+    assert "trained" not in cli.stderr and "Traceback" not in cli.stderr
+    pyt = _pytest(project)
+    assert pyt.rc in (2, 4) and expected in pyt.text, pyt.text  # a collection error: no judgement
+    assert "AssertionError: trained" not in pyt.text
+
+
+def _no_group_dataset(project) -> None:
+    import numpy as np
+
+    from harness.golden import Column, GeneratedDataset, write_dataset
+    from harness.golden.writer import arrow_table
+
+    columns = (Column("row_id", "int64", "key"), Column("x", "float64", "feature"), Column("click", "int64", "label"))
+    arrays = {"row_id": np.arange(50, dtype=np.int64), "x": np.linspace(-1, 1, 50),
+              "click": (np.arange(50) % 2).astype(np.int64)}
+    write_dataset(GeneratedDataset(name="tiny_nogroup", version="1", description="no group", columns=columns,
+                                   splits={"eval": arrow_table(columns, arrays)}, provenance={}),
+                  dest_dir=project.golden_dir / "tiny_nogroup")
+
+
+def test_parity_run_imports_a_helper_next_to_the_suites_and_reimports_a_fixed_file(project):
+    project.write("suites/helpers_for_suites.py", "NAME = 'from_helper'\n")
+    project.write("suites/test_h.py", "from helpers_for_suites import NAME\n" + project.suite_source(name="tiny")
+                  .replace("name='tiny'", "name=NAME"))
+    r = _parity_run(project, "--json", "-")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["suites"][0]["suite"] == "from_helper"
+
+
+def test_a_suite_file_with_a_syntax_error_is_exit_2_naming_the_file_and_line(project):
+    project.write("suites/test_syntax.py", "x = 1\ndef broken(:\n")
+    r = _parity_run(project)
+    assert r.returncode == 2
+    assert "test_syntax.py: syntax error at line 2" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_two_files_defining_one_suite_name_are_an_error_in_both_shells(project):
+    project.write("suites/test_one.py", project.suite_source(name="same"))
+    project.write("suites/test_two.py", project.suite_source(name="same"))
+    r = _parity_run(project)
+    assert r.returncode == 2 and "two suite files define a suite named 'same'" in r.stderr, r.stderr
+    pyt = _pytest(project)
+    assert pyt.rc == 2 and "two suite files define a suite named 'same'" in pyt.text, pyt.text
