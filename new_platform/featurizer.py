@@ -1,11 +1,10 @@
 """The TensorFlow featurizer: the legacy featurization as TF ops.
 
-Every rule is the one documented in the legacy featurizer's docstring, computed from the same
-``FeatureSpec`` (``harness.featurization``, the contract both platforms share); only graph ops are used
+Every rule is the one documented in ``harness.featurization.spec`` (the contract both platforms share),
+computed from the same ``FeatureSpec`` as the legacy featurizer; only graph ops are used
 (``tf.searchsorted``, ``tf.lookup.StaticHashTable``, ``tf.strings.to_hash_bucket_strong`` (SipHash-2-4,
-like ``harness.featurization.hashing``), ``tf.math.log1p``,
-...), so a ``TFFeaturizer`` can be tracked inside an exported SavedModel and serving computes the
-features the model was trained on.
+like ``harness.featurization.hashing``), ``tf.math.log1p``, ...), so a ``TFFeaturizer`` can be tracked
+inside an exported SavedModel and serving computes the features the model was trained on.
 
 Boundaries are compared in float64 with ``tf.searchsorted(side="right")``, not ``tf.raw_ops.Bucketize``:
 Bucketize stores its boundaries as a float32 attribute, which would move a boundary such as 0.1 and

@@ -3,8 +3,38 @@
 The spec is everything fitted or chosen (vocabularies, imputation values, bucket boundaries, hash
 bucket counts, the SipHash key). The legacy featurizer (``legacy_adapter.featurizer``) and the
 TensorFlow one (``new_platform.featurizer``) both read it, so they compute the same features from the
-same numbers; the feature definitions themselves are in ``legacy_adapter.featurizer``'s docstring.
-It lives here, in neither platform, so that either can be used without the other.
+same numbers. It lives here, in neither platform, so that either can be used without the other.
+
+Feature definitions (every rule holds on both sides):
+
+* Numeric raw columns (``price``, ``listing_age_days``, ``hist_ctr``): NaN/None is *imputed* with the
+  spec's value (training median price, median listing age, mean hist_ctr) before anything else.
+  ``inf``/``-inf`` are kept (they are values, not missing); the features then carry them.
+  Subnormal numbers (``0 < |x| < 2.2250738585072014e-308``) are read as zero of the same sign on both
+  sides: TensorFlow's CPU kernels run with flush-to-zero / denormals-are-zero set (even ``tf.where``
+  returns 0 for 5e-324 and ``-5e-324 < 0`` is False there), so flushing is the only definition both
+  sides can compute identically; the TF side also flushes explicitly so it holds on any device.
+* ``slog1p(x) = -log1p(-x) if x < 0 else log1p(x)``: a signed log1p, defined for negative values.
+  ``log_price = slog1p(price)``, ``log_listing_age = slog1p(listing_age_days)``,
+  ``position_log = slog1p(float64(position))``, ``hist_ctr_imputed`` = hist_ctr after imputation.
+* Buckets: ``i`` such that ``boundaries[i-1] <= x < boundaries[i]`` (``np.searchsorted(b, x,
+  side="right")``; ids ``0..len(b)``) for ``price_bucket`` and ``listing_age_bucket``, on the imputed
+  value (+inf goes to the last bucket, -inf to bucket 0).
+* ``hist_ctr_missing``: 1 where hist_ctr was NaN/None, else 0.
+* String raw columns: None/NaN is treated as ``""``. ``category_id``/``device_id``/``country_id``:
+  1 + the value's index in the spec's vocabulary, 0 when out of vocabulary (exact, case-sensitive match).
+* ``shop_hash``: SipHash-2-4 bucket of the shop id's UTF-8 bytes (``harness.featurization.hashing``).
+* ``category_x_device``: hash bucket of ``f"{len(utf8(category))}:{category}{device}"``; the byte-length
+  prefix makes the join injective, whatever characters the values contain (a separator character can
+  always appear inside a value; a length prefix cannot be confused).
+* Query normalisation: strip ASCII whitespace (`` \\t\\n\\v\\f\\r``) from both ends, then lowercase
+  ASCII ``A-Z`` only. Python's ``str.lower``/``str.strip`` are Unicode-aware and TensorFlow's byte-wise
+  ops are not, so the definition is ASCII-only to be computable identically on both sides.
+  ``query_hash``: hash bucket of the normalised query; ``query_num_tokens``: the number of non-empty
+  runs of non-ASCII-whitespace characters, capped at ``spec.max_query_tokens`` (a documented transform:
+  the cap is the last id).
+* ``position``: the 1-based rank as an id: ``0`` for ranks < 1 (not a valid rank, kept visible instead
+  of repaired), ``k`` for rank ``k``, ``spec.max_position`` for every deeper rank (documented cap).
 """
 from __future__ import annotations
 

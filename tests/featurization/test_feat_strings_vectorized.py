@@ -54,7 +54,7 @@ def bucket_reference(text: str, n: int, key) -> int:
 
 
 def string_features_reference(frame: pd.DataFrame, spec: FeatureSpec) -> dict[str, list[int]]:
-    """The string features row by row, straight from the definitions in legacy_adapter.featurizer."""
+    """The string features row by row, straight from the definitions in harness.featurization.spec."""
     def text(v):
         return "" if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA else v
 
