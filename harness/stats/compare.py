@@ -623,10 +623,13 @@ def _classes_needed(d: MetricDef, how: str) -> tuple[int, int, str, str] | None:
 def _definedness(inp: _Inputs, d: MetricDef, rows: np.ndarray | None) -> str | None:
     """Why ``d`` says nothing on these rows (None: it can be estimated); raises on all rows (bad input)."""
     y = inp.y if rows is None else inp.y[rows]
+    if inp.w is not None:  # a row with zero weight is not in the metric: count the classes it sees
+        y = y[(inp.w if rows is None else inp.w[rows]) > 0]
     need = _classes_needed(d, inp.methods[d.name])
     if need is not None:
         try:
-            check_classes(y, "y_true", min_pos=need[0], min_neg=need[1], why=need[2], detail=need[3])
+            detail = _join(need[3], "among the rows with positive weight" if inp.w is not None else "")
+            check_classes(y, "y_true", min_pos=need[0], min_neg=need[1], why=need[2], detail=detail)
         except ParityInputError as exc:
             if rows is None:
                 raise
