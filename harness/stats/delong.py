@@ -37,12 +37,14 @@ from scipy.stats import norm
 
 from harness.errors import ParityInputError
 from harness.stats._validation import as_binary_labels, as_scores, check_alpha, check_same_length
-from harness.stats.intervals import effective_df, logit_wald_difference, t_quantile
+from harness.stats.intervals import ap_structural_components, effective_df, logit_wald_difference, t_quantile
 from harness.stats.metrics import _dot
 
-__all__ = ["DeLongResult", "DeLongSingleResult", "delong_paired", "delong_single", "structural_components"]
+__all__ = ["DeLongResult", "DeLongSingleResult", "delong_paired", "delong_single", "paired_average_precision",
+           "structural_components"]
 
 METHOD = "DeLong (Sun & Xu 2014), logit-scale interval"
+AP_METHOD = "DeLong-type (jackknife components) average precision, logit-scale interval"
 
 
 @dataclass(frozen=True)
@@ -161,8 +163,25 @@ def delong_paired(y_true, score_a, score_b, *, alpha: float = 0.05) -> DeLongRes
     """DeLong test of auc_b - auc_a on the same rows (paired); O(n log n)."""
     alpha = check_alpha(alpha)
     y, arrs, n_pos, n_neg = _inputs(y_true, {"score_a": score_a, "score_b": score_b})
-    auc_a, v10_a, v01_a = structural_components(y, arrs["score_a"])
-    auc_b, v10_b, v01_b = structural_components(y, arrs["score_b"])
+    return _paired(structural_components, y, arrs["score_a"], arrs["score_b"], n_pos, n_neg, alpha, METHOD)
+
+
+def paired_average_precision(y_true, score_a, score_b, *, alpha: float = 0.05) -> DeLongResult:
+    """DeLong's construction for average precision: ap_b - ap_a (in the ``auc_a``/``auc_b`` fields) with
+    the stratified-jackknife covariance and the same logit-scale interval; no resampling, O(n log n).
+
+    The structural components are the exact leave-one-row-out pseudo-values
+    (`harness.stats.intervals.ap_structural_components`); for AUC those are DeLong's V10 and V01, so this
+    is DeLong's method with AP in place of AUC. Unweighted only (weights: the paired bootstrap).
+    """
+    alpha = check_alpha(alpha)
+    y, arrs, n_pos, n_neg = _inputs(y_true, {"score_a": score_a, "score_b": score_b})
+    return _paired(ap_structural_components, y, arrs["score_a"], arrs["score_b"], n_pos, n_neg, alpha, AP_METHOD)
+
+
+def _paired(components, y, sa, sb, n_pos, n_neg, alpha, method) -> DeLongResult:
+    auc_a, v10_a, v01_a = components(y, sa)
+    auc_b, v10_b, v01_b = components(y, sb)
     # var(auc_b - auc_a) = var(V10_b - V10_a)/n_pos + var(V01_b - V01_a)/n_neg: the contrast
     # [-1, 1] applied to DeLong's covariance matrix S10/n_pos + S01/n_neg (sample covariances, n-1).
     u10, u01 = v10_b - v10_a, v01_b - v01_a
@@ -176,11 +195,10 @@ def delong_paired(y_true, score_a, score_b, *, alpha: float = 0.05) -> DeLongRes
         z, p = 0.0, 1.0
     else:
         z, p = math.copysign(math.inf, diff), 0.0
-    c10, c01 = np.cov(np.vstack([v10_a, v10_b])), np.cov(np.vstack([v01_a, v01_b]))
-    cov = c10 / n_pos + c01 / n_neg
+    cov = np.cov(np.vstack([v10_a, v10_b])) / n_pos + np.cov(np.vstack([v01_a, v01_b])) / n_neg
     r = DeLongResult(auc_a=auc_a, auc_b=auc_b, diff=float(diff), se=se, z=float(z), p_value=p, ci=(0.0, 0.0),
                      alpha=alpha, n_pos=n_pos, n_neg=n_neg, var_a=float(cov[0, 0]), var_b=float(cov[1, 1]),
-                     cov=float(cov[0, 1]), df=effective_df([u10, u01]))
+                     cov=float(cov[0, 1]), df=effective_df([u10, u01]), method=method)
     return replace(r, ci=_logit_ci(r, alpha))
 
 

@@ -35,8 +35,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.special import expit, logit, ndtri
-from scipy.stats import t as student_t
+from scipy.special import expit, logit, ndtri, stdtrit
 
 __all__ = ["effective_df", "logit_interval", "logit_wald_difference", "t_quantile"]
 
@@ -81,7 +80,7 @@ def t_quantile(alpha: float, df: float) -> float:
     """Upper ``1 - alpha/2`` quantile of Student's t with ``df`` (the normal one for infinite df)."""
     if not math.isfinite(df):
         return float(ndtri(1.0 - alpha / 2.0))
-    return float(student_t.ppf(1.0 - alpha / 2.0, df))
+    return float(stdtrit(df, 1.0 - alpha / 2.0))  # scipy.stats.t.ppf's kernel, without its per-call overhead
 
 
 def logit_interval(theta: float, se: float, q: float) -> tuple[float, float]:
@@ -140,3 +139,51 @@ def logit_wald_difference(theta_a: float, theta_b: float, var_a: float, var_b: f
             t0, step, best = float(t[k]), float(t[1] - t[0]), min(best, float(vals[k]))
         limits.append(sign * best)
     return (min(float(limits[0]), d), max(float(limits[1]), d))
+
+
+# ----------------------------------------------------------------------------------------------
+# average precision: DeLong's construction with jackknife structural components
+# ----------------------------------------------------------------------------------------------
+# For AUC, DeLong's structural components are the stratified jackknife pseudo-values
+# c_i = (m - 1)(theta - theta_(-i)) + theta (m rows in unit i's class), and DeLong's variance is the
+# stratified jackknife variance var(c_pos)/m + var(c_neg)/k. The same pseudo-values exist for average
+# precision, so the paired AP difference gets the same covariance, effective df and logit-scale interval
+# as the AUC difference, without resampling. The percentile bootstrap of the AP difference is too narrow
+# (size 0.065-0.09 at the margin, coverage 0.89-0.93 in our simulations): see the module docstring.
+
+def ap_structural_components(y: np.ndarray, s: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """(AP, pseudo-value per positive row, per negative row), rows in their original order; exact
+    leave-one-row-out AP values in O(n log n) (one sort), ties grouped as sklearn's average_precision.
+
+    `y` bool, `s` float; trusted (validated by the caller); at least 2 positives and 2 negatives.
+    """
+    n = y.shape[0]
+    order = np.argsort(-s, kind="stable")
+    ss, ys = s[order], y[order]
+    new_run = np.empty(n, dtype=bool)
+    new_run[0] = True
+    np.not_equal(ss[1:], ss[:-1], out=new_run[1:])
+    run = np.cumsum(new_run) - 1
+    p = np.bincount(run, weights=ys)  # positives per threshold, descending scores
+    q = np.bincount(run) - p
+    tp, k = np.cumsum(p), np.cumsum(p + q)
+    n_pos, n_neg = int(tp[-1]), n - int(tp[-1])
+    term = p * tp / k
+    total = float(term.sum())
+    ap = total / n_pos
+    pre = np.cumsum(term) - term  # sum over earlier thresholds
+    km1 = k - 1.0
+    safe = np.where(km1 > 0, km1, 1.0)  # k - 1 = 0 only where the removed row is alone at the top
+    # drop a positive at threshold r: its own term and every later precision lose one true positive
+    own = np.where(km1 > 0, (p - 1) * (tp - 1) / safe, 0.0)
+    later_pos = p * (tp - 1) / safe
+    suffix_pos = np.cumsum(later_pos[::-1])[::-1] - later_pos  # thresholds after r
+    loo_pos = (pre + own + suffix_pos) / (n_pos - 1)
+    # drop a negative at threshold r: every precision from r on loses one false positive
+    from_r = np.where(km1 > 0, p * tp / safe, 0.0)
+    suffix_neg = np.cumsum(from_r[::-1])[::-1]
+    loo_neg = (pre + suffix_neg) / n_pos
+    loo = np.where(ys, loo_pos[run], loo_neg[run])
+    vals = np.empty(n)
+    vals[order] = np.where(ys, (n_pos - 1) * (ap - loo) + ap, (n_neg - 1) * (ap - loo) + ap)
+    return ap, vals[y], vals[~y]

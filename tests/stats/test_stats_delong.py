@@ -263,3 +263,81 @@ def test_auc_of_one_is_held_fixed():
     h = stats.t.ppf(0.975, r.df) * math.sqrt(r.var_b) / (r.auc_b * (1 - r.auc_b))
     expected = (expit(logit(r.auc_b) - h) - 1.0, expit(logit(r.auc_b) + h) - 1.0)
     assert r.ci == pytest.approx(expected, abs=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------
+# average precision with jackknife structural components
+# ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("tied", [False, True], ids=["continuous", "tied"])
+def test_ap_components_are_the_brute_force_leave_one_out_pseudo_values(tied):
+    from harness.stats.intervals import ap_structural_components
+
+    rng = np.random.default_rng(7)
+    n = 80
+    y = rng.random(n) < 0.3
+    s = rng.normal(size=n) + y
+    if tied:
+        s = np.round(s * 2) / 2
+    ap, c_pos, c_neg = ap_structural_components(y, s)
+    assert ap == pytest.approx(skm.average_precision_score(y, s), abs=1e-12)
+    keep = np.ones(n, dtype=bool)
+    loo = []
+    for i in range(n):
+        keep[i] = False
+        loo.append(skm.average_precision_score(y[keep], s[keep]))
+        keep[i] = True
+    loo = np.array(loo)
+    m, k = int(y.sum()), int((~y).sum())
+    assert c_pos == pytest.approx((m - 1) * (ap - loo[y]) + ap, abs=1e-12)
+    assert c_neg == pytest.approx((k - 1) * (ap - loo[~y]) + ap, abs=1e-12)
+
+
+def test_jackknife_components_of_auc_are_delongs():
+    # the identity the AP method rests on: for AUC the stratified jackknife pseudo-values are V10/V01
+    from harness.stats.delong import structural_components
+
+    rng = np.random.default_rng(8)
+    n = 60
+    y = rng.random(n) < 0.4
+    s = np.round(rng.normal(size=n) + y, 1)
+    auc, v10, v01 = structural_components(y, s)
+    keep = np.ones(n, dtype=bool)
+    loo = []
+    for i in range(n):
+        keep[i] = False
+        loo.append(skm.roc_auc_score(y[keep], s[keep]))
+        keep[i] = True
+    loo = np.array(loo)
+    m, k = int(y.sum()), int((~y).sum())
+    assert v10 == pytest.approx((m - 1) * (auc - loo[y]) + auc, abs=1e-12)
+    assert v01 == pytest.approx((k - 1) * (auc - loo[~y]) + auc, abs=1e-12)
+
+
+def test_paired_average_precision_interval_and_variance():
+    from scipy import stats
+
+    from harness.stats.delong import paired_average_precision
+
+    rng = np.random.default_rng(9)
+    n = 300
+    y = (rng.random(n) < 0.25).astype(int)
+    a = rng.normal(size=n) + 1.5 * y
+    b = 0.8 * a + 0.6 * rng.normal(size=n) + 0.4 * y
+    r = paired_average_precision(y, a, b, alpha=0.1)
+    assert r.auc_a == pytest.approx(skm.average_precision_score(y, a), abs=1e-12)
+    assert r.auc_b == pytest.approx(skm.average_precision_score(y, b), abs=1e-12)
+    # the stratified jackknife variance of the difference, by brute force
+    keep = np.ones(n, dtype=bool)
+    loo = []
+    for i in range(n):
+        keep[i] = False
+        loo.append(skm.average_precision_score(y[keep], b[keep]) - skm.average_precision_score(y[keep], a[keep]))
+        keep[i] = True
+    loo = np.array(loo)
+    var = sum((len(g) - 1) / len(g) * np.sum((g - g.mean()) ** 2) for g in (loo[y == 1], loo[y == 0]))
+    assert r.se == pytest.approx(math.sqrt(var), rel=1e-9)
+    lo, hi = _profile_limits(r.auc_a, r.auc_b, np.array([[r.var_a, r.cov], [r.cov, r.var_b]]),
+                             stats.t.ppf(0.95, r.df))
+    assert r.ci == pytest.approx((lo, hi), abs=1e-9)
+    assert r.method.startswith("DeLong-type (jackknife components) average precision")
