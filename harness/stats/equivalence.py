@@ -26,7 +26,7 @@ Conventions used throughout (and by `harness.stats.compare`):
   a normal interval ``diff -/+ z_{1-alpha} se`` it agrees exactly with the interval rule: p < alpha iff
   EQUIVALENT.
 
-Sample-size helpers (`minimum_detectable_difference`, `n_required`) treat ``se`` as
+Sample-size helpers (`minimum_detectable_difference`, `n_required_planning`, `n_required`) treat ``se`` as
 ``sigma / sqrt(n)``, which holds for every paired estimator used here (DeLong, mean of per-row
 differences, bootstrap); they are the normal-approximation power formulas of the same tests.
 """
@@ -53,6 +53,7 @@ __all__ = [
     "decision_power",
     "minimum_detectable_difference",
     "n_required",
+    "n_required_planning",
     "KINDS",
     "TESTS",
 ]
@@ -305,13 +306,21 @@ def decision_power(true_diff: float, se: float, margin: float, *, alpha: float =
 
 
 def minimum_detectable_difference(se: float, *, alpha: float = 0.05, power: float = 0.8) -> float:
-    """``(z_{1-alpha} + z_{power}) * se``: the smallest distance a true difference must keep from a margin
-    for the one-sided level-``alpha`` bound to land on its side with probability ``power``.
+    """``(z_{1-alpha} + z_{power}) * se``: the classic minimum detectable difference of a one-sided
+    level-``alpha`` z-test, i.e. how far a true difference must lie from a margin for the one-sided bound
+    on that side to land on the right side of it with probability ``power``.
 
-    Read it as: at this n, EQUIVALENT is reachable (with that power) only for ``|true diff| <= m - mdd``
-    and NOT_EQUIVALENT only for ``|true diff| >= m + mdd``; a margin smaller than ``mdd`` cannot be shown
-    even when the models are identical. It is the classic minimum detectable difference of a one-sided
-    z-test (the nearer margin dominates; at a true difference of exactly 0 TOST is slightly better).
+    What it means for the verdicts at this n (normal approximation, `decision_power`):
+
+    - One margin at a time: EQUIVALENT with probability >= ``power`` needs ``|true diff| <= m - mdd``
+      (non-inferiority: exactly; equivalence: approximately, the far margin rarely matters), and
+      NOT_EQUIVALENT needs ``|true diff| >= m + mdd``.
+    - If the models are identical (true diff 0) and the margin equals ``mdd``, equivalence comes out with
+      probability ``2 * power - 1`` (0.6 for power 0.8; measured 0.59 in simulation), not 0: both bounds
+      must land inside. The margin that gives ``power`` at a true diff of 0 is
+      ``(z_{1-alpha} + z_{(1+power)/2}) * se`` (2.93 se for alpha 0.05, power 0.8), see
+      `n_required_planning`.
+    - No margin at or below ``z_{1-alpha} * se`` can ever be shown EQUIVALENT at this n.
     """
     s = _finite("se", se)
     _check_alpha_power(alpha, power)
@@ -329,9 +338,37 @@ def _check_alpha_power(alpha: float, power: float) -> None:
         raise ParityInputError(f"power must be in (0, 1), got {power!r}")
 
 
+def n_required_planning(se: float, n: int, margin: float, *, alpha: float = 0.05, power: float = 0.8,
+                        test: str = "equivalence") -> int | None:
+    """Rows for EQUIVALENT (non-inferior) with probability ``power`` if the true difference is 0: the
+    planning number for a golden set, which does not chase the noise of the observed difference.
+
+    With ``se(N) = se * sqrt(n / N)`` and a true difference of 0 the power of the interval rule is
+    ``2 * Phi(m / se(N) - z_{1-alpha}) - 1`` for equivalence and ``Phi(m / se(N) - z_{1-alpha})`` for
+    non-inferiority (`decision_power`), so ``N = n * ((z_{1-alpha} + z_{(1+power)/2}) * se / m)^2``
+    (``z_{power}`` for non-inferiority), rounded up. None when ``se`` is 0 (nothing to plan). Never less
+    than 1.
+    """
+    s, m = _finite("se", se), _finite("margin", margin)
+    _check_alpha_power(alpha, power)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ParityInputError(f"n must be a positive integer, got {n!r}")
+    if m <= 0:
+        raise ParityInputError(f"margin must be > 0, got {margin!r}")
+    if test not in TESTS:
+        raise ParityInputError(f"test must be one of {TESTS}, got {test!r}")
+    if s <= 0:
+        return None
+    z_power = float(ndtri((1 + power) / 2)) if test == "equivalence" else float(ndtri(power))
+    need = n * ((float(ndtri(1 - alpha)) + z_power) * s / m) ** 2
+    return max(1, math.ceil(need * (1 - 1e-12)))  # a hair of slack so an exact integer is not bumped up
+
+
 def n_required(diff: float, se: float, n: int, margin: float, *, alpha: float = 0.05, power: float = 0.8,
                test: str = "equivalence", higher_is_better: bool = True) -> int | None:
-    """Rows needed to decide with probability ``power`` if the true difference were the observed ``diff``.
+    """Rows needed to decide with probability ``power`` if the true difference were the observed ``diff``
+    ("at the observed difference"; not a planning number: near the margin it explodes, e.g. tens of
+    millions of rows for an observed difference a hair inside it; plan with `n_required_planning`).
 
     With ``se(N) = se * sqrt(n / N)`` the target is EQUIVALENT when ``diff`` is inside the margin and
     NOT_EQUIVALENT when it is outside. First guess (one-sided, the nearer margin):

@@ -19,6 +19,7 @@ from harness.stats.equivalence import (
     decision_power,
     minimum_detectable_difference,
     n_required,
+    n_required_planning,
     parse_margins,
     tost_p_value,
 )
@@ -198,3 +199,51 @@ def test_n_required_matches_the_one_sided_closed_form_far_from_zero():
     closed = n * ((stats.norm.ppf(0.95) + stats.norm.ppf(0.8)) * se / (m - d)) ** 2
     assert n_required(d, se, n, m) == math.ceil(closed)
     assert n_required(1.0, se, n, m) is None  # observed diff on the margin: nothing decides it
+
+
+def test_margin_equal_to_mdd_gives_two_power_minus_one_at_a_true_difference_of_zero():
+    # what the mdd docstring says: identical models, margin = mdd -> EQUIVALENT with probability
+    # 2 * power - 1 (0.6 at power 0.8), not "cannot be shown"
+    sigma, n, reps = 2.0, 400, 4000
+    se = sigma / math.sqrt(n)
+    m = minimum_detectable_difference(se)
+    share = np.mean([v is E for v in _simulate_normal_mean(0.0, sigma, n, reps, seed=21, margin=m)])
+    assert abs(share - 0.6) <= 4 * math.sqrt(0.6 * 0.4 / reps), share
+    # and below z_{1-alpha} se nothing is ever shown
+    never = _simulate_normal_mean(0.0, sigma, n, 500, seed=22, margin=0.999 * stats.norm.ppf(0.95) * se)
+    assert not any(v is E for v in never)
+
+
+@pytest.mark.parametrize("test", ["equivalence", "non_inferiority"])
+def test_n_required_planning_reaches_the_power_at_zero_in_simulation(test):
+    sigma, n0, m, power, reps = 3.0, 200, 0.5, 0.8, 3000
+    need = n_required_planning(sigma / math.sqrt(n0), n0, m, power=power, test=test)
+    assert need > n0
+    got = _simulate_normal_mean(0.0, sigma, need, reps, seed=31, margin=m, test=test)
+    share = np.mean([v is E for v in got])
+    assert abs(share - power) <= 4 * math.sqrt(power * (1 - power) / reps), share
+    # minimal: the normal power one row earlier is below the target (decision_power is the exact formula
+    # the simulation above checks)
+    se_at = lambda rows: sigma / math.sqrt(rows)  # noqa: E731
+    assert decision_power(0.0, se_at(need), m, test=test) >= power
+    assert decision_power(0.0, se_at(need - 1), m, test=test) < power
+
+
+def test_n_required_planning_ignores_the_observed_difference_and_is_finite_near_the_margin():
+    se, n, m = 0.004, 2000, 0.01
+    plan = n_required_planning(se, n, m)
+    at_obs = n_required(0.0099, se, n, m)  # observed a hair inside the margin: explodes
+    assert plan < 5 * n and at_obs > 1000 * plan
+    assert n_required_planning(0.0, n, m) is None
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(se=0.1, n=0, margin=1.0), "n must be a positive integer"),
+    (dict(se=0.1, n=10, margin=-1.0), "margin must be > 0"),
+    (dict(se=0.1, n=10, margin=1.0, power=1.0), "power must be in"),
+    (dict(se=0.1, n=10, margin=1.0, test="superiority"), "test must be one of"),
+    (dict(se=float("nan"), n=10, margin=1.0), "se must be finite"),
+], ids=["n-zero", "margin-negative", "power-one", "test-unknown", "se-nan"])
+def test_n_required_planning_bad_arguments(kwargs, match):
+    with pytest.raises(ParityInputError, match=match):
+        n_required_planning(**kwargs)
