@@ -97,3 +97,22 @@ def test_stats_core_imports_neither_sklearn_nor_tensorflow():
             "bad = [m for m in ('sklearn', 'tensorflow', 'keras', 'pandas', 'numba') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_structured_fields_name_the_argument_row_and_value():
+    with pytest.raises(ParityInputError) as info:
+        M.log_loss(Y, S * 2)
+    e = info.value
+    assert (e.argument, e.row, e.value, e.reason) == ("y_prob", 1, 1.6, "expected probabilities in [0, 1]")
+    assert e.detail == "(3 row(s) outside [0, 1])"  # 1.6, 1.2 and 1.8
+    assert str(e) == f"y_prob: {e.reason}; row 1 is 1.6 {e.detail}"  # the message is the fields, in order
+
+
+def test_plain_message_errors_keep_working():
+    from harness.errors import NO_VALUE, GoldenDataError
+
+    e = ParityInputError("something is wrong")
+    assert str(e) == "something is wrong" and e.fields() == {} and e.value is NO_VALUE and not e.has_value
+    g = GoldenDataError("bad file", file="x.parquet").with_fields(row=3, value=None)
+    assert type(g) is GoldenDataError and str(g) == "bad file"
+    assert g.fields() == {"file": "x.parquet", "row": 3, "value": None}  # None is a value a cell can hold

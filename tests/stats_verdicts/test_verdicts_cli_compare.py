@@ -357,3 +357,35 @@ def test_readme_compare_synopsis_matches_the_parser():
                      "query groups with no relevant item count as 0", "`N` column counts rows",
                      "`--json -` writes the JSON document to stdout", "0-based data rows"):
         assert fragment in section, fragment
+
+
+def test_statistics_errors_are_rebuilt_from_fields_not_from_their_text(tmp_path, capsys, monkeypatch):
+    """The CLI names the column, flag, row (with its key) and value from the error's fields; the core's
+    message text (here deliberately misleading) is never read."""
+    import harness.stats.compare as stats_compare
+    from harness.errors import ParityInputError
+
+    def fails(*a, **k):
+        raise ParityInputError("y_prob: row 99 is 7 (misleading text)", argument="score_new", row=3, value=1.5,
+                               reason="expected probabilities in [0, 1]", detail="(2 row(s) outside [0, 1])")
+
+    monkeypatch.setattr(stats_compare, "compare_scores", fails)
+    path = _write_csv(tmp_path, _frame(n=300))
+    code, _, err = _run(["compare", str(path), *BASE, "--key", "row_id", "--metrics", "logloss"], capsys)
+    assert code == 2
+    assert ("in.csv: column 'new' (--new): expected probabilities in [0, 1]; row 3 (row_id=21) is 1.5 "
+            "(2 row(s) outside [0, 1])") in err, err
+    assert "misleading" not in err and "row 99" not in err and ROWS_NOTE in err
+
+
+def test_an_error_without_fields_is_shown_as_written(tmp_path, capsys, monkeypatch):
+    import harness.stats.compare as stats_compare
+    from harness.errors import ParityInputError
+
+    def fails(*a, **k):
+        raise ParityInputError("3 of 20 bootstrap replicates left 'ece' undefined")
+
+    monkeypatch.setattr(stats_compare, "compare_scores", fails)
+    path = _write_csv(tmp_path, _frame(n=300))
+    code, _, err = _run(["compare", str(path), *BASE, "--metrics", "ece"], capsys)
+    assert code == 2 and "in.csv: 3 of 20 bootstrap replicates left 'ece' undefined" in err, err
