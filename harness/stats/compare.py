@@ -94,7 +94,7 @@ from harness.stats._validation import (
 )
 from harness.stats.metrics import MetricDef, get_metric
 from harness.stats.multiple import METHOD as ADJUSTMENT
-from harness.stats.multiple import holm_verdicts
+from harness.stats.multiple import holm_level, holm_verdicts
 from harness.verdicts import Verdict, combine
 
 __all__ = ["compare_scores", "ComparisonResult", "MetricEntry", "DEFAULT_METRICS", "METHODS", "entry_id",
@@ -735,7 +735,7 @@ def _adjust(inp: _Inputs, entries: list[MetricEntry], estimates: list[_Estimate 
             out.append(dataclasses.replace(e, n_required=_n_required(inp, e, inp.alpha)))
             continue
         # Holm's decision for this entry is the TOST at level alpha * p / p_adjusted: show that interval
-        level = inp.alpha * e.p_value / pa if pa > 0 else inp.alpha
+        level = holm_level(e.p_value, pa, inp.alpha)
         changes: dict[str, Any] = dict(p_adjusted=pa, adjustment=ADJUSTMENT)
         if k > 1 and level < inp.alpha:
             changes.update(ci_adjusted=tuple(map(float, est.interval_at(2 * level))), ci_adjusted_level=1 - 2 * level)

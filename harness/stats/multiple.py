@@ -20,7 +20,7 @@ import numpy as np
 from harness.errors import ParityInputError
 from harness.verdicts import Verdict
 
-__all__ = ["holm", "holm_verdicts", "METHOD"]
+__all__ = ["holm", "holm_verdicts", "holm_level", "METHOD"]
 
 METHOD = "Holm"
 
@@ -71,3 +71,16 @@ def holm_verdicts(p_values: Sequence[float | None], verdicts: Sequence[Verdict |
         if out[i] is Verdict.EQUIVALENT and a > alpha:
             out[i] = Verdict.INCONCLUSIVE
     return p_adjusted, out
+
+
+def holm_level(p_value: float, p_adjusted: float, alpha: float) -> float:
+    """The level at which Holm tests this member: ``alpha * p_value / p_adjusted`` (``alpha`` when both are 0).
+
+    ``p_adjusted <= alpha`` iff ``p_value <= alpha * p_value / p_adjusted``, so the member's claim stands
+    exactly when its own test passes at this level; for a TOST that is the ``1 - 2 * level`` interval
+    lying inside the margin. Shells show that interval next to a Holm-adjusted verdict, so the interval
+    and the verdict never disagree.
+    """
+    if not (0 <= p_value <= p_adjusted <= 1):
+        raise ParityInputError(f"expected 0 <= p_value <= p_adjusted <= 1, got {p_value!r} and {p_adjusted!r}")
+    return alpha if p_adjusted == 0 else alpha * p_value / p_adjusted
