@@ -33,6 +33,8 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
+from scipy.optimize import brentq
+from scipy.special import stdtr
 from scipy.stats import norm
 
 from harness.errors import ParityInputError
@@ -80,6 +82,17 @@ class DeLongResult:
         """pROC's raw-scale ``diff -/+ z_{1-alpha/2} se`` (for comparison; not used for decisions)."""
         return _normal_ci(self.diff, self.se, check_alpha(alpha))
 
+    def p_value_beyond(self, delta: float, alternative: Literal["greater", "less"]) -> float:
+        """One-sided p-value of H0: diff <= delta ("greater") or diff >= delta ("less") that agrees with
+        the interval: p < a exactly when the one-sided (1 - a) limit of `ci_at` (at 2 a) is beyond delta.
+
+        TOST against a margin m is ``max(p_value_beyond(-m, "greater"), p_value_beyond(m, "less"))``;
+        these p-values, not the normal ones, are the ones to Holm-adjust.
+        """
+        if alternative not in ("greater", "less"):
+            raise ParityInputError(f"alternative: expected 'greater' or 'less', got {alternative!r}")
+        return _p_beyond(self, float(delta), alternative)
+
     def p_value_one_sided(self, alternative: Literal["greater", "less"]) -> float:
         """p-value for H1: auc_b > auc_a ("greater") or auc_b < auc_a ("less")."""
         if alternative == "greater":
@@ -114,6 +127,30 @@ def _logit_ci(r: DeLongResult, alpha: float) -> tuple[float, float]:
     if r.se == 0:  # the documented degenerate interval
         return (0.0, 0.0) if r.diff == 0 else (float(r.diff), float(r.diff))
     return logit_wald_difference(r.auc_a, r.auc_b, r.var_a, r.var_b, r.cov, t_quantile(alpha, r.df))
+
+
+def _p_beyond(r: DeLongResult, delta: float, alternative: str) -> float:
+    # The limits are monotone in the radius q; the p-value is the one-sided t tail at the radius whose
+    # limit lands on delta (negative radius: delta on the estimate's side of the estimate).
+    sign = 1.0 if alternative == "greater" else -1.0
+    if r.se == 0:
+        return 0.0 if sign * (r.diff - delta) > 0 else 1.0
+    if delta == r.diff:
+        return 0.5
+    toward = sign * (r.diff - delta) > 0  # delta lies on the side the limit moves to
+    pick = 0 if (alternative == "greater") == toward else 1
+
+    def limit(q: float) -> float:
+        return logit_wald_difference(r.auc_a, r.auc_b, r.var_a, r.var_b, r.cov, q)[pick] - delta
+
+    hi = 1.0
+    while limit(hi) * limit(0.0) > 0:  # the lower limit can only reach -1, the upper +1
+        hi *= 2.0
+        if hi > 1e6:
+            return 0.0 if toward else 1.0
+    q = brentq(limit, 0.0, hi, xtol=1e-12, rtol=1e-12)
+    tail = float(stdtr(r.df, -q)) if math.isfinite(r.df) else float(norm.sf(q))
+    return tail if toward else 1.0 - tail
 
 
 def structural_components(y: np.ndarray, s: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:

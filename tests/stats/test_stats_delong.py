@@ -341,3 +341,38 @@ def test_paired_average_precision_interval_and_variance():
                              stats.t.ppf(0.95, r.df))
     assert r.ci == pytest.approx((lo, hi), abs=1e-9)
     assert r.method.startswith("DeLong-type (jackknife components) average precision")
+
+
+def test_p_value_beyond_agrees_with_the_interval():
+    rng = np.random.default_rng(3)
+    n = 1000
+    y = np.zeros(n, dtype=int)
+    y[:100] = 1
+    a = rng.normal(size=n) + 4.0 * y  # AUC ~0.998: a skewed interval, df ~10
+    b = 0.8 * a + 0.6 * rng.normal(size=n) + 0.8 * y
+    r = delong_paired(y, a, b)
+    for delta in (-0.004, -0.001, 0.0005, 0.003, 0.006):
+        for alt in ("greater", "less"):
+            p = r.p_value_beyond(delta, alt)
+            assert 0.0 <= p <= 1.0
+            if 1e-6 < p < 0.5:  # the one-sided (1 - p) limit lands exactly on delta
+                lo, hi = r.ci_at(2 * p)
+                assert (lo if alt == "greater" else hi) == pytest.approx(delta, abs=1e-9)
+            for level in (0.01, 0.05, 0.2):
+                lo, hi = r.ci_at(2 * level)
+                beyond = lo > delta if alt == "greater" else hi < delta
+                if abs(p - level) > 1e-9:
+                    assert (p < level) == beyond, (delta, alt, level, p)
+    with pytest.raises(ParityInputError, match="alternative"):
+        r.p_value_beyond(0.0, "two-sided")
+
+
+def test_p_value_beyond_is_the_normal_one_with_plenty_of_information():
+    rng = np.random.default_rng(5)
+    n = 20_000
+    y = (rng.random(n) < 0.3).astype(int)
+    a = rng.normal(size=n) + 0.2 * y
+    b = a + rng.normal(scale=0.3, size=n)
+    r = delong_paired(y, a, b)
+    for delta in (r.diff - 2 * r.se, r.diff + 1.5 * r.se):
+        assert r.p_value_beyond(delta, "greater") == pytest.approx(norm.sf((r.diff - delta) / r.se), abs=2e-3)
