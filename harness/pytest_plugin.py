@@ -166,7 +166,10 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) 
     if name != "SUITE" or not isinstance(collector, pytest.Module) or not isinstance(obj, Suite):
         return None
     suite: Suite = obj
-    ids = _session(collector.config).collect(suite, where=collector.path)
+    try:
+        ids = _session(collector.config).collect(suite, where=collector.path)
+    except ParityInputError as exc:  # a mistake in the declaration: its message, not our stack (exit 2)
+        raise collector.CollectError(f"{type(exc).__name__}: {exc}") from None
     marks = [pytest.mark.parity(suite.name), pytest.mark.xdist_group(suite.name)]
     items: list[pytest.Item] = []
     for check_id in ids:

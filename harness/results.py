@@ -132,7 +132,7 @@ def is_failing(check: CheckResult | Mapping[str, Any], known_gaps: Mapping[str, 
 
 
 _KIND_BY_PREFIX = {"alignment": "alignment", "features": "feature", "predictions": "prediction", "metrics": "metric",
-                   "distribution": "distribution", "upgrade": "upgrade"}
+                   "distribution": "distribution", "upgrade": "upgrade", "review": "metric"}
 
 
 def error_check(check_id: str, *, stage: str, cause: BaseException, text: str, kind: str | None = None) -> CheckResult:
@@ -146,7 +146,8 @@ def error_check(check_id: str, *, stage: str, cause: BaseException, text: str, k
     message = str(cause)
     first = message.splitlines()[0] if message else ""
     return CheckResult(
-        id=check_id, kind=kind or _KIND_BY_PREFIX.get(check_id.split("/", 1)[0], "alignment"),
+        id=check_id, kind=kind or ("distribution" if check_id.startswith("predictions/distribution/")
+                                   else _KIND_BY_PREFIX.get(check_id.split("/", 1)[0], "alignment")),
         verdict=Verdict.NOT_EQUIVALENT, gated=True,
         summary=f"ERROR ({stage}): {type(cause).__name__}" + (f": {first}" if first else ""),
         message=text, details={"error": {"stage": stage, "type": type(cause).__name__, "message": message}},

@@ -188,10 +188,17 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any) -> Sui
 
     pos = aligned.positions
     groups = frame[dataset.group].to_numpy()[pos] if dataset.group else None
-    checks.append(check_predictions(aligned.legacy, aligned.new, keys=keys[pos], groups=groups,
-                                    atol=suite.prediction_atol, max_share=suite.prediction_max_share, k=suite.top_k))
-
     labels = frame[suite.label].to_numpy()[pos] if suite.label else None
+    if suite.retrained:
+        from harness.checks.retrained import check_retrained_predictions
+
+        checks += check_retrained_predictions(aligned.legacy, aligned.new, keys=keys[pos], groups=groups,
+                                              labels=labels, gates=suite.predictions, alpha=suite.alpha, seed=seed)
+    else:
+        checks.append(check_predictions(aligned.legacy, aligned.new, keys=keys[pos], groups=groups,
+                                        atol=suite.prediction_atol, max_share=suite.prediction_max_share,
+                                        k=suite.top_k))
+
     weights = frame[dataset.weight].to_numpy()[pos] if (dataset.weight and suite.use_weights) else None
     if suite.metrics:
         from harness.checks.metrics import check_metrics
@@ -204,6 +211,10 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any) -> Sui
             keys=keys[pos], slices=slices, min_slice_size=suite.min_slice_size, alpha=suite.alpha,
             n_boot=suite.n_boot, seed=seed,
         )
+    if suite.too_good is not None:
+        from harness.checks.review_items import too_good_items
+
+        checks += too_good_items([c for c in checks if c.kind == "metric"], suite.too_good)
 
     stages.close()
     return SuiteResult(

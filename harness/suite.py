@@ -93,7 +93,9 @@ class Suite:
     categorical_features: Sequence[str] = ()
     feature_max_ulp: int = 0
     feature_atol: float = 0.0
-    # Prediction parity.
+    # Prediction parity: "same_model" (a port: every row within prediction_atol), or a retrained pair's
+    # gates (harness.checks.retrained.RetrainedPredictionGates: per-row differences reported, not gated).
+    predictions: Any = "same_model"
     prediction_atol: float = 1e-6
     prediction_max_share: float = 0.0  # share of rows allowed beyond prediction_atol
     top_k: int = 5
@@ -103,6 +105,8 @@ class Suite:
     min_slice_size: int = 1000
     alpha: float = 0.05
     n_boot: int = 1000
+    # Under non-inferiority, a gain beyond a stated bound is a review item (harness.checks.review_items.TooGood).
+    too_good: Any = None
     known_gaps: Mapping[str, str] = field(default_factory=dict)  # check id -> reason; shown as xfail
     probes: Any = None  # harness.upgrade.probes.ProbeSet, for the upgrade gate
     batch_size: int = 65536
@@ -137,6 +141,18 @@ class Suite:
         if dup:
             raise ParityInputError(f"{where}: metrics {dup} are declared twice")
         self.slices = tuple(_slice_key(where, s) for s in self.slices)
+        from harness.checks.retrained import RetrainedPredictionGates
+
+        if not (isinstance(self.predictions, RetrainedPredictionGates)
+                or (isinstance(self.predictions, str) and self.predictions == "same_model")):
+            raise ParityInputError(f"{where}: predictions must be 'same_model' or a RetrainedPredictionGates(...), "
+                                   f"got {self.predictions!r}")
+        if self.too_good is not None:
+            from harness.checks.review_items import TooGood
+
+            if not isinstance(self.too_good, TooGood):
+                raise ParityInputError(f"{where}: too_good must be a TooGood(...), got {self.too_good!r}")
+            self.too_good.check_declared(self.metrics)
         if isinstance(self.min_slice_size, bool) or not isinstance(self.min_slice_size, int) or self.min_slice_size < 1:
             raise ParityInputError(f"{where}: min_slice_size must be a positive integer, got {self.min_slice_size!r}")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
@@ -165,7 +181,7 @@ class Suite:
             return []
         ids = ["alignment/keys"]
         ids += [f"features/{f}" for f in self.features]
-        ids.append("predictions/scores")
+        ids += self.predictions.check_ids() if self.retrained else ["predictions/scores"]
         for gate in self.metrics:
             ids.append(f"metrics/{gate.metric}")
         for key in self.slices:
@@ -175,7 +191,14 @@ class Suite:
                 label = slice_label(key, value)
                 for gate in self.metrics:
                     ids.append(f"metrics/{gate.metric}[{label}]")
+        if self.too_good is not None:
+            ids += self.too_good.check_ids()
         return ids
+
+    @property
+    def retrained(self) -> bool:
+        """Whether the pair is a retrained model (its predictions gated by distribution, rank, top-k, flips)."""
+        return not isinstance(self.predictions, str)
 
 
 def _slice_key(where: str, s: Any) -> tuple[str, ...]:
@@ -223,6 +246,8 @@ def check_declaration(suite: Suite, *, root: Any = None) -> None:
         raise ParityInputError(f"{where}: use_weights=True, but dataset {suite.dataset!r} declares no weight "
                                "column (a manifest column with role 'weight')")
     ranking = [g.metric for g in suite.metrics if g.needs_groups]
+    if suite.retrained and suite.predictions.topk is not None:
+        ranking.append(f"predictions/topk@{suite.predictions.topk.k}")
     if ranking and "group" not in roles.values():
         raise ParityInputError(f"{where}: metrics {ranking} average over query groups, but dataset "
                                f"{suite.dataset!r} declares no group column (a manifest column with role 'group')")
