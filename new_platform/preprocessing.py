@@ -81,7 +81,7 @@ class KerasPreprocessingSide:
                 raise ParityInputError(
                     f"{self.who}: the model has no layer {preprocessing!r}; its layers are "
                     f"{[layer.name for layer in model.layers]}") from None
-            self.end_to_end = True
+            self.end_to_end, self._model_input = True, None
             self._raw = self._inputs_of(model, "model")
             self._prep_raw = self._inputs_of(self.preprocessing, f"sub-model {preprocessing!r}")
         elif callable(preprocessing):
@@ -106,7 +106,6 @@ class KerasPreprocessingSide:
                                    f"got {type(preprocessing).__name__}")
         self._path: Path | None = None
         self._loaded: Any = None
-        self._feature_names: list[str] | None = None
 
     def _inputs_of(self, model: Any, what: str) -> dict[str, tuple[str, int]]:
         inputs = model.input
@@ -424,7 +423,7 @@ def _translate(trans: Any, tensors: list[Any], cols: list[str], *, where: str) -
         out = []
         for t, s, m in zip(tensors, trans.scale_, trans.min_):
             y = keras.layers.Rescaling(scale=_c64(s), offset=_c64(m), dtype="float64")(_f64(t))  # x*s + m, as sklearn
-            out.append(keras.ops.clip(y, *map(_c64, trans.feature_range)) if trans.clip else y)
+            out.append(keras.ops.clip(y, *map(float, trans.feature_range)) if trans.clip else y)  # floats stay float64
         return out
     if kind == "KBinsDiscretizer":
         if trans.dtype not in (None, np.float64):

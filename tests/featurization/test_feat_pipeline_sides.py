@@ -299,3 +299,14 @@ def test_retrained_pair_suite_proves_feature_parity_end_to_end(tmp_path):
     for check in feature_checks.values():
         assert check.verdict is Verdict.EQUIVALENT, check.message
         assert check.details["n"] == 300
+
+
+def test_configs_are_json_and_name_what_changes_numerics(fitted):
+    import json
+
+    _, _, legacy, _, _, new = fitted
+    legacy_config, new_config = json.loads(json.dumps(legacy.config())), json.loads(json.dumps(new.config()))
+    assert legacy_config["steps"] == ["ColumnTransformer", "HistGradientBoostingClassifier"]
+    assert legacy_config["params"]["model__max_iter"] == 20
+    assert new_config["raw_inputs"]["device"] == "string" and new_config["end_to_end"] is True
+    assert json.dumps(new.config(), sort_keys=True) == json.dumps(new.config(), sort_keys=True)
