@@ -404,7 +404,7 @@ def _not_identical(a: np.ndarray, b: np.ndarray, allow_identical: bool) -> None:
                           "really wrote the same scores through)")
 
 
-def _side_checks(inp_y: np.ndarray, a: np.ndarray, b: np.ndarray, defs: Sequence[MetricDef]) -> None:
+def _side_checks(a: np.ndarray, b: np.ndarray, defs: Sequence[MetricDef]) -> None:
     """Inputs a metric cannot use on all rows, named before any estimator runs."""
     for d in defs:
         if d.name in ("calibration_slope", "calibration_intercept"):
@@ -436,6 +436,11 @@ def _keys(keys: Any, n: int) -> np.ndarray | None:
     return k
 
 
+def _is_missing(v: Any) -> bool:
+    # pandas' NA and NaT (object columns of pandas frames) without importing pandas into the stats core
+    return v is None or (isinstance(v, float) and v != v) or type(v).__name__ in ("NAType", "NaTType")
+
+
 def _value_codes(column: str, values: Any, n: int) -> tuple[list[Any], np.ndarray]:
     """(distinct values in sorted order, missing last as None; code per row) of one slice column."""
     arr = np.asarray(values)
@@ -445,7 +450,7 @@ def _value_codes(column: str, values: Any, n: int) -> tuple[list[Any], np.ndarra
     if arr.dtype.kind == "f":
         missing = np.isnan(arr)
     elif arr.dtype == object:
-        missing = np.fromiter((v is None or (isinstance(v, float) and v != v) for v in arr), bool, count=n)
+        missing = np.fromiter((_is_missing(v) for v in arr), bool, count=n)
     else:
         missing = np.zeros(n, dtype=bool)
     codes = np.empty(n, dtype=np.int64)
@@ -518,7 +523,7 @@ def _validate(y_true, score_legacy, score_new, *, metrics, margins, alpha, sampl
     w = as_weights(sample_weight, n)
     g = _ranking(defs, groups, w, n)
     methods = _methods(defs, method, w is not None)
-    _side_checks(y, a, b, defs)
+    _side_checks(a, b, defs)
     return _Inputs(y, a, b, w, g, _keys(keys, n), defs, margin_of, methods, informative, slice_rows(slices, n),
                    float(alpha), float(power), int(n_boot), int(seed), int(min_slice_size))
 
