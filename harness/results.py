@@ -18,7 +18,7 @@ from harness.verdicts import Verdict, combine
 
 __all__ = ["CheckResult", "SuiteResult", "error_check", "is_failing", "jsonable"]
 
-KINDS = ("alignment", "feature", "prediction", "metric", "distribution", "upgrade")
+KINDS = ("alignment", "feature", "prediction", "metric", "distribution", "upgrade", "serving", "cost")
 
 
 def jsonable(value: Any) -> Any:
@@ -132,7 +132,8 @@ def is_failing(check: CheckResult | Mapping[str, Any], known_gaps: Mapping[str, 
 
 
 _KIND_BY_PREFIX = {"alignment": "alignment", "features": "feature", "predictions": "prediction", "metrics": "metric",
-                   "distribution": "distribution", "upgrade": "upgrade", "review": "metric"}
+                   "distribution": "distribution", "upgrade": "upgrade", "review": "metric",
+                   "serving": "serving", "cost": "cost"}
 
 
 def error_check(check_id: str, *, stage: str, cause: BaseException, text: str, kind: str | None = None) -> CheckResult:
