@@ -104,7 +104,7 @@ def _error(path: Path, text: str, *, row: int | None = None, **fields):
 def _csv_header(path: Path) -> list[str]:
     import csv
 
-    with open(path, newline="", encoding="utf-8") as fh:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         return next(csv.reader(fh), [])
 
 
