@@ -5,7 +5,8 @@ difference new - legacy by score), so a report on ten million rows is as small a
 
 Axes follow the data: the bins span the scores' own range, because a click-through model's scores sit
 mostly below 0.2 and a fixed [0, 1] axis drew them all into a few bins at the left edge. The 2-D
-histogram uses one set of edges for both axes, so a row with the same score on both sides is always
+histogram uses one set of edges for both axes (log-spaced, like the score histogram's, when the scores
+span two decades or more), so a row with the same score on both sides is always
 counted on the diagonal, even when that score lies exactly on a bin edge.
 """
 from __future__ import annotations
@@ -26,6 +27,19 @@ def _edges(*arrays: np.ndarray, bins: int) -> np.ndarray:
         pad = 0.05 * max(abs(lo), 1.0)
         lo, hi = lo - pad, hi + pad
     return np.linspace(lo, hi, bins + 1)
+
+
+def _hist_edges(*arrays: np.ndarray, bins: int) -> tuple[np.ndarray, str]:
+    """Bins for the score histograms (1-D and 2-D): log-spaced when every score is positive and they span two decades
+    or more (click-through scores from 0.0005 to 0.7 would otherwise be one spike at the left), else the
+    equal-width bins of `_edges`. Returns the edges and the axis they are meant for."""
+    lo = min(float(np.min(a)) for a in arrays)
+    hi = max(float(np.max(a)) for a in arrays)
+    if lo > 0 and hi / lo >= 100:
+        edges = np.geomspace(lo, hi, bins + 1)
+        edges[0], edges[-1] = lo, hi  # exactly the data's ends, so no row falls outside by rounding
+        return edges, "log"
+    return _edges(*arrays, bins=bins), "linear"
 
 
 def _diff_by_score(score: np.ndarray, diff: np.ndarray, bins: int) -> dict[str, list]:
@@ -92,12 +106,14 @@ def plot_data(
     legacy, new = legacy[finite], new[finite]
     if len(legacy) == 0:
         return {}
-    edges2 = _edges(legacy, new, bins=hex_bins)
+    edges2, hex_axis = _hist_edges(legacy, new, bins=hex_bins)
     counts, _, _ = np.histogram2d(legacy, new, bins=[edges2, edges2])
-    edges1 = _edges(legacy, new, bins=hist_bins)
+    edges1, hist_axis = _hist_edges(legacy, new, bins=hist_bins)
     out: dict[str, Any] = {
-        "hexbin": {"x_edges": edges2.tolist(), "y_edges": edges2.tolist(), "counts": counts.astype(np.int64).tolist()},
+        "hexbin": {"axis": hex_axis, "x_edges": edges2.tolist(), "y_edges": edges2.tolist(),
+                   "counts": counts.astype(np.int64).tolist()},
         "score_hist": {
+            "axis": hist_axis,
             "edges": edges1.tolist(),
             "legacy": np.histogram(legacy, bins=edges1)[0].tolist(),
             "new": np.histogram(new, bins=edges1)[0].tolist(),

@@ -153,7 +153,9 @@ def _plots(s: Mapping[str, Any], slug: str) -> str:
     figs = []
     atol = _prediction_atol(s)
     specs = (
-        ("hexbin", heatmap, "Legacy vs new scores (2-D histogram, log colour scale)"),
+        ("hexbin", heatmap, "Legacy vs new scores (2-D histogram, log colour scale); a cell beside the diagonal "
+         "can hold rows whose scores differ slightly but straddle a bin edge: the plot of new \u2212 legacy says "
+         "by how much"),
         ("diff_by_score", lambda data, **kw: diff_plot(data, atol=atol, **kw),
          "new \u2212 legacy against the legacy score, per bin of equal rows"
          + (f" (shaded: the gate's tolerance \u00b1{fmt_num(atol)})" if atol else "")),

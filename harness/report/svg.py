@@ -38,6 +38,61 @@ class _Scale:
         return self.a + (v - self.lo) / (self.hi - self.lo) * (self.b - self.a)
 
 
+class _QuantileScale:
+    """Piecewise linear through ``edges`` (increasing): each bin gets the same width on the page.
+
+    For bins of equal row count this is a quantile axis: a score distribution packed below 0.05 spreads
+    over the whole plot instead of into its first few pixels. Ticks (`_quantile_ticks`) name real scores.
+    """
+
+    def __init__(self, edges: Sequence[float], a: float, b: float) -> None:
+        self.edges, self.a, self.b = list(edges), a, b
+        self.lo, self.hi = self.edges[0], self.edges[-1]
+
+    def __call__(self, v: float) -> float:
+        e, n = self.edges, len(self.edges) - 1
+        if n < 1 or not e[-1] > e[0]:
+            return (self.a + self.b) / 2
+        if v <= e[0]:
+            pos = 0.0
+        elif v >= e[-1]:
+            pos = float(n)
+        else:
+            i = max(k for k in range(n) if e[k] <= v)
+            pos = i + ((v - e[i]) / (e[i + 1] - e[i]) if e[i + 1] > e[i] else 0.0)
+        return self.a + pos / n * (self.b - self.a)
+
+
+class _LogScale(_Scale):
+    def __call__(self, v: float) -> float:
+        return self.a + (math.log10(v) - math.log10(self.lo)) / (math.log10(self.hi) - math.log10(self.lo)) \
+            * (self.b - self.a) if v > 0 else self.a
+
+
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    """1, 2, 5 x 10^k inside [lo, hi]; only the powers of ten when that alone gives three or more."""
+    out = []
+    for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
+        out += [m * 10.0 ** k for m in (1, 2, 5) if lo <= m * 10.0 ** k <= hi]
+    decades = [t for t in out if math.isclose(math.log10(t), round(math.log10(t)))]
+    return [float(f"{t:.1g}") for t in (decades if len(decades) >= 3 else out)]
+
+
+def _quantile_ticks(edges: Sequence[float], n: int = 5) -> list[float]:
+    """About ``n`` + 1 ticks spread evenly along a quantile axis, each a round score (2 significant
+    digits) that lies inside the range, so the labels are readable and their positions exact."""
+    out: list[float] = []
+    for k in range(n + 1):
+        v = edges[round(k * (len(edges) - 1) / n)]
+        if v != 0:
+            digits = 1 - math.floor(math.log10(abs(v)))
+            r = round(v, digits)
+            v = r if edges[0] <= r <= edges[-1] else v
+        if not out or v > out[-1]:
+            out.append(v)
+    return out
+
+
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     """'Nice' round tick values (1, 2, 5 x 10^k steps) covering [lo, hi]."""
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
@@ -190,8 +245,10 @@ def heatmap(hexbin: Mapping[str, Any], *, plot_id: str, title: str = "Legacy vs 
     grid = [_numbers(f"hexbin.counts[{i}]", row, length=len(ye) - 1) for i, row in enumerate(counts)]
     size, pad_l, pad_b, pad_t = 360, 60, 44, 12
     width, height = size + pad_l + 110, size + pad_b + pad_t
-    x = _Scale(xe[0], xe[-1], pad_l, pad_l + size)
-    y = _Scale(ye[0], ye[-1], pad_t + size, pad_t)
+    log = hexbin.get("axis") == "log" and xe[0] > 0 and ye[0] > 0
+    scale = _LogScale if log else _Scale
+    x = scale(xe[0], xe[-1], pad_l, pad_l + size)
+    y = scale(ye[0], ye[-1], pad_t + size, pad_t)
     peak = max((c for row in grid for c in row if c == c), default=0.0)
     out = _open("hexbin", plot_id, width, height, title)
     for i, row in enumerate(grid):
@@ -207,8 +264,10 @@ def heatmap(hexbin: Mapping[str, Any], *, plot_id: str, title: str = "Legacy vs 
     if hi > lo:
         out.append(f'<line class="diagonal" x1="{_f(x(lo))}" y1="{_f(y(lo))}" x2="{_f(x(hi))}" y2="{_f(y(hi))}" '
                    f'stroke="#cf222e" stroke-width="1" stroke-dasharray="4,3"/>')
-    out += _axes(x, y, x_label="legacy score", y_label="new score", x_ticks=_ticks(xe[0], xe[-1]),
-                 y_ticks=_ticks(ye[0], ye[-1]))
+    ticks = _log_ticks if log else _ticks
+    out += _axes(x, y, x_label="legacy score" + (" (log scale)" if log else ""),
+                 y_label="new score" + (" (log scale)" if log else ""), x_ticks=ticks(xe[0], xe[-1]),
+                 y_ticks=ticks(ye[0], ye[-1]))
     out += _colour_scale(pad_l + size + 14, pad_t + 22, size - 40, peak)
     out.append("</svg>")
     return "\n".join(out)
@@ -250,7 +309,7 @@ def diff_plot(diff: Mapping[str, Any], *, plot_id: str, atol: float | None = Non
               title: str = "new \u2212 legacy by score") -> str:
     """The difference new − legacy (what the prediction gate tests) against the legacy score.
 
-    Per bin of about equal rows: the band from the 1st to the 99th percentile of the difference, its
+    The score axis is a quantile axis (each bin, of about equal rows, the same width). Per bin: the band from the 1st to the 99th percentile of the difference, its
     median, and a whisker to the extremes, so the worst rows are never hidden. The shaded horizontal band
     is the gate's tolerance ±``atol`` (absent when the suite states none).
     """
@@ -264,7 +323,7 @@ def diff_plot(diff: Mapping[str, Any], *, plot_id: str, atol: float | None = Non
     if atol is not None and atol > 0:
         values.append(atol)
     span = max(values, default=0.0) * 1.15 or 1.0
-    x = _Scale(edges[0], edges[-1] if edges[-1] > edges[0] else edges[0] + 1.0, pad_l, width - pad_r)
+    x = _QuantileScale(edges, pad_l, width - pad_r)
     y = _Scale(-span, span, height - pad_b, pad_t)
     out = _open("diff_by_score", plot_id, width, height, title)
     if atol is not None and atol > 0:
@@ -291,7 +350,8 @@ def diff_plot(diff: Mapping[str, Any], *, plot_id: str, atol: float | None = Non
         out.append(f'<line class="median" x1="{_f(xa)}" y1="{_f(y(med))}" x2="{_f(xa + max(xb - xa, 1.0))}" '
                    f'y2="{_f(y(med))}" stroke="#0b3d91" stroke-width="2"/>')
         out.append("</g>")
-    out += _axes(x, y, x_label="legacy score", y_label="new \u2212 legacy", x_ticks=_ticks(x.lo, x.hi),
+    out += _axes(x, y, x_label="legacy score (quantile scale: equal rows per bin)", y_label="new \u2212 legacy",
+                 x_ticks=_quantile_ticks(edges),
                  y_ticks=_ticks(-span, span, 4), y_label_offset=70)
     legend = [("median", "#0b3d91"), ("1st\u201399th pct", _NEW), ("min\u2013max", "#57606a")]
     if atol is not None and atol > 0:
@@ -307,7 +367,8 @@ def histogram_overlay(hist: Mapping[str, Any], *, plot_id: str, title: str = "Sc
     series = {side: _numbers(f"score_hist.{side}", hist.get(side), length=len(edges) - 1) for side in ("legacy", "new")}
     width, height, pad_l, pad_b, pad_t, pad_r = 460, 260, 60, 44, 12, 110
     peak = max([v for vals in series.values() for v in vals if v == v] + [1.0])
-    x = _Scale(edges[0], edges[-1], pad_l, width - pad_r)
+    log = hist.get("axis") == "log" and edges[0] > 0
+    x = (_LogScale if log else _Scale)(edges[0], edges[-1], pad_l, width - pad_r)
     y = _Scale(0, peak, height - pad_b, pad_t)
     out = _open("score_hist", plot_id, width, height, title)
 
@@ -322,7 +383,9 @@ def histogram_overlay(hist: Mapping[str, Any], *, plot_id: str, title: str = "Sc
     out.append(f'<polygon class="legacy" points="{steps(series["legacy"])}" fill="{_LEGACY}" fill-opacity="0.35" '
                f'stroke="{_LEGACY}"/>')
     out.append(f'<polyline class="new" points="{steps(series["new"])}" fill="none" stroke="{_NEW}" stroke-width="1.5"/>')
-    out += _axes(x, y, x_label="score", y_label="rows", x_ticks=_ticks(edges[0], edges[-1]), y_ticks=_ticks(0, peak, 4))
+    out += _axes(x, y, x_label="score (log scale)" if log else "score", y_label="rows",
+                 x_ticks=_log_ticks(edges[0], edges[-1]) if log else _ticks(edges[0], edges[-1]),
+                 y_ticks=_ticks(0, peak, 4))
     out += _legend(width - pad_r + 10, pad_t + 4, [("legacy", _LEGACY), ("new", _NEW)])
     out.append("</svg>")
     return "\n".join(out)

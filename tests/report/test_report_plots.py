@@ -85,3 +85,19 @@ def test_constant_scores_still_have_a_bin_to_draw():
     edges = plots["hexbin"]["x_edges"]
     assert edges[0] < 0.25 < edges[-1] and np.trace(np.asarray(plots["hexbin"]["counts"])) == 10
     assert plots["diff_by_score"]["count"] == [10] and plots["diff_by_score"]["max"] == [0.0]
+
+
+def test_scores_spanning_decades_get_log_spaced_bins():
+    rng = np.random.default_rng(5)
+    legacy = 1 / (1 + np.exp(-rng.normal(-3.3, 1.0, 5000)))  # CTR-like: 0.0005 .. 0.5
+    plots = plot_data(legacy, legacy.copy())
+    for part, edges in (("score_hist", plots["score_hist"]["edges"]), ("hexbin", plots["hexbin"]["x_edges"])):
+        assert plots[part]["axis"] == "log"
+        ratios = np.diff(np.log(edges))
+        np.testing.assert_allclose(ratios, ratios[0], rtol=1e-9)  # equal widths in log space
+        assert edges[0] == legacy.min() and edges[-1] == legacy.max()
+    assert sum(plots["score_hist"]["legacy"]) == 5000 and np.trace(np.asarray(plots["hexbin"]["counts"])) == 5000
+    narrow = plot_data(np.linspace(0.2, 0.6, 100), np.linspace(0.2, 0.6, 100))
+    assert narrow["score_hist"]["axis"] == narrow["hexbin"]["axis"] == "linear"
+    signed = plot_data(np.linspace(-3, 4, 100), np.linspace(-3, 4, 100))  # logits: no log axis below zero
+    assert signed["score_hist"]["axis"] == "linear"
