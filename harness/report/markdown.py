@@ -153,11 +153,11 @@ def _features(doc: Mapping[str, Any]) -> list[str]:
     if bad:
         lines += [f"{len(bad)} of {len(all_features)} features out of parity:", "",
                   *_table(_FEATURE_HEADER, [_feature_row(s, c) for s, c in bad]), ""]
-    else:
-        lines += [f"All {len(all_features)} features at parity.", ""]
     if good:
         # Collapsed: a PR comment on hundreds of passing features must still open on what failed.
-        lines += [f"<details><summary>{len(good)} feature{'s' if len(good) != 1 else ''} at parity</summary>", "",
+        summary = (f"All {len(good)} features at parity" if not bad else
+                   f"{plural(len(good), 'feature')} at parity")
+        lines += [f"<details><summary>{summary}</summary>", "",
                   *_table(_FEATURE_HEADER, [_feature_row(s, c) for s, c in good]), "", "</details>", ""]
     return lines
 

@@ -36,7 +36,7 @@ def test_features_out_of_parity_or_all_at_parity(suite_results, make_result):
     md = _md(suite_results)
     assert "1 of 4 features out of parity:" in md
     assert "| ctr_gbdt | log_price | numeric | 3 / 40,000 |" in md
-    assert "All 2 features at parity." in _md([make_result("a")])
+    assert "<details><summary>All 2 features at parity</summary>" in _md([make_result("a")])
 
 
 def test_upgrade_findings_with_deepdiff_paths_and_packages(suite_results):
