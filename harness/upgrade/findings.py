@@ -11,7 +11,8 @@ Outcomes, per probe output:
   for configuration the DeepDiff paths with old and new values.
 
 A finding that is not IDENTICAL names the packages whose versions differ between the two fingerprints
-and that the probe declared as plausible causes; when no package version changed it says so and lists
+and whose code the probe ran (recorded with each run, `harness.upgrade.evidence`; for a run without
+that record, the packages the probe declared, by default its category's); when no package version changed it says so and lists
 the environment differences (BLAS, CPU, env vars) instead.
 """
 from __future__ import annotations
@@ -47,12 +48,16 @@ class Finding:
     size: dict[str, Any] = field(default_factory=dict)
     packages: list[str] = field(default_factory=list)  # upgraded packages that can explain it
     explanation: str = ""
+    # "evidence": ``packages`` are upgraded packages whose code the probe ran; "declared": from the
+    # probe's declared (or category default) packages, when no run recorded what it executed.
+    attribution: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         from harness.results import jsonable
 
         return {"probe": self.probe, "output": self.output, "category": self.category, "outcome": self.outcome.value,
-                "size": jsonable(self.size), "packages": list(self.packages), "explanation": self.explanation}
+                "size": jsonable(self.size), "packages": list(self.packages), "explanation": self.explanation,
+                "attribution": self.attribution}
 
 
 @dataclass
@@ -279,19 +284,32 @@ def _compare_output(name: str, base: ProbeRecord, pairs: Sequence[tuple[Output, 
     return Outcome.CHANGED, size
 
 
+def _suspects(base: ProbeRecord, cur: ProbeRecord) -> tuple[set[str], str]:
+    """The packages that can explain a change in this probe, and on what basis: "evidence" (the
+    distributions whose code either run executed, plus any the suite named with ``packages=``), else
+    "declared" (the probe's packages: its category's defaults unless named)."""
+    runs = [r.executed for r in (base, cur) if r.executed is not None]
+    if not runs:
+        return set(cur.packages), "declared"
+    executed = set().union(*runs)
+    return executed | (set(cur.packages) if cur.declared_packages else set()), "evidence"
+
+
 def _explain(outcome: Outcome, plausible: Iterable[str], changed_pkgs: Mapping[str, tuple[Any, Any]],
-             env_diffs: Mapping[str, tuple[Any, Any]]) -> tuple[list[str], str]:
+             env_diffs: Mapping[str, tuple[Any, Any]], basis: str = "declared") -> tuple[list[str], str]:
     if outcome is Outcome.IDENTICAL:
         return [], ""
     pkgs = sorted(set(plausible) & set(changed_pkgs))
     if pkgs:
         text = ", ".join(f"{p} {changed_pkgs[p][0]} -> {changed_pkgs[p][1]}" for p in pkgs)
-        return pkgs, f"can be explained by: {text}"
+        how = " (the probe ran its code)" if basis == "evidence" else ""
+        return pkgs, f"can be explained by: {text}{how}"
     env = "; ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in env_diffs.items()) or "none recorded"
     if changed_pkgs:
         others = ", ".join(f"{p} {v[0]} -> {v[1]}" for p, v in changed_pkgs.items())
-        return [], (f"none of this probe's plausible packages {sorted(plausible)} changed (changed: {others}); "
-                    f"environment differences: {env}")
+        whose = "the probe ran code of none of the upgraded packages" if basis == "evidence" else \
+            f"none of this probe's plausible packages {sorted(plausible)} changed"
+        return [], f"{whose} (changed: {others}); environment differences: {env}"
     return [], f"no package version changed: environment (BLAS, CPU, env vars) differs: {env}"
 
 
@@ -309,11 +327,13 @@ def compare_snapshots(baseline: Snapshot, current: Snapshot, *, changed_pkgs: Ma
             notes.append(f"probe {name!r} is new: not in the baseline (record or accept to add it)")
             continue
         category = cur.category
+        suspects, basis = _suspects(base, cur)
 
         def finding(output: str, outcome: Outcome, size: dict[str, Any]) -> None:
-            pkgs, text = _explain(outcome, cur.packages, changed_pkgs, env_diffs)
+            pkgs, text = _explain(outcome, suspects, changed_pkgs, env_diffs, basis)
             findings.append(Finding(probe=name, output=output, category=category, outcome=outcome, size=size,
-                                    packages=pkgs, explanation=text))
+                                    packages=pkgs, explanation=text,
+                                    attribution=basis if outcome is not Outcome.IDENTICAL else ""))
 
         if cur.error is not None:
             finding("*", Outcome.CHANGED, {"error": cur.error, "baseline_error": base.error})

@@ -15,7 +15,8 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["NUMERIC_ENV_VARS", "NUMERIC_PACKAGES", "changed_packages", "environment_diffs", "fingerprint"]
+__all__ = ["NUMERIC_ENV_VARS", "NUMERIC_PACKAGES", "changed_packages", "environment_diffs", "fingerprint",
+           "normalise_distribution"]
 
 # Distributions whose versions can change numbers. Aliases (tensorflow vs tensorflow-cpu) are normalised
 # to one key so that a fingerprint taken on a GPU box compares with one taken on a CPU box.
@@ -72,6 +73,12 @@ _SIMD_FLAGS = (
     "sse2", "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c",
     "avx512f", "avx512dq", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16",
 )
+
+
+def normalise_distribution(name: str) -> str:
+    """A distribution's name as fingerprints key it: PEP 503 lower case and dashes, aliases merged."""
+    key = "-".join(name.replace("_", "-").replace(".", "-").lower().split("-"))
+    return _ALIASES.get(key, key)
 
 
 def _versions(packages: Iterable[str]) -> dict[str, str]:

@@ -36,8 +36,11 @@ Categories and what they are for:
 
 A probe returns a mapping ``{output_name: value}``; a value is a numpy array, a number, a string, or
 (any category, typically configuration) a nested dict/list of JSON values. Each probe names the
-packages that can plausibly explain a change in it (defaults per category in `DEFAULT_PACKAGES`) and
-may state a floating-point tolerance: ``ulps`` (default 4: a different reduction order or SIMD path
+packages that can plausibly explain a change in it and may state a floating-point tolerance. Which
+upgraded package a change is attributed to comes from evidence: every run records the distributions
+whose code it executed (`harness.upgrade.evidence`), and a change is attributed to the upgraded ones
+among those (plus any named with ``packages=``); the per-category defaults in `DEFAULT_PACKAGES` are the
+fallback when a run has no such record (an older baseline, another profiler active). Tolerance: ``ulps`` (default 4: a different reduction order or SIMD path
 moves the last bits, and a gate that cries wolf on that gets switched off), ``rtol``, ``atol``.
 """
 from __future__ import annotations
@@ -95,6 +98,7 @@ class Probe:
     packages: tuple[str, ...] = ()
     tolerance: Tolerance = field(default_factory=Tolerance)
     description: str = ""
+    declared_packages: bool = False  # ``packages=`` was given (else the category's defaults)
 
     @property
     def seeded(self) -> bool:
@@ -158,7 +162,8 @@ class ProbeSet:
 
         def register(func: Callable[..., Any]) -> Callable[..., Any]:
             self.add(Probe(name=name, category=category, func=func, seeds=seeds or (None,), packages=plausible,
-                           tolerance=tolerance, description=description or (func.__doc__ or "").strip()))
+                           tolerance=tolerance, description=description or (func.__doc__ or "").strip(),
+                           declared_packages=packages is not None))
             return func
 
         return register

@@ -75,6 +75,8 @@ SNAPSHOT_SCHEMA: dict[str, Any] = {
                     "atol": {"type": "number", "minimum": 0}}},
                 "seeds": {"type": "array"},
                 "error": {"type": ["string", "null"]},
+                "executed": {"type": ["array", "null"], "items": {"type": "string"}},
+                "declared_packages": {"type": "boolean"},
                 "runs": {"type": "array", "items": {
                     "type": "object", "required": ["seed", "outputs"],
                     "properties": {"outputs": {"type": "object", "additionalProperties": _OUTPUT_SCHEMA}}}},
@@ -212,6 +214,9 @@ class ProbeRecord:
     seeds: list[Any]
     runs: list[tuple[Any, dict[str, Output]]] = field(default_factory=list)
     error: str | None = None  # "ExceptionType: message" when the probe raised
+    # Distributions whose code the (first) run executed; None when not watched (older baselines).
+    executed: list[str] | None = None
+    declared_packages: bool = False  # ``packages`` was given by the suite, not the category's defaults
 
     def outputs(self, seed: Any) -> dict[str, Output]:
         for s, outs in self.runs:
@@ -241,6 +246,8 @@ class Snapshot:
                     for out_name, out in sorted(outs.items())}})
             probes[name] = {"category": rec.category, "packages": list(rec.packages), "tolerance": rec.tolerance,
                             "seeds": jsonable(rec.seeds), "error": rec.error, "runs": runs}
+            if rec.executed is not None:
+                probes[name].update(executed=list(rec.executed), declared_packages=rec.declared_packages)
         return {"suite": self.suite, "probes": probes}, npz
 
     @classmethod
@@ -252,18 +259,28 @@ class Snapshot:
                                      for o, od in r["outputs"].items()}) for r in p["runs"]]
                 probes[name] = ProbeRecord(name=name, category=p["category"], packages=tuple(p["packages"]),
                                            tolerance=dict(p["tolerance"]), seeds=list(p["seeds"]), runs=runs,
-                                           error=p.get("error"))
+                                           error=p.get("error"), executed=p.get("executed"),
+                                           declared_packages=bool(p.get("declared_packages", False)))
             return cls(suite=d["suite"], probes=probes)
         except (KeyError, TypeError, AttributeError) as exc:
             raise ParityInputError(f"{where}: not a snapshot document (missing or malformed {exc})") from None
 
 
 def _run_probe(probe: Probe, seeds: Iterable[Any], *, raise_errors: bool) -> ProbeRecord:
+    from harness.upgrade.evidence import watch
+
     rec = ProbeRecord(name=probe.name, category=probe.category, packages=tuple(probe.packages),
-                      tolerance=probe.tolerance.to_dict(), seeds=list(probe.seeds))
-    for seed in seeds:
+                      tolerance=probe.tolerance.to_dict(), seeds=list(probe.seeds),
+                      declared_packages=probe.declared_packages)
+    for i, seed in enumerate(seeds):
+        evidence = None
         try:
-            raw = probe.run(seed)
+            if i == 0:  # the check runs the first seed only; the other seeds run the same code
+                with watch() as evidence:
+                    raw = probe.run(seed)
+                rec.executed = evidence.distributions()
+            else:
+                raw = probe.run(seed)
             outs = {name: encode_output(value, where=f"probe {probe.name!r} (seed {seed!r}) output {name!r}")
                     for name, value in raw.items()}
         except ParityInputError:
@@ -271,6 +288,8 @@ def _run_probe(probe: Probe, seeds: Iterable[Any], *, raise_errors: bool) -> Pro
         except Exception as exc:  # noqa: BLE001 - in a check, "it raises now" is itself a behaviour change
             if raise_errors:  # recording: a probe that cannot run here means no baseline can be made
                 raise ParityError(f"probe {probe.name!r} (seed {seed!r}) raised {type(exc).__name__}: {exc}") from exc
+            if evidence is not None:  # what it ran before raising is still evidence
+                rec.executed = evidence.distributions()
             last = traceback.extract_tb(exc.__traceback__)[-1]
             rec.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''} ({last.filename.rsplit('/', 1)[-1]}:{last.lineno})"
             rec.runs = []

@@ -20,6 +20,7 @@ from harness.upgrade import (
     evaluation_cases,
     findings_to_markdown,
     harness_metric_outputs,
+    read_baseline,
     record_baseline,
     sklearn_config,
     sklearn_metric_outputs,
@@ -315,3 +316,68 @@ def test_keras_adam_epsilon_change(tmp_path, monkeypatch):
     loss = changed[("keras_fit", "loss")]
     assert loss.category == "learning" and loss.size["n_beyond_noise"] == 3
     assert set(changed) == {("keras_defaults", "model"), ("keras_fit", "loss")}
+
+
+def _scaler_probes():
+    probes = ProbeSet("evidence_suite")
+
+    @probes.featurization("scaled")  # category defaults: numpy, pandas, pyarrow, tensorflow; no scikit-learn
+    def scaled():
+        from sklearn.preprocessing import StandardScaler
+
+        x = np.linspace(1.0, 5.0, 20).reshape(-1, 1)
+        return {"x": StandardScaler().fit_transform(x).ravel()}
+
+    return probes
+
+
+def _upgrade(monkeypatch, **versions):
+    import harness.upgrade.baseline as baseline_mod
+
+    real_fp = baseline_mod.fingerprint
+
+    def upgraded(**kw):
+        fp = real_fp(**kw)
+        fp["packages"] = {**fp["packages"], **versions}
+        return fp
+
+    monkeypatch.setattr(baseline_mod, "fingerprint", upgraded)
+
+
+def test_a_change_is_attributed_to_the_upgraded_package_whose_code_the_probe_ran(tmp_path, monkeypatch):
+    """A featurization probe that runs scikit-learn: a scikit-learn change is attributed to scikit-learn
+    (no packages= override), not to TensorFlow, which also 'changed' and is in the category's list but
+    whose code the probe never ran."""
+    from sklearn.preprocessing import StandardScaler
+
+    probes = _scaler_probes()
+    record_baseline(probes, root=tmp_path)
+    stored = read_baseline("evidence_suite", root=tmp_path).snapshot.probes["scaled"]
+    assert "scikit-learn" in stored.executed and "numpy" in stored.executed and "tensorflow" not in stored.executed
+    _upgrade(monkeypatch, **{"scikit-learn": "99.0.0", "tensorflow": "99.0.0"})
+    monkeypatch.setitem(StandardScaler.__init__.__kwdefaults__, "with_mean", False)  # the "upgrade"
+    (f,) = check_against_baseline("evidence_suite", probes, tmp_path).changed
+    assert f.packages == ["scikit-learn"] and f.attribution == "evidence"
+    assert "ran its code" in f.explanation and "tensorflow" not in f.explanation.split("(changed")[0]
+
+
+def test_without_evidence_the_category_list_is_the_fallback(tmp_path, monkeypatch):
+    """Runs not watched (another profiler held the hook; baselines from before): the declared list."""
+    from contextlib import contextmanager
+
+    from sklearn.preprocessing import StandardScaler
+
+    import harness.upgrade.evidence as evidence
+
+    @contextmanager
+    def unwatched():
+        yield evidence.Evidence()  # files None: nothing recorded
+
+    monkeypatch.setattr(evidence, "watch", unwatched)
+    probes = _scaler_probes()
+    record_baseline(probes, root=tmp_path)
+    assert read_baseline("evidence_suite", root=tmp_path).snapshot.probes["scaled"].executed is None
+    _upgrade(monkeypatch, **{"scikit-learn": "99.0.0", "tensorflow": "99.0.0"})
+    monkeypatch.setitem(StandardScaler.__init__.__kwdefaults__, "with_mean", False)
+    (f,) = check_against_baseline("evidence_suite", probes, tmp_path).changed
+    assert f.packages == ["tensorflow"] and f.attribution == "declared"
