@@ -5,12 +5,12 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from harness.stats._numba_cache import cached_jit
 from harness.stats._resample import _GAMMA, _M1, _M2  # SplitMix64's constants, one definition
 
 _FIELD = np.uint64(0xFFFF)
 _LINE = 64  # bytes per cache line
 
-_jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(inline="always")
 
 
@@ -41,7 +41,7 @@ def _add_lane(acc, lane, v):
     return (a0, a1, a2, a3 + v)
 
 
-@_jit
+@cached_jit
 def fill_indices(key, counts, bits, out):
     """out[:F] = the in-block draws (F = counts.sum()): block base + offset, in protocol order."""
     f = 0
@@ -102,7 +102,7 @@ def _add_draws(key, j, e, base, shift, x, y, acc):
     acc[4], acc[5], acc[6], acc[7] = y0, y1, y2, y3
 
 
-@_jit
+@cached_jit
 def batch_sums(keys, counts, bits, tails, tail_starts, x, y, acc):
     """Lane sums of x (and y, unless None) over the draws of R replicates of the same size:
     keys (R,) and counts (R, G) as in `fill_indices`, replicate b's last-block draws at

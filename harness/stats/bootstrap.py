@@ -9,11 +9,16 @@ Resampling schemes
   default_rng(SeedSequence(seed, spawn_key=(b,))) by the block-wise protocol of
   `harness.stats._resample.draw` (exactly multinomial counts), so replicate b does not depend on
   n_boot, and every metric sees the same resample for the same seed.
-- "poisson": each unit gets a Poisson(1) weight that depends only on (seed, unit key, replicate):
-  the b-th output of a SplitMix64 stream seeded by a hash of (seed, key). Row order, chunking and
-  workers do not matter; per-replicate sums from chunks simply add (see `poisson_weights`).
+- "poisson" (what suite runs and `parity compare --key` use): each unit gets a Poisson(1) weight
+  that depends only on (seed, unit key, replicate) (`harness.stats._poisson` documents the
+  generator). Row order, chunking and workers do not matter; per-replicate sums from chunks simply
+  add (see `poisson_weights`). Without keys, rows are keyed by their position.
 
-Speed (never an n x n_boot matrix; O(n) memory). A multinomial resample is drawn block by block
+Speed (never an n x n_boot matrix; O(n) memory). Poisson replicates go in batches of
+POISSON_BATCH through one pass over the rows each (`harness.stats._poisson`): the sums of the
+mean-type and ranking metrics, and sweeps in each model's score order for AUC, average precision
+and ECE (no count arrays, no per-replicate sort); the calibration fits and user metrics take the
+replicate's weights as counts (below). A multinomial resample is drawn block by block
 (`harness.stats._resample`), so every gather and scatter below stays inside a cache-sized window of
 rows. With numba installed (the `fast` extra) the resamples are generated, and the sums of the
 mean-type metrics computed, by compiled loops, a batch of RESAMPLE_BATCH replicates per pass over
@@ -56,7 +61,7 @@ from scipy.stats import t as student_t
 
 from harness.errors import ParityInputError
 from harness.progress import bar as progress_bar
-from harness.stats import _resample
+from harness.stats import _poisson, _resample
 from harness.stats import metrics as _m
 from harness.stats._resample import _GAMMA, _GAMMA_INT, _MASK, _mix64  # SplitMix64, shared
 from harness.stats.metrics import _dot
@@ -179,38 +184,10 @@ def hash_keys(keys: Any, name: str = "keys") -> np.ndarray:
     return out
 
 
-# P(X <= k) for X ~ Poisson(1); the last entry is where the CDF rounds to 1 in float64, so draws
-# are exact Poisson(1) to float resolution.
-def _poisson1_cdf() -> np.ndarray:
-    k, term, acc, out = 0, math.exp(-1.0), 0.0, []
-    while True:
-        acc += term
-        out.append(acc)
-        k += 1
-        term /= k
-        if acc >= 1.0 or term < 1e-18:
-            break
-    return np.array(out)
-
-
-_POISSON_CDF = _poisson1_cdf()
-
-
 def _seed_base(hashed: np.ndarray, seed: int) -> np.ndarray:
+    """Each unit's 64-bit base (`harness.stats._poisson`): a SplitMix64 hash of (seed, key hash)."""
     s = _mix64(np.array([(seed + _GAMMA_INT) & _MASK], dtype=np.uint64))[0]
     return _mix64((hashed ^ s) + _GAMMA)
-
-
-def _poisson_from_base(base: np.ndarray, b: int) -> np.ndarray:
-    x = _mix64(base + np.uint64(((b + 1) * _GAMMA_INT) & _MASK))  # output b of the SplitMix64 stream seeded by base
-    u = (x >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
-    # Inverse CDF, k = #{j : u >= P(X <= j)}: two comparisons settle 92 % of rows; only the rest
-    # go through searchsorted (about 2.5x faster than searchsorted on every row, same result).
-    k = (u >= _POISSON_CDF[0]).astype(np.int32)
-    k += u >= _POISSON_CDF[1]
-    tail = np.flatnonzero(u >= _POISSON_CDF[2])
-    k[tail] = np.searchsorted(_POISSON_CDF, u[tail], side="right")
-    return k
 
 
 def poisson_weights(keys: Any, seed: int, replicates: int | Sequence[int] | np.ndarray) -> np.ndarray:
@@ -224,10 +201,10 @@ def poisson_weights(keys: Any, seed: int, replicates: int | Sequence[int] | np.n
     reps = np.arange(replicates) if isinstance(replicates, (int, np.integer)) else np.asarray(replicates)
     if reps.ndim != 1 or (reps.size and (not np.issubdtype(reps.dtype, np.integer) or reps.min() < 0)):
         raise ParityInputError(f"replicates: expected a count or non-negative integer indices, got {replicates!r}")
-    base = _seed_base(hash_keys(keys), seed)
-    out = np.empty((reps.shape[0], base.shape[0]), dtype=np.int32)
+    lo, hi = _poisson.split(_seed_base(hash_keys(keys), seed))
+    out = np.empty((reps.shape[0], lo.shape[0]), dtype=np.int32)
     for j, b in enumerate(reps.tolist()):
-        out[j] = _poisson_from_base(base, b)
+        out[j] = _poisson.counts(lo, hi, b)
     return out
 
 
@@ -251,6 +228,15 @@ class _Kernel:
 
     def from_counts(self, c: np.ndarray) -> tuple[float, float]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def diffs_poisson(self, lo: np.ndarray, hi: np.ndarray, b0: int, b1: int) -> np.ndarray:
+        """new - legacy for Poisson replicates b0..b1-1 (lo, hi: the units' words, `_poisson`).
+        Kernels with a one-pass form override this; the rest take each replicate's counts."""
+        out = np.empty(b1 - b0)
+        for r, b in enumerate(range(b0, b1)):
+            a, n = self.from_counts(_poisson.fill_counts(lo, hi, b))
+            out[r] = n - a
+        return out
 
     def jackknife(self) -> np.ndarray:  # leave-one-unit-out diffs
         raise NotImplementedError
@@ -332,6 +318,29 @@ class _AUCKernel(_Kernel):
         both = self.pairs.view(np.int32)
         return self._both(np.bincount(both, weights=np.repeat(wts, 2), minlength=self.total))
 
+    def diffs_poisson(self, lo, hi, b0, b1):
+        # One sweep per model over its rows in score order (`_poisson.auc_sweep` / `ap_sweep`): no
+        # count array, no bincount; the sweeps are set up once per bootstrap.
+        if getattr(self, "_sweeps", None) is None or self._sweeps[0] is not lo:
+            sweeps = []
+            for s in self.scores:
+                order = np.argsort(s, kind="stable")
+                if self.stat == "ap":
+                    order = order[::-1]
+                sweeps.append(_poisson.Sweep(lo, hi, order, s, self.y, self.w))
+            self._sweeps = (lo, sweeps)
+        vals = []
+        for sw in self._sweeps[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):  # undefined: NaN, reported by the caller
+                if self.stat == "auc":
+                    u, cp, cn = _poisson.auc_sweep(sw, b0, b1).T
+                    den = cp * cn
+                    vals.append(np.where(den > 0, u / den, np.nan))
+                else:
+                    a, tp = _poisson.ap_sweep(sw, b0, b1).T
+                    vals.append(np.where(tp > 0, a / tp, np.nan))
+        return vals[1] - vals[0]
+
     def jackknife(self):
         if self.stat == "ap":  # no O(n) leave-one-out formula for AP: evaluate, within the limit
             return _GenericKernel(self.mdef, self.y.astype(np.float64), *self.scores, self.w, None).jackknife()
@@ -394,6 +403,17 @@ class _SumsKernel(_Kernel):
     def from_counts(self, c):
         a, b = self.finalize(np.einsum("ki,i->k", self.cols, c.astype(np.float64, copy=False)))
         return float(a), float(b)
+
+    def diffs_poisson(self, lo, hi, b0, b1):
+        # The same sums as diffs_from_resamples, with Poisson weights; a column of ones is summed
+        # too (its sum is the replicate's total weight, not n).
+        summed = [self.diff_col, self.cols[2]] if self.diff_col is not None else list(self.cols)
+        sums = _poisson.sums(lo, hi, b0, b1, np.stack(summed))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.diff_col is not None:
+                return sums[:, 0] / sums[:, 1]
+            a, b = self.finalize(sums.T)
+        return np.asarray(b) - np.asarray(a)
 
     def jackknife(self):
         total = self.cols.sum(axis=1)
@@ -479,6 +499,25 @@ class _ECEKernel(_Kernel):
 
     def from_counts(self, c):
         return self._sides(c)
+
+    def diffs_poisson(self, lo, hi, b0, b1):
+        # One sweep per model over its rows in probability order (`_poisson.ece_sweep`); the total
+        # weight, which places the quantile edges, is one sum over the rows in input order.
+        if getattr(self, "_sweeps", None) is None or self._sweeps[0] is not lo:
+            sweeps = []
+            for side, p in zip(self.sides, self.scores):
+                sw = _poisson.Sweep(lo, hi, side.order, p, self.y > 0, self.w)
+                sweeps.append((sw, np.ascontiguousarray(side.gap)))
+            self._sweeps = (lo, sweeps)
+        col = np.ones(self.n_units) if self.w is None else self.w
+        total = _poisson.sums(lo, hi, b0, b1, col[None, :])[:, 0]
+        targets = total[:, None] * np.arange(1, self.n_bins) / self.n_bins  # as metrics.ece
+        vals = []
+        for sw, gap in self._sweeps[1]:
+            gaps = _poisson.ece_sweep(sw, gap, targets, b0, b1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                vals.append(np.where(total > 0, gaps / total, np.nan))
+        return vals[1] - vals[0]
 
     def jackknife(self):
         return _GenericKernel(self.mdef, self.y, *self.scores, self.w, None).jackknife()
@@ -706,6 +745,7 @@ def _bca_ci(reps, z0, a, alpha):
 # ----------------------------------------------------------------------------------------------
 
 RESAMPLE_BATCH = 32  # replicates drawn and summed together (a resample is a few KB until materialized)
+POISSON_BATCH = 256  # Poisson replicates per pass over the rows (their running sums stay in L1)
 
 
 def _check_seed(seed) -> int:
@@ -723,13 +763,13 @@ def _point(mdef, which, y_true, score, extra, sample_weight) -> float:
 
 def paired_bootstrap(metric, y_true, score_legacy, score_new, *, sample_weight=None, groups=None,
                      keys=None, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0,
-                     scheme: Scheme = "multinomial", ci_method: CIMethod = "percentile") -> BootstrapResult:
+                     scheme: Scheme = "poisson", ci_method: CIMethod = "percentile") -> BootstrapResult:
     """Paired bootstrap interval of metric(new) - metric(legacy) (module docstring for the details).
 
     metric: a name from METRICS ("ndcg@K" for any K) or a MetricDef. groups: query group per row,
     required for ranking metrics, whose resampling unit is the group. keys: unique row keys (int or
-    str), required for scheme="poisson" with row-level metrics (not used by "multinomial"); ranking
-    metrics key the Poisson weights by the group id instead. Replicates in which a metric is undefined (e.g. one class drawn)
+    str) for scheme="poisson" with row-level metrics (without them, the row positions 0..n-1; not
+    used by "multinomial"); ranking metrics key the Poisson weights by the group id instead. Replicates in which a metric is undefined (e.g. one class drawn)
     raise ParityInputError: the golden set is too small for this bootstrap.
     """
     mdef = _m.get_metric(metric)
@@ -771,16 +811,16 @@ def paired_bootstrap(metric, y_true, score_legacy, score_new, *, sample_weight=N
             if unit_keys.dtype.kind == "f":  # float ids (validated finite): key them by their repr
                 unit_keys = np.array([repr(float(v)) for v in unit_keys])
         else:
-            if keys is None:
-                raise ParityInputError("keys: scheme='poisson' needs unique row keys (int or str), one per row")
-            unit_keys = np.asarray(keys)
+            # Without keys a row is known only by its position: the replicates then depend on the
+            # row order (as multinomial resamples do), but not on how the rows are chunked.
+            unit_keys = np.arange(n) if keys is None else np.asarray(keys)
             if unit_keys.ndim != 1 or unit_keys.shape[0] != n:
                 raise ParityInputError(f"keys: expected one key per row ({n}), got shape {unit_keys.shape}")
-        base = _seed_base(hash_keys(unit_keys), seed)
-        for b in range(n_boot):
-            a_b, n_b = kernel.from_counts(_poisson_from_base(base, b))
-            reps[b] = n_b - a_b
-            bar.update(1)
+        lo_words, hi_words = _poisson.split(_seed_base(hash_keys(unit_keys), seed))
+        for lo in range(0, n_boot, POISSON_BATCH):
+            hi = min(lo + POISSON_BATCH, n_boot)
+            reps[lo:hi] = kernel.diffs_poisson(lo_words, hi_words, lo, hi)
+            bar.update(hi - lo)
     bar.close()
     bad = ~np.isfinite(reps)
     if bad.any():

@@ -106,7 +106,7 @@ def test_replicates_equal_sklearn_on_the_same_resample(name, tied, weighted):
     else:
         y, a, b = d.za, d.pa * 3, d.pb * 3
     w = d.w if weighted else None
-    r = paired_bootstrap(name, y, a, b, sample_weight=w, n_boot=6, seed=11)
+    r = paired_bootstrap(name, y, a, b, sample_weight=w, n_boot=6, seed=11, scheme="multinomial")
     for rep in range(6):
         i = resample(11, rep, d.n)
         wi = None if w is None else w[i]
@@ -121,7 +121,7 @@ def test_replicates_equal_sklearn_on_the_same_resample(name, tied, weighted):
 def test_replicates_of_other_metrics_equal_the_metric_on_the_resample(name, tied):
     d = pair_data(n=800, seed=1, tied=tied)
     fn = M.get_metric(name).fn
-    r = paired_bootstrap(name, d.y, d.pa, d.pb, sample_weight=d.w, n_boot=4, seed=5)
+    r = paired_bootstrap(name, d.y, d.pa, d.pb, sample_weight=d.w, n_boot=4, seed=5, scheme="multinomial")
     for rep in range(4):
         i = resample(5, rep, d.n)
         ref = fn(d.y[i], d.pb[i], sample_weight=d.w[i]) - fn(d.y[i], d.pa[i], sample_weight=d.w[i])
@@ -193,7 +193,7 @@ def test_replicates_on_several_blocks_equal_the_reference_metric(name, weighted)
     fn = SKLEARN[name][0] if name in SKLEARN else M.get_metric(name).fn
     if name == "mae":
         y, pa, pb = z, pa * 3, pb * 3
-    r = paired_bootstrap(name, y, pa, pb, sample_weight=w, n_boot=2, seed=13)
+    r = paired_bootstrap(name, y, pa, pb, sample_weight=w, n_boot=2, seed=13, scheme="multinomial")
     for rep in range(2):
         i = resample(13, rep, n)
         wi = None if w is None else w[i]
@@ -229,23 +229,26 @@ def test_calibration_kernel_first_step_terms():
     assert np.isclose(k.wy @ c, np.sum(c * d.w * d.y), rtol=1e-12)
 
 
-def test_seeded_reproducible_and_seed_sensitive():
+@pytest.mark.parametrize("scheme", ["poisson", "multinomial"])
+def test_seeded_reproducible_and_seed_sensitive(scheme):
     d = pair_data()
-    r1 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=50, seed=3)
-    r2 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=50, seed=3)
-    r3 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=50, seed=4)
+    r1 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=300, seed=3, scheme=scheme)  # > 1 batch
+    r2 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=300, seed=3, scheme=scheme)
+    r3 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=300, seed=4, scheme=scheme)
     assert np.array_equal(r1.replicates, r2.replicates) and r1.ci == r2.ci
     assert not np.array_equal(r1.replicates, r3.replicates)
     # replicate b does not depend on n_boot
-    r4 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=20, seed=3)
+    r4 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=20, seed=3, scheme=scheme)
     assert np.array_equal(r4.replicates, r1.replicates[:20])
 
 
 def test_result_fields():
     d = pair_data()
     r = paired_bootstrap("logloss", d.y, d.pa, d.pb, n_boot=200, alpha=0.1, seed=7)
-    assert (r.metric, r.n_boot, r.seed, r.scheme, r.ci_method, r.alpha) == ("logloss", 200, 7, "multinomial", "percentile", 0.1)
-    assert r.method == "paired bootstrap (percentile, 200 replicates, seed 7)"
+    assert (r.metric, r.n_boot, r.seed, r.scheme, r.ci_method, r.alpha) == ("logloss", 200, 7, "poisson", "percentile", 0.1)
+    assert r.method == "paired Poisson bootstrap (percentile, 200 replicates, seed 7)"
+    m = paired_bootstrap("logloss", d.y, d.pa, d.pb, n_boot=200, alpha=0.1, seed=7, scheme="multinomial")
+    assert m.scheme == "multinomial" and m.method == "paired bootstrap (percentile, 200 replicates, seed 7)"
     assert r.replicates.shape == (200,)
     assert r.se == pytest.approx(np.std(r.replicates, ddof=1), abs=0)
     assert r.ci == tuple(np.percentile(r.replicates, [5, 95]))
@@ -271,7 +274,7 @@ def ranking_data(seed=2):
 def test_ranking_resamples_whole_groups(name):
     rel, sa, sb, g = ranking_data()
     fn = M.get_metric(name).fn
-    r = paired_bootstrap(name, rel, sa, sb, groups=g, n_boot=5, seed=9)
+    r = paired_bootstrap(name, rel, sa, sb, groups=g, n_boot=5, seed=9, scheme="multinomial")
     ids = np.unique(g)  # the resampling unit order: sorted group ids
     assert r.n_units == ids.shape[0] and "resampling query groups" in r.method
     for rep in range(5):
@@ -384,14 +387,137 @@ def test_poisson_ranking_keys_by_group():
 
 @pytest.mark.parametrize(
     "keys,match",
-    [(None, "keys: scheme='poisson' needs"), (np.zeros(1500, dtype=int), "keys: keys must be unique"),
+    [(np.zeros(1500, dtype=int), "keys: keys must be unique"),
      (np.arange(10), "keys: expected one key per row"), (np.linspace(0, 1, 1500), "keys: expected integer or string")],
-    ids=["missing", "duplicate", "wrong-length", "float"],
+    ids=["duplicate", "wrong-length", "float"],
 )
 def test_poisson_bad_keys(keys, match):
     d = pair_data()
     with pytest.raises(ParityInputError, match=match):
         paired_bootstrap("auc", d.y, d.za, d.zb, keys=keys, scheme="poisson", n_boot=5)
+
+
+def test_poisson_without_keys_keys_by_row_position():
+    d = pair_data(n=900, seed=2)
+    r = paired_bootstrap("ece", d.y, d.pa, d.pb, scheme="poisson", n_boot=6, seed=4)
+    r2 = paired_bootstrap("ece", d.y, d.pa, d.pb, keys=np.arange(d.n), scheme="poisson", n_boot=6, seed=4)
+    assert np.array_equal(r.replicates, r2.replicates)
+
+
+def lowbias32(x: int) -> int:
+    """Wellons' lowbias32 with Python integers."""
+    m = 0xFFFFFFFF
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & m
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & m
+    return x ^ (x >> 16)
+
+
+def slow_poisson_weight(base: int, b: int) -> int:
+    """The documented weight (harness.stats._poisson's docstring), with Python integers and the
+    Poisson(1) CDF from scipy: the inverse CDF of Poisson(1) at the 32-bit uniform x / 2**32."""
+    lo, hi = base & 0xFFFFFFFF, base >> 32
+    x = lowbias32(((lo + (b + 1) * 0x9E3779B9) & 0xFFFFFFFF) ^ hi)
+    k = 0
+    while k < 40 and x >= math.ceil(scipy.stats.poisson.cdf(k, 1.0) * 2**32):
+        k += 1
+    return k
+
+
+def test_poisson_weights_follow_the_documented_protocol():
+    from harness.stats import _poisson
+    from harness.stats.bootstrap import _seed_base, hash_keys
+
+    keys = np.array([0, 1, 2, 77, -5, 2**40])
+    base = _seed_base(hash_keys(keys), 3)
+    w = poisson_weights(keys, 3, 50)
+    assert w.dtype == np.int32
+    assert [[slow_poisson_weight(int(bb), r) for bb in base] for r in range(50)] == w.tolist()
+    # the thresholds are scipy's Poisson(1) CDF rounded up to 2**-32, every one below 2**32
+    want = [math.ceil(scipy.stats.poisson.cdf(k, 1.0) * 2**32) for k in range(40)]
+    assert _poisson.THRESHOLDS.tolist() == [t for t in want if t < 2**32]
+    # the tail (k >= 6, one draw in 1700) takes another branch of the loops: the same rule there
+    many = np.arange(60_000)
+    wm = poisson_weights(many, 3, 2)
+    rows, cols = np.nonzero(wm >= 6)
+    assert rows.shape[0] >= 20
+    base = _seed_base(hash_keys(many), 3)
+    assert [slow_poisson_weight(int(base[c]), int(r)) for r, c in zip(rows, cols)] == wm[rows, cols].tolist()
+
+
+def test_poisson_weights_are_exactly_poisson_one_at_scale():
+    """One million draws (250k keys x 4 replicates) against scipy's Poisson(1) pmf, every count
+    from 0 to 6 and the tail; and no dependence between replicates or between neighbouring keys."""
+    w = poisson_weights(np.arange(250_000), 11, 4)
+    flat = w.reshape(-1)
+    k = np.arange(7)
+    observed = np.array([np.sum(flat == i) for i in k] + [np.sum(flat >= 7)])
+    pmf = scipy.stats.poisson.pmf(k, 1.0)
+    expected = flat.shape[0] * np.append(pmf, scipy.stats.poisson.sf(6, 1.0))
+    assert scipy.stats.chisquare(observed, expected).pvalue > 1e-3
+    assert abs(flat.mean() - 1) < 4.5 / math.sqrt(flat.shape[0])
+    assert abs(flat.var() - 1) < 4.5 * math.sqrt(3 / flat.shape[0])  # Var(X) = 1, Var((X-1)^2) ~ 3
+    c = np.corrcoef(w)
+    assert np.all(np.abs(c[np.triu_indices(4, 1)]) < 0.01)
+    assert abs(np.corrcoef(w[0, :-1], w[0, 1:])[0, 1]) < 0.01  # consecutive keys
+
+
+REFS = {"auc": skm.roc_auc_score, "pr_auc": skm.average_precision_score, "logloss": skm.log_loss,
+        "brier": skm.brier_score_loss, "rmse": skm.root_mean_squared_error, "mae": skm.mean_absolute_error}
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("tied", [False, True], ids=["continuous", "tied"])
+@pytest.mark.parametrize("name", ["auc", "pr_auc", "logloss", "brier", "rmse", "mae", "ece", "calibration_ratio",
+                                  "calibration_slope", "calibration_intercept"])
+def test_poisson_replicates_equal_the_reference_under_the_weights(name, tied, weighted):
+    """Each Poisson replicate is the metric with (Poisson weight x sample weight) as sample weights,
+    computed by scikit-learn where it has the metric (by the harness's metric otherwise)."""
+    d = pair_data(n=2000, seed=12, tied=tied)
+    if name in ("auc", "pr_auc"):
+        y, a, b = d.y, d.za, d.zb
+    elif name in ("rmse", "mae"):
+        y, a, b = d.za, d.pa * 3, d.pb * 3
+    else:
+        y, a, b = d.y, d.pa, d.pb
+    w = d.w if weighted else None
+    keys = np.array([f"k{i}" for i in range(d.n)])
+    r = paired_bootstrap(name, y, a, b, sample_weight=w, keys=keys, scheme="poisson", n_boot=5, seed=21)
+    fn = REFS.get(name, M.get_metric(name).fn)
+    pw = poisson_weights(keys, 21, 5)
+    for rep in range(5):
+        sw = pw[rep] * (1.0 if w is None else w)
+        keep = sw > 0
+        ref = fn(y[keep], b[keep], sample_weight=sw[keep]) - fn(y[keep], a[keep], sample_weight=sw[keep])
+        assert abs(r.replicates[rep] - ref) < (1e-9 if name.startswith("calibration_s") or "intercept" in name else 1e-12)
+
+
+def _naive_bootstrap_se(fn, arrays, n_boot, seed):
+    """The textbook bootstrap: n rows drawn with replacement, the metric recomputed, SD of the diffs."""
+    rng = np.random.default_rng(seed)
+    y, a, b = arrays
+    n = y.shape[0]
+    diffs = []
+    for _ in range(n_boot):
+        i = rng.integers(0, n, n)
+        diffs.append(fn(y[i], b[i]) - fn(y[i], a[i]))
+    return float(np.std(diffs, ddof=1))
+
+
+@pytest.mark.parametrize("name", ["auc", "pr_auc", "calibration_ratio", "ece", "logloss"])
+def test_poisson_bootstrap_se_matches_the_textbook_bootstrap(name):
+    """The Poisson bootstrap estimates the same sampling distribution as the classic one: its SE
+    agrees with a slow multinomial loop of scikit-learn (or metric) calls within Monte-Carlo error
+    (SE of an SD estimate from B replicates ~ SD / sqrt(2B); the bound is 4.5 of those combined)."""
+    d = pair_data(n=3000, seed=14)
+    arrays = (d.y, d.za, d.zb) if name in ("auc", "pr_auc") else (d.y, d.pa, d.pb)
+    fn = REFS.get(name, M.get_metric(name).fn)
+    b_ours, b_ref = 3000, 1000
+    ours = paired_bootstrap(name, *arrays, keys=np.arange(d.n) * 7 + 3, scheme="poisson", n_boot=b_ours, seed=5).se
+    ref = _naive_bootstrap_se(fn, arrays, b_ref, seed=6)
+    tol = 4.5 * math.sqrt(1 / (2 * b_ours) + 1 / (2 * b_ref))
+    assert abs(ours / ref - 1) < tol, (ours, ref)
 
 
 # ---------------------------------------------------------------- intervals vs scipy.stats.bootstrap

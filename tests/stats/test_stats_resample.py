@@ -1,19 +1,23 @@
-"""The bootstrap's resamples and their sums (harness.stats._resample): the numba and numpy engines
-give identical indices and bit-identical sums, the sums follow the documented order of additions
-(checked against a slow Python loop), and the engine falls back to numpy when numba is missing or
-disabled. The protocol itself is tested against a slow reference in test_stats_bootstrap.py."""
+"""The bootstrap's engines: multinomial resamples and their sums (harness.stats._resample) and the
+Poisson bootstrap's one-pass sums and sweeps (harness.stats._poisson). For each, the numba and numpy
+engines give bit-identical results, which follow the documented order of additions (checked
+against slow Python loops); the engine falls back to numpy when numba is missing or disabled; and
+numba's cache goes to a user cache directory, never into the source tree. The weights' and
+resamples' protocols are tested against slow references in test_stats_bootstrap.py."""
 from __future__ import annotations
 
 import importlib.util
 import math
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from harness.stats import _poisson as P
 from harness.stats import _resample as R
-from harness.stats.bootstrap import paired_bootstrap
+from harness.stats.bootstrap import _seed_base, hash_keys, paired_bootstrap
 
 BLOCK = 2**R.RESAMPLE_BLOCK_BITS
 SIZES = [1, 5, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 1_234, 4 * BLOCK]
@@ -23,8 +27,10 @@ SIZES = [1, 5, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 1_234, 4 * BLOCK]
 def fresh_engine():
     """Engine choice re-read from the environment inside the test, and forgotten after it."""
     R._numba_kernels.cache_clear()
+    P._kernels.cache_clear()
     yield
     R._numba_kernels.cache_clear()
+    P._kernels.cache_clear()
 
 
 @pytest.fixture
@@ -36,6 +42,7 @@ def numba_kernels(fresh_engine, monkeypatch):
         pytest.skip("numba is not installed (pip install -e '.[test]'); the numpy engine is tested elsewhere")
     kern = R._numba_kernels()
     assert kern is not None and R.engine() == "numba"
+    assert P._kernels() is not None and P.engine() == "numba"
     return kern
 
 
@@ -107,20 +114,22 @@ def test_special_values_agree_between_engines(numba_kernels):
 def test_parity_numba_0_selects_numpy(fresh_engine, monkeypatch):
     monkeypatch.setenv("PARITY_NUMBA", "0")
     assert R._numba_kernels() is None and R.engine() == "numpy"
+    assert P._kernels() is None and P.engine() == "numpy"
 
 
 def test_missing_numba_falls_back_to_numpy(fresh_engine, monkeypatch):
     monkeypatch.delenv("PARITY_NUMBA", raising=False)
     monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` raises ImportError
     monkeypatch.delitem(sys.modules, "harness.stats._resample_numba", raising=False)
-    assert R.engine() == "numpy"
+    monkeypatch.delitem(sys.modules, "harness.stats._poisson_numba", raising=False)
+    assert R.engine() == "numpy" and P.engine() == "numpy"
     r = R.draw(1, 0, BLOCK + 3)
     assert np.array_equal(R.indices(r), R._np_indices(r))
 
 
 @pytest.mark.parametrize("name", ["logloss", "rmse", "mae", "calibration_ratio", "auc", "ece"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
-def test_bootstrap_replicates_do_not_depend_on_the_engine(name, weighted, numba_kernels, monkeypatch):
+def test_multinomial_replicates_do_not_depend_on_the_engine(name, weighted, numba_kernels, monkeypatch):
     rng = np.random.default_rng(6)
     n = 2 * BLOCK + 501
     y = (rng.random(n) < 0.2).astype(int)
@@ -130,9 +139,184 @@ def test_bootstrap_replicates_do_not_depend_on_the_engine(name, weighted, numba_
     if name in ("rmse", "mae"):
         y = z
     w = rng.integers(1, 4, n).astype(float) if weighted else None
-    compiled = paired_bootstrap(name, y, pa, pb, sample_weight=w, n_boot=40, seed=9).replicates  # > 1 batch
+    run = lambda: paired_bootstrap(name, y, pa, pb, sample_weight=w, n_boot=40, seed=9,  # noqa: E731
+                                   scheme="multinomial").replicates
+    compiled = run()  # > 1 batch
     monkeypatch.setenv("PARITY_NUMBA", "0")
     R._numba_kernels.cache_clear()
     assert R.engine() == "numpy"
-    plain = paired_bootstrap(name, y, pa, pb, sample_weight=w, n_boot=40, seed=9).replicates
+    plain = run()
     assert np.array_equal(compiled, plain)
+
+
+# ---------------------------------------------------------------- Poisson engine
+
+def slow_running(terms) -> float:
+    """A running sum from +0.0, one Python float addition at a time."""
+    acc = 0.0
+    for t in terms:
+        acc += float(t)
+    return acc
+
+
+def units(n: int, seed: int = 3):
+    return P.split(_seed_base(hash_keys(np.arange(n) * 5 + 1), seed))
+
+
+def sweep_data(n: int, seed: int, tied: bool):
+    rng = np.random.default_rng(seed)
+    y = rng.random(n) < 0.2
+    s = rng.normal(size=n) + y
+    if tied:
+        s = np.round(s, 1)
+    p = 1 / (1 + np.exp(-s))
+    w = rng.integers(1, 4, n) * rng.choice([0.5, 1.0, 1.3], n)
+    return y, s, p, w
+
+
+def slow_auc_ap(k, w, y, s, order, stat):
+    """`_poisson`'s auc / ap contract, run by run, in Python floats."""
+    ww = k * (1.0 if w is None else w)
+    rows = order.tolist()
+    runs = [[rows[0]]]
+    for i in rows[1:]:
+        (runs[-1].append(i) if s[i] == s[runs[-1][0]] else runs.append([i]))
+    pos_acc = neg_acc = total = 0.0
+    for run in runs:
+        p_s, n_s = pos_acc, neg_acc
+        for i in run:
+            if y[i]:
+                pos_acc += float(ww[i])
+            else:
+                neg_acc += float(ww[i])
+        if any(y[i] for i in run):
+            if stat == "auc":
+                total += (pos_acc - p_s) * (n_s + 0.5 * (neg_acc - n_s))
+            elif pos_acc - p_s > 0:
+                total += (pos_acc - p_s) * (pos_acc / (pos_acc + neg_acc))
+    return (total, pos_acc, neg_acc) if stat == "auc" else (total, pos_acc)
+
+
+@pytest.mark.parametrize("n", [1, 7, 300, 5000])
+def test_poisson_sums_follow_the_contract_and_agree_between_engines(n, numba_kernels, monkeypatch):
+    lo, hi = units(n)
+    cols = np.stack(columns(n, seed=n))
+    got = {}
+    for eng in ("numba", "numpy"):
+        monkeypatch.setenv("PARITY_NUMBA", "1" if eng == "numba" else "0")
+        P._kernels.cache_clear()
+        assert P.engine() == eng
+        got[eng] = [P.sums(lo, hi, 3, 40, cols), P.sums(lo, hi, 3, 40, cols[:2]), P.sums(lo, hi, 0, 2, cols[1:2]),
+                    np.stack([P.fill_counts(lo, hi, b) for b in (0, 9)])]
+    for a, b in zip(got["numba"], got["numpy"]):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    k = np.stack([P.counts(lo, hi, b) for b in range(3, 40)]).astype(np.float64)
+    want = [[slow_running(k[r] * c) for c in cols] for r in range(k.shape[0])]
+    assert got["numpy"][0].tolist() == want
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("tied", [False, True], ids=["continuous", "tied"])
+def test_poisson_sweeps_follow_the_contract_and_agree_between_engines(tied, weighted, numba_kernels, monkeypatch):
+    n = 3000
+    lo, hi = units(n, seed=8)
+    y, s, p, w = sweep_data(n, seed=1, tied=tied)
+    w = w if weighted else None
+    asc = np.argsort(s, kind="stable")
+    porder = np.argsort(p, kind="stable")
+    gap = np.ascontiguousarray((p - y)[porder])
+    total = P.sums(lo, hi, 0, 300, (np.ones(n) if w is None else w)[None, :])[:, 0]
+    targets = total[:, None] * np.arange(1, 10) / 10
+    got = {}
+    for eng in ("numba", "numpy"):
+        monkeypatch.setenv("PARITY_NUMBA", "1" if eng == "numba" else "0")
+        P._kernels.cache_clear()
+        got[eng] = (P.auc_sweep(P.Sweep(lo, hi, asc, s, y, w), 0, 300),  # > one batch of the loops
+                    P.ap_sweep(P.Sweep(lo, hi, asc[::-1], s, y, w), 0, 300),
+                    P.ece_sweep(P.Sweep(lo, hi, porder, p, y, w), gap, targets, 0, 300))
+    for a, b in zip(got["numba"], got["numpy"]):
+        assert np.array_equal(a, b)
+    for b in (0, 1, 299):
+        k = P.counts(lo, hi, b).astype(np.float64)
+        assert tuple(got["numpy"][0][b]) == slow_auc_ap(k, w, y, s, asc, "auc")
+        assert tuple(got["numpy"][1][b]) == slow_auc_ap(k, w, y, s, asc[::-1], "ap")
+
+
+def test_poisson_sums_special_values_agree_between_engines(numba_kernels, monkeypatch):
+    n = 4000
+    lo, hi = units(n, seed=2)
+    rng = np.random.default_rng(0)
+    nan_col = rng.normal(size=n)
+    nan_col[rng.integers(0, n, 50)] = np.nan
+    inf_col = np.zeros(n)
+    inf_col[::97] = np.inf
+    inf_col[1::97] = -np.inf
+    cols = np.stack([nan_col, inf_col, np.full(n, -0.0)])
+    got = []
+    for eng in ("1", "0"):
+        monkeypatch.setenv("PARITY_NUMBA", eng)
+        P._kernels.cache_clear()
+        got.append(P.sums(lo, hi, 0, 5, cols))
+    assert np.array_equal(got[0], got[1], equal_nan=True)
+    assert np.isnan(got[0][:, 0]).all() and (np.copysign(1.0, got[0][:, 2]) == 1.0).all()  # from +0.0
+
+
+@pytest.mark.parametrize("name", ["logloss", "rmse", "calibration_ratio", "auc", "pr_auc", "ece", "calibration_slope",
+                                  "ndcg@5", "mrr"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_poisson_bootstrap_replicates_do_not_depend_on_the_engine(name, weighted, numba_kernels, monkeypatch):
+    rng = np.random.default_rng(6)
+    n = 3001
+    y = (rng.random(n) < 0.2).astype(int)
+    z = rng.normal(size=n) + y
+    pa = 1 / (1 + np.exp(-(z + rng.normal(scale=0.5, size=n) - 1)))
+    pb = 1 / (1 + np.exp(-(z + rng.normal(scale=0.5, size=n) - 1)))
+    if name == "rmse":
+        y = z
+    w = rng.integers(1, 4, n).astype(float) if weighted else None
+    kw = {"keys": np.arange(n) + 10}
+    if name in ("ndcg@5", "mrr"):
+        kw = {"groups": rng.integers(0, 300, n)}
+        w = None if w is None else w[kw["groups"]]  # ranking weights are per query group
+    run = lambda: paired_bootstrap(name, y, pa, pb, sample_weight=w, scheme="poisson", n_boot=300, seed=9,  # noqa: E731
+                                   **kw).replicates
+    compiled = run()  # more than one batch of replicates
+    monkeypatch.setenv("PARITY_NUMBA", "0")
+    P._kernels.cache_clear()
+    assert P.engine() == "numpy"
+    assert np.array_equal(compiled, run())
+
+
+def test_numba_caches_in_the_user_cache_not_the_source_tree(tmp_path, numba_kernels):
+    """A fresh interpreter with an empty user cache compiles a loop: numba's index and data files go
+    to $XDG_CACHE_HOME/parity-harness/numba, and nothing is written under the package."""
+    import subprocess
+    import time
+
+    import harness
+
+    pkg = Path(harness.__file__).resolve().parent
+    start = time.time()
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "PARITY_NUMBA")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
+    code = ("import numpy as np; from harness.stats.bootstrap import paired_bootstrap; "
+            "y = np.arange(200) % 3 == 0; p = np.linspace(0.05, 0.95, 200); "
+            "paired_bootstrap('logloss', y, p, p[::-1], scheme='poisson', n_boot=4)")
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=300, cwd=tmp_path)
+    cached = list((tmp_path / "xdg" / "parity-harness" / "numba").rglob("*.nbi"))
+    assert cached, "numba wrote no cache index in the user cache"
+    written = [f for f in pkg.rglob("*.nb[ic]") if f.stat().st_mtime >= start - 1]  # numba's index, data
+    assert written == []
+
+
+def test_numba_cache_dir_choice(monkeypatch, tmp_path):
+    from harness.stats._numba_cache import cache_dir
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "mine"))
+    assert cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "parity-harness" / "numba"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir() == tmp_path / "home" / ".cache" / "parity-harness" / "numba"

@@ -1,0 +1,254 @@
+"""The Poisson bootstrap's weights and the per-replicate sums the metrics need, in one pass over rows.
+
+Weights. Unit i (a row, or a query group) has a 64-bit `base_i`, a hash of (seed, unit key)
+(`harness.stats.bootstrap._seed_base`); lo_i and hi_i are its low and high 32 bits. Its weight in
+replicate b is, in 32-bit unsigned arithmetic,
+    x = mix32(((lo_i + (b + 1) * 0x9E3779B9) mod 2**32) XOR hi_i),
+    k = #{j : x >= T_j},  T_j = ceil(P(X <= j) * 2**32) for the j = 0..11 where T_j < 2**32,
+with X ~ Poisson(1) and mix32 Wellons' "lowbias32" (x ^= x >> 16; x *= 0x7feb352d; x ^= x >> 15;
+x *= 0x846ca68b; x ^= x >> 16), a bijection of 32-bit words with low bias. So k is the inverse CDF of
+Poisson(1) on the uniform x / 2**32: exactly Poisson(1) with its CDF rounded up to a multiple of
+2**-32 (the mass above 12, 6e-11, is put on 12), and a pure function of (seed, key, b): any row
+order, chunking or worker split gives the same weights, which is what streaming and distributed
+runs need. For a given unit, replicates 0..2**32-1 walk a Weyl sequence, so they never repeat.
+Why 32 bits: the compiled loops generate 8 weights per vector instruction (AVX2 has 32-bit but no
+64-bit multiplies), which made a weight about 4x cheaper than a 64-bit SplitMix64 output; the
+statistics cannot tell 2**-32 from exact.
+
+Two engines compute the same numbers from the weights: numpy (always there) and compiled loops
+(`_poisson_numba`, when numba is importable and PARITY_NUMBA is not 0), which generate a row's
+weights for a batch of replicates in registers and fold them into the sums straight away, so
+nothing of size n x replicates is ever stored and each row is read once per batch. The order of
+every floating-point addition is part of the contract below (addition is not associative), so the
+engines agree bit for bit (tested) and a report does not depend on whether numba is installed.
+
+Contract (every "running sum" starts at +0.0 and adds its terms one at a time, in row order; w_i is
+the sample weight, 1 when there is none, and a row's term is float(k_i) * w_i times its value):
+- `sums`: per replicate and column c, the running sum over rows of float(k_i) * col_c[i].
+- `auc_sweep` (rows sorted by score, ascending): running sums CP (of k_i w_i over positives) and
+  CN (over negatives); for each run of equal scores that holds a positive, with CP_s, CN_s the
+  running sums before its first row and CP_e, CN_e after its last, the term
+  (CP_e - CP_s) * (CN_s + 0.5 * (CN_e - CN_s)) goes into a running sum U. AUC = U / (CP * CN).
+- `ap_sweep` (rows sorted by score, descending): running sums TP, FP the same way; each run that
+  holds a positive adds (TP_e - TP_s) * (TP_e / (TP_e + FP_e)) to a running sum A when
+  TP_e - TP_s > 0. AP = A / TP.
+- `ece_sweep` (rows sorted by probability, ascending; bins as `harness.stats.metrics.ece`): the
+  running weight W; target j (j = 1..n_bins-1) is total * j / n_bins (total: `sums` of the
+  weights in input order); the first row where W >= target j closes a bin at the end of its run of
+  equal probabilities, and the last row closes the last one; the running sum G of k_i w_i (p_i - y_i)
+  gives each bin's gap as G at its last row minus G at the previous bin's; the running sum of the
+  gaps' absolute values, over total, is the ECE.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+import os
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+_STEP = 0x9E3779B9  # 2**32 / golden ratio: the Weyl increment between replicates
+_M1 = np.uint32(0x7FEB352D)
+_M2 = np.uint32(0x846CA68B)
+
+
+def _thresholds() -> np.ndarray:
+    """T_j = ceil(P(X <= j) * 2**32), X ~ Poisson(1), for every j where that is below 2**32."""
+    k, term, acc, out = 0, math.exp(-1.0), 0.0, []
+    while True:
+        acc += term
+        t = math.ceil(acc * 2.0**32)
+        if t >= 2**32:
+            break
+        out.append(t)
+        k += 1
+        term /= k
+    return np.array(out, dtype=np.uint32)
+
+
+THRESHOLDS = _thresholds()
+
+
+def split(base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi): the low and high 32 bits of each unit's 64-bit base."""
+    base = np.asarray(base, dtype=np.uint64)
+    return (base & np.uint64(0xFFFFFFFF)).astype(np.uint32), (base >> np.uint64(32)).astype(np.uint32)
+
+
+def steps(lo: int, hi: int) -> np.ndarray:
+    """(b + 1) * 0x9E3779B9 mod 2**32 for replicates b = lo..hi-1 (uint32)."""
+    b = np.arange(lo + 1, hi + 1, dtype=np.uint64)
+    return ((b * np.uint64(_STEP)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+
+
+def mix32(x: np.ndarray) -> np.ndarray:
+    """lowbias32, in place on a uint32 array (wraps modulo 2**32 on purpose)."""
+    x ^= x >> np.uint32(16)
+    x *= _M1
+    x ^= x >> np.uint32(15)
+    x *= _M2
+    x ^= x >> np.uint32(16)
+    return x
+
+
+def counts(lo: np.ndarray, hi: np.ndarray, b: int) -> np.ndarray:
+    """Replicate b's weights (int32), one per unit (numpy engine)."""
+    x = lo + steps(b, b + 1)[0]
+    x ^= hi
+    x = mix32(x)
+    # Two comparisons settle 92 % of units; only the rest go through searchsorted (same result).
+    k = (x >= THRESHOLDS[0]).astype(np.int32)
+    k += x >= THRESHOLDS[1]
+    tail = np.flatnonzero(x >= THRESHOLDS[2])
+    k[tail] = np.searchsorted(THRESHOLDS, x[tail], side="right")
+    return k
+
+
+def _running(x: np.ndarray) -> np.ndarray:
+    """[0, x0, x0 + x1, ...]: running sums from +0.0, one addition at a time (cumsum is sequential
+    by definition; the leading +0.0 makes even the sign of a zero sum agree with the loops)."""
+    out = np.empty(x.shape[0] + 1)
+    out[0] = 0.0
+    out[1:] = x
+    return np.cumsum(out, out=out)
+
+
+# ----------------------------------------------------------------------------------------------
+# engine choice
+# ----------------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def _kernels() -> Any:
+    """The compiled loops, or None when numba is missing, broken (e.g. older than the installed
+    numpy) or disabled with PARITY_NUMBA=0."""
+    if os.environ.get("PARITY_NUMBA", "").strip().lower() in ("0", "off", "false", "no"):
+        return None
+    try:
+        return importlib.import_module("harness.stats._poisson_numba")
+    except Exception:  # numba raises ImportError, or others, when it does not support this numpy
+        return None
+
+
+def engine() -> str:
+    """"numba" or "numpy": which engine computes the Poisson bootstrap here."""
+    return "numpy" if _kernels() is None else "numba"
+
+
+# ----------------------------------------------------------------------------------------------
+# the operations (numpy engine inline; the compiled one when available)
+# ----------------------------------------------------------------------------------------------
+
+def fill_counts(lo: np.ndarray, hi: np.ndarray, b: int) -> np.ndarray:
+    """Replicate b's weights (int32) with whichever engine is active."""
+    kern = _kernels()
+    if kern is None:
+        return counts(lo, hi, b)
+    out = np.empty(lo.shape[0], dtype=np.int32)
+    kern.fill_counts(lo, hi, steps(b, b + 1)[0], out)
+    return out
+
+
+def sums(lo: np.ndarray, hi: np.ndarray, b0: int, b1: int, cols: np.ndarray) -> np.ndarray:
+    """Shape (b1 - b0, k): replicate b's running sum of float(k_i) * cols[c, i] (cols: (k, n) float64)."""
+    kern = _kernels()
+    out = np.zeros((b1 - b0, cols.shape[0]))
+    if kern is not None:
+        acc = np.zeros((cols.shape[0], b1 - b0))  # one contiguous row per column: the loop vectorizes
+        kern.sums(lo, hi, steps(b0, b1), np.ascontiguousarray(cols), acc)
+        out[:] = acc.T
+        return out
+    for r, b in enumerate(range(b0, b1)):
+        k = counts(lo, hi, b).astype(np.float64)
+        for c in range(cols.shape[0]):
+            with np.errstate(all="ignore"):  # 0 * inf and inf - inf are NaN here as in the loops, silently
+                out[r, c] = _running(k * cols[c])[-1]
+    return out
+
+
+class Sweep:
+    """One model's rows in score order for the AUC / AP / ECE sweeps: the units' lo / hi words,
+    sample weights (None: unweighted) and positive flags in that order, the runs of equal scores
+    that hold a positive (first and last row), and each row's last row of its run."""
+
+    def __init__(self, lo: np.ndarray, hi: np.ndarray, order: np.ndarray, score: np.ndarray,
+                 pos: np.ndarray, w: np.ndarray | None):
+        self.lo, self.hi = np.ascontiguousarray(lo[order]), np.ascontiguousarray(hi[order])
+        self.pos = np.ascontiguousarray(pos[order])
+        self.w = None if w is None else np.ascontiguousarray(w[order], dtype=np.float64)
+        s = score[order]
+        n = s.shape[0]
+        first = np.ones(n, dtype=bool)
+        first[1:] = s[1:] != s[:-1]
+        run = np.cumsum(first) - 1
+        starts = np.flatnonzero(first)
+        ends = np.append(starts[1:] - 1, n - 1)
+        has_pos = np.bincount(run, weights=self.pos, minlength=starts.shape[0]) > 0
+        self.run_start, self.run_end = starts[has_pos], ends[has_pos]
+        # per row, for the loops: bit 0 positive, bit 1 first row of a run with a positive, bit 2 its last
+        flags = self.pos.astype(np.int8)
+        flags[self.run_start] |= 2
+        flags[self.run_end] |= 4
+        self.flags = flags
+        self.run_end_all = np.ascontiguousarray(ends[run])
+
+    def weights(self, b: int) -> np.ndarray:
+        k = counts(self.lo, self.hi, b).astype(np.float64)
+        return k if self.w is None else k * self.w
+
+
+def auc_sweep(sw: Sweep, b0: int, b1: int) -> np.ndarray:
+    """Shape (b1 - b0, 3): U, CP, CN per replicate (AUC = U / (CP * CN))."""
+    kern = _kernels()
+    out = np.zeros((b1 - b0, 3))
+    if kern is not None:
+        kern.auc_sweep(sw.lo, sw.hi, sw.flags, sw.w, steps(b0, b1), out)
+        return out
+    for r, b in enumerate(range(b0, b1)):
+        wk = sw.weights(b)
+        cp = _running(np.where(sw.pos, wk, 0.0))
+        cn = _running(np.where(sw.pos, 0.0, wk))
+        s, e = sw.run_start, sw.run_end + 1
+        terms = (cp[e] - cp[s]) * (cn[s] + 0.5 * (cn[e] - cn[s]))
+        out[r] = (_running(terms)[-1], cp[-1], cn[-1])
+    return out
+
+
+def ap_sweep(sw: Sweep, b0: int, b1: int) -> np.ndarray:
+    """Shape (b1 - b0, 2): A, TP per replicate (AP = A / TP); `sw` in descending score order."""
+    kern = _kernels()
+    out = np.zeros((b1 - b0, 2))
+    if kern is not None:
+        kern.ap_sweep(sw.lo, sw.hi, sw.flags, sw.w, steps(b0, b1), out)
+        return out
+    for r, b in enumerate(range(b0, b1)):
+        wk = sw.weights(b)
+        tp = _running(np.where(sw.pos, wk, 0.0))
+        fp = _running(np.where(sw.pos, 0.0, wk))
+        s, e = sw.run_start, sw.run_end + 1
+        p = tp[e] - tp[s]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(p > 0, p * (tp[e] / (tp[e] + fp[e])), 0.0)
+        out[r] = (_running(terms)[-1], tp[-1])
+    return out
+
+
+def ece_sweep(sw: Sweep, gap: np.ndarray, targets: np.ndarray, b0: int, b1: int) -> np.ndarray:
+    """Shape (b1 - b0,): the running sum of |bin gap| per replicate (ECE = that / total).
+    gap: p - y in `sw`'s order; targets: (b1 - b0, n_bins - 1)."""
+    kern = _kernels()
+    out = np.zeros(b1 - b0)
+    if kern is not None:
+        kern.ece_sweep(sw.lo, sw.hi, sw.w, gap, sw.run_end_all, np.ascontiguousarray(targets.T),
+                       steps(b0, b1), out)
+        return out
+    n = gap.shape[0]
+    for r, b in enumerate(range(b0, b1)):
+        ws = sw.weights(b)
+        e = np.minimum(np.searchsorted(_running(ws)[1:], targets[r], side="left"), n - 1)
+        ends = np.unique(np.append(sw.run_end_all[e], n - 1))
+        starts = np.append(0, ends[:-1] + 1)
+        g = _running(ws * gap)
+        out[r] = _running(np.abs(g[ends + 1] - g[starts]))[-1]
+    return out
