@@ -152,7 +152,12 @@ def test_suites_outside_the_default_folder_and_default_locations(suites, monkeyp
     other.mkdir()
     monkeypatch.chdir(other)  # another working directory finds the same baseline
     assert main(["baseline", "check", "--suite", "cli_suite", "--suites-dir", str(folder)]) == 0
+    monkeypatch.setenv("CLI_TEST_C", "0.5")
+    assert main(["baseline", "accept", "--suite", "cli_suite", "--suites-dir", str(folder), "--reason", "C halved"]) == 0
     capsys.readouterr()
+    assert main(["baseline", "history", "--suites-dir", str(folder)]) == 0
+    text = capsys.readouterr().out
+    assert "record  initial baseline" in text and "accept  C halved" in text
 
     assert main(["baseline", "check", "--suite", "nope", "--suites-dir", str(folder)]) == 2
     assert f"unknown suite(s) ['nope'] in {folder}; available there: ['cli_suite', 'plain_suite']" in capsys.readouterr().err
