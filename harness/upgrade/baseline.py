@@ -293,8 +293,10 @@ def read_baseline(suite: str, *, root: Path | str | None = None, probeset: Probe
     directory = _suite_dir(base, suite)
     path = directory / BASELINE_FILE
     if not path.exists() and not path.is_symlink():
-        raise NoBaselineError(suite, directory, command=record_command(suite, root=root, suite_file=suite_file),
-                              pytest_command=_pytest_command(suite_file, root))
+        # The file that declared the probes stands in for the suite file when a caller did not say.
+        known = suite_file if suite_file is not None else getattr(probeset, "source_file", None)
+        raise NoBaselineError(suite, directory, command=record_command(suite, root=root, suite_file=known),
+                              pytest_command=_pytest_command(known, root))
     _confined(directory, BASELINE_FILE, named_by=path)
     try:
         doc = json.loads(path.read_bytes().decode("utf-8"))

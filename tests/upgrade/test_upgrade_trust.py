@@ -278,3 +278,16 @@ def test_the_committed_baselines_still_read():
         baseline = read_baseline(directory.name, root=root)
         assert baseline.snapshot.probes and baseline.history_entry is None
         assert [h["action"] for h in read_history(directory.name, root=root)][0] == "record"
+
+
+def test_a_library_call_names_the_declaring_file_in_the_record_command(tmp_path, monkeypatch):
+    """No shell said which suite file: the file that declared the ProbeSet stands in (here, this test)."""
+    from harness.upgrade import ProbeSet
+
+    monkeypatch.delenv("PARITY_BASELINE_DIR", raising=False)
+    probes = ProbeSet("declared_here")
+    assert probes.source_file == Path(__file__).resolve()
+    with pytest.raises(NoBaselineError) as info:
+        check_against_baseline("declared_here", probes, tmp_path)
+    assert f"--suites-dir {Path(__file__).resolve().parent}" in info.value.command
+    assert str(Path(__file__).resolve()) in info.value.pytest_command
