@@ -279,7 +279,8 @@ def _raw_array(values: pd.Series, col: str, dtype: str, who: str) -> np.ndarray:
                                    f"({missing.size} missing in all); a string input has no missing value")
         bad = [i for i, v in enumerate(values.tolist()) if not isinstance(v, str)]
         if bad:
-            raise ParityInputError(f"{who}: column {col!r} must hold strings; row {bad[0]} holds {values.iloc[bad[0]]!r}")
+            raise ParityInputError(f"{who}: column {col!r} must hold strings; "
+                                   f"row {bad[0]} holds {values.iloc[bad[0]]!r}")
         return np.asarray(values.tolist(), dtype=object)
     kind = values.dtype.kind
     if dtype.startswith("float") and kind in "fiub" or dtype.startswith("int") and kind in "iub" \
@@ -323,7 +324,7 @@ def keras_preprocessing_from_column_transformer(ct: Any, *, name: str = "preproc
     inputs = {col: keras.Input(shape=(), name=col, dtype=dtypes[col]) for col in dtypes}
     outputs: list[Any] = []
     for tname, trans, cols in plan:
-        outputs += _translate(trans, [inputs[c] for c in cols], cols, where=f"transformer {tname!r}")
+        outputs += _translate(trans, [inputs[c] for c in cols], where=f"transformer {tname!r}")
     if len(outputs) != len(names_out):
         raise ParityInputError(f"keras_preprocessing_from_column_transformer: built {len(outputs)} outputs for the "
                                f"{len(names_out)} features {names_out}")
@@ -343,7 +344,8 @@ def _raw_dtypes(plan: list, declared: Mapping[str, str] | None) -> dict[str, str
     declared = dict(declared or {})
     bad = {c: d for c, d in declared.items() if d not in _DTYPES}
     if bad:
-        raise ParityInputError(f"keras_preprocessing_from_column_transformer: raw_dtypes must be among {_DTYPES}, got {bad}")
+        raise ParityInputError(f"keras_preprocessing_from_column_transformer: raw_dtypes must be among {_DTYPES}, "
+                               f"got {bad}")
     inferred: dict[str, str] = {}
     for _, trans, cols in plan:
         encoder = _first_step(trans)
@@ -356,6 +358,10 @@ def _raw_dtypes(plan: list, declared: Mapping[str, str] | None) -> dict[str, str
                 raise ParityInputError(f"keras_preprocessing_from_column_transformer: column {col!r} is read as "
                                        f"{inferred[col]} and as {dtype}; give raw_dtypes={{{col!r}: ...}}")
             inferred.setdefault(col, dtype)
+    unread = sorted(set(declared) - set(inferred))
+    if unread:
+        raise ParityInputError(f"keras_preprocessing_from_column_transformer: raw_dtypes names column(s) {unread} "
+                               f"the transformer does not read (it reads {sorted(inferred)})")
     return {col: declared.get(col, dtype) for col, dtype in inferred.items()}
 
 
@@ -376,7 +382,7 @@ def _f64(t: Any) -> Any:
     return t if _input_dtype(t) == "float64" else keras.ops.cast(t, "float64")
 
 
-def _translate(trans: Any, tensors: list[Any], cols: list[str], *, where: str) -> list[Any]:
+def _translate(trans: Any, tensors: list[Any], *, where: str) -> list[Any]:
     """The Keras outputs of one fitted transformer applied to one tensor per input column."""
     import keras
 
@@ -388,8 +394,7 @@ def _translate(trans: Any, tensors: list[Any], cols: list[str], *, where: str) -
         for step_name, step in trans.steps:
             if step is None or (isinstance(step, str) and step == "passthrough"):
                 continue
-            tensors = _translate(step, tensors, cols, where=f"{where}, step {step_name!r}")
-            cols = [f"{step_name}{j}" for j in range(len(tensors))]
+            tensors = _translate(step, tensors, where=f"{where}, step {step_name!r}")
         return tensors
     if kind == "SimpleImputer":
         if not (isinstance(trans.missing_values, float) and np.isnan(trans.missing_values)):
@@ -461,8 +466,8 @@ def _one_hot(enc: Any, tensors: list[Any], *, where: str) -> list[Any]:
         cats = np.asarray(cats)
         if cats.dtype.kind in "OUS":
             if not all(isinstance(c, str) for c in cats):
-                raise ParityInputError(f"{where}: OneHotEncoder categories {cats.tolist()} mix strings and other values "
-                                       "(a missing-value category is not supported)")
+                raise ParityInputError(f"{where}: OneHotEncoder categories {cats.tolist()} mix strings and other "
+                                       "values (a missing-value category is not supported)")
             lookup = keras.layers.StringLookup(vocabulary=[str(c) for c in cats], num_oov_indices=1,
                                                output_mode="one_hot")
         elif cats.dtype.kind in "iub":

@@ -189,8 +189,8 @@ def test_tf_function_preprocessing_and_a_separate_model():
 
 def test_one_hot_feature_becomes_numbered_columns():
     d = keras.Input(shape=(), name="device", dtype="string")
-    prep = keras.Model({"device": d}, {"dev": keras.layers.StringLookup(vocabulary=["a", "b"], output_mode="one_hot")(d)},
-                       name="preprocessing")
+    lookup = keras.layers.StringLookup(vocabulary=["a", "b"], output_mode="one_hot")
+    prep = keras.Model({"device": d}, {"dev": lookup(d)}, name="preprocessing")
     _, side = _served(prep)
     feats = side.featurize(pd.DataFrame({"device": ["b", "zz", "a"]}))
     assert list(feats.columns) == ["dev_0", "dev_1", "dev_2"]
@@ -222,6 +222,12 @@ def test_handle_unknown_error_is_refused_by_both_sides():
 def test_builder_refuses_what_it_cannot_port(make, match):
     with pytest.raises(ParityInputError, match=match):
         keras_preprocessing_from_column_transformer(make())
+
+
+def test_builder_refuses_raw_dtypes_for_columns_it_does_not_read():
+    ct = ColumnTransformer([("n", StandardScaler(), ["price"])]).fit(_data(20, 0))
+    with pytest.raises(ParityInputError, match=r"raw_dtypes names column\(s\) \['agee'\]"):
+        keras_preprocessing_from_column_transformer(ct, raw_dtypes={"agee": "float64"})
 
 
 def test_side_input_errors_name_the_column():

@@ -31,7 +31,8 @@ def _slow_ulp32(a: float, b: float) -> int:
     return abs(pos(a) - pos(b))
 
 
-@given(st.floats(width=32, allow_nan=True, allow_infinity=True), st.floats(width=32, allow_nan=True, allow_infinity=True))
+@given(st.floats(width=32, allow_nan=True, allow_infinity=True),
+       st.floats(width=32, allow_nan=True, allow_infinity=True))
 @settings(max_examples=300, derandomize=True)
 def test_float32_ulp_distance_matches_slow_reference(a, b):
     assert int(ulp_distance(np.array([a]), np.array([b]), dtype=np.float32)[0]) == _slow_ulp32(a, b)
@@ -73,7 +74,8 @@ def test_float32_side_is_measured_in_float32_ulps():
     assert r.details["n_mismatch"] == 1 and r.details["examples"][0]["key"] == 7
     assert r.details["max_ulp"] == 3
     assert "float32 ULP" in r.message and "float32 ULP" in r.summary
-    assert check_feature("x", legacy, broken, keys=np.arange(500), categorical=False, max_ulp=3).verdict is Verdict.EQUIVALENT
+    r = check_feature("x", legacy, broken, keys=np.arange(500), categorical=False, max_ulp=3)
+    assert r.verdict is Verdict.EQUIVALENT
 
 
 def test_float64_sides_keep_float64_ulps():
@@ -140,7 +142,8 @@ def test_onehot_maps_on_both_sides_and_rename():
 
 
 @pytest.mark.parametrize("entry, match", [
-    (OneHot("device", ["device_a", "device_zz"], side="legacy"), r"produces no column\(s\) \['device_zz'\].*neither side"),
+    (OneHot("device", ["device_a", "device_zz"], side="legacy"),
+     r"produces no column\(s\) \['device_zz'\].*neither side"),
     (OneHot("device", ["device_a"], side="both"), "side must be 'legacy' or 'new'"),
     (OneHot("other", ["device_a"], side="legacy"), "'other' is not among the compared features"),
     (OneHot("device", [], side="legacy"), "non-empty list without repeats"),
