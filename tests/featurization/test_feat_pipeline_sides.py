@@ -316,3 +316,12 @@ def test_configs_are_json_and_name_what_changes_numerics(fitted):
     assert legacy_config["params"]["model__max_iter"] == 20
     assert new_config["raw_inputs"]["device"] == "string" and new_config["end_to_end"] is True
     assert json.dumps(new.config(), sort_keys=True) == json.dumps(new.config(), sort_keys=True)
+
+
+def test_separately_fitted_transformer_and_estimator_score_as_fitted():
+    train = _data(120, 0)
+    ct = ColumnTransformer([("n", StandardScaler(), ["price", "age"])]).fit(train)
+    est = LogisticRegression().fit(ct.transform(train), train["click"])
+    side = SklearnPipelineSide("sk", ct, est, label="click")  # never refitted here
+    np.testing.assert_array_equal(side.predict(train), est.predict_proba(ct.transform(train))[:, 1])
+    np.testing.assert_array_equal(side.featurize(train).to_numpy(), ct.transform(train))
