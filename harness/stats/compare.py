@@ -6,8 +6,11 @@ resulting TOST p-values are Holm-adjusted across every gated metric x slice (`ha
 
 Method per metric (``method="auto"``):
 
-- ``auc`` -> DeLong (Sun & Xu's O(n log n) algorithm): exact variance of the paired difference, no
-  resampling. DeLong has no weighted form, so with ``sample_weight`` AUC goes to the paired bootstrap.
+- ``auc`` -> ``delong`` (Sun & Xu's O(n log n) algorithm, `harness.stats.delong.delong_paired`): DeLong's
+  variance of the paired difference, no resampling, with its logit-scale interval. ``pr_auc`` ->
+  ``delong`` too: DeLong's construction with average precision's leave-one-out components
+  (`harness.stats.delong.paired_average_precision`; the percentile bootstrap of the AP difference is
+  too narrow). Neither has a weighted form, so with ``sample_weight`` both go to the paired bootstrap.
 - ``logloss``, ``brier``, ``mae`` -> ``paired``: the metric is a (weighted) mean of per-row losses, so
   the difference is the mean of per-row paired differences ``d_i = loss_new_i - loss_legacy_i``
   (`harness.stats.bootstrap.paired_difference_ci`: Student-t interval, n - 1 df; weighted: the
@@ -17,21 +20,27 @@ Method per metric (``method="auto"``):
   (``e2`` the squared error); the standard error is that of the (weighted) mean of ``u``,
   ``sqrt(n/(n-1) * sum w_i^2 (u_i - ubar)^2) / sum w_i``, with a normal interval. Chosen over the
   bootstrap because it is exact to first order, costs one pass, and golden sets are large.
-- everything else (``pr_auc``, ``ece``, calibration, ``ndcg@k``, ``mrr``) -> ``bootstrap``: the paired
+- everything else (``ece``, calibration, ``ndcg@k``, ``mrr``) -> ``bootstrap``: the paired
   bootstrap of `harness.stats.bootstrap` (``n_boot`` replicates, ``seed``); ranking metrics resample
   query groups (``groups`` required), and with ``keys`` the Poisson scheme makes replicates independent of
   row order.
 
 ``method="bootstrap"`` forces the bootstrap for every metric; a mapping ``{metric: method}`` chooses per
-metric (``delong`` is AUC-only and unweighted; ``paired`` needs a per-row metric other than rmse; ``delta``
-is rmse-only).
+metric (``delong`` is for unweighted auc and pr_auc; ``paired`` needs a per-row metric other than rmse;
+``delta`` is rmse-only). Each method is one estimator function (``_est_<method>``) returning the point
+values, the interval at any level and, where the interval is not ``diff -/+ quantile * se``, the
+one-sided p-values that agree with it.
 
 Intervals: decisions use the two-sided ``(1 - 2*alpha)`` interval (``ci``, ``ci_level``; its bounds are
 the one-sided level-alpha bounds of TOST and non-inferiority). The usual ``(1 - alpha)`` interval is
-reported as ``ci_two_sided``. ``p_value`` is the TOST (or non-inferiority) p-value under the normal
-approximation with the method's standard error (Student-t for ``paired``; for the bootstrap the standard
-deviation of the replicates, so it can disagree with the percentile interval in the third digit); ``p_difference`` is the two-sided p-value of "no
-difference", for context only (it gates nothing).
+reported as ``ci_two_sided``. ``p_value`` is the TOST (or non-inferiority) p-value from the same
+evidence as the interval, so ``p_value < alpha`` exactly when the interval decides EQUIVALENT: the t
+distribution for ``paired``, the normal for ``delta``, DeLong's own one-sided p-values for its
+logit-scale interval, and for the percentile bootstrap the inversion of the replicates' quantiles (the
+level at which the interval's limit reaches the margin: the replicates' tail share beyond it, up to
+interpolation). Holm adjusts these p-values, so its verdicts and the intervals never disagree.
+``p_difference`` is the two-sided p-value of "no difference" under the normal approximation, for
+context only (it gates nothing).
 
 Margins and gating: a metric gates only when it has a margin; a metric without a margin is reported
 (INCONCLUSIVE, ``gated: False``, ``p_value: None``) because no margin means no claim to test. Slices below
@@ -76,6 +85,7 @@ from typing import Any
 
 import numpy as np
 from scipy import stats as _st
+from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
 from harness.errors import ParityInputError
@@ -103,6 +113,7 @@ __all__ = ["compare_scores", "ComparisonResult", "MetricEntry", "DEFAULT_METRICS
 DEFAULT_METRICS = ("auc", "logloss", "brier")
 METHODS = ("auto", "delong", "paired", "delta", "bootstrap")
 _PAIRED = ("logloss", "brier", "mae")
+_DELONG = ("auc", "pr_auc")  # DeLong's construction: AUC's structural components, or AP's leave-one-out ones
 # Metrics that only see the order of the scores: two constant columns tie every row, so both sides get
 # the same value by construction (AUC 0.5) and a zero-width interval -- a pass that measures nothing.
 _RANK_ONLY = ("auc", "pr_auc", "mrr")
@@ -118,6 +129,8 @@ _CLASSES = {
 _DELONG_CLASSES = (2, 2, "DeLong needs at least 2 positives and 2 negatives",
                    "(with one class the AUC is not defined, with one row of a class its variance cannot be estimated)")
 _AUC_CLASSES = (1, 1, "ROC AUC needs at least one positive and one negative row", "")
+_AP_DELONG_CLASSES = (2, 2, "DeLong's construction for average precision needs at least 2 positives and 2 negatives",
+                      "(its variance needs two of each)")
 
 
 def slice_label(sl: Mapping[str, Any] | None) -> str:
@@ -344,15 +357,15 @@ def _margins(defs: Sequence[MetricDef], margins: Mapping[str, Any] | None) -> di
 
 def _choose(m: MetricDef, requested: str, weighted: bool) -> str:
     if requested == "auto":
-        if m.name == "auc":
+        if m.name in _DELONG:
             return "bootstrap" if weighted else "delong"
         if m.name in _PAIRED:
             return "paired"
         if m.name == "rmse":
             return "delta"
         return "bootstrap"
-    if requested == "delong" and (m.name != "auc" or weighted):
-        raise ParityInputError(f"method 'delong' applies to unweighted auc only, not to {m.name!r}"
+    if requested == "delong" and (m.name not in _DELONG or weighted):
+        raise ParityInputError(f"method 'delong' applies to unweighted auc and pr_auc only, not to {m.name!r}"
                                + (" with sample_weight" if weighted else ""), argument="method", value=requested)
     if requested == "paired" and (m.per_row is None or m.name == "rmse"):
         raise ParityInputError(f"method 'paired' needs a metric that is a mean of per-row losses "
@@ -543,6 +556,9 @@ class _Estimate:
     method: str
     interval_at: Callable[[float], tuple[float, float]]  # two-sided (1 - a) interval for any a
     df: int | None = None  # Student-t degrees of freedom of the interval, None for normal ones
+    # One-sided p-value of H0 "diff <= delta" ("greater") or "diff >= delta" ("less") that agrees with
+    # interval_at; None: the interval is diff -/+ quantile * se, and the normal / t formula is exact.
+    p_beyond: Callable[[float, str], float] | None = None
 
 
 @dataclass(frozen=True)
@@ -569,11 +585,11 @@ def _mean_se(u: np.ndarray, w: np.ndarray | None) -> float:
 
 
 def _est_delong(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) -> _Estimate:
-    from harness.stats.delong import delong_paired
+    from harness.stats.delong import delong_paired, paired_average_precision
 
-    r = delong_paired(y, a, b, alpha=alpha)
+    r = (delong_paired if m.name == "auc" else paired_average_precision)(y, a, b, alpha=alpha)
     return _Estimate(r.auc_a, r.auc_b, r.diff, r.se, tuple(r.ci_at(2 * alpha)), tuple(r.ci_at(alpha)), r.method,
-                     r.ci_at)
+                     r.ci_at, p_beyond=r.p_value_beyond)
 
 
 def _est_paired(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) -> _Estimate:
@@ -609,9 +625,39 @@ def _est_bootstrap(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) 
     r = paired_bootstrap(m.name, y, a, b, sample_weight=w, groups=groups if m.needs_groups else None,
                          keys=None if m.needs_groups else keys, n_boot=n_boot, alpha=2 * alpha, seed=seed,
                          scheme=scheme)
+    def interval_at(level: float) -> tuple[float, float]:
+        return tuple(map(float, r.ci_at(level)))
+
     return _Estimate(float(r.legacy), float(r.new), float(r.diff), float(r.se), tuple(map(float, r.ci)),
-                     tuple(map(float, r.ci_at(alpha))), str(r.method),
-                     lambda lv: tuple(map(float, r.ci_at(lv))))
+                     interval_at(alpha), str(r.method), interval_at,
+                     p_beyond=lambda delta, alternative: _p_by_inversion(interval_at, delta, alternative))
+
+
+def _p_by_inversion(interval_at: Callable[[float], tuple[float, float]], delta: float, alternative: str) -> float:
+    """The one-sided p-value that agrees with an interval family: for "greater" (H0: diff <= delta) the
+    smallest a whose one-sided level-a lower limit (of the 1 - 2a interval) clears delta; "less" mirrors it.
+
+    So p < alpha exactly when the decision interval clears delta, and Holm's adjusted p-values decide
+    with the same evidence as the interval (for the percentile bootstrap: the replicates' own quantiles,
+    not a normal approximation from their standard deviation).
+    """
+    side, beyond = (0, lambda x: x > delta) if alternative == "greater" else (1, lambda x: x < delta)
+    lo_a, hi_a = 1e-12, 0.5 - 1e-12
+
+    def limit(a: float, s: int) -> float:
+        return interval_at(2 * a)[s] - delta
+
+    if beyond(interval_at(2 * lo_a)[side]):
+        return 0.0
+    if beyond(interval_at(2 * hi_a)[side]):
+        return float(brentq(limit, lo_a, hi_a, args=(side,), xtol=1e-15, rtol=1e-12))
+    # the estimate itself is not beyond delta: p >= 1/2, read off the other limit
+    other = 1 - side
+    if not beyond(interval_at(2 * lo_a)[other]):
+        return 1.0
+    if not beyond(interval_at(2 * hi_a)[other]):
+        return 0.5
+    return 1.0 - float(brentq(limit, lo_a, hi_a, args=(other,), xtol=1e-15, rtol=1e-12))
 
 
 _ESTIMATORS: dict[str, Callable[..., _Estimate]] = {
@@ -622,6 +668,8 @@ _ESTIMATORS: dict[str, Callable[..., _Estimate]] = {
 def _classes_needed(d: MetricDef, how: str) -> tuple[int, int, str, str] | None:
     if d.name == "auc":
         return _DELONG_CLASSES if how == "delong" else _AUC_CLASSES
+    if d.name == "pr_auc" and how == "delong":
+        return _AP_DELONG_CLASSES
     return _CLASSES.get(d.name)
 
 
@@ -717,9 +765,19 @@ def _gate(inp: _Inputs, d: MetricDef, sl: _Slice | None, est: _Estimate | _Undef
                            decided_by="undefined", note=_join(f"{d.name} on {where}: {why}", why_not))
     verdict = eq.decide(est.diff, est.ci[0], est.ci[1], m_abs, test=margin.test,
                         higher_is_better=margin.higher_is_better)
-    p = eq.tost_p_value(est.diff, est.se, m_abs, test=margin.test, higher_is_better=margin.higher_is_better,
-                        df=est.df)
+    p = _tost_p(est, m_abs, margin)
     return MetricEntry(**base, **numbers, verdict=verdict, gated=gated, margin=mdict, p_value=p, note=why_not)
+
+
+def _tost_p(est: _Estimate, m_abs: float, margin: eq.Margin) -> float:
+    """TOST (or non-inferiority) p-value from the same evidence as the decision interval."""
+    if est.p_beyond is None:
+        return eq.tost_p_value(est.diff, est.se, m_abs, test=margin.test, higher_is_better=margin.higher_is_better,
+                               df=est.df)
+    p_low, p_high = est.p_beyond(-m_abs, "greater"), est.p_beyond(m_abs, "less")  # H0: <= -m, H0: >= +m
+    if margin.test == "equivalence":
+        return max(p_low, p_high)
+    return p_low if margin.higher_is_better else p_high
 
 
 def _join(*parts: str) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 from sklearn.metrics import log_loss as sk_log_loss
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from harness.checks.metrics import check_metrics, comparison_checks, plan_metric_ids, validate_metric_names
 from harness.errors import ParityInputError
@@ -47,9 +47,9 @@ def test_auc_delong_intervals_and_sklearn_points():
     assert e.ci == pytest.approx(r.ci_at(0.10), abs=1e-15)
     assert e.ci_two_sided == pytest.approx(r.ci_at(0.05), abs=1e-15)
     assert e.ci_two_sided[0] < e.ci[0] < e.diff < e.ci[1] < e.ci_two_sided[1]
-    # TOST p by hand from the same se
-    p = max(stats.norm.sf((e.diff + 0.01) / e.se), stats.norm.cdf((e.diff - 0.01) / e.se))
-    assert e.p_value == pytest.approx(p, rel=1e-9)
+    # the TOST p-value is the one DeLong's interval implies (its one-sided p-values at -m and +m)
+    p = max(r.p_value_beyond(-0.01, "greater"), r.p_value_beyond(0.01, "less"))
+    assert e.p_value == pytest.approx(p, rel=1e-12, abs=1e-300)
     assert e.p_adjusted == pytest.approx(p, rel=1e-9) and e.adjustment == "Holm"  # family of one
 
 
@@ -102,10 +102,16 @@ def test_weights_send_auc_to_the_bootstrap_and_keys_to_poisson():
 def test_bootstrap_for_other_metrics_and_groups_for_ranking():
     y, a, b, rng = _data(n=1200)
     groups = np.repeat(np.arange(120), 10)
-    r = compare_scores(y, a, b, metrics=["pr_auc", "ndcg@5"], groups=groups, n_boot=40, seed=1,
-                       margins={"pr_auc": 0.05, "ndcg@5": 0.05})
-    assert "bootstrap" in r.entry("pr_auc").method
+    r = compare_scores(y, a, b, metrics=["pr_auc", "ece", "ndcg@5"], groups=groups, n_boot=40, seed=1,
+                       margins={"pr_auc": 0.05, "ece": 0.05, "ndcg@5": 0.05})
+    # PR AUC unweighted: DeLong's construction with AP's leave-one-out components (no resampling)
+    assert r.entry("pr_auc").method.startswith("DeLong-type")
+    assert r.entry("pr_auc").legacy == pytest.approx(average_precision_score(y, a), abs=1e-12)
+    assert "bootstrap" in r.entry("ece").method
     assert "query groups" in r.entry("ndcg@5").method
+    w = rng.uniform(0.5, 2.0, y.size)
+    weighted = compare_scores(y, a, b, metrics=["pr_auc"], sample_weight=w, n_boot=40)
+    assert "bootstrap" in weighted.entry("pr_auc").method  # no weighted form: the paired bootstrap
     with pytest.raises(ParityInputError, match="pass groups"):
         compare_scores(y, a, b, metrics=["mrr"])
 
@@ -128,9 +134,11 @@ def test_holm_downgrades_equivalence_claims_that_do_not_survive():
     margins = {}
     for name in ("auc", "brier"):
         e = r0.entry(name)
-        # margin such that the TOST p-value is 0.035: inside the 90 % interval, but 2 x 0.035 > 0.05
-        margins[name] = abs(e.diff) + stats.norm.ppf(1 - 0.035) * e.se if name == "auc" else \
-            abs(e.diff) + stats.t.ppf(1 - 0.035, 4999) * e.se
+        # margin such that the TOST p-value is 0.035: inside the 90 % interval, but 2 x 0.035 > 0.05. For
+        # AUC the p-value is the one DeLong's (logit-scale) interval implies: the margin is the farther
+        # limit of its 93 % interval; for brier the paired t test's
+        lo, hi = delong_paired(y, a, b).ci_at(0.07)
+        margins[name] = max(-lo, hi) if name == "auc" else abs(e.diff) + stats.t.ppf(1 - 0.035, 4999) * e.se
     r = compare_scores(y, a, b, metrics=["auc", "brier"], margins=margins)
     for name in ("auc", "brier"):
         e = r.entry(name)
@@ -207,7 +215,7 @@ def test_to_dict_fields_and_checks():
     [
         (dict(margins={"pr_auc": 0.01}), "not being compared"),
         (dict(method="delong", metrics=["logloss"]), "method must be"),
-        (dict(method={"logloss": "delong"}, metrics=["logloss"]), "unweighted auc only"),
+        (dict(method={"logloss": "delong"}, metrics=["logloss"]), "unweighted auc and pr_auc only"),
         (dict(method={"auc": "paired"}), "mean of per-row losses"),
         (dict(method={"auc": "delta"}), "rmse only"),
         (dict(method={"auc": "magic"}), "methods"),
@@ -347,3 +355,29 @@ def test_entries_are_frozen():
     e = compare_scores(y, a, b, metrics=["auc"]).entry("auc")
     with pytest.raises(dataclasses.FrozenInstanceError):
         e.verdict = E
+
+
+@pytest.mark.parametrize("metric, n_boot", [("auc", 0), ("pr_auc", 0), ("ece", 400), ("logloss", 0), ("rmse", 0)],
+                         ids=["delong", "ap-delong", "bootstrap", "paired-t", "delta"])
+def test_p_value_and_interval_decide_alike_for_every_method(metric, n_boot):
+    """p < alpha exactly when the decision interval lies inside the margin, whatever the method (a p-value
+    from another approximation than the interval's would let Holm contradict the interval)."""
+    y, a, b, _ = _data(n=2000, noise=0.3)
+    if metric == "rmse":
+        a, b = a + 0.1 * y, b + 0.1 * y
+    base = compare_scores(y, a, b, metrics=[metric], n_boot=max(n_boot, 2), seed=4).entry(metric)
+    width = max(abs(base.ci[0]), abs(base.ci[1]))
+    for k in np.linspace(0.605, 1.605, 21):  # never exactly 1: a margin on the limit itself is a tie
+        e = compare_scores(y, a, b, metrics=[metric], margins={metric: float(k * width)}, n_boot=max(n_boot, 2),
+                           seed=4).entry(metric)
+        inside = -k * width < e.ci[0] and e.ci[1] < k * width
+        assert (e.verdict is E) == inside == (e.p_value < 0.05), (k, e.ci, e.p_value)
+    # the percentile bootstrap's p-value is its replicates' tail share (up to interpolation between them)
+    if n_boot:
+        from harness.stats.bootstrap import paired_bootstrap
+
+        reps = paired_bootstrap(metric, y, a, b, n_boot=n_boot, alpha=0.1, seed=4, scheme="multinomial").replicates
+        m = 1.1 * width
+        e = compare_scores(y, a, b, metrics=[metric], margins={metric: m}, n_boot=n_boot, seed=4).entry(metric)
+        tail = max(np.mean(reps <= -m), np.mean(reps >= m))
+        assert abs(e.p_value - tail) <= 1.0 / n_boot

@@ -24,6 +24,7 @@ from harness.checks.metrics import check_metrics
 from harness.cli import main
 from harness.errors import ParityInputError
 from harness.stats.compare import compare_scores
+from harness.stats.delong import delong_paired
 from harness.suite import MetricGate
 from harness.verdicts import Verdict
 
@@ -265,8 +266,9 @@ def test_holm_decided_verdict_is_said_with_its_p_alpha_and_interval(tmp_path, ca
     margins = {}
     for name in ("auc", "brier"):  # each TOST p-value is 0.035: inside the 90% interval, 2 x 0.035 > 0.05
         e = r0.entry(name)
-        q = stats.norm.ppf(1 - 0.035) if name == "auc" else stats.t.ppf(1 - 0.035, y.size - 1)
-        margins[name] = float(abs(e.diff) + q * e.se)
+        lo, hi = delong_paired(y, a, b).ci_at(0.07)  # AUC: the limits of DeLong's own 93% interval
+        t = stats.t.ppf(1 - 0.035, y.size - 1)  # brier: the paired t test's
+        margins[name] = float(max(-lo, hi) if name == "auc" else abs(e.diff) + t * e.se)
     out = tmp_path / "h.json"
     code, text = _run(["compare", str(path), *BASE, "--metrics", "auc,brier",
                        "--margin", ",".join(f"{k}={v!r}" for k, v in margins.items()), "--json", str(out)], capsys)
