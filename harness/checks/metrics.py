@@ -39,11 +39,9 @@ def comparison_checks(result: ComparisonResult, gates: Sequence[MetricGate] = ()
     checks = []
     for e in result.entries:
         d = e.to_dict()
-        check = CheckResult(id=e.id, kind="metric", verdict=e.verdict, gated=e.gated, summary=e.summary(),
-                            details={"metric": e.name, **{k: d[k] for k in _DETAILS}})
-        if check.verdict is not Verdict.EQUIVALENT or not check.gated:
-            check.message = _message(e, gate_of.get(e.name))
-        checks.append(check)
+        message = "" if (e.verdict is Verdict.EQUIVALENT and e.gated) else _message(e, gate_of.get(e.name))
+        checks.append(CheckResult(id=e.id, kind="metric", verdict=e.verdict, gated=e.gated, summary=e.summary(),
+                                  message=message, details={"metric": e.name, **{k: d[k] for k in _DETAILS}}))
     return checks
 
 
@@ -51,7 +49,8 @@ def _message(e: MetricEntry, gate: MetricGate | None) -> str:
     where = "" if e.slice is None else f" on slice {slice_label(e.slice)}"
     reason = [f"  Margin rationale: {gate.reason}"] if gate is not None and gate.reason else []
     if e.diff is None:
-        return "\n".join([f"{e.id}: {e.verdict}: the metric is not computable{where} ({e.note})."] + reason)
+        gate = "gated: the suite cannot pass" if e.gated else "not gated"
+        return "\n".join([f"{e.id}: {e.verdict} ({gate}): {e.note}."] + reason)
     m = e.margin or {}
     what = {"equivalence": "equivalence (TOST)", "non_inferiority": "non-inferiority"}.get(m.get("test"), m.get("test"))
     absolute = m.get("absolute_value")
