@@ -625,6 +625,7 @@ def _est_bootstrap(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) 
     r = paired_bootstrap(m.name, y, a, b, sample_weight=w, groups=groups if m.needs_groups else None,
                          keys=None if m.needs_groups else keys, n_boot=n_boot, alpha=2 * alpha, seed=seed,
                          scheme=scheme)
+
     def interval_at(level: float) -> tuple[float, float]:
         return tuple(map(float, r.ci_at(level)))
 
@@ -644,8 +645,8 @@ def _p_by_inversion(interval_at: Callable[[float], tuple[float, float]], delta: 
     side, beyond = (0, lambda x: x > delta) if alternative == "greater" else (1, lambda x: x < delta)
     lo_a, hi_a = 1e-12, 0.5 - 1e-12
 
-    def limit(a: float, s: int) -> float:
-        return interval_at(2 * a)[s] - delta
+    def limit(level: float, which: int) -> float:
+        return interval_at(2 * level)[which] - delta
 
     if beyond(interval_at(2 * lo_a)[side]):
         return 0.0
