@@ -13,5 +13,6 @@ ENTRY_POINT_PREFIX = "harness.golden.generators."
 # dataset name -> generator entry point
 GENERATORS: dict[str, str] = {
     "ads_ctr": "harness.golden.generators.ads_ctr:generate",
+    "ads_ctr_large": "harness.golden.generators.ads_ctr_large:generate",
     "breast_cancer": "harness.golden.generators.breast_cancer:generate",
 }
