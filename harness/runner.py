@@ -184,7 +184,8 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any) -> Sui
             )
         raw_cols = [c for c in dataset.features if c in frame.columns]
         checks += check_features(lf, nf, keys=keys, features=suite.features, categorical=suite.categorical_features,
-                                 raw=frame[raw_cols], max_ulp=suite.feature_max_ulp, atol=suite.feature_atol)
+                                 raw=frame[raw_cols], max_ulp=suite.feature_max_ulp, atol=suite.feature_atol,
+                                 feature_map=suite.feature_map)
 
     pos = aligned.positions
     groups = frame[dataset.group].to_numpy()[pos] if dataset.group else None

@@ -70,11 +70,20 @@ class Suite:
     ``pair(dataset) -> ModelPair`` builds (and may train) both sides; import TensorFlow inside it.
 
     Features (``features``: the names both sides' ``featurize`` return): ``categorical_features``
-    must match exactly; the others within ``feature_max_ulp`` ULPs or ``feature_atol``.
-    Predictions: every row within ``prediction_atol`` (up to a share ``prediction_max_share`` beyond
-    it); top-``top_k`` overlap per query group. Metrics: one `MetricGate` per metric, equivalence or
-    non-inferiority at ``alpha`` with a stated margin; per value of each ``slices`` column too, gated
-    only from ``min_slice_size`` rows; bootstrap metrics use ``n_boot`` replicates.
+    must match exactly; the others within ``feature_max_ulp`` ULPs (of the narrower float dtype of the
+    two sides) or ``feature_atol``. ``feature_map`` declares features the two sides encode differently
+    (`OneHot` columns <-> an index, `Rename`); list a mapped index in ``categorical_features``.
+    Predictions: with ``predictions="same_model"`` (a port of one model), every row within
+    ``prediction_atol`` (up to a share ``prediction_max_share`` beyond it), top-``top_k`` overlap per
+    query group reported. A retrained pair declares
+    ``predictions=RetrainedPredictionGates(...)`` (`harness.checks.retrained`): per-row differences are
+    reported, not gated, and the gates are score-distribution parity, rank correlation, top-k overlap
+    per query and decision flips at an operating threshold, each with its reason.
+    Metrics: one `MetricGate` per metric, equivalence or non-inferiority at ``alpha`` with a stated
+    margin; per value of each ``slices`` entry too (a column, or a tuple of columns for crossed slices),
+    gated only from ``min_slice_size`` rows, Holm over every gated entry; bootstrap metrics use
+    ``n_boot`` replicates. ``too_good`` (`harness.checks.review_items.TooGood`) makes a gain beyond a
+    stated bound under non-inferiority a review item (``review/too_good/<metric>``).
 
     ``known_gaps`` ({check id: reason}) report those checks as expected failures (xfail).
     ``probes`` (a `harness.upgrade.ProbeSet` named like the suite) adds the ``upgrade/baseline`` check
@@ -93,6 +102,7 @@ class Suite:
     categorical_features: Sequence[str] = ()
     feature_max_ulp: int = 0
     feature_atol: float = 0.0
+    feature_map: Sequence[Any] = ()  # harness.checks.features.OneHot / Rename: features encoded differently
     # Prediction parity: "same_model" (a port: every row within prediction_atol), or a retrained pair's
     # gates (harness.checks.retrained.RetrainedPredictionGates: per-row differences reported, not gated).
     predictions: Any = "same_model"
@@ -131,6 +141,14 @@ class Suite:
             raise ParityInputError(
                 f"{where}: categorical_features {sorted(missing)} are not in features"
             )
+        from harness.checks.features import OneHot, Rename
+
+        for entry in self.feature_map:
+            if not isinstance(entry, (OneHot, Rename)):
+                raise ParityInputError(f"{where}: feature_map entries must be OneHot(...) or Rename(...), got {entry!r}")
+            if entry.feature not in self.features:
+                raise ParityInputError(f"{where}: feature_map {entry!r} maps {entry.feature!r}, which is not in "
+                                       f"features {list(self.features)}")
         if self.metrics and not self.label:
             raise ParityInputError(f"{where}: metrics need a label column (label=...)")
         for gate in self.metrics:

@@ -71,13 +71,21 @@ def test_numeric_feature_ulp_tolerance():
     assert r.details["max_ulp"] == 1 and r.details["n_mismatch"] == 1000
 
 
-def test_numeric_feature_float32_is_caught_with_its_size():
+def test_numeric_feature_float32_is_measured_in_float32_ulps():
     legacy = np.array([0.1, 1.0 / 3.0, 2.0])
     new = legacy.astype(np.float32)
     r = check_feature("log_price", legacy, new, keys=np.arange(3), categorical=False, max_ulp=4)
-    assert r.verdict is Verdict.NOT_EQUIVALENT
-    assert r.details["n_mismatch"] == 2  # 2.0 is exact in float32
+    assert r.verdict is Verdict.EQUIVALENT  # correctly rounded float32 values are 0 float32 ULPs apart
+    assert r.details["ulp_dtype"] == "float32" and r.details["max_ulp"] == 0
     assert r.details["max_abs_err"] == pytest.approx(max(abs(0.1 - float(np.float32(0.1))), abs(1 / 3 - float(np.float32(1 / 3)))))
+
+
+def test_a_float32_side_off_by_more_than_rounding_is_caught_in_float32_ulps():
+    legacy = np.array([0.1, 1.0 / 3.0, 2.0])
+    new = legacy.astype(np.float32)
+    new[1] = np.nextafter(np.nextafter(new[1], np.float32(1)), np.float32(1))  # 2 float32 ULPs off
+    r = check_feature("log_price", legacy, new, keys=np.arange(3), categorical=False, max_ulp=1)
+    assert r.verdict is Verdict.NOT_EQUIVALENT and r.details["n_mismatch"] == 1 and r.details["max_ulp"] == 2
 
 
 def test_missing_feature_names_the_side():
