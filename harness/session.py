@@ -69,6 +69,16 @@ class Final:
     unplanned: dict[str, list[str]]  # suite -> produced checks without an item that did not pass
     warnings: list[str]
     crashed: set[str] = field(default_factory=set)
+    files: dict[str, str] = field(default_factory=dict)  # suite name -> the file that defines it
+
+    @property
+    def suites_folder(self) -> Path | None:
+        """The folder holding every suite file of the session (their common folder): whose commit the
+        report names."""
+        import os
+
+        folders = sorted({str(Path(f).resolve().parent) for f in self.files.values()})
+        return Path(os.path.commonpath(folders)) if folders else None
 
     @property
     def verdict(self) -> str:
@@ -245,6 +255,7 @@ class Session:
                        if isinstance(r, BaseException)},
             "crashed": crashed,
             "headers": {n: self._suite_header(n) for n in sorted(self.suites)},
+            "files": dict(sorted(self.files.items())),
             "upgrades": dict(sorted(self.upgrades.items())),
             "planned": dict(sorted(self.planned.items())),
             "items": dict(sorted(self.items.items())),
@@ -280,7 +291,7 @@ class Session:
 
         payloads = [("local", json.loads(json.dumps(self.payload())))] + sorted(self.received, key=lambda p: p[0])
         merged: dict[str, dict[str, Any]] = {k: {} for k in ("results", "upgrades", "crashed", "headers", "items",
-                                                             "planned", "errors")}
+                                                             "planned", "errors", "files")}
         ran: dict[str, set[str]] = {}
         item_errors: dict[str, dict[str, dict[str, Any]]] = {}
         warnings: list[str] = []
@@ -345,7 +356,7 @@ class Session:
                          "deselected": int(deselected), "planned": total,
                          "ran": total - sum(len(ids) for ids in not_run.values()), "not_run": not_run}
         return Final(results=out, selection=selection, errors=dict(sorted(merged["errors"].items())),
-                     unplanned=unplanned, warnings=warnings, crashed=crashed)
+                     unplanned=unplanned, warnings=warnings, crashed=crashed, files=merged["files"])
 
     def write_report(self, final: Final, directory: Path | str | None = None) -> dict[str, Path]:
         from harness.report import build_report, write_report
@@ -359,7 +370,7 @@ class Session:
         """The report document of ``final`` (the same bytes whichever shell ran the session)."""
         from harness.report import build_report
 
-        return build_report(final.results, selection=final.selection)
+        return build_report(final.results, selection=final.selection, suites=final.suites_folder)
 
 
 def _is_no_baseline(exc: BaseException) -> bool:

@@ -26,6 +26,7 @@ from typing import Any
 
 from harness.errors import ParityInputError
 from harness.report.format import fmt_ci, fmt_num, margin_abs
+from harness.results import is_failing
 from harness.verdicts import Verdict, combine
 
 __all__ = ["derive_counts", "is_error", "is_review_item", "report_problems", "verify_report"]
@@ -73,7 +74,7 @@ def derive_counts(suites: list[Mapping[str, Any]]) -> dict[str, int]:
     return {
         "suites": len(suites),
         "checks": len(checks),
-        "failing": sum(_decides(c, gaps) and c["verdict"] != _EQ for c, gaps in checks),
+        "failing": sum(is_failing(c, gaps) for c, gaps in checks),  # the one meaning of "failing"
         "inconclusive": sum(_decides(c, gaps) and c["verdict"] == Verdict.INCONCLUSIVE.value for c, gaps in checks),
         "known_gaps": sum(c["id"] in gaps for c, gaps in checks),
         "errors": sum(is_error(c) for c, _ in checks),
