@@ -85,15 +85,11 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def _suites_with_probes(names: list[str] | None, suites_dir: Path | None) -> list[tuple[Any, Path]]:
     """(suite, its file) for the named suites, or every suite with probes; a named one without: error."""
-    from harness.discovery import default_suites_dir, find_suites, load_suite_file
+    from harness.discovery import find_suite_files
     from harness.upgrade.probes import ProbeSet
 
-    root = Path(suites_dir) if suites_dir is not None else default_suites_dir()
-    suites = find_suites(names, root=root)
-    # find_suites loaded every file; loading again returns the same (cached) objects, now with their file.
-    files = {id(s): p for p in sorted(root.glob("test_*.py")) if (s := load_suite_file(p)) is not None}
     chosen = []
-    for suite in suites:
+    for file, suite in find_suite_files(names, root=suites_dir):
         if suite.probes is None:
             print(f"note: suite {suite.name!r} declares no probes; skipped", file=sys.stderr)
             continue
@@ -101,7 +97,7 @@ def _suites_with_probes(names: list[str] | None, suites_dir: Path | None) -> lis
             raise ParityInputError(f"suite {suite.name!r}: probes must be a harness.upgrade.ProbeSet, got {type(suite.probes).__name__}")
         if suite.probes.suite != suite.name:
             raise ParityInputError(f"suite {suite.name!r}: its ProbeSet is named {suite.probes.suite!r}; use ProbeSet({suite.name!r})")
-        chosen.append((suite, files[id(suite)]))
+        chosen.append((suite, file))
     if names and not chosen:
         raise ParityInputError(f"none of the suites {names} declares probes")
     return chosen
