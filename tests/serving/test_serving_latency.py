@@ -103,3 +103,11 @@ def test_bad_arguments(kwargs, match):
 def test_bad_percentile():
     with pytest.raises(ValueError, match="percentile"):
         LatencyHistogram().percentile(101)
+
+
+def test_summary_agrees_with_single_percentile_queries():
+    h = LatencyHistogram()
+    h.record_many(_values(8, 3000))
+    summary = h.summary_ms()
+    for name, p in (("p50", 50), ("p90", 90), ("p99", 99), ("p99.9", 99.9)):
+        assert summary[name] == pytest.approx(h.percentile(p) * 1e3, rel=1e-12)
