@@ -381,3 +381,22 @@ def test_without_evidence_the_category_list_is_the_fallback(tmp_path, monkeypatc
     monkeypatch.setitem(StandardScaler.__init__.__kwdefaults__, "with_mean", False)
     (f,) = check_against_baseline("evidence_suite", probes, tmp_path).changed
     assert f.packages == ["tensorflow"] and f.attribution == "declared"
+
+
+def test_a_profiler_already_running_is_left_alone():
+    """Under someone else's profiler, no evidence is taken (and their hook stays in place)."""
+    import sys
+
+    from harness.upgrade.evidence import watch
+
+    def theirs(frame, event, arg):
+        return None
+
+    sys.setprofile(theirs)
+    try:
+        with watch() as evidence:
+            np.arange(3).sum()
+        assert sys.getprofile() is theirs
+    finally:
+        sys.setprofile(None)
+    assert evidence.files is None and evidence.distributions() is None
