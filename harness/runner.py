@@ -29,8 +29,9 @@ __all__ = ["run_suite", "slice_values", "score_frame"]
 
 def slice_values(suite: Suite, *, root: Any = None) -> dict[Any, list[Any]]:
     """Distinct values of each slice in the suite's split, read without building any model: a column's
-    values keyed by its name, a crossed slice's value tuples (rows with a missing value in any of its
-    columns belong to none) keyed by its tuple of names."""
+    values keyed by its name, a crossed slice's value tuples keyed by its tuple of names. A missing
+    value is None, a slice of its own (nothing is dropped); the order is the checks' own
+    (`harness.checks.metrics.plan_metric_ids` sorts)."""
     if not suite.slices:
         return {}
     from harness.golden import load_dataset
@@ -39,11 +40,9 @@ def slice_values(suite: Suite, *, root: Any = None) -> dict[Any, list[Any]]:
     frame = load_dataset(suite.dataset, root=root).frame(suite.split)
     out: dict[Any, list[Any]] = {}
     for key in suite.slices:
-        if len(key) == 1:
-            out[key[0]] = sorted(frame[key[0]].dropna().unique().tolist())
-        else:
-            combos = frame[list(key)].dropna().drop_duplicates()
-            out[key] = sorted(tuple(row) for row in combos.itertuples(index=False, name=None))
+        cells = frame[list(key)].drop_duplicates()
+        rows = [tuple(None if pd.isna(v) else v for v in row) for row in cells.itertuples(index=False, name=None)]
+        out[key[0] if len(key) == 1 else key] = [r[0] for r in rows] if len(key) == 1 else rows
     return out
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from harness.errors import ParityInputError
 
-__all__ = ["MetricGate", "Suite", "check_declaration", "slice_label"]
+__all__ = ["MetricGate", "Suite", "check_declaration"]
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,8 @@ class Suite:
         """The ids of the checks this suite will produce, known before any model runs.
 
         ``slice_values`` maps each slice (a column name, or a tuple of names for a crossed slice) to its
-        distinct values (tuples for a crossed slice), read cheaply from the data
+        distinct values (tuples for a crossed slice; None for a missing value, a slice of its own), read
+        cheaply from the data
         (`harness.runner.slice_values`); the shells create one check per id at collection time.
         """
         if self.dataset is None:
@@ -200,15 +201,15 @@ class Suite:
         ids = ["alignment/keys"]
         ids += [f"features/{f}" for f in self.features]
         ids += self.predictions.check_ids() if self.retrained else ["predictions/scores"]
-        for gate in self.metrics:
-            ids.append(f"metrics/{gate.metric}")
-        for key in self.slices:
-            sv = slice_values or {}
+        from harness.checks.metrics import plan_metric_ids
+
+        sv = slice_values or {}
+        by_slice = {}
+        for key in self.slices:  # a column's values under its name, a crossed slice's under its tuple
             values = sv.get(key, sv.get(key[0], ())) if len(key) == 1 else sv.get(key, ())
-            for value in values:
-                label = slice_label(key, value)
-                for gate in self.metrics:
-                    ids.append(f"metrics/{gate.metric}[{label}]")
+            by_slice[key[0] if len(key) == 1 else key] = values
+        # The ids check_metrics will produce, in its order: plan and results cannot disagree.
+        ids += plan_metric_ids(self.metrics, by_slice) if self.metrics else []
         if self.too_good is not None:
             ids += self.too_good.check_ids()
         return ids
@@ -226,12 +227,6 @@ def _slice_key(where: str, s: Any) -> tuple[str, ...]:
         raise ParityInputError(f"{where}: slices entries must be a column name or a tuple of distinct column "
                                f"names (a crossed slice), got {s!r}")
     return key
-
-
-def slice_label(key: Sequence[str], value: Any) -> str:
-    """The id text of one slice value: ``device=mobile``, crossed ``device=mobile,country=US``."""
-    values = value if len(key) > 1 else (value,)
-    return ",".join(f"{c}={v}" for c, v in zip(key, values))
 
 
 def check_declaration(suite: Suite, *, root: Any = None) -> None:

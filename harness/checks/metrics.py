@@ -26,7 +26,7 @@ __all__ = ["check_metrics", "comparison_checks", "plan_metric_ids", "validate_me
 
 # The metric details a check carries (ARCHITECTURE.md "metric"; harness/report/schema.json), in this order.
 _DETAILS = ("legacy", "new", "diff", "ci", "ci_level", "method", "p_value", "p_adjusted", "adjustment", "margin",
-            "slice", "n", "mdd", "n_required", "ci_two_sided", "se", "p_difference", "note", "n_groups",
+            "slice", "n", "mdd", "n_required", "n_required_planning", "ci_two_sided", "se", "p_difference", "note", "n_groups",
             "ci_adjusted", "ci_adjusted_level", "decided_by")
 
 
@@ -74,8 +74,10 @@ def _message(e: MetricEntry, gate: MetricGate | None) -> str:
         lines.append("  The interval straddles the margin: this golden set is too small to decide.")
         if e.mdd is not None:
             lines.append(f"  Minimum detectable difference at this size: {e.mdd:.4g}.")
+        if e.n_required_planning:
+            lines.append(f"  Rows for 80% power if the true difference is 0 (planning): about {e.n_required_planning}.")
         if e.n_required:
-            lines.append(f"  Rows needed to decide (80% power): about {e.n_required}.")
+            lines.append(f"  Rows to decide at the observed difference (80% power): about {e.n_required}.")
     elif e.verdict is Verdict.NOT_EQUIVALENT:
         lines.append("  The whole interval lies beyond the margin: the new model's metric differs by more than allowed.")
     if e.note:

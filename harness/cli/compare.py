@@ -471,6 +471,8 @@ def _explain(e, alpha: float) -> list[str]:
     if e.decided_by == "undefined":
         return [f"{e.id}: INCONCLUSIVE (gated): {e.note}"]
     if e.n_required is not None:
-        return [f"{e.id}: INCONCLUSIVE at n={e.n}; about {e.n_required} rows would decide it "
-                f"(minimum detectable difference at this n: {_fmt(e.mdd, '.3g')})"]
+        plan = (f"rows for 80% power if the true difference is 0 (planning): about {e.n_required_planning}; "
+                if e.n_required_planning is not None else "")
+        return [f"{e.id}: INCONCLUSIVE at n={e.n}; {plan}about {e.n_required} rows would decide it at the observed "
+                f"difference (minimum detectable difference at this n: {_fmt(e.mdd, '.3g')})"]
     return []

@@ -177,7 +177,8 @@ class MetricEntry:
     n: int
     n_groups: int | None = None  # query groups among the n rows, for ranking metrics (None for the others)
     mdd: float | None = None
-    n_required: int | None = None
+    n_required: int | None = None  # rows to decide at the observed difference (INCONCLUSIVE entries)
+    n_required_planning: int | None = None  # rows for the stated power if the true difference is 0
     decided_by: str = "interval"  # "interval", "holm" (the adjustment changed the verdict), "undefined", "no margin"
     note: str = ""
 
@@ -211,6 +212,7 @@ class MetricEntry:
             "n_groups": self.n_groups,
             "mdd": self.mdd,
             "n_required": self.n_required,
+            "n_required_planning": self.n_required_planning,
             "decided_by": self.decided_by,
             "note": self.note,
         })
@@ -796,7 +798,8 @@ def _adjust(inp: _Inputs, entries: list[MetricEntry], estimates: list[_Estimate 
     out = []
     for e, est, pa, v in zip(entries, estimates, p_adj, verdicts):
         if pa is None:
-            out.append(dataclasses.replace(e, n_required=_n_required(inp, e, inp.alpha)))
+            out.append(dataclasses.replace(e, n_required=_n_required(inp, e, inp.alpha),
+                                           n_required_planning=_n_required_planning(inp, e, inp.alpha)))
             continue
         # Holm's decision for this entry is the TOST at level alpha * p / p_adjusted: show that interval
         level = holm_level(e.p_value, pa, inp.alpha)
@@ -808,7 +811,8 @@ def _adjust(inp: _Inputs, entries: list[MetricEntry], estimates: list[_Estimate 
                 e.note, f"the {e.ci_level:.0%} interval lies inside the margin, but the Holm-adjusted p = {pa:.3g} > "
                 f"alpha = {inp.alpha:g} across {k} gated claims"))
         adjusted = dataclasses.replace(e, **changes)
-        out.append(dataclasses.replace(adjusted, n_required=_n_required(inp, adjusted, level)))
+        out.append(dataclasses.replace(adjusted, n_required=_n_required(inp, adjusted, level),
+                                       n_required_planning=_n_required_planning(inp, adjusted, level)))
     return out
 
 
@@ -822,6 +826,16 @@ def _n_required(inp: _Inputs, e: MetricEntry, level: float) -> int | None:
         return None
     return eq.n_required(e.diff, e.se, e.n, m_abs, alpha=level, power=inp.power, test=margin.test,
                          higher_is_better=margin.higher_is_better)
+
+
+def _n_required_planning(inp: _Inputs, e: MetricEntry, level: float) -> int | None:
+    """Rows for the stated power if the true difference is 0 (the planning number), for every gated
+    entry with a margin and a standard error."""
+    margin = inp.margins.get(e.name)
+    if margin is None or e.se is None or e.margin is None or e.margin["absolute_value"] is None or e.se <= 0:
+        return None
+    return eq.n_required_planning(e.se, e.n, e.margin["absolute_value"], alpha=level, power=inp.power,
+                                  test=margin.test)
 
 
 # ---------------------------------------------------------------------------------------------

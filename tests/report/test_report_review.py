@@ -15,4 +15,4 @@ def test_feature_review_reads_as_the_report_does(make_result):
 
 def test_inconclusive_metric_review_names_rows_needed(make_result):
     text = review_message(make_result().check("metrics/auc[device=tablet]"))
-    assert "INCONCLUSIVE is not a pass" in text and "rows needed to decide about 12,000" in text
+    assert "INCONCLUSIVE is not a pass" in text and "rows needed to decide at the observed difference about 12,000" in text

@@ -381,3 +381,23 @@ def test_p_value_and_interval_decide_alike_for_every_method(metric, n_boot):
         e = compare_scores(y, a, b, metrics=[metric], margins={metric: m}, n_boot=n_boot, seed=4).entry(metric)
         tail = max(np.mean(reps <= -m), np.mean(reps >= m))
         assert abs(e.p_value - tail) <= 1.0 / n_boot
+
+
+def test_every_gated_entry_carries_the_planning_number_from_equivalence():
+    # Planning rows (true difference 0) come from equivalence.n_required_planning on the entry's own se,
+    # n and absolute margin; rows "at the observed difference" only for INCONCLUSIVE entries.
+    from harness.stats import equivalence as eq
+    from harness.stats.compare import compare_scores
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    y = (rng.random(n) < 0.3).astype(int)
+    a = 1 / (1 + np.exp(-(rng.normal(size=n) + y)))
+    b = np.clip(a + rng.normal(scale=0.02, size=n), 1e-6, 1 - 1e-6)
+    res = compare_scores(y, a, b, metrics=["auc", "logloss"], margins={"auc": 0.01, "logloss": 0.01})
+    for e in res.entries:
+        expected = eq.n_required_planning(e.se, e.n, e.margin["absolute_value"], alpha=0.05, power=0.8)
+        if e.p_adjusted is not None and e.p_adjusted != e.p_value:
+            continue  # Holm sizes it at the adjusted level
+        assert e.n_required_planning == expected and expected is not None
+        assert e.to_dict()["n_required_planning"] == expected
