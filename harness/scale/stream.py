@@ -1,0 +1,116 @@
+"""Read a Parquet file (or a folder of Parquet files) in chunks of at most ``chunk_rows`` rows.
+
+Only the named columns are read, one record batch at a time with no read-ahead, so memory stays
+bounded by a chunk (plus one row group's decoded pages) whatever the file's size. Each `Chunk` carries its
+position (chunk index, first row) so that an error can name where in the stream it happened.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import ParityInputError
+
+__all__ = ["Chunk", "count_rows", "iter_chunks"]
+
+DEFAULT_CHUNK_ROWS = 1 << 16
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Rows ``start .. start + n - 1`` of the stream (0-based), as one numpy array per column."""
+
+    index: int
+    start: int
+    columns: dict[str, np.ndarray]
+
+    @property
+    def n(self) -> int:
+        return next(iter(self.columns.values())).shape[0] if self.columns else 0
+
+    def where(self, key: str | None = None, row: int | None = None) -> str:
+        """"chunk 3 (rows 300-399)" or, for one row of it, "chunk 3, row 317 (row_id=4242)"."""
+        if row is None:
+            return f"chunk {self.index} (rows {self.start}-{self.start + self.n - 1})"
+        text = f"chunk {self.index}, row {self.start + row}"
+        if key is not None and key in self.columns:
+            text += f" ({key}={_plain(self.columns[key][row])!r})"
+        return text
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _dataset(path: str | Path):
+    import pyarrow.dataset as pads
+
+    p = Path(path)
+    if not p.exists():
+        raise ParityInputError(f"{p}: no such file or folder", file=str(p), reason="no such file or folder")
+    try:
+        return pads.dataset(str(p), format="parquet")
+    except Exception as exc:  # pyarrow's own errors say what is wrong with the bytes
+        raise ParityInputError(f"{p}: cannot be read as Parquet ({exc})", file=str(p),
+                               reason="cannot be read as Parquet") from exc
+
+
+def _check_columns(ds, path: Path, columns: Sequence[str]) -> None:
+    have = list(ds.schema.names)
+    for c in columns:
+        if c not in have:
+            raise ParityInputError(f"{path}: no column {c!r}; columns: {have}", file=str(path), column=c,
+                                   reason="no such column")
+
+
+def count_rows(path: str | Path) -> int:
+    """Rows in the file or dataset, from the Parquet footers (nothing is decoded)."""
+    return int(_dataset(path).count_rows())
+
+
+def iter_chunks(path: str | Path, columns: Sequence[str], *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[Chunk]:
+    """Yield the named columns chunk by chunk, in file order; no chunk has more than ``chunk_rows`` rows.
+
+    A null in any named column is refused (it would otherwise become NaN or an object), naming the
+    column, the chunk and the row.
+    """
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1:
+        raise ParityInputError(f"chunk_rows must be an integer >= 1, got {chunk_rows!r}", argument="chunk_rows",
+                               value=chunk_rows, reason="expected an integer >= 1")
+    p = Path(path)
+    ds = _dataset(p)
+    cols = list(dict.fromkeys(columns))
+    _check_columns(ds, p, cols)
+    start, index = 0, 0
+    try:
+        batches = ds.to_batches(columns=cols, batch_size=int(chunk_rows), batch_readahead=0, fragment_readahead=0)
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            for off in range(0, batch.num_rows, int(chunk_rows)):
+                part = batch.slice(off, int(chunk_rows))
+                chunk = Chunk(index, start, {c: _column(part, c, p, index, start) for c in cols})
+                yield chunk
+                start += part.num_rows
+                index += 1
+    except ParityInputError:
+        raise
+    except OSError as exc:  # a truncated or corrupt file, found while decoding
+        raise ParityInputError(f"{p}: reading chunk {index} (from row {start}) failed: {exc}", file=str(p),
+                               reason="unreadable Parquet") from exc
+
+
+def _column(batch, name: str, path: Path, index: int, start: int) -> np.ndarray:
+    arr = batch.column(name)
+    if arr.null_count:
+        import pyarrow.compute as pc
+
+        i = int(pc.index(pc.is_null(arr), True).as_py())
+        raise ParityInputError(f"{path}: column {name!r} is null at chunk {index}, row {start + i}; "
+                               "nulls are not scores, labels or keys", file=str(path), column=name, row=start + i,
+                               reason="null value")
+    return arr.to_numpy(zero_copy_only=False)
