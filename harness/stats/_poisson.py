@@ -150,6 +150,26 @@ def fill_counts(lo: np.ndarray, hi: np.ndarray, b: int) -> np.ndarray:
     return out
 
 
+def drawn(lo: np.ndarray, hi: np.ndarray, b: int, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Replicate b's units with a positive weight: (their indices, their weights (int32), cols
+    (k, n) gathered at them), in unit order. One pass instead of weights, nonzero and k gathers."""
+    kern = _kernels()
+    n = lo.shape[0]
+    # Both engines return views of arrays laid out alike: numpy's reductions over the gathered
+    # columns can depend on where in memory an array starts (SIMD loops), and the engines must agree.
+    out = np.empty((cols.shape[0], n))
+    if kern is None:
+        k_all = counts(lo, hi, b)
+        keep = np.flatnonzero(k_all)
+        m = keep.shape[0]
+        np.take(cols, keep, axis=1, out=out[:, :m])
+        return keep, k_all[keep], out[:, :m]
+    keep = np.empty(n, dtype=np.intp)
+    k = np.empty(n, dtype=np.int32)
+    m = kern.drawn(lo, hi, steps(b, b + 1)[0], np.ascontiguousarray(cols), keep, k, out)
+    return keep[:m], k[:m], out[:, :m]
+
+
 def sums(lo: np.ndarray, hi: np.ndarray, b0: int, b1: int, cols: np.ndarray) -> np.ndarray:
     """Shape (b1 - b0, k): replicate b's running sum of float(k_i) * cols[c, i] (cols: (k, n) float64)."""
     kern = _kernels()

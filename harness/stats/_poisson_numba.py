@@ -77,6 +77,23 @@ def fill_counts(lo, hi, step, out):
 
 
 @cached_jit
+def drawn(lo, hi, step, cols, keep, k, out):
+    """The units with a positive weight, their weights and cols there; returns how many."""
+    m = 0
+    ncol = cols.shape[0]
+    for i in range(lo.shape[0]):
+        s = _mixed(lo[i], hi[i], step)
+        v = _k6(s)
+        if v:
+            keep[m] = i
+            k[m] = v if v < 6 else _i32(6 + _k_tail(s))
+            for c in range(ncol):
+                out[c, m] = cols[c, i]
+            m += 1
+    return m
+
+
+@cached_jit
 def sums(lo, hi, steps, cols, acc):
     """acc[c, r] += float(k_ir) * cols[c, i], rows in order (acc starts at +0.0)."""
     nrep = steps.shape[0]

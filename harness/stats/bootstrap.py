@@ -537,7 +537,11 @@ class _CalibrationFitKernel(_Kernel):
         self.scores = (np.asarray(p_legacy, dtype=np.float64), np.asarray(p_new, dtype=np.float64))
         ww = np.ones_like(y) if w is None else w
         self.sides = []
-        for p_raw in (p_legacy, p_new):
+        # rows 6k..6k+5 for model k: g0, g1, h00, h01, h11 at its full-data fit, and the label term
+        # sum w y x, which no Newton step changes; row 12: sum w y, shared. All per unit of count, in
+        # one array so that the Poisson path gets every replicate's first step from one pass.
+        self.first_all = np.empty((13, self.n_units))
+        for k, p_raw in enumerate((p_legacy, p_new)):
             p, eps = as_probabilities(p_raw)  # the metric's clipping rule, eps of the input dtype
             pc = np.clip(p, eps, 1 - eps)
             x = np.log(pc) - np.log1p(-pc)
@@ -545,11 +549,11 @@ class _CalibrationFitKernel(_Kernel):
             mu = expit(intercept + slope * x)
             r0 = ww * (y - mu)
             v0 = ww * mu * (1.0 - mu)
-            # rows: g0, g1, h00, h01, h11 at the full-data fit, and the label term sum w y x, which
-            # no Newton step changes; all per unit of replicate count
-            first = np.stack([r0, r0 * x, v0, v0 * x, v0 * x * x, ww * y * x])
+            first = self.first_all[6 * k: 6 * k + 6]
+            first[:] = [r0, r0 * x, v0, v0 * x, v0 * x * x, ww * y * x]
             self.sides.append((x, intercept, slope, first))
-        self.wy = ww * y  # sum w y: the other label term, shared by both models
+        self.first_all[12] = ww * y
+        self.wy = self.first_all[12]
 
     @staticmethod
     def _step(g0, g1, h00, h01, h11):
@@ -562,16 +566,20 @@ class _CalibrationFitKernel(_Kernel):
     def _size(step, a, b) -> float:
         return max(abs(step[0]) / (1 + abs(a)), abs(step[1]) / (1 + abs(b)))
 
-    def _fit(self, c, ww, keep, side, wy) -> float:
+    def _fit(self, c, ww, keep, side, wy, first_terms=None, x=None) -> float:
         """c: the replicate's counts per unit (float); ww: its weights (counts x sample weights) on
-        `keep`; wy: sum of ww y."""
+        `keep`; wy: sum of ww y; first_terms: the first step's six sums, and x: the model's logits on
+        `keep`, when already computed."""
         x_all, a, b, first = side
-        *terms, wyx = np.einsum("ki,i->k", first, c)  # einsum: no BLAS threads
+        if first_terms is None:
+            first_terms = np.einsum("ki,i->k", first, c)  # einsum: no BLAS threads
+        *terms, wyx = first_terms
         step = self._step(*terms)
         if step is not None:
             a, b = a + step[0], b + step[1]
             prev = self._size(step, a, b)
-            x = x_all[keep]  # only rows the replicate drew: ~63 % of them
+            if x is None:
+                x = x_all[keep]  # only rows the replicate drew: ~63 % of them
             xx = x * x
             z = np.empty_like(x)
             m = np.empty_like(x)
@@ -606,6 +614,22 @@ class _CalibrationFitKernel(_Kernel):
         c = c.astype(np.float64, copy=False)
         wy = _dot(self.wy, c)
         return self._fit(c, ww, keep, self.sides[0], wy), self._fit(c, ww, keep, self.sides[1], wy)
+
+    def diffs_poisson(self, lo, hi, b0, b1):
+        # Every replicate's first-step sums in one pass over the rows (`_poisson.sums`, 13 columns);
+        # only the later Newton steps need each replicate's weights.
+        sums = _poisson.sums(lo, hi, b0, b1, self.first_all)
+        if getattr(self, "_logits", None) is None:
+            cols = [self.sides[0][0], self.sides[1][0]] + ([] if self.w is None else [self.w])
+            self._logits = np.stack(cols)
+        out = np.empty(b1 - b0)
+        for r, b in enumerate(range(b0, b1)):
+            keep, k, at = _poisson.drawn(lo, hi, b, self._logits)  # the drawn rows' logits (and weights)
+            ww = k.astype(np.float64) if self.w is None else k * at[2]
+            a = self._fit(None, ww, keep, self.sides[0], sums[r, 12], sums[r, 0:6], at[0])
+            n = self._fit(None, ww, keep, self.sides[1], sums[r, 12], sums[r, 6:12], at[1])
+            out[r] = n - a
+        return out
 
     def jackknife(self):
         return _GenericKernel(self.mdef, self.y, *self.scores, self.w, None).jackknife()
