@@ -14,12 +14,16 @@ from __future__ import annotations
 
 from harness.upgrade.baseline import (
     Baseline,
+    BaselineFileError,
+    NoBaselineError,
     accept_baseline,
+    baseline_dir_for,
     check_against_baseline,
     default_baseline_root,
     read_baseline,
     read_history,
     record_baseline,
+    record_command,
     write_baseline,
 )
 from harness.upgrade.configs import keras_config, sklearn_config, to_config_json
@@ -36,7 +40,7 @@ from harness.upgrade.probes import CATEGORIES, DEFAULT_PACKAGES, Probe, ProbeSet
 from harness.upgrade.snapshot import Output, ProbeRecord, Snapshot, take_snapshot
 
 __all__ = [
-    "Baseline", "CATEGORIES", "DEFAULT_PACKAGES", "EvalCase", "Finding", "Outcome", "Output", "Probe", "ProbeRecord",
+    "Baseline", "BaselineFileError", "NoBaselineError", "baseline_dir_for", "record_command", "CATEGORIES", "DEFAULT_PACKAGES", "EvalCase", "Finding", "Outcome", "Output", "Probe", "ProbeRecord",
     "ProbeSet", "Snapshot", "Tolerance", "UpgradeResult", "accept_baseline", "changed_packages",
     "check_against_baseline", "compare_snapshots", "default_baseline_root", "environment_diffs", "evaluation_cases",
     "findings_to_markdown", "fingerprint", "harness_metric_outputs", "keras_config", "keras_metric_outputs",

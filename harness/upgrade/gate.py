@@ -24,14 +24,14 @@ def run_upgrade_gate(suite: Any, *, baseline_dir: Path | None, suite_file: str |
     (`NoBaselineError`, an unreadable baseline, a probe that raised); the session turns that into an
     error check."""
     from harness.upgrade import accept_baseline, check_against_baseline, findings_to_markdown, read_baseline, record_baseline
-    from harness.upgrade.baseline import NoBaselineError
+    from harness.upgrade.baseline import BaselineFileError, NoBaselineError
 
     probes = suite.probes
     if update:
         try:
             read_baseline(suite.name, root=baseline_dir, probeset=probes, suite_file=suite_file)
             exists = True
-        except NoBaselineError:
+        except (NoBaselineError, BaselineFileError):  # nothing, or nothing readable: record (repairs it)
             exists = False
         if exists:
             directory, accepted = accept_baseline(probes, reason=reason or "", root=baseline_dir, suite_file=suite_file)

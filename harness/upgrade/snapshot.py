@@ -57,7 +57,7 @@ _OUTPUT_SCHEMA: dict[str, Any] = {
     },
 }
 
-# The JSON layout `Snapshot.to_dict` writes (and golden_data/baselines/README.md describes); reading a
+# The JSON layout `Snapshot.to_dict` writes (and parity_suites/baselines/README.md describes); reading a
 # baseline validates against it first, so a malformed file is one message naming where, not a KeyError.
 SNAPSHOT_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -43,15 +43,20 @@ def test_readme_suite_runs_records_and_passes(tmp_path):
                   "--parity-report", "rep"]
 
     first = _run(pytest_cmd, tmp_path)
-    assert first.returncode == 1, first.stdout + first.stderr  # the probes have no baseline yet
+    assert first.returncode == 2, first.stdout + first.stderr  # NO_BASELINE: no judgement yet
     assert "no baseline for suite 'bc_logreg'" in first.stdout
+    assert "parity baseline record --suite bc_logreg" in first.stdout  # the command that records it
 
     parity = str(Path(sys.executable).with_name("parity"))
-    rec = _run([parity, "baseline", "record", "--suite", "bc_logreg", "--suites-dir", "my_suites"], tmp_path)
+    rec = _run([parity, "baseline", "record", "--suite", "bc_logreg", "--suites-dir", "my_suites",
+                "--reason", "first baseline"], tmp_path)
     assert rec.returncode == 0, rec.stdout + rec.stderr
-    assert (tmp_path / "golden_data" / "baselines" / "bc_logreg" / "baseline.json").is_file()
+    assert (tmp_path / "my_suites" / "baselines" / "bc_logreg" / "baseline.json").is_file()  # next to the suite
 
-    second = _run(pytest_cmd, tmp_path)
+    # From another folder, pytest finds the baseline next to the suite file.
+    (tmp_path / "elsewhere").mkdir()
+    second = _run([sys.executable, "-m", "pytest", "../my_suites", "-p", "no:cacheprovider", "-q",
+                   "--parity-report", "../rep"], tmp_path / "elsewhere")
     assert second.returncode == 0, second.stdout + second.stderr
     doc = json.loads((tmp_path / "rep" / "report.json").read_text())
     (suite,) = doc["suites"]

@@ -31,7 +31,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-PINNED = ["numpy==1.26.4", "scipy==1.13.1", "deepdiff", "threadpoolctl"]
+PINNED = ["numpy==1.26.4", "scipy==1.13.1", "deepdiff", "threadpoolctl", "jsonschema"]
 
 PROBES_SCRIPT = textwrap.dedent('''
     import json, sys
