@@ -18,6 +18,7 @@ import http.client
 import json
 import math
 import re
+import socket
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -160,6 +161,9 @@ class RestPredictTarget:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+            conn.connect()
+            # No Nagle delay on our side either (a small request must not wait for the server's ACK).
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._local.conn = conn
         return conn
 
