@@ -39,6 +39,10 @@ __all__ = ["compare_stream"]
 Side = Union[str, Callable[[dict[str, np.ndarray]], Any]]
 
 
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
 def _side_name(side: Side, which: str) -> str:
     return f"column {side!r} ({which} side)" if isinstance(side, str) else f"the {which} side"
 
@@ -64,11 +68,12 @@ def _score_chunk(side: Side, which: str, chunk: Chunk, path: Path, key: str) -> 
         out = np.asarray(side(chunk.columns))
     except Exception as exc:  # the side's own failure, whatever it is: say where the stream stopped
         keys = chunk.columns[key]
-        raise ScorerError(f"{path}: the {which} side failed on {chunk.where()}, keys {key}={keys[0]!r}..{keys[-1]!r}: "
+        raise ScorerError(f"{path}: the {which} side failed on {chunk.where()}, keys {key}={_plain(keys[0])!r}.."
+                          f"{_plain(keys[-1])!r}: "
                           f"{type(exc).__name__}: {exc}; nothing was compared") from exc
     if out.shape != (chunk.n,):
         raise ScorerError(f"{path}: the {which} side returned shape {out.shape} for {chunk.where()}, "
-                          f"expected ({chunk.n},), keys {key}={chunk.columns[key][0]!r}..")
+                          f"expected ({chunk.n},), keys {key}={_plain(chunk.columns[key][0])!r}..")
     return out
 
 
@@ -85,11 +90,12 @@ def compare_stream(path: str | Path, *, label: str, legacy: Side, new: Side, key
                    metrics: Sequence[str] = DEFAULT_METRICS, margins: Mapping[str, Any] | None = None,
                    alpha: float = 0.05, n_boot: int = 1000, seed: int = 0, chunk_rows: int = DEFAULT_CHUNK_ROWS,
                    method: str | Mapping[str, str] = "auto", power: float = 0.8, ungated: Sequence[str] = (),
-                   allow_identical: bool = False) -> ComparisonResult:
+                   allow_identical: bool = False, side_columns: Sequence[str] = ()) -> ComparisonResult:
     """`compare_scores(y, legacy, new, keys=key, ...)` on the file's rows, read ``chunk_rows`` at a time.
 
     ``legacy`` and ``new`` are score columns of the file, or functions from a chunk's columns (a dict of
-    numpy arrays) to one score per row (a model side scoring the stream). ``key`` is required: it orders
+    numpy arrays: ``key``, ``label``, the score columns named and ``side_columns``) to one score per row (a
+    model side scoring the stream). ``key`` is required: it orders
     the kept rows and keys the Poisson bootstrap, so the result does not depend on the file's row order.
     """
     p = Path(path)
@@ -112,7 +118,7 @@ def compare_stream(path: str | Path, *, label: str, legacy: Side, new: Side, key
             for d in defs if methods[d.name] in ("paired", "delta")}
     rows = CompactRows() if len(sums) < len(defs) else None
     keys_only: list[np.ndarray] = []
-    columns = [key, label] + [s for s in (legacy, new) if isinstance(s, str)]
+    columns = [key, label] + [s for s in (legacy, new) if isinstance(s, str)] + list(side_columns)
     total = count_rows(p)
     n, differs = 0, False
     with progress.bar(f"streaming {p.name}", total=total, unit="rows") as pbar:
