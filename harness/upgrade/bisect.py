@@ -343,6 +343,9 @@ def bisect_to_markdown(result: BisectResult) -> str:
         lines.append(f"- note: {note}")
     if result.install_failures:
         lines += ["", "Could not install:"] + [f"- {f}" for f in result.install_failures]
+    failed = [r for r in result.runs if r.changed_outputs is None and r.error and r.error not in result.install_failures]
+    if failed:
+        lines += ["", "Reruns that failed:"] + [f"- with {', '.join(r.requirements)}: {r.error}" for r in failed]
     lines += ["", f"{len(result.runs)} environments run."]
     return "\n".join(lines) + "\n"
 

@@ -131,6 +131,7 @@ def test_a_rerun_that_fails_is_recorded_not_raised():
     result = world.run()
     failed = [r for r in result.runs if r.changed_outputs is None]
     assert failed and "RuntimeError: probe crashed" in failed[0].error
+    assert "Reruns that failed:" in bisect_to_markdown(result) and "probe crashed" in bisect_to_markdown(result)
     assert result.outputs["o/x"].causes == [("numpy",)]
 
 
@@ -208,7 +209,7 @@ def test_build_env_says_what_it_could_not_install(tmp_path):
 
 REPO = Path(__file__).resolve().parents[2]
 # Unchanged between the two sides; pinned so pip resolves nothing else differently.
-REQUIREMENTS = ["deepdiff==9.1.0", "threadpoolctl==3.8.0", "joblib==1.6.0"]
+REQUIREMENTS = ["deepdiff==9.1.0", "threadpoolctl==3.8.0", "joblib==1.6.0", "jsonschema==4.26.0"]
 SCRIPT = textwrap.dedent('''
     import json, sys
     from harness.upgrade import ProbeSet, check_against_baseline, evaluation_cases, record_baseline, sklearn_config
@@ -274,3 +275,98 @@ def test_real_bump_of_numpy_scipy_and_scikit_learn_names_scikit_learn(tmp_path):
     kept_new = [r for r in result.runs if r.upgraded == ("numpy", "scipy")]
     assert kept_new and "defaults/hgb" not in kept_new[0].changed_outputs
     assert len(result.runs) <= 6  # current, baseline, and at most four subsets
+
+
+# -- the command ------------------------------------------------------------------------------------------------
+
+CLI_SUITE = textwrap.dedent('''
+    import os
+    from harness.suite import Suite
+    from harness.upgrade import ProbeSet
+
+    probes = ProbeSet("bisect_cli")
+
+    @probes.configuration("cfg")
+    def cfg():  # what a fake environment's pins would make the library do
+        pins = os.environ.get("PARITY_TEST_FAKE_PINS", "").split(",")
+        return {"numpy_side": "old" if "numpy==1.0.0" in pins else "new", "fixed": 1}
+
+    @probes.configuration("steady")
+    def steady():
+        return {"value": 1}
+
+    SUITE = Suite(name="bisect_cli", description="probes only", dataset="none", pair=lambda ds: None, probes=probes)
+''')
+
+
+@pytest.fixture
+def cli_suite(tmp_path, monkeypatch):
+    import harness.upgrade.bisect as bisect_module
+    from harness.cli import main
+
+    d = tmp_path / "suites"
+    d.mkdir()
+    (d / "test_bisect_cli.py").write_text(CLI_SUITE)
+    monkeypatch.delitem(sys.modules, "parity_suites_test_bisect_cli", raising=False)
+    root = tmp_path / "baselines"
+    monkeypatch.setenv("PARITY_TEST_FAKE_PINS", "numpy==1.0.0,deepdiff==0.0.1")
+    assert main(["baseline", "record", "--suites-dir", str(d), "--baseline-dir", str(root), "--reason", "t"]) == 0
+    monkeypatch.delenv("PARITY_TEST_FAKE_PINS")
+    # the baseline's environment had numpy 1.0.0 and deepdiff 0.0.1; this one has the installed versions
+    path = root / "bisect_cli" / "baseline.json"
+    doc = json.loads(path.read_text())
+    doc["fingerprint"]["packages"].update(numpy="1.0.0", deepdiff="0.0.1")
+    path.write_text(json.dumps(doc))
+
+    def fake_build_env(requirements, *, venv_root, **_):
+        # a stand-in interpreter: this one, with the pins it was "built" with in the environment
+        wrapper = Path(venv_root) / f"python-{len(list(Path(venv_root).glob('python-*')))}"
+        wrapper.parent.mkdir(parents=True, exist_ok=True)
+        wrapper.write_text(f"#!{sys.executable}\nimport os, sys\n"
+                           f"os.environ['PARITY_TEST_FAKE_PINS'] = {','.join(requirements)!r}\n"
+                           f"os.execv({sys.executable!r}, [{sys.executable!r}, *sys.argv[1:]])\n")
+        wrapper.chmod(0o755)
+        return EnvBuild(tuple(requirements), wrapper)
+
+    monkeypatch.setattr(bisect_module, "build_env", fake_build_env)
+    return d, root
+
+
+def _bisect_cli(argv):
+    import argparse
+
+    from harness.cli.bisect import add_bisect_parser, run_bisect
+
+    parser = argparse.ArgumentParser(prog="parity baseline")
+    add_bisect_parser(parser.add_subparsers(dest="baseline_command"))
+    return run_bisect(parser.parse_args(["bisect", *argv]))
+
+
+def test_bisect_command_names_the_package_and_writes_json_and_markdown(cli_suite, tmp_path, capsys):
+    suites, root = cli_suite
+    js, md = tmp_path / "b.json", tmp_path / "b.md"
+    code = _bisect_cli(["--suite", "bisect_cli", "--suites-dir", str(suites), "--baseline-dir", str(root),
+                        "--venvs", str(tmp_path / "venvs"), "--json", str(js), "--markdown", str(md)])
+    assert code == 1, capsys.readouterr()
+    doc = json.loads(js.read_text())
+    assert doc["suite"] == "bisect_cli" and doc["complete"] is True
+    assert doc["changed_packages"]["numpy"][0] == "1.0.0" and doc["changed_packages"]["deepdiff"][0] == "0.0.1"
+    (entry,) = doc["outputs"]
+    assert entry["output"] == "cfg/numpy_side" and entry["causes"] == [["numpy"]]
+    assert all(r["changed_outputs"] is not None for r in doc["runs"])
+    assert "`cfg/numpy_side`: numpy" in md.read_text()
+
+
+def test_bisect_command_with_nothing_changed_exits_0(cli_suite, tmp_path, monkeypatch, capsys):
+    suites, root = cli_suite
+    monkeypatch.setenv("PARITY_TEST_FAKE_PINS", "numpy==1.0.0")
+    assert _bisect_cli(["--suite", "bisect_cli", "--suites-dir", str(suites), "--baseline-dir", str(root),
+                        "--venvs", str(tmp_path / "venvs")]) == 0
+    assert "nothing changed; nothing to bisect" in capsys.readouterr().out
+
+
+def test_bisect_command_rejects_a_package_that_did_not_change(cli_suite, tmp_path):
+    suites, root = cli_suite
+    with pytest.raises(ParityInputError, match=r"--package \['torch'\]: not among the changed packages"):
+        _bisect_cli(["--suite", "bisect_cli", "--suites-dir", str(suites), "--baseline-dir", str(root),
+                     "--package", "torch"])
