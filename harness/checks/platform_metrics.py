@@ -28,8 +28,9 @@ from harness.stats.metrics import get_metric
 from harness.verdicts import Verdict
 
 __all__ = [
-    "PlatformMetric", "check_platform_metrics", "histogram_auc", "histogram_auc_value", "keras_auc",
-    "keras_binary_crossentropy", "platform_metric_probe", "sklearn_metric",
+    "PlatformMetric", "check_platform_declared", "check_platform_metrics", "histogram_auc", "histogram_auc_value",
+    "keras_auc", "keras_binary_crossentropy", "margins_from_metric_checks", "plan_platform_ids",
+    "platform_metric_probe", "sklearn_metric",
 ]
 
 Compute = Callable[[np.ndarray, np.ndarray, "np.ndarray | None"], float]
@@ -295,6 +296,31 @@ def plan_platform_ids(metrics: Sequence[PlatformMetric]) -> list[str]:
     """The ids `check_platform_metrics` produces, for a suite's plan."""
     _validate(metrics, None)
     return [f"platform/{m.name}" for m in metrics]
+
+
+def check_platform_declared(metrics: Sequence[PlatformMetric], gates: Sequence[Any], *, where: str = "suite") -> None:
+    """A suite's ``platform_metrics`` before anything runs: PlatformMetric entries, unique names, and a
+    ``MetricGate`` for every exact metric they estimate (its margin is what the gap is a fraction of)."""
+    _validate(metrics, None)
+    gated = {get_metric(g.metric).name for g in gates}
+    missing = [m.name for m in metrics if m.metric not in gated]
+    if missing:
+        raise ParityInputError(f"{where}: platform_metrics {missing} estimate metrics without a MetricGate "
+                               f"({sorted({m.metric for m in metrics if m.name in missing})}); declare the gate, "
+                               "whose margin the allowed gap is a fraction of", argument="platform_metrics",
+                               value=missing)
+
+
+def margins_from_metric_checks(checks: Sequence[CheckResult]) -> dict[str, float]:
+    """``{metric: absolute margin}`` from a run's unsliced metric checks (``metrics/<name>``), so a
+    relative gate contributes the absolute margin it was judged with."""
+    out = {}
+    for c in checks:
+        metric = c.details.get("metric") if c.kind == "metric" else None
+        margin = c.details.get("margin") if metric else None
+        if c.id == f"metrics/{metric}" and isinstance(margin, Mapping) and margin.get("absolute_value"):
+            out[metric] = float(margin["absolute_value"])
+    return out
 
 
 def platform_metric_probe(probes: Any, name: str, labels_fn: Callable[[], Any], scores_fn: Callable[[], Any],

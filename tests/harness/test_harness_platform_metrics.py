@@ -17,11 +17,13 @@ import pytest
 
 from harness.checks.platform_metrics import (
     PlatformMetric,
+    check_platform_declared,
     check_platform_metrics,
     histogram_auc,
     histogram_auc_value,
     keras_auc,
     keras_binary_crossentropy,
+    margins_from_metric_checks,
     platform_metric_probe,
     plan_platform_ids,
     sklearn_metric,
@@ -177,6 +179,22 @@ def test_bad_arguments_raise_naming_the_argument(call, fragment):
     with pytest.raises(ParityInputError) as err:
         call(y, s)
     assert fragment in str(err.value)
+
+
+def test_a_suite_declaration_needs_a_gate_for_each_estimated_metric_and_margins_come_from_its_checks():
+    from harness.checks.metrics import check_metrics
+    from harness.suite import MetricGate
+
+    gates = [MetricGate("AUC", 0.01, reason="r"), MetricGate("logloss", 0.05, kind="relative", reason="r")]
+    check_platform_declared([histogram_auc(), sklearn_metric("log_loss")], gates)
+    with pytest.raises(ParityInputError, match=r"platform_metrics \['keras_pr_auc'\] estimate metrics without"):
+        check_platform_declared([keras_auc(curve="PR")], gates, where="suite 's'")
+    y, s = _eval_set(n=4000, prevalence=0.3, seed=2)
+    legacy = np.clip(s + np.random.default_rng(1).normal(0, 0.01, len(s)), 0, 1)
+    checks = check_metrics(y, legacy, s, gates=gates, slices={"half": np.arange(len(y)) % 2}, min_slice_size=100,
+                           n_boot=50)
+    margins = margins_from_metric_checks(checks)
+    assert margins == {"auc": 0.01, "logloss": pytest.approx(0.05 * log_loss(y, legacy))}
 
 
 def test_importing_the_module_imports_neither_tensorflow_nor_sklearn():
