@@ -135,7 +135,7 @@ class CompactRows:
     """Every row's key, label and both scores, kept compactly; ``result()`` sorts them by key."""
 
     def __init__(self) -> None:
-        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._cols: list[list[np.ndarray]] = [[], [], [], []]  # keys, labels, legacy, new
 
     @staticmethod
     def _label(y: np.ndarray) -> np.ndarray:
@@ -145,32 +145,34 @@ class CompactRows:
     @staticmethod
     def _score(raw: np.ndarray, validated: np.ndarray) -> np.ndarray:
         # the side's own precision when it round-trips exactly (float32 scores), else the float64 value
-        if raw.dtype == np.float32:
-            return raw
-        return validated
+        return raw if raw.dtype == np.float32 else validated
 
     def add(self, keys: np.ndarray, y: np.ndarray, a_raw: np.ndarray, a: np.ndarray, b_raw: np.ndarray,
             b: np.ndarray) -> None:
-        self._parts.append((np.asarray(keys), self._label(y), self._score(a_raw, a), self._score(b_raw, b)))
+        for col, v in zip(self._cols, (np.asarray(keys), self._label(y), self._score(a_raw, a), self._score(b_raw, b))):
+            col.append(v)
 
     def merge(self, other: CompactRows) -> CompactRows:
         out = CompactRows()
-        out._parts = self._parts + other._parts
+        out._cols = [x + y for x, y in zip(self._cols, other._cols)]
         return out
 
     @property
     def n(self) -> int:
-        return sum(p[0].shape[0] for p in self._parts)
+        return sum(k.shape[0] for k in self._cols[0])
 
     def result(self) -> SortedRows:
-        """The rows sorted by key; the parts are released as they are concatenated."""
-        cols = []
-        for j in range(4):
-            cols.append(np.concatenate([p[j] for p in self._parts]))
-            if j == 0:
-                order = np.argsort(cols[0], kind="stable")
-                cols[0] = cols[0][order]
-        self._parts = []
-        keys = cols[0]
-        y, a, b = (c[order].astype(np.float64) for c in cols[1:])
+        """The rows sorted by key; each column's parts are released once it is concatenated, so the peak
+        is the kept rows plus one column and the sort order."""
+        keys = _take_all(self._cols[0])
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        y, a, b = (_take_all(col)[order].astype(np.float64, copy=False) for col in self._cols[1:])
+        self._cols = [[], [], [], []]
         return SortedRows(keys, y, a, b)
+
+
+def _take_all(parts: list[np.ndarray]) -> np.ndarray:
+    out = np.concatenate(parts)
+    parts.clear()
+    return out
