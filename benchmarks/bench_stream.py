@@ -1,0 +1,156 @@
+"""Streamed vs in-memory two-model comparison on generated golden sets of 1e5, 1e6 and 1e7 rows.
+
+    .venv/bin/python benchmarks/bench_stream.py [--sizes 1e5,1e6,1e7] [--memory-sizes 1e5,1e6]
+                                                [--chunk-rows 262144] [--json OUT]
+
+For each size a golden split is generated (in a subprocess) into a temporary Parquet file (deleted afterwards, never
+committed): row_id (int64 key, shuffled), click (0/1 from a logistic truth), legacy (float64), new
+(float32, a perturbed legacy, as a TF side writes it), and two feature columns the comparison does not
+read. Each measurement runs in a fresh subprocess (argument list, no shell) whose peak RSS is
+VmHWM (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` beside it; the imports' share is printed apart);
+times start after the imports:
+
+- stream: `harness.scale.compare_stream` over the file (auc by DeLong keeps the rows compactly;
+  logloss and brier are exact sums);
+- memory: what `parity compare` does today: `pandas.read_parquet` of the columns, then
+  `harness.stats.compare_scores` on the whole arrays.
+
+Both runs' verdicts and intervals are printed side by side (they must agree); time is also given per
+n log2 n so growth can be read against n log n.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+METRICS = ("auc", "logloss", "brier")
+MARGINS = {"auc": 0.002, "logloss": 0.002, "brier": 0.001}
+
+
+def generate(path: Path, n: int, seed: int = 0, piece: int = 1_000_000) -> None:
+    """Written piece by piece so that generating 1e7 rows needs no 1e7-row frame."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    keys = rng.permutation(n).astype(np.int64)
+    with pq.ParquetWriter(path, pa.schema([("row_id", pa.int64()), ("click", pa.int64()), ("legacy", pa.float64()),
+                                           ("new", pa.float32()), ("price", pa.float64()),
+                                           ("position", pa.int64())])) as w:
+        for start in range(0, n, piece):
+            m = min(piece, n - start)
+            z = rng.normal(size=m) - 2.5
+            click = (rng.random(m) < 1 / (1 + np.exp(-z))).astype(np.int64)
+            legacy = 1 / (1 + np.exp(-(z + rng.normal(scale=0.8, size=m))))
+            new = np.clip(legacy * np.exp(rng.normal(scale=0.02, size=m)), 0, 1).astype(np.float32)
+            w.write_table(pa.table({"row_id": keys[start:start + m], "click": click, "legacy": legacy, "new": new,
+                                    "price": rng.lognormal(size=m), "position": rng.integers(1, 30, m)}),
+                          row_group_size=1 << 17)
+
+
+def _summary(result) -> dict:
+    return {"verdict": str(result.verdict.value),
+            "metrics": {e.name: {"diff": e.diff, "ci": list(e.ci), "verdict": e.verdict.value} for e in result.entries}}
+
+
+def worker(mode: str, path: str, chunk_rows: int) -> None:
+    from harness.scale import compare_stream
+    from harness.stats.compare import compare_scores
+
+    if mode == "memory":
+        import pandas as pd
+
+    rss_imports = _peak_mb()  # the interpreter and libraries
+    t0, c0 = time.perf_counter(), time.process_time()
+    if mode == "stream":
+        r = compare_stream(path, label="click", legacy="legacy", new="new", key="row_id", metrics=METRICS,
+                           margins=MARGINS, chunk_rows=chunk_rows)
+    else:
+        f = pd.read_parquet(path, columns=["row_id", "click", "legacy", "new"])
+        r = compare_scores(f["click"].to_numpy(), f["legacy"].to_numpy(), f["new"].to_numpy(),
+                           keys=f["row_id"].to_numpy(), metrics=METRICS, margins=MARGINS)
+    out = {"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "rss_imports_mb": rss_imports,
+           "peak_rss_mb": _peak_mb(), "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           **_summary(r)}
+    print(json.dumps(out))
+
+
+def _peak_mb() -> float:
+    """Peak RSS of this process: VmHWM where Linux has it (reset by exec), else ru_maxrss (on Linux a
+    child's ru_maxrss starts at its parent's RSS at fork, which is why the files are generated in a
+    subprocess of their own)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(mode: str, path: Path, chunk_rows: int) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--worker", mode, str(path), "--chunk-rows", str(chunk_rows)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"{mode} worker failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1e5,1e6,1e7")
+    ap.add_argument("--memory-sizes", default="1e5,1e6", help="sizes also run in memory (1e7 needs several GB)")
+    ap.add_argument("--chunk-rows", type=int, default=1 << 18)
+    ap.add_argument("--json", metavar="OUT")
+    ap.add_argument("--worker", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
+    ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        if args.worker[0] == "generate":
+            generate(Path(args.worker[1]), args.n)
+        else:
+            worker(args.worker[0], args.worker[1], args.chunk_rows)
+        return 0
+    sizes = [int(float(s)) for s in args.sizes.split(",")]
+    in_memory = {int(float(s)) for s in args.memory_sizes.split(",") if s}
+    rows = []
+    print(f"python {platform.python_version()}, {platform.machine()}, load average {os.getloadavg()[0]:.1f}, "
+          f"chunk_rows {args.chunk_rows}")
+    with tempfile.TemporaryDirectory(prefix="bench_stream_") as tmp:
+        for n in sizes:
+            path = Path(tmp) / f"golden_{n}.parquet"
+            subprocess.run([sys.executable, __file__, "--worker", "generate", str(path), "--n", str(n)], check=True)
+            row = {"n": n, "file_mb": path.stat().st_size / 2**20, "stream": measure("stream", path, args.chunk_rows)}
+            if n in in_memory:
+                row["memory"] = measure("memory", path, args.chunk_rows)
+            path.unlink()
+            rows.append(row)
+            s = row["stream"]
+            m = row.get("memory")
+            nlogn = n * math.log2(n)
+            print(f"n={n:>9,}: stream {s['wall_s']:7.2f} s wall {s['cpu_s']:7.2f} s CPU, peak RSS {s['peak_rss_mb']:7.0f} MB, "
+                  f"{1e9 * s['cpu_s'] / nlogn:6.2f} ns CPU per n log2 n"
+                  + (f" | memory {m['wall_s']:7.2f} s wall {m['cpu_s']:7.2f} s CPU, peak RSS {m['peak_rss_mb']:7.0f} MB"
+                     if m else ""))
+            for name, e in s["metrics"].items():
+                other = f" | in memory {m['metrics'][name]['diff']:+.6e} {m['metrics'][name]['verdict']}" if m else ""
+                print(f"    {name:8s} diff {e['diff']:+.6e} ci [{e['ci'][0]:+.6e}, {e['ci'][1]:+.6e}] {e['verdict']}{other}")
+    print(f"peak RSS of the imports alone: {rows[0]['stream']['rss_imports_mb']:.0f} MB")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""``parity compare --stream``: the streamed form of ``parity compare`` (wired in by harness/cli/compare.py).
+
+`add_stream_arguments(parser)` adds ``--stream`` and ``--chunk-rows``; `compare_stream_command(args)`
+runs the comparison on the ``parity compare`` namespace (the same --label/--legacy/--new/--key/--metrics/
+--margin/--non-inferiority/--alpha/--bootstrap/--seed/--json flags) and returns the exit status (0
+EQUIVALENT, 1 otherwise); bad input raises ParityInputError, which the ``parity`` entry point turns into
+exit 2. It prints the same table and writes the same JSON document as the in-memory command, plus
+``"stream": {"chunk_rows": N}``. A terminal gets a progress bar (rows, current chunk) on stderr.
+
+Streamed runs take Parquet only (a file or a folder of files) and need --key (it orders the kept rows and
+keys the bootstrap); --weight, --group and --slice are refused for now, naming the flag.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from harness.errors import ParityInputError
+
+__all__ = ["add_stream_arguments", "compare_stream_command"]
+
+
+def add_stream_arguments(parser) -> None:
+    parser.add_argument("--stream", action="store_true",
+                        help="read the Parquet file (or folder) in chunks: golden sets larger than memory")
+    parser.add_argument("--chunk-rows", type=int, default=1 << 16, metavar="N",
+                        help="rows per chunk with --stream (default 65536)")
+
+
+def _refuse_unsupported(args) -> None:
+    if not getattr(args, "key", None):
+        raise ParityInputError("--stream needs --key COL: the row key orders the kept rows and keys the bootstrap, "
+                               "so the result does not depend on the file's row order", argument="--key")
+    for flag, attr in (("--weight", "weight"), ("--group", "group"), ("--slice", "slice")):
+        if getattr(args, attr, None):
+            raise ParityInputError(f"{flag} is not supported with --stream yet; run without --stream", argument=flag)
+    if getattr(args, "na_values", None):
+        raise ParityInputError("--na-values applies to CSV; --stream reads Parquet only", argument="--na-values")
+    if str(args.file).lower().endswith(".csv"):
+        raise ParityInputError(f"{args.file}: --stream reads Parquet (a file or a folder of files), not CSV",
+                               file=str(args.file), argument="--stream")
+    if args.chunk_rows < 1:
+        raise ParityInputError(f"--chunk-rows {args.chunk_rows!r}: expected an integer >= 1", argument="--chunk-rows",
+                               value=args.chunk_rows)
+
+
+def compare_stream_command(args) -> int:
+    from harness import progress
+    from harness.cli import write_json_output
+    from harness.cli.compare import _options, _print_table
+    from harness.scale.compare_stream import compare_stream
+
+    _refuse_unsupported(args)
+    names, margins = _options(args)
+    path = Path(args.file)
+    with progress.enabled(sys.stderr.isatty()):
+        result = compare_stream(path, label=args.label, legacy=args.legacy, new=args.new, key=args.key,
+                                metrics=names, margins=margins, alpha=args.alpha, n_boot=args.bootstrap,
+                                seed=args.seed, chunk_rows=args.chunk_rows, allow_identical=args.allow_identical)
+    _print_table(result, file=sys.stderr if args.json == "-" else sys.stdout)
+    if args.json:
+        doc = {"file": str(path), "columns": {"label": args.label, "legacy": args.legacy, "new": args.new,
+                                              "group": None, "weight": None, "key": args.key, "slices": []},
+               "stream": {"chunk_rows": int(args.chunk_rows)}, **result.to_dict()}
+        write_json_output(args.json, json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    return 0 if result.verdict.value == "EQUIVALENT" else 1
