@@ -414,7 +414,7 @@ def record_baseline(probeset: ProbeSet, *, root: Path | str | None = None, reaso
             old_fp = read_baseline(probeset.suite, root=base).fingerprint
         except BaselineFileError as exc:  # re-recording is how an unreadable baseline is repaired
             replaced = str(exc)
-    snapshot = take_snapshot(probeset, seeds="all", raise_errors=True)
+    snapshot = take_snapshot(probeset, seeds="all", raise_errors=True, noise=True)
     fp = fingerprint(import_sklearn=_uses_sklearn(probeset))
     entry = {"when": _now(), "action": "record", "suite": probeset.suite, "reason": reason or "initial record",
              "old_fingerprint": old_fp, "new_fingerprint": fp, "findings_accepted": []}
@@ -453,7 +453,7 @@ def accept_baseline(probeset: ProbeSet, *, reason: str, root: Path | str | None 
     base = _root(root, probeset, suite_file)
     baseline = read_baseline(probeset.suite, root=base, suite_file=suite_file)
     result, _ = _check(probeset, baseline, all_seeds=False)
-    snapshot = take_snapshot(probeset, seeds="all", raise_errors=True)
+    snapshot = take_snapshot(probeset, seeds="all", raise_errors=True, noise=True)
     accepted = [f for f in result.findings if f.outcome.value != "IDENTICAL"]
     entry = {"when": _now(), "action": "accept", "suite": probeset.suite, "reason": reason,
              "old_fingerprint": baseline.fingerprint, "new_fingerprint": result.current_fingerprint,

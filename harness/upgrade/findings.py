@@ -259,14 +259,21 @@ def _compare_output(name: str, base: ProbeRecord, pairs: Sequence[tuple[Output, 
         old_c, new_c = old_stack[0], new_stack[0]
     size = _size(old_c, new_c)
     size["tolerance"] = dict(tol)
+    numeric = base.noise.band(name) if base.noise is not None else None
+    if numeric is not None and numeric.shape != tuple(o0.shape or ()):
+        numeric = None
     k = len(baseline_all)
-    if k >= 2 and o0.dtype is not None and np.dtype(o0.dtype).kind in "biuf":
+    seeded = k >= 2 and o0.dtype is not None and np.dtype(o0.dtype).kind in "biuf"
+    if not seeded and numeric is None:
+        size["n_beyond_tolerance"] = int(np.sum(~_within_tolerance(np.asarray(old_c), np.asarray(new_c), tol)))
+        return Outcome.CHANGED, size
+    band = np.zeros(np.shape(old_c))
+    reasons = []
+    if seeded:
         seeds = np.stack([_as_float(b.array) for b in baseline_all if b.array is not None])
         band = seeds.max(axis=0) - seeds.min(axis=0)
-        with np.errstate(invalid="ignore"):
-            delta = np.abs(_as_float(new_c) - _as_float(old_c))
-            moved = ~(delta <= band) & ~_within_tolerance(np.asarray(old_c), np.asarray(new_c), tol)
         size["noise"] = {"k_seeds": k, "max_seed_range": float(np.nanmax(band)) if band.size else 0.0}
+        reasons.append(f"the spread between the baseline's {k} seeds")
         if old_c.size == 1:
             sd = float(seeds.std(ddof=1))
             # Difference of two single runs, each with the seed-to-seed sd: Student t with k-1 d.o.f.
@@ -275,13 +282,48 @@ def _compare_output(name: str, base: ProbeRecord, pairs: Sequence[tuple[Output, 
             half = float(student_t.ppf(0.975, k - 1)) * sd * math.sqrt(2.0 if not paired_all_seeds else 2.0 / k)
             size["noise"].update({"seed_sd": sd, "seed_values": [float(v) for v in seeds.ravel()],
                                   "interval_95": [size["delta"] - half, size["delta"] + half]})
-        size["n_beyond_noise"] = int(np.sum(moved))
-        if not moved.any():
-            size["reason"] = f"inside the spread between the baseline's {k} seeds"
-            return Outcome.WITHIN_NOISE, size
-        return Outcome.CHANGED, size
-    size["n_beyond_tolerance"] = int(np.sum(~_within_tolerance(np.asarray(old_c), np.asarray(new_c), tol)))
+    if numeric is not None:
+        allowed = numeric_allowance(np.asarray(old_c), numeric)
+        band = np.maximum(band, allowed)
+        size.setdefault("noise", {})["numeric"] = {
+            "perturbations": list(base.noise.perturbations), "factor": NOISE_FACTOR,
+            "max_band": float(np.nanmax(numeric)) if numeric.size else 0.0,
+            "max_allowed": float(np.nanmax(allowed)) if allowed.size else 0.0,
+            "floor_ulps": int(tol.get("ulps", 0))}
+        reasons.append(f"{NOISE_FACTOR} x its numerical noise band (re-runs under {', '.join(base.noise.perturbations)})"
+                       if np.nanmax(numeric, initial=0.0) > 0 else
+                       f"its numerical noise band, which is 0 (re-runs under {', '.join(base.noise.perturbations)} "
+                       "moved nothing): only the ULP floor")
+    with np.errstate(invalid="ignore"):
+        delta = np.abs(_as_float(new_c) - _as_float(old_c))
+        moved = ~(delta <= band) & ~_within_tolerance(np.asarray(old_c), np.asarray(new_c), tol)
+    size["n_beyond_noise"] = int(np.sum(moved))
+    if not moved.any():
+        size["reason"] = "inside " + " and ".join(reasons) if len(reasons) < 2 else \
+            f"inside the larger of {reasons[0]} and {reasons[1]}"
+        return Outcome.WITHIN_NOISE, size
     return Outcome.CHANGED, size
+
+
+# A numerics-only upgrade moves an output by an amount of the order of what the perturbed re-runs move
+# it, not exactly that: the re-runs sample a few reorderings, an upgrade is one other. The factor covers
+# that sampling; a changed default or algorithm moves fits by orders of magnitude more (see probes.py).
+NOISE_FACTOR = 8
+
+
+def numeric_allowance(old: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """How far each element may move and still be numerical noise: ``NOISE_FACTOR`` times the larger of
+    its own band and the output's relative band (the largest band relative to the output's largest
+    magnitude) times its magnitude; integers (iteration counts) get their band exactly, no factor."""
+    old = np.asarray(old)
+    if old.dtype.kind in "biu":
+        return band
+    mag = np.abs(_as_float(old))
+    finite = np.isfinite(mag) & np.isfinite(band)
+    scale = float(mag[finite].max()) if finite.any() else 0.0
+    relative = float(band[finite].max()) / scale if finite.any() and scale > 0 else 0.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        return NOISE_FACTOR * np.maximum(band, relative * mag)
 
 
 def _suspects(base: ProbeRecord, cur: ProbeRecord) -> tuple[set[str], str]:
@@ -424,7 +466,12 @@ def _size_text(f: Finding) -> str:
         if "interval_95" in noise:
             lo, hi = noise["interval_95"]
             parts.append(f"95% interval vs seed noise [{_fmt(lo)}, {_fmt(hi)}]")
-        parts.append(f"seed range {_fmt(noise['max_seed_range'])} over {noise['k_seeds']} seeds")
+        if "max_seed_range" in noise:
+            parts.append(f"seed range {_fmt(noise['max_seed_range'])} over {noise['k_seeds']} seeds")
+        if "numeric" in noise:
+            nb = noise["numeric"]
+            parts.append(f"numerical noise band {_fmt(nb['max_band'])} (allowed {nb['factor']} x: {_fmt(nb['max_allowed'])}; "
+                         f"floor {nb['floor_ulps']} ulp)")
     if "reason" in s:
         parts.append(s["reason"])
     if "note" in s:

@@ -13,7 +13,9 @@ A suite declares its probes with a `ProbeSet` and exports it as ``Suite(probes=.
 
     @probes.learning("logreg_fit", seeds=(0, 1, 2))
     def logreg_fit(seed):
-        model = LogisticRegression(random_state=seed).fit(X_train, y_train)
+        from harness.upgrade.perturb import current  # the noise floor's input perturbation (below)
+
+        model = LogisticRegression(random_state=seed).fit(current().jitter(X_train), y_train)
         return {"coef": model.coef_, "n_iter": model.n_iter_, "scores": model.predict_proba(X_eval)[:, 1]}
 
     @probes.inference("saved_model_scores", ulps=8)
@@ -42,6 +44,29 @@ whose code it executed (`harness.upgrade.evidence`), and a change is attributed 
 among those (plus any named with ``packages=``); the per-category defaults in `DEFAULT_PACKAGES` are the
 fallback when a run has no such record (an older baseline, another profiler active). Tolerance: ``ulps`` (default 4: a different reduction order or SIMD path
 moves the last bits, and a gate that cries wolf on that gets switched off), ``rtol``, ``atol``.
+
+Numerical noise floor (learning and inference probes). Seeds measure run-to-run noise only where a
+seed moves something; a deterministic fit (lbfgs LogisticRegression) gives every seed the same bits,
+so its seed spread is 0, yet a numerics-only upgrade (scipy 1.15's L-BFGS-B rewrite) still moves it by
+tens to hundreds of ULPs, because the order of its floating-point sums changed. So the baseline also
+re-runs each learning and inference probe's first seed under perturbations of the same kind that
+such an upgrade causes (`harness.upgrade.perturb`): a thread-count change (threadpoolctl limit 1
+against the default, always) and two seeded input perturbations that reach the probe's data only
+through it: pass float training inputs through ``perturb.current().jitter(X)`` (each element moved
+by at most 1 ULP) and, where row order means nothing to the model, rows through
+``perturb.current().permute(X, y)``. Both return their arguments unchanged in every other run. Per
+output it stores the band: per element, max |perturbed - recorded|. A later difference is
+WITHIN_NOISE when every element is inside the tolerance above, or inside the larger of the seed
+spread and ``NOISE_FACTOR`` (8) times the larger of the element's band and the output's relative band
+(its largest band over its largest magnitude) times the element's magnitude; integer outputs get
+their band with no factor. Why a factor: the perturbed re-runs sample two or three reorderings, an
+upgrade is one more, of the same order but not bounded by them (measured: scipy 1.13.1 -> 1.15.3
+moved an lbfgs intercept by 86 ULP, 9.3e-18, against a band of 2.8e-17). Why that does not hide real
+changes: a changed default or algorithm moves a fit by orders of magnitude more than its last bits.
+A band of 0 (nothing moved under any perturbation, e.g. a probe that does not use the helpers on a
+small problem) leaves only the ULP floor. An output whose shape or type changes under a perturbation
+gets no band (the perturbation changed what it computes). Baselines recorded before bands existed
+compare as before.
 """
 from __future__ import annotations
 

@@ -28,8 +28,8 @@ from harness.errors import ParityError, ParityInputError
 from harness.upgrade.configs import to_config_json
 from harness.upgrade.probes import Probe, ProbeSet
 
-__all__ = ["INLINE_MAX_BYTES", "NPZ_MAX_BYTES", "SNAPSHOT_SCHEMA", "Output", "ProbeRecord", "Snapshot", "encode_output",
-           "take_snapshot"]
+__all__ = ["INLINE_MAX_BYTES", "NPZ_MAX_BYTES", "SNAPSHOT_SCHEMA", "NumericNoise", "Output", "ProbeRecord", "Snapshot",
+           "encode_output", "measure_noise", "take_snapshot"]
 
 INLINE_MAX_BYTES = 8 * 1024
 NPZ_MAX_BYTES = 4 * 1024 * 1024
@@ -77,6 +77,11 @@ SNAPSHOT_SCHEMA: dict[str, Any] = {
                 "error": {"type": ["string", "null"]},
                 "executed": {"type": ["array", "null"], "items": {"type": "string"}},
                 "declared_packages": {"type": "boolean"},
+                # Optional (baselines before it compare as they did): see `NumericNoise`.
+                "numeric_noise": {"type": "object", "required": ["perturbations", "bands"], "properties": {
+                    "perturbations": {"type": "array", "items": {"type": "string"}},
+                    "bands": {"type": "object", "additionalProperties": _OUTPUT_SCHEMA},
+                    "varies": {"type": "array", "items": {"type": "string"}}}},
                 "runs": {"type": "array", "items": {
                     "type": "object", "required": ["seed", "outputs"],
                     "properties": {"outputs": {"type": "object", "additionalProperties": _OUTPUT_SCHEMA}}}},
@@ -204,6 +209,22 @@ def encode_output(value: Any, *, where: str) -> Output:
 
 
 @dataclass
+class NumericNoise:
+    """How far the first seed's outputs moved under numerics-only perturbations (`harness.upgrade.perturb`):
+    ``bands[output]`` is, per element, max |perturbed - base| over the ``perturbations`` run (float64;
+    0 where nothing moved); ``varies`` names outputs whose shape or type changed under a perturbation
+    (no band: the perturbation changed what the probe computes, not just its last bits)."""
+
+    perturbations: list[str]
+    bands: dict[str, Output]
+    varies: list[str] = field(default_factory=list)
+
+    def band(self, output: str) -> np.ndarray | None:
+        b = self.bands.get(output)
+        return None if b is None else b.array
+
+
+@dataclass
 class ProbeRecord:
     """One probe's runs: ``runs`` maps each seed (None for unseeded probes) to its outputs."""
 
@@ -217,6 +238,7 @@ class ProbeRecord:
     # Distributions whose code the (first) run executed; None when not watched (older baselines).
     executed: list[str] | None = None
     declared_packages: bool = False  # ``packages`` was given by the suite, not the category's defaults
+    noise: NumericNoise | None = None  # measured by a baseline; None in a check and in older baselines
 
     def outputs(self, seed: Any) -> dict[str, Output]:
         for s, outs in self.runs:
@@ -248,6 +270,11 @@ class Snapshot:
                             "seeds": jsonable(rec.seeds), "error": rec.error, "runs": runs}
             if rec.executed is not None:
                 probes[name].update(executed=list(rec.executed), declared_packages=rec.declared_packages)
+            if rec.noise is not None:
+                probes[name]["numeric_noise"] = {
+                    "perturbations": list(rec.noise.perturbations), "varies": sorted(rec.noise.varies),
+                    "bands": {o: b.to_dict(npz_key=f"{name}.noise.{o}", npz=npz, inline_max_bytes=inline_max_bytes,
+                                           npz_max_bytes=npz_max_bytes) for o, b in sorted(rec.noise.bands.items())}}
         return {"suite": self.suite, "probes": probes}, npz
 
     @classmethod
@@ -261,6 +288,12 @@ class Snapshot:
                                            tolerance=dict(p["tolerance"]), seeds=list(p["seeds"]), runs=runs,
                                            error=p.get("error"), executed=p.get("executed"),
                                            declared_packages=bool(p.get("declared_packages", False)))
+                if p.get("numeric_noise") is not None:
+                    nn = p["numeric_noise"]
+                    probes[name].noise = NumericNoise(
+                        perturbations=list(nn["perturbations"]), varies=list(nn.get("varies", [])),
+                        bands={o: Output.from_dict(od, npz=npz, where=f"{where}: probe {name!r} noise band {o!r}")
+                               for o, od in nn["bands"].items()})
             return cls(suite=d["suite"], probes=probes)
         except (KeyError, TypeError, AttributeError) as exc:
             raise ParityInputError(f"{where}: not a snapshot document (missing or malformed {exc})") from None
@@ -298,11 +331,69 @@ def _run_probe(probe: Probe, seeds: Iterable[Any], *, raise_errors: bool) -> Pro
     return rec
 
 
+NOISE_CATEGORIES = ("learning", "inference")
+
+
+def _band(base: Output, other: Output) -> np.ndarray | None:
+    """Per element |other - base| as float64 (NaN on both sides: 0; on one: inf); None when the two are
+    not comparable numbers of one layout."""
+    if (base.kind != "array" or other.kind != "array" or base.dtype != other.dtype or base.shape != other.shape
+            or base.array is None or other.array is None or np.dtype(base.dtype).kind not in "biuf"):
+        return None
+    a, b = base.array.astype(np.float64), other.array.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        d = np.abs(b - a)
+    both_nan = np.isnan(a) & np.isnan(b)
+    return np.where(both_nan | (a == b), 0.0, np.where(np.isnan(d), np.inf, d))
+
+
+def measure_noise(probe: Probe, rec: ProbeRecord) -> NumericNoise | None:
+    """Re-run the probe's first seed under each numerics-only perturbation (`perturb.perturbations`) and
+    keep, per output, the largest move from the recorded run. Input perturbations after the first are
+    skipped when the probe did not use the `perturb.current()` helpers (they would re-run it unchanged)."""
+    from harness.upgrade import perturb
+
+    if probe.category not in NOISE_CATEGORIES or rec.error is not None or not rec.runs:
+        return None
+    seed, base = rec.runs[0]
+    bands: dict[str, np.ndarray] = {}
+    varies: set[str] = set()
+    names: list[str] = []
+    inputs_used: bool | None = None
+    for p in perturb.perturbations():
+        if p.seed is not None and inputs_used is False:
+            continue
+        try:
+            with perturb.perturbed(p):
+                raw = probe.run(seed)
+            outs = {n: encode_output(v, where=f"probe {probe.name!r} ({p.name}) output {n!r}") for n, v in raw.items()}
+        except ParityInputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a probe that only runs unperturbed cannot have a band
+            raise ParityError(f"probe {probe.name!r} (seed {seed!r}) raised {type(exc).__name__} when re-run under "
+                              f"the numerics-only perturbation {p.name}: {exc}") from exc
+        if p.seed is not None:
+            inputs_used = bool(p.used)
+        names.append(p.name)
+        for out, b in base.items():
+            d = _band(b, outs[out]) if out in outs else None
+            if d is None:
+                if b.kind == "array" and b.array is not None and not (out in outs and outs[out].sha256 == b.sha256):
+                    varies.add(out)
+                continue
+            bands[out] = d if out not in bands else np.maximum(bands[out], d)
+    for out in varies:
+        bands.pop(out, None)
+    return NumericNoise(perturbations=names, varies=sorted(varies),
+                        bands={o: encode_output(np.ascontiguousarray(a), where=f"noise band {o!r}") for o, a in bands.items()})
+
+
 def take_snapshot(probeset: ProbeSet, *, seeds: str = "all", probes: Iterable[str] | None = None,
-                  raise_errors: bool = False) -> Snapshot:
+                  raise_errors: bool = False, noise: bool = False) -> Snapshot:
     """Run the probes (``seeds="all"``: every seed, as the baseline does; ``"first"``: the first seed only).
 
-    A probe that raises is recorded with ``error`` set (or re-raised when ``raise_errors``).
+    A probe that raises is recorded with ``error`` set (or re-raised when ``raise_errors``). ``noise``
+    (a baseline): also measure each learning and inference probe's numerical noise (`measure_noise`).
     """
     if not isinstance(probeset, ProbeSet):
         raise ParityInputError(f"take_snapshot: expected a harness.upgrade.ProbeSet, got {type(probeset).__name__}")
@@ -313,4 +404,6 @@ def take_snapshot(probeset: ProbeSet, *, seeds: str = "all", probes: Iterable[st
     for probe in chosen:
         run_seeds = probe.seeds if seeds == "all" else probe.seeds[:1]
         records[probe.name] = _run_probe(probe, run_seeds, raise_errors=raise_errors)
+        if noise:
+            records[probe.name].noise = measure_noise(probe, records[probe.name])
     return Snapshot(suite=probeset.suite, probes=records)

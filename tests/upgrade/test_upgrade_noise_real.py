@@ -1,0 +1,180 @@
+"""The numerical noise floor against real upgrades, run for real in throwaway virtual environments.
+
+A baseline is recorded in one environment and checked in another that differs in one package. The
+probes are general ones (a default lbfgs LogisticRegression, an early-stopping HistGradientBoosting,
+a default KMeans), each passing its float training inputs through ``perturb.current().jitter`` as
+probes.py recommends, with no per-probe tolerance:
+
+* numerics-only upgrades must not be CHANGED: scipy 1.13.1 -> 1.15.3 (L-BFGS-B rewritten from Fortran
+  to C in 1.15.0; scikit-learn and numpy fixed) moves the lbfgs coefficients by tens of ULPs, beyond
+  the 4-ULP default, which the noise band must absorb; numpy 1.26.4 -> 2.0.2 (scipy and scikit-learn
+  fixed).
+* behaviour-changing upgrades must be CHANGED: scikit-learn 1.4.2 -> 1.6.1 (new default
+  ``categorical_features="from_dtype"``, see test_upgrade_real.py) and scikit-learn 1.3.2 -> 1.4.2,
+  whose release notes change ``KMeans(n_init=...)``'s default from 10 to "auto" (one k-means++ start):
+  the KMeans fit itself, a learning probe, must be CHANGED, not only its configuration.
+
+Venvs are cached under ``$PARITY_UPGRADE_VENVS`` (default ``/tmp/parity-upgrade-venvs``), named like
+test_upgrade_real.py's. Skipped only when pip cannot reach the package index.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+EXTRA = ["deepdiff", "threadpoolctl", "jsonschema"]
+BASE = {"scikit-learn": "1.6.1", "numpy": "1.26.4", "scipy": "1.13.1"}
+
+PROBES_SCRIPT = textwrap.dedent('''
+    import json, sys
+    import numpy as np
+    from harness.upgrade import ProbeSet, check_against_baseline, record_baseline, sklearn_config
+    from harness.upgrade.perturb import current
+
+    def make():
+        from sklearn.cluster import KMeans
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        from sklearn.linear_model import LogisticRegression
+
+        rng = np.random.default_rng(11)
+        X = rng.normal(size=(3000, 6))
+        y = (rng.random(3000) < 1 / (1 + np.exp(-(X[:, 0] - 0.7 * X[:, 1] + 0.4 * X[:, 2] * X[:, 4])))).astype(int)
+        Xt, yt, Xe = X[:2000], y[:2000], X[2000:]
+        blobs = np.concatenate([rng.normal(c, 1.0, size=(300, 2)) for c in ((0, 0), (3, 0), (0, 3), (3, 3), (1.5, 1.5))])
+        probes = ProbeSet("noise_real")
+
+        @probes.configuration("defaults")
+        def defaults():
+            return {"logreg": sklearn_config(LogisticRegression()), "hgb": sklearn_config(HistGradientBoostingClassifier()),
+                    "kmeans": sklearn_config(KMeans())}
+
+        @probes.learning("logreg_fit", seeds=(0, 1))
+        def logreg_fit(seed):
+            m = LogisticRegression(random_state=seed).fit(current().jitter(Xt), yt)
+            return {"coef": m.coef_, "intercept": m.intercept_, "n_iter": m.n_iter_, "scores": m.predict_proba(Xe)[:, 1]}
+
+        @probes.learning("hgb_fit", seeds=(0, 1))
+        def hgb_fit(seed):
+            m = HistGradientBoostingClassifier(max_iter=40, early_stopping=True, random_state=seed).fit(current().jitter(Xt), yt)
+            return {"scores": m.predict_proba(Xe)[:, 1], "n_iter": m.n_iter_, "train_loss": m.train_score_}
+
+        @probes.learning("kmeans_fit", seeds=(0, 1))
+        def kmeans_fit(seed):
+            m = KMeans(n_clusters=5, random_state=seed).fit(current().jitter(blobs))
+            return {"inertia": m.inertia_, "centers": m.cluster_centers_, "n_iter": m.n_iter_}
+
+        return probes
+
+    action, root = sys.argv[1], sys.argv[2]
+    if action == "record":
+        record_baseline(make(), root=root)
+    else:
+        result = check_against_baseline("noise_real", make(), root)
+        with open(sys.argv[3], "w") as fh:
+            json.dump(result.to_dict(), fh)
+''')
+
+
+def _venv_root() -> Path:
+    return Path(os.environ.get("PARITY_UPGRADE_VENVS", "/tmp/parity-upgrade-venvs"))
+
+
+def _name(pins: dict[str, str]) -> str:
+    if pins["numpy"] == BASE["numpy"] and pins["scipy"] == BASE["scipy"]:
+        return f"sk-{pins['scikit-learn']}"  # the layout test_upgrade_real.py uses: shared, not duplicated
+    return f"sk-{pins['scikit-learn']}_np-{pins['numpy']}_sp-{pins['scipy']}"
+
+
+def _venv(tmp_path: Path, **changes: str) -> Path:
+    pins = {**BASE, **{k.replace("_", "-"): v for k, v in changes.items()}}
+    venv = _venv_root() / _name(pins)
+    python = venv / "bin" / "python"
+    want = f"{pins['scikit-learn']} {pins['numpy']} {pins['scipy']}"
+    if python.exists():
+        probe = subprocess.run([str(python), "-c", "import sklearn, numpy, scipy, deepdiff, jsonschema, threadpoolctl; "
+                                "print(sklearn.__version__, numpy.__version__, scipy.__version__)"],
+                               capture_output=True, text=True, timeout=300)
+        if probe.returncode == 0 and probe.stdout.strip() == want:
+            return python
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=300)
+    proc = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--only-binary=:all:",
+                           *(f"{k}=={v}" for k, v in pins.items()), *EXTRA], capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        check = subprocess.run([str(python), "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d",
+                                str(tmp_path / "pipcheck"), "threadpoolctl"], capture_output=True, text=True, timeout=300)
+        if check.returncode != 0:
+            pytest.skip(f"pip cannot reach the package index to install {want}: {proc.stderr[-500:]}")
+        raise AssertionError(f"pip install {want} failed:\n{proc.stderr[-3000:]}")
+    return python
+
+
+def _run(python: Path, *args: str) -> None:
+    # No thread-count variables: the baseline's thread perturbation needs the default pools.
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
+           "PYTHONPATH": str(REPO), "PYTHONHASHSEED": "0"}
+    proc = subprocess.run([str(python), *args], capture_output=True, text=True, env=env, cwd=str(REPO), timeout=900)
+    assert proc.returncode == 0, f"{python} {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+
+
+def _record_and_check(old: Path, new: Path, tmp_path: Path) -> dict:
+    script = tmp_path / "noise_script.py"
+    script.write_text(PROBES_SCRIPT)
+    root, out = tmp_path / "baselines", tmp_path / "findings.json"
+    _run(old, str(script), "record", str(root))
+    _run(new, str(script), "check", str(root), str(out))
+    doc = json.loads(out.read_text())
+    print(json.dumps([{k: f[k] for k in ("probe", "output", "outcome")} | {"size": {
+        k: f["size"].get(k) for k in ("max_ulp", "max_abs_diff", "noise", "reason")}} for f in doc["findings"]], indent=1))
+    return doc
+
+
+def _outcomes(doc: dict) -> dict[tuple[str, str], str]:
+    return {(f["probe"], f["output"]): f["outcome"] for f in doc["findings"]}
+
+
+def _assert_numerics_only(doc: dict, package: str) -> None:
+    assert list(doc["changed_packages"]) == [package]
+    changed = [(f["probe"], f["output"], f["size"]) for f in doc["findings"] if f["outcome"] == "CHANGED"]
+    assert changed == []
+    assert doc["verdict"] == "UNCHANGED"
+    for f in doc["findings"]:  # every difference was judged against a measured band, not only the ULP floor
+        if f["category"] == "learning" and f["size"].get("max_ulp", 0) > 4:
+            assert "numeric" in f["size"]["noise"], f
+
+
+def test_scipy_lbfgs_rewrite_is_within_noise(tmp_path):
+    doc = _record_and_check(_venv(tmp_path), _venv(tmp_path, scipy="1.15.3"), tmp_path)
+    _assert_numerics_only(doc, "scipy")
+    # The lbfgs fit moved beyond the 4-ULP default (the false alarm of issue 15; measured: the intercept
+    # by 86 ULP) and the measured band absorbed it.
+    moved = [f for f in doc["findings"] if f["probe"] == "logreg_fit" and f["size"].get("max_ulp", 0) > 4]
+    assert moved and all(f["outcome"] == "WITHIN_NOISE" and "numeric" in f["size"]["noise"] for f in moved)
+
+
+def test_numpy_2_is_within_noise(tmp_path):
+    doc = _record_and_check(_venv(tmp_path), _venv(tmp_path, numpy="2.0.2"), tmp_path)
+    _assert_numerics_only(doc, "numpy")
+
+
+def test_sklearn_changed_defaults_are_changed(tmp_path):
+    doc = _record_and_check(_venv(tmp_path, scikit_learn="1.4.2"), _venv(tmp_path), tmp_path)
+    assert doc["verdict"] == "CHANGED"
+    assert _outcomes(doc)[("defaults", "hgb")] == "CHANGED"
+
+
+def test_kmeans_n_init_default_change_is_changed_in_the_fit(tmp_path):
+    doc = _record_and_check(_venv(tmp_path, scikit_learn="1.3.2"), _venv(tmp_path, scikit_learn="1.4.2"), tmp_path)
+    assert doc["verdict"] == "CHANGED"
+    outcomes = _outcomes(doc)
+    assert outcomes[("defaults", "kmeans")] == "CHANGED"
+    assert outcomes[("kmeans_fit", "inertia")] == "CHANGED"
