@@ -1,19 +1,19 @@
 """Benchmark of the statistics core against scikit-learn, in the same run (ratios, not absolute times).
 
     .venv/bin/python benchmarks/bench_stats.py [--n 1000000] [--boot 1000] [--loop-resamples 50]
-                                               [--scheme poisson|multinomial] [--scaling 1e5,1e6,1e7] [--json OUT]
+                                               [--scaling 1e5,1e6,1e7] [--json OUT]
 
 (a) delong_paired (AUCs + difference + interval) vs two calls of sklearn roc_auc_score, and the point
     AUCs' agreement with scikit-learn;
-(b) paired_bootstrap with --boot replicates (--metrics) on --scheme (default poisson, keyed by row
-    as suite runs and `parity compare --key` key it; ranking metrics by query group) vs a Python loop
+(b) paired_bootstrap (the Poisson bootstrap, the only scheme) with --boot replicates (--metrics),
+    keyed by row as suite runs and `parity compare --key` key it (ranking metrics by query group), vs a Python loop
     of scikit-learn calls over resamples (ranking metrics: query groups resampled on both sides) (the loop is timed on --loop-resamples resamples and extrapolated linearly to --boot:
     its cost per resample is constant), and tracemalloc's peak for the bootstrap, to compare with the
     n x B matrix it never builds;
 (c) scaling of delong_paired and of one bootstrap replicate over the --scaling sizes.
 
 The engine (numba, or numpy when numba is missing or PARITY_NUMBA=0) is printed with the versions.
-The naive loop is the same for both schemes: draw n indices with replacement, gather, call.
+The naive loop is the textbook bootstrap: draw n indices with replacement, gather, call.
 
 Data: n rows, ~3 % positives, two correlated probability scores (CTR-like). Every timing is the
 process CPU time (see `clock`), the minimum over --repeat runs where repeated.
@@ -36,7 +36,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.stats._poisson import engine as poisson_engine  # noqa: E402
-from harness.stats._resample import engine as resample_engine  # noqa: E402
 from harness.stats.bootstrap import paired_bootstrap  # noqa: E402
 from harness.stats.delong import delong_paired  # noqa: E402
 
@@ -127,21 +126,19 @@ def make_ranking_data(n: int, seed: int = 0):
     return rel, a, b
 
 
-def scheme_args(scheme: str, n: int, ranking: bool = False) -> dict:
-    """paired_bootstrap's scheme arguments: Poisson weights keyed by row (by group for ranking)."""
-    if scheme == "multinomial":
-        return {"scheme": "multinomial"}
-    return {"scheme": "poisson"} if ranking else {"scheme": "poisson", "keys": np.arange(n)}
+def key_args(n: int, ranking: bool = False) -> dict:
+    """paired_bootstrap's key arguments: Poisson weights keyed by row (ranking: by group, no keys)."""
+    return {} if ranking else {"keys": np.arange(n)}
 
 
-def bench_ranking(name, n, n_boot, loop_resamples, repeat, scheme="poisson"):
+def bench_ranking(name, n, n_boot, loop_resamples, repeat):
     from harness.stats.metrics import get_metric
 
     rel, a, b = make_ranking_data(n)
     q = rel.shape[0]
     groups = np.repeat(np.arange(q), GROUP_SIZE)
     flat = (rel.reshape(-1), a.reshape(-1), b.reshape(-1))
-    kw = scheme_args(scheme, n, ranking=True)
+    kw = key_args(n, ranking=True)
     first = best_time(lambda: paired_bootstrap(name, *flat, groups=groups, n_boot=2, seed=0, **kw), 1)
     t_ours = best_time(lambda: paired_bootstrap(name, *flat, groups=groups, n_boot=n_boot, seed=0, **kw), repeat)
     if name == "ndcg@10":
@@ -169,14 +166,14 @@ def bench_ranking(name, n, n_boot, loop_resamples, repeat, scheme="poisson"):
             "peak_mb": peak / 1e6, "n_x_B_matrix_mb": n * n_boot * 8 / 1e6, "queries": q, "first_call_s": first}
 
 
-def bench_bootstrap(y, a, b, n_boot, loop_resamples, repeat, metrics=("auc", "logloss"), scheme="poisson"):
+def bench_bootstrap(y, a, b, n_boot, loop_resamples, repeat, metrics=("auc", "logloss")):
     base = baselines()
     n = y.shape[0]
-    kw = scheme_args(scheme, n)
+    kw = key_args(n)
     out = {}
     for name in metrics:
         if name in RANKING:
-            out[name] = bench_ranking(name, n, n_boot, loop_resamples, repeat, scheme)
+            out[name] = bench_ranking(name, n, n_boot, loop_resamples, repeat)
             continue
         fn = base[name]
         # The first call in a process also compiles (or loads from numba's cache) the compiled engine's
@@ -201,11 +198,11 @@ def bench_bootstrap(y, a, b, n_boot, loop_resamples, repeat, metrics=("auc", "lo
     return out
 
 
-def bench_scaling(sizes, boot, repeat, scheme="poisson"):
+def bench_scaling(sizes, boot, repeat):
     rows = []
     for n in sizes:
         y, a, b = make_data(n, seed=2)
-        kw = scheme_args(scheme, n)
+        kw = key_args(n)
         t_dl = best_time(lambda: delong_paired(y, a, b), repeat if n <= 1_000_000 else 1)
         row = {"n": n, "delong_s": t_dl, "delong_ns_per_nlogn": t_dl / (n * math.log2(n)) * 1e9}
         reps = repeat if n <= 1_000_000 else 1
@@ -232,8 +229,6 @@ def main(argv=None) -> int:
     p.add_argument("--metrics", default="auc,logloss", help="metrics for (b): " + ", ".join(
         ["auc", "pr_auc", "logloss", "brier", "rmse", "mae", "ece", "calibration_slope", "calibration_intercept",
          "calibration_ratio", "ndcg@10", "mrr"]) + f" (ranking: n rows in queries of {GROUP_SIZE} items)")
-    p.add_argument("--scheme", choices=("poisson", "multinomial"), default="poisson",
-                   help="bootstrap scheme for (b) and (c); poisson (keyed by row) is what suite runs use")
     p.add_argument("--skip-delong", action="store_true")
     p.add_argument("--scaling", default="1e5,1e6,1e7", help="comma-separated sizes; empty to skip")
     p.add_argument("--scaling-boot", type=int, default=32, help="replicates B in (c): timed at B and 2B")
@@ -245,9 +240,8 @@ def main(argv=None) -> int:
 
     env = {"python": platform.python_version(), "numpy": numpy.__version__, "scipy": scipy.__version__,
            "sklearn": sklearn.__version__, "machine": platform.machine(), "cpus": os.cpu_count(),
-           "load_avg_at_start": os.getloadavg(), "scheme": args.scheme,
-           "engine": poisson_engine() if args.scheme == "poisson" else resample_engine(),
-           "numba": importlib.metadata.version("numba") if resample_engine() == "numba" else None}
+           "load_avg_at_start": os.getloadavg(), "engine": poisson_engine(),
+           "numba": importlib.metadata.version("numba") if poisson_engine() == "numba" else None}
     print(f"# bench_stats: n={n:,}, boot={args.boot}, loop_resamples={args.loop_resamples}, {env}")
     y, a, b = make_data(n)
     res = {"env": env, "n": n, "positives": int(y.sum())}
@@ -258,7 +252,7 @@ def main(argv=None) -> int:
               f"-> ratio {d['ratio_delong_over_sklearn']:.2f}; max |AUC - sklearn| = {d['max_abs_auc_diff_vs_sklearn']:.1e}",
               flush=True)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    res["bootstrap"] = (bench_bootstrap(y, a, b, args.boot, args.loop_resamples, args.repeat, metrics, args.scheme)
+    res["bootstrap"] = (bench_bootstrap(y, a, b, args.boot, args.loop_resamples, args.repeat, metrics)
                         if metrics else {})
     for name, r in res["bootstrap"].items():
         print(f"(b) {name}: paired_bootstrap {args.boot} reps {r['ours_s']:.1f}s vs sklearn loop "
@@ -267,7 +261,7 @@ def main(argv=None) -> int:
               f"first call (2 replicates) {r['first_call_s']:.2f}s", flush=True)
     del y, a, b
     sizes = [int(float(s)) for s in args.scaling.split(",") if s.strip()]
-    res["scaling"] = bench_scaling(sizes, args.scaling_boot, args.repeat, args.scheme)
+    res["scaling"] = bench_scaling(sizes, args.scaling_boot, args.repeat)
     for r in res["scaling"]:
         print(f"(c) n={r['n']:>10,}: delong {r['delong_s']:.3f}s ({r['delong_ns_per_nlogn']:.2f} ns per n log2 n); "
               f"bootstrap per replicate: auc {r['bootstrap_auc_s_per_replicate'] * 1e3:.1f} ms "

@@ -53,6 +53,21 @@ _STEP = 0x9E3779B9  # 2**32 / golden ratio: the Weyl increment between replicate
 _M1 = np.uint32(0x7FEB352D)
 _M2 = np.uint32(0x846CA68B)
 
+# SplitMix64 (Steele, Lea & Flood 2014), which hashes (seed, unit key) into base_i
+# (`harness.stats.bootstrap._seed_base`): output t of the stream seeded with s is _mix64(s + t * gamma).
+_GAMMA_INT = 0x9E3779B97F4A7C15
+_MASK = (1 << 64) - 1
+_GAMMA = np.uint64(_GAMMA_INT)
+_SM_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_SM_M2 = np.uint64(0x94D049BB133111EB)
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's output function; wraps modulo 2**64 on purpose."""
+    z = (z ^ (z >> np.uint64(30))) * _SM_M1
+    z = (z ^ (z >> np.uint64(27))) * _SM_M2
+    return z ^ (z >> np.uint64(31))
+
 
 def _thresholds() -> np.ndarray:
     """T_j = ceil(P(X <= j) * 2**32), X ~ Poisson(1), for every j where that is below 2**32."""

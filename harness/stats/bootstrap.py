@@ -4,35 +4,30 @@ differences for decomposable metrics.
 Both models are always resampled with the same row (or query-group) weights, so the interval is for
 the *paired* difference and the shared sampling noise of the golden set cancels.
 
-Resampling schemes
-- "multinomial": the classic bootstrap; replicate b draws n units with replacement from
-  default_rng(SeedSequence(seed, spawn_key=(b,))) by the block-wise protocol of
-  `harness.stats._resample.draw` (exactly multinomial counts), so replicate b does not depend on
-  n_boot, and every metric sees the same resample for the same seed.
-- "poisson" (what suite runs and `parity compare --key` use): each unit gets a Poisson(1) weight
-  that depends only on (seed, unit key, replicate) (`harness.stats._poisson` documents the
-  generator). Row order, chunking and workers do not matter; per-replicate sums from chunks simply
-  add (see `poisson_weights`). Without keys, rows are keyed by their position.
+Resampling: the Poisson bootstrap, the only scheme. Each unit (a row, or a query group for ranking
+metrics) gets a Poisson(1) weight that depends only on (seed, unit key, replicate)
+(`harness.stats._poisson` documents the generator), so replicate b does not depend on n_boot, row
+order, chunking or workers, and per-replicate sums from chunks simply add (see `poisson_weights`):
+what streaming and distributed runs need. Rows are keyed by `keys` (suite runs and `parity compare
+--key` pass them), else by their position; query groups by their id. Poisson(1) weights estimate the
+same sampling distribution as the classic multinomial resample (tested against a textbook loop).
+(A block-wise multinomial engine served `parity compare` without `--key` until it was removed: two
+engines for one statistic, and only the Poisson one is order- and chunk-independent.)
 
-Speed (never an n x n_boot matrix; O(n) memory). Poisson replicates go in batches of
-POISSON_BATCH through one pass over the rows each (`harness.stats._poisson`): the sums of the
-mean-type and ranking metrics, and sweeps in each model's score order for AUC, average precision
-and ECE (no count arrays, no per-replicate sort); the calibration fits and user metrics take the
-replicate's weights as counts (below). A multinomial resample is drawn block by block
-(`harness.stats._resample`), so every gather and scatter below stays inside a cache-sized window of
-rows. With numba installed (the `fast` extra) the resamples are generated, and the sums of the
-mean-type metrics computed, by compiled loops, a batch of RESAMPLE_BATCH replicates per pass over
-the data; without it, by numpy. Both engines give the same replicates bit for bit (tested).
-- AUC and average precision: each model's scores are sorted once. Every row gets a small integer
-  code (negatives: the gap or tie position among the distinct positive scores; positives: their
-  distinct-value index), so a replicate's exact weighted AUC or AP needs only a bincount of the
-  drawn rows' codes plus cumulative sums over ~n_pos entries. Hand-written because a sort per
-  replicate (what roc_auc_score does) is the bottleneck; benchmarks/bench_stats.py has the ratio.
+Speed (never an n x n_boot matrix; O(n) memory). Replicates go in batches of POISSON_BATCH through
+one pass over the rows each (`harness.stats._poisson`; compiled loops with numba installed, the
+`fast` extra, else numpy, bit for bit the same): the sums of the mean-type and ranking metrics, and
+sweeps in each model's score order for AUC, average precision and ECE (no count arrays, no
+per-replicate sort); the calibration fits and user metrics take the replicate's weights as counts.
+- AUC and average precision: each model's rows are sorted once; a replicate is one sweep over them
+  that accumulates the weighted positives and negatives run by run of tied scores (exact weighted
+  AUC / AP). Hand-written because a sort per replicate (what roc_auc_score does) is the bottleneck;
+  benchmarks/bench_stats.py has the ratio.
 - Decomposable metrics (logloss, brier, rmse, mae, calibration_ratio) and ranking metrics (per-group
-  values computed once; groups are the resampling unit): a replicate is one or two sums of the
-  drawn units' precomputed values (`_resample.column_sums`), added in a documented order.
-- ECE: rows stay in each model's probability order; a replicate recomputes the quantile edges from
-  cumulative weights (O(n), no sort); the counts are reordered from a one-byte copy (cache-resident).
+  values computed once; groups are the resampling unit): a replicate is one or two weighted sums of
+  the units' precomputed values (`_poisson.sums`), added in a documented order.
+- ECE: rows stay in each model's probability order; a replicate places the quantile edges from
+  cumulative weights (O(n), no sort).
 - Calibration slope/intercept: Newton from the full-data fit; the first step's gradient and Hessian
   are mat-vecs of precomputed per-row terms with the counts, so only the later steps evaluate expit,
   and it stops when the next step predicted from quadratic convergence is below 1e-10 (relative):
@@ -53,7 +48,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 from scipy.special import expit, ndtr, ndtri
@@ -61,9 +56,9 @@ from scipy.stats import t as student_t
 
 from harness.errors import ParityInputError
 from harness.progress import bar as progress_bar
-from harness.stats import _poisson, _resample
+from harness.stats import _poisson
 from harness.stats import metrics as _m
-from harness.stats._resample import _GAMMA, _GAMMA_INT, _MASK, _mix64  # SplitMix64, shared
+from harness.stats._poisson import _GAMMA, _GAMMA_INT, _MASK, _mix64  # SplitMix64
 from harness.stats.metrics import _dot
 from harness.stats._validation import (
     as_binary_labels,
@@ -88,7 +83,6 @@ __all__ = [
 
 BCA_GENERIC_MAX_UNITS = 2000
 
-Scheme = Literal["multinomial", "poisson"]
 CIMethod = Literal["percentile", "bca"]
 
 
@@ -105,7 +99,6 @@ class BootstrapResult:
     replicates: np.ndarray  # the n_boot replicate differences, in replicate order
     n_boot: int
     seed: int
-    scheme: str
     ci_method: str
     method: str
     se: float  # standard deviation of the replicates (ddof=1)
@@ -215,17 +208,6 @@ def poisson_weights(keys: Any, seed: int, replicates: int | Sequence[int] | np.n
 class _Kernel:
     n_units: int
 
-    def from_indices(self, idx: np.ndarray) -> tuple[float, float]:
-        return self.from_counts(np.bincount(idx, minlength=self.n_units))
-
-    def diff_from_indices(self, idx: np.ndarray) -> float:
-        """new - legacy on the resample (all a replicate keeps); kernels may have a cheaper way."""
-        a, b = self.from_indices(idx)
-        return b - a
-
-    def diffs_from_resamples(self, rs: Sequence[_resample.Resample]) -> list[float]:
-        return [self.diff_from_indices(_resample.indices(r)) for r in rs]
-
     def from_counts(self, c: np.ndarray) -> tuple[float, float]:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -243,9 +225,8 @@ class _Kernel:
 
 
 class _AUCKernel(_Kernel):
-    """Exact weighted ROC AUC ("auc") or average precision ("ap") per replicate from per-row codes
-    (module docstring). Both need only, per distinct positive score, the positive weight there and
-    the negative weight below / tied / above it, which the codes' bincount gives."""
+    """Exact weighted ROC AUC ("auc") or average precision ("ap") per replicate: one sweep per model
+    over its rows in score order (`_poisson.auc_sweep` / `ap_sweep`)."""
 
     def __init__(self, y: np.ndarray, s_legacy: np.ndarray, s_new: np.ndarray, w: np.ndarray | None,
                  stat: str = "auc", mdef: _m.MetricDef | None = None):
@@ -253,74 +234,9 @@ class _AUCKernel(_Kernel):
         self.n_units = y.shape[0]
         self.y, self.w = y.astype(bool), w
         self.scores = (s_legacy, s_new)
-        (ca, self.da), (cb, self.db) = self._codes(s_legacy), self._codes(s_new)
-        self.na = 3 * self.da + 1
-        self.total = self.na + 3 * self.db + 1
-        if self.total < 2**31:
-            # Both sides' codes side by side, viewed as one int64 per row: a replicate then costs a
-            # single random gather per drawn row instead of one per model (the dominant cost).
-            pairs = np.empty((self.n_units, 2), dtype=np.int32)
-            pairs[:, 0] = ca
-            pairs[:, 1] = cb + self.na
-            self.pairs = pairs.view(np.int64).reshape(-1)
-            self.codes = None
-        else:  # pragma: no cover - beyond ~7e8 distinct positive scores
-            self.pairs = None
-            self.codes = np.concatenate([ca, cb + self.na])
-
-    def _codes(self, s: np.ndarray):
-        posvals = np.unique(s[self.y])
-        d = posvals.shape[0]
-        k = np.searchsorted(posvals, s, side="left")
-        tie = (k < d) & (posvals[np.minimum(k, d - 1)] == s)
-        return np.where(self.y, 2 * d + 1 + k, 2 * k + tie).astype(np.int64), d
-
-    @staticmethod
-    def _auc(cnt: np.ndarray, d: int) -> float:
-        neg = cnt[: 2 * d + 1]
-        pos = cnt[2 * d + 1:]
-        cneg = np.cumsum(neg)
-        den = float(pos.sum()) * float(cneg[-1])
-        if den <= 0:
-            return math.nan
-        return float(_dot(pos, cneg[0: 2 * d: 2] + 0.5 * neg[1: 2 * d: 2]) / den)
-
-    @staticmethod
-    def _ap(cnt: np.ndarray, d: int) -> float:
-        neg = cnt[: 2 * d + 1]
-        pos = cnt[2 * d + 1:]
-        cneg = np.cumsum(neg)
-        fp = cneg[-1] - cneg[0: 2 * d: 2]  # negatives scored >= the k-th distinct positive score
-        tp = np.cumsum(pos[::-1])[::-1]  # positives scored >= it
-        if d == 0 or tp[0] <= 0:
-            return math.nan
-        prec = np.divide(tp, tp + fp, out=np.zeros(d), where=pos > 0)
-        return float(_dot(pos, prec) / tp[0])
-
-    def _both(self, cnt: np.ndarray) -> tuple[float, float]:
-        f = self._auc if self.stat == "auc" else self._ap
-        return f(cnt[: self.na], self.da), f(cnt[self.na:], self.db)
-
-    def from_indices(self, idx):
-        if self.pairs is None:  # pragma: no cover
-            return self.from_counts(np.bincount(idx, minlength=self.n_units))
-        both = self.pairs[idx].view(np.int32)  # codes of row idx[j] at 2j (legacy) and 2j+1 (new)
-        if self.w is None:
-            cnt = np.bincount(both, minlength=self.total)
-        else:
-            cnt = np.bincount(both, weights=np.repeat(self.w[idx], 2), minlength=self.total)
-        return self._both(cnt)
-
-    def from_counts(self, c):
-        wts = c.astype(np.float64) if self.w is None else c * self.w
-        if self.pairs is None:  # pragma: no cover
-            return self._both(np.bincount(self.codes, weights=np.concatenate([wts, wts]), minlength=self.total))
-        both = self.pairs.view(np.int32)
-        return self._both(np.bincount(both, weights=np.repeat(wts, 2), minlength=self.total))
 
     def diffs_poisson(self, lo, hi, b0, b1):
-        # One sweep per model over its rows in score order (`_poisson.auc_sweep` / `ap_sweep`): no
-        # count array, no bincount; the sweeps are set up once per bootstrap.
+        # No count array, no per-replicate sort: the sweeps are set up once per bootstrap.
         if getattr(self, "_sweeps", None) is None or self._sweeps[0] is not lo:
             sweeps = []
             for s in self.scores:
@@ -377,36 +293,12 @@ class _SumsKernel(_Kernel):
         self.cols = np.ascontiguousarray(cols.T)  # (k, n_units): one contiguous row per sum
         self.finalize = finalize
         self.n_units = cols.shape[0]
-        # A column of ones (the row count of an unweighted mean) sums to the number of draws.
-        self.ones = np.array([bool(np.all(col == 1.0)) for col in self.cols])
         # Two ratios over the same denominator: their difference is sum(num_new - num_legacy) / sum(den),
-        # one gather fewer (and no cancellation between two nearly equal sums).
+        # one sum fewer (and no cancellation between two nearly equal sums).
         self.diff_col = (self.cols[1] - self.cols[0]) if finalize is _mean_finalize else None
-        # What a replicate sums: for a mean, the difference column and the denominator; otherwise
-        # every column; None for a column of ones.
-        summed = [self.diff_col, self.cols[2]] if self.diff_col is not None else list(self.cols)
-        ones = [False, bool(self.ones[2])] if self.diff_col is not None else list(self.ones)
-        self.summed = [None if one else col for col, one in zip(summed, ones)]
-
-    def diffs_from_resamples(self, rs):
-        # A handful of sums of the drawn units' values: the compiled engine draws, gathers and adds
-        # without materializing the resamples, a batch of them per pass (harness.stats._resample).
-        sums = np.full((len(rs), len(self.summed)), float(self.n_units))  # a column of ones sums to n
-        todo = [k for k, col in enumerate(self.summed) if col is not None]
-        sums[:, todo] = _resample.column_sums(rs, [self.summed[k] for k in todo])
-        with np.errstate(divide="ignore", invalid="ignore"):  # 0/0: undefined, reported by the caller
-            if self.diff_col is not None:
-                return list(sums[:, 0] / sums[:, 1])
-            a, b = self.finalize(sums.T)
-        return list(np.asarray(b) - np.asarray(a))
-
-    def from_counts(self, c):
-        a, b = self.finalize(np.einsum("ki,i->k", self.cols, c.astype(np.float64, copy=False)))
-        return float(a), float(b)
 
     def diffs_poisson(self, lo, hi, b0, b1):
-        # The same sums as diffs_from_resamples, with Poisson weights; a column of ones is summed
-        # too (its sum is the replicate's total weight, not n).
+        # A handful of weighted sums of the units' values per replicate, one pass for the batch.
         summed = [self.diff_col, self.cols[2]] if self.diff_col is not None else list(self.cols)
         sums = _poisson.sums(lo, hi, b0, b1, np.stack(summed))
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -430,16 +322,6 @@ def _root_mean_finalize(sums):
     return np.sqrt(sums[0] / sums[2]), np.sqrt(sums[1] / sums[2])
 
 
-class _ECESide(NamedTuple):
-    """One model's rows in probability order: the order, the last row of each run of equal
-    probabilities, the sample weights (None: unweighted) and p - y, in that order."""
-
-    order: np.ndarray
-    run_end: np.ndarray
-    w: np.ndarray | None
-    gap: np.ndarray
-
-
 class _ECEKernel(_Kernel):
     """ECE per replicate without re-sorting: rows stay in each model's probability order and the
     replicate's quantile edges come from the cumulative replicate weight (same rule as metrics.ece)."""
@@ -448,66 +330,16 @@ class _ECEKernel(_Kernel):
         self.mdef, self.y, self.w, self.n_bins = mdef, y, w, n_bins
         self.n_units = y.shape[0]
         self.scores = (p_legacy, p_new)
-        self.sides = []
-        for p in (p_legacy, p_new):
-            order = np.argsort(p, kind="stable")
-            ps = p[order]
-            last = np.empty(ps.shape[0], dtype=bool)  # last row of each run of equal probabilities
-            last[-1] = True
-            np.not_equal(ps[1:], ps[:-1], out=last[:-1])
-            run_end = np.flatnonzero(last)[np.cumsum(np.concatenate(([True], last[:-1]))) - 1]
-            self.sides.append(_ECESide(order, run_end, None if w is None else w[order], ps - y[order]))
-
-    _BLOCK = 4096
-
-    def _ece(self, ws: np.ndarray, side: _ECESide) -> float:
-        """ECE of one model from the replicate's unit weights (counts or float) already in that
-        model's order."""
-        n = side.order.shape[0]
-        # Quantile edges without a full cumulative sum: cumulate block totals, then only inside the
-        # block where each target falls (cumsum is the slow pass here; reduceat is vectorized).
-        starts = np.arange(0, n, self._BLOCK)
-        cb = np.cumsum(np.add.reduceat(ws, starts, dtype=np.float64))
-        total = cb[-1]
-        if total <= 0:
-            return math.nan
-        e = np.empty(self.n_bins - 1, dtype=np.int64)
-        for j, target in enumerate(total * np.arange(1, self.n_bins) / self.n_bins):
-            blk = min(int(np.searchsorted(cb, target, side="left")), starts.shape[0] - 1)
-            lo = starts[blk]
-            local = np.cumsum(ws[lo: lo + self._BLOCK], dtype=np.float64) + (cb[blk - 1] if blk > 0 else 0.0)
-            e[j] = min(lo + int(np.searchsorted(local, target, side="left")), n - 1)
-        ends = np.unique(np.concatenate((side.run_end[e], [n - 1])))
-        seg = np.concatenate(([0], ends[:-1] + 1))
-        gap = np.add.reduceat(ws * side.gap, seg)  # per bin: sum w (p - y) = sum w p - sum w y
-        return float(np.abs(gap).sum() / total)
-
-    def _sides(self, c: np.ndarray) -> tuple[float, float]:
-        out = []
-        for side in self.sides:
-            ws = np.take(c, side.order)  # integer counts stay integers: the sums below accumulate in float64
-            if side.w is not None:
-                ws = ws * side.w
-            out.append(self._ece(ws, side))
-        return out[0], out[1]
-
-    def from_indices(self, idx):
-        c = np.bincount(idx, minlength=self.n_units)
-        # Putting the counts in each model's order is a random gather over all n rows: from a
-        # one-byte copy (1 MB at 1e6 rows, cache-resident) it is ~5x faster than from int64.
-        return self._sides(c.astype(np.uint8) if c.max() <= 255 else c)
-
-    def from_counts(self, c):
-        return self._sides(c)
+        self.orders = [np.argsort(p, kind="stable") for p in (p_legacy, p_new)]
 
     def diffs_poisson(self, lo, hi, b0, b1):
         # One sweep per model over its rows in probability order (`_poisson.ece_sweep`); the total
         # weight, which places the quantile edges, is one sum over the rows in input order.
         if getattr(self, "_sweeps", None) is None or self._sweeps[0] is not lo:
             sweeps = []
-            for side, p in zip(self.sides, self.scores):
-                sw = _poisson.Sweep(lo, hi, side.order, p, self.y > 0, self.w)
-                sweeps.append((sw, np.ascontiguousarray(side.gap)))
+            for order, p in zip(self.orders, self.scores):
+                sw = _poisson.Sweep(lo, hi, order, p, self.y > 0, self.w)
+                sweeps.append((sw, np.ascontiguousarray(p[order] - self.y[order])))
             self._sweeps = (lo, sweeps)
         col = np.ones(self.n_units) if self.w is None else self.w
         total = _poisson.sums(lo, hi, b0, b1, col[None, :])[:, 0]
@@ -566,20 +398,15 @@ class _CalibrationFitKernel(_Kernel):
     def _size(step, a, b) -> float:
         return max(abs(step[0]) / (1 + abs(a)), abs(step[1]) / (1 + abs(b)))
 
-    def _fit(self, c, ww, keep, side, wy, first_terms=None, x=None) -> float:
-        """c: the replicate's counts per unit (float); ww: its weights (counts x sample weights) on
-        `keep`; wy: sum of ww y; first_terms: the first step's six sums, and x: the model's logits on
-        `keep`, when already computed."""
+    def _fit(self, ww, keep, side, wy, first_terms, x) -> float:
+        """ww: the replicate's weights (counts x sample weights) on the drawn rows `keep`; wy: sum of
+        ww y; first_terms: the first step's six sums; x: the model's logits on `keep`."""
         x_all, a, b, first = side
-        if first_terms is None:
-            first_terms = np.einsum("ki,i->k", first, c)  # einsum: no BLAS threads
         *terms, wyx = first_terms
         step = self._step(*terms)
         if step is not None:
             a, b = a + step[0], b + step[1]
             prev = self._size(step, a, b)
-            if x is None:
-                x = x_all[keep]  # only rows the replicate drew: ~63 % of them
             xx = x * x
             z = np.empty_like(x)
             m = np.empty_like(x)
@@ -608,13 +435,6 @@ class _CalibrationFitKernel(_Kernel):
         except ParityInputError:
             return math.nan
 
-    def from_counts(self, c):
-        keep = np.flatnonzero(c)
-        ww = c[keep].astype(np.float64) if self.w is None else c[keep] * self.w[keep]
-        c = c.astype(np.float64, copy=False)
-        wy = _dot(self.wy, c)
-        return self._fit(c, ww, keep, self.sides[0], wy), self._fit(c, ww, keep, self.sides[1], wy)
-
     def diffs_poisson(self, lo, hi, b0, b1):
         # Every replicate's first-step sums in one pass over the rows (`_poisson.sums`, 13 columns);
         # only the later Newton steps need each replicate's weights.
@@ -626,8 +446,8 @@ class _CalibrationFitKernel(_Kernel):
         for r, b in enumerate(range(b0, b1)):
             keep, k, at = _poisson.drawn(lo, hi, b, self._logits)  # the drawn rows' logits (and weights)
             ww = k.astype(np.float64) if self.w is None else k * at[2]
-            a = self._fit(None, ww, keep, self.sides[0], sums[r, 12], sums[r, 0:6], at[0])
-            n = self._fit(None, ww, keep, self.sides[1], sums[r, 12], sums[r, 6:12], at[1])
+            a = self._fit(ww, keep, self.sides[0], sums[r, 12], sums[r, 0:6], at[0])
+            n = self._fit(ww, keep, self.sides[1], sums[r, 12], sums[r, 6:12], at[1])
             out[r] = n - a
         return out
 
@@ -768,7 +588,6 @@ def _bca_ci(reps, z0, a, alpha):
 # public
 # ----------------------------------------------------------------------------------------------
 
-RESAMPLE_BATCH = 32  # replicates drawn and summed together (a resample is a few KB until materialized)
 POISSON_BATCH = 256  # Poisson replicates per pass over the rows (their running sums stay in L1)
 
 
@@ -787,14 +606,15 @@ def _point(mdef, which, y_true, score, extra, sample_weight) -> float:
 
 def paired_bootstrap(metric, y_true, score_legacy, score_new, *, sample_weight=None, groups=None,
                      keys=None, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0,
-                     scheme: Scheme = "poisson", ci_method: CIMethod = "percentile") -> BootstrapResult:
+                     ci_method: CIMethod = "percentile") -> BootstrapResult:
     """Paired bootstrap interval of metric(new) - metric(legacy) (module docstring for the details).
 
     metric: a name from METRICS ("ndcg@K" for any K) or a MetricDef. groups: query group per row,
     required for ranking metrics, whose resampling unit is the group. keys: unique row keys (int or
-    str) for scheme="poisson" with row-level metrics (without them, the row positions 0..n-1; not
-    used by "multinomial"); ranking metrics key the Poisson weights by the group id instead. Replicates in which a metric is undefined (e.g. one class drawn)
-    raise ParityInputError: the golden set is too small for this bootstrap.
+    str) that the Poisson weights of row-level metrics are keyed by (without them, the row positions
+    0..n-1); ranking metrics key the weights by the group id instead. Replicates in which a metric is
+    undefined (e.g. one class drawn) raise ParityInputError: the golden set is too small for this
+    bootstrap.
     """
     mdef = _m.get_metric(metric)
     alpha = check_alpha(alpha)
@@ -802,8 +622,6 @@ def paired_bootstrap(metric, y_true, score_legacy, score_new, *, sample_weight=N
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
         raise ParityInputError(f"n_boot: expected an integer >= 2, got {n_boot!r}")
     n_boot = int(n_boot)
-    if scheme not in ("multinomial", "poisson"):
-        raise ParityInputError(f"scheme: expected 'multinomial' or 'poisson', got {scheme!r}")
     if ci_method not in ("percentile", "bca"):
         raise ParityInputError(f"ci_method: expected 'percentile' or 'bca', got {ci_method!r}")
     if mdef.needs_groups and groups is None:
@@ -821,30 +639,24 @@ def paired_bootstrap(metric, y_true, score_legacy, score_new, *, sample_weight=N
 
     reps = np.empty(n_boot)
     bar = progress_bar(f"bootstrap {mdef.name}", total=n_boot, unit="replicate")
-    if scheme == "multinomial":
-        for lo in range(0, n_boot, RESAMPLE_BATCH):
-            hi = min(lo + RESAMPLE_BATCH, n_boot)
-            reps[lo:hi] = kernel.diffs_from_resamples([_resample.draw(seed, b, nu) for b in range(lo, hi)])
-            bar.update(hi - lo)
+    if mdef.needs_groups:
+        if keys is not None:
+            raise ParityInputError("keys: for ranking metrics the Poisson weights are keyed by the group id; "
+                                   "do not pass keys")
+        unit_keys = group_codes(groups, n)[1]  # the distinct ids, in the order of the group codes
+        if unit_keys.dtype.kind == "f":  # float ids (validated finite): key them by their repr
+            unit_keys = np.array([repr(float(v)) for v in unit_keys])
     else:
-        if mdef.needs_groups:
-            if keys is not None:
-                raise ParityInputError("keys: for ranking metrics the Poisson weights are keyed by the group id; "
-                                       "do not pass keys")
-            unit_keys = group_codes(groups, n)[1]  # the distinct ids, in the order of the group codes
-            if unit_keys.dtype.kind == "f":  # float ids (validated finite): key them by their repr
-                unit_keys = np.array([repr(float(v)) for v in unit_keys])
-        else:
-            # Without keys a row is known only by its position: the replicates then depend on the
-            # row order (as multinomial resamples do), but not on how the rows are chunked.
-            unit_keys = np.arange(n) if keys is None else np.asarray(keys)
-            if unit_keys.ndim != 1 or unit_keys.shape[0] != n:
-                raise ParityInputError(f"keys: expected one key per row ({n}), got shape {unit_keys.shape}")
-        lo_words, hi_words = _poisson.split(_seed_base(hash_keys(unit_keys), seed))
-        for lo in range(0, n_boot, POISSON_BATCH):
-            hi = min(lo + POISSON_BATCH, n_boot)
-            reps[lo:hi] = kernel.diffs_poisson(lo_words, hi_words, lo, hi)
-            bar.update(hi - lo)
+        # Without keys a row is known only by its position: the replicates then depend on the
+        # row order, but not on how the rows are chunked.
+        unit_keys = np.arange(n) if keys is None else np.asarray(keys)
+        if unit_keys.ndim != 1 or unit_keys.shape[0] != n:
+            raise ParityInputError(f"keys: expected one key per row ({n}), got shape {unit_keys.shape}")
+    lo_words, hi_words = _poisson.split(_seed_base(hash_keys(unit_keys), seed))
+    for lo in range(0, n_boot, POISSON_BATCH):
+        hi = min(lo + POISSON_BATCH, n_boot)
+        reps[lo:hi] = kernel.diffs_poisson(lo_words, hi_words, lo, hi)
+        bar.update(hi - lo)
     bar.close()
     bad = ~np.isfinite(reps)
     if bad.any():
@@ -860,11 +672,10 @@ def paired_bootstrap(metric, y_true, score_legacy, score_new, *, sample_weight=N
         ci = _bca_ci(reps, z0, acc, alpha)
     else:
         ci = _percentile_ci(reps, alpha)
-    label = "Poisson bootstrap" if scheme == "poisson" else "bootstrap"
     unit = ", resampling query groups" if mdef.needs_groups else ""
-    method = f"paired {label} ({ci_method}, {n_boot} replicates, seed {seed}{unit})"
+    method = f"paired Poisson bootstrap ({ci_method}, {n_boot} replicates, seed {seed}{unit})"
     return BootstrapResult(metric=mdef.name, legacy=legacy, new=new, diff=diff, ci=ci, alpha=alpha,
-                           replicates=reps, n_boot=n_boot, seed=seed, scheme=scheme, ci_method=ci_method,
+                           replicates=reps, n_boot=n_boot, seed=seed, ci_method=ci_method,
                            method=method, se=float(np.std(reps, ddof=1)), n=n, n_units=nu,
                            bca_z0=z0, bca_acceleration=acc)
 

@@ -21,9 +21,10 @@ Method per metric (``method="auto"``):
   ``sqrt(n/(n-1) * sum w_i^2 (u_i - ubar)^2) / sum w_i``, with a normal interval. Chosen over the
   bootstrap because it is exact to first order, costs one pass, and golden sets are large.
 - everything else (``ece``, calibration, ``ndcg@k``, ``mrr``) -> ``bootstrap``: the paired
-  bootstrap of `harness.stats.bootstrap` (``n_boot`` replicates, ``seed``); ranking metrics resample
-  query groups (``groups`` required), and with ``keys`` the Poisson scheme makes replicates independent of
-  row order.
+  Poisson bootstrap of `harness.stats.bootstrap` (``n_boot`` replicates, ``seed``): each row's weight
+  is keyed by its ``keys`` entry (without ``keys``, by its position), so with keys the replicates do
+  not depend on row order or chunking; ranking metrics resample query groups (``groups`` required),
+  keyed by the group id.
 
 ``method="bootstrap"`` forces the bootstrap for every metric; a mapping ``{metric: method}`` chooses per
 metric (``delong`` is for unweighted auc and pr_auc; ``paired`` needs a per-row metric other than rmse;
@@ -621,12 +622,10 @@ def _est_delta(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) -> _
 def _est_bootstrap(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) -> _Estimate:
     from harness.stats.bootstrap import paired_bootstrap
 
-    # With row keys the Poisson scheme makes the replicates independent of row order and partitioning;
-    # ranking metrics key their Poisson weights by the group id, so they never take row keys.
-    scheme = "poisson" if keys is not None else "multinomial"
+    # Rows are keyed by `keys` (replicates then independent of row order and partitioning), else by
+    # position; ranking metrics key their Poisson weights by the group id, so they never take row keys.
     r = paired_bootstrap(m.name, y, a, b, sample_weight=w, groups=groups if m.needs_groups else None,
-                         keys=None if m.needs_groups else keys, n_boot=n_boot, alpha=2 * alpha, seed=seed,
-                         scheme=scheme)
+                         keys=None if m.needs_groups else keys, n_boot=n_boot, alpha=2 * alpha, seed=seed)
 
     def interval_at(level: float) -> tuple[float, float]:
         return tuple(map(float, r.ci_at(level)))

@@ -14,20 +14,10 @@ def test_bench_stats_runs_and_writes_json(tmp_path):
     spec.loader.exec_module(mod)
     out = tmp_path / "bench.json"
     assert mod.main(["--n", "3000", "--boot", "4", "--loop-resamples", "2", "--repeat", "1",
-                     "--metrics", "auc,logloss,ece", "--scaling", "2000", "--scaling-boot", "2",
+                     "--metrics", "auc,logloss,ece,mrr", "--scaling", "2000", "--scaling-boot", "2",
                      "--json", str(out)]) == 0
     res = json.loads(out.read_text())
     assert res["delong"]["max_abs_auc_diff_vs_sklearn"] < 1e-12
-    assert set(res["bootstrap"]) == {"auc", "logloss", "ece"}
+    assert set(res["bootstrap"]) == {"auc", "logloss", "ece", "mrr"}
     assert res["scaling"][0]["n"] == 2000
 
-
-def test_bench_stats_runs_on_the_multinomial_scheme_too(tmp_path):
-    spec = importlib.util.spec_from_file_location("bench_stats_smoke_m", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    out = tmp_path / "bench.json"
-    assert mod.main(["--n", "3000", "--boot", "4", "--loop-resamples", "2", "--repeat", "1", "--scheme", "multinomial",
-                     "--metrics", "auc,mrr", "--scaling", "", "--skip-delong", "--json", str(out)]) == 0
-    res = json.loads(out.read_text())
-    assert res["env"]["scheme"] == "multinomial" and set(res["bootstrap"]) == {"auc", "mrr"}

@@ -1,10 +1,9 @@
-"""Paired bootstrap: replicates equal independent metric implementations on the same resample,
-seeds, group resampling, Poisson key/order/chunk independence, intervals against scipy.stats.bootstrap,
+"""Paired (Poisson) bootstrap: replicates equal independent metric implementations under the same
+weights, seeds, group resampling, Poisson key/order/chunk independence, intervals against scipy.stats.bootstrap,
 and the per-row paired-difference interval against scipy.stats.ttest_rel."""
 from __future__ import annotations
 
 import inspect
-import itertools
 import math
 
 import tracemalloc
@@ -16,9 +15,7 @@ import scipy.stats
 import sklearn.metrics as skm
 
 from harness.errors import ParityInputError
-from harness.stats import _resample
 from harness.stats import metrics as M
-from harness.stats._resample import RESAMPLE_BLOCK_BITS
 from harness.stats.bootstrap import (
     BCA_GENERIC_MAX_UNITS,
     _auc_loo,
@@ -41,33 +38,6 @@ def splitmix64(seed: int, count: int) -> list[int]:
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
         out.append(z ^ (z >> 31))
     return out
-
-
-def resample(seed: int, b: int, n: int, bits: int = RESAMPLE_BLOCK_BITS) -> np.ndarray:
-    """The documented multinomial protocol (`_resample.draw`'s docstring), written out slowly with
-    Python integers: block totals, then the top `bits` bits of the 16-bit fields of a SplitMix64
-    stream, least significant field first, then the last partial block."""
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(b,)))
-    size = 2**bits
-    n_full, rest = divmod(n, size)
-    if n_full == 0:
-        return rng.integers(0, n, size=n)
-    totals = rng.multinomial(n, [size / n] * n_full + [rest / n])
-    key = int(rng.bit_generator.random_raw())
-    in_full = int(sum(totals[:n_full]))
-    words = splitmix64(key, -(-in_full // 4))
-    fields = [((w >> (16 * k)) & 0xFFFF) >> (16 - bits) for w in words for k in range(4)]
-    out, pos = [], 0
-    for g in range(n_full):
-        out += [g * size + f for f in fields[pos: pos + totals[g]]]
-        pos += int(totals[g])
-    out += [n_full * size + int(v) for v in rng.integers(0, rest, size=int(totals[-1]))]
-    return np.array(out)
-
-
-def drawn(seed: int, b: int, n: int, bits: int = RESAMPLE_BLOCK_BITS) -> np.ndarray:
-    """The harness's resample for replicate b (what paired_bootstrap uses)."""
-    return _resample.indices(_resample.draw(seed, b, n, bits))
 
 
 def pair_data(n=1500, seed=0, tied=False):
@@ -93,131 +63,12 @@ SKLEARN = {
 }
 
 
-@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
-@pytest.mark.parametrize("tied", [False, True], ids=["continuous", "tied"])
-@pytest.mark.parametrize("name", list(SKLEARN))
-def test_replicates_equal_sklearn_on_the_same_resample(name, tied, weighted):
-    d = pair_data(tied=tied)
-    fn, kind = SKLEARN[name]
-    if kind == "z":
-        y, a, b = d.y, d.za, d.zb
-    elif kind == "p":
-        y, a, b = d.y, d.pa, d.pb
-    else:
-        y, a, b = d.za, d.pa * 3, d.pb * 3
-    w = d.w if weighted else None
-    r = paired_bootstrap(name, y, a, b, sample_weight=w, n_boot=6, seed=11, scheme="multinomial")
-    for rep in range(6):
-        i = resample(11, rep, d.n)
-        wi = None if w is None else w[i]
-        ref = fn(y[i], b[i], sample_weight=wi) - fn(y[i], a[i], sample_weight=wi)
-        assert abs(r.replicates[rep] - ref) < TOL
-    assert abs(r.legacy - fn(y, a, sample_weight=w)) < TOL and abs(r.new - fn(y, b, sample_weight=w)) < TOL
-    assert r.diff == r.new - r.legacy
-
-
-@pytest.mark.parametrize("tied", [False, True], ids=["continuous", "tied"])
-@pytest.mark.parametrize("name", ["calibration_ratio", "ece", "calibration_slope", "calibration_intercept"])
-def test_replicates_of_other_metrics_equal_the_metric_on_the_resample(name, tied):
-    d = pair_data(n=800, seed=1, tied=tied)
-    fn = M.get_metric(name).fn
-    r = paired_bootstrap(name, d.y, d.pa, d.pb, sample_weight=d.w, n_boot=4, seed=5, scheme="multinomial")
-    for rep in range(4):
-        i = resample(5, rep, d.n)
-        ref = fn(d.y[i], d.pb[i], sample_weight=d.w[i]) - fn(d.y[i], d.pa[i], sample_weight=d.w[i])
-        assert abs(r.replicates[rep] - ref) < 1e-9
-
-
-# ---------------------------------------------------------------- the resample itself
-
-@pytest.mark.parametrize("n,bits", [(5, 1), (7, 2), (3, 1), (4, 2)], ids=["n5-bits1", "n7-bits2", "n3-bits1", "n4-bits2-no-rest"])
-def test_block_resample_counts_are_exactly_multinomial(n, bits):
-    """Tiny blocks so that every count vector can be enumerated: the frequencies of the count
-    vectors over many replicates match scipy's multinomial pmf (chi-square goodness of fit)."""
-    reps = 30_000
-    seen: dict[tuple, int] = {}
-    for b in range(reps):
-        idx = drawn(123, b, n, bits)
-        assert idx.shape == (n,) and idx.min() >= 0 and idx.max() < n
-        key = tuple(np.bincount(idx, minlength=n))
-        seen[key] = seen.get(key, 0) + 1
-    support = [c for c in itertools.product(range(n + 1), repeat=n) if sum(c) == n]
-    assert set(seen) <= set(support)
-    probs = np.array([scipy.stats.multinomial.pmf(c, n, [1 / n] * n) for c in support])
-    observed = np.array([seen.get(c, 0) for c in support])
-    _, p = scipy.stats.chisquare(observed, probs * reps)
-    assert p > 1e-4, p
-
-
-def test_block_resample_follows_the_documented_protocol_on_several_blocks():
-    n = 3 * 2**RESAMPLE_BLOCK_BITS + 1_234  # three full blocks and a partial one
-    for b in (0, 1, 7):
-        idx = drawn(42, b, n)
-        assert idx.dtype == np.intp
-        assert np.array_equal(idx, resample(42, b, n))
-    small = drawn(42, 3, 1000)  # below one block: plain bounded draws
-    assert np.array_equal(small, np.random.default_rng(np.random.SeedSequence(42, spawn_key=(3,))).integers(0, 1000, 1000))
-
-
-def test_block_resample_marginals_at_scale():
-    """Counts per unit ~ Binomial(n, 1/n) and block totals ~ Binomial(n, block/n) at the default
-    block size, across replicates."""
-    block = 2**RESAMPLE_BLOCK_BITS
-    n = 2 * block + 3_000
-    counts = np.stack([np.bincount(drawn(9, b, n), minlength=n) for b in range(40)])
-    assert (counts.sum(axis=1) == n).all()
-    k = np.arange(7)
-    expected = scipy.stats.binom.pmf(k, n, 1 / n) * counts.size
-    observed = np.array([(counts == v).sum() for v in k[:-1]] + [(counts >= 6).sum()])
-    expected[-1] = scipy.stats.binom.sf(5, n, 1 / n) * counts.size
-    _, p = scipy.stats.chisquare(observed, expected)
-    assert p > 1e-4, p
-    first_block = counts[:, :block].sum(axis=1)  # Binomial(n, block / n) per replicate
-    mean, sd = block, math.sqrt(n * (block / n) * (1 - block / n))
-    z = (first_block.mean() - mean) / (sd / math.sqrt(first_block.shape[0]))
-    assert abs(z) < 4.5, z
-
-
-@pytest.mark.parametrize("weighted", [True, False], ids=["weighted", "unweighted"])
-@pytest.mark.parametrize("name", ["auc", "pr_auc", "logloss", "brier", "mae", "ece", "calibration_slope"])
-def test_replicates_on_several_blocks_equal_the_reference_metric(name, weighted):
-    """Above one block (2**RESAMPLE_BLOCK_BITS rows) the gathers and the ECE / calibration kernels' fast paths run on
-    the block-wise resample: each replicate still equals scikit-learn (or the metric) on it."""
-    rng = np.random.default_rng(4)
-    n = 2**16 + 4321
-    y = (rng.random(n) < 0.1).astype(int)
-    z = rng.normal(size=n) + y
-    pa = 1 / (1 + np.exp(-(z + rng.normal(scale=0.5, size=n) - 2)))
-    pb = 1 / (1 + np.exp(-(z + rng.normal(scale=0.5, size=n) - 2)))
-    w = rng.integers(1, 4, n).astype(float) if weighted else None
-    fn = SKLEARN[name][0] if name in SKLEARN else M.get_metric(name).fn
-    if name == "mae":
-        y, pa, pb = z, pa * 3, pb * 3
-    r = paired_bootstrap(name, y, pa, pb, sample_weight=w, n_boot=2, seed=13, scheme="multinomial")
-    for rep in range(2):
-        i = resample(13, rep, n)
-        wi = None if w is None else w[i]
-        ref = fn(y[i], pb[i], sample_weight=wi) - fn(y[i], pa[i], sample_weight=wi)
-        assert abs(r.replicates[rep] - ref) < (1e-9 if name in ("ece", "calibration_slope") else TOL)
-
-
-def test_ece_kernel_counts_above_one_byte():
-    """A unit drawn more than 255 times (possible on small data) takes the wide-count path."""
-    d = pair_data(n=600, seed=3)
-    k = _build_kernel(M.get_metric("ece"), d.y, d.pa, d.pb, d.w, None)
-    idx = np.concatenate([np.zeros(300, dtype=np.intp), np.arange(300, dtype=np.intp)])
-    c = np.bincount(idx, minlength=600)
-    a, b = k.from_indices(idx)
-    assert a == pytest.approx(M.ece(d.y, d.pa, sample_weight=c * d.w), abs=1e-12)
-    assert b == pytest.approx(M.ece(d.y, d.pb, sample_weight=c * d.w), abs=1e-12)
-
-
 def test_calibration_kernel_first_step_terms():
     """The precomputed first Newton step: gradient and Hessian of the weighted log-likelihood at the
     full-data fit, per unit of replicate count (checked against the formulas written out)."""
     d = pair_data(n=500, seed=5)
     k = _build_kernel(M.get_metric("calibration_slope"), d.y, d.pa, d.pb, d.w, None)
-    c = np.bincount(resample(1, 0, d.n), minlength=d.n).astype(float)
+    c = poisson_weights(np.arange(d.n), 1, 1)[0].astype(float)
     for side, p in zip(k.sides, (d.pa, d.pb)):
         x = np.log(p / (1 - p))
         slope, intercept = M.calibration_slope_intercept(d.y, p, sample_weight=d.w)
@@ -229,26 +80,23 @@ def test_calibration_kernel_first_step_terms():
     assert np.isclose(k.wy @ c, np.sum(c * d.w * d.y), rtol=1e-12)
 
 
-@pytest.mark.parametrize("scheme", ["poisson", "multinomial"])
-def test_seeded_reproducible_and_seed_sensitive(scheme):
+def test_seeded_reproducible_and_seed_sensitive():
     d = pair_data()
-    r1 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=300, seed=3, scheme=scheme)  # > 1 batch
-    r2 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=300, seed=3, scheme=scheme)
-    r3 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=300, seed=4, scheme=scheme)
+    r1 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=300, seed=3)  # > 1 batch
+    r2 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=300, seed=3)
+    r3 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=300, seed=4)
     assert np.array_equal(r1.replicates, r2.replicates) and r1.ci == r2.ci
     assert not np.array_equal(r1.replicates, r3.replicates)
     # replicate b does not depend on n_boot
-    r4 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=20, seed=3, scheme=scheme)
+    r4 = paired_bootstrap("auc", d.y, d.za, d.zb, n_boot=20, seed=3)
     assert np.array_equal(r4.replicates, r1.replicates[:20])
 
 
 def test_result_fields():
     d = pair_data()
     r = paired_bootstrap("logloss", d.y, d.pa, d.pb, n_boot=200, alpha=0.1, seed=7)
-    assert (r.metric, r.n_boot, r.seed, r.scheme, r.ci_method, r.alpha) == ("logloss", 200, 7, "poisson", "percentile", 0.1)
+    assert (r.metric, r.n_boot, r.seed, r.ci_method, r.alpha) == ("logloss", 200, 7, "percentile", 0.1)
     assert r.method == "paired Poisson bootstrap (percentile, 200 replicates, seed 7)"
-    m = paired_bootstrap("logloss", d.y, d.pa, d.pb, n_boot=200, alpha=0.1, seed=7, scheme="multinomial")
-    assert m.scheme == "multinomial" and m.method == "paired bootstrap (percentile, 200 replicates, seed 7)"
     assert r.replicates.shape == (200,)
     assert r.se == pytest.approx(np.std(r.replicates, ddof=1), abs=0)
     assert r.ci == tuple(np.percentile(r.replicates, [5, 95]))
@@ -274,13 +122,14 @@ def ranking_data(seed=2):
 def test_ranking_resamples_whole_groups(name):
     rel, sa, sb, g = ranking_data()
     fn = M.get_metric(name).fn
-    r = paired_bootstrap(name, rel, sa, sb, groups=g, n_boot=5, seed=9, scheme="multinomial")
-    ids = np.unique(g)  # the resampling unit order: sorted group ids
+    r = paired_bootstrap(name, rel, sa, sb, groups=g, n_boot=5, seed=9)
+    ids = np.unique(g)
     assert r.n_units == ids.shape[0] and "resampling query groups" in r.method
+    weights = poisson_weights(ids, 9, 5)  # a group's weight is keyed by its id
+    assert (weights > 1).any()
     for rep in range(5):
-        pick = ids[resample(9, rep, ids.shape[0])]
-        # rebuild the resample with a fresh id per drawn copy of a group
-        rows = [np.flatnonzero(g == gid) for gid in pick]
+        # rebuild the resample: each group copied as many times as its weight, a fresh id per copy
+        rows = [np.flatnonzero(g == gid) for gid, k in zip(ids, weights[rep]) for _ in range(k)]
         idx = np.concatenate(rows)
         new_ids = np.repeat(np.arange(len(rows)), [len(x) for x in rows])
         ref = fn(rel[idx], sb[idx], new_ids) - fn(rel[idx], sa[idx], new_ids)
@@ -293,7 +142,7 @@ def test_ranking_needs_groups():
         paired_bootstrap("mrr", rel, sa, sb)
 
 
-# ---------------------------------------------------------------- Poisson scheme
+# ---------------------------------------------------------------- Poisson weights
 
 def test_poisson_weights_depend_only_on_seed_key_replicate():
     keys = np.arange(5000, dtype=np.int64) * 7919 - 100
@@ -320,7 +169,7 @@ def test_splitmix64_matches_the_published_sequence():
                 16408922859458223821]
     state = np.array([(1234567 + (i + 1) * _GAMMA_INT) & _MASK for i in range(5)], dtype=np.uint64)
     assert _mix64(state).tolist() == expected
-    assert splitmix64(1234567, 5) == expected  # the slow reference the resample protocol test uses
+    assert splitmix64(1234567, 5) == expected  # and the slow reference agrees
 
 
 def test_poisson_weights_are_poisson_one():
@@ -339,10 +188,10 @@ def test_poisson_bootstrap_independent_of_row_order(name):
     d = pair_data(n=1200, seed=3, tied=True)
     y, a, b = (d.za, d.pa, d.pb) if name == "rmse" else (d.y, d.za, d.zb) if name == "auc" else (d.y, d.pa, d.pb)
     keys = np.arange(d.n) * 3 + 17
-    r = paired_bootstrap(name, y, a, b, keys=keys, sample_weight=d.w, scheme="poisson", n_boot=30, seed=8)
+    r = paired_bootstrap(name, y, a, b, keys=keys, sample_weight=d.w, n_boot=30, seed=8)
     perm = np.random.default_rng(1).permutation(d.n)
     r2 = paired_bootstrap(name, y[perm], a[perm], b[perm], keys=keys[perm], sample_weight=d.w[perm],
-                          scheme="poisson", n_boot=30, seed=8)
+                          n_boot=30, seed=8)
     if name == "auc":  # integer weights x integer counts: exact sums
         assert np.array_equal(r.replicates, r2.replicates)
     else:  # floating sums in another order
@@ -366,23 +215,23 @@ def test_poisson_sums_merge_across_chunks():
         wts = poisson_weights(keys[c], 5, B)
         acc += np.stack([wts @ la[c], wts @ lb[c], wts.sum(axis=1)], axis=1)
     merged = acc[:, 1] / acc[:, 2] - acc[:, 0] / acc[:, 2]
-    r = paired_bootstrap("logloss", d.y, d.pa, d.pb, keys=keys, scheme="poisson", n_boot=B, seed=5)
+    r = paired_bootstrap("logloss", d.y, d.pa, d.pb, keys=keys, n_boot=B, seed=5)
     assert np.allclose(r.replicates, merged, rtol=0, atol=1e-12)
 
 
 def test_poisson_ranking_keys_by_group():
     rel, sa, sb, g = ranking_data()
-    r = paired_bootstrap("ndcg@5", rel, sa, sb, groups=g, scheme="poisson", n_boot=10, seed=1)
+    r = paired_bootstrap("ndcg@5", rel, sa, sb, groups=g, n_boot=10, seed=1)
     perm = np.random.default_rng(5).permutation(g.shape[0])
-    r2 = paired_bootstrap("ndcg@5", rel[perm], sa[perm], sb[perm], groups=g[perm], scheme="poisson", n_boot=10, seed=1)
+    r2 = paired_bootstrap("ndcg@5", rel[perm], sa[perm], sb[perm], groups=g[perm], n_boot=10, seed=1)
     assert np.allclose(r.replicates, r2.replicates, rtol=0, atol=1e-12)
     # string and object ids: the weights follow the id, whatever the row order
     gs = np.array([f"q{x}" for x in g], dtype=object)
-    r3 = paired_bootstrap("mrr", rel, sa, sb, groups=gs, scheme="poisson", n_boot=10, seed=1)
-    r4 = paired_bootstrap("mrr", rel[perm], sa[perm], sb[perm], groups=gs[perm], scheme="poisson", n_boot=10, seed=1)
+    r3 = paired_bootstrap("mrr", rel, sa, sb, groups=gs, n_boot=10, seed=1)
+    r4 = paired_bootstrap("mrr", rel[perm], sa[perm], sb[perm], groups=gs[perm], n_boot=10, seed=1)
     assert np.allclose(r3.replicates, r4.replicates, rtol=0, atol=1e-12)
     with pytest.raises(ParityInputError, match="keys: for ranking metrics"):
-        paired_bootstrap("ndcg@5", rel, sa, sb, groups=g, keys=np.arange(g.shape[0]), scheme="poisson", n_boot=10)
+        paired_bootstrap("ndcg@5", rel, sa, sb, groups=g, keys=np.arange(g.shape[0]), n_boot=10)
 
 
 @pytest.mark.parametrize(
@@ -394,13 +243,13 @@ def test_poisson_ranking_keys_by_group():
 def test_poisson_bad_keys(keys, match):
     d = pair_data()
     with pytest.raises(ParityInputError, match=match):
-        paired_bootstrap("auc", d.y, d.za, d.zb, keys=keys, scheme="poisson", n_boot=5)
+        paired_bootstrap("auc", d.y, d.za, d.zb, keys=keys, n_boot=5)
 
 
 def test_poisson_without_keys_keys_by_row_position():
     d = pair_data(n=900, seed=2)
-    r = paired_bootstrap("ece", d.y, d.pa, d.pb, scheme="poisson", n_boot=6, seed=4)
-    r2 = paired_bootstrap("ece", d.y, d.pa, d.pb, keys=np.arange(d.n), scheme="poisson", n_boot=6, seed=4)
+    r = paired_bootstrap("ece", d.y, d.pa, d.pb, n_boot=6, seed=4)
+    r2 = paired_bootstrap("ece", d.y, d.pa, d.pb, keys=np.arange(d.n), n_boot=6, seed=4)
     assert np.array_equal(r.replicates, r2.replicates)
 
 
@@ -483,7 +332,7 @@ def test_poisson_replicates_equal_the_reference_under_the_weights(name, tied, we
         y, a, b = d.y, d.pa, d.pb
     w = d.w if weighted else None
     keys = np.array([f"k{i}" for i in range(d.n)])
-    r = paired_bootstrap(name, y, a, b, sample_weight=w, keys=keys, scheme="poisson", n_boot=5, seed=21)
+    r = paired_bootstrap(name, y, a, b, sample_weight=w, keys=keys, n_boot=5, seed=21)
     fn = REFS.get(name, M.get_metric(name).fn)
     pw = poisson_weights(keys, 21, 5)
     for rep in range(5):
@@ -514,7 +363,7 @@ def test_poisson_bootstrap_se_matches_the_textbook_bootstrap(name):
     arrays = (d.y, d.za, d.zb) if name in ("auc", "pr_auc") else (d.y, d.pa, d.pb)
     fn = REFS.get(name, M.get_metric(name).fn)
     b_ours, b_ref = 3000, 1000
-    ours = paired_bootstrap(name, *arrays, keys=np.arange(d.n) * 7 + 3, scheme="poisson", n_boot=b_ours, seed=5).se
+    ours = paired_bootstrap(name, *arrays, keys=np.arange(d.n) * 7 + 3, n_boot=b_ours, seed=5).se
     ref = _naive_bootstrap_se(fn, arrays, b_ref, seed=6)
     tol = 4.5 * math.sqrt(1 / (2 * b_ours) + 1 / (2 * b_ref))
     assert abs(ours / ref - 1) < tol, (ours, ref)
@@ -625,8 +474,8 @@ def test_one_class_resamples_raise():
 @pytest.mark.parametrize(
     "kwargs,match",
     [({"n_boot": 1}, "n_boot"), ({"n_boot": 2.5}, "n_boot"), ({"seed": -1}, "seed"), ({"seed": 1.5}, "seed"),
-     ({"scheme": "stratified"}, "scheme"), ({"ci_method": "basic"}, "ci_method"), ({"alpha": 0}, "alpha")],
-    ids=["n_boot-1", "n_boot-float", "seed-negative", "seed-float", "scheme", "ci_method", "alpha"],
+     ({"ci_method": "basic"}, "ci_method"), ({"alpha": 0}, "alpha")],
+    ids=["n_boot-1", "n_boot-float", "seed-negative", "seed-float", "ci_method", "alpha"],
 )
 def test_bad_options(kwargs, match):
     d = pair_data(n=100)

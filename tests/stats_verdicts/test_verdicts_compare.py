@@ -85,14 +85,16 @@ def test_rmse_delta_method_matches_jackknife():
     assert e.se == pytest.approx(se_jack, rel=0.02)
 
 
-def test_weights_send_auc_to_the_bootstrap_and_keys_to_poisson():
+def test_weights_send_auc_to_the_bootstrap_keyed_by_row():
     y, a, b, rng = _data(n=1500)
     w = rng.uniform(0.5, 2.0, y.size)
     e = compare_scores(y, a, b, metrics=["auc"], sample_weight=w, n_boot=50, seed=3).entry("auc")
-    assert "bootstrap" in e.method and e.legacy == pytest.approx(roc_auc_score(y, a, sample_weight=w), abs=1e-12)
+    assert "Poisson bootstrap" in e.method and e.legacy == pytest.approx(roc_auc_score(y, a, sample_weight=w), abs=1e-12)
+    # without keys rows are keyed by their position
+    e0 = compare_scores(y, a, b, metrics=["auc"], sample_weight=w, keys=np.arange(y.size), n_boot=50, seed=3).entry("auc")
+    assert e0.ci == e.ci
     ek = compare_scores(y, a, b, metrics=["auc"], sample_weight=w, keys=np.arange(y.size), n_boot=50).entry("auc")
-    assert "Poisson" in ek.method
-    # the Poisson scheme's replicates do not depend on row order
+    # with keys the replicates do not depend on row order
     perm = rng.permutation(y.size)
     ep = compare_scores(y[perm], a[perm], b[perm], metrics=["auc"], sample_weight=w[perm], keys=perm,
                         n_boot=50).entry("auc")
@@ -376,7 +378,7 @@ def test_p_value_and_interval_decide_alike_for_every_method(metric, n_boot):
     if n_boot:
         from harness.stats.bootstrap import paired_bootstrap
 
-        reps = paired_bootstrap(metric, y, a, b, n_boot=n_boot, alpha=0.1, seed=4, scheme="multinomial").replicates
+        reps = paired_bootstrap(metric, y, a, b, n_boot=n_boot, alpha=0.1, seed=4).replicates
         m = 1.1 * width
         e = compare_scores(y, a, b, metrics=[metric], margins={metric: m}, n_boot=n_boot, seed=4).entry(metric)
         tail = max(np.mean(reps <= -m), np.mean(reps >= m))
