@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -349,9 +348,3 @@ def bisect_to_markdown(result: BisectResult) -> str:
     lines += ["", f"{len(result.runs)} environments run."]
     return "\n".join(lines) + "\n"
 
-
-def _env_for_subprocess(repo_root: Path) -> dict[str, str]:
-    """A clean environment for a rerun: this repository importable, no inherited virtualenv."""
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "PARITY_GOLDEN_DIR",
-                                                           "PARITY_NUMBA")}
-    return {**keep, "PYTHONPATH": str(repo_root), "PYTHONHASHSEED": "0"}
