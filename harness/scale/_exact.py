@@ -42,23 +42,18 @@ class ExactSum:
             return
         if not np.isfinite(x).all():
             raise ValueError("ExactSum: values must be finite")
-        m, e = np.frexp(x)
+        m, e = np.frexp(x)  # zeros give (0, 0): a zero mantissa adds nothing in any bin
         mant = np.ldexp(m, 53).astype(np.int64)  # exact: |m| < 1 carries 53 significant bits
         hi = (mant >> _LO_BITS).astype(np.float64)  # arithmetic shift: hi * 2**26 + lo == mant, 0 <= lo < 2**26
-        lo = (mant & ((1 << _LO_BITS) - 1)).astype(np.float64)
-        off = (e.astype(np.int64) - _EMIN)
-        nz = mant != 0
-        off, hi, lo = off[nz], hi[nz], lo[nz]
-        if off.size == 0:
-            return
-        base = int(off.min())
-        s_hi = np.bincount(off - base, weights=hi)
-        s_lo = np.bincount(off - base, weights=lo)
+        mant &= (1 << _LO_BITS) - 1
+        lo = mant.astype(np.float64)
+        off = e - _EMIN  # >= 0 for every finite double
+        s_hi = np.bincount(off, weights=hi)
+        s_lo = np.bincount(off, weights=lo)
         total = 0
         for j in np.flatnonzero((s_hi != 0) | (s_lo != 0)).tolist():
-            exponent = j + base + _EMIN
             part = (int(s_hi[j]) << _LO_BITS) + int(s_lo[j])
-            total += part << (exponent - 53 + _SCALE)
+            total += part << (j + _EMIN - 53 + _SCALE)
         self._total += total
 
     def merge(self, other: ExactSum) -> ExactSum:
