@@ -102,3 +102,68 @@ def test_a_gate_on_a_batch_size_not_measured_is_exit_2(serve_project, capsys):
 def test_unknown_suite_is_exit_2(serve_project, capsys):
     suites = serve_project("sb_known")
     assert main(["serve-bench", "nope", "--suites-dir", str(suites), *FAST]) == 2
+
+
+SAVED_MODEL_SUITE = '''
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from harness.protocol import ModelPair
+from harness.suite import Suite
+
+
+class Legacy:
+    name = "legacy"
+
+    def featurize(self, batch):
+        return None
+
+    def predict(self, batch):
+        return 1.0 / (1.0 + np.exp(-batch["x"].to_numpy()))
+
+    def config(self):
+        return {}
+
+
+class Exported(Legacy):
+    """A side with a SavedModel on disk (``path``), as new_platform's ServingSide has."""
+
+    name = "exported"
+
+    def __init__(self, path):
+        self.path = path
+
+
+def make_pair(dataset):
+    import tensorflow as tf
+
+    class Tiny(tf.Module):
+        @tf.function(input_signature=[{"x": tf.TensorSpec([None], tf.float64, name="x"),
+                                       "device": tf.TensorSpec([None], tf.string, name="device")}])
+        def serve(self, raw):
+            return {"score": tf.sigmoid(raw["x"])}
+
+    module = Tiny()
+    path = Path(tempfile.mkdtemp(prefix="sb_saved_")) / "m"
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return ModelPair(Legacy(), Exported(path))
+
+
+SUITE = Suite(name="sb_saved", description="a SavedModel side", dataset="servetiny", pair=make_pair, label="click")
+'''
+
+
+def test_serve_puts_a_side_s_saved_model_behind_the_local_server(serve_project, capsys):
+    pytest.importorskip("tensorflow")
+    suites = serve_project("sb_placeholder")
+    (suites / "test_sb_saved.py").write_text(SAVED_MODEL_SUITE, encoding="utf-8")
+    rc = main(["serve-bench", "sb_saved", "--suites-dir", str(suites), *FAST, "--serve", "new", "--json", "-"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    new = doc["sides"]["new"]
+    assert new["kind"] == "http" and new["target"].startswith("http://127.0.0.1:")
+    assert new["measures_process"] is True and new["artifact_bytes"] > 0 and new["cold_start_s"][0] > 0
+    assert doc["batch_sizes"]["32"]["new"]["errors"] == 0
+    assert doc["batch_sizes"]["32"]["new"]["median"]["peak_rss"] > 0  # the server process's own
