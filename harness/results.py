@@ -133,7 +133,7 @@ def is_failing(check: CheckResult | Mapping[str, Any], known_gaps: Mapping[str, 
 
 _KIND_BY_PREFIX = {"alignment": "alignment", "features": "feature", "predictions": "prediction", "metrics": "metric",
                    "distribution": "distribution", "upgrade": "upgrade", "review": "metric",
-                   "serving": "serving", "cost": "cost"}
+                   "platform": "metric", "serving": "serving", "cost": "cost"}
 
 
 def error_check(check_id: str, *, stage: str, cause: BaseException, text: str, kind: str | None = None) -> CheckResult:

@@ -215,6 +215,11 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any) -> Sui
         from harness.checks.review_items import too_good_items
 
         checks += too_good_items([c for c in checks if c.kind == "metric"], suite.too_good)
+    if suite.platform_metrics:
+        from harness.checks.platform_metrics import check_platform_metrics, margins_from_metric_checks
+
+        checks += check_platform_metrics(labels, aligned.new, metrics=suite.platform_metrics,
+                                         margins=margins_from_metric_checks(checks), sample_weight=weights)
 
     stages.close()
     return SuiteResult(

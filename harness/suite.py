@@ -117,6 +117,9 @@ class Suite:
     n_boot: int = 1000
     # Under non-inferiority, a gain beyond a stated bound is a review item (harness.checks.review_items.TooGood).
     too_good: Any = None
+    # Metric implementations teams read (harness.checks.platform_metrics.PlatformMetric): platform/<name>
+    # checks of each one's gap to the exact metric, against a fraction of that metric's margin.
+    platform_metrics: Sequence[Any] = ()
     known_gaps: Mapping[str, str] = field(default_factory=dict)  # check id -> reason; shown as xfail
     probes: Any = None  # harness.upgrade.probes.ProbeSet, for the upgrade gate
     batch_size: int = 65536
@@ -171,6 +174,11 @@ class Suite:
             if not isinstance(self.too_good, TooGood):
                 raise ParityInputError(f"{where}: too_good must be a TooGood(...), got {self.too_good!r}")
             self.too_good.check_declared(self.metrics)
+        if self.platform_metrics:
+            from harness.checks.platform_metrics import check_platform_declared
+
+            self.platform_metrics = tuple(self.platform_metrics)
+            check_platform_declared(self.platform_metrics, self.metrics, where=where)
         if isinstance(self.min_slice_size, bool) or not isinstance(self.min_slice_size, int) or self.min_slice_size < 1:
             raise ParityInputError(f"{where}: min_slice_size must be a positive integer, got {self.min_slice_size!r}")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
@@ -212,6 +220,10 @@ class Suite:
         ids += plan_metric_ids(self.metrics, by_slice) if self.metrics else []
         if self.too_good is not None:
             ids += self.too_good.check_ids()
+        if self.platform_metrics:
+            from harness.checks.platform_metrics import plan_platform_ids
+
+            ids += plan_platform_ids(self.platform_metrics)
         return ids
 
     @property

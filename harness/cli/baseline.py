@@ -4,6 +4,8 @@
     parity baseline check   [--suite S ...] [--suites-dir DIR] [--baseline-dir DIR] [--json OUT] [--markdown OUT] [--all-seeds]
     parity baseline accept  --suite S --reason TEXT [--suites-dir DIR] [--baseline-dir DIR]
     parity baseline history [--suite S ...] [--suites-dir DIR] [--baseline-dir DIR] [--json]
+    parity baseline bisect  --suite S [--suites-dir DIR] [--baseline-dir DIR] [--venvs DIR] [--package P ...]
+                            [--requirement REQ ...] [--freeze] [--pip-arg ARG ...] [--json OUT] [--markdown OUT]
 
 Suites are read from --suites-dir (default $PARITY_SUITES_DIR or ./parity_suites). Each suite's
 baseline lives in --baseline-dir (also spelled --out / --baseline), else $PARITY_BASELINE_DIR, else
@@ -72,9 +74,15 @@ def register(subparsers: Any) -> None:
     _add_common(his, names="suite name (repeatable; default: all)")
     his.add_argument("--json", action="store_true", dest="as_json", help="print the entries as JSON lines")
 
+    from harness.cli.bisect import add_bisect_parser
+
+    add_bisect_parser(sub)
+
 
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    handlers = {"record": _record, "check": _check, "accept": _accept, "history": _history}
+    from harness.cli.bisect import run_bisect
+
+    handlers = {"record": _record, "check": _check, "accept": _accept, "history": _history, "bisect": run_bisect}
     if args.baseline_command not in handlers:
         parser.print_help(sys.stderr)
         return 2

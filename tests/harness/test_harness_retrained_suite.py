@@ -150,3 +150,30 @@ def test_crossed_slices_are_planned_from_the_data_and_produced(tmp_path, monkeyp
     assert [c.id for c in result.checks] == planned
     crossed = [c for c in result.checks if ",query_id=" in c.id]
     assert crossed and not any(c.gated for c in crossed)  # below min_slice_size: reported, not gated
+
+
+def test_platform_metrics_are_planned_and_gated_on_their_gap_to_the_exact_metric(tmp_path, monkeypatch):
+    from harness.checks.platform_metrics import histogram_auc, sklearn_metric
+
+    monkeypatch.setenv("PARITY_GOLDEN_DIR", str(_dataset(tmp_path, n=6000)))
+    suite = _suite(predictions="same_model", prediction_atol=1.0, slices=[],
+                   metrics=[MetricGate("auc", 0.01, reason="6k rows")],
+                   platform_metrics=[sklearn_metric("roc_auc_score"), histogram_auc(n_buckets=4)])
+    planned = suite.plan({})
+    result = run_suite(suite)
+    assert [c.id for c in result.checks] == planned
+    platform = [c for c in result.checks if c.id.startswith("platform/")]
+    assert len(platform) == 2
+    by_impl = {c.details["implementation"]: c for c in platform}
+    exact = [c for c in platform if abs(c.details["gap"]) < 1e-12]
+    coarse = [c for c in platform if abs(c.details["gap"]) > 1e-3]  # 4 buckets: a visibly biased AUC
+    assert len(exact) == 1 and exact[0].verdict.value == "EQUIVALENT", by_impl
+    assert len(coarse) == 1 and coarse[0].verdict.value == "NOT_EQUIVALENT", by_impl
+    from sklearn.metrics import roc_auc_score
+
+    from harness.golden import load_dataset
+
+    dataset = load_dataset("retrain")
+    new = suite.pair(dataset).new  # the same seeded fit the run scored
+    frame = dataset.frame("eval")
+    assert exact[0].details["exact"] == pytest.approx(roc_auc_score(frame["click"], new.predict(frame)), abs=1e-12)
