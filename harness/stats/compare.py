@@ -463,6 +463,10 @@ def _value_codes(column: str, values: Any, n: int) -> tuple[list[Any], np.ndarra
     if arr.ndim != 1 or arr.shape[0] != n:
         raise ParityInputError(f"slice column {column!r} must be one value per row ({n}), got shape {arr.shape}",
                                argument="slices", column=str(column), reason=f"must be one value per row ({n})")
+    if arr.dtype == object:
+        fast = _object_codes(column, arr)
+        if fast is not None:
+            return fast
     if arr.dtype.kind == "f":
         missing = np.isnan(arr)
     elif arr.dtype == object:
@@ -485,6 +489,35 @@ def _value_codes(column: str, values: Any, n: int) -> tuple[list[Any], np.ndarra
         codes[missing] = len(uniq_list)
         uniq_list.append(None)
     return uniq_list, codes
+
+
+def _sorted_distinct(column: str, values: list[Any]) -> list[Any]:
+    arr = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):  # one element at a time: tuples stay values, not a second axis
+        arr[i] = v
+    try:
+        return np.unique(arr).tolist()
+    except TypeError:
+        raise ParityInputError(f"slice column {column!r} mixes value types that cannot be ordered "
+                               "(e.g. strings and numbers); give it one type", argument="slices",
+                               column=str(column), reason="mixes value types that cannot be ordered") from None
+
+
+def _object_codes(column: str, arr: np.ndarray) -> tuple[list[Any], np.ndarray] | None:
+    """`_value_codes` of an object column by one pass of dict lookups, then a sort of the distinct
+    values only: sorting n Python objects costs n log n Python comparisons, and a slice column has
+    few distinct values. None when a value is unhashable (the caller sorts the rows instead)."""
+    first: dict[Any, int] = {}
+    try:
+        seen = np.fromiter((first.setdefault(v, len(first)) for v in arr.tolist()), np.int64, count=arr.shape[0])
+    except TypeError:
+        return None
+    distinct = list(first)  # first-seen order; equal values (1 and 1.0) share an entry, as in a sort
+    missing = [_is_missing(v) for v in distinct]
+    uniq = _sorted_distinct(column, [v for v, m in zip(distinct, missing) if not m])
+    rank = {v: i for i, v in enumerate(uniq)}
+    remap = np.array([len(uniq) if m else rank[v] for v, m in zip(distinct, missing)], dtype=np.int64)
+    return (uniq + [None] if any(missing) else uniq), remap[seen]
 
 
 def slice_rows(slices: Mapping[Any, Any] | None, n: int) -> tuple[_Slice, ...]:

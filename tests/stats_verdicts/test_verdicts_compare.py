@@ -299,6 +299,44 @@ def test_single_column_slices_keep_column_and_value():
     assert e.slice == {"column": "device", "value": "mobile", "columns": ["device"], "values": ["mobile"]}
 
 
+def _slow_slices(values):
+    """slice_rows' documented order, row by row in Python: distinct values sorted, missing (None, NaN,
+    pandas' NA and NaT) last as one slice; each slice's rows in row order."""
+    import pandas as pd
+
+    def missing(v):
+        return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
+
+    present = sorted({v for v in values if not missing(v)})
+    out = [(v, [i for i, x in enumerate(values) if not missing(x) and x == v]) for v in present]
+    rows = [i for i, x in enumerate(values) if missing(x)]
+    return out + ([(None, rows)] if rows else [])
+
+
+@pytest.mark.parametrize("kind", ["strings", "with-missing", "equal-numbers", "tuples"])
+def test_object_slice_columns_match_a_slow_reference(kind):
+    import pandas as pd
+
+    from harness.stats.compare import slice_rows
+
+    rng = np.random.default_rng(7)
+    pool = {"strings": ["mobile", "desktop", "tablet"], "with-missing": ["b", None, float("nan"), "a", pd.NA, pd.NaT],
+            "equal-numbers": [3, 1.0, 1, 2, 2.5], "tuples": [(1, 2), (0, 5), (1, 0)]}[kind]
+    values = [pool[i] for i in rng.integers(0, len(pool), 500)]
+    arr = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        arr[i] = v
+    got = [(sl.values[0], sl.rows.tolist()) for sl in slice_rows({"c": arr}, len(values))]
+    assert got == _slow_slices(values)
+
+
+def test_object_slice_column_of_unorderable_types_is_refused():
+    from harness.stats.compare import slice_rows
+
+    with pytest.raises(ParityInputError, match="slice column 'c' mixes value types"):
+        slice_rows({"c": np.array(["a", 1, "b"], dtype=object)}, 3)
+
+
 def test_metric_details_with_crossed_slices_fit_the_report_schema():
     import jsonschema
 
