@@ -145,6 +145,9 @@ def judge(gate: ServingGate | CostGate, legacy: Sequence[float], new: Sequence[f
     """A `harness.results.CheckResult` (kind "serving" or "cost") for one gate over the rounds' values."""
     from harness.results import CheckResult
 
+    # A figure that could not be measured (None: a process that could not be read) is a missing round.
+    legacy = [math.nan if x is None else float(x) for x in legacy]
+    new = [math.nan if x is None else float(x) for x in new]
     if gate.metric == "artifact_size":
         a, b = (float(legacy[0]) if len(legacy) else math.nan), (float(new[0]) if len(new) else math.nan)
         r = b / a if a > 0 and math.isfinite(b) else math.nan

@@ -100,3 +100,9 @@ def test_cost_gate_ids():
 def test_bad_declarations(make, match):
     with pytest.raises(ParityInputError, match=match):
         make()
+
+
+def test_unmeasured_figures_are_missing_rounds_not_errors():
+    check = judge(CostGate("peak_rss", 2.0, reason="r"), [None] * 5, [1.0] * 5)
+    assert check.verdict is Verdict.INCONCLUSIVE and check.details["n_used"] == 0
+    assert judge(CostGate("artifact_size", 2.0, reason="r"), [None], [10]).verdict is Verdict.INCONCLUSIVE
