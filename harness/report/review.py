@@ -72,7 +72,7 @@ def review_message(check: Any, *, known_gap: str | None = None) -> str:
         lines += _metric_lines(d)
     elif c.get("kind") == "feature" and not body:
         lines += _feature_lines(d)
-    if verdict == "INCONCLUSIVE":
+    if verdict == "INCONCLUSIVE" and c.get("kind") == "metric" and "review" not in d and "platform" not in str(c.get("id")):
         need = d.get("n_required")
         lines += [
             "  INCONCLUSIVE is not a pass: the golden set is too small to show the difference lies within the margin.",

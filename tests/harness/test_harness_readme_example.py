@@ -75,3 +75,27 @@ def test_readme_own_data_snippet_writes_a_verified_dataset(tmp_path):
     ds = load_dataset("my_data", root=tmp_path / "my_golden")
     assert ds.key == "row_id" and set(ds.splits) == {"train", "eval"}
     assert len(ds.frame("train")) + len(ds.frame("eval")) == 2000
+
+
+@pytest.mark.tf
+def test_readme_retrained_pair_on_own_data_runs_as_written_and_is_equivalent(tmp_path):
+    blocks = _section_blocks()
+    data_code, suite_code = blocks[2], blocks[3]
+    first_line = suite_code.splitlines()[0]
+    assert first_line.startswith("# my_suites/test_"), first_line
+    assert _run([sys.executable, "-c", data_code], tmp_path).returncode == 0
+    (tmp_path / "my_suites").mkdir()
+    (tmp_path / "my_suites" / first_line.split("/", 1)[1].split(":")[0]).write_text(suite_code)
+    env = dict(_env(), PARITY_GOLDEN_DIR=str(tmp_path / "my_golden"))
+    parity = str(Path(sys.executable).with_name("parity"))
+    proc = subprocess.run([parity, "run", "--suites-dir", "my_suites", "--no-progress", "--json", "-"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (suite,) = json.loads(proc.stdout)["suites"]
+    checks = {c["id"]: c for c in suite["checks"]}
+    assert suite["verdict"] == "EQUIVALENT" and suite["known_gaps"] == {}
+    assert checks["predictions/scores"]["gated"] is False  # retrained: reported, not gated
+    assert {"predictions/distribution/ks", "predictions/spearman", "predictions/flips@0.5",
+            "metrics/auc[device=mobile]"} <= set(checks)
+    assert all(checks[f"features/{f}"]["verdict"] == "EQUIVALENT" for f in
+               ["num__price", "num__age_days", "bins__price", "cat__device_mobile"])
