@@ -21,25 +21,21 @@ import numpy as np
 from harness.golden.generators import ads_ctr
 from harness.golden.generators.ads_ctr import COEFFICIENTS, COLUMNS, COUNTRIES, DEVICES, N_CATEGORIES, N_SHOPS
 
-__all__ = ["DEFAULT_SEED", "EVAL_SHARE", "NAME", "N_REQUESTS", "VERSION", "generate"]
+__all__ = ["DEFAULT_SEED", "EVAL_SHARE", "EXTRA_EVAL_REQUESTS", "NAME", "N_REQUESTS", "VERSION", "generate"]
 
 NAME = "ads_ctr_large"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 DEFAULT_SEED = ads_ctr.DEFAULT_SEED
 N_REQUESTS = 85_000
 EVAL_SHARE = 0.7
+# 1.1.0: the eval split grew (train unchanged) so the click suite's tablet calibration can be decided
+EXTRA_EVAL_REQUESTS = 85_000
 
 
-def generate(*, seed: int = DEFAULT_SEED, n_requests: int = N_REQUESTS, eval_share: float = EVAL_SHARE,
-             name: str = NAME, version: str = VERSION):
-    """Generate the dataset (a `harness.golden.writer.GeneratedDataset`); with ``n_requests=28_500,
-    eval_share=0.3, name="ads_ctr"`` this is ``ads_ctr.generate`` draw for draw."""
-    from harness.golden.writer import GeneratedDataset, arrow_table, library_versions
-
+def _draw(rng: np.random.Generator, u: dict[str, np.ndarray], n_requests: int, eval_share: float,
+          row_offset: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Requests and their rows, in ads_ctr's draw order; returns (arrays, is_eval per row)."""
     zipf = ads_ctr._zipf_p
-    rng = np.random.default_rng(seed)
-    u = ads_ctr._universe(rng)
-
     single = rng.random(n_requests) < 0.10
     sizes = np.where(single, 1, 1 + rng.binomial(29, 0.3, n_requests))
     request_id = rng.choice(10**12, size=n_requests, replace=False).astype(np.int64)
@@ -68,7 +64,7 @@ def generate(*, seed: int = DEFAULT_SEED, n_requests: int = N_REQUESTS, eval_sha
                    * np.exp(0.3 * rng.standard_normal(n)), 4)
     bid = np.maximum(bid, 0.0001)
     weight = np.array([1.0, 0.5, 2.0])[rng.choice(3, size=n, p=[0.85, 0.10, 0.05])]
-    row_id = (10**9 + rng.permutation(n)).astype(np.int64)
+    row_id = (10**9 + row_offset + rng.permutation(n)).astype(np.int64)
 
     arrays = {
         "row_id": row_id,
@@ -86,7 +82,30 @@ def generate(*, seed: int = DEFAULT_SEED, n_requests: int = N_REQUESTS, eval_sha
         "bid": bid,
         "weight": weight,
     }
-    is_eval = req_eval[req]
+    return arrays, req_eval[req]
+
+
+def generate(*, seed: int = DEFAULT_SEED, n_requests: int = N_REQUESTS, eval_share: float = EVAL_SHARE,
+             extra_eval_requests: int = EXTRA_EVAL_REQUESTS, name: str = NAME, version: str = VERSION):
+    """Generate the dataset (a `harness.golden.writer.GeneratedDataset`); with ``n_requests=28_500,
+    eval_share=0.3, extra_eval_requests=0, name="ads_ctr"`` this is ``ads_ctr.generate`` draw for draw.
+
+    ``extra_eval_requests`` more requests, all in eval, are drawn after the first ones from a stream
+    spawned off the seed, with the same universe: the train split (and the models trained on it) stay what
+    they are when only the eval split grows.
+    """
+    from harness.golden.writer import GeneratedDataset, arrow_table, library_versions
+
+    rng = np.random.default_rng(seed)
+    u = ads_ctr._universe(rng)
+    arrays, is_eval = _draw(rng, u, n_requests, eval_share, 0)
+    if extra_eval_requests:
+        extra, _ = _draw(np.random.default_rng([seed, 1]), u, extra_eval_requests, 1.0, len(is_eval))
+        clash = np.intersect1d(np.unique(arrays["request_id"]), np.unique(extra["request_id"]))
+        if clash.size:  # a request split across two draws would break grouping
+            raise ValueError(f"ads_ctr_large: request ids {clash[:3].tolist()} drawn twice; choose another seed")
+        arrays = {k: np.concatenate([v, extra[k]]) for k, v in arrays.items()}
+        is_eval = np.concatenate([is_eval, np.ones(len(extra["row_id"]), dtype=bool)])
     splits = {
         "train": arrow_table(COLUMNS, {k: v[~is_eval] for k, v in arrays.items()}),
         "eval": arrow_table(COLUMNS, {k: v[is_eval] for k, v in arrays.items()}),
@@ -96,7 +115,8 @@ def generate(*, seed: int = DEFAULT_SEED, n_requests: int = N_REQUESTS, eval_sha
         "generator": f"harness.golden.generators.{NAME}:generate",
         "seed": seed,
         "libraries": library_versions("numpy", "pandas", "pyarrow"),
-        "parameters": {"n_requests": n_requests, "eval_share": eval_share},
+        "parameters": {"n_requests": n_requests, "eval_share": eval_share,
+                       "extra_eval_requests": extra_eval_requests},
         "ground_truth": {
             "click": "P(click) = sigmoid(z); z as documented in harness/golden/generators/ads_ctr.py",
             "coefficients": COEFFICIENTS,
@@ -105,10 +125,12 @@ def generate(*, seed: int = DEFAULT_SEED, n_requests: int = N_REQUESTS, eval_sha
             "n_categories": N_CATEGORIES,
             "bid": "round(0.05 * sqrt(price) * m_country * m_cat * exp(0.3 Z), 4)",
         },
-        "split": f"by request: eval = {eval_share:.0%} of requests drawn at random",
+        "split": f"by request: eval = {eval_share:.0%} of the first {n_requests} requests drawn at random, plus "
+                 f"{extra_eval_requests} more requests drawn for eval only",
     }
     description = (
-        "ads_ctr's generator with 85,000 requests, 70 % of them in eval: sponsored-listing clicks, bids and "
-        "request groups with enough eval rows to resolve a retrained pair's metric differences."
+        "ads_ctr's generator with 85,000 requests, 70 % of them in eval, plus 85,000 more eval requests: "
+        "sponsored-listing clicks, bids and request groups with enough eval rows to resolve a retrained pair's "
+        "metric differences."
     )
     return GeneratedDataset(name, version, description, COLUMNS, splits, provenance)
