@@ -120,6 +120,8 @@ class Suite:
     # Metric implementations teams read (harness.checks.platform_metrics.PlatformMetric): platform/<name>
     # checks of each one's gap to the exact metric, against a fraction of that metric's margin.
     platform_metrics: Sequence[Any] = ()
+    # Serving and cost gates (harness.serving ServingGate / CostGate), judged by `parity serve-bench`.
+    serving: Sequence[Any] = ()
     known_gaps: Mapping[str, str] = field(default_factory=dict)  # check id -> reason; shown as xfail
     probes: Any = None  # harness.upgrade.probes.ProbeSet, for the upgrade gate
     batch_size: int = 65536
@@ -174,6 +176,16 @@ class Suite:
             if not isinstance(self.too_good, TooGood):
                 raise ParityInputError(f"{where}: too_good must be a TooGood(...), got {self.too_good!r}")
             self.too_good.check_declared(self.metrics)
+        if self.serving:
+            from harness.serving.gates import CostGate, ServingGate
+
+            self.serving = tuple(self.serving)
+            bad = [g for g in self.serving if not isinstance(g, (ServingGate, CostGate))]
+            if bad:
+                raise ParityInputError(f"{where}: serving= takes ServingGate/CostGate entries, got {bad[0]!r}")
+            gate_ids = [g.id for g in self.serving]
+            if len(set(gate_ids)) != len(gate_ids):
+                raise ParityInputError(f"{where}: serving gates repeat an id: {gate_ids}")
         if self.platform_metrics:
             from harness.checks.platform_metrics import check_platform_declared
 

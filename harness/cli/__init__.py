@@ -27,7 +27,7 @@ __all__ = ["main", "build_parser"]
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 
 # Sub-command modules, in the order `parity --help` lists them.
-_COMMANDS = ("run", "compare", "golden", "baseline", "report")
+_COMMANDS = ("run", "compare", "golden", "baseline", "report", "serve_bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
