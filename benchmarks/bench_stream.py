@@ -33,7 +33,8 @@ import time
 from pathlib import Path
 
 METRICS = ("auc", "logloss", "brier")
-MARGINS = {"auc": 0.002, "logloss": 0.002, "brier": 0.001}
+MARGINS_ALL = {"auc": 0.002, "logloss": 0.002, "brier": 0.001}
+MARGINS = MARGINS_ALL
 
 
 def generate(path: Path, n: int, seed: int = 0, piece: int = 1_000_000) -> None:
@@ -99,7 +100,8 @@ def _peak_mb() -> float:
 
 
 def measure(mode: str, path: Path, chunk_rows: int) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--worker", mode, str(path), "--chunk-rows", str(chunk_rows)],
+    proc = subprocess.run([sys.executable, __file__, "--worker", mode, str(path), "--chunk-rows", str(chunk_rows),
+                           "--metrics", ",".join(METRICS)],
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"{mode} worker failed:\n{proc.stderr}")
@@ -107,14 +109,19 @@ def measure(mode: str, path: Path, chunk_rows: int) -> dict:
 
 
 def main(argv=None) -> int:
+    global METRICS, MARGINS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1e5,1e6,1e7")
     ap.add_argument("--memory-sizes", default="1e5,1e6", help="sizes also run in memory (1e7 needs several GB)")
     ap.add_argument("--chunk-rows", type=int, default=1 << 18)
+    ap.add_argument("--metrics", default=",".join(METRICS),
+                    help="auc keeps the rows compactly; logloss,brier alone are exact sums (constant memory)")
     ap.add_argument("--json", metavar="OUT")
     ap.add_argument("--worker", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    METRICS = tuple(m for m in args.metrics.split(",") if m)
+    MARGINS = {m: v for m, v in MARGINS_ALL.items() if m in METRICS}
     if args.worker:
         if args.worker[0] == "generate":
             generate(Path(args.worker[1]), args.n)
@@ -125,7 +132,7 @@ def main(argv=None) -> int:
     in_memory = {int(float(s)) for s in args.memory_sizes.split(",") if s}
     rows = []
     print(f"python {platform.python_version()}, {platform.machine()}, load average {os.getloadavg()[0]:.1f}, "
-          f"chunk_rows {args.chunk_rows}")
+          f"chunk_rows {args.chunk_rows}, metrics {','.join(METRICS)}")
     with tempfile.TemporaryDirectory(prefix="bench_stream_") as tmp:
         for n in sizes:
             path = Path(tmp) / f"golden_{n}.parquet"
