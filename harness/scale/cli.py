@@ -1,11 +1,11 @@
 """``parity compare --stream``: the streamed form of ``parity compare`` (wired in by harness/cli/compare.py).
 
-`add_stream_arguments(parser)` adds ``--stream`` and ``--chunk-rows``; `compare_stream_command(args)`
+`add_stream_arguments(parser)` adds ``--stream``, ``--chunk-rows`` and ``--runner process|beam``; `compare_stream_command(args)`
 runs the comparison on the ``parity compare`` namespace (the same --label/--legacy/--new/--key/--metrics/
 --margin/--non-inferiority/--alpha/--bootstrap/--seed/--json flags) and returns the exit status (0
 EQUIVALENT, 1 otherwise); bad input raises ParityInputError, which the ``parity`` entry point turns into
 exit 2. It prints the same table and writes the same JSON document as the in-memory command, plus
-``"stream": {"chunk_rows": N}``. A terminal gets a progress bar (rows, current chunk) on stderr.
+``"stream": {"chunk_rows": N, "runner": "process"|"beam"}``. A terminal gets a progress bar (rows, current chunk) on stderr.
 
 Streamed runs take Parquet only (a file or a folder of files) and need --key (it orders the kept rows and
 keys the bootstrap); --weight, --group and --slice are refused for now, naming the flag.
@@ -26,6 +26,9 @@ def add_stream_arguments(parser) -> None:
                         help="read the Parquet file (or folder) in chunks: golden sets larger than memory")
     parser.add_argument("--chunk-rows", type=int, default=1 << 16, metavar="N",
                         help="rows per chunk with --stream (default 65536)")
+    parser.add_argument("--runner", choices=("process", "beam"), default="process",
+                        help="with --stream: in this process (default), or an Apache Beam pipeline (DirectRunner; "
+                             "needs apache-beam; auc, logloss, brier, mae, rmse)")
 
 
 def _refuse_unsupported(args) -> None:
@@ -54,14 +57,21 @@ def compare_stream_command(args) -> int:
     _refuse_unsupported(args)
     names, margins = _options(args)
     path = Path(args.file)
-    with progress.enabled(sys.stderr.isatty()):
-        result = compare_stream(path, label=args.label, legacy=args.legacy, new=args.new, key=args.key,
-                                metrics=names, margins=margins, alpha=args.alpha, n_boot=args.bootstrap,
-                                seed=args.seed, chunk_rows=args.chunk_rows, allow_identical=args.allow_identical)
+    if getattr(args, "runner", "process") == "beam":
+        from harness.scale.beam import compare_beam
+
+        result = compare_beam(path, label=args.label, legacy=args.legacy, new=args.new, key=args.key, metrics=names,
+                              margins=margins, alpha=args.alpha, n_boot=args.bootstrap, seed=args.seed)
+    else:
+        with progress.enabled(sys.stderr.isatty()):
+            result = compare_stream(path, label=args.label, legacy=args.legacy, new=args.new, key=args.key,
+                                    metrics=names, margins=margins, alpha=args.alpha, n_boot=args.bootstrap,
+                                    seed=args.seed, chunk_rows=args.chunk_rows, allow_identical=args.allow_identical)
     _print_table(result, file=sys.stderr if args.json == "-" else sys.stdout)
     if args.json:
         doc = {"file": str(path), "columns": {"label": args.label, "legacy": args.legacy, "new": args.new,
                                               "group": None, "weight": None, "key": args.key, "slices": []},
-               "stream": {"chunk_rows": int(args.chunk_rows)}, **result.to_dict()}
+               "stream": {"chunk_rows": int(args.chunk_rows), "runner": getattr(args, "runner", "process")},
+               **result.to_dict()}
         write_json_output(args.json, json.dumps(doc, indent=2, allow_nan=False) + "\n")
     return 0 if result.verdict.value == "EQUIVALENT" else 1

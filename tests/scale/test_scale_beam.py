@@ -46,3 +46,27 @@ def test_beam_refuses_what_it_does_not_run(golden):
 
     with pytest.raises(ParityInputError, match="not on the Beam runner"):
         compare_beam(golden, label="y", legacy="a", new="b", key="id", metrics=("ece",))
+
+
+def test_cli_runner_beam_writes_the_stream_document(golden, tmp_path):
+    import argparse
+    import json
+
+    from harness.cli.compare import register
+    from harness.scale.cli import add_stream_arguments, compare_stream_command
+
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="command")
+    register(sub)
+    add_stream_arguments(sub.choices["compare"])
+
+    def _args(path, *extra):
+        return ap.parse_args(["compare", str(path), "--label", "y", "--legacy", "a", "--new", "b", "--key", "id",
+                              "--margin", "auc=0.01,logloss=0.01,brier=0.005", *extra])
+
+    out_b, out_s = tmp_path / "b.json", tmp_path / "s.json"
+    assert compare_stream_command(_args(golden, "--stream", "--runner", "beam", "--json", str(out_b))) == 0
+    assert compare_stream_command(_args(golden, "--stream", "--json", str(out_s))) == 0
+    b, s = json.loads(out_b.read_text()), json.loads(out_s.read_text())
+    assert b.pop("stream")["runner"] == "beam" and s.pop("stream")["runner"] == "process"
+    assert b == s

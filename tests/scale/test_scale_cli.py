@@ -48,7 +48,7 @@ def test_stream_json_matches_in_memory_compare(golden, tmp_path, capsys):
     assert main(["compare", str(golden), "--label", "y", "--legacy", "a", "--new", "b", "--key", "id",
                  "--margin", "auc=0.02,logloss=0.02,brier=0.01", "--json", str(out_m)]) == 0
     s, m = json.loads(out_s.read_text()), json.loads(out_m.read_text())
-    assert s.pop("stream") == {"chunk_rows": 333}
+    assert s.pop("stream") == {"chunk_rows": 333, "runner": "process"}
     assert s["verdict"] == m["verdict"] == "EQUIVALENT"
     for es, em in zip(s["metrics"], m["metrics"]):
         assert es["name"] == em["name"] and es["verdict"] == em["verdict"]
@@ -76,3 +76,12 @@ def test_key_is_required(golden):
     args = _parser().parse_args(["compare", str(golden), "--label", "y", "--legacy", "a", "--new", "b", "--stream"])
     with pytest.raises(ParityInputError, match="--stream needs --key"):
         compare_stream_command(args)
+
+
+def test_runner_beam_without_beam_says_how_to_get_it(golden):
+    from harness.scale.beam import beam_available
+
+    if beam_available():
+        pytest.skip("apache_beam is installed here: tests/scale/test_scale_beam.py runs the Beam runner")
+    with pytest.raises(ParityInputError, match="pip install apache-beam"):
+        compare_stream_command(_args(golden, "--stream", "--runner", "beam"))
