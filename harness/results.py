@@ -92,6 +92,10 @@ class SuiteResult:
     fingerprint: dict[str, Any] = field(default_factory=dict)
     upgrade: dict[str, Any] | None = None  # findings of the upgrade gate, when it ran
     known_gaps: dict[str, str] = field(default_factory=dict)  # check id -> reason (xfail)
+    # Wall / CPU seconds and peak memory per stage (load, train, predict:<side>, featurize:<side>,
+    # evaluate). They vary from run to run, so they are not in to_dict (the report's bytes): the shells
+    # write them beside the report (performance.json).
+    cost: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def verdict(self) -> Verdict:

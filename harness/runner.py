@@ -8,6 +8,7 @@ duplicate keys from score files and external programs are counted, not dropped.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -97,13 +98,25 @@ def score_frame(pair: Any, frame: pd.DataFrame, *, key: str, batch_size: int, wa
     """Score ``frame`` with both sides in batches; features are kept only when ``want_features``."""
     scores: dict[str, list[pd.Series]] = {"legacy": [], "new": []}
     features: dict[str, list[pd.DataFrame]] = {"legacy": [], "new": []}
+    # Wall and CPU seconds each side spends predicting and featurizing (the cost per stage and side).
+    spent = {f"{stage}:{role}": [0.0, 0.0] for stage in ("predict", "featurize") for role in ("legacy", "new")}
+
+    def timed(name: str, fn: Callable[[], Any]) -> Any:
+        w0, c0 = time.perf_counter(), time.process_time()
+        try:
+            return fn()
+        finally:
+            spent[name][0] += time.perf_counter() - w0
+            spent[name][1] += time.process_time() - c0
+
     for start in range(0, len(frame), batch_size):
         batch = frame.iloc[start:start + batch_size].reset_index(drop=True)
         keys = pd.Index(batch[key].to_numpy())
         for role, side in (("legacy", pair.legacy), ("new", pair.new)):
-            scores[role].append(_as_keyed(f"{role} side {side.name!r}", side.predict(batch), keys, start=start))
+            predicted = timed(f"predict:{role}", lambda: side.predict(batch))
+            scores[role].append(_as_keyed(f"{role} side {side.name!r}", predicted, keys, start=start))
             if want_features:
-                feats = _featurize(side, batch)
+                feats = timed(f"featurize:{role}", lambda: _featurize(side, batch))
                 if feats is not None:
                     features[role].append(feats)
         if progress is not None:
@@ -111,6 +124,8 @@ def score_frame(pair: Any, frame: pd.DataFrame, *, key: str, batch_size: int, wa
     out: dict[str, Any] = {role: pd.concat(parts) if parts else pd.Series(dtype=np.float64) for role, parts in scores.items()}
     for role, parts in features.items():
         out[f"{role}_features"] = pd.concat(parts, ignore_index=True) if parts else None
+    out["spent"] = {name: {"wall_s": w, "cpu_s": c} for name, (w, c) in spent.items() if want_features or
+                    name.startswith("predict")}
     return out
 
 
@@ -152,77 +167,83 @@ def run_suite(suite: Suite, *, sample: int | None = None, seed: int = 0, progres
 
 def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any) -> SuiteResult:
     from harness.golden import load_dataset
+    from harness.serving.cost import measure_stage
 
+    cost: dict[str, Any] = {}  # stage -> {wall_s, cpu_s, peak_rss_mb, ...}: varies run to run, kept out of report.json
     stages = _Stages(suite.name)
     stages.next("loading and verifying golden data")
-    dataset = load_dataset(suite.dataset, root=root)
-    full = dataset.frame(suite.split)
-    check_declaration(suite, root=root)  # before the pair is built: training can take minutes
-    frame = _sample(full, sample, seed)
-    if len(frame) == 0:
-        raise ParityInputError(f"suite {suite.name!r}: split {suite.split!r} of {suite.dataset!r} has no rows")
+    with measure_stage("load") as cost["load"]:
+        dataset = load_dataset(suite.dataset, root=root)
+        full = dataset.frame(suite.split)
+        check_declaration(suite, root=root)  # before the pair is built: training can take minutes
+        frame = _sample(full, sample, seed)
+        if len(frame) == 0:
+            raise ParityInputError(f"suite {suite.name!r}: split {suite.split!r} of {suite.dataset!r} has no rows")
     stages.next("building the model pair (training, export)")
-    pair = suite.pair(dataset)
+    with measure_stage("train") as cost["train"]:  # both sides: the pair factory builds them together
+        pair = suite.pair(dataset)
 
     stages.next(f"scoring {len(frame):,} rows with both sides")
     with progress_bar(f"scoring {suite.name}", total=len(frame), unit="row") as bar:
         scored = score_frame(pair, frame, key=dataset.key, batch_size=suite.batch_size,
                              want_features=bool(suite.features), progress=bar.update)
+    cost.update(scored.pop("spent"))
     stages.next("checks: alignment, features, predictions, metrics (intervals, bootstrap)")
+    with measure_stage("evaluate") as cost["evaluate"]:  # everything after scoring
+        keys = frame[dataset.key].to_numpy()
+        aligned = align_scores(keys, scored["legacy"], scored["new"])
+        checks: list[CheckResult] = [aligned.check]
 
-    keys = frame[dataset.key].to_numpy()
-    aligned = align_scores(keys, scored["legacy"], scored["new"])
-    checks: list[CheckResult] = [aligned.check]
+        if suite.features:
+            lf, nf = scored["legacy_features"], scored["new_features"]
+            if lf is None or nf is None:
+                raise ParityInputError(
+                    f"suite {suite.name!r} declares features, but the "
+                    f"{'legacy' if lf is None else 'new'} side cannot featurize (featurize returned None)"
+                )
+            raw_cols = [c for c in dataset.features if c in frame.columns]
+            checks += check_features(lf, nf, keys=keys, features=suite.features, categorical=suite.categorical_features,
+                                     raw=frame[raw_cols], max_ulp=suite.feature_max_ulp, atol=suite.feature_atol,
+                                     feature_map=suite.feature_map)
 
-    if suite.features:
-        lf, nf = scored["legacy_features"], scored["new_features"]
-        if lf is None or nf is None:
-            raise ParityInputError(
-                f"suite {suite.name!r} declares features, but the "
-                f"{'legacy' if lf is None else 'new'} side cannot featurize (featurize returned None)"
+        pos = aligned.positions
+        groups = frame[dataset.group].to_numpy()[pos] if dataset.group else None
+        labels = frame[suite.label].to_numpy()[pos] if suite.label else None
+        if suite.retrained:
+            from harness.checks.retrained import check_retrained_predictions
+
+            checks += check_retrained_predictions(aligned.legacy, aligned.new, keys=keys[pos], groups=groups,
+                                                  labels=labels, gates=suite.predictions, alpha=suite.alpha, seed=seed)
+        else:
+            checks.append(check_predictions(aligned.legacy, aligned.new, keys=keys[pos], groups=groups,
+                                            atol=suite.prediction_atol, max_share=suite.prediction_max_share,
+                                            k=suite.top_k))
+
+        weights = frame[dataset.weight].to_numpy()[pos] if (dataset.weight and suite.use_weights) else None
+        if suite.metrics:
+            from harness.checks.metrics import check_metrics
+
+            slices = {key[0] if len(key) == 1 else key:
+                      frame[key[0]].to_numpy()[pos] if len(key) == 1 else tuple(frame[c].to_numpy()[pos] for c in key)
+                      for key in suite.slices}
+            checks += check_metrics(
+                labels, aligned.legacy, aligned.new, gates=suite.metrics, sample_weight=weights, groups=groups,
+                keys=keys[pos], slices=slices, min_slice_size=suite.min_slice_size, alpha=suite.alpha,
+                n_boot=suite.n_boot, seed=seed,
             )
-        raw_cols = [c for c in dataset.features if c in frame.columns]
-        checks += check_features(lf, nf, keys=keys, features=suite.features, categorical=suite.categorical_features,
-                                 raw=frame[raw_cols], max_ulp=suite.feature_max_ulp, atol=suite.feature_atol,
-                                 feature_map=suite.feature_map)
+        if suite.too_good is not None:
+            from harness.checks.review_items import too_good_items
 
-    pos = aligned.positions
-    groups = frame[dataset.group].to_numpy()[pos] if dataset.group else None
-    labels = frame[suite.label].to_numpy()[pos] if suite.label else None
-    if suite.retrained:
-        from harness.checks.retrained import check_retrained_predictions
+            checks += too_good_items([c for c in checks if c.kind == "metric"], suite.too_good)
+        if suite.platform_metrics:
+            from harness.checks.platform_metrics import check_platform_metrics, margins_from_metric_checks
 
-        checks += check_retrained_predictions(aligned.legacy, aligned.new, keys=keys[pos], groups=groups,
-                                              labels=labels, gates=suite.predictions, alpha=suite.alpha, seed=seed)
-    else:
-        checks.append(check_predictions(aligned.legacy, aligned.new, keys=keys[pos], groups=groups,
-                                        atol=suite.prediction_atol, max_share=suite.prediction_max_share,
-                                        k=suite.top_k))
+            checks += check_platform_metrics(labels, aligned.new, metrics=suite.platform_metrics,
+                                             margins=margins_from_metric_checks(checks), sample_weight=weights)
 
-    weights = frame[dataset.weight].to_numpy()[pos] if (dataset.weight and suite.use_weights) else None
-    if suite.metrics:
-        from harness.checks.metrics import check_metrics
-
-        slices = {key[0] if len(key) == 1 else key:
-                  frame[key[0]].to_numpy()[pos] if len(key) == 1 else tuple(frame[c].to_numpy()[pos] for c in key)
-                  for key in suite.slices}
-        checks += check_metrics(
-            labels, aligned.legacy, aligned.new, gates=suite.metrics, sample_weight=weights, groups=groups,
-            keys=keys[pos], slices=slices, min_slice_size=suite.min_slice_size, alpha=suite.alpha,
-            n_boot=suite.n_boot, seed=seed,
-        )
-    if suite.too_good is not None:
-        from harness.checks.review_items import too_good_items
-
-        checks += too_good_items([c for c in checks if c.kind == "metric"], suite.too_good)
-    if suite.platform_metrics:
-        from harness.checks.platform_metrics import check_platform_metrics, margins_from_metric_checks
-
-        checks += check_platform_metrics(labels, aligned.new, metrics=suite.platform_metrics,
-                                         margins=margins_from_metric_checks(checks), sample_weight=weights)
-
+        plots = plot_data(aligned.legacy, aligned.new, labels=labels, weights=weights)
     stages.close()
-    return SuiteResult(
+    result = SuiteResult(
         suite=suite.name,
         description=suite.description,
         dataset={
@@ -236,10 +257,12 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any) -> Sui
         checks=checks,
         sample={"rows": int(len(frame)), "seed": seed} if len(frame) < len(full) else None,
         alignment=aligned.check.details,
-        plots=plot_data(aligned.legacy, aligned.new, labels=labels, weights=weights),
+        plots=plots,
         fingerprint=_fingerprint(),
         known_gaps=dict(suite.known_gaps),
     )
+    result.cost = cost
+    return result
 
 
 def _fingerprint() -> dict[str, Any]:

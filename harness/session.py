@@ -70,6 +70,7 @@ class Final:
     warnings: list[str]
     crashed: set[str] = field(default_factory=set)
     files: dict[str, str] = field(default_factory=dict)  # suite name -> the file that defines it
+    cost: dict[str, dict[str, Any]] = field(default_factory=dict)  # suite -> stage -> wall/CPU/peak memory
 
     @property
     def suites_folder(self) -> Path | None:
@@ -256,6 +257,7 @@ class Session:
             "crashed": crashed,
             "headers": {n: self._suite_header(n) for n in sorted(self.suites)},
             "files": dict(sorted(self.files.items())),
+            "cost": {n: r.cost for n, r in sorted(self.results.items()) if not isinstance(r, BaseException) and r.cost},
             "upgrades": dict(sorted(self.upgrades.items())),
             "planned": dict(sorted(self.planned.items())),
             "items": dict(sorted(self.items.items())),
@@ -291,7 +293,7 @@ class Session:
 
         payloads = [("local", json.loads(json.dumps(self.payload())))] + sorted(self.received, key=lambda p: p[0])
         merged: dict[str, dict[str, Any]] = {k: {} for k in ("results", "upgrades", "crashed", "headers", "items",
-                                                             "planned", "errors", "files")}
+                                                             "planned", "errors", "files", "cost")}
         ran: dict[str, set[str]] = {}
         item_errors: dict[str, dict[str, dict[str, Any]]] = {}
         warnings: list[str] = []
@@ -356,7 +358,8 @@ class Session:
                          "deselected": int(deselected), "planned": total,
                          "ran": total - sum(len(ids) for ids in not_run.values()), "not_run": not_run}
         return Final(results=out, selection=selection, errors=dict(sorted(merged["errors"].items())),
-                     unplanned=unplanned, warnings=warnings, crashed=crashed, files=merged["files"])
+                     unplanned=unplanned, warnings=warnings, crashed=crashed, files=merged["files"],
+                     cost=merged["cost"])
 
     def write_report(self, final: Final, directory: Path | str | None = None) -> dict[str, Path]:
         from harness.report import build_report, write_report
@@ -364,7 +367,16 @@ class Session:
         directory = directory if directory is not None else self.options.report_dir
         if directory is None:
             raise ParityInputError("no report folder: pass --report DIR (pytest: --parity-report DIR)")
-        return write_report(self.report(final), directory)
+        paths = write_report(self.report(final), directory)
+        # Cost per stage varies run to run: beside the report, so report.json stays byte-identical.
+        from harness.files import write_atomic
+
+        perf = Path(directory) / "performance.json"
+        write_atomic(perf, (json.dumps({"note": "wall/CPU seconds and peak RSS (MB) per stage and side; "
+                                        "measured, not deterministic", "suites": final.cost},
+                                       indent=2, sort_keys=True) + "\n").encode("utf-8"))
+        paths["performance"] = perf
+        return paths
 
     def report(self, final: Final) -> dict[str, Any]:
         """The report document of ``final`` (the same bytes whichever shell ran the session)."""

@@ -88,6 +88,15 @@ def test_both_shells_write_the_same_report_bytes_and_exit_alike(project):
     assert "metrics/auc[device=mobile]" in [c["id"] for c in by_suite["a_ok"]["checks"]]
     for name in ("report.md", "report.html"):
         assert (project.path / "cli" / name).read_bytes() == (project.path / "pyt" / name).read_bytes(), name
+    # Cost per stage and side (measured, so not in the byte-identical report): beside it, from both shells.
+    for folder in ("cli", "pyt"):
+        perf = json.loads((project.path / folder / "performance.json").read_text())["suites"]
+        assert sorted(perf) == ["a_ok", "b_shifted", "c_probes"]  # suites that scored (not probes_only)
+        stages = perf["a_ok"]
+        assert {"load", "train", "predict:legacy", "predict:new", "featurize:legacy", "featurize:new",
+                "evaluate"} <= set(stages)
+        assert all(v["cpu_s"] >= 0 and v["wall_s"] >= 0 for v in stages.values())
+        assert stages["evaluate"]["peak_rss_mb"] > 0
 
     # Recorded (by either shell: the same baselines/ folder next to the suite files), both pass the gate.
     rec = _parity_run(project, "--update-baseline", "--reason", "initial baseline")
