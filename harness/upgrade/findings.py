@@ -4,8 +4,10 @@ Outcomes, per probe output:
 
 * IDENTICAL — bitwise equal (same sha256) for every seed compared.
 * WITHIN_NOISE — different bits, but every element is inside the stated floating-point tolerance
-  (``ulps`` / ``rtol`` / ``atol``), or, for seeded (learning) probes, no element moved by more than the
-  spread between the baseline's seeds (max - min over seeds, per element).
+  (``ulps`` / ``rtol`` / ``atol``), or no element moved by more than the larger of the spread between
+  the baseline's seeds (max - min over seeds, per element; seeded probes) and its numerical noise
+  allowance: `NOISE_FACTOR` x the band the baseline measured under numerics-only perturbations
+  (`numeric_allowance`; the method and why: `harness.upgrade.probes`).
 * CHANGED — anything else, with its size: max |diff|, max relative diff, max ULP distance and how many
   elements moved; for scalars the old and new values, the delta and an interval against the seed noise;
   for configuration the DeepDiff paths with old and new values.
@@ -470,8 +472,8 @@ def _size_text(f: Finding) -> str:
             parts.append(f"seed range {_fmt(noise['max_seed_range'])} over {noise['k_seeds']} seeds")
         if "numeric" in noise:
             nb = noise["numeric"]
-            parts.append(f"numerical noise band {_fmt(nb['max_band'])} (allowed {nb['factor']} x: {_fmt(nb['max_allowed'])}; "
-                         f"floor {nb['floor_ulps']} ulp)")
+            parts.append(f"numerical noise band {_fmt(nb['max_band'])} (x {nb['factor']}: moves up to {_fmt(nb['max_allowed'])} "
+                         f"allowed; floor {nb['floor_ulps']} ulp)")
     if "reason" in s:
         parts.append(s["reason"])
     if "note" in s:
