@@ -2,8 +2,8 @@
 determines a side need not pay it again.
 
 `cached_side(side, build, load, code=..., data=..., config=..., packages=...)` returns the side as
-``load(folder)`` makes it from the artifacts ``build(folder)`` wrote, in this run or an earlier one. The entry's key is the sha256 of everything that
-determines the side:
+``load(folder)`` makes it from the artifacts ``build(folder)`` wrote, in this run or an earlier one. The
+entry's key is the sha256 of everything that determines the side:
 
 - ``code``: the source text of the functions that build it (``inspect.getsource``) and of files (the
   suite file); a change of a comment counts as a change, which errs on the side of retraining;

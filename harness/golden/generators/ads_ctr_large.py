@@ -2,17 +2,20 @@
 
 Why: the retrained-pair suites (HistGradientBoosting -> Keras wide & deep, bid regression, ranking) compare
 two *different* models, whose per-row scores correlate far less than a port's, so the paired metric
-differences have standard errors ~10^4 times a port's. On ``ads_ctr``'s 74,743 eval rows the AUC difference
-of the click pair has SE ~0.0037 (minimum detectable difference ~0.009 at 80 % power), above any launch bar
-a CTR team would accept for a migration. The golden set grows (the margins do not widen): 85,000 requests,
-70 % of them in eval (~530k eval rows, ~7x ``ads_ctr``'s), train about the size of ``ads_ctr``'s (~225k
-rows) so training costs what it did. ``ads_ctr`` itself is untouched (the ctr_logreg suite and its
-committed baselines depend on its files).
+differences have standard errors ~10^4 times a port's. On ``ads_ctr``'s 74,743 eval rows the AUC difference of
+the click pair has SE ~0.0037 (minimum detectable difference ~0.009 at 80 % power), above any launch bar a CTR
+team would accept for a migration. The golden set grows (the margins do not widen): 85,000 requests, 70 % of
+them in eval, train about the size of ``ads_ctr``'s (226,106 rows) so training costs what it did; then (1.1.0)
+85,000 more requests drawn for eval only, from a stream spawned off the same seed, because the click suite's
+tablet calibration was still INCONCLUSIVE at 526,269 eval rows: 1,275,239 eval rows now, and the train split
+byte for byte what it was, so the trained sides did not change. ``ads_ctr`` itself is untouched (the
+ctr_logreg suite and its committed baselines depend on its files).
 
 Everything else is ``ads_ctr``'s: the same universe (shops, categories, country and category bid
 multipliers, drawn first from the same seed, so `ads_ctr.true_click_logit` holds for these rows too), the
 same distributions, ground truth and column schema, the same draw order (`generate` here is
-``ads_ctr.generate`` with the request count, the eval share and the name as parameters).
+``ads_ctr.generate`` with the request count, the eval share and the name as parameters; with ads_ctr's
+values it reproduces ads_ctr's content hashes).
 """
 from __future__ import annotations
 
