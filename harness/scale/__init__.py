@@ -2,11 +2,12 @@
 
 `stream` reads a Parquet file or dataset in bounded chunks; `accumulators` holds the per-check state that
 chunks add to and that partial states merge into (exact, order-independent sums; compact rows for the
-rank metrics); `compare_stream` runs `harness.stats.compare_scores`' metric comparison over a stream and
-returns the same `ComparisonResult`; `range_auc` computes DeLong's structural components range by range
-(the step a distributed runner runs per score range).
+rank metrics); `streamed.compare_stream` runs `harness.stats.compare_scores`' metric comparison over a
+stream and returns the same `ComparisonResult`; `range_auc` computes DeLong's structural components range
+by range (the step a distributed runner runs per score range); `beam` runs the same on Apache Beam
+(optional); `cli` is the ``parity compare --stream`` entry.
 """
-from harness.scale.compare_stream import compare_stream
 from harness.scale.range_auc import range_partitioned_auc, range_partitioned_components
+from harness.scale.streamed import compare_stream
 
 __all__ = ["compare_stream", "range_partitioned_auc", "range_partitioned_components"]

@@ -112,7 +112,7 @@ def compare_beam(path: str | Path, *, label: str, legacy: str, new: str, key: st
             keys_y_b = np.load(out / "new.npz")
             comp = {side: (d["auc"].item(), d["v10"], d["v01"]) for side, d in (("legacy", keys_y_a), ("new", keys_y_b))}
             y = keys_y_a["y"]
-            from harness.scale.compare_stream import _check_keys
+            from harness.scale.streamed import _check_keys
 
             _check_keys(keys_y_a["keys"], Path(path), key)
     if n == 0:
@@ -122,7 +122,7 @@ def compare_beam(path: str | Path, *, label: str, legacy: str, new: str, key: st
     dummy = np.broadcast_to(np.float64(0.5), (n,))
     inp = _cmp._Inputs(y.astype(np.float64) if want_auc else dummy, dummy, dummy, None, None, None, defs, margin_of,
                        methods, frozenset(), (), float(alpha), float(power), int(n_boot), int(seed), 1000)
-    from harness.scale.compare_stream import _estimate as _sum_estimate
+    from harness.scale.streamed import _estimate as _sum_estimate
 
     estimates = []
     for d in defs:

@@ -52,7 +52,7 @@ def compare_stream_command(args) -> int:
     from harness import progress
     from harness.cli import write_json_output
     from harness.cli.compare import _options, _print_table
-    from harness.scale.compare_stream import compare_stream
+    from harness.scale.streamed import compare_stream
 
     _refuse_unsupported(args)
     names, margins = _options(args)
