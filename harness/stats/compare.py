@@ -103,7 +103,7 @@ from harness.stats._validation import (
     group_codes,
     input_error,
 )
-from harness.stats.metrics import MetricDef, get_metric
+from harness.stats.metrics import MetricDef, _dot, get_metric
 from harness.stats.multiple import METHOD as ADJUSTMENT
 from harness.stats.multiple import holm_level, holm_verdicts
 from harness.verdicts import Verdict, combine
@@ -616,8 +616,8 @@ def _mean_se(u: np.ndarray, w: np.ndarray | None) -> float:
     if m < 2:
         return math.nan
     sw = ww.sum()
-    ubar = float(np.dot(ww, u) / sw)
-    return math.sqrt(m / (m - 1) * float(np.dot(ww * ww, (u - ubar) ** 2))) / sw
+    ubar = float(_dot(ww, u) / sw)  # _dot: no BLAS threads spinning for one dot product
+    return math.sqrt(m / (m - 1) * float(_dot(ww * ww, (u - ubar) ** 2))) / sw
 
 
 def _est_delong(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) -> _Estimate:
