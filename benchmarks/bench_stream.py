@@ -145,13 +145,15 @@ def main(argv=None) -> int:
             s = row["stream"]
             m = row.get("memory")
             nlogn = n * math.log2(n)
-            print(f"n={n:>9,}: stream {s['wall_s']:7.2f} s wall {s['cpu_s']:7.2f} s CPU, peak RSS {s['peak_rss_mb']:7.0f} MB, "
+            print(f"n={n:>9,}: stream {s['wall_s']:7.2f} s wall {s['cpu_s']:7.2f} s CPU, "
+                  f"peak RSS {s['peak_rss_mb']:7.0f} MB, "
                   f"{1e9 * s['cpu_s'] / nlogn:6.2f} ns CPU per n log2 n"
                   + (f" | memory {m['wall_s']:7.2f} s wall {m['cpu_s']:7.2f} s CPU, peak RSS {m['peak_rss_mb']:7.0f} MB"
                      if m else ""))
             for name, e in s["metrics"].items():
                 other = f" | in memory {m['metrics'][name]['diff']:+.6e} {m['metrics'][name]['verdict']}" if m else ""
-                print(f"    {name:8s} diff {e['diff']:+.6e} ci [{e['ci'][0]:+.6e}, {e['ci'][1]:+.6e}] {e['verdict']}{other}")
+                print(f"    {name:8s} diff {e['diff']:+.6e} ci [{e['ci'][0]:+.6e}, {e['ci'][1]:+.6e}] "
+                      f"{e['verdict']}{other}")
     print(f"peak RSS of the imports alone: {rows[0]['stream']['rss_imports_mb']:.0f} MB")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     if args.json:

@@ -110,7 +110,8 @@ def compare_beam(path: str | Path, *, label: str, legacy: str, new: str, key: st
         if want_auc:
             keys_y_a = np.load(out / "legacy.npz")
             keys_y_b = np.load(out / "new.npz")
-            comp = {side: (d["auc"].item(), d["v10"], d["v01"]) for side, d in (("legacy", keys_y_a), ("new", keys_y_b))}
+            comp = {side: (d["auc"].item(), d["v10"], d["v01"])
+                    for side, d in (("legacy", keys_y_a), ("new", keys_y_b))}
             y = keys_y_a["y"]
             from harness.scale.streamed import _check_keys
 
@@ -130,7 +131,8 @@ def compare_beam(path: str | Path, *, label: str, legacy: str, new: str, key: st
             yb = inp.y.astype(bool)
             n_pos = int(yb.sum())
             if n_pos < 2 or n_pos > n - 2:
-                _cmp.check_classes(inp.y, "y_true", min_pos=2, min_neg=2, why="DeLong needs at least 2 positives and 2 negatives")
+                _cmp.check_classes(inp.y, "y_true", min_pos=2, min_neg=2,
+                                   why="DeLong needs at least 2 positives and 2 negatives")
             la, lb = np.zeros(0), np.ones(0)  # stand-ins: _paired asks the components function for each side
             r = _delong._paired(lambda yy, s: comp["legacy" if s is la else "new"], yb, la, lb, n_pos, n - n_pos,
                                 alpha, _delong.METHOD)

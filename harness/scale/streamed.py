@@ -4,7 +4,8 @@ Each metric keeps the state its estimator needs (`harness.scale.accumulators`): 
 (method ``paired``) and rmse (``delta``) keep exact sums, O(1) memory; auc and pr_auc (``delong``) and the
 bootstrap metrics keep the rows compactly (key, int8 label, scores in their own precision) and run the
 in-memory estimator on them sorted by key (auc: DeLong with range-partitioned components,
-`harness.scale.range_auc`, the same bits with a fraction of the one sort's memory). The entries are then gated and Holm-adjusted by
+`harness.scale.range_auc`, the same bits with a fraction of the one sort's memory). The entries are then
+gated and Holm-adjusted by
 `harness.stats.compare`'s own steps, so the result has `compare_scores`' shape and meaning:
 
 - exact-sum metrics equal the in-memory run to a few ulps (sums are exact here, pairwise there);
@@ -131,7 +132,8 @@ def compare_stream(path: str | Path, *, label: str, legacy: Side, new: Side, key
             try:
                 y = _cmp._labels(chunk.columns[label], defs)
             except ParityInputError as exc:
-                raise _located(exc, path=p, what=f"label column {label!r}", column=label, chunk=chunk, key=key) from None
+                raise _located(exc, path=p, what=f"label column {label!r}", column=label, chunk=chunk,
+                               key=key) from None
             raw, val = {}, {}
             for which, side, arg in (("legacy", legacy, "score_legacy"), ("new", new, "score_new")):
                 raw[which] = _score_chunk(side, which, chunk, p, key)
