@@ -199,7 +199,7 @@ def test_one_suite_without_baseline_does_not_hide_the_others(suites, monkeypatch
 
 
 @pytest.mark.parametrize("argv, preset, expected", [
-    (["baseline", "history"], None, "2"),
+    (["baseline", "history"], None, "3"),
     (["baseline", "history"], "0", "0"),  # the user's own setting wins
     (["--verbose", "baseline", "history"], None, None),
     (["baseline", "history", "--verbose"], None, None),
