@@ -87,6 +87,9 @@ def register(subparsers) -> None:
                    help="allow --legacy and --new to be equal row for row (two systems that wrote the same scores)")
     p.add_argument("--json", metavar="OUT",
                    help="write the full result as JSON to OUT; '-' writes it to stdout (the table then goes to stderr)")
+    from harness.scale.cli import add_stream_arguments
+
+    add_stream_arguments(p)  # --stream, --chunk-rows, --runner: golden sets larger than memory
     p.set_defaults(func=_compare)
 
 
@@ -271,6 +274,10 @@ def _translate(exc, *, path: Path, frame, args):
 # ---------------------------------------------------------------------------------------------------
 
 def _compare(args) -> int:
+    if getattr(args, "stream", False):
+        from harness.scale.cli import compare_stream_command
+
+        return compare_stream_command(args)
     from harness.cli import write_json_output
     from harness.errors import ParityInputError
     from harness.stats.compare import compare_scores

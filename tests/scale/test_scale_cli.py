@@ -13,14 +13,13 @@ import pytest
 from harness.cli import main
 from harness.cli.compare import register
 from harness.errors import ParityInputError
-from harness.scale.cli import add_stream_arguments, compare_stream_command
+from harness.scale.cli import compare_stream_command
 
 
 def _parser():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="command")
-    register(sub)
-    add_stream_arguments(sub.choices["compare"])
+    register(sub)  # parity compare registers the stream arguments itself
     return ap
 
 
