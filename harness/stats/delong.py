@@ -38,15 +38,17 @@ from scipy.special import stdtr
 from scipy.stats import norm
 
 from harness.errors import ParityInputError
-from harness.stats._validation import as_binary_labels, as_scores, check_alpha, check_same_length
-from harness.stats.intervals import ap_structural_components, effective_df, logit_wald_difference, t_quantile
+from harness.stats._validation import as_binary_labels, as_scores, as_weights, check_alpha, check_same_length
+from harness.stats.intervals import (ap_structural_components, effective_df, logit_wald_difference, t_quantile,
+                                     weighted_ap_structural_components)
 from harness.stats.metrics import _dot
 
 __all__ = ["DeLongResult", "DeLongSingleResult", "delong_paired", "delong_single", "paired_average_precision",
-           "structural_components"]
+           "paired_average_precision_weighted", "structural_components"]
 
 METHOD = "DeLong (Sun & Xu 2014), logit-scale interval"
 AP_METHOD = "DeLong-type (jackknife components) average precision, logit-scale interval"
+WEIGHTED_AP_METHOD = "DeLong-type (weighted jackknife components) average precision, logit-scale interval"
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,30 @@ def paired_average_precision(y_true, score_a, score_b, *, alpha: float = 0.05) -
     alpha = check_alpha(alpha)
     y, arrs, n_pos, n_neg = _inputs(y_true, {"score_a": score_a, "score_b": score_b})
     return _paired(ap_structural_components, y, arrs["score_a"], arrs["score_b"], n_pos, n_neg, alpha, AP_METHOD)
+
+
+def paired_average_precision_weighted(y_true, score_a, score_b, *, sample_weight, alpha: float = 0.05
+                                      ) -> DeLongResult:
+    """`paired_average_precision` with ``sample_weight``: weighted AP (as sklearn's
+    ``average_precision_score(sample_weight=...)``) with the weighted infinitesimal-jackknife components of
+    `harness.stats.intervals.weighted_ap_structural_components`, the same covariance, df and interval.
+
+    Rows of weight 0 are not in the metric; ``n_pos`` / ``n_neg`` count the rows with positive weight,
+    of which at least 2 of each class are needed.
+    """
+    alpha = check_alpha(alpha)
+    y = as_binary_labels(y_true, "y_true")
+    w = as_weights(sample_weight, y.shape[0])
+    keep = w > 0
+    yk, wk = y[keep], w[keep]
+    ak, bk = as_scores(score_a, "score_a"), as_scores(score_b, "score_b")
+    check_same_length(y_true=y, score_a=ak, score_b=bk)
+    try:
+        yb, arrs, n_pos, n_neg = _inputs(yk, {"score_a": ak[keep], "score_b": bk[keep]})
+    except ParityInputError as exc:
+        raise ParityInputError(f"{exc} (counted among the rows with positive sample_weight)") from None
+    return _paired(lambda yy, s: weighted_ap_structural_components(yy, s, wk), yb, arrs["score_a"],
+                   arrs["score_b"], n_pos, n_neg, alpha, WEIGHTED_AP_METHOD)
 
 
 def _cov2(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -376,3 +376,112 @@ def test_p_value_beyond_is_the_normal_one_with_plenty_of_information():
     r = delong_paired(y, a, b)
     for delta in (r.diff - 2 * r.se, r.diff + 1.5 * r.se):
         assert r.p_value_beyond(delta, "greater") == pytest.approx(norm.sf((r.diff - delta) / r.se), abs=2e-3)
+
+
+# ------------------------------------------------------------------------------------------------
+# weighted average precision: weighted jackknife components
+# ------------------------------------------------------------------------------------------------
+
+def _weighted_jackknife(y, s, w):
+    """Brute force: sklearn's weighted AP with each row removed; pseudo-values c_i = AP + (W_c - w_i) / w_i
+    (AP - AP_(-i)) and their weighted-mean variance per class."""
+    ap = skm.average_precision_score(y, s, sample_weight=w)
+    keep = np.ones(y.shape[0], dtype=bool)
+    loo = []
+    for i in range(y.shape[0]):
+        keep[i] = False
+        loo.append(skm.average_precision_score(y[keep], s[keep], sample_weight=w[keep]))
+        keep[i] = True
+    loo = np.array(loo)
+    pseudo, var = {}, 0.0
+    for name, cls in (("pos", y), ("neg", ~y)):
+        wc, tot, m = w[cls], w[cls].sum(), int(cls.sum())
+        c = ap + (tot - wc) / wc * (ap - loo[cls])
+        pseudo[name] = c
+        cbar = np.sum(wc * c) / tot
+        var += m / (m - 1) * np.sum((wc / tot) ** 2 * (c - cbar) ** 2)
+    return ap, pseudo, var
+
+
+def _rescaled(c, w):
+    # the scaled form the function returns, from brute-force pseudo-values
+    tot = w.sum()
+    return c.shape[0] * (w / tot) * (c - np.sum(w * c) / tot)
+
+
+@pytest.mark.parametrize("tied,shape", [(False, 2.0), (True, 2.0), (True, 0.3)],
+                         ids=["continuous", "tied", "tied-heavy-weights"])
+def test_weighted_ap_components_are_the_brute_force_weighted_jackknife(tied, shape):
+    from harness.stats.intervals import weighted_ap_structural_components
+
+    rng = np.random.default_rng(17)
+    n = 90
+    y = rng.random(n) < 0.3
+    s = rng.normal(size=n) + y
+    if tied:
+        s = np.round(s * 2) / 2
+    w = rng.gamma(shape, 1.0, n)
+    w[np.argmax(s)] = 50.0 * w.max()  # a top row that outweighs everything else: the exact near part
+    ap, z_pos, z_neg = weighted_ap_structural_components(y, s, w)
+    ref_ap, pseudo, var = _weighted_jackknife(y, s, w)
+    assert ap == pytest.approx(ref_ap, abs=1e-12)
+    assert z_pos - z_pos.mean() == pytest.approx(_rescaled(pseudo["pos"], w[y]), abs=1e-9)
+    assert z_neg - z_neg.mean() == pytest.approx(_rescaled(pseudo["neg"], w[~y]), abs=1e-9)
+    assert np.var(z_pos, ddof=1) / y.sum() + np.var(z_neg, ddof=1) / (~y).sum() == pytest.approx(var, rel=1e-9)
+
+
+def test_paired_weighted_ap_se_is_the_brute_force_weighted_jackknife():
+    from harness.stats.delong import paired_average_precision_weighted
+
+    rng = np.random.default_rng(19)
+    n = 150
+    y = (rng.random(n) < 0.25).astype(int)
+    a = np.round(rng.normal(size=n) + 1.5 * y, 1)
+    b = 0.8 * a + 0.6 * rng.normal(size=n) + 0.4 * y
+    w = rng.gamma(1.0, 1.0, n)
+    r = paired_average_precision_weighted(y, a, b, sample_weight=w, alpha=0.1)
+    yb = y.astype(bool)
+    ap_a, pa, _ = _weighted_jackknife(yb, a, w)
+    ap_b, pb, _ = _weighted_jackknife(yb, b, w)
+    assert (r.auc_a, r.auc_b) == pytest.approx((ap_a, ap_b), abs=1e-12)
+    var = 0.0
+    for name, cls in (("pos", yb), ("neg", ~yb)):
+        wc, tot, m = w[cls], w[cls].sum(), int(cls.sum())
+        d = pb[name] - pa[name]
+        var += m / (m - 1) * np.sum((wc / tot) ** 2 * (d - np.sum(wc * d) / tot) ** 2)
+    assert r.se == pytest.approx(math.sqrt(var), rel=1e-9)
+    assert r.ci == pytest.approx(r.ci_at(0.1), abs=0) and r.ci[0] < r.diff < r.ci[1]
+
+
+def test_weighted_ap_with_equal_weights_is_the_unweighted_method_and_zero_weights_drop_rows():
+    from harness.stats.delong import paired_average_precision, paired_average_precision_weighted
+
+    rng = np.random.default_rng(21)
+    n = 200
+    y = (rng.random(n) < 0.3).astype(int)
+    a = np.round(rng.normal(size=n) + y, 1)
+    b = a + 0.5 * rng.normal(size=n)
+    u = paired_average_precision(y, a, b)
+    e = paired_average_precision_weighted(y, a, b, sample_weight=np.full(n, 3.0))
+    assert (e.diff, e.se, e.var_a, e.var_b, e.cov, e.df) == pytest.approx((u.diff, u.se, u.var_a, u.var_b, u.cov, u.df),
+                                                                        rel=1e-9)
+    assert e.ci == pytest.approx(u.ci, abs=1e-9)
+    w = rng.gamma(2.0, 1.0, n)
+    w[:40] = 0.0
+    z = paired_average_precision_weighted(y, a, b, sample_weight=w)
+    d = paired_average_precision_weighted(y[40:], a[40:], b[40:], sample_weight=w[40:])
+    assert (z.diff, z.se, *z.ci, z.n_pos + z.n_neg) == pytest.approx((d.diff, d.se, *d.ci, n - 40), abs=1e-12)
+
+
+def test_weighted_ap_refuses_too_few_weighted_rows_and_bad_weights():
+    from harness.stats.delong import paired_average_precision_weighted
+
+    y = np.array([1, 1, 1, 0, 0, 0])
+    a = np.arange(6.0)
+    b = a[::-1].copy()
+    with pytest.raises(ParityInputError, match="positive sample_weight"):
+        paired_average_precision_weighted(y, a, b, sample_weight=[1, 0, 0, 1, 1, 1])
+    with pytest.raises(ParityInputError, match="sample_weight"):
+        paired_average_precision_weighted(y, a, b, sample_weight=[1, -1, 1, 1, 1, 1])
+    with pytest.raises(ParityInputError, match="sample_weight"):
+        paired_average_precision_weighted(y, a, b, sample_weight=[1, 1, 1])
