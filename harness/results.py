@@ -92,6 +92,8 @@ class SuiteResult:
     fingerprint: dict[str, Any] = field(default_factory=dict)
     upgrade: dict[str, Any] | None = None  # findings of the upgrade gate, when it ran
     known_gaps: dict[str, str] = field(default_factory=dict)  # check id -> reason (xfail)
+    # Sides served from the trained-side cache (harness.cache): [{side, key, reused, reason}].
+    side_cache: list[dict[str, Any]] = field(default_factory=list)
     # Wall / CPU seconds and peak memory per stage (load, train, predict:<side>, featurize:<side>,
     # evaluate). They vary from run to run, so they are not in to_dict (the report's bytes): the shells
     # write them beside the report (performance.json).
@@ -122,6 +124,7 @@ class SuiteResult:
             "plots": jsonable(self.plots),
             "fingerprint": jsonable(self.fingerprint),
             "upgrade": jsonable(self.upgrade),
+            **({"side_cache": jsonable(self.side_cache)} if self.side_cache else {}),
         }
 
 

@@ -262,6 +262,7 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any) -> Sui
         known_gaps=dict(suite.known_gaps),
     )
     result.cost = cost
+    result.side_cache = list((getattr(pair, "extra", None) or {}).get("side_cache", []))
     return result
 
 

@@ -300,6 +300,15 @@ def _footer(doc: Mapping[str, Any]) -> str:
             f"{doc.get('schema_version')}</sub>")
 
 
+def _side_cache(doc: Mapping[str, Any]) -> list[str]:
+    """Which trained sides a run reused from the cache (harness.cache) and which it trained."""
+    rows = [(s["suite"], e.get("side", ""), "reused" if e.get("reused") else "trained", e.get("reason", ""))
+            for s in doc["suites"] for e in s.get("side_cache") or ()]
+    if not rows:
+        return []
+    return ["### Trained sides", ""] + _table(["suite", "side", "this run", "why"], rows) + [""]
+
+
 def render_markdown(doc: Mapping[str, Any]) -> str:
     """report.md for ``doc``; refuses (`ParityInputError`) a document whose verdicts contradict its checks."""
     verify_report(doc)
@@ -311,6 +320,7 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
     lines += _features(doc)
     lines += _known_gaps(doc)
     lines += _upgrade(doc)
+    lines += _side_cache(doc)
     lines += _fingerprints(doc)
     lines.append(_footer(doc))
     return "\n".join(lines).rstrip("\n") + "\n"

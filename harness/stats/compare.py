@@ -10,7 +10,9 @@ Method per metric (``method="auto"``):
   variance of the paired difference, no resampling, with its logit-scale interval. ``pr_auc`` ->
   ``delong`` too: DeLong's construction with average precision's leave-one-out components
   (`harness.stats.delong.paired_average_precision`; the percentile bootstrap of the AP difference is
-  too narrow). Neither has a weighted form, so with ``sample_weight`` both go to the paired bootstrap.
+  too narrow). With ``sample_weight``, ``pr_auc`` stays ``delong`` with the weighted leave-one-out
+  components (`harness.stats.delong.paired_average_precision_weighted`; the weighted percentile bootstrap
+  was too narrow as well), while ``auc`` goes to the paired bootstrap.
 - ``logloss``, ``brier``, ``mae`` -> ``paired``: the metric is a (weighted) mean of per-row losses, so
   the difference is the mean of per-row paired differences ``d_i = loss_new_i - loss_legacy_i``
   (`harness.stats.bootstrap.paired_difference_ci`: Student-t interval, n - 1 df; weighted: the
@@ -27,8 +29,8 @@ Method per metric (``method="auto"``):
   keyed by the group id.
 
 ``method="bootstrap"`` forces the bootstrap for every metric; a mapping ``{metric: method}`` chooses per
-metric (``delong`` is for unweighted auc and pr_auc; ``paired`` needs a per-row metric other than rmse;
-``delta`` is rmse-only). Each method is one estimator function (``_est_<method>``) returning the point
+metric (``delong`` is for unweighted auc and for pr_auc, weighted or not; ``paired`` needs a per-row metric
+other than rmse; ``delta`` is rmse-only). Each method is one estimator function (``_est_<method>``) returning the point
 values, the interval at any level and, where the interval is not ``diff -/+ quantile * se``, the
 one-sided p-values that agree with it.
 
@@ -361,14 +363,15 @@ def _margins(defs: Sequence[MetricDef], margins: Mapping[str, Any] | None) -> di
 def _choose(m: MetricDef, requested: str, weighted: bool) -> str:
     if requested == "auto":
         if m.name in _DELONG:
-            return "bootstrap" if weighted else "delong"
+            return "bootstrap" if weighted and m.name == "auc" else "delong"
         if m.name in _PAIRED:
             return "paired"
         if m.name == "rmse":
             return "delta"
         return "bootstrap"
-    if requested == "delong" and (m.name not in _DELONG or weighted):
-        raise ParityInputError(f"method 'delong' applies to unweighted auc and pr_auc only, not to {m.name!r}"
+    if requested == "delong" and (m.name not in _DELONG or (weighted and m.name == "auc")):
+        raise ParityInputError(f"method 'delong' applies to unweighted auc and pr_auc only (and to weighted pr_auc), "
+                               f"not to {m.name!r}"
                                + (" with sample_weight" if weighted else ""), argument="method", value=requested)
     if requested == "paired" and (m.per_row is None or m.name == "rmse"):
         raise ParityInputError(f"method 'paired' needs a metric that is a mean of per-row losses "
@@ -621,9 +624,12 @@ def _mean_se(u: np.ndarray, w: np.ndarray | None) -> float:
 
 
 def _est_delong(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) -> _Estimate:
-    from harness.stats.delong import delong_paired, paired_average_precision
+    from harness.stats.delong import delong_paired, paired_average_precision, paired_average_precision_weighted
 
-    r = (delong_paired if m.name == "auc" else paired_average_precision)(y, a, b, alpha=alpha)
+    if w is not None:  # only pr_auc reaches here with weights (_choose)
+        r = paired_average_precision_weighted(y, a, b, sample_weight=w, alpha=alpha)
+    else:
+        r = (delong_paired if m.name == "auc" else paired_average_precision)(y, a, b, alpha=alpha)
     return _Estimate(r.auc_a, r.auc_b, r.diff, r.se, tuple(r.ci_at(2 * alpha)), tuple(r.ci_at(alpha)), r.method,
                      r.ci_at, p_beyond=r.p_value_beyond)
 

@@ -151,3 +151,19 @@ def test_footer_names_harness_version_and_suites_commit(make_result):
     md = _md([make_result("a")], suites={"commit": sha, "dirty": False})
     assert md.splitlines()[-1] == (f"<sub>parity-harness {importlib.metadata.version('parity-harness')}; suites at "
                                    f"commit `{sha}`; report schema 2.0</sub>")
+
+
+def test_the_report_says_which_trained_sides_were_reused():
+    from harness.report import build_report, render_markdown, validate_report
+    from harness.results import CheckResult, SuiteResult
+
+    r = SuiteResult(suite="s", description="d", dataset={"name": "x"}, seed=0,
+                    checks=[CheckResult(id="alignment/keys", kind="alignment", verdict="EQUIVALENT",
+                                        details={"n_legacy": 1, "n_new": 1, "n_aligned": 1})],
+                    side_cache=[{"side": "hgb", "key": "a" * 64, "reused": True, "reason": "reused"},
+                                {"side": "keras", "key": "b" * 64, "reused": False, "reason": "no entry"}])
+    doc = build_report([r])
+    validate_report(doc)
+    assert doc["suites"][0]["side_cache"][0]["reused"] is True
+    md = render_markdown(doc)
+    assert "### Trained sides" in md and "| s | hgb | reused | reused |" in md and "| s | keras | trained | no entry |" in md
