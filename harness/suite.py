@@ -261,7 +261,10 @@ def check_declaration(suite: Suite, *, root: Any = None) -> None:
         return
     from harness.golden.registry import dataset_manifest
 
-    manifest = dataset_manifest(suite.dataset, root=root)
+    try:
+        manifest = dataset_manifest(suite.dataset, root=root)
+    except ParityInputError as exc:  # unknown dataset, missing folder: name the suite and the field
+        raise type(exc)(f"suite {suite.name!r}: dataset={suite.dataset!r}: {exc}") from None
     columns = [c.name for c in manifest.columns]
     roles = {c.name: c.role for c in manifest.columns}
     splits = [s.name for s in manifest.splits]

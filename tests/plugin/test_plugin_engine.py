@@ -128,6 +128,8 @@ def test_a_suite_that_cannot_run_reads_the_same_in_both_shells(project):
         pytest.param('MetricGate("aucc", 0.01)', "MetricGate('aucc'): metric: unknown metric 'aucc'", id="unknown-metric"),
         pytest.param('MetricGate("mrr", 0.01)', "average over query groups", id="ranking-without-group"),
         pytest.param('MetricGate("auc", 0.01)', "slice column 'colour' is not a column", id="unknown-slice"),
+        pytest.param('MetricGate("auc", 0.01)', "suite 'bad': dataset='nope': unknown golden dataset 'nope'",
+                     id="unknown-dataset"),
     ],
 )
 def test_a_bad_declaration_fails_before_anything_is_trained_in_both_shells(project, source, expected):
@@ -135,6 +137,8 @@ def test_a_bad_declaration_fails_before_anything_is_trained_in_both_shells(proje
     src = project.suite_source(name="bad", metrics=f"[{source}]",
                                slices=["colour"] if "slice" in expected else [])
     src = src.replace("def make_pair(dataset):", "def make_pair(dataset):\n    raise AssertionError('trained')")
+    if "dataset='nope'" in expected:
+        src = src.replace('dataset="tiny"', 'dataset="nope"')
     if "query groups" in expected:
         src = src.replace('dataset="tiny"', 'dataset="tiny_nogroup"')
         _no_group_dataset(project)
