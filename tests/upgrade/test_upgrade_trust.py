@@ -273,8 +273,10 @@ def test_a_process_killed_between_the_baseline_and_the_history_write_loses_no_re
 
 def test_the_committed_baselines_still_read():
     """The repo's baselines predate the history entry inside baseline.json: they read as they are."""
-    root = Path(__file__).resolve().parents[2] / "golden_data" / "baselines"
-    for directory in sorted(p for p in root.iterdir() if (p / "baseline.json").is_file()):
+    root = Path(__file__).resolve().parents[2] / "parity_suites" / "baselines"  # next to the suite files
+    directories = sorted(p for p in root.iterdir() if (p / "baseline.json").is_file())
+    assert [d.name for d in directories] == ["ctr_logreg"]
+    for directory in directories:
         baseline = read_baseline(directory.name, root=root)
         assert baseline.snapshot.probes and baseline.history_entry is None
         assert [h["action"] for h in read_history(directory.name, root=root)][0] == "record"
