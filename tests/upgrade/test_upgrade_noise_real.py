@@ -22,9 +22,6 @@ test_upgrade_real.py's. Skipped only when pip cannot reach the package index.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -33,6 +30,18 @@ import pytest
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _load_venvs():  # the shared venv helpers next to this file (tests/ is not a package: load by path)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_upgrade_venvs", Path(__file__).with_name("_venvs.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.cached_venv, module.run_in
+
+
+cached_venv, run_in = _load_venvs()
 EXTRA = ["deepdiff", "threadpoolctl", "jsonschema"]
 BASE = {"scikit-learn": "1.6.1", "numpy": "1.26.4", "scipy": "1.13.1"}
 
@@ -86,10 +95,6 @@ PROBES_SCRIPT = textwrap.dedent('''
 ''')
 
 
-def _venv_root() -> Path:
-    return Path(os.environ.get("PARITY_UPGRADE_VENVS", "/tmp/parity-upgrade-venvs"))
-
-
 def _name(pins: dict[str, str]) -> str:
     if pins["numpy"] == BASE["numpy"] and pins["scipy"] == BASE["scipy"]:
         return f"sk-{pins['scikit-learn']}"  # the layout test_upgrade_real.py uses: shared, not duplicated
@@ -98,34 +103,14 @@ def _name(pins: dict[str, str]) -> str:
 
 def _venv(tmp_path: Path, **changes: str) -> Path:
     pins = {**BASE, **{k.replace("_", "-"): v for k, v in changes.items()}}
-    venv = _venv_root() / _name(pins)
-    python = venv / "bin" / "python"
-    want = f"{pins['scikit-learn']} {pins['numpy']} {pins['scipy']}"
-    if python.exists():
-        probe = subprocess.run([str(python), "-c", "import sklearn, numpy, scipy, deepdiff, jsonschema, threadpoolctl; "
-                                "print(sklearn.__version__, numpy.__version__, scipy.__version__)"],
-                               capture_output=True, text=True, timeout=300)
-        if probe.returncode == 0 and probe.stdout.strip() == want:
-            return python
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=300)
-    proc = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--only-binary=:all:",
-                           *(f"{k}=={v}" for k, v in pins.items()), *EXTRA], capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        check = subprocess.run([str(python), "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d",
-                                str(tmp_path / "pipcheck"), "threadpoolctl"], capture_output=True, text=True, timeout=300)
-        if check.returncode != 0:
-            pytest.skip(f"pip cannot reach the package index to install {want}: {proc.stderr[-500:]}")
-        raise AssertionError(f"pip install {want} failed:\n{proc.stderr[-3000:]}")
-    return python
+    return cached_venv(_name(pins), [*(f"{k}=={v}" for k, v in pins.items()), *EXTRA], tmp_path=tmp_path,
+                       want=f"{pins['scikit-learn']} {pins['numpy']} {pins['scipy']}",
+                       check="import sklearn, numpy, scipy, deepdiff, jsonschema, threadpoolctl; "
+                             "print(sklearn.__version__, numpy.__version__, scipy.__version__)")
 
 
 def _run(python: Path, *args: str) -> None:
-    # No thread-count variables: the baseline's thread perturbation needs the default pools.
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
-           "PYTHONPATH": str(REPO), "PYTHONHASHSEED": "0"}
-    proc = subprocess.run([str(python), *args], capture_output=True, text=True, env=env, cwd=str(REPO), timeout=900)
-    assert proc.returncode == 0, f"{python} {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    run_in(python, *args)  # no thread-count variables: the baseline's thread perturbation needs the default pools
 
 
 def _record_and_check(old: Path, new: Path, tmp_path: Path) -> dict:

@@ -19,9 +19,6 @@ pip cannot reach the package index.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -31,6 +28,18 @@ import pytest
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _load_venvs():  # the shared venv helpers next to this file (tests/ is not a package: load by path)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_upgrade_venvs", Path(__file__).with_name("_venvs.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.cached_venv, module.run_in
+
+
+cached_venv, run_in = _load_venvs()
 PINNED = ["numpy==1.26.4", "scipy==1.13.1", "deepdiff", "threadpoolctl", "jsonschema"]
 
 PROBES_SCRIPT = textwrap.dedent('''
@@ -84,42 +93,14 @@ PROBES_SCRIPT = textwrap.dedent('''
 ''')
 
 
-def _venv_root() -> Path:
-    return Path(os.environ.get("PARITY_UPGRADE_VENVS", "/tmp/parity-upgrade-venvs"))
-
-
-def _pip_index_reachable(python: Path, tmp: Path) -> bool:
-    proc = subprocess.run([str(python), "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(tmp),
-                           "threadpoolctl"], capture_output=True, text=True, timeout=300)
-    return proc.returncode == 0
-
-
 def _venv(version: str, tmp_path: Path) -> Path:
     """A cached venv with scikit-learn==version and the pinned numpy/scipy; returns its python."""
-    venv = _venv_root() / f"sk-{version}"
-    python = venv / "bin" / "python"
-    if python.exists():
-        probe = subprocess.run([str(python), "-c", "import sklearn, numpy, scipy, deepdiff; print(sklearn.__version__)"],
-                               capture_output=True, text=True, timeout=300)
-        if probe.returncode == 0 and probe.stdout.strip() == version:
-            return python
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=300)
-    proc = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--only-binary=:all:", f"scikit-learn=={version}",
-                           *PINNED], capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        if not _pip_index_reachable(python, tmp_path / "pipcheck"):
-            pytest.skip(f"pip cannot reach the package index to install scikit-learn=={version}: {proc.stderr[-500:]}")
-        raise AssertionError(f"pip install scikit-learn=={version} failed:\n{proc.stderr[-3000:]}")
-    return python
+    return cached_venv(f"sk-{version}", [f"scikit-learn=={version}", *PINNED], tmp_path=tmp_path, want=version,
+                       check="import sklearn, numpy, scipy, deepdiff; print(sklearn.__version__)")
 
 
 def _run(python: Path, *args: str) -> None:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
-           "PYTHONPATH": str(REPO), "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    proc = subprocess.run([str(python), *args], capture_output=True, text=True, env=env, cwd=str(REPO),
-                          timeout=900)
-    assert proc.returncode == 0, f"{python} {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    run_in(python, *args, env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
 
 
 def _record_and_check(old: str, new: str, tmp_path: Path) -> dict:

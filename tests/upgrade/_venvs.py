@@ -1,0 +1,48 @@
+"""Throwaway virtual environments for the real-install upgrade tests, shared by test_upgrade_real.py and
+test_upgrade_noise_real.py: cached under ``$PARITY_UPGRADE_VENVS`` (default /tmp/parity-upgrade-venvs),
+rebuilt when the installed versions are not the ones asked for, skipped only when pip cannot reach the
+package index. Every subprocess takes an argument list, never a shell."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def venv_root() -> Path:
+    return Path(os.environ.get("PARITY_UPGRADE_VENVS", "/tmp/parity-upgrade-venvs"))
+
+
+def cached_venv(name: str, requirements: list[str], *, check: str, want: str, tmp_path: Path) -> Path:
+    """The python of venv ``name`` with ``requirements`` installed; reused when ``python -c check`` prints
+    ``want``."""
+    venv = venv_root() / name
+    python = venv / "bin" / "python"
+    if python.exists():
+        probe = subprocess.run([str(python), "-c", check], capture_output=True, text=True, timeout=300)
+        if probe.returncode == 0 and probe.stdout.strip() == want:
+            return python
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=300)
+    proc = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--only-binary=:all:", *requirements],
+                          capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        reach = subprocess.run([str(python), "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d",
+                                str(tmp_path / "pipcheck"), "threadpoolctl"], capture_output=True, text=True, timeout=300)
+        if reach.returncode != 0:
+            pytest.skip(f"pip cannot reach the package index to install {want}: {proc.stderr[-500:]}")
+        raise AssertionError(f"pip install {' '.join(requirements)} failed:\n{proc.stderr[-3000:]}")
+    return python
+
+
+def run_in(python: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    """Run ``python args`` with this repository on PYTHONPATH; a failure shows its output."""
+    full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
+            "PYTHONPATH": str(REPO), "PYTHONHASHSEED": "0", **(env or {})}
+    proc = subprocess.run([str(python), *args], capture_output=True, text=True, env=full, cwd=str(REPO), timeout=900)
+    assert proc.returncode == 0, f"{python} {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
