@@ -246,15 +246,10 @@ class Session:
     def payload(self) -> dict[str, Any]:
         """What a worker hands the controller: JSON-able results, upgrade outcomes, which ids were
         collected, ran and errored (so the controller reports what ran, as a serial run does)."""
-        crashed = {}
-        for name, r in sorted(self.results.items()):
-            if isinstance(r, BaseException):
-                crashed[name] = self._suite_header(name)
         return {
             "results": {n: r.to_dict() for n, r in sorted(self.results.items()) if not isinstance(r, BaseException)},
             "errors": {n: f"{type(r).__name__}: {r}" for n, r in sorted(self.results.items())
                        if isinstance(r, BaseException)},
-            "crashed": crashed,
             "headers": {n: self._suite_header(n) for n in sorted(self.suites)},
             "files": dict(sorted(self.files.items())),
             "cost": {n: r.cost for n, r in sorted(self.results.items()) if not isinstance(r, BaseException) and r.cost},
@@ -292,7 +287,7 @@ class Session:
         from harness.report import suite_result_from_dict
 
         payloads = [("local", json.loads(json.dumps(self.payload())))] + sorted(self.received, key=lambda p: p[0])
-        merged: dict[str, dict[str, Any]] = {k: {} for k in ("results", "upgrades", "crashed", "headers", "items",
+        merged: dict[str, dict[str, Any]] = {k: {} for k in ("results", "upgrades", "headers", "items",
                                                              "planned", "errors", "files", "cost")}
         ran: dict[str, set[str]] = {}
         item_errors: dict[str, dict[str, dict[str, Any]]] = {}
@@ -322,7 +317,7 @@ class Session:
                 continue
             errors = item_errors.get(name, {})
             planned = planned_ids.get(name, [])
-            header = merged["headers"].get(name) or merged["crashed"].get(name) or {}
+            header = merged["headers"].get(name, {})
             if name in merged["results"]:
                 result = suite_result_from_dict(merged["results"][name])
                 produced = {c.id for c in result.checks}
@@ -335,7 +330,7 @@ class Session:
                 if bad:
                     unplanned[name] = bad
             else:
-                if name in merged["crashed"]:
+                if name in merged["errors"]:  # its run raised: reported from its errors alone
                     crashed.add(name)
                 result = SuiteResult(suite=name, description=header.get("description", ""),
                                      dataset=header.get("dataset", {}), seed=header.get("seed", self.options.seed),
