@@ -158,25 +158,23 @@ def _queries(rng: np.random.Generator, n: int) -> np.ndarray:
     return out
 
 
-def generate(*, seed: int = DEFAULT_SEED):
-    """Generate the dataset: a `harness.golden.writer.GeneratedDataset` with train and eval tables."""
-    from harness.golden.writer import GeneratedDataset, arrow_table, library_versions
+def draw_requests(rng: np.random.Generator, u: dict[str, np.ndarray], n_requests: int, eval_share: float,
+                  row_offset: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """``n_requests`` requests and their rows from the universe ``u``; returns (arrays, is_eval per row).
 
-    rng = np.random.default_rng(seed)
-    u = _universe(rng)
+    The one draw order both generators use (``ads_ctr_large`` calls it with more requests and a row-id
+    offset), so ``ads_ctr``'s content hashes do not depend on which module draws.
+    """
+    single = rng.random(n_requests) < 0.10
+    sizes = np.where(single, 1, 1 + rng.binomial(29, 0.3, n_requests))
+    request_id = rng.choice(10**12, size=n_requests, replace=False).astype(np.int64)
+    req_device = rng.choice(len(DEVICES), size=n_requests, p=[0.62, 0.30, 0.08])
+    req_country = rng.choice(len(COUNTRIES), size=n_requests, p=_zipf_p(len(COUNTRIES), 1.2))
+    req_query = _queries(rng, n_requests)
+    req_eval = rng.random(n_requests) < eval_share
 
-    # Requests.
-    single = rng.random(N_REQUESTS) < 0.10
-    sizes = np.where(single, 1, 1 + rng.binomial(29, 0.3, N_REQUESTS))
-    request_id = rng.choice(10**12, size=N_REQUESTS, replace=False).astype(np.int64)
-    req_device = rng.choice(len(DEVICES), size=N_REQUESTS, p=[0.62, 0.30, 0.08])
-    req_country = rng.choice(len(COUNTRIES), size=N_REQUESTS, p=_zipf_p(len(COUNTRIES), 1.2))
-    req_query = _queries(rng, N_REQUESTS)
-    req_eval = rng.random(N_REQUESTS) < EVAL_SHARE
-
-    # Rows (request order, then position).
     n = int(sizes.sum())
-    req = np.repeat(np.arange(N_REQUESTS), sizes)
+    req = np.repeat(np.arange(n_requests), sizes)
     starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
     position = np.arange(n, dtype=np.int64) - starts + 1
     device = req_device[req]
@@ -195,7 +193,7 @@ def generate(*, seed: int = DEFAULT_SEED):
                    * np.exp(0.3 * rng.standard_normal(n)), 4)
     bid = np.maximum(bid, 0.0001)
     weight = np.array([1.0, 0.5, 2.0])[rng.choice(3, size=n, p=[0.85, 0.10, 0.05])]
-    row_id = (10**9 + rng.permutation(n)).astype(np.int64)
+    row_id = (10**9 + row_offset + rng.permutation(n)).astype(np.int64)
 
     arrays = {
         "row_id": row_id,
@@ -213,7 +211,17 @@ def generate(*, seed: int = DEFAULT_SEED):
         "bid": bid,
         "weight": weight,
     }
-    is_eval = req_eval[req]
+    return arrays, req_eval[req]
+
+
+def generate(*, seed: int = DEFAULT_SEED):
+    """Generate the dataset: a `harness.golden.writer.GeneratedDataset` with train and eval tables."""
+    from harness.golden.writer import GeneratedDataset, arrow_table, library_versions
+
+    rng = np.random.default_rng(seed)
+    u = _universe(rng)
+
+    arrays, is_eval = draw_requests(rng, u, N_REQUESTS, EVAL_SHARE)
     splits = {
         "train": arrow_table(COLUMNS, {k: v[~is_eval] for k, v in arrays.items()}),
         "eval": arrow_table(COLUMNS, {k: v[is_eval] for k, v in arrays.items()}),

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.golden.generators import ads_ctr
-from harness.golden.generators.ads_ctr import COEFFICIENTS, COLUMNS, COUNTRIES, DEVICES, N_CATEGORIES, N_SHOPS
+from harness.golden.generators.ads_ctr import COEFFICIENTS, COLUMNS, N_CATEGORIES, N_SHOPS
 
 __all__ = ["DEFAULT_SEED", "EVAL_SHARE", "EXTRA_EVAL_REQUESTS", "NAME", "N_REQUESTS", "VERSION", "generate"]
 
@@ -35,57 +35,6 @@ EVAL_SHARE = 0.7
 EXTRA_EVAL_REQUESTS = 85_000
 
 
-def _draw(rng: np.random.Generator, u: dict[str, np.ndarray], n_requests: int, eval_share: float,
-          row_offset: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Requests and their rows, in ads_ctr's draw order; returns (arrays, is_eval per row)."""
-    zipf = ads_ctr._zipf_p
-    single = rng.random(n_requests) < 0.10
-    sizes = np.where(single, 1, 1 + rng.binomial(29, 0.3, n_requests))
-    request_id = rng.choice(10**12, size=n_requests, replace=False).astype(np.int64)
-    req_device = rng.choice(len(DEVICES), size=n_requests, p=[0.62, 0.30, 0.08])
-    req_country = rng.choice(len(COUNTRIES), size=n_requests, p=zipf(len(COUNTRIES), 1.2))
-    req_query = ads_ctr._queries(rng, n_requests)
-    req_eval = rng.random(n_requests) < eval_share
-
-    n = int(sizes.sum())
-    req = np.repeat(np.arange(n_requests), sizes)
-    starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
-    position = np.arange(n, dtype=np.int64) - starts + 1
-    device = req_device[req]
-    country = req_country[req]
-    shop = u["shop_of_rank"][rng.choice(N_SHOPS, size=n, p=zipf(N_SHOPS, ads_ctr.SHOP_ZIPF_S))]
-    category = u["category_of_rank"][rng.choice(N_CATEGORIES, size=n, p=zipf(N_CATEGORIES, 0.9))]
-    price = np.maximum(np.round(np.exp(3.0 + u["category_price_shift"][category] + 0.8 * rng.standard_normal(n)), 2), 0.01)
-    age = np.where(rng.random(n) < 0.04, 0.0, np.round(rng.exponential(120.0, n), 2))
-    hist = np.round(1.0 / (1.0 + np.exp(-(-3.4 + 0.8 * u["shop_effect"][shop] + 0.4 * rng.standard_normal(n)))), 4)
-    hist[rng.random(n) < np.where(age < 14, 0.40, 0.11)] = np.nan
-    query = req_query[req]
-    z = ads_ctr._logit(u, shop=shop, category=category, device=device, position=position, price=price,
-                       hist_ctr=hist, age=age, empty_query=(query == ""))
-    click = (rng.random(n) < 1.0 / (1.0 + np.exp(-z))).astype(np.int64)
-    bid = np.round(0.05 * np.sqrt(price) * u["country_bid_mult"][country] * u["category_bid_mult"][category]
-                   * np.exp(0.3 * rng.standard_normal(n)), 4)
-    bid = np.maximum(bid, 0.0001)
-    weight = np.array([1.0, 0.5, 2.0])[rng.choice(3, size=n, p=[0.85, 0.10, 0.05])]
-    row_id = (10**9 + row_offset + rng.permutation(n)).astype(np.int64)
-
-    arrays = {
-        "row_id": row_id,
-        "request_id": request_id[req],
-        "position": position,
-        "shop_id": np.char.mod("shop_%06d", shop + 1).astype(object),
-        "category": np.char.mod("cat_%03d", category).astype(object),
-        "device": np.array(DEVICES, dtype=object)[device],
-        "country": np.array(COUNTRIES, dtype=object)[country],
-        "price": price,
-        "listing_age_days": age,
-        "hist_ctr": hist,
-        "query": query,
-        "click": click,
-        "bid": bid,
-        "weight": weight,
-    }
-    return arrays, req_eval[req]
 
 
 def generate(*, seed: int = DEFAULT_SEED, n_requests: int = N_REQUESTS, eval_share: float = EVAL_SHARE,
@@ -101,9 +50,9 @@ def generate(*, seed: int = DEFAULT_SEED, n_requests: int = N_REQUESTS, eval_sha
 
     rng = np.random.default_rng(seed)
     u = ads_ctr._universe(rng)
-    arrays, is_eval = _draw(rng, u, n_requests, eval_share, 0)
+    arrays, is_eval = ads_ctr.draw_requests(rng, u, n_requests, eval_share, 0)
     if extra_eval_requests:
-        extra, _ = _draw(np.random.default_rng([seed, 1]), u, extra_eval_requests, 1.0, len(is_eval))
+        extra, _ = ads_ctr.draw_requests(np.random.default_rng([seed, 1]), u, extra_eval_requests, 1.0, len(is_eval))
         clash = np.intersect1d(np.unique(arrays["request_id"]), np.unique(extra["request_id"]))
         if clash.size:  # a request split across two draws would break grouping
             raise ValueError(f"ads_ctr_large: request ids {clash[:3].tolist()} drawn twice; choose another seed")
