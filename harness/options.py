@@ -37,6 +37,8 @@ OPTIONS: tuple[Option, ...] = (
            "(needs --reason)", flag=True),
     Option("reason", "reason", "why the baseline changes; kept in the baseline history a release review reads",
            metavar="TEXT"),
+    Option("no-serving", "no_serving", "skip the suites' serving and cost gates (serving/..., cost/...): they are "
+           "listed as not run and the verdict reads partial, never passed", flag=True),
 )
 
 
@@ -62,6 +64,7 @@ class RunOptions:
     baseline_dir: Path | None = None
     update_baseline: bool = False
     reason: str | None = None
+    no_serving: bool = False
     prefix: str = "--"
 
     def __post_init__(self) -> None:
@@ -86,6 +89,7 @@ class RunOptions:
                 kw[key] = Path(base) / os.fspath(kw[key])
         kw["seed"] = 0 if kw["seed"] is None else kw["seed"]
         kw["update_baseline"] = bool(kw["update_baseline"])
+        kw["no_serving"] = bool(kw["no_serving"])
         return cls(prefix=prefix, **kw)
 
 

@@ -156,16 +156,19 @@ class _Stages:
 
 
 def run_suite(suite: Suite, *, sample: int | None = None, seed: int = 0, progress: bool = False,
-              root: Any = None) -> SuiteResult:
-    """Run one suite; ``progress`` shows bars on stderr for data, training, scoring and bootstrap work."""
+              root: Any = None, keep: dict[str, Any] | None = None) -> SuiteResult:
+    """Run one suite; ``progress`` shows bars on stderr for data, training, scoring and bootstrap work.
+    ``keep`` (a dict) receives the built ``pair`` and the scored ``frame``, for the serving gates that
+    measure the same sides on the same rows after the accuracy checks (`harness.serving.suite_run`)."""
     from harness.options import RunOptions
 
     RunOptions(seed=seed, sample=sample, prefix="")  # the one check of seed and sample, as in both shells
     with progress_enabled(progress):
-        return _run_suite(suite, sample=sample, seed=seed, root=root)
+        return _run_suite(suite, sample=sample, seed=seed, root=root, keep=keep)
 
 
-def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any) -> SuiteResult:
+def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any,
+               keep: dict[str, Any] | None = None) -> SuiteResult:
     from harness.golden import load_dataset
     from harness.serving.cost import measure_stage
 
@@ -262,6 +265,8 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any) -> Sui
         known_gaps=dict(suite.known_gaps),
     )
     result.cost = cost
+    if keep is not None:
+        keep.update(pair=pair, frame=frame)
     result.side_cache = list((getattr(pair, "extra", None) or {}).get("side_cache", []))
     return result
 
