@@ -292,6 +292,8 @@ def _compare_output(name: str, base: ProbeRecord, pairs: Sequence[tuple[Output, 
             "max_band": float(np.nanmax(numeric)) if numeric.size else 0.0,
             "max_allowed": float(np.nanmax(allowed)) if allowed.size else 0.0,
             "floor_ulps": int(tol.get("ulps", 0))}
+        if base.noise.inputs is not None:
+            size["noise"]["numeric"]["inputs"] = list(base.noise.inputs)
         reasons.append(f"{NOISE_FACTOR} x its numerical noise band (re-runs under {', '.join(base.noise.perturbations)})"
                        if np.nanmax(numeric, initial=0.0) > 0 else
                        f"its numerical noise band, which is 0 (re-runs under {', '.join(base.noise.perturbations)} "
@@ -304,7 +306,20 @@ def _compare_output(name: str, base: ProbeRecord, pairs: Sequence[tuple[Output, 
         size["reason"] = "inside " + " and ".join(reasons) if len(reasons) < 2 else \
             f"inside the larger of {reasons[0]} and {reasons[1]}"
         return Outcome.WITHIN_NOISE, size
+    if numeric is not None and base.noise.inputs == [] and o0.dtype is not None and np.dtype(o0.dtype).kind == "f":
+        size["floor_note"] = _no_inputs_note(base, tol)
     return Outcome.CHANGED, size
+
+
+def _no_inputs_note(base: ProbeRecord, tol: Mapping[str, Any]) -> str:
+    """Why a CHANGED on a probe that gave the baseline nothing to perturb may be a false alarm, and the fix."""
+    runs = [p for p in base.noise.perturbations if not p.startswith("inputs(")] if base.noise else []
+    also = f" and what {', '.join(runs)} moved" if runs else ""
+    return (f"probe {base.name!r} declares no inputs (and calls no perturb helper), so the baseline could not "
+            f"perturb its data: its noise floor is only the {int(tol.get('ulps', 0))}-ULP tolerance{also}, and a "
+            "numerics-only upgrade can move a fit further. To measure a real floor, declare its data: "
+            f"@probes.{base.category}(\"{base.name}\", inputs=lambda: {{\"X\": X, \"y\": y}}) with the function "
+            "taking X, y as arguments, then re-record the baseline (harness.upgrade.probes)")
 
 
 # A numerics-only upgrade moves an output by an amount of the order of what the perturbed re-runs move
@@ -476,6 +491,8 @@ def _size_text(f: Finding) -> str:
                          f"allowed; floor {nb['floor_ulps']} ulp)")
     if "reason" in s:
         parts.append(s["reason"])
+    if "floor_note" in s:
+        parts.append(s["floor_note"])
     if "note" in s:
         parts.append(s["note"])
     if "shape" in s and "dtype" in s:

@@ -7,9 +7,12 @@ here and there. The same kind of change can be provoked on purpose, without any 
 * **thread count** — ``threadpoolctl.threadpool_limits(1)`` against the default: BLAS and OpenMP split
   their reductions differently. Always applied; needs no help from the probe (but on small problems
   and few cores it often moves nothing).
-* **inputs** — the probe opts in by passing its own data through `current()`:
-  ``current().jitter(X)`` moves each float element by at most one unit in the last place (seeded),
-  ``current().permute(X, y)`` reorders rows consistently (seeded). Outside a perturbed run both return
+* **declared inputs** — a probe that declares its inputs (``inputs=``, see `harness.upgrade.probes`)
+  receives them through the harness, which in a perturbed run hands it copies with every float element
+  moved by at most one unit in the last place (seeded, `Perturbation.perturb_inputs`) and, for the
+  inputs named in ``permute=``, their rows reordered by one shared seeded permutation. Nothing to call.
+* **helpers** (advanced probes that build their data inside): ``current().jitter(X)`` and
+  ``current().permute(X, y)`` do the same to what they are given. Outside a perturbed run both return
   their arguments unchanged, so a probe that calls them gives its ordinary result in a check. Permute
   only where row order carries no meaning for the model (not for early-stopping splits by position,
   SGD epochs, ``validation_fraction``): a reorder there changes what is learned, not just its numerics.
@@ -18,7 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +30,7 @@ import numpy as np
 
 __all__ = ["IDENTITY", "Perturbation", "current", "perturbations", "perturbed"]
 
-INPUT_RUNS = 2  # seeded input perturbations per probe (only when the probe uses the helpers)
+INPUT_RUNS = 2  # seeded input perturbations per probe (only when it declares inputs or uses the helpers)
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,40 @@ class Perturbation:
         if arr.dtype.kind != "f":
             self.used.append("jitter (non-float, unchanged)")
             return x
-        step = self._rng("jitter").integers(-1, 2, size=arr.shape)
-        up, down = np.nextafter(arr, np.inf), np.nextafter(arr, -np.inf)
-        return np.where(step > 0, up, np.where(step < 0, down, arr)).astype(arr.dtype, copy=False)
+        return _jitter_array(arr, self._rng("jitter"))
+
+    def _input_rng(self, what: str) -> np.random.Generator:
+        # Keyed by the input's name, not by call order: the same input gets the same draw however many
+        # inputs a probe declares, and the helpers' streams (keyed by call count) stay separate.
+        return np.random.default_rng([int(self.seed), 1 + zlib.crc32(what.encode())])
+
+    def perturb_inputs(self, inputs: Mapping[str, Any], *, permute: Sequence[str] = (), where: str = "probe"
+                       ) -> dict[str, Any]:
+        """A probe's declared inputs as this run hands them over: unchanged outside a perturbed run;
+        inside one, float arrays, float Series and the float columns of DataFrames moved by -1, 0 or
+        +1 ULP each, and the rows of the ``permute`` inputs reordered by one permutation. Other values
+        (integers, strings, objects) are passed as they are. What was perturbed goes to ``used``."""
+        out = dict(inputs)
+        if self.seed is None:
+            return out
+        for name in sorted(out):
+            moved = _jitter_value(out[name], self._input_rng(f"jitter:{name}"))
+            if moved is not None:
+                out[name] = moved
+                self.used.append(f"jitter({name})")
+        if permute:
+            lengths = {name: _n_rows(out[name], where=f"{where}: permute input {name!r}") for name in permute}
+            if len(set(lengths.values())) != 1:
+                from harness.errors import ParityInputError
+
+                raise ParityInputError(f"{where}: permute={list(permute)} must name inputs with one number of rows, "
+                                       f"got {lengths}")
+            order = self._input_rng("permute").permutation(next(iter(lengths.values())))
+            for name in permute:
+                value = out[name]
+                out[name] = value.iloc[order] if hasattr(value, "iloc") else np.asarray(value)[order]
+            self.used.append(f"permute({', '.join(permute)})")
+        return out
 
     def permute(self, *arrays: Any) -> Any:
         """The arrays with their rows (axis 0) reordered by one seeded permutation; one array in, one out."""
@@ -68,6 +103,46 @@ class Perturbation:
         order = self._rng("permute").permutation(n.pop())
         out = tuple(a.iloc[order] if hasattr(a, "iloc") else np.asarray(a)[order] for a in arrays)
         return out[0] if len(out) == 1 else out
+
+
+def _jitter_array(arr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    step = rng.integers(-1, 2, size=arr.shape)
+    up, down = np.nextafter(arr, np.inf), np.nextafter(arr, -np.inf)
+    # Infinities stay put: one step down from inf is the largest finite float, not a last-bit change.
+    step = np.where(np.isfinite(arr), step, 0)
+    return np.where(step > 0, up, np.where(step < 0, down, arr)).astype(arr.dtype, copy=False)
+
+
+def _is_float(dtype: Any) -> bool:
+    return isinstance(dtype, np.dtype) and dtype.kind == "f"
+
+
+def _jitter_value(value: Any, rng: np.random.Generator) -> Any:
+    """``value`` with its float elements moved by at most 1 ULP, or None when it holds no floats."""
+    if hasattr(value, "columns") and hasattr(value, "iloc"):  # a DataFrame: its float columns, in order
+        floats = [c for c in value.columns if _is_float(value[c].dtype)]
+        if not floats:
+            return None
+        out = value.copy()
+        for c in floats:
+            out[c] = _jitter_array(value[c].to_numpy(), rng)
+        return out
+    if hasattr(value, "iloc") and hasattr(value, "dtype"):  # a Series
+        if not _is_float(value.dtype):
+            return None
+        return value.__class__(_jitter_array(value.to_numpy(), rng), index=value.index, name=value.name)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return _jitter_array(value, rng)
+    return None
+
+
+def _n_rows(value: Any, *, where: str) -> int:
+    try:
+        return len(value)
+    except TypeError:
+        from harness.errors import ParityInputError
+
+        raise ParityInputError(f"{where}: has no rows to permute ({type(value).__name__})") from None
 
 
 IDENTITY = Perturbation()

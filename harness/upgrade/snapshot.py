@@ -81,7 +81,8 @@ SNAPSHOT_SCHEMA: dict[str, Any] = {
                 "numeric_noise": {"type": "object", "required": ["perturbations", "bands"], "properties": {
                     "perturbations": {"type": "array", "items": {"type": "string"}},
                     "bands": {"type": "object", "additionalProperties": _OUTPUT_SCHEMA},
-                    "varies": {"type": "array", "items": {"type": "string"}}}},
+                    "varies": {"type": "array", "items": {"type": "string"}},
+                    "inputs": {"type": "array", "items": {"type": "string"}}}},
                 "runs": {"type": "array", "items": {
                     "type": "object", "required": ["seed", "outputs"],
                     "properties": {"outputs": {"type": "object", "additionalProperties": _OUTPUT_SCHEMA}}}},
@@ -213,11 +214,15 @@ class NumericNoise:
     """How far the first seed's outputs moved under numerics-only perturbations (`harness.upgrade.perturb`):
     ``bands[output]`` is, per element, max |perturbed - base| over the ``perturbations`` run (float64;
     0 where nothing moved); ``varies`` names outputs whose shape or type changed under a perturbation
-    (no band: the perturbation changed what the probe computes, not just its last bits)."""
+    (no band: the perturbation changed what the probe computes, not just its last bits); ``inputs`` is
+    what the input perturbations changed (``"jitter(X)"``, ``"permute(X, y)"``, ``"jitter"`` for the
+    helper), empty when the probe declared no inputs and called no helper (then only the thread-count
+    run could move it), None in baselines recorded before it was kept."""
 
     perturbations: list[str]
     bands: dict[str, Output]
     varies: list[str] = field(default_factory=list)
+    inputs: list[str] | None = None
 
     def band(self, output: str) -> np.ndarray | None:
         b = self.bands.get(output)
@@ -273,6 +278,7 @@ class Snapshot:
             if rec.noise is not None:
                 probes[name]["numeric_noise"] = {
                     "perturbations": list(rec.noise.perturbations), "varies": sorted(rec.noise.varies),
+                    **({} if rec.noise.inputs is None else {"inputs": list(rec.noise.inputs)}),
                     "bands": {o: b.to_dict(npz_key=f"{name}.noise.{o}", npz=npz, inline_max_bytes=inline_max_bytes,
                                            npz_max_bytes=npz_max_bytes) for o, b in sorted(rec.noise.bands.items())}}
         return {"suite": self.suite, "probes": probes}, npz
@@ -292,6 +298,7 @@ class Snapshot:
                     nn = p["numeric_noise"]
                     probes[name].noise = NumericNoise(
                         perturbations=list(nn["perturbations"]), varies=list(nn.get("varies", [])),
+                        inputs=None if nn.get("inputs") is None else list(nn["inputs"]),
                         bands={o: Output.from_dict(od, npz=npz, where=f"{where}: probe {name!r} noise band {o!r}")
                                for o, od in nn["bands"].items()})
             return cls(suite=d["suite"], probes=probes)
@@ -350,7 +357,8 @@ def _band(base: Output, other: Output) -> np.ndarray | None:
 def measure_noise(probe: Probe, rec: ProbeRecord) -> NumericNoise | None:
     """Re-run the probe's first seed under each numerics-only perturbation (`perturb.perturbations`) and
     keep, per output, the largest move from the recorded run. Input perturbations after the first are
-    skipped when the probe did not use the `perturb.current()` helpers (they would re-run it unchanged)."""
+    skipped when the probe neither declared inputs nor used the `perturb.current()` helpers (they would
+    re-run it unchanged)."""
     from harness.upgrade import perturb
 
     if probe.category not in NOISE_CATEGORIES or rec.error is not None or not rec.runs:
@@ -360,6 +368,7 @@ def measure_noise(probe: Probe, rec: ProbeRecord) -> NumericNoise | None:
     varies: set[str] = set()
     names: list[str] = []
     inputs_used: bool | None = None
+    touched: list[str] = []
     for p in perturb.perturbations():
         if p.seed is not None and inputs_used is False:
             continue
@@ -374,6 +383,7 @@ def measure_noise(probe: Probe, rec: ProbeRecord) -> NumericNoise | None:
                               f"the numerics-only perturbation {p.name}: {exc}") from exc
         if p.seed is not None:
             inputs_used = bool(p.used)
+            touched += [u for u in p.used if u not in touched]
         names.append(p.name)
         for out, b in base.items():
             d = _band(b, outs[out]) if out in outs else None
@@ -384,7 +394,7 @@ def measure_noise(probe: Probe, rec: ProbeRecord) -> NumericNoise | None:
             bands[out] = d if out not in bands else np.maximum(bands[out], d)
     for out in varies:
         bands.pop(out, None)
-    return NumericNoise(perturbations=names, varies=sorted(varies),
+    return NumericNoise(perturbations=names, varies=sorted(varies), inputs=touched,
                         bands={o: encode_output(np.ascontiguousarray(a), where=f"noise band {o!r}") for o, a in bands.items()})
 
 

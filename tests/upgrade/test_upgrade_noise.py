@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from harness.upgrade import Outcome, ProbeSet, check_against_baseline, read_baseline, record_baseline
+from harness.upgrade import Outcome, ProbeSet, check_against_baseline, findings_to_markdown, read_baseline, record_baseline
 from harness.upgrade import perturb
 from harness.upgrade.findings import NOISE_FACTOR, numeric_allowance, ulp_distance
 
@@ -168,3 +168,103 @@ def test_allowance_matches_an_elementwise_loop():
         expected[i] = NOISE_FACTOR * max(band[i], rel * abs(old[i]))
     assert np.array_equal(numeric_allowance(old, band), expected)
     assert np.array_equal(numeric_allowance(np.array([3, 4]), np.array([1.0, 0.0])), np.array([1.0, 0.0]))
+
+
+# -- declared inputs: the harness perturbs them itself, the probe calls nothing ----------------------
+
+def make_plain_probes() -> ProbeSet:
+    """The probes of `make_probes` as a user writes them: inputs declared, no helper call, no tolerance."""
+    from sklearn.linear_model import LogisticRegression
+
+    probes = ProbeSet("plain")
+
+    def data():
+        Xt, yt, Xe = _data()
+        return {"X": Xt, "y": yt, "X_eval": Xe}
+
+    @probes.learning("logreg", seeds=(0, 1), inputs=data, permute=("X", "y"))
+    def logreg(seed, X, y, X_eval):
+        X, y = Solver.order(X, y)
+        m = LogisticRegression(C=Solver.C, random_state=seed).fit(X, y)
+        return {"coef": m.coef_, "n_iter": m.n_iter_, "scores": m.predict_proba(X_eval)[:, 1]}
+
+    @probes.inference("mean_score")
+    def mean_score():
+        return {"mean": np.float64(np.sum(Solver.order(_data()[2], None)[0]) * Solver.C)}
+
+    return probes
+
+
+def test_declared_inputs_give_a_band_without_any_helper_call(tmp_path, monkeypatch):
+    record_baseline(make_plain_probes(), root=tmp_path)
+    noise = read_baseline("plain", root=tmp_path).snapshot.probes["logreg"].noise
+    assert noise.inputs == ["jitter(X)", "jitter(X_eval)", "permute(X, y)"]  # y is integer: not jittered
+    assert noise.band("coef").max() > 0 and noise.band("scores").max() > 0
+
+    found = {(f.probe, f.output): f for f in check_against_baseline("plain", make_plain_probes(), tmp_path).findings}
+    assert all(f.outcome is Outcome.IDENTICAL for f in found.values())  # a check hands the inputs over unchanged
+
+    monkeypatch.setattr(Solver, "order", staticmethod(lambda X, y: (X[::-1], None if y is None else y[::-1])))
+    result = check_against_baseline("plain", make_plain_probes(), tmp_path)
+    moved = [f for f in result.findings if f.probe == "logreg" and f.outcome is not Outcome.IDENTICAL]
+    assert moved and any(f.size["max_ulp"] > 4 for f in moved)
+    assert all(f.outcome is Outcome.WITHIN_NOISE for f in moved), [(f.output, f.size) for f in moved]
+
+    monkeypatch.setattr(Solver, "C", 0.5)
+    found = {(f.probe, f.output): f for f in check_against_baseline("plain", make_plain_probes(), tmp_path).findings}
+    assert found[("logreg", "coef")].outcome is Outcome.CHANGED
+    assert "floor_note" not in found[("logreg", "coef")].size
+    # The probe without inputs: CHANGED, and the finding says its floor is only the ULP default and how to fix it.
+    note = found[("mean_score", "mean")].size["floor_note"]
+    assert "declares no inputs" in note and "4-ULP" in note and "inputs=" in note and "re-record" in note
+    assert note in findings_to_markdown(check_against_baseline("plain", make_plain_probes(), tmp_path))
+
+
+def test_input_perturbation_moves_floats_by_one_ulp_and_permutes_rows_together():
+    import pandas as pd
+
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"price": rng.normal(size=300), "n": np.arange(300), "city": ["a", "b", "c"] * 100,
+                          "w": rng.random(300).astype(np.float32)}, index=np.arange(300) + 1000)
+    frame.loc[1003, "price"] = np.inf
+    inputs = {"frame": frame, "X": rng.normal(size=(300, 2)), "labels": np.arange(300) % 2,
+              "scale": 2.5, "ser": pd.Series(rng.normal(size=300), name="s")}
+    same = perturb.IDENTITY.perturb_inputs(inputs, permute=("frame", "labels"))
+    assert all(same[k] is inputs[k] for k in inputs)  # outside a noise run: the very objects
+
+    p = perturb.Perturbation(name="t", seed=1)
+    got = p.perturb_inputs(inputs, permute=("frame", "labels"))
+    assert p.used == ["jitter(X)", "jitter(frame)", "jitter(ser)", "permute(frame, labels)"]
+    order = got["frame"].index.to_numpy() - 1000  # the permutation, read back from the frame's index
+    assert sorted(order) == list(range(300)) and not np.array_equal(order, np.arange(300))
+    assert np.array_equal(got["labels"], inputs["labels"][order])  # one permutation for both
+    for col in ("price", "w"):
+        d = ulp_distance(got["frame"][col].to_numpy(), frame[col].to_numpy()[order])
+        assert d.max() == 1 and (d == 1).mean() > 0.5 and got["frame"][col].dtype == frame[col].dtype
+    assert got["frame"].loc[1003, "price"] == np.inf  # infinities are not moved
+    assert np.array_equal(got["frame"]["n"], frame["n"].to_numpy()[order])
+    assert list(got["frame"]["city"]) == list(frame["city"].to_numpy()[order])
+    assert ulp_distance(got["X"], inputs["X"]).max() == 1 and got["scale"] == 2.5
+    assert ulp_distance(got["ser"].to_numpy(), inputs["ser"].to_numpy()).max() == 1 and got["ser"].name == "s"
+    again = perturb.Perturbation(name="t", seed=1).perturb_inputs(inputs, permute=("frame", "labels"))
+    assert again["frame"].equals(got["frame"]) and np.array_equal(again["X"], got["X"])  # seeded
+
+
+@pytest.mark.parametrize("declare, call, match", [
+    (dict(permute=("X",)), None, "needs inputs="),
+    (dict(inputs={"X": np.zeros(3)}, permute=("Z",)), None, r"permute names \['Z'\]"),
+    (dict(inputs=[1, 2]), None, "inputs must be a mapping"),
+    (dict(inputs=lambda: {"X": np.zeros(3)}), lambda: None, "cannot take its declared inputs"),
+    (dict(inputs=lambda: {"X": np.zeros(3), "y": np.zeros(2)}, permute=("X", "y")), lambda X, y: None, "one number of rows"),
+    (dict(inputs=lambda: 3), lambda: None, "non-empty mapping"),
+])
+def test_bad_input_declarations_name_the_probe(declare, call, match):
+    from harness.errors import ParityInputError
+
+    probes = ProbeSet("bad")
+    with pytest.raises(ParityInputError, match=match) as info:
+        probes.inference("p", **declare)(call or (lambda X: {"x": X}))
+        noise_run = perturb.Perturbation(name="t", seed=1)
+        with perturb.perturbed(noise_run):
+            probes["p"].run()
+    assert "probe 'p'" in str(info.value)
