@@ -12,7 +12,7 @@ from typing import Any
 
 from harness.errors import ParityInputError
 
-__all__ = ["MetricGate", "Suite", "check_declaration"]
+__all__ = ["MetricGate", "Suite", "check_declaration", "check_feature_declaration", "check_labels"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,9 @@ class Suite:
     Features (``features``: the names both sides' ``featurize`` return): ``categorical_features``
     must match exactly; the others within ``feature_max_ulp`` ULPs (of the narrower float dtype of the
     two sides) or ``feature_atol``. ``feature_map`` declares features the two sides encode differently
-    (`OneHot` columns <-> an index, `Rename`); list a mapped index in ``categorical_features``.
+    (`OneHot` columns <-> an index, `Rename`); list a mapped index in ``categorical_features``. Both are
+    checked against the names each side says it produces (`harness.protocol.feature_names`) before
+    training, or right after it for a side that names them only once fitted (`check_feature_declaration`).
     Predictions: with ``predictions="same_model"`` (a port of one model), every row within
     ``prediction_atol`` (up to a share ``prediction_max_share`` beyond it), top-``top_k`` overlap per
     query group reported. A retrained pair declares
@@ -154,6 +156,17 @@ class Suite:
             if entry.feature not in self.features:
                 raise ParityInputError(f"{where}: feature_map {entry!r} maps {entry.feature!r}, which is not in "
                                        f"features {list(self.features)}")
+            if entry.side not in ("legacy", "new"):
+                raise ParityInputError(f"{where}: feature_map {entry!r}: side must be 'legacy' or 'new', "
+                                       f"got {entry.side!r}")
+            if isinstance(entry.columns, str) or not entry.columns or len(set(entry.columns)) != len(entry.columns):
+                raise ParityInputError(f"{where}: feature_map {entry!r}: columns must be a non-empty list of "
+                                       "column names without repeats")
+        twice = sorted({(e.side, e.feature) for e in self.feature_map
+                        if sum((o.side, o.feature) == (e.side, e.feature) for o in self.feature_map) > 1})
+        if twice:
+            raise ParityInputError(f"{where}: feature_map maps the same feature on the same side twice: "
+                                   f"{[f'{f!r} ({side})' for side, f in twice]}")
         if self.metrics and not self.label:
             raise ParityInputError(f"{where}: metrics need a label column (label=...)")
         for gate in self.metrics:
@@ -256,7 +269,8 @@ def _slice_key(where: str, s: Any) -> tuple[str, ...]:
 def check_declaration(suite: Suite, *, root: Any = None) -> None:
     """Every name ``suite`` declares exists where it must, checked against its dataset's manifest before
     any model is built: label, slice and weight columns, a group column for ranking metrics. Messages
-    name the suite, the field and the choices."""
+    name the suite, the field and the choices. The manifest lists raw columns only: feature names are
+    checked against the sides (`check_feature_declaration`), label values against the data (`check_labels`)."""
     if suite.dataset is None:
         return
     from harness.golden.registry import dataset_manifest
@@ -291,3 +305,81 @@ def check_declaration(suite: Suite, *, root: Any = None) -> None:
     if ranking and "group" not in roles.values():
         raise ParityInputError(f"{where}: metrics {ranking} average over query groups, but dataset "
                                f"{suite.dataset!r} declares no group column (a manifest column with role 'group')")
+
+
+def check_labels(suite: Suite, frame: Any) -> None:
+    """The label column's values suit the declared metrics, checked on the scored split before any model
+    is built (the metrics would refuse them only after training): 0/1 for a binary metric (AUC, log loss,
+    calibration, ...), finite numbers for a regression or ranking metric. Names the suite, the label
+    column, the metrics and the first offending row."""
+    if not suite.metrics or not suite.label or suite.label not in getattr(frame, "columns", ()):
+        return
+    import numpy as np
+
+    from harness.stats.metrics import get_metric
+
+    tasks: dict[str, list[str]] = {}
+    for gate in suite.metrics:
+        tasks.setdefault(get_metric(gate.metric).task, []).append(gate.metric)
+    values = frame[suite.label].to_numpy()
+    where = f"suite {suite.name!r}: label column {suite.label!r}"
+    if values.dtype.kind not in "fiub":
+        raise ParityInputError(f"{where} has dtype {values.dtype}; metrics {sorted(sum(tasks.values(), []))} need "
+                               "numbers")
+    as_float = values.astype(np.float64)
+    checks = [("binary", ~((as_float == 0.0) | (as_float == 1.0)), "0/1 labels"),
+              ("regression", ~np.isfinite(as_float), "finite numbers"),
+              ("ranking", ~np.isfinite(as_float), "finite relevance values")]
+    for task, bad, what in checks:
+        if task in tasks and bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ParityInputError(f"{where}: metrics {tasks[task]} need {what}, but row {i} of split "
+                                   f"{suite.split!r} holds {values[i]!r} ({int(bad.sum())} such rows)")
+
+
+def check_feature_declaration(suite: Suite, produced: Mapping[str, Sequence[str] | None], *, when: str) -> None:
+    """``features`` and ``feature_map`` against the names each side will produce (``produced``: role ->
+    the names its ``featurize`` will return, None where not known yet), so a wrong declaration fails
+    before training (``when`` says at which point, for the message). Errors: a side that produces no
+    features at all; a ``feature_map`` entry whose source columns its side does not produce, whose side
+    already has the mapped name, or whose mapped name the other side produces neither itself nor through
+    its own entry (nothing to compare it with); a feature that neither side produces. A feature only one
+    side produces, unmapped, is not an error here: the check reports it as a parity failure. Messages
+    name the suite, the field, the entry and what each side produces."""
+    if not suite.features:
+        return
+    where = f"suite {suite.name!r}"
+    known = {role: list(names) for role, names in produced.items() if names is not None}
+
+    def sides() -> str:
+        return "; ".join(f"the {role} side produces {names}" for role, names in known.items())
+
+    for role, names in known.items():
+        if not names:
+            raise ParityInputError(f"{where}: features={list(suite.features)} are declared, but the {role} side "
+                                   f"cannot featurize (it produces no features; {when})")
+    mapped = {(e.side, e.feature) for e in suite.feature_map}
+    for entry in suite.feature_map:
+        other = "new" if entry.side == "legacy" else "legacy"
+        own = known.get(entry.side)
+        if own is not None:
+            missing = [c for c in entry.columns if c not in own]
+            if missing:
+                raise ParityInputError(
+                    f"{where}: feature_map entry {entry!r} reads column(s) {missing}, which the {entry.side} side "
+                    f"does not produce, so feature {entry.feature!r} is produced by neither side ({when}); {sides()}")
+            if entry.feature in own:
+                raise ParityInputError(
+                    f"{where}: feature_map entry {entry!r} maps to {entry.feature!r}, which the {entry.side} side "
+                    f"already produces; map to a name it does not produce, or map the other side ({when}); {sides()}")
+        theirs = known.get(other)
+        if theirs is not None and entry.feature not in theirs and (other, entry.feature) not in mapped:
+            raise ParityInputError(
+                f"{where}: feature_map entry {entry!r} maps the {entry.side} side's columns to {entry.feature!r}, "
+                f"but the {other} side produces no {entry.feature!r} (nor does a feature_map entry of its side), "
+                f"so there is nothing to compare it with ({when}); {sides()}")
+    if len(known) == 2:
+        for name in suite.features:
+            if not any(name in names or (role, name) in mapped for role, names in known.items()):
+                raise ParityInputError(f"{where}: features entry {name!r} is produced by neither side and no "
+                                       f"feature_map entry maps to it ({when}); {sides()}")
