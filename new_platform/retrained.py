@@ -119,10 +119,7 @@ def deep_regressor(spec: Any, standardization: Any, *, hidden_units: Sequence[in
 def fit_keras(model: Any, features: Any, y: Any, *, spec: Any, loss: Any, epochs: int, batch_size: int,
               learning_rate: float, seed: int = 0) -> Any:
     """Fit ``model`` in place with Adam on ``loss`` (a Keras loss); returns a `TrainingRecord`."""
-    import keras
-    import tensorflow as tf
-
-    from new_platform.training import TrainingRecord, _check_finite, features_to_arrays, set_determinism
+    from new_platform.training import TrainingRecord, _check_finite, adam_epochs, features_to_arrays, set_determinism
 
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ParityInputError(f"fit_keras: epochs must be an int >= 1, got {epochs!r}")
@@ -135,28 +132,8 @@ def fit_keras(model: Any, features: Any, y: Any, *, spec: Any, loss: Any, epochs
     labels = np.asarray(y, dtype=np.float32)
     if labels.shape != (n,) or not np.isfinite(labels).all():
         raise ParityInputError(f"fit_keras: labels must be {n} finite numbers (one per row), got shape {labels.shape}")
-    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
-    variables = model.trainable_variables
-    optimizer.build(variables)
-    signature = [{k: tf.TensorSpec([None], tf.as_dtype(v.dtype)) for k, v in arrays.items()},
-                 tf.TensorSpec([None], tf.float32)]
-
-    @tf.function(input_signature=signature)
-    def step(x, target):
-        with tf.GradientTape() as tape:
-            value = loss(target, model(x, training=True))
-        optimizer.apply_gradients(zip(tape.gradient(value, variables), variables))
-        return value
-
-    rng = np.random.default_rng(seed)
-    losses = []
-    for _ in range(epochs):
-        order = rng.permutation(n)
-        total = 0.0
-        for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            total += float(step({k: tf.constant(v[idx]) for k, v in arrays.items()}, tf.constant(labels[idx]))) * len(idx)
-        losses.append(total / n)
+    losses = adam_epochs(model, arrays, labels, loss, epochs=epochs, batch_size=batch_size,
+                         learning_rate=learning_rate, seed=seed)
     return TrainingRecord(method="Adam (mini-batch)", seed=int(seed), iterations=epochs,
                           converged=bool(np.isfinite(losses).all()), loss=losses,
                           message=f"{epochs} epoch(s) of {math.ceil(n / batch_size)} batches",
