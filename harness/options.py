@@ -7,6 +7,7 @@ values are checked here, once, by `RunOptions`, whichever shell parsed them.
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -26,6 +27,16 @@ class Option:
     flag: bool = False  # a switch (store_true)
 
 
+def _names(text: str) -> tuple[str, ...]:
+    import argparse
+
+    items = tuple(part.strip() for part in text.split(","))
+    if not text.strip() or any(not part for part in items):
+        # argparse (and so pytest) prints this message as is, after the option's name
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    return items
+
+
 OPTIONS: tuple[Option, ...] = (
     Option("report", "report_dir", "write report.json, report.md and report.html into DIR", metavar="DIR"),
     Option("seed", "seed", "seed of every random choice (bootstrap, row sample); default 0", metavar="S", type=int),
@@ -39,7 +50,26 @@ OPTIONS: tuple[Option, ...] = (
            metavar="TEXT"),
     Option("no-serving", "no_serving", "skip the suites' serving and cost gates (serving/..., cost/...): they are "
            "listed as not run and the verdict reads partial, never passed", flag=True),
+    # The knobs of `parity baseline bisect` (--venvs, --package, --requirement, --freeze, --pip-arg), one
+    # value each here (lists comma-separated) so both shells parse them the same way.
+    Option("bisect", "bisect", "when the upgrade gate finds CHANGED outputs and several packages changed, name the "
+           "package (or smallest set) behind each change: throwaway venvs with some packages back at the "
+           "baseline's versions rerun only the changed probes (as `parity baseline bisect`)", flag=True),
+    Option("bisect-venvs", "bisect_venvs", "where --bisect's throwaway venvs go, reused between runs (default "
+           "$PARITY_UPGRADE_VENVS/bisect, else /tmp/parity-upgrade-venvs/bisect)", metavar="DIR"),
+    Option("bisect-packages", "bisect_packages", "bisect over these changed packages only (comma-separated)",
+           metavar="P[,P...]", type=_names),
+    Option("bisect-requirements", "bisect_requirements", "also install these name==version pins in every "
+           "environment (comma-separated)", metavar="REQ[,REQ...]",
+           type=_names),
+    Option("bisect-freeze", "bisect_freeze", "pin every other distribution installed here at its version "
+           "(pip --no-deps, then pip check)", flag=True),
+    Option("bisect-pip-args", "bisect_pip_args", "options passed to pip install, split like a command line "
+           "(write it with '=': --bisect-pip-args='--no-index --find-links=/wheels')", metavar="ARGS",
+           type=lambda text: tuple(shlex.split(text))),
 )
+
+_BISECT_KNOBS = ("bisect_venvs", "bisect_packages", "bisect_requirements", "bisect_freeze", "bisect_pip_args")
 
 
 def check_reason(reason: str | None, *, flag: str = "--reason", needed_by: str = "recording a baseline") -> str:
@@ -65,6 +95,12 @@ class RunOptions:
     update_baseline: bool = False
     reason: str | None = None
     no_serving: bool = False
+    bisect: bool = False
+    bisect_venvs: Path | None = None
+    bisect_packages: tuple[str, ...] = ()
+    bisect_requirements: tuple[str, ...] = ()
+    bisect_freeze: bool = False
+    bisect_pip_args: tuple[str, ...] = ()
     prefix: str = "--"
 
     def __post_init__(self) -> None:
@@ -79,17 +115,41 @@ class RunOptions:
                                                             needed_by=f"{p}update-baseline"))
         elif self.reason is not None:
             raise ParityInputError(f"{p}reason is only used with {p}update-baseline")
+        knobs = [k for k in _BISECT_KNOBS if getattr(self, k)]
+        if knobs and not self.bisect:
+            names = ", ".join(p + k.replace("_", "-") for k in knobs)
+            raise ParityInputError(f"{names} only used with {p}bisect")
+        if self.bisect and self.update_baseline:
+            raise ParityInputError(f"{p}bisect explains a change the check finds; {p}update-baseline records the "
+                                   "baseline instead of checking it: use one of them")
+        bad = [r for r in self.bisect_requirements if "==" not in r or r.startswith("-")]
+        if bad:
+            raise ParityInputError(f"{p}bisect-requirements: expected name==version pins, got {bad}")
+
+    def bisect_settings(self) -> Any:
+        """`harness.upgrade.bisect.BisectSettings` for the upgrade gate, or None without ``bisect``."""
+        if not self.bisect:
+            return None
+        from harness.upgrade.bisect import BisectSettings
+
+        return BisectSettings(venvs=self.bisect_venvs, packages=self.bisect_packages,
+                              requirements=self.bisect_requirements, freeze=self.bisect_freeze,
+                              pip_args=self.bisect_pip_args)
 
     @classmethod
     def from_values(cls, values: dict[str, Any], *, base: Path, prefix: str) -> RunOptions:
         """From parsed option values keyed by ``Option.dest``; relative paths are taken from ``base``."""
         kw = {o.dest: values.get(o.dest) for o in OPTIONS}
-        for key in ("report_dir", "baseline_dir"):
+        for key in ("report_dir", "baseline_dir", "bisect_venvs"):
             if kw[key] is not None:
                 kw[key] = Path(base) / os.fspath(kw[key])
         kw["seed"] = 0 if kw["seed"] is None else kw["seed"]
         kw["update_baseline"] = bool(kw["update_baseline"])
         kw["no_serving"] = bool(kw["no_serving"])
+        for key in ("bisect", "bisect_freeze"):
+            kw[key] = bool(kw[key])
+        for key in ("bisect_packages", "bisect_requirements", "bisect_pip_args"):
+            kw[key] = tuple(kw[key] or ())
         return cls(prefix=prefix, **kw)
 
 

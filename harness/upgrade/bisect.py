@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +39,8 @@ from typing import Any
 
 from harness.errors import ParityInputError
 
-__all__ = ["BisectResult", "EnvBuild", "OutputBisect", "Run", "bisect", "build_env", "bisect_to_markdown"]
+__all__ = ["BisectResult", "BisectSettings", "EnvBuild", "OutputBisect", "Run", "bisect", "bisect_check", "build_env",
+           "bisect_to_markdown", "default_venvs"]
 
 _MARKER = ".parity-bisect.json"
 
@@ -348,3 +351,101 @@ def bisect_to_markdown(result: BisectResult) -> str:
     lines += ["", f"{len(result.runs)} environments run."]
     return "\n".join(lines) + "\n"
 
+
+
+# ----------------------------------------------------------------------------------------------
+# a suite's check, bisected: what `parity baseline bisect` and the gate's --bisect option run
+# ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BisectSettings:
+    """The knobs of a suite bisection, one meaning in every shell: ``venvs`` (where the throwaway venvs
+    go; None: `default_venvs`), ``packages`` (bisect over these changed packages only), ``requirements``
+    (also installed in every environment), ``freeze`` (pin every other distribution installed here and
+    install with --no-deps), ``pip_args`` (passed to pip install)."""
+
+    venvs: Path | None = None
+    packages: tuple[str, ...] = ()
+    requirements: tuple[str, ...] = ()
+    freeze: bool = False
+    pip_args: tuple[str, ...] = ()
+
+
+def default_venvs() -> Path:
+    return Path(os.environ.get("PARITY_UPGRADE_VENVS", "/tmp/parity-upgrade-venvs")) / "bisect"
+
+
+# Runs in a throwaway venv: check the named probes of one suite against its baseline, print the
+# CHANGED outputs as a JSON list. Passed with -c (no file to place, no shell).
+_RERUN = """
+import json, sys
+from harness.discovery import find_suite_files
+from harness.upgrade import ProbeSet, check_against_baseline
+suite_name, suites_dir, baseline_dir, out, *probes = sys.argv[1:]
+((file, suite),) = find_suite_files([suite_name], root=suites_dir)
+chosen = ProbeSet(suite.name, source_file=file)
+for name in probes:
+    chosen.add(suite.probes[name])
+result = check_against_baseline(suite.name, chosen, baseline_dir or None, suite_file=file)
+with open(out, "w") as fh:
+    json.dump(sorted(f"{f.probe}/{f.output}" for f in result.changed), fh)
+"""
+
+
+def _frozen(skip: set[str]) -> list[str]:
+    """``name==version`` for every distribution installed here except ``skip``, pip and this project."""
+    from importlib.metadata import distributions
+
+    def norm(name: str) -> str:
+        return name.lower().replace("_", "-").replace(".", "-")
+
+    skipped = {norm(s) for s in skip} | {"pip", "parity-harness"}
+    pins = {norm(d.metadata["Name"]): f"{d.metadata['Name']}=={d.version}" for d in distributions()
+            if d.metadata["Name"] and norm(d.metadata["Name"]) not in skipped}
+    return [pins[k] for k in sorted(pins)]
+
+
+def _suite_rerun(suite: str, suites_dir: Path, baseline_dir: Path | None, probes: list[str]
+                 ) -> Callable[[Path], set[str]]:
+    repo_root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "PARITY_GOLDEN_DIR",
+                                                         "PARITY_BASELINE_DIR", "PARITY_NUMBA")}
+    env.update(PYTHONPATH=str(repo_root), PYTHONHASHSEED="0")
+
+    def rerun(python: Path) -> set[str]:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "changed.json"
+            proc = subprocess.run([str(python), "-c", _RERUN, suite, str(suites_dir),
+                                   "" if baseline_dir is None else str(baseline_dir), str(out), *probes],
+                                  capture_output=True, text=True, env=env, timeout=3600)
+            if proc.returncode != 0 or not out.exists():
+                raise RuntimeError(f"exit {proc.returncode}: {proc.stderr.strip()[-1500:]}")
+            return set(json.loads(out.read_text()))
+
+    return rerun
+
+
+def bisect_check(suite: str, check: Any, *, suite_file: str | Path, baseline_dir: Path | None,
+                 settings: BisectSettings = BisectSettings(), log: Callable[[str], None] | None = None
+                 ) -> BisectResult | None:
+    """Bisect the CHANGED outputs of ``check`` (an `UpgradeResult` of ``suite``, declared in
+    ``suite_file``) over its changed packages; None when there is nothing to bisect (no output changed,
+    or no package version did). ``settings.packages`` naming a package that did not change is a
+    `ParityInputError`. The throwaway environments rerun only the changed probes, importing the suite
+    from the folder of ``suite_file``."""
+    changed = dict(check.changed_packages)
+    if settings.packages:
+        unknown = sorted(set(settings.packages) - set(changed))
+        if unknown:
+            raise ParityInputError(f"bisect packages {unknown}: not among the changed packages {sorted(changed)}",
+                                   argument="packages", value=unknown)
+        changed = {p: changed[p] for p in settings.packages}
+    outputs = sorted(f"{f.probe}/{f.output}" for f in check.changed)
+    if not outputs or not changed:
+        return None
+    probes = sorted({o.split("/", 1)[0] for o in outputs})
+    requirements = list(settings.requirements) + (
+        _frozen(set(changed) | {r.split("==")[0] for r in settings.requirements}) if settings.freeze else [])
+    rerun = _suite_rerun(suite, Path(suite_file).resolve().parent, baseline_dir, probes)
+    return bisect(changed, rerun, venv_root=settings.venvs or default_venvs(), pip_args=settings.pip_args,
+                  requirements=requirements, no_deps=settings.freeze, outputs=outputs, log=log)

@@ -16,8 +16,12 @@ UPGRADE_ID = "upgrade/baseline"
 
 
 def run_upgrade_gate(suite: Any, *, baseline_dir: Path | None, suite_file: str | Path | None, update: bool,
-                     reason: str | None) -> dict[str, Any]:
+                     reason: str | None, bisect: Any = None) -> dict[str, Any]:
     """``{"upgrade": <findings document>, "check": <CheckResult dict>}`` for ``suite.probes``.
+
+    ``bisect`` (a `harness.upgrade.bisect.BisectSettings`, the shells' ``--bisect``): when outputs
+    CHANGED and several packages changed, bisect them (`_bisected`); the check's message and details
+    then name the package set behind each change, and what could not be installed.
 
     ``baseline_dir`` None: `harness.upgrade.baseline`'s default ($PARITY_BASELINE_DIR, else baselines/
     next to ``suite_file``). Raises what the baseline layer raises when no judgement is possible
@@ -54,10 +58,43 @@ def run_upgrade_gate(suite: Any, *, baseline_dir: Path | None, suite_file: str |
     if changed:
         message = (findings_to_markdown(result) + "\n\nIf the change is intended: `parity baseline accept --suite "
                    f"{suite.name} --reason 'why'` (pytest: --parity-update-baseline --parity-reason 'why').")
+    details = {"counts": upgrade.get("counts"), "changed": [f"{f.probe}/{f.output}" for f in changed],
+               "changed_packages": upgrade.get("changed_packages")}
+    if changed and bisect is not None:
+        if suite_file is None:
+            raise ValueError(f"suite {suite.name!r}: bisection needs the suite's file (the throwaway environments "
+                             "import the suite from its folder)")
+        found, text = _bisected(suite.name, result, suite_file=suite_file, baseline_dir=baseline_dir, settings=bisect)
+        details["bisect"] = found
+        upgrade["bisect"] = found
+        message += "\n\n" + text
+        if found.get("outputs"):
+            summary += "; bisected: " + "; ".join(
+                f"{o['output']} <- {' / '.join(' + '.join(c) for c in o['causes']) or 'no package'}"
+                for o in found["outputs"])
     check = CheckResult(
         id=UPGRADE_ID, kind="upgrade", verdict=Verdict.NOT_EQUIVALENT if changed else Verdict.EQUIVALENT,
-        summary=summary, message=message,
-        details={"counts": upgrade.get("counts"), "changed": [f"{f.probe}/{f.output}" for f in changed],
-                 "changed_packages": upgrade.get("changed_packages")},
+        summary=summary, message=message, details=details,
     )
     return {"upgrade": upgrade, "check": check.to_dict()}
+
+
+def _bisected(suite: str, result: Any, *, suite_file: str | Path, baseline_dir: Path | None, settings: Any
+              ) -> tuple[dict[str, Any], str]:
+    """The bisection of a check's changes as (JSON-able details, Markdown for the message). With one
+    package changed (or none) there is nothing to split, and the details say why it did not run."""
+    import sys
+
+    from harness.upgrade.bisect import bisect_check, bisect_to_markdown
+
+    changed = dict(result.changed_packages)
+    if settings.packages:
+        changed = {p: v for p, v in changed.items() if p in settings.packages}
+    if len(changed) < 2:
+        why = ("one package changed (" + next(iter(changed)) + "): the attribution above is the bisection's answer"
+               if changed else "no package version changed: there is nothing to bisect over")
+        return {"ran": False, "why": why}, f"Bisection not run: {why}."
+    found = bisect_check(suite, result, suite_file=suite_file, baseline_dir=baseline_dir, settings=settings,
+                         log=lambda line: print(line, file=sys.stderr))
+    doc = {"ran": True, **found.to_dict()}
+    return doc, bisect_to_markdown(found).replace("# Upgrade bisection", "## Bisection", 1)
