@@ -1,7 +1,7 @@
 """Harness overhead on a real suite: scoring both sides vs everything the harness does after.
 
     .venv/bin/python benchmarks/bench_overhead.py [--suite ctr_logreg] [--suites-dir parity_suites]
-                                                  [--seed 0] [--json OUT]
+                                                  [--seed 0] [--json OUT] [--report DIR]
 
 Runs the suite at full size through the real runner (`harness.runner.run_suite`: golden data,
 training, scoring, checks), then builds and writes the report (JSON, Markdown, HTML) as a run does.
@@ -83,6 +83,7 @@ def main(argv=None) -> int:
     p.add_argument("--suites-dir", type=Path, default=Path(__file__).resolve().parents[1] / "parity_suites")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path)
+    p.add_argument("--report", type=Path, help="keep the written report here (to compare its bytes across code changes)")
     args = p.parse_args(argv)
 
     import harness.checks.metrics as check_metrics_mod
@@ -122,7 +123,7 @@ def main(argv=None) -> int:
     end_wall, end_cpu = time.perf_counter(), time.process_time()
     scored_wall, scored_cpu = clock.marks["scored"]
     with tempfile.TemporaryDirectory() as tmp, clock.phase("after.report"):
-        write_report(build_report([result]), tmp)
+        write_report(build_report([result]), args.report or tmp)
 
     after_wall = end_wall - scored_wall + clock.wall["after.report"]
     after_cpu = end_cpu - scored_cpu + clock.cpu["after.report"]

@@ -38,6 +38,10 @@ the sample weight, 1 when there is none, and a row's term is float(k_i) * w_i ti
   equal probabilities, and the last row closes the last one; the running sum G of k_i w_i (p_i - y_i)
   gives each bin's gap as G at its last row minus G at the previous bin's; the running sum of the
   gaps' absolute values, over total, is the ECE.
+- `logistic_sums` (a calibration fit's Newton pass over one replicate's drawn rows, no weights
+  generated): at (a, b), mu_i = 1 / (1 + exp(-(x_i * b + a))) (scipy's expit), m_i = w_i * mu_i,
+  q_i = m_i * mu_i, and six running sums of m, m x, q, q x, m (x x), q (x x), each product rounded
+  on its own (no fused multiply-add).
 """
 from __future__ import annotations
 
@@ -48,6 +52,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 
 _STEP = 0x9E3779B9  # 2**32 / golden ratio: the Weyl increment between replicates
 _M1 = np.uint32(0x7FEB352D)
@@ -286,4 +291,23 @@ def ece_sweep(sw: Sweep, gap: np.ndarray, targets: np.ndarray, b0: int, b1: int)
         starts = np.append(0, ends[:-1] + 1)
         g = _running(ws * gap)
         out[r] = _running(np.abs(g[ends + 1] - g[starts]))[-1]
+    return out
+
+
+def logistic_sums(x: np.ndarray, ww: np.ndarray, a: float, b: float) -> np.ndarray:
+    """Shape (6,): the running sums of `logistic_sums` (module docstring) over rows in order:
+    m, m x, q, q x, m x^2, q x^2 at intercept a and slope b; x and ww contiguous float64."""
+    kern = _kernels()
+    out = np.zeros(6)
+    if kern is not None:
+        kern.logistic_sums(x, ww, float(a), float(b), out)
+        return out
+    z = x * b
+    z += a
+    mu = expit(z)
+    m = ww * mu
+    q = m * mu
+    xx = x * x
+    for j, t in enumerate((m, m * x, q, q * x, m * xx, q * xx)):
+        out[j] = _running(t)[-1]
     return out

@@ -29,8 +29,8 @@ per-replicate sort); the calibration fits and user metrics take the replicate's 
 - ECE: rows stay in each model's probability order; a replicate places the quantile edges from
   cumulative weights (O(n), no sort).
 - Calibration slope/intercept: Newton from the full-data fit; the first step's gradient and Hessian
-  are mat-vecs of precomputed per-row terms with the counts, so only the later steps evaluate expit,
-  and it stops when the next step predicted from quadratic convergence is below 1e-10 (relative):
+  are mat-vecs of precomputed per-row terms with the counts, so only the later steps evaluate expit
+  (each one compiled pass over the replicate's drawn rows, `_poisson.logistic_sums`), and it stops when the next step predicted from quadratic convergence is below 1e-10 (relative):
   replicates agree with the metric on the resample to ~1e-10, far below any bootstrap spread.
 - Anything else (user MetricDefs): the metric is called per replicate with the replicate's counts
   as sample weights (exact, but O(n log n) per replicate).
@@ -407,18 +407,13 @@ class _CalibrationFitKernel(_Kernel):
         if step is not None:
             a, b = a + step[0], b + step[1]
             prev = self._size(step, a, b)
-            xx = x * x
-            z = np.empty_like(x)
-            m = np.empty_like(x)
+            x = np.ascontiguousarray(x)
+            ww = np.ascontiguousarray(ww, dtype=np.float64)
             for _ in range(25):
-                np.multiply(x, b, out=z)
-                z += a
-                mu = expit(z, out=z)
-                np.multiply(ww, mu, out=m)  # w mu
-                mu *= m  # w mu^2, so that w mu (1 - mu) = m - mu: two passes instead of five
-                sm, sx = m.sum(), _dot(m, x)
-                step = self._step(wy - sm, wyx - sx, sm - mu.sum(), sx - _dot(mu, x),
-                                  _dot(m, xx) - _dot(mu, xx))
+                # One compiled pass per Newton step (`_poisson.logistic_sums`): mu = expit(a + b x),
+                # m = w mu, q = w mu^2, so that w mu (1 - mu) = m - q.
+                sm, sx, sq, sqx, smxx, sqxx = _poisson.logistic_sums(x, ww, a, b)
+                step = self._step(wy - sm, wyx - sx, sm - sq, sx - sqx, smxx - sqxx)
                 if step is None:
                     break
                 a, b = a + step[0], b + step[1]

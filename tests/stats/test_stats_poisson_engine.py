@@ -121,6 +121,34 @@ def test_poisson_sums_follow_the_contract_and_agree_between_engines(n, numba_ker
     assert got["numpy"][0].tolist() == want
 
 
+@pytest.mark.parametrize("n", [1, 5, 4000])
+def test_logistic_sums_follow_the_contract_and_agree_between_engines(n, numba_kernels, monkeypatch):
+    """The calibration fit's Newton pass: the compiled loop's exp is scipy's expit term for term,
+    including rows far in either tail (mu exactly 0 or 1)."""
+    rng = np.random.default_rng(n)
+    x = rng.normal(scale=4.0, size=n)
+    x[:: max(n // 50, 1)] *= 200.0  # exp overflows / underflows there
+    ww = rng.integers(1, 4, n) * rng.choice([0.5, 1.0, 1.3], n)
+    got = {}
+    for eng in ("numba", "numpy"):
+        monkeypatch.setenv("PARITY_NUMBA", "1" if eng == "numba" else "0")
+        P._kernels.cache_clear()
+        got[eng] = [P.logistic_sums(x, ww, a, b) for a, b in ((0.3, 1.1), (-2.0, 0.7), (0.0, -1e-3))]
+    for a, b in zip(got["numba"], got["numpy"]):
+        assert np.array_equal(a, b)
+    from scipy.special import expit
+
+    for (a, b), sums in zip(((0.3, 1.1), (-2.0, 0.7), (0.0, -1e-3)), got["numpy"]):
+        mu = [float(expit(float(xi) * b + a)) for xi in x]
+        m = [float(w) * u for w, u in zip(ww, mu)]
+        q = [mi * u for mi, u in zip(m, mu)]
+        xs = [float(xi) for xi in x]
+        want = [slow_running(m), slow_running(mi * xi for mi, xi in zip(m, xs)), slow_running(q),
+                slow_running(qi * xi for qi, xi in zip(q, xs)), slow_running(mi * (xi * xi) for mi, xi in zip(m, xs)),
+                slow_running(qi * (xi * xi) for qi, xi in zip(q, xs))]
+        assert sums.tolist() == want
+
+
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("tied", [False, True], ids=["continuous", "tied"])
 def test_poisson_sweeps_follow_the_contract_and_agree_between_engines(tied, weighted, numba_kernels, monkeypatch):
