@@ -63,20 +63,24 @@ class Perturbation:
         # inputs a probe declares, and the helpers' streams (keyed by call count) stay separate.
         return np.random.default_rng([int(self.seed), 1 + zlib.crc32(what.encode())])
 
-    def perturb_inputs(self, inputs: Mapping[str, Any], *, permute: Sequence[str] = (), where: str = "probe"
-                       ) -> dict[str, Any]:
+    def perturb_inputs(self, inputs: Mapping[str, Any], *, permute: Sequence[str] = (),
+                       jitter: bool | Sequence[str] = True, where: str = "probe") -> dict[str, Any]:
         """A probe's declared inputs as this run hands them over: unchanged outside a perturbed run;
         inside one, float arrays, float Series and the float columns of DataFrames moved by -1, 0 or
         +1 ULP each, and the rows of the ``permute`` inputs reordered by one permutation. Other values
-        (integers, strings, objects) are passed as they are. What was perturbed goes to ``used``."""
+        (integers, strings, objects) are passed as they are. ``jitter``: True (every float input),
+        False (none), or the names to jitter: an input (``"X"``) or one column of a DataFrame input
+        (``"rows.hist_ctr"``). What was perturbed goes to ``used``."""
         out = dict(inputs)
         if self.seed is None:
             return out
-        for name in sorted(out):
-            moved = _jitter_value(out[name], self._input_rng(f"jitter:{name}"))
+        chosen = _jitter_targets(out, jitter, where=where)
+        for name in sorted(chosen):
+            moved = _jitter_value(out[name], self._input_rng(f"jitter:{name}"), columns=chosen[name])
             if moved is not None:
                 out[name] = moved
-                self.used.append(f"jitter({name})")
+                self.used.append(f"jitter({name})" if chosen[name] is None else
+                                 f"jitter({', '.join(f'{name}.{c}' for c in chosen[name])})")
         if permute:
             lengths = {name: _n_rows(out[name], where=f"{where}: permute input {name!r}") for name in permute}
             if len(set(lengths.values())) != 1:
@@ -117,10 +121,43 @@ def _is_float(dtype: Any) -> bool:
     return isinstance(dtype, np.dtype) and dtype.kind == "f"
 
 
-def _jitter_value(value: Any, rng: np.random.Generator) -> Any:
-    """``value`` with its float elements moved by at most 1 ULP, or None when it holds no floats."""
+def _jitter_targets(inputs: Mapping[str, Any], jitter: bool | Sequence[str], *, where: str
+                    ) -> dict[str, list[str] | None]:
+    """``{input: None (all its floats) | [columns]}`` for a ``jitter=`` declaration, checked against the inputs."""
+    if jitter is True:
+        return {name: None for name in inputs}
+    if jitter is False:
+        return {}
+    from harness.errors import ParityInputError
+
+    chosen: dict[str, list[str] | None] = {}
+    for item in jitter:
+        name, dot, column = item.partition(".")
+        if name not in inputs:
+            raise ParityInputError(f"{where}: jitter names {item!r}, but its inputs are {sorted(inputs)}")
+        if not dot:
+            chosen[name] = None
+            continue
+        value = inputs[name]
+        if not hasattr(value, "columns"):
+            raise ParityInputError(f"{where}: jitter names column {item!r}, but input {name!r} is not a DataFrame "
+                                   f"({type(value).__name__})")
+        if column not in value.columns:
+            raise ParityInputError(f"{where}: jitter names column {item!r}, not among {name!r}'s columns "
+                                   f"{list(value.columns)}")
+        if not _is_float(value[column].dtype):
+            raise ParityInputError(f"{where}: jitter names column {item!r} of dtype {value[column].dtype}; only "
+                                   "float columns can move by one ULP")
+        if chosen.get(name, []) is not None:
+            chosen.setdefault(name, []).append(column)
+    return chosen
+
+
+def _jitter_value(value: Any, rng: np.random.Generator, columns: Sequence[str] | None = None) -> Any:
+    """``value`` with its float elements (of a DataFrame: of ``columns``, default every float column)
+    moved by at most 1 ULP, or None when it holds no floats."""
     if hasattr(value, "columns") and hasattr(value, "iloc"):  # a DataFrame: its float columns, in order
-        floats = [c for c in value.columns if _is_float(value[c].dtype)]
+        floats = [c for c in value.columns if _is_float(value[c].dtype) and (columns is None or c in columns)]
         if not floats:
             return None
         out = value.copy()

@@ -48,7 +48,11 @@ Inputs: ``inputs=`` (any category) is a mapping ``{argument_name: value}``, or a
 (called at every run, so nothing is loaded when the suite is collected); the probe function takes
 those names as keyword arguments after the seed. ``permute=`` names the inputs whose rows carry no
 meaning in their order (a training set for a full-batch fit; not eval rows, whose order is the order
-of the outputs, nor data an early-stopping split or an SGD epoch reads by position).
+of the outputs, nor data an early-stopping split or an SGD epoch reads by position). ``jitter=``
+(default True: every float input) narrows the last-bit jitter to some inputs or DataFrame columns
+(``jitter=("rows.hist_ctr",)``), or turns it off (False): needed where a float is compared with edges
+taken from the data itself (quantile buckets of a rounded price: one ULP moves a row at an edge into
+another bucket, which changes what is computed, not its last bits, and would widen the band).
 
 Numerical noise floor (learning and inference probes). Seeds measure run-to-run noise only where a
 seed moves something; a deterministic fit (lbfgs LogisticRegression) gives every seed the same bits,
@@ -151,6 +155,7 @@ class Probe:
     # handed to the probe as keyword arguments (perturbed in a baseline's noise runs); None: none declared.
     inputs: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None
     permute: tuple[str, ...] = ()  # inputs whose rows are exchangeable: permuted together in noise runs
+    jitter: bool | tuple[str, ...] = True  # which float inputs (or "input.column") noise runs move by 1 ULP
 
     @property
     def seeded(self) -> bool:
@@ -182,7 +187,8 @@ class Probe:
         if self.inputs is not None:
             from harness.upgrade.perturb import current
 
-            kwargs = current().perturb_inputs(self.resolve_inputs(), permute=self.permute, where=f"probe {self.name!r}")
+            kwargs = current().perturb_inputs(self.resolve_inputs(), permute=self.permute, jitter=self.jitter,
+                                              where=f"probe {self.name!r}")
             _check_signature(self, kwargs)
         out = self.func(seed, **kwargs) if self.seeded else self.func(**kwargs)
         if not isinstance(out, Mapping) or not out:
@@ -251,7 +257,8 @@ class ProbeSet:
     def _decorator(self, category: str, name: str, *, seeds: Sequence[Any] | None = None,
                    packages: Sequence[str] | None = None, ulps: int = 4, rtol: float = 0.0, atol: float = 0.0,
                    description: str = "", inputs: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
-                   permute: Sequence[str] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+                   permute: Sequence[str] = (), jitter: bool | Sequence[str] = True
+                   ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if seeds is not None:
             seeds = tuple(seeds)
             if not seeds or any(s is None for s in seeds) or len(set(seeds)) != len(seeds):
@@ -262,6 +269,9 @@ class ProbeSet:
                                    f"returning one, got {type(inputs).__name__}")
         if isinstance(permute, str) or not all(isinstance(n, str) for n in permute):
             raise ParityInputError(f"probe {name!r}: permute must be a list of input names, got {permute!r}")
+        if not isinstance(jitter, bool) and (isinstance(jitter, str) or not all(isinstance(n, str) for n in jitter)):
+            raise ParityInputError(f"probe {name!r}: jitter must be True, False or a list of input names "
+                                   f"('X', 'rows.price'), got {jitter!r}")
         if permute and inputs is None:
             raise ParityInputError(f"probe {name!r}: permute={list(permute)} needs inputs= (the inputs to permute)")
         if isinstance(inputs, Mapping) and any(n not in inputs for n in permute):
@@ -272,7 +282,8 @@ class ProbeSet:
         def register(func: Callable[..., Any]) -> Callable[..., Any]:
             self.add(Probe(name=name, category=category, func=func, seeds=seeds or (None,), packages=plausible,
                            tolerance=tolerance, description=description or (func.__doc__ or "").strip(),
-                           declared_packages=packages is not None, inputs=inputs, permute=tuple(permute)))
+                           declared_packages=packages is not None, inputs=inputs, permute=tuple(permute),
+                           jitter=jitter if isinstance(jitter, bool) else tuple(jitter)))
             return func
 
         return register

@@ -268,3 +268,26 @@ def test_bad_input_declarations_name_the_probe(declare, call, match):
         with perturb.perturbed(noise_run):
             probes["p"].run()
     assert "probe 'p'" in str(info.value)
+
+
+def test_jitter_can_be_narrowed_to_columns_or_turned_off():
+    import pandas as pd
+
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"price": rng.normal(size=50), "ctr": rng.random(50)})
+    X = rng.normal(size=(50, 2))
+    p = perturb.Perturbation(name="t", seed=1)
+    got = p.perturb_inputs({"rows": frame, "X": X}, jitter=("rows.ctr",))
+    assert p.used == ["jitter(rows.ctr)"]
+    assert got["rows"]["price"].equals(frame["price"]) and got["X"] is X
+    assert ulp_distance(got["rows"]["ctr"].to_numpy(), frame["ctr"].to_numpy()).max() == 1
+    p = perturb.Perturbation(name="t", seed=1)
+    got = p.perturb_inputs({"rows": frame, "X": X}, jitter=False, permute=("rows", "X"))
+    assert p.used == ["permute(rows, X)"]
+    assert np.array_equal(got["rows"]["ctr"].to_numpy(), frame["ctr"].to_numpy()[got["rows"].index.to_numpy()])
+    from harness.errors import ParityInputError
+
+    for bad, fragment in ((("rows.city",), "not among 'rows''s columns"), (("Z",), "jitter names 'Z'"),
+                          (("X.a",), "is not a DataFrame")):
+        with pytest.raises(ParityInputError, match=fragment):
+            perturb.Perturbation(name="t", seed=1).perturb_inputs({"rows": frame, "X": X}, jitter=bad, where="probe 'p'")
