@@ -9,7 +9,8 @@ exit 2. It prints the same table and writes the same JSON document as the in-mem
 chunk) on stderr.
 
 Streamed runs take Parquet only (a file or a folder of files) and need --key (it orders the kept rows and
-keys the bootstrap); --weight, --group and --slice are refused for now, naming the flag.
+keys the bootstrap). --weight, --group, --slice (crossed too) and --min-slice-size mean what they mean
+in memory.
 """
 from __future__ import annotations
 
@@ -36,9 +37,6 @@ def _refuse_unsupported(args) -> None:
     if not getattr(args, "key", None):
         raise ParityInputError("--stream needs --key COL: the row key orders the kept rows and keys the bootstrap, "
                                "so the result does not depend on the file's row order", argument="--key")
-    for flag, attr in (("--weight", "weight"), ("--group", "group"), ("--slice", "slice")):
-        if getattr(args, attr, None):
-            raise ParityInputError(f"{flag} is not supported with --stream yet; run without --stream", argument=flag)
     if getattr(args, "na_values", None):
         raise ParityInputError("--na-values applies to CSV; --stream reads Parquet only", argument="--na-values")
     if str(args.file).lower().endswith(".csv"):
@@ -47,6 +45,19 @@ def _refuse_unsupported(args) -> None:
     if args.chunk_rows < 1:
         raise ParityInputError(f"--chunk-rows {args.chunk_rows!r}: expected an integer >= 1", argument="--chunk-rows",
                                value=args.chunk_rows)
+
+
+def _slice_keys(path: Path, specs: list[str]) -> list:
+    """--slice values -> column names or tuples of names, read against the file's schema as the
+    in-memory command reads them against the frame's columns (the same parsing and messages)."""
+    if not specs:
+        return []
+    from types import SimpleNamespace
+
+    from harness.cli.compare import _slice_specs
+    from harness.scale.stream import _dataset
+
+    return _slice_specs(SimpleNamespace(columns=list(_dataset(path).schema.names)), path, specs)
 
 
 def compare_stream_command(args) -> int:
@@ -58,20 +69,28 @@ def compare_stream_command(args) -> int:
     _refuse_unsupported(args)
     names, margins = _options(args)
     path = Path(args.file)
+    slice_keys = _slice_keys(path, args.slice)
     if getattr(args, "runner", "process") == "beam":
         from harness.scale.beam import compare_beam
 
+        for flag, value in (("--weight", args.weight), ("--group", args.group), ("--slice", args.slice)):
+            if value:
+                raise ParityInputError(f"{flag} is not supported with --runner beam yet; use --runner process",
+                                       argument=flag)
         result = compare_beam(path, label=args.label, legacy=args.legacy, new=args.new, key=args.key, metrics=names,
                               margins=margins, alpha=args.alpha, n_boot=args.bootstrap, seed=args.seed)
     else:
         with progress.enabled(sys.stderr.isatty()):
             result = compare_stream(path, label=args.label, legacy=args.legacy, new=args.new, key=args.key,
                                     metrics=names, margins=margins, alpha=args.alpha, n_boot=args.bootstrap,
-                                    seed=args.seed, chunk_rows=args.chunk_rows, allow_identical=args.allow_identical)
+                                    seed=args.seed, chunk_rows=args.chunk_rows, allow_identical=args.allow_identical,
+                                    weight=args.weight, group=args.group, slices=slice_keys,
+                                    min_slice_size=args.min_slice_size)
     _print_table(result, file=sys.stderr if args.json == "-" else sys.stdout)
     if args.json:
         doc = {"file": str(path), "columns": {"label": args.label, "legacy": args.legacy, "new": args.new,
-                                              "group": None, "weight": None, "key": args.key, "slices": []},
+                                              "group": args.group, "weight": args.weight, "key": args.key,
+                                              "slices": [k if isinstance(k, str) else list(k) for k in slice_keys]},
                "stream": {"chunk_rows": int(args.chunk_rows), "runner": getattr(args, "runner", "process")},
                **result.to_dict()}
         write_json_output(args.json, json.dumps(doc, indent=2, allow_nan=False) + "\n")

@@ -28,15 +28,16 @@ import numpy as np
 
 from harness import progress
 from harness.errors import ParityInputError, ScorerError
-from harness.scale.accumulators import CompactRows, DeltaRMSE, PairedMean
+from harness.scale.accumulators import CompactRows, DeltaRMSE, KeyedColumns, PairedMean
+from harness.scale.codes import ValueCodes
 from harness.scale.range_auc import range_partitioned_auc
 from harness.scale.stream import DEFAULT_CHUNK_ROWS, Chunk, count_rows, iter_chunks
 from harness.stats import compare as _cmp
-from harness.stats._validation import check_alpha
+from harness.stats._validation import as_scores, check_alpha, group_codes, input_error
 from harness.stats.compare import DEFAULT_METRICS, ComparisonResult
 
 _AUC_RANGES = 64
-_MIN_SLICE_SIZE = 1000  # compare_scores' default, reported as is: streamed runs take no slices yet
+_MIN_SLICE_SIZE = 1000  # compare_scores' default
 
 __all__ = ["compare_stream"]
 
@@ -90,43 +91,109 @@ def _check_keys(keys: np.ndarray, path: Path, key: str) -> None:
                                    column=key, reason="repeated key")
 
 
+SliceSpec = Union[str, Sequence[str]]
+
+
+def _slice_columns(slices: Sequence[SliceSpec]) -> list[tuple[str, ...]]:
+    out: list[tuple[str, ...]] = []
+    for spec in slices:
+        cols = (spec,) if isinstance(spec, str) else tuple(spec)
+        if not cols or cols in out:
+            raise ParityInputError(f"slices: {spec!r} is empty or given twice", argument="slices", value=spec)
+        out.append(cols)
+    return out
+
+
+def _chunk_weights(raw: np.ndarray) -> np.ndarray:
+    """One chunk's weights: finite, non-negative (all zero is allowed here: only the whole file must weigh)."""
+    w = as_scores(raw, "sample_weight")
+    bad = w < 0
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise input_error("sample_weight", "weights must be non-negative", row=i, value=w[i],
+                          detail=f"({int(bad.sum())} negative in this chunk)")
+    return w
+
+
+class _Sums:
+    """The exact-sum accumulators of the summed metrics, for all rows and for each slice value seen."""
+
+    def __init__(self, defs, methods, weighted: bool, n_specs: int) -> None:
+        self.defs = [d for d in defs if methods[d.name] in ("paired", "delta")]
+        self._make = {d.name: (PairedMean if methods[d.name] == "paired" else DeltaRMSE) for d in self.defs}
+        self.weighted = weighted
+        self.all = self._new()
+        self.by_slice: list[dict[tuple[int, ...], dict[str, Any]]] = [{} for _ in range(n_specs)]
+
+    def _new(self) -> dict[str, Any]:
+        return {name: make(d, weighted=self.weighted) for (name, make), d in zip(self._make.items(), self.defs)}
+
+    def add(self, y, a, b, w, spec_codes: list[list[np.ndarray]]) -> None:
+        if not self.defs:
+            return
+        for acc in self.all.values():
+            acc.add(y, a, b, w)
+        for table, codes in zip(self.by_slice, spec_codes):
+            combos, inv = np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)
+            inv = inv.reshape(-1)
+            order = np.argsort(inv, kind="stable")
+            bounds = np.searchsorted(inv[order], np.arange(combos.shape[0] + 1))
+            for j, combo in enumerate(map(tuple, combos.tolist())):
+                idx = order[bounds[j]:bounds[j + 1]]
+                accs = table.get(combo)
+                if accs is None:
+                    accs = table[combo] = self._new()
+                for acc in accs.values():
+                    acc.add(y[idx], a[idx], b[idx], None if w is None else w[idx])
+
+
 def compare_stream(path: str | Path, *, label: str, legacy: Side, new: Side, key: str,
                    metrics: Sequence[str] = DEFAULT_METRICS, margins: Mapping[str, Any] | None = None,
                    alpha: float = 0.05, n_boot: int = 1000, seed: int = 0, chunk_rows: int = DEFAULT_CHUNK_ROWS,
                    method: str | Mapping[str, str] = "auto", power: float = 0.8, ungated: Sequence[str] = (),
-                   allow_identical: bool = False, side_columns: Sequence[str] = ()) -> ComparisonResult:
-    """`compare_scores(y, legacy, new, keys=key, ...)` on the file's rows, read ``chunk_rows`` at a time.
+                   allow_identical: bool = False, side_columns: Sequence[str] = (), weight: str | None = None,
+                   group: str | None = None, slices: Sequence[SliceSpec] = (),
+                   min_slice_size: int = _MIN_SLICE_SIZE) -> ComparisonResult:
+    """`compare_scores(y, legacy, new, keys=key, sample_weight=weight, groups=group, slices=..., ...)` on the
+    file's rows, read ``chunk_rows`` at a time.
 
     ``legacy`` and ``new`` are score columns of the file, or functions from a chunk's columns (a dict of
     numpy arrays: ``key``, ``label``, the score columns named and ``side_columns``) to one score per row (a
     model side scoring the stream). ``key`` is required: it orders
     the kept rows and keys the Poisson bootstrap, so the result does not depend on the file's row order.
+    ``weight`` and ``group`` name columns; ``slices`` lists slice columns, a tuple of names for a crossed
+    slice (``("device", "country")``).
     """
     p = Path(path)
-    _cmp._validate_options(alpha, n_boot, seed, 0, power)
+    _cmp._validate_options(alpha, n_boot, seed, min_slice_size, power)
     alpha = check_alpha(alpha)
     defs = _cmp._metric_defs(metrics)
     ranking = [d.name for d in defs if d.needs_groups]
-    if ranking:
-        raise ParityInputError(f"metric {ranking[0]!r} needs query groups, which streamed comparisons do not take "
-                               "yet; run it in memory (parity compare without --stream)", argument="metrics",
-                               value=ranking[0], reason="query groups are not streamed yet")
+    if ranking and group is None:
+        raise ParityInputError(f"metric {ranking[0]!r} is computed per query group: pass groups (--group COL)",
+                               argument="groups", reason=f"metric {ranking[0]!r} is computed per query group")
     margin_of = _cmp._margins(defs, margins)
     informative = frozenset(_cmp.get_metric(u).name for u in ([ungated] if isinstance(ungated, str) else ungated))
     stray = sorted(informative - {d.name for d in defs})
     if stray:
         raise ParityInputError(f"ungated names metric(s) {stray} that are not being compared", argument="ungated",
                                value=stray)
-    methods = _cmp._methods(defs, method, False)
-    sums = {d.name: (PairedMean(d) if methods[d.name] == "paired" else DeltaRMSE(d))
-            for d in defs if methods[d.name] in ("paired", "delta")}
-    rows = CompactRows() if len(sums) < len(defs) else None
-    keys_only: list[np.ndarray] = []
+    methods = _cmp._methods(defs, method, weight is not None)
+    specs = _slice_columns(slices)
+    slice_cols = list(dict.fromkeys(c for cols in specs for c in cols))
+    encoders = {c: ValueCodes(c) for c in slice_cols}
+    sums = _Sums(defs, methods, weight is not None, len(specs))
+    keep_rows = len(sums.defs) < len(defs)
+    extra = ([weight] if weight and keep_rows else []) + ([group] if group and keep_rows else [])
+    code_names = [f"slice:{c}" for c in slice_cols]
+    rows = CompactRows(extra + code_names) if keep_rows else None
+    index = KeyedColumns(code_names) if not keep_rows else None
     columns = [key, label] + [s for s in (legacy, new) if isinstance(s, str)] + list(side_columns)
+    columns += [c for c in (weight, group) if c] + slice_cols
     total = count_rows(p)
-    n, differs = 0, False
+    n, differs, weighs = 0, False, False
     with progress.bar(f"streaming {p.name}", total=total, unit="rows") as pbar:
-        for chunk in iter_chunks(p, columns, chunk_rows=chunk_rows):
+        for chunk in iter_chunks(p, columns, chunk_rows=chunk_rows, nullable=slice_cols):
             pbar.set_description_str(f"streaming {p.name}: chunk {chunk.index}")
             ks = chunk.columns[key]
             try:
@@ -142,41 +209,96 @@ def compare_stream(path: str | Path, *, label: str, legacy: Side, new: Side, key
                 except ParityInputError as exc:
                     raise _located(exc, path=p, what=_side_name(side, which),
                                    column=side if isinstance(side, str) else None, chunk=chunk, key=key) from None
+            w = None
+            kept: dict[str, np.ndarray] = {}
+            if weight:
+                try:
+                    w = _chunk_weights(chunk.columns[weight])
+                except ParityInputError as exc:
+                    raise _located(exc, path=p, what=f"weight column {weight!r}", column=weight, chunk=chunk,
+                                   key=key) from None
+                weighs = weighs or bool((w > 0).any())
+                kept[weight] = CompactRows._score(chunk.columns[weight], w)
+            if group:
+                try:
+                    group_codes(chunk.columns[group], chunk.n, "groups")
+                except ParityInputError as exc:
+                    raise _located(exc, path=p, what=f"group column {group!r}", column=group, chunk=chunk,
+                                   key=key) from None
+                kept[group] = chunk.columns[group]
+            codes = {c: encoders[c].encode(chunk.columns[c]) for c in slice_cols}
             differs = differs or not np.array_equal(val["legacy"], val["new"])
-            for acc in sums.values():
-                acc.add(y, val["legacy"], val["new"])
+            sums.add(y, val["legacy"], val["new"], w, [[codes[c] for c in cols] for cols in specs])
+            kept.update({f"slice:{c}": v for c, v in codes.items()})
             if rows is not None:
-                rows.add(ks, y, raw["legacy"], val["legacy"], raw["new"], val["new"])
+                rows.add(ks, y, raw["legacy"], val["legacy"], raw["new"], val["new"],
+                         **{k: kept[k] for k in extra + code_names})
             else:
-                keys_only.append(ks)
+                index.add(ks, **{k: kept[k] for k in code_names})
             n += chunk.n
             pbar.update(chunk.n)
     if n == 0:
         raise ParityInputError(f"{p}: has no rows; expected at least one", file=str(p), reason="no rows")
+    if weight and not weighs:
+        raise ParityInputError(f"{p}: weight column {weight!r}: all {n} weights are zero; at least one row needs "
+                               "positive weight", file=str(p), column=weight, reason="all weights are zero")
     if not differs:
         _cmp._not_identical(np.zeros(1), np.zeros(1), allow_identical)
+    w_all = g_all = None
     if rows is not None:
-        kept = rows.result()
-        keys, y_all, a_all, b_all = kept.keys, kept.y, kept.a, kept.b
+        kept_rows = rows.result()
+        keys, y_all, a_all, b_all, cols = kept_rows.keys, kept_rows.y, kept_rows.a, kept_rows.b, kept_rows.extra
         _cmp._side_checks(a_all, b_all, defs)
+        if weight:
+            w_all = cols[weight].astype(np.float64, copy=False)
+        if group:
+            g_all = cols[group]
+            try:
+                _cmp._ranking(defs, g_all, w_all, n)
+            except ParityInputError as exc:  # rows here are in key order: name the row by its key
+                where = "" if exc.row is None else f"; at {key}={_plain(keys[exc.row])!r}"
+                raise ParityInputError(f"{p}: {exc.reason or exc}{where}" + (f" {exc.detail}" if exc.detail else ""),
+                                       file=str(p), column=weight if exc.argument == "sample_weight" else group,
+                                       reason=exc.reason) from None
     else:
-        keys = np.sort(np.concatenate(keys_only))
+        keys, cols = index.result()
         y_all = a_all = b_all = np.broadcast_to(np.float64(0.5), (n,))  # never read: every metric is a sum
     _check_keys(keys, p, key)
-    inp = _cmp._Inputs(y_all, a_all, b_all, None, None, keys, defs, margin_of, methods, informative, (),
-                       float(alpha), float(power), int(n_boot), int(seed), _MIN_SLICE_SIZE)
-    estimates = [_estimate(inp, d, sums.get(d.name)) for d in defs]
-    entries = [_cmp._gate(inp, d, None, est) for d, est in zip(defs, estimates)]
+    slice_values = {(cs[0] if len(cs) == 1 else cs): (encoders[cs[0]].decode(cols[f"slice:{cs[0]}"]) if len(cs) == 1
+                    else tuple(encoders[c].decode(cols[f"slice:{c}"]) for c in cs)) for cs in specs}
+    sl_objs = _cmp.slice_rows(slice_values, n)
+    by_values = {(cs, tuple(encoders[c].value(code) for c, code in zip(cs, combo))): accs
+                 for cs, table in zip(specs, sums.by_slice) for combo, accs in table.items()}
+    inp = _cmp._Inputs(y_all, a_all, b_all, w_all, g_all, keys, defs, margin_of, methods, informative, sl_objs,
+                       float(alpha), float(power), int(n_boot), int(seed), int(min_slice_size))
+    cells = [(d, None) for d in defs] + [(d, sl) for sl in sl_objs for d in defs]
+    estimates = []
+    for d, sl in cells:
+        if sl is None:
+            estimates.append(_estimate(inp, d, sums.all.get(d.name)))
+        elif d.name in sums.all:
+            estimates.append(_slice_estimate(inp, d, by_values[(sl.columns, sl.values)][d.name]))
+        else:
+            estimates.append(_cmp._estimate(inp, d, sl.rows))
+    entries = [_cmp._gate(inp, d, sl, est) for (d, sl), est in zip(cells, estimates)]
     entries = _cmp._adjust(inp, entries, estimates)
     notes = [] if margin_of else ["no margins given: nothing is gated, so the overall verdict is INCONCLUSIVE"]
     return ComparisonResult(entries, n_rows=n, seed=int(seed), alpha=float(alpha), n_boot=int(n_boot),
-                            min_slice_size=_MIN_SLICE_SIZE, notes=notes)
+                            min_slice_size=int(min_slice_size), notes=notes)
+
+
+def _slice_estimate(inp, d, acc):
+    """A summed metric on one slice: undefined there (not bad input) when its interval cannot be formed."""
+    try:
+        return _estimate(inp, d, acc)
+    except ParityInputError as exc:
+        return _cmp._Undefined(str(exc))
 
 
 def _estimate(inp, d, acc):
     a = inp.alpha
     if acc is None:
-        if d.name != "auc" or inp.methods[d.name] != "delong":
+        if d.name != "auc" or inp.methods[d.name] != "delong" or inp.w is not None:
             return _cmp._estimate(inp, d, None)
         why = _cmp._definedness(inp, d, None)  # raises on all rows, as in memory
         if why is not None:

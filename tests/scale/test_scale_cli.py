@@ -14,6 +14,7 @@ from harness.cli import main
 from harness.cli.compare import register
 from harness.errors import ParityInputError
 from harness.scale.cli import compare_stream_command
+from harness.stats.compare import entry_id
 
 
 def _parser():
@@ -55,6 +56,44 @@ def test_stream_json_matches_in_memory_compare(golden, tmp_path, capsys):
     assert "auc" in capsys.readouterr().out
 
 
+@pytest.fixture
+def golden_weighted(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 3000
+    z = rng.normal(size=n)
+    q = np.repeat(np.arange(n // 5), 5)
+    w = rng.gamma(2.0, size=n // 5)[q]
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(np.int64)
+    a = 1 / (1 + np.exp(-(z + rng.normal(scale=0.7, size=n))))
+    b = np.clip(a + rng.normal(scale=0.002, size=n), 0, 1)
+    dev = rng.choice(["mobile", "desktop"], size=n)
+    ctry = rng.choice(["US", "DE"], size=n)
+    path = tmp_path / "w.parquet"
+    o = rng.permutation(n)
+    pq.write_table(pa.table({"id": rng.permutation(n)[o], "y": y[o], "a": a[o], "b": b[o], "w": w[o], "q": q[o],
+                             "device": dev[o], "country": ctry[o]}), path, row_group_size=700)
+    return path
+
+
+def test_stream_with_weight_group_and_slices_matches_in_memory(golden_weighted, tmp_path):
+    flags = ["--label", "y", "--legacy", "a", "--new", "b", "--key", "id", "--weight", "w", "--group", "q",
+             "--slice", "device,device+country", "--metrics", "auc,logloss,rmse,ndcg@3", "--bootstrap", "50",
+             "--min-slice-size", "100", "--margin", "auc=0.02,logloss=0.02,rmse=0.02,ndcg@3=0.05"]
+    out_s, out_m = tmp_path / "s.json", tmp_path / "m.json"
+    rc_s = main(["compare", str(golden_weighted), *flags, "--stream", "--chunk-rows", "101", "--json", str(out_s)])
+    rc_m = main(["compare", str(golden_weighted), *flags, "--json", str(out_m)])
+    s, m = json.loads(out_s.read_text()), json.loads(out_m.read_text())
+    assert rc_s == rc_m
+    s.pop("stream")
+    assert s["columns"] == m["columns"] and s["verdict"] == m["verdict"]
+    ids = [entry_id(e["name"], e["slice"]) for e in s["metrics"]]
+    assert ids == [entry_id(e["name"], e["slice"]) for e in m["metrics"]]
+    assert "metrics/ndcg@3[device=mobile,country=US]" in ids
+    for es, em in zip(s["metrics"], m["metrics"]):
+        assert es["verdict"] == em["verdict"], es["name"]
+        np.testing.assert_allclose(es["ci"], em["ci"], rtol=1e-9, atol=1e-12)
+
+
 def test_exit_one_when_not_equivalent(golden):
     args = _parser().parse_args(["compare", str(golden), "--label", "y", "--legacy", "a", "--new", "b", "--key", "id",
                                  "--margin", "auc=0.000001", "--stream"])
@@ -62,8 +101,8 @@ def test_exit_one_when_not_equivalent(golden):
 
 
 @pytest.mark.parametrize("extra,flag", [
-    (["--weight", "a"], "--weight"), (["--group", "id"], "--group"), (["--slice", "y"], "--slice"),
-    (["--chunk-rows", "0"], "--chunk-rows"),
+    (["--chunk-rows", "0"], "--chunk-rows"), (["--na-values", "NA"], "--na-values"),
+    (["--slice", "nope"], "--slice"),
 ])
 def test_refusals_name_the_flag(golden, extra, flag):
     with pytest.raises(ParityInputError, match=flag) as e:

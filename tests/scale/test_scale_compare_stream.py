@@ -210,7 +210,7 @@ def test_refusals(tmp_path, data):
     with pytest.raises(ParityInputError, match=r"repeats id=") as e:
         _stream(dup, 100)
     assert e.value.column == "id"
-    with pytest.raises(ParityInputError, match="needs query groups"):
+    with pytest.raises(ParityInputError, match=r"computed per query group: pass groups \(--group COL\)"):
         _stream(path, 100, metrics=("ndcg@5",), margins=None)
     with pytest.raises(ParityInputError, match="no column 'score'"):
         compare_stream(path, label="y", legacy="score", new="b", key="id")
