@@ -147,6 +147,8 @@ class ParityCheckItem(pytest.Item):
         __tracebackhide__ = True
         session = _session(self.config)
         outcome = session.outcome(self.suite.name, self.check_id)
+        if outcome.skipped:  # a serving gate under --parity-no-serving: not run, and the report says so
+            pytest.skip(outcome.skipped)
         self.user_properties.append(("parity_verdict", outcome.check.verdict.value))
         if not outcome.passed:
             raise ParityFailure(outcome.text)
@@ -286,7 +288,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     stats = config.stash.get(_STATS, None)
     if stats is None or _is_worker(config) or stats["final"] is None:
         return
-    from harness.session import format_table, verdict_table
+    from harness.session import format_table, serving_table, verdict_table
 
     final, tr = stats["final"], terminalreporter
     if not final.results and not final.errors:
@@ -297,6 +299,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     rows = verdict_table(final)
     for row, line in zip(rows, format_table(rows)):
         tr.write_line(line, **colours.get(row[1], {}))
+    served = serving_table(final)  # measured, outside the byte-identical report: a table of its own
+    for row, line in zip(served, format_table(served) if served else []):
+        tr.write_line(line, **colours.get(row[2], {}))
     for name, ids in sorted(final.unplanned.items()):
         tr.write_line(f"suite {name!r}: checks not planned (so without a pytest item) did not pass: {ids}; "
                       "the session fails", red=True)

@@ -21,6 +21,15 @@ result) and ``declaration`` (a mistake in SUITE, e.g. a known gap naming no plan
 "Failing" has one meaning (`harness.results.is_failing`): gated, not a declared known gap, and not
 EQUIVALENT. An error that prevented a judgement (every stage but ``check``) makes the exit status 2.
 
+Serving and cost gates (``Suite.serving``: ``serving/p99@1``, ``cost/cpu_per_1k@1024``, ... -- each gate's
+own id) are ids too, planned here for both shells, after the suite's other ids. They run once per suite,
+after its accuracy checks, on the pair and rows the run built (`harness.serving.suite_run`, bounded).
+They measure a machine, so their results are not suite checks: they go to the report's ``measured``
+section (outside the byte-identity contract) with a serving verdict of their own; the accuracy verdict
+never moves with them, and the exit status combines both (a serving gate not EQUIVALENT is 1, one that
+could not be measured -- stage ``serving`` -- is 2). ``RunOptions.no_serving`` skips them: the shells show
+them as skipped, and the report's ``selection`` lists them as not run (a partial run, never a pass).
+
 Under pytest-xdist each worker runs its suites and hands `payload()` (JSON) to the controller, which
 `receive`s them; `finish` merges every process's results the same way in a serial run (its own payload
 round-tripped through JSON), so both write the same bytes.
@@ -36,17 +45,17 @@ from typing import Any
 
 from harness.errors import ParityError, ParityInputError
 from harness.options import RunOptions
-from harness.results import CheckResult, SuiteResult, error_check, is_failing
+from harness.results import CheckResult, SuiteResult, error_check, is_failing, jsonable
 from harness.suite import Suite
 
 __all__ = ["DECLARATION_ID", "EXIT_ERROR", "EXIT_FAIL", "EXIT_OK", "Final", "Outcome", "Session", "UPGRADE_ID",
-           "verdict_table"]
+           "measured_of", "serving_table", "verdict_table"]
 
 UPGRADE_ID = "upgrade/baseline"
 DECLARATION_ID = "known_gaps"
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 # Error stages after which the session judged nothing for that check: exit 2, not 1.
-_NO_JUDGEMENT = ("suite", "not_produced", "upgrade_gate", "no_baseline", "declaration")
+_NO_JUDGEMENT = ("suite", "not_produced", "upgrade_gate", "no_baseline", "declaration", "serving")
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,7 @@ class Outcome:
     passed: bool
     text: str  # the review (a failing check), the cause with its traceback (an error), or the summary
     known_gap: str | None = None
+    skipped: str | None = None  # why it did not run (a serving gate under --no-serving): not a pass
 
 
 @dataclass
@@ -71,6 +81,9 @@ class Final:
     crashed: set[str] = field(default_factory=set)
     files: dict[str, str] = field(default_factory=dict)  # suite name -> the file that defines it
     cost: dict[str, dict[str, Any]] = field(default_factory=dict)  # suite -> stage -> wall/CPU/peak memory
+    # suite -> {"serving": the measured serving entry (harness.serving.suite_run) | None,
+    #           "checks": [serving/cost check dicts that ran]}: the report's measured section.
+    served: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def suites_folder(self) -> Path | None:
@@ -96,9 +109,15 @@ class Final:
                 err = c.details.get("error") if isinstance(c.details, Mapping) else None
                 if err and err.get("stage") in _NO_JUDGEMENT and c.id not in r.known_gaps:
                     return EXIT_ERROR
+        serving = [c for entry in self.served.values() for c in entry.get("checks", [])]
+        for c in serving:
+            err = (c.get("details") or {}).get("error")
+            if err and err.get("stage") in _NO_JUDGEMENT:
+                return EXIT_ERROR
         if self.errors:
             return EXIT_ERROR
         failing = any(is_failing(c, r.known_gaps) for r in self.results for c in r.checks)
+        failing = failing or any(is_failing(c, {}) for c in serving)
         return EXIT_FAIL if failing or self.unplanned else EXIT_OK
 
 
@@ -131,6 +150,9 @@ class Session:
         self.ran: dict[str, set[str]] = {}  # suite -> ids whose outcome was asked for in this process
         self.received: list[tuple[str, dict[str, Any]]] = []  # (worker, payload) from xdist workers
         self.deselected = 0  # ids a pytest selection (-k, -m, --deselect) left out in this process
+        self.serving_ids: dict[str, list[str]] = {}  # suite -> its serving/cost gate ids
+        self.served: dict[str, dict[str, Any]] = {}  # suite -> {"serving": entry | None, "checks": {id: dict}}
+        self._kept: dict[str, dict[str, Any]] = {}  # suite -> the run's pair and frame, until served
 
     # -- collection -------------------------------------------------------------------------------------
     def collect(self, suite: Suite, *, where: str | Path) -> list[str]:
@@ -155,11 +177,17 @@ class Session:
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise ParityInputError(f"{where}: suite {suite.name!r} plans duplicate check ids {dup}")
+        serving = [g.id for g in suite.serving]
+        if serving and suite.dataset is None:
+            raise ParityInputError(f"{where}: suite {suite.name!r} declares serving gates {serving} but no "
+                                   "dataset and pair to serve")
         self.suites[suite.name] = suite
         self.planned[suite.name] = list(ids)
+        self.serving_ids[suite.name] = serving
         items = list(ids) + ([UPGRADE_ID] if suite.probes is not None else [])
         if sorted(set(suite.known_gaps) - set(ids)):
             items.append(DECLARATION_ID)
+        items += serving  # last: they measure the pair after everything else of the suite has run
         self.items[suite.name] = items
         return list(items)
 
@@ -170,8 +198,12 @@ class Session:
             from harness import runner
 
             suite = self.suites[name]
+            # The serving gates measure the pair the run builds: keep it (asked only then, so a runner
+            # without ``keep`` still serves every suite without serving gates).
+            kept = {"keep": self._kept.setdefault(name, {})} if suite.serving and not self.options.no_serving else {}
             try:
-                self.results[name] = runner.run_suite(suite, sample=self.options.sample, seed=self.options.seed)
+                self.results[name] = runner.run_suite(suite, sample=self.options.sample, seed=self.options.seed,
+                                                      **kept)
             except Exception as exc:  # kept, so that every check of the suite reports the same cause
                 self.results[name] = exc
         result = self.results[name]
@@ -183,6 +215,8 @@ class Session:
         """The outcome of one collected id of suite ``name``; never raises for a failure of the suite,
         the data or a side: those become error checks that fail (and are in the report)."""
         suite = self.suites[name]
+        if item_id in self.serving_ids.get(name, ()):
+            return self._serving_outcome(name, item_id)
         self.ran.setdefault(name, set()).add(item_id)
         known_gap = suite.known_gaps.get(item_id)
         if item_id == UPGRADE_ID:
@@ -215,7 +249,62 @@ class Session:
     def record_error(self, name: str, item_id: str, *, stage: str, cause: BaseException,
                      kind: str | None = None) -> CheckResult:
         """A shell crashed on an item whose result exists (stage ``check``): the report must say so."""
+        if item_id in self.serving_ids.get(name, ()):
+            check = error_check(item_id, stage=stage, cause=cause, text=_error_text(cause), kind=kind)
+            self.served.setdefault(name, {"serving": None, "checks": {}})["checks"][item_id] = check.to_dict()
+            return check
         return self._error(name, item_id, stage=stage, cause=cause, text=_error_text(cause), kind=kind).check
+
+    # -- serving and cost gates -------------------------------------------------------------------------
+    def _serving_outcome(self, name: str, item_id: str) -> Outcome:
+        from harness.results import CheckResult as Check
+        from harness.verdicts import Verdict
+
+        if self.options.no_serving:  # not asked for, so not in `ran`: the report lists it as not run
+            why = f"serving and cost gates skipped ({self.options.prefix}no-serving): not run, not passed"
+            return Outcome(Check(id=item_id, kind=item_id.split("/", 1)[0], verdict=Verdict.INCONCLUSIVE,
+                                 summary=why), False, why, skipped=why)
+        self.ran.setdefault(name, set()).add(item_id)
+        entry = self._serve(name)
+        check = Check(**entry["checks"][item_id])
+        if check.passed:
+            return Outcome(check, True, check.summary)
+        return Outcome(check, False, check.message or check.summary)
+
+    def _serve(self, name: str) -> dict[str, Any]:
+        """Run suite ``name``'s serving gates once per process (after its accuracy checks), keeping each
+        gate's check, or one error check per gate when the suite or the measurement could not run."""
+        entry = self.served.get(name)
+        if entry is not None and entry.get("done"):
+            return entry
+        ids = self.serving_ids[name]
+        entry = self.served.setdefault(name, {"serving": None, "checks": {}})
+        entry["done"] = True
+        try:
+            self.suite_result(name)
+        except Exception as exc:
+            self._serving_errors(entry, ids, "suite", exc, _cause_text(name, exc))
+            return entry
+        kept = self._kept.pop(name, {})
+        from harness.serving.suite_run import run_suite_serving
+
+        try:
+            if "pair" not in kept:
+                raise ParityInputError(f"suite {name!r}: the run kept no pair to serve")
+            serving, checks = run_suite_serving(self.suites[name].serving, kept["pair"], kept["frame"])
+        except Exception as exc:  # a side that cannot be served, a gate the plan cannot measure
+            self._serving_errors(entry, ids, "serving", exc, _error_text(exc))
+            return entry
+        entry["serving"] = serving
+        for c in checks:
+            entry["checks"].setdefault(c.id, c.to_dict())
+        return entry
+
+    @staticmethod
+    def _serving_errors(entry: dict[str, Any], ids: list[str], stage: str, exc: BaseException,
+                        text: str) -> None:
+        for i in ids:
+            entry["checks"].setdefault(i, error_check(i, stage=stage, cause=exc, text=text).to_dict())
 
     def _error(self, name: str, item_id: str, *, stage: str, cause: BaseException, text: str,
                known_gap: str | None = None, kind: str | None = None) -> Outcome:
@@ -259,6 +348,10 @@ class Session:
             "ran": {n: sorted(ids) for n, ids in sorted(self.ran.items())},
             "item_errors": {n: dict(sorted(e.items())) for n, e in sorted(self.item_errors.items())},
             "deselected": self.deselected,
+            "served": {n: {"serving": jsonable(e["serving"]),
+                           "checks": {i: c for i, c in sorted(e["checks"].items())
+                                      if i in self.ran.get(n, ())}}
+                       for n, e in sorted(self.served.items())},
         }
 
     def receive(self, worker: str, payload: Mapping[str, Any]) -> None:
@@ -288,7 +381,7 @@ class Session:
 
         payloads = [("local", json.loads(json.dumps(self.payload())))] + sorted(self.received, key=lambda p: p[0])
         merged: dict[str, dict[str, Any]] = {k: {} for k in ("results", "upgrades", "headers", "items",
-                                                             "planned", "errors", "files", "cost")}
+                                                             "planned", "errors", "files", "cost", "served")}
         ran: dict[str, set[str]] = {}
         item_errors: dict[str, dict[str, dict[str, Any]]] = {}
         warnings: list[str] = []
@@ -352,9 +445,14 @@ class Session:
             selection = {"partial": bool(not_run), "keyword": keyword or None, "markexpr": markexpr or None,
                          "deselected": int(deselected), "planned": total,
                          "ran": total - sum(len(ids) for ids in not_run.values()), "not_run": not_run}
+        served = {}
+        for name, entry in sorted(merged["served"].items()):
+            order = [i for i in items.get(name, []) if i in entry["checks"]]
+            if order:  # the checks in their declared order; only gates that ran
+                served[name] = {"serving": entry["serving"], "checks": [entry["checks"][i] for i in order]}
         return Final(results=out, selection=selection, errors=dict(sorted(merged["errors"].items())),
                      unplanned=unplanned, warnings=warnings, crashed=crashed, files=merged["files"],
-                     cost=merged["cost"])
+                     cost=merged["cost"], served=served)
 
     def write_report(self, final: Final, directory: Path | str | None = None) -> dict[str, Path]:
         from harness.report import build_report, write_report
@@ -362,22 +460,37 @@ class Session:
         directory = directory if directory is not None else self.options.report_dir
         if directory is None:
             raise ParityInputError("no report folder: pass --report DIR (pytest: --parity-report DIR)")
-        paths = write_report(self.report(final), directory)
-        # Cost per stage varies run to run: beside the report, so report.json stays byte-identical.
-        from harness.files import write_atomic
-
-        perf = Path(directory) / "performance.json"
-        write_atomic(perf, (json.dumps({"note": "wall/CPU seconds and peak RSS (MB) per stage and side; "
-                                        "measured, not deterministic", "suites": final.cost},
-                                       indent=2, sort_keys=True) + "\n").encode("utf-8"))
-        paths["performance"] = perf
-        return paths
+        return write_report(self.report(final), directory)
 
     def report(self, final: Final) -> dict[str, Any]:
-        """The report document of ``final`` (the same bytes whichever shell ran the session)."""
+        """The report document of ``final``: the same bytes whichever shell ran the session, except its
+        ``measured`` section (cost per stage, serving measurements and gates: they measure a machine)."""
         from harness.report import build_report
 
-        return build_report(final.results, selection=final.selection, suites=final.suites_folder)
+        return build_report(final.results, selection=final.selection, suites=final.suites_folder,
+                            measured=measured_of(final))
+
+
+def measured_of(final: Final) -> dict[str, dict[str, Any]]:
+    """suite -> {"cost": stage -> figures (the serving stage's per side included), "serving": entry | None,
+    "checks": [...]}: what `harness.report.build_report` puts in the measured section."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(set(final.cost) | set(final.served)):
+        served = final.served.get(name, {})
+        cost = dict(final.cost.get(name, {}))
+        cost.update(((served.get("serving") or {}).get("stage_cost")) or {})
+        out[name] = {"cost": cost, "serving": served.get("serving"), "checks": list(served.get("checks", []))}
+    return out
+
+
+def serving_table(final: Final) -> list[tuple[str, ...]]:
+    """The serving gates both shells print after the verdict table: SUITE, GATE, VERDICT, SUMMARY (empty
+    when no serving gate ran)."""
+    rows = [("SUITE", "SERVING GATE", "VERDICT", "SUMMARY")]
+    for name, entry in sorted(final.served.items()):
+        for c in entry["checks"]:
+            rows.append((name, c["id"], c["verdict"], c["summary"]))
+    return rows if len(rows) > 1 else []
 
 
 def _is_no_baseline(exc: BaseException) -> bool:

@@ -41,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
     from harness.options import OPTIONS, RunOptions
     from harness.progress import enabled as progress_enabled
     from harness.report import dumps_report
-    from harness.session import Session, format_table, verdict_table
+    from harness.session import Session, format_table, serving_table, verdict_table
 
     options = RunOptions.from_values({o.dest: getattr(args, o.dest) for o in OPTIONS}, base=Path.cwd(), prefix="--")
     found = find_suite_files(args.suites or None, root=args.suites_dir)
@@ -53,13 +53,19 @@ def _run(args: argparse.Namespace) -> int:
     reviews = []
     with progress_enabled(not args.no_progress and sys.stderr.isatty()):
         for suite, ids in plan:
-            failed = [o for o in (session.outcome(suite.name, i) for i in ids) if not o.passed and o.known_gap is None]
+            failed = [o for o in (session.outcome(suite.name, i) for i in ids)
+                      if not o.passed and o.known_gap is None and o.skipped is None]
             if isinstance(session.results.get(suite.name), BaseException):  # one cause, said once
                 print(f"parity run: {failed[0].text}", file=sys.stderr)
                 failed = [o for o in failed if o.check.details.get("error", {}).get("stage") != "suite"]
             reviews += [f"[{suite.name}] {o.text}" for o in failed]
     final = session.finish()
     print("\n".join(format_table(verdict_table(final))), file=out)
+    served = serving_table(final)  # measured: the report keeps these gates in its measured section
+    if served:
+        print("\n" + "\n".join(format_table(served)), file=out)
+    if options.no_serving and any(session.serving_ids.values()):
+        print("serving and cost gates skipped (--no-serving): the report lists them as not run", file=out)
     for review in reviews:
         print("\n" + review, file=out)
     doc = session.report(final)

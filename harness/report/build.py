@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.errors import ParityError, ParityInputError
 from harness.files import write_atomic
+from harness.report.measured import build_measured
 from harness.report.provenance import harness_version, suites_provenance
 from harness.report.verify import derive_counts, is_error, verify_report
 from harness.results import CheckResult, SuiteResult, jsonable
@@ -36,8 +37,9 @@ __all__ = [
 ]
 
 # 2.0: `suites_source` (the suites' commit) added; plot edges follow the data; `plots.diff_by_score` added.
-# 1.0 documents still load and render (the schema accepts both versions).
-SCHEMA_VERSION = "2.0"
+# 2.1: `measured` added (cost per stage, serving measurements and gates: outside the byte-identity contract).
+# 1.0 and 2.0 documents still load and render (the schema accepts every version).
+SCHEMA_VERSION = "2.1"
 _SCHEMA_PATH = Path(__file__).with_name("schema.json")
 
 
@@ -48,6 +50,7 @@ def build_report(
     environment: Mapping[str, Any] | None = None,
     selection: Mapping[str, Any] | None = None,
     suites: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    measured: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One report document over ``suite_results`` (kept in the given order).
 
@@ -61,6 +64,9 @@ def build_report(
     ``suites`` is the folder the suites were loaded from (its git commit and whether it has uncommitted
     changes are recorded, `suites_provenance`), or that ``{"commit", "dirty"}`` mapping already computed;
     None records both as unknown (null).
+    ``measured`` (suite -> {"cost", "serving", "checks"}, `harness.session.measured_of`) becomes the last
+    key, ``measured`` (`harness.report.measured`): figures of the machine that ran, so the one part of
+    the document that is not byte-identical between runs; null when nothing was measured.
     """
     source = _suites_source(suites)
     suites = []
@@ -83,6 +89,7 @@ def build_report(
         "selection": jsonable(dict(selection)) if selection is not None else None,
         "environment": jsonable(dict(environment)) if environment is not None else None,
         "suites": suites,
+        "measured": build_measured(measured),
     }
 
 

@@ -36,6 +36,7 @@ from harness.report.format import (
     slice_label,
 )
 from harness.report.svg import calibration_plot, diff_plot, forest_plot, heatmap, histogram_overlay
+from harness.report.serving_section import has_serving, html_section, html_serving_cell
 from harness.report.verify import is_error, is_review_item, verify_report
 
 __all__ = ["render_html"]
@@ -426,10 +427,12 @@ def render_html(doc: Mapping[str, Any]) -> str:
         head.append(f'<div id="selection-warning">Partial run: {_e(partial_text(selection))}. Not a release verdict.'
                     + (f"<details><summary>Checks not run</summary><ul>{not_run}</ul></details>" if not_run else "")
                     + "</div>")
+    served = has_serving(doc)  # the serving verdict beside the accuracy verdict (measured: inside markers)
     overview = _table(
-        ["suite", "verdict", "checks", "dataset"],
-        [[f'<a href="#suite-s{i}-{_e(_slug(s["suite"]))}">{_e(s["suite"])}</a>', _verdict(s["verdict"]),
-          _e(fmt_count(len(s["checks"]))), _e((s.get("dataset") or {}).get("name", DASH))]
+        ["suite", "verdict"] + (["serving"] if served else []) + ["checks", "dataset"],
+        [[f'<a href="#suite-s{i}-{_e(_slug(s["suite"]))}">{_e(s["suite"])}</a>', _verdict(s["verdict"])]
+         + ([html_serving_cell(doc, s["suite"])] if served else [])
+         + [_e(fmt_count(len(s["checks"]))), _e((s.get("dataset") or {}).get("name", DASH))]
          for i, s in enumerate(doc["suites"])],
         table_id="suites",
     )
@@ -441,6 +444,7 @@ def render_html(doc: Mapping[str, Any]) -> str:
         # Scrolls sideways on a phone rather than shrinking its labels below reading size.
         '<div class="scroll">' + forest_plot(_forest_rows(doc), plot_id="forest-plot") + "</div>",
         *[_suite(s, i) for i, s in enumerate(doc["suites"])],
+        html_section(doc),
         _provenance(doc).replace('id="provenance" ', ""),
         "</body></html>",
     ]

@@ -32,6 +32,7 @@ from harness.report.format import (
     plural,
     slice_label,
 )
+from harness.report.serving_section import has_serving, markdown_headline, markdown_section, markdown_serving_cell
 from harness.report.verify import is_error, is_review_item, verify_report
 
 __all__ = ["render_markdown"]
@@ -105,7 +106,12 @@ def _suites_table(doc: Mapping[str, Any]) -> list[str]:
         verdict = f"**{s['verdict']}**" + (" (error)" if any(is_error(c) for c in s["checks"]) else "")
         rows.append([s["suite"], verdict, fmt_count(len(s["checks"])), fmt_count(failing), fmt_count(len(gaps)),
                      dataset or DASH, fmt_count(ds.get("rows"))])
-    return _table(["suite", "verdict", "checks", "failing", "known gaps", "dataset", "rows"], rows)
+    header = ["suite", "verdict", "checks", "failing", "known gaps", "dataset", "rows"]
+    if has_serving(doc):  # the serving verdict beside the accuracy verdict (measured: inside markers)
+        header.insert(2, "serving")
+        for row, s in zip(rows, doc["suites"]):
+            row.insert(2, markdown_serving_cell(doc, s["suite"]))
+    return _table(header, rows)
 
 
 def _metrics(doc: Mapping[str, Any]) -> list[str]:
@@ -313,6 +319,7 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
     """report.md for ``doc``; refuses (`ParityInputError`) a document whose verdicts contradict its checks."""
     verify_report(doc)
     lines = _headline(doc)
+    lines += markdown_headline(doc)
     lines += _suites_table(doc) + [""]
     lines += _errors(doc)
     lines += _metrics(doc)
@@ -321,6 +328,7 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
     lines += _known_gaps(doc)
     lines += _upgrade(doc)
     lines += _side_cache(doc)
+    lines += markdown_section(doc)
     lines += _fingerprints(doc)
     lines.append(_footer(doc))
     return "\n".join(lines).rstrip("\n") + "\n"

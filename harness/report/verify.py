@@ -17,7 +17,12 @@ does not share a bug with the code it checks (tests compare them with `harness.s
 - a review item (a metric-kind check with ``details.review``, e.g. ``review/too_good/auc``): for
   ``too_good``, EQUIVALENT needs the gain's interval to end at or below the stated bound; a review type
   this version does not know is not second-guessed;
-- any check with ``details.error``: never EQUIVALENT.
+- any check with ``details.error``: never EQUIVALENT;
+- a serving or cost gate (the ``measured`` section): its verdict is re-derived whole from its per-round
+  values and margin (median of the per-round ratios new / legacy, its order-statistic interval at the
+  stored level; EQUIVALENT when the interval ends at or below ``max_ratio``, NOT_EQUIVALENT when it starts
+  above, else INCONCLUSIVE), and each suite's serving verdict, the section's verdict and its counts from
+  those checks (`harness.report.measured`).
 """
 from __future__ import annotations
 
@@ -168,6 +173,41 @@ def report_problems(doc: Mapping[str, Any]) -> list[str]:
     for key, value in doc["counts"].items():
         if key in counts and value != counts[key]:
             problems.append(f"counts.{key}: stored {value}, but the checks give {counts[key]}")
+    if doc.get("measured"):
+        problems += _measured_problems(doc["measured"])
+    return problems
+
+
+def _measured_problems(measured: Mapping[str, Any]) -> list[str]:
+    from harness.report.measured import derive_gate, measured_counts, serving_verdict
+
+    problems = []
+    for s in measured["suites"]:
+        for c in s["checks"]:
+            where = f"measured: suite {s['suite']!r}, serving gate {c['id']!r}"
+            if is_error(c):
+                if c["verdict"] == _EQ:
+                    problems.append(f"{where}: stored EQUIVALENT, but it records an error instead of a result")
+                continue
+            derived = derive_gate(c["details"])
+            if derived is None:
+                problems.append(f"{where}: its details lack the per-round values and margin it was judged on")
+            elif derived[0] != c["verdict"]:
+                verdict, ratio, lo, hi = derived
+                problems.append(f"{where}: stored {c['verdict']}, but its rounds give {verdict} (ratio "
+                                f"{fmt_num(ratio)}, interval {fmt_ci([lo, hi])}, allowed <= "
+                                f"{fmt_num(c['details']['max_ratio'])})")
+        if s["verdict"] != serving_verdict(s["checks"]):
+            problems.append(f"measured: suite {s['suite']!r}: stored serving verdict {s['verdict']}, but its "
+                            f"gates give {serving_verdict(s['checks'])}")
+    verdicts = [Verdict(s["verdict"]) for s in measured["suites"] if s["verdict"] is not None]
+    derived = combine(verdicts).value if verdicts else None
+    if measured["verdict"] != derived:
+        problems.append(f"measured.verdict: stored {measured['verdict']}, but its suites give {derived}")
+    counts = measured_counts(measured["suites"])
+    for key, value in measured["counts"].items():
+        if key in counts and value != counts[key]:
+            problems.append(f"measured.counts.{key}: stored {value}, but the checks give {counts[key]}")
     return problems
 
 

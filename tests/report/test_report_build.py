@@ -29,8 +29,9 @@ def test_document_is_schema_valid_and_has_fixed_top_level_order(suite_results):
     doc = build_report(suite_results)
     jsonschema.Draft202012Validator(SCHEMA).validate(doc)  # the library, not our wrapper
     assert list(doc) == ["schema_version", "tool", "suites_source", "verdict", "counts", "sample", "selection",
-                         "environment", "suites"]
-    assert doc["schema_version"] == "2.0" and doc["tool"]["name"] == "parity-harness"
+                         "environment", "suites", "measured"]
+    assert doc["schema_version"] == "2.1" and doc["tool"]["name"] == "parity-harness"
+    assert doc["measured"] is None  # nothing measured: the key is there, null
 
 
 def test_verdict_and_counts(suite_results, make_result):
@@ -180,7 +181,7 @@ def test_selection_is_recorded_after_sample_and_is_optional_for_old_documents(ma
     doc = build_report([make_result()], selection=SELECTION)
     jsonschema.Draft202012Validator(SCHEMA).validate(doc)
     assert list(doc) == ["schema_version", "tool", "suites_source", "verdict", "counts", "sample", "selection",
-                         "environment", "suites"]
+                         "environment", "suites", "measured"]
     assert doc["selection"] == SELECTION
     full = build_report([make_result()])
     assert full["selection"] is None

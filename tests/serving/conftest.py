@@ -81,3 +81,63 @@ def serve_project(tmp_path, monkeypatch):
         return suites
 
     return write_suite
+
+
+@pytest.fixture
+def serve_golden(tmp_path, monkeypatch):
+    """The tiny golden dataset ``servetiny`` (2,000 rows), found through PARITY_GOLDEN_DIR."""
+    golden = _write_tiny_dataset(tmp_path / "golden")
+    monkeypatch.setenv("PARITY_GOLDEN_DIR", str(golden))
+    return golden
+
+
+# A suite file declaring serving gates the way a user does (Suite(serving=...)), for runs of both shells
+# in a subprocess; the new side sleeps NEW_DELAY_S per call.
+GATED_SUITE = '''
+import time
+
+import numpy as np
+
+from harness.protocol import ModelPair
+from harness.serving import CostGate, ServingGate
+from harness.suite import MetricGate, Suite
+
+
+class Side:
+    def __init__(self, name, delay_s):
+        self.name, self.delay_s = name, delay_s
+
+    def featurize(self, batch):
+        return None
+
+    def predict(self, batch):
+        time.sleep(self.delay_s)
+        return 1.0 / (1.0 + np.exp(-batch["x"].to_numpy()))
+
+    def config(self):
+        return {{}}
+
+
+def make_pair(dataset):
+    return ModelPair(Side("legacy", {legacy_delay!r}), Side("new", {new_delay!r}))
+
+
+SUITE = Suite(name={name!r}, description="tiny pair with serving gates", dataset="servetiny", pair=make_pair,
+              label="click", metrics=[MetricGate("auc", 0.05)],
+              serving=[ServingGate("p99", batch_size=1, max_ratio=1.5, reason="the online path's tail budget"),
+                       CostGate("time_per_1k", batch_size=32, max_ratio=1.5, reason="fleet sizing")])
+'''
+
+
+def write_gated_suite(folder: Path, name: str = "gated", *, legacy_delay: float = 0.0,
+                      new_delay: float = 0.0) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"test_{name}.py"
+    path.write_text(GATED_SUITE.format(name=name, legacy_delay=legacy_delay, new_delay=new_delay), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def gated_suite():
+    """``gated_suite(folder, name=..., legacy_delay=..., new_delay=...)`` writes GATED_SUITE there."""
+    return write_gated_suite

@@ -1,0 +1,209 @@
+"""The "Serving and cost" section of report.md and report.html, from the document's ``measured`` section.
+
+Everything drawn from ``measured`` varies from run to run, so each rendered piece of it sits between
+`MEASURED_BEGIN` / `MEASURED_END` markers (HTML comments, invisible in both renderings):
+`harness.report.measured.strip_measured_text` removes them and leaves the byte-identical rest. The
+suites table gets a serving column only when some suite's serving gates ran (whether they ran is
+deterministic; their verdict is inside markers).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+
+from harness.report.format import DASH, fmt_count, fmt_num, plural
+from harness.report.measured import MEASURED_BEGIN, MEASURED_END
+from harness.report.svg_serving import cost_bars, latency_cdf, throughput_plot
+
+__all__ = ["has_serving", "html_section", "html_serving_cell", "markdown_headline", "markdown_section",
+           "markdown_serving_cell", "wrap"]
+
+_SIDES = ("legacy", "new")
+_LAT = ("p50", "p90", "p99", "p99.9", "max")
+_LAT_HEADER = ["batch", "side", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "predictions/s",
+               "CPU s / 1k", "peak RSS MB", "open-loop p99 ms", "errors", "timeouts"]
+_GATE_HEADER = ["suite", "gate", "ratio new / legacy", "interval", "allowed", "verdict", "reason"]
+_COST_HEADER = ["suite", "stage", "wall s", "CPU s", "peak RSS MB"]
+
+
+def wrap(text: str) -> str:
+    return f"{MEASURED_BEGIN}{text}{MEASURED_END}"
+
+
+def _suites(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return list((doc.get("measured") or {}).get("suites") or [])
+
+
+def has_serving(doc: Mapping[str, Any]) -> bool:
+    """Whether any suite's serving gates ran (the suites table then gets a serving column)."""
+    return any(s["checks"] for s in _suites(doc))
+
+
+def _entry(doc: Mapping[str, Any], suite: str) -> Mapping[str, Any] | None:
+    return next((s for s in _suites(doc) if s["suite"] == suite), None)
+
+
+def _latency_rows(serving: Mapping[str, Any]) -> list[list[str]]:
+    rows = []
+    for b, per_side in sorted(serving["batch_sizes"].items(), key=lambda kv: int(kv[0])):
+        for side in _SIDES:
+            e = per_side.get(side) or {}
+            m = e.get("median") or {}
+            rows.append([b, side, *[fmt_num(m.get(k)) for k in _LAT], fmt_num(m.get("predictions_per_s")),
+                         fmt_num(m.get("cpu_per_1k")), fmt_num(m.get("peak_rss")),
+                         fmt_num((e.get("open_ms") or {}).get("p99")), fmt_count(e.get("errors")),
+                         fmt_count(e.get("timeouts"))])
+    return rows
+
+
+def _gate_row(suite: str, c: Mapping[str, Any]) -> list[str]:
+    d = c.get("details") or {}
+    if "error" in d:
+        return [suite, c["id"], DASH, DASH, DASH, c["verdict"] + " (error)", c["summary"]]
+    level = d.get("level")
+    interval = f"[{fmt_num(d.get('lo'))}, {fmt_num(d.get('hi'))}]" + (
+        f" ({fmt_num(100 * level)}%)" if isinstance(level, (int, float)) and level < 1 else " (exact)")
+    return [suite, c["id"], fmt_num(d.get("ratio")), interval, f"\u2264 {fmt_num(d.get('max_ratio'))}x",
+            c["verdict"] + ("" if c["gated"] else " (not gated)"), d.get("reason") or ""]
+
+
+def _cost_rows(s: Mapping[str, Any]) -> list[list[str]]:
+    rows = []
+    for stage, f in (s.get("cost") or {}).items():
+        scope = f.get("peak_rss_scope")
+        rss = fmt_num(f.get("peak_rss_mb")) + (f" ({scope})" if scope and f.get("peak_rss_mb") is not None else "")
+        rows.append([s["suite"], stage, fmt_num(f.get("wall_s")), fmt_num(f.get("cpu_s")),
+                     rss if f.get("peak_rss_mb") is not None else DASH])
+    return rows
+
+
+def _config_text(serving: Mapping[str, Any]) -> str:
+    cfg = serving.get("config") or {}
+    sides = serving.get("sides") or {}
+    kinds = ", ".join(f"{s}: {(sides.get(s) or {}).get('kind', DASH)}" for s in _SIDES)
+    return (f"{plural(cfg.get('repeats', 0), 'interleaved round')} (ABBA) of {fmt_num(cfg.get('duration_s'))} s "
+            f"closed loop ({plural(cfg.get('concurrency', 1), 'client')}) + open loop per side and batch size; "
+            f"{kinds}")
+
+
+# -- Markdown ---------------------------------------------------------------------------------------------
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    def cell(v: Any) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(cell(c) for c in r) + " |" for r in rows]
+
+
+def markdown_headline(doc: Mapping[str, Any]) -> list[str]:
+    """The serving verdict under the parity headline (measured: inside markers); nothing when no serving
+    gate ran."""
+    m = doc.get("measured") or {}
+    if not has_serving(doc):
+        return []
+    c = m["counts"]
+    return [wrap(f"**Serving and cost gates: {m['verdict']}** \u2014 {plural(c['checks'], 'gate')}, "
+                 f"{fmt_count(c['failing'])} failing (measured: not part of the parity verdict above; the exit "
+                 "status counts both)"), ""]
+
+
+def markdown_serving_cell(doc: Mapping[str, Any], suite: str) -> str:
+    e = _entry(doc, suite)
+    if not e or not e["checks"]:
+        return DASH
+    return wrap(f"**{e['verdict']}**" if e["verdict"] != "EQUIVALENT" else str(e["verdict"]))
+
+
+def markdown_section(doc: Mapping[str, Any]) -> list[str]:
+    """"### Serving and cost": per suite the latency table, the gates, the cost per stage (tables only:
+    the pictures are in report.html)."""
+    suites = _suites(doc)
+    if not suites:
+        return []
+    lines = ["### Serving and cost", "", "_Measured on the machine that ran the suites: varies from run to run "
+             "(the report's `measured` section). Latency: closed loop, medians over rounds; report.html draws "
+             "the CDFs, throughput and cost._", ""]
+    gates = [_gate_row(s["suite"], c) for s in suites for c in s["checks"]]
+    body: list[str] = []
+    if gates:
+        body += ["**Serving and cost gates** (median of per-round ratios new / legacy, order-statistic interval)",
+                 "", *_md_table(_GATE_HEADER, gates), ""]
+    for s in suites:
+        if s.get("serving"):
+            body += [f"**{s['suite']}**: {_config_text(s['serving'])}", "",
+                     *_md_table(_LAT_HEADER, _latency_rows(s["serving"])), ""]
+    cost = [r for s in suites for r in _cost_rows(s)]
+    if cost:
+        body += ["**Cost per stage**", "", *_md_table(_COST_HEADER, cost), ""]
+    return lines + [MEASURED_BEGIN, "", *body, MEASURED_END, ""]
+
+
+# -- HTML -------------------------------------------------------------------------------------------------
+
+def _e(v: Any) -> str:
+    return escape(str(v), quote=True)
+
+
+def _html_table(header: list[str], rows: list[list[str]], *, table_id: str, numeric: tuple[int, ...] = ()) -> str:
+    out = [f'<div class="scroll"><table id="{_e(table_id)}"><thead><tr>'
+           + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr></thead><tbody>"]
+    for r in rows:
+        out.append("<tr>" + "".join(f'<td class="num">{_e(c)}</td>' if i in numeric else f"<td>{_e(c)}</td>"
+                                    for i, c in enumerate(r)) + "</tr>")
+    return "\n".join(out + ["</tbody></table></div>"])
+
+
+def _html_verdict(verdict: Any) -> str:
+    return f'<span class="v-{_e(verdict)}">{_e(verdict)}</span>'
+
+
+def html_serving_cell(doc: Mapping[str, Any], suite: str) -> str:
+    e = _entry(doc, suite)
+    if not e or not e["checks"]:
+        return _e(DASH)
+    return wrap(_html_verdict(e["verdict"]) if e["verdict"] else _e(DASH))
+
+
+def html_section(doc: Mapping[str, Any]) -> str:
+    """<h2>Serving and cost</h2>: the serving verdict, the gates, per suite the latency CDF per batch size
+    (log axis), throughput against batch size and the latency table, then the cost per stage (table and
+    bars)."""
+    suites = _suites(doc)
+    if not suites:
+        return ""
+    m = doc["measured"]
+    parts = ['<section id="serving"><h2>Serving and cost</h2>',
+             '<p class="muted">Measured on the machine that ran the suites: varies from run to run (the report\'s '
+             "<code>measured</code> section, outside its byte-identity contract). The serving verdict is not part "
+             "of the parity verdict; the exit status counts both.</p>", MEASURED_BEGIN]
+    if has_serving(doc):
+        parts.append(f'<p id="serving-verdict" data-verdict="{_e(m["verdict"])}">Serving and cost gates: '
+                     f'{_html_verdict(m["verdict"])} \u2014 {_e(plural(m["counts"]["checks"], "gate"))}, '
+                     f'{_e(fmt_count(m["counts"]["failing"]))} failing</p>')
+        parts.append(_html_table(_GATE_HEADER, [_gate_row(s["suite"], c) for s in suites for c in s["checks"]],
+                                 table_id="serving-gates", numeric=(2, 3, 4)))
+    for i, s in enumerate(suites):
+        serving = s.get("serving")
+        if not serving:
+            continue
+        slug = f"serving-{i}"
+        plots = [f'<figure>{latency_cdf(per, plot_id=f"{slug}-cdf-{b}", title=f"Latency CDF, batch {b}")}'
+                 f"<figcaption>{_e(s['suite'])}: latency at batch {_e(b)}, both sides</figcaption></figure>"
+                 for b, per in sorted(serving["batch_sizes"].items(), key=lambda kv: int(kv[0]))]
+        plots.append(f'<figure>{throughput_plot(serving["batch_sizes"], plot_id=f"{slug}-throughput")}'
+                     f"<figcaption>{_e(s['suite'])}: predictions per second against batch size</figcaption></figure>")
+        parts += [f"<h3>{_e(s['suite'])}</h3>", f'<p class="muted">{_e(_config_text(serving))}</p>',
+                  '<div class="plots">' + "".join(plots) + "</div>",
+                  _html_table(_LAT_HEADER, _latency_rows(serving), table_id=f"{slug}-latency",
+                              numeric=tuple(range(2, 13)))]
+    cost = [r for s in suites for r in _cost_rows(s)]
+    if cost:
+        parts += ["<h3>Cost per stage</h3>", _html_table(_COST_HEADER, cost, table_id="cost-per-stage",
+                                                         numeric=(2, 3, 4))]
+        bars = ["<figure>" + cost_bars(s["cost"], plot_id=f"cost-{i}", title="CPU s per stage: " + s["suite"])
+                + "</figure>" for i, s in enumerate(suites) if s.get("cost")]
+        parts.append('<div class="plots">' + "".join(bars) + "</div>")
+    parts += [MEASURED_END, "</section>"]
+    return "\n".join(parts)

@@ -1,0 +1,80 @@
+"""A suite's serving and cost gates as part of a suite run (`harness.session`): bounded defaults, the
+measured section of the report, and the serving stage's cost per side.
+
+A suite run measures both sides **in this process** on the suite's scored golden rows, right after the
+accuracy checks, with the pair the run already built (nothing is trained twice). `parity serve-bench`
+measures the same way with longer runs, or with each side behind its own server (`--serve`,
+`--endpoint`); the gates and their verdict rule are the same (`harness.serving.gates`).
+
+Bounded by default so that ``pytest parity_suites`` stays within its budget: only the batch sizes the
+gates need (and 1, for the batch-1 latency CDF), 5 interleaved rounds (ABBA; the fewest for a 90 %
+interval of the median ratio), each run 0.2 s of closed loop and 0.2 s of open loop per side, 3 warm-up
+requests. Per suite: 5 rounds x |batch sizes| x 2 sides x (~0.4 s + warm-up), about 10 s for two batch
+sizes (cold start is measured only when a gate asks for it: reloading a SavedModel costs seconds).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from harness.serving.bench import SIDES, BenchConfig, in_process_side, run_bench
+from harness.serving.gates import CostGate, ServingGate
+
+__all__ = ["SUITE_RUN", "bench_config", "measured_serving", "run_suite_serving", "serving_stage_cost"]
+
+# The bounded defaults of a suite run (see the module docstring for what they cost).
+SUITE_RUN = {"duration_s": 0.2, "repeats": 5, "warmup_requests": 3, "max_requests": 2000, "timeout_s": 5.0}
+
+
+def bench_config(gates: Sequence[ServingGate | CostGate], **overrides: Any) -> BenchConfig:
+    """The suite run's plan for ``gates``: batch 1 plus every batch size a gate names, bounded runs."""
+    sizes = {1} | {g.batch_size for g in gates
+                   if isinstance(g, ServingGate) or g.metric in ("cpu_per_1k", "time_per_1k")}
+    return BenchConfig(batch_sizes=tuple(sorted(sizes)), **{**SUITE_RUN, **overrides})
+
+
+def run_suite_serving(gates: Sequence[ServingGate | CostGate], pair: Any, frame: Any, *,
+                      cfg: BenchConfig | None = None) -> tuple[dict[str, Any], list[Any]]:
+    """Measure both sides of ``pair`` in process on ``frame``'s rows and judge ``gates``; returns the
+    report's serving entry (`measured_serving`) and the gates' `CheckResult` rows."""
+    cfg = cfg or bench_config(gates)
+    wants_cold = any(g.metric == "cold_start" for g in gates)
+    sides = {s: in_process_side(getattr(pair, s), frame) for s in SIDES}
+    if not wants_cold:
+        for s in SIDES:
+            sides[s].cold_start = None
+            sides[s].notes.append("cold start not measured (no gate on it; reloading costs seconds per round)")
+    doc, checks = run_bench(sides, cfg, gates=gates)
+    return measured_serving(doc), checks
+
+
+def measured_serving(doc: dict[str, Any]) -> dict[str, Any]:
+    """The serve-bench document as the report keeps it: configuration, sides, per batch size and side the
+    medians, the merged latency summaries, CDF points and the encoded HDR histogram, error and timeout
+    counts, and the gates' verdict. The per-round rows stay out (each gate's details keep the per-round
+    values it was judged on; the gates' rows and verdict are the suite's measured checks)."""
+    per_batch = {}
+    for b, per_side in doc["batch_sizes"].items():
+        per_batch[b] = {s: {k: v for k, v in per_side[s].items() if k != "rounds"} for s in SIDES}
+    return {"config": doc["config"], "sides": doc["sides"], "open_loop_qps": doc["open_loop_qps"],
+            "batch_sizes": per_batch, "stage_cost": serving_stage_cost(doc)}
+
+
+def serving_stage_cost(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The serving stage's cost per side (``serving:legacy`` / ``serving:new``), summed over every run of
+    the bench: wall seconds under load, CPU seconds of the serving process during the closed loops (in
+    process: this process's, the load generator included), and the highest peak RSS seen."""
+    out: dict[str, dict[str, Any]] = {}
+    for s in SIDES:
+        wall = cpu = 0.0
+        peak = math.nan
+        for per_side in doc["batch_sizes"].values():
+            for r in per_side[s]["rounds"]:
+                wall += r["closed"]["duration_s"] + (r.get("open") or {}).get("duration_s", 0.0)
+                cpu += r["cpu_s"] if math.isfinite(r["cpu_s"]) else 0.0
+                if r["peak_rss"] is not None and math.isfinite(r["peak_rss"]):
+                    peak = r["peak_rss"] if not math.isfinite(peak) else max(peak, r["peak_rss"])
+        out[f"serving:{s}"] = {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak,
+                               "peak_rss_scope": "process" if doc["sides"][s]["kind"] == "in_process" else "run"}
+    return out
