@@ -7,10 +7,12 @@ measures the same way with longer runs, or with each side behind its own server 
 `--endpoint`); the gates and their verdict rule are the same (`harness.serving.gates`).
 
 Bounded by default so that ``pytest parity_suites`` stays within its budget: only the batch sizes the
-gates need (and 1, for the batch-1 latency CDF), 5 interleaved rounds (ABBA; the fewest for a 90 %
-interval of the median ratio), each run 0.2 s of closed loop and 0.2 s of open loop per side, 3 warm-up
-requests. Per suite: 5 rounds x |batch sizes| x 2 sides x (~0.4 s + warm-up), about 10 s for two batch
-sizes (cold start is measured only when a gate asks for it: reloading a SavedModel costs seconds).
+gates need (and 1, for the batch-1 latency CDF), 9 interleaved rounds (ABBA), each run 0.15 s of closed
+loop and 0.15 s of open loop per side, 2 warm-up requests. Nine short rounds rather than five long ones:
+with 5 the 90 % interval of the median ratio is [min, max] of the rounds, so one round spoiled by the
+machine decides; with 9 it is [2nd, 8th], which drops one extreme on each side. Per suite: 9 rounds x
+|batch sizes| x 2 sides x (~0.3 s + warm-up), about 12-15 s for two batch sizes (cold start is measured
+only when a gate asks for it: reloading a SavedModel costs seconds per round).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from harness.serving.gates import CostGate, ServingGate
 __all__ = ["SUITE_RUN", "bench_config", "measured_serving", "run_suite_serving", "serving_stage_cost"]
 
 # The bounded defaults of a suite run (see the module docstring for what they cost).
-SUITE_RUN = {"duration_s": 0.2, "repeats": 5, "warmup_requests": 3, "max_requests": 2000, "timeout_s": 5.0}
+SUITE_RUN = {"duration_s": 0.15, "repeats": 9, "warmup_requests": 2, "max_requests": 2000, "timeout_s": 5.0}
 
 
 def bench_config(gates: Sequence[ServingGate | CostGate], **overrides: Any) -> BenchConfig:

@@ -69,6 +69,19 @@ def _pytest(project, *args: str):
     return project.run("suites", *args, env={"PARITY_BASELINE_DIR": ""})
 
 
+def _same_report(a, b) -> None:
+    """Two report folders hold the same report: byte for byte, except the measured section (cost per
+    stage, serving measurements: they measure the machine), which both have."""
+    from harness.report.measured import strip_measured_text, without_measured
+
+    docs = [json.loads((folder / "report.json").read_text()) for folder in (a, b)]
+    assert json.dumps(without_measured(docs[0])) == json.dumps(without_measured(docs[1]))
+    assert all(d["measured"] is not None for d in docs)
+    for name in ("report.md", "report.html"):
+        texts = [(folder / name).read_text() for folder in (a, b)]
+        assert strip_measured_text(texts[0]) == strip_measured_text(texts[1]), name
+
+
 @pytest.mark.slow  # two sessions of each shell, with the real runner and statistics
 def test_both_shells_write_the_same_report_bytes_and_exit_alike(project):
     _write_suites(project)
@@ -77,21 +90,20 @@ def test_both_shells_write_the_same_report_bytes_and_exit_alike(project):
     # NO_BASELINE for c_probes and probes_only: no judgement, exit 2 in both shells.
     assert cli.returncode == 2, cli.stdout + cli.stderr
     assert pyt.rc == 2, pyt.text
-    cli_doc = (project.path / "cli" / "report.json").read_bytes()
-    assert cli_doc == (project.path / "pyt" / "report.json").read_bytes()
-    doc = json.loads(cli_doc)
+    _same_report(project.path / "cli", project.path / "pyt")
+    doc = json.loads((project.path / "cli" / "report.json").read_bytes())
     by_suite = {s["suite"]: s for s in doc["suites"]}
     assert sorted(by_suite) == ["a_ok", "b_shifted", "c_probes", "probes_only"]
     gate = by_suite["c_probes"]["checks"][-1]
     assert gate["id"] == "upgrade/baseline" and gate["details"]["error"]["stage"] == "no_baseline"
     assert [c["id"] for c in by_suite["probes_only"]["checks"]] == ["upgrade/baseline"]
     assert "metrics/auc[device=mobile]" in [c["id"] for c in by_suite["a_ok"]["checks"]]
-    for name in ("report.md", "report.html"):
-        assert (project.path / "cli" / name).read_bytes() == (project.path / "pyt" / name).read_bytes(), name
-    # Cost per stage and side (measured, so not in the byte-identical report): beside it, from both shells.
+    # Cost per stage and side: in the report's measured section (outside the byte-identity), from both shells.
     for folder in ("cli", "pyt"):
-        perf = json.loads((project.path / folder / "performance.json").read_text())["suites"]
+        measured = json.loads((project.path / folder / "report.json").read_text())["measured"]
+        perf = {s["suite"]: s["cost"] for s in measured["suites"]}
         assert sorted(perf) == ["a_ok", "b_shifted", "c_probes"]  # suites that scored (not probes_only)
+        assert measured["verdict"] is None  # no serving gate declared
         stages = perf["a_ok"]
         assert {"load", "train", "predict:legacy", "predict:new", "featurize:legacy", "featurize:new",
                 "evaluate"} <= set(stages)
@@ -104,7 +116,7 @@ def test_both_shells_write_the_same_report_bytes_and_exit_alike(project):
     cli2 = _parity_run(project, "--report", "cli2")
     pyt2 = _pytest(project, "--parity-report", "pyt2")
     assert cli2.returncode == pyt2.rc == 1, cli2.stderr + pyt2.text  # b_shifted fails; the gates now pass
-    assert (project.path / "cli2" / "report.json").read_bytes() == (project.path / "pyt2" / "report.json").read_bytes()
+    _same_report(project.path / "cli2", project.path / "pyt2")
     doc2 = json.loads((project.path / "cli2" / "report.json").read_text())
     verdicts = {s["suite"]: s["verdict"] for s in doc2["suites"]}
     assert verdicts == {"a_ok": "EQUIVALENT", "b_shifted": "NOT_EQUIVALENT", "c_probes": "EQUIVALENT",
@@ -117,7 +129,7 @@ def test_a_suite_that_cannot_run_reads_the_same_in_both_shells(project):
     cli = _parity_run(project, "--report", "cli")
     pyt = _pytest(project, "--parity-report", "pyt")
     assert cli.returncode == pyt.rc == 2, cli.stderr + pyt.text
-    assert (project.path / "cli" / "report.json").read_bytes() == (project.path / "pyt" / "report.json").read_bytes()
+    _same_report(project.path / "cli", project.path / "pyt")
     assert "suite 'e_broken' could not run: RuntimeError: model file missing" in cli.stderr
     assert "suite 'e_broken' could not run: RuntimeError: model file missing" in pyt.out
 
