@@ -67,6 +67,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("bisect-pip-args", "bisect_pip_args", "options passed to pip install, split like a command line "
            "(write it with '=': --bisect-pip-args='--no-index --find-links=/wheels')", metavar="ARGS",
            type=lambda text: tuple(shlex.split(text))),
+    Option("stream", "stream", "read each suite's golden split in chunks (golden sets larger than memory): features "
+           "checked chunk by chunk, scores and evaluation columns kept compactly; the same report", flag=True),
+    Option("chunk-rows", "chunk_rows", "rows per chunk with --stream (default 65536; rounded up to whole batches "
+           "of the suite's batch_size)", metavar="N", type=int),
 )
 
 _BISECT_KNOBS = ("bisect_venvs", "bisect_packages", "bisect_requirements", "bisect_freeze", "bisect_pip_args")
@@ -101,6 +105,8 @@ class RunOptions:
     bisect_requirements: tuple[str, ...] = ()
     bisect_freeze: bool = False
     bisect_pip_args: tuple[str, ...] = ()
+    stream: bool = False
+    chunk_rows: int | None = None
     prefix: str = "--"
 
     def __post_init__(self) -> None:
@@ -122,6 +128,11 @@ class RunOptions:
         if self.bisect and self.update_baseline:
             raise ParityInputError(f"{p}bisect explains a change the check finds; {p}update-baseline records the "
                                    "baseline instead of checking it: use one of them")
+        if self.chunk_rows is not None and (isinstance(self.chunk_rows, bool) or not isinstance(self.chunk_rows, int)
+                                            or self.chunk_rows < 1):
+            raise ParityInputError(f"{p}chunk-rows must be a positive number of rows, got {self.chunk_rows!r}")
+        if self.chunk_rows is not None and not self.stream:
+            raise ParityInputError(f"{p}chunk-rows only used with {p}stream")
         bad = [r for r in self.bisect_requirements if "==" not in r or r.startswith("-")]
         if bad:
             raise ParityInputError(f"{p}bisect-requirements: expected name==version pins, got {bad}")
@@ -146,7 +157,7 @@ class RunOptions:
         kw["seed"] = 0 if kw["seed"] is None else kw["seed"]
         kw["update_baseline"] = bool(kw["update_baseline"])
         kw["no_serving"] = bool(kw["no_serving"])
-        for key in ("bisect", "bisect_freeze"):
+        for key in ("bisect", "bisect_freeze", "stream"):
             kw[key] = bool(kw[key])
         for key in ("bisect_packages", "bisect_requirements", "bisect_pip_args"):
             kw[key] = tuple(kw[key] or ())
