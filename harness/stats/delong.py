@@ -39,8 +39,8 @@ from scipy.stats import norm
 
 from harness.errors import ParityInputError
 from harness.stats._validation import as_binary_labels, as_scores, as_weights, check_alpha, check_same_length
-from harness.stats.intervals import (ap_structural_components, effective_df, logit_wald_difference, t_quantile,
-                                     weighted_ap_structural_components)
+from harness.stats.intervals import (ap_structural_components, effective_df, logit_wald_difference, logit_wald_limit,
+                                     t_quantile, weighted_ap_structural_components)
 from harness.stats.metrics import _dot
 
 __all__ = ["DeLongResult", "DeLongSingleResult", "delong_paired", "delong_single", "paired_average_precision",
@@ -146,7 +146,7 @@ def _p_beyond(r: DeLongResult, delta: float, alternative: str) -> float:
 
     def limit(q: float) -> float:  # memoized: the bracket search re-asks q = 0 on every doubling
         if q not in seen:
-            seen[q] = logit_wald_difference(r.auc_a, r.auc_b, r.var_a, r.var_b, r.cov, q)[pick] - delta
+            seen[q] = logit_wald_limit(r.auc_a, r.auc_b, r.var_a, r.var_b, r.cov, q, pick) - delta
         return seen[q]
 
     hi = 1.0

@@ -37,7 +37,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.special import expit, logit, ndtri, stdtrit
 
-__all__ = ["effective_df", "logit_interval", "logit_wald_difference", "t_quantile", "weighted_ap_structural_components"]
+__all__ = ["effective_df", "logit_interval", "logit_wald_difference", "logit_wald_limit", "t_quantile",
+           "weighted_ap_structural_components"]
 
 
 def _variance_df(x: np.ndarray) -> float:
@@ -103,17 +104,23 @@ def logit_wald_difference(theta_a: float, theta_b: float, var_a: float, var_b: f
     A side at 0 or 1 or with variance 0 is held fixed (its logit is infinite and it has no spread), so
     the interval is the other side's `logit_interval` shifted; both fixed gives ``(diff, diff)``.
     """
+    return (logit_wald_limit(theta_a, theta_b, var_a, var_b, cov, q, 0),
+            logit_wald_limit(theta_a, theta_b, var_a, var_b, cov, q, 1))
+
+
+def logit_wald_limit(theta_a: float, theta_b: float, var_a: float, var_b: float, cov: float, q: float,
+                     which: int) -> float:
+    """``logit_wald_difference(...)[which]`` (0 lower, 1 upper), computing only that limit: a root
+    search over the radius (DeLong's p-values) needs one limit per evaluation."""
     d = float(theta_b - theta_a)
     free_a = var_a > 0 and 0.0 < theta_a < 1.0
     free_b = var_b > 0 and 0.0 < theta_b < 1.0
     if not (free_a and free_b):
         if free_b:
-            lb, ub = logit_interval(theta_b, math.sqrt(var_b), q)
-            return (float(lb - theta_a), float(ub - theta_a))
+            return float(logit_interval(theta_b, math.sqrt(var_b), q)[which] - theta_a)
         if free_a:
-            la, ua = logit_interval(theta_a, math.sqrt(var_a), q)
-            return (float(theta_b - ua), float(theta_b - la))
-        return (d, d)
+            return float(theta_b - logit_interval(theta_a, math.sqrt(var_a), q)[1 - which])
+        return d
     ja, jb = 1.0 / (theta_a * (1.0 - theta_a)), 1.0 / (theta_b * (1.0 - theta_b))
     s = np.array([[var_a * ja * ja, cov * ja * jb], [cov * ja * jb, var_b * jb * jb]])
     w, v = np.linalg.eigh(s)
@@ -127,18 +134,16 @@ def logit_wald_difference(theta_a: float, theta_b: float, var_a: float, var_b: f
     # g has no stationary point inside (its gradient never vanishes), so the range is attained on the
     # boundary: a grid over the angle, then two zooms around the best angle (step 2 pi / 720 / 100^2,
     # far below any statistical precision since g is flat at its extremes).
-    limits = []
-    for sign in (1.0, -1.0):
-        vals = sign * g(_ANGLES)
-        t0, step = float(_ANGLES[int(np.argmin(vals))]), float(_ANGLES[1])
-        best = float(vals.min())
-        for _ in range(2):
-            t = np.linspace(t0 - step, t0 + step, 201)
-            vals = sign * g(t)
-            k = int(np.argmin(vals))
-            t0, step, best = float(t[k]), float(t[1] - t[0]), min(best, float(vals[k]))
-        limits.append(sign * best)
-    return (min(float(limits[0]), d), max(float(limits[1]), d))
+    sign = 1.0 if which == 0 else -1.0
+    vals = sign * g(_ANGLES)
+    t0, step = float(_ANGLES[int(np.argmin(vals))]), float(_ANGLES[1])
+    best = float(vals.min())
+    for _ in range(2):
+        t = np.linspace(t0 - step, t0 + step, 201)
+        vals = sign * g(t)
+        k = int(np.argmin(vals))
+        t0, step, best = float(t[k]), float(t[1] - t[0]), min(best, float(vals[k]))
+    return min(float(sign * best), d) if which == 0 else max(float(sign * best), d)
 
 
 # ----------------------------------------------------------------------------------------------

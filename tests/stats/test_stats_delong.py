@@ -485,3 +485,19 @@ def test_weighted_ap_refuses_too_few_weighted_rows_and_bad_weights():
         paired_average_precision_weighted(y, a, b, sample_weight=[1, -1, 1, 1, 1, 1])
     with pytest.raises(ParityInputError, match="sample_weight"):
         paired_average_precision_weighted(y, a, b, sample_weight=[1, 1, 1])
+
+
+def test_one_limit_of_the_logit_wald_interval_is_that_limit_of_the_pair():
+    """DeLong's p-value search evaluates one limit at a time (`logit_wald_limit`); it must be the same
+    number, bit for bit, as that limit of `logit_wald_difference` (free sides, fixed sides, no spread)."""
+    from harness.stats.intervals import logit_wald_difference, logit_wald_limit
+
+    rng = np.random.default_rng(4)
+    cases = [(0.0, 0.7, 0.0, 1e-4, 0.0, 1.9), (0.8, 1.0, 2e-4, 0.0, 0.0, 1.6), (0.6, 0.6, 0.0, 0.0, 0.0, 2.0)]
+    for _ in range(40):
+        ta, tb = rng.uniform(0.05, 0.99, 2)
+        va, vb = rng.uniform(1e-6, 1e-3, 2)
+        cases.append((ta, tb, va, vb, rng.uniform(-0.9, 0.9) * np.sqrt(va * vb), rng.uniform(0.0, 5.0)))
+    for args in cases:
+        pair = logit_wald_difference(*args)
+        assert (logit_wald_limit(*args, 0), logit_wald_limit(*args, 1)) == pair
