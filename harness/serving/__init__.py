@@ -7,7 +7,9 @@ their cost (CPU, memory, disk, cold start), and gates on the ratios new / legacy
 * `server`: a local REST predict server over a SavedModel or a scorer, in its own process,
 * `cost`: CPU seconds, peak RSS, artifact size; `measure_stage` for the runner's stages,
 * `gates`: `ServingGate` / `CostGate` and their verdicts on interleaved repeats,
-* `bench`: the measurement plan that `parity serve-bench` runs.
+* `bench`: the measurement plan that `parity serve-bench` runs,
+* `suite_run`: the same plan, bounded, as part of a suite run (the gates as items of both shells, their
+  measurements in the report's measured section).
 
 Nothing here imports TensorFlow at module level; the server imports it only to serve a SavedModel.
 """

@@ -68,7 +68,7 @@ def test_gate_ids_are_planned_after_the_suite_s_other_ids(serve_golden):
 
 
 def test_a_10x_stall_in_the_new_side_is_not_equivalent_on_p99_and_leaves_the_accuracy_verdict(serve_golden):
-    session, ids, outcomes, final = _run(_suite([P99], legacy_delay=0.005, new_delay=0.05))
+    session, ids, outcomes, final = _run(_suite([P99], legacy_delay=0.025, new_delay=0.25))
     assert outcomes["serving/p99@1"].check.verdict.value == "NOT_EQUIVALENT"
     assert not outcomes["serving/p99@1"].passed
     assert "serving/p99@1: new / legacy p99 at batch 1 exceeds 1.5x" in outcomes["serving/p99@1"].text
@@ -178,7 +178,7 @@ def test_both_shells_skip_with_no_serving_and_write_the_same_report(serve_golden
 
 
 def test_pytest_fails_the_stalled_gate_as_an_item_and_prints_the_serving_table(serve_golden, tmp_path, gated_suite):
-    gated_suite(tmp_path / "suites", legacy_delay=0.005, new_delay=0.05)
+    gated_suite(tmp_path / "suites", legacy_delay=0.025, new_delay=0.25)
     r = _pytest(tmp_path, serve_golden, "--parity-report", "rep")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "FAILED suites/test_gated.py::serving/p99@1" in r.stdout, r.stdout
