@@ -23,7 +23,7 @@ from harness.plots import plot_data
 from harness.progress import bar as progress_bar
 from harness.progress import enabled as progress_enabled
 from harness.results import CheckResult, SuiteResult
-from harness.suite import Suite, check_declaration
+from harness.suite import Suite, check_declaration, check_feature_declaration, check_labels
 
 __all__ = ["run_suite", "slice_values", "score_frame"]
 
@@ -91,6 +91,34 @@ def _featurize(side: Any, batch: pd.DataFrame) -> pd.DataFrame | None:
     if len(feats) != len(batch):
         raise ScorerError(f"{side.name}.featurize returned {len(feats)} rows for a batch of {len(batch)}")
     return feats.reset_index(drop=True)
+
+
+def _prepare_pair(suite: Suite, pair: Any, dataset: Any, frame: pd.DataFrame) -> None:
+    """Check the suite's feature declaration against what each side will produce, and fit the sides the
+    pair leaves to the runner (`ModelPair.fit`), in that order, so a wrong declaration costs no training.
+    Sides that can only name their features once fitted (an unfitted scikit-learn transformer; a side
+    without ``feature_names``, asked by featurizing the first row) are checked right after fitting,
+    before any row is scored."""
+    from harness.protocol import ModelPair, feature_names
+
+    pending = isinstance(pair, ModelPair) and bool(pair.fit)
+    sides = {"legacy": pair.legacy, "new": pair.new}
+    before = {role: feature_names(side) for role, side in sides.items()} if suite.features else {}
+    if suite.features:
+        check_feature_declaration(suite, before, when="checked before training" if pending else
+                                  "checked when the pair was built, before scoring")
+    if pending:
+        pair.fit_pending(dataset)
+    if suite.features and None in before.values():
+        after = dict(before)
+        for role, side in sides.items():
+            if after[role] is None:
+                after[role] = feature_names(side)
+            if after[role] is None:
+                feats = _featurize(side, frame.iloc[:1].reset_index(drop=True))
+                after[role] = [] if feats is None else [str(c) for c in feats.columns]
+        check_feature_declaration(suite, after, when="checked after training, before scoring: a side named its "
+                                  "features only once fitted")
 
 
 def score_frame(pair: Any, frame: pd.DataFrame, *, key: str, batch_size: int, want_features: bool,
@@ -179,12 +207,14 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any,
         dataset = load_dataset(suite.dataset, root=root)
         full = dataset.frame(suite.split)
         check_declaration(suite, root=root)  # before the pair is built: training can take minutes
+        check_labels(suite, full)
         frame = _sample(full, sample, seed)
         if len(frame) == 0:
             raise ParityInputError(f"suite {suite.name!r}: split {suite.split!r} of {suite.dataset!r} has no rows")
     stages.next("building the model pair (training, export)")
     with measure_stage("train") as cost["train"]:  # both sides: the pair factory builds them together
         pair = suite.pair(dataset)
+        _prepare_pair(suite, pair, dataset, frame)  # the feature declaration, then the runner's own fits
 
     stages.next(f"scoring {len(frame):,} rows with both sides")
     with progress_bar(f"scoring {suite.name}", total=len(frame), unit="row") as bar:

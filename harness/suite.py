@@ -334,7 +334,7 @@ def check_labels(suite: Suite, frame: Any) -> None:
         if task in tasks and bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise ParityInputError(f"{where}: metrics {tasks[task]} need {what}, but row {i} of split "
-                                   f"{suite.split!r} holds {values[i]!r} ({int(bad.sum())} such rows)")
+                                   f"{suite.split!r} holds {values[i].item()!r} ({int(bad.sum())} such rows)")
 
 
 def check_feature_declaration(suite: Suite, produced: Mapping[str, Sequence[str] | None], *, when: str) -> None:
