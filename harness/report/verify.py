@@ -193,9 +193,9 @@ def _measured_problems(measured: Mapping[str, Any]) -> list[str]:
             if derived is None:
                 problems.append(f"{where}: its details lack the per-round values and margin it was judged on")
             elif derived[0] != c["verdict"]:
-                verdict, ratio, lo, hi = derived
+                verdict, ratio, lo, hi = (v if isinstance(v, str) or v == v else None for v in derived)
                 problems.append(f"{where}: stored {c['verdict']}, but its rounds give {verdict} (ratio "
-                                f"{fmt_num(ratio)}, interval {fmt_ci([lo, hi])}, allowed <= "
+                                f"{fmt_num(ratio)}, interval [{fmt_num(lo)}, {fmt_num(hi)}], allowed <= "
                                 f"{fmt_num(c['details']['max_ratio'])})")
         if s["verdict"] != serving_verdict(s["checks"]):
             problems.append(f"measured: suite {s['suite']!r}: stored serving verdict {s['verdict']}, but its "
