@@ -1,0 +1,306 @@
+"""A suite run whose golden split is streamed: ``parity run --stream`` / ``pytest --parity-stream``.
+
+The in-memory run (`harness.runner`) reads the whole split into one frame, keeps both sides' feature
+frames and checks them at the end. Here the split is read in chunks (pyarrow dataset batches, no
+read-ahead), both sides score and featurize chunk by chunk, and what each check needs is kept compactly:
+
+- features: one `FeatureMerge` per feature, fed by `check_features` on each chunk (counts of rows and
+  mismatches, the largest absolute / relative / ULP error, the first mismatching rows in file order),
+  so the feature frames and the raw columns never exist for the whole split;
+- alignment, predictions, metrics, plots: each side's scores keyed by row key (16 bytes a row) and the
+  evaluation columns (key, labels, group, weight, slice columns); duplicated and missing keys across
+  chunks are found by the same `align_scores` on the whole key set, and the rank metrics, Spearman
+  and top-k per query (which need every row of a query together, whichever chunk it came in) run on
+  those compact rows. They are then checked by the runner's own evaluation step
+  (`harness.runner._evaluate`), on the same arrays in the same order, so the report is the in-memory
+  run's byte for byte (tests/scale/test_scale_suite_stream.py).
+
+Chunks are cut at multiples of the suite's ``batch_size`` counted from the first (sampled) row, so
+every batch a side scores holds exactly the rows it holds in memory (a model's float result may
+depend on its batch). A side that raises mid-stream stops the run with a `ScorerError` naming the
+side, the chunk, its row range and key range; the suite then reports errors only (exit 2), never a
+partial result as complete.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import GoldenDataError, ParityInputError, ScorerError
+from harness.results import CheckResult
+from harness.scale.stream import DEFAULT_CHUNK_ROWS
+from harness.verdicts import Verdict
+
+__all__ = ["FeatureMerge", "run_suite_streamed"]
+
+
+class FeatureMerge:
+    """The `check_feature` result of one feature over all chunks, from the chunks' own results."""
+
+    def __init__(self, n_examples: int = 5) -> None:
+        self._first: CheckResult | None = None
+        self._details: dict[str, Any] | None = None
+        self._n_examples = n_examples
+        self._rel: list[float] = []
+
+    def add(self, part: CheckResult) -> None:
+        d = part.details
+        if self._first is None:
+            self._first, self._details = part, dict(d)
+            self._rel = [d.get("max_rel_err")]
+            return
+        if "missing_on" in d:  # a side without the feature: the same result whatever the chunk
+            return
+        acc = self._details
+        acc["n"] += d["n"]
+        acc["n_mismatch"] += d["n_mismatch"]
+        if d.get("max_abs_err") is not None:
+            acc["max_abs_err"] = max(acc["max_abs_err"], d["max_abs_err"])
+            acc["max_ulp"] = max(acc["max_ulp"], d["max_ulp"])
+            self._rel.append(d["max_rel_err"])
+        if len(acc["examples"]) < self._n_examples:
+            acc["examples"] = (acc["examples"] + d["examples"])[:self._n_examples]
+
+    def result(self) -> CheckResult:
+        if self._first is None:
+            raise ValueError("FeatureMerge: no chunk was added")
+        d = self._details
+        if "missing_on" in d:
+            return self._first
+        n, n_mismatch = d["n"], d["n_mismatch"]
+        if d.get("max_abs_err") is not None:
+            rel = [r for r in self._rel if r == r]
+            d["max_rel_err"] = max(rel) if rel else float("nan")  # np.nanmax over all rows
+        d["match_rate"] = 1.0 - n_mismatch / n if n else 1.0
+        return _feature_check(d)
+
+
+def _feature_check(details: dict[str, Any]) -> CheckResult:
+    # check_feature's verdict, summary and message, from the merged numbers
+    from harness.checks._format import table
+    from harness.checks.features import _raw_text
+
+    name, n, n_mismatch = details["feature"], details["n"], details["n_mismatch"]
+    categorical = details["type"] == "categorical"
+    examples = details["examples"]
+    if categorical:
+        tol = "exact match"
+    else:
+        unit = "" if details["ulp_dtype"] == "float64" else f" {details['ulp_dtype']}"
+        t = details["tolerance"]
+        tol = f"<= {t['max_ulp']}{unit} ULP or |err| <= {t['atol']:g}"
+    verdict = Verdict.EQUIVALENT if n_mismatch == 0 and n > 0 else Verdict.NOT_EQUIVALENT
+    summary = f"{name}: {n - n_mismatch}/{n} rows match ({tol})"
+    message = ""
+    if n == 0:
+        message = f"feature {name!r}: no rows to compare"
+    elif n_mismatch:
+        lines = [
+            f"feature {name!r} out of parity: {n_mismatch} of {n} rows differ ({n_mismatch / n:.4%}); tolerance: {tol}.",
+            "Fix: make the TF featurization compute this feature exactly as the legacy one (boundaries, vocabulary, "
+            "hash, dtype).",
+        ]
+        if not categorical:
+            lines.append(
+                f"max |err| {details['max_abs_err']:.6g}, max rel err {details['max_rel_err']:.6g}, "
+                f"max ULP distance {details['max_ulp']} (in {details['ulp_dtype']} ULPs)"
+            )
+        lines.append("first mismatching rows:")
+        lines.append(table([{"key": e["key"], "legacy": e["legacy"], "new": e["new"], "raw": _raw_text(e.get("raw"))}
+                            for e in examples], ["key", "legacy", "new", "raw"]))
+        message = "\n".join(lines)
+    return CheckResult(id=f"features/{name}", kind="feature", verdict=verdict, summary=summary, message=message,
+                       details=details)
+
+
+def _split_path(dataset: Any, split: str):
+    from harness.golden.manifest import resolve_inside
+
+    entry = dataset.manifest["splits"][split]
+    return resolve_inside(dataset.root, entry["file"], what=f"golden dataset {dataset.name!r} split {split!r}")
+
+
+def _eval_columns(suite: Any, dataset: Any) -> list[str]:
+    cols = [dataset.key, suite.label, dataset.group, dataset.weight if suite.use_weights else None]
+    cols += [c for key in suite.slices for c in key]
+    return [c for c in dict.fromkeys(cols) if c]
+
+
+def _read_columns(path, columns: list[str], chunk_rows: int) -> pd.DataFrame:
+    """The evaluation columns of the whole split (compact: no raw feature is read)."""
+    import pyarrow as pa
+
+    tables = [pa.Table.from_batches([b]) for b in _batches(path, columns, chunk_rows)]
+    table = pa.concat_tables(tables) if tables else None
+    if table is None:
+        return pd.DataFrame({c: [] for c in columns})
+    return table.to_pandas()
+
+
+def _batches(path, columns: list[str] | None, chunk_rows: int):
+    from harness.scale.stream import _dataset
+
+    ds = _dataset(path)
+    yield from ds.to_batches(columns=columns, batch_size=int(chunk_rows), batch_readahead=0, fragment_readahead=0)
+
+
+def _chunks(path, keep: np.ndarray | None, size: int, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    """(first row, frame) of ``size`` rows each (the last one shorter), of the kept rows in file order."""
+    import pyarrow as pa
+
+    buf: list[Any] = []
+    have, pos, start = 0, 0, 0
+    for batch in _batches(path, None, chunk_rows):
+        if keep is not None:
+            lo, hi = np.searchsorted(keep, [pos, pos + batch.num_rows])
+            pos += batch.num_rows
+            batch = batch.take(pa.array(keep[lo:hi] - (pos - batch.num_rows)))
+        if batch.num_rows == 0:
+            continue
+        buf.append(batch)
+        have += batch.num_rows
+        while have >= size:
+            table = pa.Table.from_batches(buf)
+            yield start, table.slice(0, size).to_pandas()
+            rest = table.slice(size)
+            buf, have, start = rest.to_batches(), have - size, start + size
+    if have:
+        yield start, pa.Table.from_batches(buf).to_pandas()
+
+
+def _sample_positions(total: int, sample: int | None, seed: int) -> np.ndarray | None:
+    # harness.runner._sample's draw, on positions: the same rows for the same seed
+    if sample is None or sample >= total:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(total, size=sample, replace=False))
+
+
+def run_suite_streamed(suite: Any, *, sample: int | None = None, seed: int = 0, root: Any = None,
+                       keep: dict[str, Any] | None = None, chunk_rows: int | None = None):
+    """`harness.runner.run_suite` with the split streamed in chunks of about ``chunk_rows`` rows."""
+    from harness import runner
+    from harness.golden import load_dataset
+    from harness.progress import bar as progress_bar
+    from harness.serving.cost import measure_stage
+    from harness.suite import check_declaration
+
+    chunk_rows = DEFAULT_CHUNK_ROWS if chunk_rows is None else chunk_rows
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise ParityInputError(f"chunk rows must be an integer >= 1, got {chunk_rows!r}", argument="--chunk-rows")
+    cost: dict[str, Any] = {}
+    stages = runner._Stages(suite.name)
+    stages.next("loading and verifying golden data (streamed)")
+    with measure_stage("load") as cost["load"]:
+        dataset = load_dataset(suite.dataset, root=root)  # every split file's sha256, read in chunks
+        check_declaration(suite, root=root)
+        path = _split_path(dataset, suite.split)
+        full = _read_columns(path, _eval_columns(suite, dataset), chunk_rows)
+        total = len(full)
+        if not full[dataset.key].is_unique:
+            dup = full[dataset.key][full[dataset.key].duplicated()].head(5).tolist()
+            raise GoldenDataError(f"golden dataset {dataset.name!r} split {suite.split!r} ({path}): key column "
+                                  f"{dataset.key!r} has duplicated keys, e.g. {dup}")
+        from harness.suite import check_labels
+
+        check_labels(suite, full)
+        keep_pos = _sample_positions(total, sample, seed)
+        frame = full if keep_pos is None else full.iloc[keep_pos].reset_index(drop=True)
+        del full
+        if len(frame) == 0:
+            raise ParityInputError(f"suite {suite.name!r}: split {suite.split!r} of {suite.dataset!r} has no rows")
+    bs = suite.batch_size
+    size = max(1, -(-chunk_rows // bs)) * bs  # whole batches, so each side sees the in-memory batches
+    chunks = _chunks(path, keep_pos, size, chunk_rows)
+    first = next(chunks)
+    stages.next("building the model pair (training, export)")
+    with measure_stage("train") as cost["train"]:
+        pair = suite.pair(dataset)
+        if hasattr(runner, "_prepare_pair"):
+            runner._prepare_pair(suite, pair, dataset, first[1])
+    stages.next(f"scoring {len(frame):,} rows with both sides, {size:,} rows a chunk")
+    scores, features, spent = _score_stream(suite, dataset, pair, _chain(first, chunks), len(frame), size,
+                                            progress_bar)
+    cost.update(spent)
+    scored = {"legacy": scores["legacy"], "new": scores["new"]}
+    feature_checks = [features[name].result() for name in suite.features] if suite.features else None
+    return runner._evaluate(suite, dataset, frame, scored, full_rows=total, pair=pair, cost=cost, stages=stages,
+                            seed=seed, keep=keep, keep_frame=first[1], feature_checks=feature_checks)
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def _score_stream(suite, dataset, pair, chunks, n_rows: int, size: int, progress_bar):
+    from harness import runner
+    from harness.checks.features import check_features
+
+    key = dataset.key
+    scores: dict[str, list[pd.Series]] = {"legacy": [], "new": []}
+    features: dict[str, FeatureMerge] = {name: FeatureMerge() for name in suite.features}
+    spent = {f"{stage}:{role}": [0.0, 0.0] for stage in ("predict", "featurize") for role in ("legacy", "new")}
+    want = bool(suite.features)
+
+    def timed(name, fn):
+        w0, c0 = time.perf_counter(), time.process_time()
+        try:
+            return fn()
+        finally:
+            spent[name][0] += time.perf_counter() - w0
+            spent[name][1] += time.process_time() - c0
+
+    with progress_bar(f"scoring {suite.name} (streamed)", total=n_rows, unit="row") as bar:
+        for index, (start, chunk) in enumerate(chunks):
+            bar.set_description_str(f"scoring {suite.name}: chunk {index}")
+            feats: dict[str, list[pd.DataFrame]] = {"legacy": [], "new": []}
+            for off in range(0, len(chunk), suite.batch_size):
+                batch = chunk.iloc[off:off + suite.batch_size].reset_index(drop=True)
+                keys = pd.Index(batch[key].to_numpy())
+                for role, side in (("legacy", pair.legacy), ("new", pair.new)):
+                    try:
+                        predicted = timed(f"predict:{role}", lambda: side.predict(batch))
+                        scores[role].append(runner._as_keyed(f"{role} side {side.name!r}", predicted, keys,
+                                                             start=start + off))
+                        if want:
+                            f = timed(f"featurize:{role}", lambda: runner._featurize(side, batch))
+                            if f is not None:
+                                feats[role].append(f)
+                    except Exception as exc:
+                        raise _stopped(suite, role, side, index, start, chunk, key, exc) from exc
+                bar.update(len(batch))
+            if want:
+                _check_chunk_features(suite, dataset, chunk, feats, features, check_features)
+    out = {role: pd.concat(parts) if parts else pd.Series(dtype=np.float64) for role, parts in scores.items()}
+    return out, features, {name: {"wall_s": w, "cpu_s": c} for name, (w, c) in spent.items()
+                           if want or name.startswith("predict")}
+
+
+def _check_chunk_features(suite, dataset, chunk, feats, features, check_features) -> None:
+    lf = pd.concat(feats["legacy"], ignore_index=True) if feats["legacy"] else None
+    nf = pd.concat(feats["new"], ignore_index=True) if feats["new"] else None
+    if lf is None or nf is None:
+        raise ParityInputError(f"suite {suite.name!r} declares features, but the "
+                               f"{'legacy' if lf is None else 'new'} side cannot featurize (featurize returned None)")
+    raw_cols = [c for c in dataset.features if c in chunk.columns]
+    parts = check_features(lf, nf, keys=chunk[dataset.key].to_numpy(), features=suite.features,
+                           categorical=suite.categorical_features, raw=chunk[raw_cols], max_ulp=suite.feature_max_ulp,
+                           atol=suite.feature_atol, feature_map=suite.feature_map)
+    for part in parts:
+        features[part.details["feature"]].add(part)
+
+
+def _stopped(suite, role, side, index, start, chunk, key, exc) -> ScorerError:
+    k = chunk[key]
+    return ScorerError(f"suite {suite.name!r}: the {role} side {getattr(side, 'name', role)!r} failed on chunk "
+                       f"{index} (rows {start}-{start + len(chunk) - 1}, keys {key}={_plain(k.iloc[0])!r}.."
+                       f"{_plain(k.iloc[-1])!r}): {type(exc).__name__}: {exc}; the streamed run stopped there "
+                       "and nothing of this suite is reported")
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
