@@ -34,6 +34,7 @@ from typing import Any
 
 from harness.checks.retrained import DistributionGate, RankGate, RetrainedPredictionGates
 from harness.checks.review_items import TooGood
+from harness.serving import CostGate, ServingGate
 from harness.suite import MetricGate, Suite
 
 # The shared sides live next to this file (ads_sides.py); `parity run` puts this folder on sys.path, pytest
@@ -76,4 +77,16 @@ SUITE = Suite(
     min_slice_size=1000,
     alpha=0.05,
     n_boot=1000,
+    # Serving and cost gates, judged in every suite run after the accuracy checks (both sides in process,
+    # interleaved rounds, median per-round ratio new / legacy with its exact 90 % interval), margins fixed
+    # before the first measurement. The bid model is called once per listing on the auction's critical
+    # path and in bulk when budgets are re-planned; a retrain (trees -> MLP) keeps the fleet and the
+    # auction's deadline, so the budgets are a port's.
+    serving=[
+        ServingGate("p99", batch_size=1, max_ratio=1.5, reason="one bid per call inside the auction's deadline; "
+                    "the migration may add at most half again to its tail"),
+        ServingGate("p99", batch_size=1024, max_ratio=1.5, reason="bulk bid re-planning; the same tail budget"),
+        CostGate("cpu_per_1k", batch_size=1024, max_ratio=1.2, reason="the serving fleet is sized on CPU per "
+                 "prediction; 20 % is its capacity headroom"),
+    ],
 )

@@ -60,6 +60,7 @@ from typing import Any
 
 from harness.checks.retrained import DistributionGate, FlipGate, RankGate, RetrainedPredictionGates, TopKGate
 from harness.checks.review_items import TooGood
+from harness.serving import CostGate, ServingGate
 from harness.suite import MetricGate, Suite
 
 LABEL = "click"
@@ -113,4 +114,19 @@ SUITE = Suite(
     min_slice_size=1000,
     alpha=0.05,
     n_boot=1000,
+    # Serving and cost gates, judged in every suite run after the accuracy checks (both sides in process,
+    # interleaved rounds, median per-round ratio new / legacy with its exact 90 % interval), margins fixed
+    # before the first measurement. A retrain changes the model family (150 trees vs an MLP behind a
+    # SavedModel), not the serving fleet or the page's latency budget, so the budgets are a port's: half
+    # again on the tail, 20 % on CPU per prediction (the fleet's capacity headroom), 2x on memory.
+    serving=[
+        ServingGate("p99", batch_size=1, max_ratio=1.5, reason="the online path scores one listing per call; "
+                    "the page's latency budget leaves the migration half again on the tail"),
+        ServingGate("p99", batch_size=1024, max_ratio=1.5, reason="batch re-scoring of a result page set; the "
+                    "same tail budget"),
+        CostGate("cpu_per_1k", batch_size=1024, max_ratio=1.2, reason="the serving fleet is sized on CPU per "
+                 "prediction; 20 % is its capacity headroom, and a more accurate model does not buy more"),
+        CostGate("peak_rss", max_ratio=2.0, reason="memory per replica; meaningful when each side is served by "
+                 "its own process (parity serve-bench --serve / --endpoint with --pid)"),
+    ],
 )

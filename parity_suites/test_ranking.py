@@ -30,6 +30,7 @@ from typing import Any
 
 from harness.checks.retrained import RetrainedPredictionGates, TopKGate
 from harness.checks.review_items import TooGood
+from harness.serving import CostGate, ServingGate
 from harness.suite import MetricGate, Suite
 
 # The shared sides live next to this file (ads_sides.py); `parity run` puts this folder on sys.path, pytest
@@ -70,4 +71,14 @@ SUITE = Suite(
     min_slice_size=1000,
     alpha=0.05,
     n_boot=1000,
+    # Serving and cost gates, judged in every suite run after the accuracy checks (both sides in process,
+    # interleaved rounds, median per-round ratio new / legacy with its exact 90 % interval), margins fixed
+    # before the first measurement. The ranker scores a request's listings in one call (1..30 of them), so
+    # the gates sit at batch 32; the pair is the click suite's, the budgets the same.
+    serving=[
+        ServingGate("p99", batch_size=32, max_ratio=1.5, reason="one request's listings per call; the page's "
+                    "latency budget leaves the migration half again on the tail"),
+        CostGate("cpu_per_1k", batch_size=32, max_ratio=1.2, reason="the serving fleet is sized on CPU per "
+                 "prediction; 20 % is its capacity headroom"),
+    ],
 )
