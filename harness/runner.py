@@ -184,14 +184,20 @@ class _Stages:
 
 
 def run_suite(suite: Suite, *, sample: int | None = None, seed: int = 0, progress: bool = False,
-              root: Any = None, keep: dict[str, Any] | None = None) -> SuiteResult:
+              root: Any = None, keep: dict[str, Any] | None = None, stream: bool = False,
+              chunk_rows: int | None = None) -> SuiteResult:
     """Run one suite; ``progress`` shows bars on stderr for data, training, scoring and bootstrap work.
+    ``stream`` reads the split in chunks of about ``chunk_rows`` rows (`harness.scale.suite_stream`).
     ``keep`` (a dict) receives the built ``pair`` and the scored ``frame``, for the serving gates that
     measure the same sides on the same rows after the accuracy checks (`harness.serving.suite_run`)."""
     from harness.options import RunOptions
 
-    RunOptions(seed=seed, sample=sample, prefix="")  # the one check of seed and sample, as in both shells
+    RunOptions(seed=seed, sample=sample, stream=stream, chunk_rows=chunk_rows, prefix="")  # as in both shells
     with progress_enabled(progress):
+        if stream:  # the split read in chunks: golden sets larger than memory, the same result
+            from harness.scale.suite_stream import run_suite_streamed
+
+            return run_suite_streamed(suite, sample=sample, seed=seed, root=root, keep=keep, chunk_rows=chunk_rows)
         return _run_suite(suite, sample=sample, seed=seed, root=root, keep=keep)
 
 
@@ -221,13 +227,27 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any,
         scored = score_frame(pair, frame, key=dataset.key, batch_size=suite.batch_size,
                              want_features=bool(suite.features), progress=bar.update)
     cost.update(scored.pop("spent"))
+    return _evaluate(suite, dataset, frame, scored, full_rows=len(full), pair=pair, cost=cost, stages=stages,
+                     seed=seed, keep=keep)
+
+
+def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str, Any], *, full_rows: int, pair: Any,
+              cost: dict[str, Any], stages: _Stages, seed: int, keep: dict[str, Any] | None = None,
+              keep_frame: pd.DataFrame | None = None, feature_checks: list[CheckResult] | None = None) -> SuiteResult:
+    """Every check after scoring, and the SuiteResult. ``frame`` needs the key and the evaluation columns
+    (and the raw features unless ``feature_checks`` are given: a streamed run checks features chunk by
+    chunk, `harness.scale.suite_stream`)."""
+    from harness.serving.cost import measure_stage
+
     stages.next("checks: alignment, features, predictions, metrics (intervals, bootstrap)")
     with measure_stage("evaluate") as cost["evaluate"]:  # everything after scoring
         keys = frame[dataset.key].to_numpy()
         aligned = align_scores(keys, scored["legacy"], scored["new"])
         checks: list[CheckResult] = [aligned.check]
 
-        if suite.features:
+        if feature_checks is not None:
+            checks += feature_checks
+        elif suite.features:
             lf, nf = scored["legacy_features"], scored["new_features"]
             if lf is None or nf is None:
                 raise ParityInputError(
@@ -288,7 +308,7 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any,
         },
         seed=seed,
         checks=checks,
-        sample={"rows": int(len(frame)), "seed": seed} if len(frame) < len(full) else None,
+        sample={"rows": int(len(frame)), "seed": seed} if len(frame) < full_rows else None,
         alignment=aligned.check.details,
         plots=plots,
         fingerprint=_fingerprint(),
@@ -296,7 +316,7 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any,
     )
     result.cost = cost
     if keep is not None:
-        keep.update(pair=pair, frame=frame)
+        keep.update(pair=pair, frame=frame if keep_frame is None else keep_frame)
     result.side_cache = list((getattr(pair, "extra", None) or {}).get("side_cache", []))
     return result
 

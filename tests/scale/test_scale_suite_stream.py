@@ -1,0 +1,129 @@
+"""A streamed suite run (harness.scale.suite_stream) against the in-memory run (harness.runner) on the
+shipped ads_ctr golden split: the same SuiteResult, byte for byte as JSON, whatever the chunk size; a
+side failing mid-stream names the side, the chunk, its rows and keys.
+
+The pair is pandas only (no TensorFlow): both sides featurize with the legacy featurizer; the new side
+moves one price bucket boundary and nudges log_price by one ULP above a price, so feature mismatches,
+their first rows (across chunk borders) and the largest errors have to be merged, and the scores
+differ, so predictions, top-k per request and weighted, sliced metrics have something to measure.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness import progress
+from harness.errors import ScorerError
+from harness.protocol import ModelPair
+from harness.runner import run_suite
+from harness.scale.suite_stream import run_suite_streamed
+from harness.suite import MetricGate, Suite
+from harness.verdicts import Verdict
+
+SAMPLE = 4000
+
+
+def _score(f: pd.DataFrame) -> np.ndarray:
+    logit = (-2.0 + 0.3 * f["log_price"].to_numpy() - 0.05 * f["price_bucket"].to_numpy()
+             + 0.2 * f["hist_ctr_imputed"].to_numpy() - 0.1 * f["position_log"].to_numpy())
+    return 1.0 / (1.0 + np.exp(-logit))
+
+
+@dataclasses.dataclass
+class _Side:
+    name: str
+    featurizer: Any
+    defect: bool = False
+    fail_on_call: int | None = None
+    calls: int = 0
+
+    def featurize(self, batch: pd.DataFrame) -> pd.DataFrame:
+        f = self.featurizer.transform(batch)
+        if self.defect:
+            price = batch["price"].to_numpy()
+            f["price_bucket"] = np.where((price >= 10) & (price < 11), f["price_bucket"] + 1, f["price_bucket"])
+            lp = f["log_price"].to_numpy()
+            f["log_price"] = np.where(price > 40, np.nextafter(lp, np.inf), lp)
+        return f
+
+    def predict(self, batch: pd.DataFrame) -> np.ndarray:
+        self.calls += 1
+        if self.fail_on_call is not None and self.calls == self.fail_on_call:
+            raise RuntimeError("model server went away")
+        return _score(self.featurize(batch))
+
+    def config(self) -> dict[str, Any]:
+        return {}
+
+
+@pytest.fixture(scope="module")
+def spec():
+    from harness.golden import load_dataset
+    from legacy_adapter.featurizer import fit_spec
+
+    return fit_spec(load_dataset("ads_ctr").frame("train"))
+
+
+def _suite(spec, fail_on_call=None, **kw) -> Suite:
+    from legacy_adapter.featurizer import LegacyFeaturizer
+
+    def pair(_dataset):
+        return ModelPair(_Side("legacy", LegacyFeaturizer(spec)),
+                         _Side("new", LegacyFeaturizer(spec), defect=True, fail_on_call=fail_on_call))
+
+    fields = dict(name="streamed", description="streamed against in memory", dataset="ads_ctr", pair=pair,
+                  label="click", use_weights=True, features=list(spec.feature_names),
+                  categorical_features=list(spec.categorical_features), prediction_atol=1e-9, top_k=3,
+                  metrics=[MetricGate("auc", 0.02), MetricGate("logloss", 0.02), MetricGate("calibration_ratio", 0.1)],
+                  slices=["device", ("device", "country")], min_slice_size=300, n_boot=40, batch_size=500)
+    fields.update(kw)
+    return Suite(**fields)
+
+
+def _bytes(result) -> str:
+    return json.dumps(result.to_dict(), sort_keys=False, allow_nan=True)
+
+
+@pytest.fixture(scope="module")
+def in_memory(spec):
+    return run_suite(_suite(spec), sample=SAMPLE, seed=3)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 777, 10**6])
+def test_streamed_suite_result_is_the_in_memory_one_byte_for_byte(spec, in_memory, chunk_rows):
+    streamed = run_suite_streamed(_suite(spec), sample=SAMPLE, seed=3, chunk_rows=chunk_rows)
+    assert _bytes(streamed) == _bytes(in_memory)
+
+
+def test_the_comparison_measures_something(in_memory):
+    failing = {c.id for c in in_memory.checks if c.kind == "feature" and c.verdict is not Verdict.EQUIVALENT}
+    assert failing == {"features/price_bucket", "features/log_price"}
+    assert len(in_memory.check("features/log_price").details["examples"]) == 5
+    assert any(c.id.startswith("metrics/auc[device=") for c in in_memory.checks)
+    assert in_memory.check("predictions/scores").details["topk"]["n_groups"] > 100
+
+
+def test_unsampled_split_streams_too(spec):
+    suite = _suite(spec, metrics=[MetricGate("logloss", 0.02)], slices=[], batch_size=20000)
+    assert _bytes(run_suite_streamed(suite, chunk_rows=30000)) == _bytes(run_suite(suite))
+
+
+def test_a_side_failing_mid_stream_names_side_chunk_rows_and_keys(spec):
+    with pytest.raises(ScorerError) as e:
+        run_suite_streamed(_suite(spec, fail_on_call=5), sample=SAMPLE, seed=3, chunk_rows=1000)
+    msg = str(e.value)
+    # batches of 500, chunks of 1000: the new side's 5th predict call is the first batch of chunk 2
+    assert "the new side 'new' failed on chunk 2 (rows 2000-2999, keys row_id=" in msg
+    assert "model server went away" in msg and "nothing of this suite is reported" in msg
+
+
+def test_progress_shows_rows_and_chunks(spec, capsys):
+    with progress.enabled():
+        run_suite_streamed(_suite(spec, metrics=[], slices=[]), sample=2000, seed=3, chunk_rows=1000)
+    err = capsys.readouterr().err
+    assert "chunk 1" in err and "/2000" in err
