@@ -317,7 +317,8 @@ class Session:
 
         try:
             entry = run_upgrade_gate(suite, baseline_dir=self.options.baseline_dir, suite_file=self.files.get(suite.name),
-                                     update=self.options.update_baseline, reason=self.options.reason)
+                                     update=self.options.update_baseline, reason=self.options.reason,
+                                     bisect=self.options.bisect_settings())
         except Exception as exc:  # no or a corrupt baseline, a probe that raised
             stage = "no_baseline" if _is_no_baseline(exc) else "upgrade_gate"
             out = self._error(suite.name, UPGRADE_ID, stage=stage, cause=exc, text=_error_text(exc), kind="upgrade")

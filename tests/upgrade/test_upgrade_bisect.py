@@ -296,7 +296,7 @@ CLI_SUITE = textwrap.dedent('''
     def steady():
         return {"value": 1}
 
-    SUITE = Suite(name="bisect_cli", description="probes only", dataset="none", pair=lambda ds: None, probes=probes)
+    SUITE = Suite(name="bisect_cli", description="probes only", probes=probes)
 ''')
 
 
@@ -371,3 +371,113 @@ def test_bisect_command_rejects_a_package_that_did_not_change(cli_suite, tmp_pat
     with pytest.raises(ParityInputError, match=r"--package \['torch'\]: not among the changed packages"):
         _bisect_cli(["--suite", "bisect_cli", "--suites-dir", str(suites), "--baseline-dir", str(root),
                      "--package", "torch"])
+
+
+# -- the gate's --bisect option (both shells) ---------------------------------------------------------------------
+
+def _upgrade_check(report: dict) -> dict:
+    (suite,) = [s for s in report["suites"] if s["suite"] == "bisect_cli"]
+    (check,) = [c for c in suite["checks"] if c["id"] == "upgrade/baseline"]
+    return check
+
+
+def test_parity_run_bisect_names_the_package_in_the_check(cli_suite, tmp_path, capsys):
+    from harness.cli import main
+
+    suites, root = cli_suite
+    out = tmp_path / "report.json"
+    code = main(["run", "bisect_cli", "--suites-dir", str(suites), "--baseline-dir", str(root), "--bisect",
+                 "--bisect-venvs", str(tmp_path / "venvs"), "--json", str(out), "--no-progress"])
+    assert code == 1, capsys.readouterr()
+    check = _upgrade_check(json.loads(out.read_text()))
+    assert check["verdict"] == "NOT_EQUIVALENT"
+    bisected = check["details"]["bisect"]
+    assert bisected["ran"] and bisected["install_failures"] == []
+    assert [(o["output"], o["causes"]) for o in bisected["outputs"]] == [("cfg/numpy_side", [["numpy"]])]
+    assert "`cfg/numpy_side`: numpy" in check["message"] and "cfg/numpy_side <- numpy" in check["summary"]
+
+
+def test_bisect_says_what_could_not_be_installed(cli_suite, tmp_path, monkeypatch, capsys):
+    import harness.upgrade.bisect as bisect_module
+    from harness.cli import main
+
+    suites, root = cli_suite
+    works = bisect_module.build_env
+
+    def picky(requirements, **kw):  # numpy's baseline version has no wheel here
+        if "numpy==1.0.0" in requirements:
+            return EnvBuild(tuple(requirements), None, f"could not install {', '.join(requirements)}: ERROR: No "
+                                                       "matching distribution found for numpy==1.0.0")
+        return works(requirements, **kw)
+
+    monkeypatch.setattr(bisect_module, "build_env", picky)
+    out = tmp_path / "report.json"
+    assert main(["run", "bisect_cli", "--suites-dir", str(suites), "--baseline-dir", str(root), "--bisect",
+                 "--bisect-venvs", str(tmp_path / "venvs"), "--json", str(out), "--no-progress"]) == 1
+    check = _upgrade_check(json.loads(out.read_text()))
+    failures = check["details"]["bisect"]["install_failures"]
+    assert failures and all("numpy==1.0.0" in f and "No matching distribution" in f for f in failures)
+    assert "Could not install:" in check["message"] and "numpy==1.0.0" in check["message"]
+
+
+def test_one_changed_package_needs_no_bisection(cli_suite, tmp_path, capsys):
+    from harness.cli import main
+
+    suites, root = cli_suite
+    out = tmp_path / "report.json"
+    assert main(["run", "bisect_cli", "--suites-dir", str(suites), "--baseline-dir", str(root), "--bisect",
+                 "--bisect-packages", "numpy", "--bisect-venvs", str(tmp_path / "venvs"), "--json", str(out),
+                 "--no-progress"]) == 1
+    bisected = _upgrade_check(json.loads(out.read_text()))["details"]["bisect"]
+    assert bisected == {"ran": False, "why": "one package changed (numpy): the attribution above is the bisection's "
+                                              "answer"}
+    assert not (tmp_path / "venvs").exists()
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--bisect-freeze"], "--bisect-freeze only used with --bisect"),
+    (["--bisect", "--update-baseline", "--reason", "r"], "use one of them"),
+    (["--bisect", "--bisect-requirements", "numpy"], "expected name==version pins"),
+])
+def test_bisect_options_are_checked(cli_suite, capsys, argv, fragment):
+    from harness.cli import main
+
+    suites, root = cli_suite
+    assert main(["run", "bisect_cli", "--suites-dir", str(suites), "--baseline-dir", str(root), *argv]) == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_pytest_parity_bisect_names_the_package(cli_suite, tmp_path):
+    # The pytest shell, in a subprocess: a conftest next to the suite installs the same fake builder.
+    suites, root = cli_suite
+    (suites / "conftest.py").write_text(textwrap.dedent(f'''
+        import sys
+        from pathlib import Path
+        import harness.upgrade.bisect as bisect_module
+        from harness.upgrade.bisect import EnvBuild
+
+        def fake_build_env(requirements, *, venv_root, **_):
+            wrapper = Path(venv_root) / f"python-{{len(list(Path(venv_root).glob('python-*')))}}"
+            wrapper.parent.mkdir(parents=True, exist_ok=True)
+            wrapper.write_text(f"#!{{sys.executable}}\\nimport os, sys\\n"
+                               f"os.environ['PARITY_TEST_FAKE_PINS'] = {{','.join(requirements)!r}}\\n"
+                               f"os.execv({{sys.executable!r}}, [{{sys.executable!r}}, *sys.argv[1:]])\\n")
+            wrapper.chmod(0o755)
+            return EnvBuild(tuple(requirements), wrapper)
+
+        bisect_module.build_env = fake_build_env
+    '''))
+    env = {k: v for k, v in os.environ.items() if k != "PARITY_TEST_FAKE_PINS"}
+    env["PYTHONPATH"] = str(REPO)
+    proc = subprocess.run([sys.executable, "-m", "pytest", str(suites), "-q", "-p", "no:cacheprovider",
+                           "--parity-baseline-dir", str(root), "--parity-bisect", "--parity-bisect-venvs",
+                           str(tmp_path / "venvs"), "--parity-report", str(tmp_path / "rep")],
+                          capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=600)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    check = _upgrade_check(json.loads((tmp_path / "rep" / "report.json").read_text()))
+    assert [(o["output"], o["causes"]) for o in check["details"]["bisect"]["outputs"]] == [("cfg/numpy_side", [["numpy"]])]
+    assert "`cfg/numpy_side`: numpy" in proc.stdout
+    usage = subprocess.run([sys.executable, "-m", "pytest", str(suites), "-q", "-p", "no:cacheprovider",
+                            "--parity-bisect-packages=numpy,"], capture_output=True, text=True, env=env,
+                           cwd=str(tmp_path), timeout=600)
+    assert usage.returncode == 4 and "expected comma-separated names" in usage.stderr, usage.stderr[-2000:]
