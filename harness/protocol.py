@@ -119,8 +119,9 @@ def feature_names(side: Any) -> list[str] | None:
 
 def featurizer_names(featurizer: Any) -> list[str] | None:
     """The output names of a featurizer object a side wraps, when it can say before transforming: a
-    `FeatureSpec` featurizer's (``.spec.feature_names``), `Columns`' columns, a fitted scikit-learn
-    transformer's ``get_feature_names_out()``; None otherwise (an unfitted transformer: known after fit)."""
+    `FeatureSpec` featurizer's (``.spec.feature_names``) or `Columns`' columns; None otherwise (a
+    scikit-learn transformer returns an unnamed array unless set to pandas output, so its names are
+    read from the frame it returns)."""
     from harness.featurization.spec import FeatureSpec
 
     spec = getattr(featurizer, "spec", None)
@@ -130,10 +131,4 @@ def featurizer_names(featurizer: Any) -> list[str] | None:
 
     if isinstance(featurizer, Columns):
         return list(featurizer.columns)
-    out = getattr(featurizer, "get_feature_names_out", None)
-    if callable(out):
-        try:
-            return [str(n) for n in out()]
-        except (AttributeError, NotImplementedError, ValueError):  # NotFittedError is both of the first
-            return None
     return None

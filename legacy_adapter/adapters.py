@@ -162,6 +162,11 @@ class SklearnSide:
         self.proba = proba
         self.label = label
 
+    def feature_names(self) -> list[str] | None:
+        from harness.protocol import featurizer_names
+
+        return featurizer_names(self.featurizer)
+
     def featurize(self, batch: pd.DataFrame) -> pd.DataFrame:
         return self.featurizer.transform(batch)
 
@@ -211,6 +216,9 @@ class ScoreFileSide:
         self._scores = _numeric_column(frame, score, fmt=self.format, where=where, error=ParityInputError)
         self.sha256 = hashlib.sha256(self.path.read_bytes()).hexdigest()
 
+    def feature_names(self) -> list[str]:
+        return []  # scores only: nothing to featurize
+
     def featurize(self, batch: Any) -> None:
         return None
 
@@ -258,6 +266,9 @@ class ExternalScorerSide:
         self.score = score
         self.env = env
         self.name = name if name is not None else f"external:{Path(argv[0]).name}"
+
+    def feature_names(self) -> list[str]:
+        return []  # scores only: nothing to featurize
 
     def featurize(self, batch: Any) -> None:
         return None

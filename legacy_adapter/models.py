@@ -124,6 +124,9 @@ class LegacyLogisticRegression:
         # only if both really get there (see new_platform.training).
         return LogisticRegression(C=self.C, solver="lbfgs", tol=self.tol, max_iter=self.max_iter)
 
+    def feature_names(self) -> list[str]:
+        return list(self.spec.feature_names)
+
     def featurize(self, batch: pd.DataFrame) -> pd.DataFrame:
         return self.featurizer.transform(batch)
 
@@ -245,6 +248,9 @@ class LegacyHistGradientBoosting:
     def _matrix(self, features: pd.DataFrame) -> np.ndarray:
         # A plain float64 array in spec order: the estimator never depends on pandas dtype inference.
         return np.column_stack([features[n].to_numpy(dtype=np.float64) for n in self.spec.feature_names])
+
+    def feature_names(self) -> list[str]:
+        return list(self.spec.feature_names)
 
     def featurize(self, batch: pd.DataFrame) -> pd.DataFrame:
         return self.featurizer.transform(batch)

@@ -63,9 +63,15 @@ class SklearnPipelineSide:
             raise ParityInputError(f"{self.who}: the batch has no column(s) {missing}; it has {sorted(batch.columns)}")
         return batch[self.inputs]
 
-    def feature_names(self) -> list[str]:
+    def feature_names(self) -> list[str] | None:
+        """``get_feature_names_out()`` of the featurization; None while it is not fitted (a transformer
+        names its outputs once fitted: the runner then checks the suite's features right after fit)."""
+        from sklearn.exceptions import NotFittedError
+
         try:
             names = [str(n) for n in self.featurizer.get_feature_names_out()]
+        except NotFittedError:
+            return None
         except (AttributeError, NotImplementedError, ValueError) as exc:
             raise ParityInputError(
                 f"{self.who}: the featurization cannot name its outputs (get_feature_names_out: {exc}); every "
@@ -78,7 +84,7 @@ class SklearnPipelineSide:
         return names
 
     def featurize(self, batch: pd.DataFrame) -> pd.DataFrame:
-        out = self.featurizer.transform(self._x(batch))
+        out = self.featurizer.transform(self._x(batch))  # an unfitted featurizer raises here
         names = self.feature_names()
         if isinstance(out, pd.DataFrame):  # set_output(transform="pandas")
             return out.set_axis(names, axis=1).reset_index(drop=True)

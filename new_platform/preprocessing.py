@@ -237,6 +237,24 @@ class KerasPreprocessingSide:
             columns = {k: (v.astype(str).astype(object) if v.dtype.kind in "SO" else v) for k, v in columns.items()}
         return pd.DataFrame(columns)
 
+    def feature_names(self) -> list[str] | None:
+        """The columns `featurize` returns, read from the preprocessing model's named outputs without
+        exporting or calling anything (a width-k output is ``name_0 .. name_{k-1}``); None for a
+        ``tf.function`` or an output of unknown width, whose names are known only once it has run."""
+        output = getattr(self.preprocessing, "output", None)
+        if not isinstance(output, dict):
+            return None
+        names: list[str] = []
+        for key, tensor in output.items():
+            shape = tuple(tensor.shape)
+            if len(shape) <= 1 or (len(shape) == 2 and shape[1] == 1):
+                names.append(key)
+            elif len(shape) == 2 and isinstance(shape[1], int):
+                names += [f"{key}_{j}" for j in range(shape[1])]
+            else:
+                return None
+        return names
+
     def feature_outputs(self, parts: Mapping[str, Any] | None = None) -> list[str]:
         """The preprocessing's output names: a Keras model's in its order, a callable's sorted by name
         (TensorFlow returns a dict of outputs sorted)."""

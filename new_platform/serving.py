@@ -62,6 +62,9 @@ class ServingSide:
         for start in range(0, len(batch), self.batch_size):
             yield frame_to_tensors(batch.iloc[start:start + self.batch_size], self.spec)
 
+    def feature_names(self) -> list[str]:
+        return list(self.spec.feature_names)
+
     def featurize(self, batch: pd.DataFrame) -> pd.DataFrame:
         signature = self._loaded.signatures["featurize"]
         parts: dict[str, list[np.ndarray]] = {name: [] for name in self.spec.feature_names}

@@ -38,6 +38,9 @@ class KerasSide:
         self.name, self.model, self.columns = name, model, list(columns)
         self.dtype, self.batch_size, self.output_index = dtype, batch_size, output_index
 
+    def feature_names(self) -> list[str]:
+        return list(self.columns)
+
     def featurize(self, batch: pd.DataFrame) -> pd.DataFrame:
         # float64 first (exact for every numeric column below 2**53), then the model's dtype
         return self._columns.transform(batch).astype(self.dtype)
