@@ -207,6 +207,24 @@ def sums(lo: np.ndarray, hi: np.ndarray, b0: int, b1: int, cols: np.ndarray) -> 
     return out
 
 
+def sums_parts(lo: np.ndarray, hi: np.ndarray, b0: int, b1: int, cols: np.ndarray, seg: np.ndarray, n_parts: int,
+               with_all: bool) -> tuple[np.ndarray | None, np.ndarray]:
+    """`sums` over all rows (when with_all; else None) and over each part's rows, in one pass that
+    generates each row's weights once: part g holds the rows with seg == g (seg < 0: in no part).
+    Shapes (b1 - b0, k) and (n_parts, b1 - b0, k); each equals `sums` of those rows' columns, bit
+    for bit (a part's running sums add its rows in row order, as `sums` on them would)."""
+    kern = _kernels()
+    seg = np.ascontiguousarray(seg, dtype=np.int64)
+    if kern is None:
+        parts = np.stack([sums(lo[seg == g], hi[seg == g], b0, b1, cols[:, seg == g]) for g in range(n_parts)]) \
+            if n_parts else np.zeros((0, b1 - b0, cols.shape[0]))
+        return (sums(lo, hi, b0, b1, cols) if with_all else None), parts
+    acc_all = np.zeros((cols.shape[0], b1 - b0))
+    acc = np.zeros((max(n_parts, 1), cols.shape[0], b1 - b0))
+    kern.sums_parts(lo, hi, steps(b0, b1), np.ascontiguousarray(cols), seg, with_all, acc_all, acc)
+    return (np.ascontiguousarray(acc_all.T) if with_all else None), np.ascontiguousarray(acc[:n_parts].transpose(0, 2, 1))
+
+
 class Sweep:
     """One model's rows in score order for the AUC / AP / ECE sweeps: the units' lo / hi words,
     sample weights (None: unweighted) and positive flags in that order, the runs of equal scores

@@ -122,6 +122,36 @@ def sums(lo, hi, steps, cols, acc):
 
 
 @cached_jit
+def sums_parts(lo, hi, steps, cols, seg, with_all, acc_all, acc):
+    """`sums` into acc_all (every row, when with_all) and into acc[seg[i]] (rows with seg >= 0),
+    each row's weights generated once for both."""
+    nrep = steps.shape[0]
+    ncol = cols.shape[0]
+    kb = np.empty(nrep, np.int32)
+    for i in range(lo.shape[0]):
+        g = seg[i]
+        if g < 0 and not with_all:
+            continue
+        _row_weights(lo[i], hi[i], steps, kb)
+        for c in range(ncol):
+            x = cols[c, i]
+            a = acc_all[c]
+            if g >= 0:
+                p = acc[g, c]
+                if with_all:
+                    for r in range(nrep):
+                        t = np.float64(kb[r]) * x  # one product, added to both sums
+                        a[r] += t
+                        p[r] += t
+                else:
+                    for r in range(nrep):
+                        p[r] += np.float64(kb[r]) * x
+            else:
+                for r in range(nrep):
+                    a[r] += np.float64(kb[r]) * x
+
+
+@cached_jit
 def auc_sweep(lo, hi, flags, w, steps, out):
     """out[r] = (U, CP, CN) of `_poisson.auc_sweep`; flags: bit 0 positive, bit 1 first row
     of a run with a positive, bit 2 its last row."""

@@ -75,6 +75,7 @@ __all__ = [
     "BootstrapResult",
     "PairedDifferenceResult",
     "paired_bootstrap",
+    "paired_bootstrap_subsets",
     "paired_difference_ci",
     "poisson_weights",
     "hash_keys",
@@ -297,15 +298,21 @@ class _SumsKernel(_Kernel):
         # one sum fewer (and no cancellation between two nearly equal sums).
         self.diff_col = (self.cols[1] - self.cols[0]) if finalize is _mean_finalize else None
 
-    def diffs_poisson(self, lo, hi, b0, b1):
-        # A handful of weighted sums of the units' values per replicate, one pass for the batch.
-        summed = [self.diff_col, self.cols[2]] if self.diff_col is not None else list(self.cols)
-        sums = _poisson.sums(lo, hi, b0, b1, np.stack(summed))
+    def summed(self) -> np.ndarray:
+        """The columns whose weighted sums a replicate needs, (k, n_units)."""
+        return np.stack([self.diff_col, self.cols[2]] if self.diff_col is not None else list(self.cols))
+
+    def finish(self, sums: np.ndarray) -> np.ndarray:
+        """new - legacy per replicate from the sums of `summed`'s columns, shape (replicates, k)."""
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.diff_col is not None:
                 return sums[:, 0] / sums[:, 1]
             a, b = self.finalize(sums.T)
         return np.asarray(b) - np.asarray(a)
+
+    def diffs_poisson(self, lo, hi, b0, b1):
+        # A handful of weighted sums of the units' values per replicate, one pass for the batch.
+        return self.finish(_poisson.sums(lo, hi, b0, b1, self.summed()))
 
     def jackknife(self):
         total = self.cols.sum(axis=1)
@@ -611,68 +618,196 @@ def paired_bootstrap(metric, y_true, score_legacy, score_new, *, sample_weight=N
     undefined (e.g. one class drawn) raise ParityInputError: the golden set is too small for this
     bootstrap.
     """
-    mdef = _m.get_metric(metric)
-    alpha = check_alpha(alpha)
-    seed = _check_seed(seed)
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
-        raise ParityInputError(f"n_boot: expected an integer >= 2, got {n_boot!r}")
-    n_boot = int(n_boot)
-    if ci_method not in ("percentile", "bca"):
-        raise ParityInputError(f"ci_method: expected 'percentile' or 'bca', got {ci_method!r}")
-    if mdef.needs_groups and groups is None:
-        raise ParityInputError(f"groups: metric {mdef.name!r} is computed per query group; pass groups=")
-
-    extra = (groups,) if mdef.needs_groups else ()
-    # The metric validates every input (and names the argument) before anything else happens.
-    legacy = _point(mdef, "score_legacy", y_true, score_legacy, extra, sample_weight)
-    new = _point(mdef, "score_new", y_true, score_new, extra, sample_weight)
-    n = int(np.asarray(y_true).shape[0])
-    check_same_length(y_true=np.asarray(y_true), score_legacy=np.asarray(score_legacy),
-                      score_new=np.asarray(score_new))
-    kernel = _build_kernel(mdef, y_true, score_legacy, score_new, sample_weight, groups)
-    nu = kernel.n_units
-
-    reps = np.empty(n_boot)
-    bar = progress_bar(f"bootstrap {mdef.name}", total=n_boot, unit="replicate")
-    if mdef.needs_groups:
-        if keys is not None:
-            raise ParityInputError("keys: for ranking metrics the Poisson weights are keyed by the group id; "
-                                   "do not pass keys")
-        unit_keys = group_codes(groups, n)[1]  # the distinct ids, in the order of the group codes
-        if unit_keys.dtype.kind == "f":  # float ids (validated finite): key them by their repr
-            unit_keys = np.array([repr(float(v)) for v in unit_keys])
-    else:
-        # Without keys a row is known only by its position: the replicates then depend on the
-        # row order, but not on how the rows are chunked.
-        unit_keys = np.arange(n) if keys is None else np.asarray(keys)
-        if unit_keys.ndim != 1 or unit_keys.shape[0] != n:
-            raise ParityInputError(f"keys: expected one key per row ({n}), got shape {unit_keys.shape}")
-    lo_words, hi_words = _poisson.split(_seed_base(hash_keys(unit_keys), seed))
-    for lo in range(0, n_boot, POISSON_BATCH):
-        hi = min(lo + POISSON_BATCH, n_boot)
+    run = _Run.prepare(metric, y_true, score_legacy, score_new, sample_weight=sample_weight, groups=groups,
+                       keys=keys, n_boot=n_boot, alpha=alpha, seed=seed, ci_method=ci_method)
+    kernel = _build_kernel(run.mdef, y_true, score_legacy, score_new, sample_weight, groups)
+    lo_words, hi_words = run.words(groups, keys)
+    reps = np.empty(run.n_boot)
+    bar = progress_bar(f"bootstrap {run.mdef.name}", total=run.n_boot, unit="replicate")
+    for lo in range(0, run.n_boot, POISSON_BATCH):
+        hi = min(lo + POISSON_BATCH, run.n_boot)
         reps[lo:hi] = kernel.diffs_poisson(lo_words, hi_words, lo, hi)
         bar.update(hi - lo)
     bar.close()
-    bad = ~np.isfinite(reps)
-    if bad.any():
-        raise ParityInputError(
-            f"{int(bad.sum())} of {n_boot} bootstrap replicates left {mdef.name!r} undefined (e.g. a "
-            "resample with one class only); the data are too small or too unbalanced for this bootstrap"
-        )
+    return run.result(reps, kernel.n_units, kernel.jackknife)
 
-    diff = new - legacy
-    z0 = acc = None
-    if ci_method == "bca":
-        z0, acc = _bca_params(reps, diff, kernel.jackknife())
-        ci = _bca_ci(reps, z0, acc, alpha)
-    else:
-        ci = _percentile_ci(reps, alpha)
-    unit = ", resampling query groups" if mdef.needs_groups else ""
-    method = f"paired Poisson bootstrap ({ci_method}, {n_boot} replicates, seed {seed}{unit})"
-    return BootstrapResult(metric=mdef.name, legacy=legacy, new=new, diff=diff, ci=ci, alpha=alpha,
-                           replicates=reps, n_boot=n_boot, seed=seed, ci_method=ci_method,
-                           method=method, se=float(np.std(reps, ddof=1)), n=n, n_units=nu,
-                           bca_z0=z0, bca_acceleration=acc)
+
+@dataclass(frozen=True)
+class _Run:
+    """One bootstrap's validated settings and point estimates (what `paired_bootstrap` checks first)."""
+
+    mdef: _m.MetricDef
+    legacy: float
+    new: float
+    n: int
+    n_boot: int
+    alpha: float
+    seed: int
+    ci_method: str
+
+    @staticmethod
+    def prepare(metric, y_true, score_legacy, score_new, *, sample_weight, groups, keys, n_boot, alpha, seed,
+                ci_method) -> _Run:
+        mdef = _m.get_metric(metric)
+        alpha = check_alpha(alpha)
+        seed = _check_seed(seed)
+        if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
+            raise ParityInputError(f"n_boot: expected an integer >= 2, got {n_boot!r}")
+        if ci_method not in ("percentile", "bca"):
+            raise ParityInputError(f"ci_method: expected 'percentile' or 'bca', got {ci_method!r}")
+        if mdef.needs_groups and groups is None:
+            raise ParityInputError(f"groups: metric {mdef.name!r} is computed per query group; pass groups=")
+        extra = (groups,) if mdef.needs_groups else ()
+        # The metric validates every input (and names the argument) before anything else happens.
+        legacy = _point(mdef, "score_legacy", y_true, score_legacy, extra, sample_weight)
+        new = _point(mdef, "score_new", y_true, score_new, extra, sample_weight)
+        n = int(np.asarray(y_true).shape[0])
+        check_same_length(y_true=np.asarray(y_true), score_legacy=np.asarray(score_legacy),
+                          score_new=np.asarray(score_new))
+        if mdef.needs_groups and keys is not None:
+            raise ParityInputError("keys: for ranking metrics the Poisson weights are keyed by the group id; "
+                                   "do not pass keys")
+        return _Run(mdef, legacy, new, n, int(n_boot), alpha, seed, ci_method)
+
+    def words(self, groups, keys) -> tuple[np.ndarray, np.ndarray]:
+        """The resampling units' (lo, hi) words (`_poisson`): rows by key (or position), groups by id."""
+        if self.mdef.needs_groups:
+            unit_keys = group_codes(groups, self.n)[1]  # the distinct ids, in the order of the group codes
+            if unit_keys.dtype.kind == "f":  # float ids (validated finite): key them by their repr
+                unit_keys = np.array([repr(float(v)) for v in unit_keys])
+        else:
+            # Without keys a row is known only by its position: the replicates then depend on the
+            # row order, but not on how the rows are chunked.
+            unit_keys = np.arange(self.n) if keys is None else np.asarray(keys)
+            if unit_keys.ndim != 1 or unit_keys.shape[0] != self.n:
+                raise ParityInputError(f"keys: expected one key per row ({self.n}), got shape {unit_keys.shape}")
+        return _poisson.split(_seed_base(hash_keys(unit_keys), self.seed))
+
+    def result(self, reps: np.ndarray, n_units: int, jackknife: Callable[[], np.ndarray]) -> BootstrapResult:
+        mdef, n_boot = self.mdef, self.n_boot
+        bad = ~np.isfinite(reps)
+        if bad.any():
+            raise ParityInputError(
+                f"{int(bad.sum())} of {n_boot} bootstrap replicates left {mdef.name!r} undefined (e.g. a "
+                "resample with one class only); the data are too small or too unbalanced for this bootstrap"
+            )
+        diff = self.new - self.legacy
+        z0 = acc = None
+        if self.ci_method == "bca":
+            z0, acc = _bca_params(reps, diff, jackknife())
+            ci = _bca_ci(reps, z0, acc, self.alpha)
+        else:
+            ci = _percentile_ci(reps, self.alpha)
+        unit = ", resampling query groups" if mdef.needs_groups else ""
+        method = f"paired Poisson bootstrap ({self.ci_method}, {n_boot} replicates, seed {self.seed}{unit})"
+        return BootstrapResult(metric=mdef.name, legacy=self.legacy, new=self.new, diff=diff, ci=ci,
+                               alpha=self.alpha, replicates=reps, n_boot=n_boot, seed=self.seed,
+                               ci_method=self.ci_method, method=method, se=float(np.std(reps, ddof=1)), n=self.n,
+                               n_units=n_units, bca_z0=z0, bca_acceleration=acc)
+
+
+def paired_bootstrap_subsets(metric, y_true, score_legacy, score_new, subsets: Sequence[np.ndarray | None], *,
+                             sample_weight=None, groups=None, keys=None, n_boot: int = 1000, alpha: float = 0.05,
+                             seed: int = 0, ci_method: CIMethod = "percentile") -> list[BootstrapResult | ParityInputError]:
+    """`paired_bootstrap` on each row subset (an increasing array of row indices; None: all rows): per
+    subset, the result that call returns on those rows, or the ParityInputError it raises, bit for bit.
+
+    For the metrics that are weighted sums over rows (logloss, brier, rmse, mae, the calibration ratio),
+    disjoint subsets (a slice column's values) and all rows share one pass over the rows: a row's
+    weights depend on (seed, key, replicate), not on which subset it is counted in, so each weight is
+    generated once instead of once per subset. Other metrics take one `paired_bootstrap` per subset.
+    """
+    y = np.asarray(y_true)
+    arrays = (y, np.asarray(score_legacy), np.asarray(score_new),
+              None if sample_weight is None else np.asarray(sample_weight),
+              None if groups is None else np.asarray(groups), None if keys is None else np.asarray(keys))
+
+    def take(rows):
+        return arrays if rows is None else tuple(None if a is None else a[rows] for a in arrays)
+
+    def one(rows):
+        yy, a, b, w, g, k = take(rows)
+        try:
+            return paired_bootstrap(metric, yy, a, b, sample_weight=w, groups=g, keys=k, n_boot=n_boot,
+                                    alpha=alpha, seed=seed, ci_method=ci_method)
+        except ParityInputError as exc:
+            return exc
+
+    mdef = _m.get_metric(metric)
+    subsets = list(subsets)
+    if len(subsets) < 2 or not _sums_metric(mdef) or ci_method != "percentile" or not all(
+            r is None or (r.ndim == 1 and (r.size < 2 or bool(np.all(r[1:] > r[:-1])))) for r in subsets):
+        return [one(rows) for rows in subsets]
+    try:
+        full = _Run.prepare(mdef, *arrays[:3], sample_weight=arrays[3], groups=None, keys=arrays[5],
+                            n_boot=n_boot, alpha=alpha, seed=seed, ci_method=ci_method)
+        lo_words, hi_words = full.words(None, arrays[5])
+        kernel = _build_kernel(mdef, *arrays[:4], None)
+    except ParityInputError:  # bad input on all rows: let each subset's own call say what
+        return [one(rows) for rows in subsets]
+    out: list[Any] = [None] * len(subsets)
+    runs: dict[int, _Run] = {}
+    for i, rows in enumerate(subsets):
+        yy, a, b, w, _, k = take(rows)
+        try:
+            runs[i] = full if rows is None else _Run.prepare(mdef, yy, a, b, sample_weight=w, groups=None, keys=k,
+                                                             n_boot=n_boot, alpha=alpha, seed=seed,
+                                                             ci_method=ci_method)
+        except ParityInputError as exc:
+            out[i] = exc
+    reps = _shared_sums(kernel, lo_words, hi_words, [subsets[i] for i in runs], n_boot, mdef.name)
+    for (i, run), r in zip(runs.items(), reps):
+        try:
+            out[i] = run.result(r, run.n, lambda: None)
+        except ParityInputError as exc:
+            out[i] = exc
+    return out
+
+
+def _sums_metric(mdef: _m.MetricDef) -> bool:
+    """Whether `_build_kernel` gives this metric a `_SumsKernel` over rows (elementwise columns)."""
+    return (mdef is _m.METRICS.get(mdef.name) and mdef.task != "ranking"
+            and (mdef.name == "calibration_ratio" or (mdef.per_row is not None and mdef.name not in
+                                                      ("auc", "pr_auc", "ece", "calibration_slope",
+                                                       "calibration_intercept"))))
+
+
+def _shared_sums(kernel: _SumsKernel, lo_words, hi_words, subsets, n_boot: int, name: str) -> list[np.ndarray]:
+    """Each subset's replicates from `kernel`'s columns, in passes over the rows that each serve all
+    rows (if asked) and a set of disjoint subsets."""
+    n = lo_words.shape[0]
+    layers: list[dict[str, Any]] = []  # each: the subset that is all rows (or None), parts, segment per row
+    for j, rows in enumerate(subsets):
+        if rows is None:
+            layer = next((x for x in layers if x["all"] is None), None)
+        else:
+            layer = next((x for x in layers if bool(np.all(x["seg"][rows] < 0))), None)
+        if layer is None:
+            layer = {"all": None, "parts": [], "seg": np.full(n, -1, dtype=np.int64)}
+            layers.append(layer)
+        if rows is None:
+            layer["all"] = j
+        else:
+            layer["seg"][rows] = len(layer["parts"])
+            layer["parts"].append(j)
+    out: list[np.ndarray | None] = [None] * len(subsets)
+    cols = kernel.summed()
+    per = {j: np.empty(n_boot) for j in range(len(subsets))}
+    bar = progress_bar(f"bootstrap {name}", total=n_boot, unit="replicate")
+    for lo in range(0, n_boot, POISSON_BATCH):
+        hi = min(lo + POISSON_BATCH, n_boot)
+        for layer in layers:
+            all_sums, part_sums = _poisson.sums_parts(lo_words, hi_words, lo, hi, cols, layer["seg"],
+                                                      len(layer["parts"]), layer["all"] is not None)
+            if layer["all"] is not None:
+                per[layer["all"]][lo:hi] = kernel.finish(all_sums)
+            for g, j in enumerate(layer["parts"]):
+                per[j][lo:hi] = kernel.finish(part_sums[g])
+        bar.update(hi - lo)
+    bar.close()
+    for j in per:
+        out[j] = per[j]
+    return out
 
 
 def paired_difference_ci(loss_legacy, loss_new, *, sample_weight=None, alpha: float = 0.05) -> PairedDifferenceResult:

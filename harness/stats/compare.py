@@ -658,13 +658,18 @@ def _est_delta(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) -> _
                      "delta method (normal)", lambda lv: _normal(diff, se, lv))
 
 
-def _est_bootstrap(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) -> _Estimate:
+def _est_bootstrap(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed, *, done=None) -> _Estimate:
     from harness.stats.bootstrap import paired_bootstrap
 
     # Rows are keyed by `keys` (replicates then independent of row order and partitioning), else by
     # position; ranking metrics key their Poisson weights by the group id, so they never take row keys.
-    r = paired_bootstrap(m.name, y, a, b, sample_weight=w, groups=groups if m.needs_groups else None,
-                         keys=None if m.needs_groups else keys, n_boot=n_boot, alpha=2 * alpha, seed=seed)
+    if done is None:
+        r = paired_bootstrap(m.name, y, a, b, sample_weight=w, groups=groups if m.needs_groups else None,
+                             keys=None if m.needs_groups else keys, n_boot=n_boot, alpha=2 * alpha, seed=seed)
+    elif isinstance(done, ParityInputError):
+        raise done
+    else:
+        r = done
 
     def interval_at(level: float) -> tuple[float, float]:
         return tuple(map(float, r.ci_at(level)))
@@ -736,7 +741,8 @@ def _definedness(inp: _Inputs, d: MetricDef, rows: np.ndarray | None) -> str | N
     return None
 
 
-def _estimate(inp: _Inputs, d: MetricDef, rows: np.ndarray | None) -> _Estimate | _Undefined:
+def _estimate(inp: _Inputs, d: MetricDef, rows: np.ndarray | None,
+              shared: dict[tuple[str, int | None], Any] | None = None) -> _Estimate | _Undefined:
     why = _definedness(inp, d, rows)
     if why is not None:
         return _Undefined(why)
@@ -744,13 +750,36 @@ def _estimate(inp: _Inputs, d: MetricDef, rows: np.ndarray | None) -> _Estimate 
     def sub(arr):
         return arr if (arr is None or rows is None) else arr[rows]
 
+    extra: dict[str, Any] = {}
+    if shared is not None and inp.methods[d.name] == "bootstrap":
+        extra["done"] = _shared_bootstrap(inp, d, rows, shared)
     try:
         return _ESTIMATORS[inp.methods[d.name]](d, sub(inp.y), sub(inp.a), sub(inp.b), sub(inp.w), sub(inp.groups),
-                                                sub(inp.keys), inp.alpha, inp.n_boot, inp.seed)
+                                                sub(inp.keys), inp.alpha, inp.n_boot, inp.seed, **extra)
     except ParityInputError as exc:  # all rows: bad input; a slice: the metric is undefined there
         if rows is None:
             raise
         return _Undefined(str(exc))
+
+
+def _shared_bootstrap(inp: _Inputs, d: MetricDef, rows: np.ndarray | None,
+                      shared: dict[tuple[str, int | None], Any]) -> Any:
+    """This cell's bootstrap (a result, or the error it raised), computed on the first request for
+    ``d`` together with every slice where ``d`` is defined (`paired_bootstrap_subsets`: one pass
+    over the rows serves all rows and a slice column's values); None when not shared."""
+    from harness.stats.bootstrap import paired_bootstrap_subsets
+
+    key = (d.name, None if rows is None else id(rows))
+    if key not in shared:
+        if rows is not None or d.needs_groups:
+            return None
+        cells: list[np.ndarray | None] = [None] + [sl.rows for sl in inp.slices
+                                                   if _definedness(inp, d, sl.rows) is None]
+        results = paired_bootstrap_subsets(d.name, inp.y, inp.a, inp.b, cells, sample_weight=inp.w, keys=inp.keys,
+                                           n_boot=inp.n_boot, alpha=2 * inp.alpha, seed=inp.seed)
+        for r, res in zip(cells, results):
+            shared[(d.name, None if r is None else id(r))] = res
+    return shared.get(key)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -906,7 +935,8 @@ def compare_scores(y_true: Any, score_legacy: Any, score_new: Any, *, metrics: S
                     min_slice_size=min_slice_size, method=method, power=power, ungated=ungated,
                     allow_identical=allow_identical)
     cells = [(d, None) for d in inp.defs] + [(d, sl) for sl in inp.slices for d in inp.defs]
-    estimates = [_estimate(inp, d, None if sl is None else sl.rows) for d, sl in cells]
+    shared: dict[tuple[str, int | None], Any] = {}  # bootstraps computed for several cells in one pass
+    estimates = [_estimate(inp, d, None if sl is None else sl.rows, shared) for d, sl in cells]
     entries = [_gate(inp, d, sl, est) for (d, sl), est in zip(cells, estimates)]
     entries = _adjust(inp, entries, estimates)
     notes = [] if inp.margins else ["no margins given: nothing is gated, so the overall verdict is INCONCLUSIVE"]

@@ -18,6 +18,7 @@ from harness.errors import ParityInputError
 from harness.stats import metrics as M
 from harness.stats.bootstrap import (
     BCA_GENERIC_MAX_UNITS,
+    BootstrapResult,
     _auc_loo,
     _build_kernel,
     paired_bootstrap,
@@ -528,3 +529,41 @@ def test_bca_for_ranking_jackknifes_whole_groups():
     r = paired_bootstrap("ndcg@5", rel, sa, sb, groups=g, n_boot=400, seed=6, ci_method="bca")
     lo, hi = _scipy_ci((np.arange(ids.shape[0], dtype=float),), stat, r.replicates, "BCa", 0.05)
     assert abs(r.ci[0] - lo) < 1e-12 and abs(r.ci[1] - hi) < 1e-12
+
+
+@pytest.mark.parametrize("name", ["calibration_ratio", "logloss", "rmse", "ece"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_bootstrap_of_subsets_is_each_subsets_own_bootstrap(name, weighted):
+    """One pass for all rows and each slice (`paired_bootstrap_subsets`) gives every subset exactly
+    what `paired_bootstrap` on its rows gives, or raises: overlapping slicings, a slice without
+    positives, rows out of order (not shared), and a metric without a shared pass (ece)."""
+    from harness.stats.bootstrap import paired_bootstrap_subsets
+
+    rng = np.random.default_rng(11)
+    n = 1500
+    y = (rng.random(n) < 0.3).astype(int)
+    pa = np.clip(rng.random(n) * 0.8 + 0.1 * y, 0.01, 0.99)
+    pb = np.clip(pa + rng.normal(scale=0.02, size=n), 0.01, 0.99)
+    if name == "rmse":
+        y = rng.normal(size=n)
+    w = rng.integers(1, 4, n) * 0.5 if weighted else None
+    keys = rng.permutation(n) * 3 + 7
+    col = rng.integers(0, 3, n)
+    other = rng.integers(0, 2, n)
+    no_pos = np.flatnonzero(y == 0)[:40] if name != "rmse" else np.arange(40)
+    subsets = [None] + [np.flatnonzero(col == v) for v in range(3)] + [np.flatnonzero(other == v) for v in range(2)]
+    subsets += [no_pos, None, np.flatnonzero(col == 1)[::-1].copy()]
+    got = paired_bootstrap_subsets(name, y, pa, pb, subsets, sample_weight=w, keys=keys, n_boot=300, alpha=0.1, seed=5)
+    assert len(got) == len(subsets)
+    for rows, res in zip(subsets, got):
+        sub = (lambda a: a) if rows is None else (lambda a: None if a is None else a[rows])
+        try:
+            want = paired_bootstrap(name, sub(y), sub(pa), sub(pb), sample_weight=sub(w), keys=sub(keys), n_boot=300,
+                                    alpha=0.1, seed=5)
+        except ParityInputError as exc:
+            assert isinstance(res, ParityInputError) and str(res) == str(exc)
+            continue
+        assert isinstance(res, BootstrapResult)
+        assert np.array_equal(res.replicates, want.replicates)
+        assert (res.legacy, res.new, res.diff, res.ci, res.se, res.n, res.n_units, res.method) == (
+            want.legacy, want.new, want.diff, want.ci, want.se, want.n, want.n_units, want.method)

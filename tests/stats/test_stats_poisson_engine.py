@@ -254,3 +254,24 @@ def test_numba_cache_dir_choice(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cache_dir() == tmp_path / "home" / ".cache" / "parity-harness" / "numba"
+
+
+def test_poisson_sums_over_parts_are_the_sums_of_each_part(numba_kernels, monkeypatch):
+    n = 3000
+    lo, hi = units(n, seed=4)
+    cols = np.stack(columns(n, seed=2))
+    seg = np.random.default_rng(1).integers(-1, 4, n)
+    got = {}
+    for eng in ("numba", "numpy"):
+        monkeypatch.setenv("PARITY_NUMBA", "1" if eng == "numba" else "0")
+        P._kernels.cache_clear()
+        got[eng] = [P.sums_parts(lo, hi, 2, 300, cols, seg, 4, True), P.sums_parts(lo, hi, 0, 3, cols[:2], seg, 4, False)]
+    for (all_a, parts_a), (all_b, parts_b) in zip(got["numba"], got["numpy"]):
+        assert (all_a is None) == (all_b is None) and (all_a is None or np.array_equal(all_a, all_b))
+        assert np.array_equal(parts_a, parts_b)
+    (all_rows, parts), (none, parts2) = got["numpy"]
+    assert none is None and np.array_equal(all_rows, P.sums(lo, hi, 2, 300, cols))
+    for g in range(4):
+        r = seg == g
+        assert np.array_equal(parts[g], P.sums(lo[r], hi[r], 2, 300, cols[:, r]))
+        assert np.array_equal(parts2[g], P.sums(lo[r], hi[r], 0, 3, cols[:2, r]))
