@@ -92,6 +92,22 @@ def _golden() -> Any:
     return load_dataset("ads_ctr")
 
 
+def _probe_rows() -> dict[str, Any]:
+    return {"rows": _golden().frame("eval").iloc[:_PROBE_ROWS]}
+
+
+def _learn_inputs() -> dict[str, Any]:
+    ds = _golden()
+    return {"train": ds.frame("train").iloc[:_LEARN_ROWS], "rows": ds.frame("eval").iloc[:_PROBE_ROWS]}
+
+
+# The noise floor's inputs (harness.upgrade.probes): the harness jitters hist_ctr by one ULP and permutes
+# the training rows (both fits are full-batch, so row order only reorders sums). Not price or
+# listing_age: their values are rounded and the bucket edges are quantiles of those values, so one ULP
+# moves rows at an edge into another bucket (seen on 3 of 8,000 rows), a change of what is computed.
+_JITTER = ("rows.hist_ctr",)
+
+
 @PROBES.featurization("features_golden_rows")
 def _features_probe() -> dict[str, Any]:
     from legacy_adapter.featurizer import LegacyFeaturizer
@@ -117,8 +133,8 @@ def _fixed_coefficients(spec: Any, standardization: Any) -> tuple[Any, float]:
     return rng.normal(scale=0.3, size=width), -3.0
 
 
-@PROBES.inference("fixed_models_golden_rows")
-def _inference_probe() -> dict[str, Any]:
+@PROBES.inference("fixed_models_golden_rows", inputs=_probe_rows, jitter=_JITTER)
+def _inference_probe(rows: Any) -> dict[str, Any]:
     """Fixed weights served by sklearn (predict_proba) and by an exported TF SavedModel."""
     import numpy as np
 
@@ -130,7 +146,6 @@ def _inference_probe() -> dict[str, Any]:
 
     ds = _golden()
     spec = fit_spec_for(ds)
-    rows = ds.frame("eval").iloc[:_PROBE_ROWS]
     featurizer = TFFeaturizer(spec)
     standardization = Standardization.fit(featurizer.transform(ds.frame("train").iloc[:_LEARN_ROWS]), spec.numeric_features)
     coef, intercept = _fixed_coefficients(spec, standardization)
@@ -149,8 +164,9 @@ def _inference_probe() -> dict[str, Any]:
     return {"legacy_scores": legacy.predict(rows), "tf_serving_scores": ServingSide(path, spec).predict(rows)}
 
 
-@PROBES.learning("logreg_refit", seeds=(0, 1, 2))
-def _learning_probe(seed: int) -> dict[str, Any]:
+@PROBES.learning("logreg_refit", seeds=(0, 1, 2), inputs=_learn_inputs, permute=("train",),
+                 jitter=("train.hist_ctr", "rows.hist_ctr"))
+def _learning_probe(seed: int, train: Any, rows: Any) -> dict[str, Any]:
     """Refit both LRs on a fixed training subset. Both start from zeros and are deterministic, so the
     seeds measure run-to-run noise (expected: none); a change here is a change in the optimizers."""
     import numpy as np
@@ -158,10 +174,7 @@ def _learning_probe(seed: int) -> dict[str, Any]:
     from harness.stats.metrics import log_loss, roc_auc
     from legacy_adapter.models import LegacyLogisticRegression
 
-    ds = _golden()
-    spec = fit_spec_for(ds)
-    train = ds.frame("train").iloc[:_LEARN_ROWS]
-    rows = ds.frame("eval").iloc[:_PROBE_ROWS]
+    spec = fit_spec_for(_golden())
     y = rows[LABEL].to_numpy()
     legacy = LegacyLogisticRegression(spec, C=C, label=LABEL).fit(train)
     featurizer, model, record = train_keras_logreg(spec, train, C=C, seed=seed)
