@@ -176,3 +176,15 @@ def test_cli_runner_beam_writes_the_stream_document(golden, tmp_path):
     b, s = json.loads(out_b.read_text()), json.loads(out_s.read_text())
     assert b.pop("stream")["runner"] == "beam" and s.pop("stream")["runner"] == "process"
     _assert_same(b, s)
+
+
+def test_results_come_back_through_temp_location_and_are_cleaned_up(golden, tmp_path):
+    """The path a remote runner takes (results under --temp_location), here on the local filesystem."""
+    from harness.scale.beam import compare_beam
+
+    temp = tmp_path / "beam-temp"
+    temp.mkdir()
+    r = compare_beam(golden, label="y", legacy="a", new="b", key="id", metrics=METRICS, margins=MARGINS,
+                     pipeline_options=["--temp_location", str(temp)])
+    _assert_same(r.to_dict(), _ref(golden, metrics=METRICS, margins=MARGINS).to_dict())
+    assert not [p for p in temp.rglob("*") if p.is_file()]
