@@ -201,6 +201,8 @@ class Session:
             # The serving gates measure the pair the run builds: keep it (asked only then, so a runner
             # without ``keep`` still serves every suite without serving gates).
             kept = {"keep": self._kept.setdefault(name, {})} if suite.serving and not self.options.no_serving else {}
+            if self.options.stream:  # asked only then, as ``keep``: the split read in chunks, the same result
+                kept.update(stream=True, chunk_rows=self.options.chunk_rows)
             try:
                 self.results[name] = runner.run_suite(suite, sample=self.options.sample, seed=self.options.seed,
                                                       **kept)
