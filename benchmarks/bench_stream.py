@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_stream.py [--sizes 1e5,1e6,1e7] [--memory-sizes 1e5,1e6]
                                                 [--chunk-rows 262144] [--json OUT]
+                                                [--suite-like [--bootstrap 200]]
 
 For each size a golden split is generated (in a subprocess) into a temporary Parquet file (deleted afterwards, never
 committed): row_id (int64 key, shuffled), click (0/1 from a logistic truth), legacy (float64), new
@@ -14,6 +15,11 @@ times start after the imports:
   logloss and brier are exact sums);
 - memory: what `parity compare` does today: `pandas.read_parquet` of the columns, then
   `harness.stats.compare_scores` on the whole arrays.
+
+``--suite-like`` adds what a suite's metric checks take: a request_id (query groups of 10 rows, scattered
+through the file), a weight per request (gamma), a device column (3 values) sliced on, and the metrics
+auc (weighted: the paired bootstrap), logloss, brier (weighted exact sums, per slice value) and ndcg@10
+(query groups, bootstrap), with ``--bootstrap`` replicates.
 
 Both runs' verdicts and intervals are printed side by side (they must agree); time is also given per
 n log2 n so growth can be read against n log n.
@@ -33,11 +39,13 @@ import time
 from pathlib import Path
 
 METRICS = ("auc", "logloss", "brier")
-MARGINS_ALL = {"auc": 0.002, "logloss": 0.002, "brier": 0.001}
+MARGINS_ALL = {"auc": 0.002, "logloss": 0.002, "brier": 0.001, "ndcg@10": 0.005}
 MARGINS = MARGINS_ALL
+SUITE_METRICS = ("auc", "logloss", "brier", "ndcg@10")
+SUITE = {"weight": "weight", "group": "request_id", "slices": ["device"]}
 
 
-def generate(path: Path, n: int, seed: int = 0, piece: int = 1_000_000) -> None:
+def generate(path: Path, n: int, seed: int = 0, piece: int = 1_000_000, suite_like: bool = False) -> None:
     """Written piece by piece so that generating 1e7 rows needs no 1e7-row frame."""
     import numpy as np
     import pyarrow as pa
@@ -45,26 +53,35 @@ def generate(path: Path, n: int, seed: int = 0, piece: int = 1_000_000) -> None:
 
     rng = np.random.default_rng(seed)
     keys = rng.permutation(n).astype(np.int64)
+    group_weight = rng.gamma(2.0, size=n // 10 + 1)
+    extra = [("request_id", pa.int64()), ("weight", pa.float64()), ("device", pa.string())] if suite_like else []
     with pq.ParquetWriter(path, pa.schema([("row_id", pa.int64()), ("click", pa.int64()), ("legacy", pa.float64()),
                                            ("new", pa.float32()), ("price", pa.float64()),
-                                           ("position", pa.int64())])) as w:
+                                           ("position", pa.int64()), *extra])) as w:
         for start in range(0, n, piece):
             m = min(piece, n - start)
             z = rng.normal(size=m) - 2.5
             click = (rng.random(m) < 1 / (1 + np.exp(-z))).astype(np.int64)
             legacy = 1 / (1 + np.exp(-(z + rng.normal(scale=0.8, size=m))))
             new = np.clip(legacy * np.exp(rng.normal(scale=0.02, size=m)), 0, 1).astype(np.float32)
-            w.write_table(pa.table({"row_id": keys[start:start + m], "click": click, "legacy": legacy, "new": new,
-                                    "price": rng.lognormal(size=m), "position": rng.integers(1, 30, m)}),
-                          row_group_size=1 << 17)
+            cols = {"row_id": keys[start:start + m], "click": click, "legacy": legacy, "new": new,
+                    "price": rng.lognormal(size=m), "position": rng.integers(1, 30, m)}
+            if suite_like:
+                request = keys[start:start + m] // 10  # groups of 10 keys: rows of a group lie far apart
+                cols.update(request_id=request, weight=group_weight[request],
+                            device=rng.choice(np.array(["mobile", "desktop", "tablet"]), size=m, p=[0.6, 0.3, 0.1]))
+            w.write_table(pa.table(cols), row_group_size=1 << 17)
 
 
 def _summary(result) -> dict:
+    from harness.stats.compare import entry_id
+
     return {"verdict": str(result.verdict.value),
-            "metrics": {e.name: {"diff": e.diff, "ci": list(e.ci), "verdict": e.verdict.value} for e in result.entries}}
+            "metrics": {entry_id(e.name, e.slice): {"diff": e.diff, "ci": None if e.ci is None else list(e.ci),
+                                                    "verdict": e.verdict.value} for e in result.entries}}
 
 
-def worker(mode: str, path: str, chunk_rows: int) -> None:
+def worker(mode: str, path: str, chunk_rows: int, suite_like: bool = False, n_boot: int = 1000) -> None:
     from harness.scale import compare_stream
     from harness.stats.compare import compare_scores
 
@@ -73,13 +90,18 @@ def worker(mode: str, path: str, chunk_rows: int) -> None:
 
     rss_imports = _peak_mb()  # the interpreter and libraries
     t0, c0 = time.perf_counter(), time.process_time()
+    extra = SUITE if suite_like else {}
     if mode == "stream":
         r = compare_stream(path, label="click", legacy="legacy", new="new", key="row_id", metrics=METRICS,
-                           margins=MARGINS, chunk_rows=chunk_rows)
+                           margins=MARGINS, chunk_rows=chunk_rows, n_boot=n_boot, **extra)
     else:
-        f = pd.read_parquet(path, columns=["row_id", "click", "legacy", "new"])
+        cols = ["row_id", "click", "legacy", "new"] + ([SUITE["weight"], SUITE["group"], *SUITE["slices"]]
+                                                        if suite_like else [])
+        f = pd.read_parquet(path, columns=cols)
+        kw = (dict(sample_weight=f[SUITE["weight"]].to_numpy(), groups=f[SUITE["group"]].to_numpy(),
+                   slices={c: f[c].to_numpy() for c in SUITE["slices"]}) if suite_like else {})
         r = compare_scores(f["click"].to_numpy(), f["legacy"].to_numpy(), f["new"].to_numpy(),
-                           keys=f["row_id"].to_numpy(), metrics=METRICS, margins=MARGINS)
+                           keys=f["row_id"].to_numpy(), metrics=METRICS, margins=MARGINS, n_boot=n_boot, **kw)
     out = {"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "rss_imports_mb": rss_imports,
            "peak_rss_mb": _peak_mb(), "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
            **_summary(r)}
@@ -99,9 +121,10 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(mode: str, path: Path, chunk_rows: int) -> dict:
+def measure(mode: str, path: Path, chunk_rows: int, suite_like: bool = False, n_boot: int = 1000) -> dict:
     proc = subprocess.run([sys.executable, __file__, "--worker", mode, str(path), "--chunk-rows", str(chunk_rows),
-                           "--metrics", ",".join(METRICS)],
+                           "--metrics", ",".join(METRICS), "--bootstrap", str(n_boot),
+                           *(["--suite-like"] if suite_like else [])],
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"{mode} worker failed:\n{proc.stderr}")
@@ -116,30 +139,41 @@ def main(argv=None) -> int:
     ap.add_argument("--chunk-rows", type=int, default=1 << 18)
     ap.add_argument("--metrics", default=",".join(METRICS),
                     help="auc keeps the rows compactly; logloss,brier alone are exact sums (constant memory)")
+    ap.add_argument("--suite-like", action="store_true",
+                    help="weights, query groups and a slice, as a suite's metric checks (metrics default to "
+                         "auc,logloss,brier,ndcg@10)")
+    ap.add_argument("--bootstrap", type=int, default=None, help="bootstrap replicates (default 1000; 200 with "
+                    "--suite-like)")
     ap.add_argument("--json", metavar="OUT")
     ap.add_argument("--worker", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.suite_like and args.metrics == ",".join(METRICS):
+        args.metrics = ",".join(SUITE_METRICS)
+    n_boot = args.bootstrap or (200 if args.suite_like else 1000)
     METRICS = tuple(m for m in args.metrics.split(",") if m)
     MARGINS = {m: v for m, v in MARGINS_ALL.items() if m in METRICS}
     if args.worker:
         if args.worker[0] == "generate":
-            generate(Path(args.worker[1]), args.n)
+            generate(Path(args.worker[1]), args.n, suite_like=args.suite_like)
         else:
-            worker(args.worker[0], args.worker[1], args.chunk_rows)
+            worker(args.worker[0], args.worker[1], args.chunk_rows, args.suite_like, n_boot)
         return 0
     sizes = [int(float(s)) for s in args.sizes.split(",")]
     in_memory = {int(float(s)) for s in args.memory_sizes.split(",") if s}
     rows = []
     print(f"python {platform.python_version()}, {platform.machine()}, load average {os.getloadavg()[0]:.1f}, "
-          f"chunk_rows {args.chunk_rows}, metrics {','.join(METRICS)}")
+          f"chunk_rows {args.chunk_rows}, metrics {','.join(METRICS)}"
+          + (f", suite-like (weight, groups, slice device), {n_boot} bootstrap replicates" if args.suite_like else ""))
     with tempfile.TemporaryDirectory(prefix="bench_stream_") as tmp:
         for n in sizes:
             path = Path(tmp) / f"golden_{n}.parquet"
-            subprocess.run([sys.executable, __file__, "--worker", "generate", str(path), "--n", str(n)], check=True)
-            row = {"n": n, "file_mb": path.stat().st_size / 2**20, "stream": measure("stream", path, args.chunk_rows)}
+            subprocess.run([sys.executable, __file__, "--worker", "generate", str(path), "--n", str(n),
+                            *(["--suite-like"] if args.suite_like else [])], check=True)
+            row = {"n": n, "file_mb": path.stat().st_size / 2**20,
+                   "stream": measure("stream", path, args.chunk_rows, args.suite_like, n_boot)}
             if n in in_memory:
-                row["memory"] = measure("memory", path, args.chunk_rows)
+                row["memory"] = measure("memory", path, args.chunk_rows, args.suite_like, n_boot)
             path.unlink()
             rows.append(row)
             s = row["stream"]
@@ -152,6 +186,9 @@ def main(argv=None) -> int:
                      if m else ""))
             for name, e in s["metrics"].items():
                 other = f" | in memory {m['metrics'][name]['diff']:+.6e} {m['metrics'][name]['verdict']}" if m else ""
+                if e["ci"] is None:
+                    print(f"    {name:8s} {e['verdict']}{other}")
+                    continue
                 print(f"    {name:8s} diff {e['diff']:+.6e} ci [{e['ci'][0]:+.6e}, {e['ci'][1]:+.6e}] "
                       f"{e['verdict']}{other}")
     print(f"peak RSS of the imports alone: {rows[0]['stream']['rss_imports_mb']:.0f} MB")

@@ -1,22 +1,35 @@
 """`compare_stream`: `harness.stats.compare_scores` over a Parquet golden set read chunk by chunk.
 
 Each metric keeps the state its estimator needs (`harness.scale.accumulators`): logloss, brier and mae
-(method ``paired``) and rmse (``delta``) keep exact sums, O(1) memory; auc and pr_auc (``delong``) and the
-bootstrap metrics keep the rows compactly (key, int8 label, scores in their own precision) and run the
-in-memory estimator on them sorted by key (auc: DeLong with range-partitioned components,
-`harness.scale.range_auc`, the same bits with a fraction of the one sort's memory). The entries are then
-gated and Holm-adjusted by
-`harness.stats.compare`'s own steps, so the result has `compare_scores`' shape and meaning:
+(method ``paired``) and rmse (``delta``) keep exact sums, O(1) memory, weighted or not, for all rows and
+for every slice value seen (crossed slices: every combination seen); auc and pr_auc (``delong``) and the
+bootstrap metrics (weighted auc, ece, calibration, ndcg@K, mrr) keep the rows compactly (key, int8
+label, scores and weights in their own precision, the group id, slice values as int32 codes) and run
+the in-memory estimator on them sorted by key (unweighted auc: DeLong with range-partitioned
+components, `harness.scale.range_auc`, the same bits with a fraction of the one sort's memory). The
+entries are then gated and Holm-adjusted by `harness.stats.compare`'s own steps, so the result has
+`compare_scores`' shape and meaning:
 
 - exact-sum metrics equal the in-memory run to a few ulps (sums are exact here, pairwise there);
 - row-keeping metrics equal the in-memory run on the rows in key order bit for bit, and on any other
   row order to float rounding (DeLong's variances sum the components in row order; the Poisson
   bootstrap's weights depend on the key only).
 
+Query groups (ndcg@K, mrr): the ranking metrics need every row of a group together. Rather than
+require a group-sorted file, the kept rows carry the group id and the estimator runs once all chunks
+are in, so a group split across chunk borders, or scattered through the file, is whole; per-group
+weights are checked constant over the whole group then (an error names the row by its key). The cost is
+the compact rows (about 30-40 bytes a row), which the bootstrap metrics need anyway.
+
 Every chunk is validated as `compare_scores` validates all rows, and an error names the file, the column,
 the side, the chunk and the row's key; a side given as a function that fails on a chunk names the chunk
-and its key range. Nothing is returned until the last chunk is in. First slice: unweighted, no slices,
-no query groups (ranking metrics are refused with that reason).
+and its key range. Nothing is returned until the last chunk is in.
+
+Bootstrap metrics whose replicate is a ratio of two weighted sums (calibration_ratio; logloss, brier
+and mae when the bootstrap is asked for) keep exact replicate sums keyed by (seed, row key, replicate)
+(`harness.scale.replicates`): O(n_boot) memory, any chunking the same bits, the in-memory replicates
+to a few ulps. Those that need a sort or all rows of a group (weighted auc, pr_auc, ece, calibration
+slope/intercept, ndcg@K, mrr) keep the compact rows.
 """
 from __future__ import annotations
 
@@ -30,6 +43,7 @@ from harness import progress
 from harness.errors import ParityInputError, ScorerError
 from harness.scale.accumulators import CompactRows, DeltaRMSE, KeyedColumns, PairedMean
 from harness.scale.codes import ValueCodes
+from harness.scale.replicates import BootstrapMean
 from harness.scale.range_auc import range_partitioned_auc
 from harness.scale.stream import DEFAULT_CHUNK_ROWS, Chunk, count_rows, iter_chunks
 from harness.stats import compare as _cmp
@@ -115,24 +129,50 @@ def _chunk_weights(raw: np.ndarray) -> np.ndarray:
     return w
 
 
-class _Sums:
-    """The exact-sum accumulators of the summed metrics, for all rows and for each slice value seen."""
+_REPLICATED = ("calibration_ratio", "logloss", "brier", "mae")  # bootstrap replicate = a ratio of two sums
 
-    def __init__(self, defs, methods, weighted: bool, n_specs: int) -> None:
-        self.defs = [d for d in defs if methods[d.name] in ("paired", "delta")]
-        self._make = {d.name: (PairedMean if methods[d.name] == "paired" else DeltaRMSE) for d in self.defs}
-        self.weighted = weighted
+
+class _Sums:
+    """The accumulators of the summed metrics (exact sums; for the ratio-type bootstrap metrics, exact
+    replicate sums), for all rows and for each slice value seen."""
+
+    def __init__(self, defs, methods, weighted: bool, n_specs: int, n_boot: int, seed: int) -> None:
+        def make(d):
+            how = methods[d.name]
+            if how == "paired":
+                return lambda: PairedMean(d, weighted=weighted)
+            if how == "delta":
+                return lambda: DeltaRMSE(d, weighted=weighted)
+            if how == "bootstrap" and d.name in _REPLICATED:
+                return lambda: BootstrapMean(d, n_boot=n_boot, seed=seed, weighted=weighted)
+            return None
+
+        self._make = {d.name: f for d in defs if (f := make(d)) is not None}
+        self.replicated = any(methods[d.name] == "bootstrap" for d in defs if d.name in self._make)
         self.all = self._new()
         self.by_slice: list[dict[tuple[int, ...], dict[str, Any]]] = [{} for _ in range(n_specs)]
 
-    def _new(self) -> dict[str, Any]:
-        return {name: make(d, weighted=self.weighted) for (name, make), d in zip(self._make.items(), self.defs)}
+    def __contains__(self, name: str) -> bool:
+        return name in self._make
 
-    def add(self, y, a, b, w, spec_codes: list[list[np.ndarray]]) -> None:
-        if not self.defs:
+    def __len__(self) -> int:
+        return len(self._make)
+
+    def _new(self) -> dict[str, Any]:
+        return {name: make() for name, make in self._make.items()}
+
+    @staticmethod
+    def _add(accs, keys, y, a, b, w) -> None:
+        for acc in accs.values():
+            if isinstance(acc, BootstrapMean):
+                acc.add(y, a, b, w, keys=keys)
+            else:
+                acc.add(y, a, b, w)
+
+    def add(self, keys, y, a, b, w, spec_codes: list[list[np.ndarray]]) -> None:
+        if not self._make:
             return
-        for acc in self.all.values():
-            acc.add(y, a, b, w)
+        self._add(self.all, keys, y, a, b, w)
         for table, codes in zip(self.by_slice, spec_codes):
             combos, inv = np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)
             inv = inv.reshape(-1)
@@ -143,8 +183,7 @@ class _Sums:
                 accs = table.get(combo)
                 if accs is None:
                     accs = table[combo] = self._new()
-                for acc in accs.values():
-                    acc.add(y[idx], a[idx], b[idx], None if w is None else w[idx])
+                self._add(accs, keys[idx], y[idx], a[idx], b[idx], None if w is None else w[idx])
 
 
 def compare_stream(path: str | Path, *, label: str, legacy: Side, new: Side, key: str,
@@ -182,8 +221,8 @@ def compare_stream(path: str | Path, *, label: str, legacy: Side, new: Side, key
     specs = _slice_columns(slices)
     slice_cols = list(dict.fromkeys(c for cols in specs for c in cols))
     encoders = {c: ValueCodes(c) for c in slice_cols}
-    sums = _Sums(defs, methods, weight is not None, len(specs))
-    keep_rows = len(sums.defs) < len(defs)
+    sums = _Sums(defs, methods, weight is not None, len(specs), n_boot, seed)
+    keep_rows = len(sums) < len(defs)
     extra = ([weight] if weight and keep_rows else []) + ([group] if group and keep_rows else [])
     code_names = [f"slice:{c}" for c in slice_cols]
     rows = CompactRows(extra + code_names) if keep_rows else None
@@ -228,7 +267,9 @@ def compare_stream(path: str | Path, *, label: str, legacy: Side, new: Side, key
                 kept[group] = chunk.columns[group]
             codes = {c: encoders[c].encode(chunk.columns[c]) for c in slice_cols}
             differs = differs or not np.array_equal(val["legacy"], val["new"])
-            sums.add(y, val["legacy"], val["new"], w, [[codes[c] for c in cols] for cols in specs])
+            if sums.replicated:  # the replicate weights are keyed by row: a repeated key is named here first
+                _check_keys(np.sort(ks), p, key)
+            sums.add(ks, y, val["legacy"], val["new"], w, [[codes[c] for c in cols] for cols in specs])
             kept.update({f"slice:{c}": v for c, v in codes.items()})
             if rows is not None:
                 rows.add(ks, y, raw["legacy"], val["legacy"], raw["new"], val["new"],
@@ -276,7 +317,7 @@ def compare_stream(path: str | Path, *, label: str, legacy: Side, new: Side, key
     for d, sl in cells:
         if sl is None:
             estimates.append(_estimate(inp, d, sums.all.get(d.name)))
-        elif d.name in sums.all:
+        elif d.name in sums:
             estimates.append(_slice_estimate(inp, d, by_values[(sl.columns, sl.values)][d.name]))
         else:
             estimates.append(_cmp._estimate(inp, d, sl.rows))
@@ -290,13 +331,15 @@ def compare_stream(path: str | Path, *, label: str, legacy: Side, new: Side, key
 def _slice_estimate(inp, d, acc):
     """A summed metric on one slice: undefined there (not bad input) when its interval cannot be formed."""
     try:
-        return _estimate(inp, d, acc)
+        return _estimate(inp, d, acc, all_rows=False)
     except ParityInputError as exc:
         return _cmp._Undefined(str(exc))
 
 
-def _estimate(inp, d, acc):
+def _estimate(inp, d, acc, *, all_rows: bool = True):
     a = inp.alpha
+    if isinstance(acc, BootstrapMean):
+        return acc.estimate(a, all_rows=all_rows)
     if acc is None:
         if d.name != "auc" or inp.methods[d.name] != "delong" or inp.w is not None:
             return _cmp._estimate(inp, d, None)

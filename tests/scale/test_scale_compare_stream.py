@@ -20,7 +20,7 @@ from harness.stats.compare import compare_scores
 
 METRICS = ("auc", "pr_auc", "logloss", "brier", "ece", "calibration_ratio")
 MARGINS = {"auc": 0.01, "pr_auc": 0.02, "logloss": 0.01, "brier": 0.005, "ece": 0.02, "calibration_ratio": 0.05}
-SUMMED = ("logloss", "brier", "mae", "rmse")
+SUMMED = ("logloss", "brier", "mae", "rmse", "calibration_ratio")  # exact sums or exact replicate sums
 N_BOOT = 200
 NUMBERS = ("legacy", "new", "diff", "ci", "ci_two_sided", "ci_adjusted", "se", "mdd")
 P_VALUES = ("p_value", "p_adjusted", "p_difference")

@@ -45,7 +45,7 @@ MARGINS = {"auc": 0.02, "pr_auc": 0.03, "logloss": 0.02, "brier": 0.01, "ece": 0
            "calibration_slope": 0.2, "ndcg@5": 0.05, "mrr": 0.05}
 N_BOOT = 60
 SLICES = ("device", ("device", "country"))
-SUMMED = ("logloss", "brier", "mae", "rmse")
+SUMMED = ("logloss", "brier", "mae", "rmse", "calibration_ratio")  # exact sums or exact replicate sums
 
 
 def _data(n=2400, seed=3):
