@@ -81,20 +81,24 @@ def fill_counts(lo, hi, step, out):
 @cached_jit
 def drawn(lo, hi, step, cols, keep, k, out):
     """The units with a positive weight, their weights and cols there; returns how many."""
+    n = lo.shape[0]
+    for i in range(n):  # the weights first (k >= 6 left at 6): a loop that vectorizes
+        k[i] = _k6(_mixed(lo[i], hi[i], step))
     m = 0
-    ncol = cols.shape[0]
-    for i in range(lo.shape[0]):
-        s = _mixed(lo[i], hi[i], step)
-        v = _k6(s)
+    for i in range(n):
+        v = k[i]
         if v == 6:
-            v = _i32(6 + _k_tail(s))
+            v = _i32(6 + _k_tail(_mixed(lo[i], hi[i], step)))
         # Written for every unit and kept only when drawn: a third of the units are not, at random,
-        # so a branch on it would be mispredicted that often (this runs about 3x faster).
+        # so a branch on it would be mispredicted that often.
         keep[m] = i
         k[m] = v
-        for c in range(ncol):
-            out[c, m] = cols[c, i]
         m += v != 0
+    for c in range(cols.shape[0]):
+        col = cols[c]
+        o = out[c]
+        for j in range(m):
+            o[j] = col[keep[j]]
     return m
 
 

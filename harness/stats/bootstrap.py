@@ -29,8 +29,9 @@ per-replicate sort); the calibration fits and user metrics take the replicate's 
 - ECE: rows stay in each model's probability order; a replicate places the quantile edges from
   cumulative weights (O(n), no sort).
 - Calibration slope/intercept: Newton from the full-data fit; the first step's gradient and Hessian
-  are mat-vecs of precomputed per-row terms with the counts, so only the later steps evaluate expit
-  (each one compiled pass over the replicate's drawn rows, `_poisson.logistic_sums`), and it stops when the next step predicted from quadratic convergence is below 1e-10 (relative):
+  are mat-vecs of precomputed per-row terms with the counts, and so is the second step's (a
+  second-order expansion around the fit), so only the later steps evaluate expit (each one compiled
+  pass over the replicate's drawn rows, `_poisson.logistic_sums`; at 1e6 rows usually one), and it stops when the next step predicted from quadratic convergence is below 1e-10 (relative):
   replicates agree with the metric on the resample to ~1e-10, far below any bootstrap spread.
 - Anything else (user MetricDefs): the metric is called per replicate with the replicate's counts
   as sample weights (exact, but O(n log n) per replicate).
@@ -368,7 +369,9 @@ class _CalibrationFitKernel(_Kernel):
 
     The first Newton step needs the gradient and Hessian at the full-data fit, whose per-row terms
     do not depend on the replicate: they are precomputed, and the step costs one mat-vec with the
-    replicate's counts instead of a pass with expit over the drawn rows (the expensive part)."""
+    replicate's counts instead of a pass with expit over the drawn rows (the expensive part). The
+    second step's gradient and Hessian come from the same pass (second-order terms at the fit); the
+    passes after it are real Newton steps, and they decide convergence."""
 
     def __init__(self, mdef, y, p_legacy, p_new, w, which: int):
         self.mdef, self.y, self.w, self.which = mdef, y, w, which
@@ -379,7 +382,10 @@ class _CalibrationFitKernel(_Kernel):
         # rows 6k..6k+5 for model k: g0, g1, h00, h01, h11 at its full-data fit, and the label term
         # sum w y x, which no Newton step changes; row 12: sum w y, shared. All per unit of count, in
         # one array so that the Poisson path gets every replicate's first step from one pass.
-        self.first_all = np.empty((13, self.n_units))
+        # Rows 13 + 4k..16 + 4k: sum w mu'' x^j (j = 0..3, mu'' = mu (1 - mu) (1 - 2 mu)) at model k's
+        # fit, the second-order terms that carry the gradient and Hessian from the fit to the first
+        # step's end (`_fit`), so that a replicate's second step needs no pass over the rows either.
+        self.first_all = np.empty((21, self.n_units))
         for k, p_raw in enumerate((p_legacy, p_new)):
             p, eps = as_probabilities(p_raw)  # the metric's clipping rule, eps of the input dtype
             pc = np.clip(p, eps, 1 - eps)
@@ -390,6 +396,8 @@ class _CalibrationFitKernel(_Kernel):
             v0 = ww * mu * (1.0 - mu)
             first = self.first_all[6 * k: 6 * k + 6]
             first[:] = [r0, r0 * x, v0, v0 * x, v0 * x * x, ww * y * x]
+            c0 = v0 * (1.0 - 2.0 * mu)
+            self.first_all[13 + 4 * k: 17 + 4 * k] = [c0, c0 * x, c0 * x * x, c0 * x * x * x]
             self.sides.append((x, intercept, slope, first))
         self.first_all[12] = ww * y
         self.wy = self.first_all[12]
@@ -405,15 +413,34 @@ class _CalibrationFitKernel(_Kernel):
     def _size(step, a, b) -> float:
         return max(abs(step[0]) / (1 + abs(a)), abs(step[1]) / (1 + abs(b)))
 
-    def _fit(self, ww, keep, side, wy, first_terms, x) -> float:
+    def _fit(self, ww, keep, side, wy, first_terms, x, second=None) -> float:
         """ww: the replicate's weights (counts x sample weights) on the drawn rows `keep`; wy: sum of
-        ww y; first_terms: the first step's six sums; x: the model's logits on `keep`."""
+        ww y; first_terms: the first step's six sums; x: the model's logits on `keep`; second: the
+        replicate's sums of the second-order terms T_j = sum ww mu'' x^j (j = 0..3) at the fit."""
         x_all, a, b, first = side
         *terms, wyx = first_terms
         step = self._step(*terms)
         if step is not None:
             a, b = a + step[0], b + step[1]
             prev = self._size(step, a, b)
+            k_est = None  # Newton's constant (e_next ~ K e^2), once two steps have measured it
+            if second is not None:
+                # The second step without a pass: at theta1 = fit + d (u = d_a + d_b x), a Taylor
+                # expansion gives mu = mu0 + mu0' u + mu0'' u^2 / 2, so the gradient is
+                # -sum ww mu0'' u^2 [1, x] / 2 (the first step zeroed the linear part) and the Hessian
+                # H0 + sum ww mu0'' u [1, x; x, x^2]: error O(d^3) instead of O(d^2) after it.
+                t0, t1, t2, t3 = second
+                da, db = step
+                g0 = -0.5 * (da * da * t0 + 2.0 * da * db * t1 + db * db * t2)
+                g1 = -0.5 * (da * da * t1 + 2.0 * da * db * t2 + db * db * t3)
+                step2 = self._step(g0, g1, terms[2] + da * t0 + db * t1, terms[3] + da * t1 + db * t2,
+                                   terms[4] + da * t2 + db * t3)
+                if step2 is not None:
+                    a, b = a + step2[0], b + step2[1]
+                    size2 = self._size(step2, a, b)
+                    # The step from theta1 is a Newton step up to O(d^3): it measures K as size2 / prev^2.
+                    k_est = size2 / prev ** 2 if prev > 0 else None
+                    prev = size2
             x = np.ascontiguousarray(x)
             ww = np.ascontiguousarray(ww, dtype=np.float64)
             for _ in range(25):
@@ -426,19 +453,21 @@ class _CalibrationFitKernel(_Kernel):
                 a, b = a + step[0], b + step[1]
                 size = self._size(step, a, b)
                 # Stop once the step, or the next one predicted from quadratic convergence
-                # (e_next ~ K e^2 with K estimated as size / prev^2), is below 1e-10 relative: the
-                # prediction needs the last two steps to have shrunk like Newton's (size <= 1e-5 and
-                # size <= 0.1 prev), and saves the pass that would only confirm convergence.
-                if size <= 1e-10 or (size <= 1e-5 and size <= 0.1 * prev and size ** 3 / prev ** 2 <= 1e-10):
+                # (e_next ~ K e^2, K estimated from the last two Newton steps as size / prev^2), is
+                # below 1e-10 relative: the prediction needs the last two steps to have shrunk like
+                # Newton's (size <= 1e-5 and size <= 0.1 prev), and saves the pass that would only
+                # confirm convergence.
+                k = size / prev ** 2 if k_est is None else k_est
+                if size <= 1e-10 or (size <= 1e-5 and size <= 0.1 * prev and k * size ** 2 <= 1e-10):
                     return float((b, a)[self.which])
-                prev = size
+                prev, k_est = size, None
         try:  # not converging from the warm start: the careful solver decides (or refuses)
             return float(_m._logistic_fit(x_all[keep], self.y[keep], ww)[self.which])
         except ParityInputError:
             return math.nan
 
     def diffs_poisson(self, lo, hi, b0, b1):
-        # Every replicate's first-step sums in one pass over the rows (`_poisson.sums`, 13 columns);
+        # Every replicate's first-step sums in one pass over the rows (`_poisson.sums`, 21 columns);
         # only the later Newton steps need each replicate's weights.
         sums = _poisson.sums(lo, hi, b0, b1, self.first_all)
         if getattr(self, "_logits", None) is None:
@@ -448,8 +477,8 @@ class _CalibrationFitKernel(_Kernel):
         for r, b in enumerate(range(b0, b1)):
             keep, k, at = _poisson.drawn(lo, hi, b, self._logits)  # the drawn rows' logits (and weights)
             ww = k.astype(np.float64) if self.w is None else k * at[2]
-            a = self._fit(ww, keep, self.sides[0], sums[r, 12], sums[r, 0:6], at[0])
-            n = self._fit(ww, keep, self.sides[1], sums[r, 12], sums[r, 6:12], at[1])
+            a = self._fit(ww, keep, self.sides[0], sums[r, 12], sums[r, 0:6], at[0], sums[r, 13:17])
+            n = self._fit(ww, keep, self.sides[1], sums[r, 12], sums[r, 6:12], at[1], sums[r, 17:21])
             out[r] = n - a
         return out
 

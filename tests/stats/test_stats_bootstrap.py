@@ -356,6 +356,7 @@ def _naive_bootstrap_se(fn, arrays, n_boot, seed):
 
 
 @pytest.mark.parametrize("name", ["auc", "pr_auc", "calibration_ratio", "ece", "logloss"])
+@pytest.mark.slow
 def test_poisson_bootstrap_se_matches_the_textbook_bootstrap(name):
     """The Poisson bootstrap estimates the same sampling distribution as the classic one: its SE
     agrees with a slow multinomial loop of scikit-learn (or metric) calls within Monte-Carlo error
@@ -567,3 +568,26 @@ def test_bootstrap_of_subsets_is_each_subsets_own_bootstrap(name, weighted):
         assert np.array_equal(res.replicates, want.replicates)
         assert (res.legacy, res.new, res.diff, res.ci, res.se, res.n, res.n_units, res.method) == (
             want.legacy, want.new, want.diff, want.ci, want.se, want.n, want.n_units, want.method)
+
+
+@pytest.mark.parametrize("name", ["calibration_slope", "calibration_intercept"])
+def test_calibration_fit_replicates_at_scale_equal_the_reference_fit(name):
+    """At a golden-set size the fit's second Newton step comes from precomputed second-order terms
+    (no pass over the rows) and usually one true pass confirms it: the replicate must still be the
+    fit on the resample, to the careful solver's precision."""
+    rng = np.random.default_rng(8)
+    n = 200_000
+    y = (rng.random(n) < 0.05).astype(int)
+    z = rng.normal(size=n) + 1.5 * y
+    pa = 1 / (1 + np.exp(-(z + rng.normal(scale=0.4, size=n) - 3.5)))
+    pb = 1 / (1 + np.exp(-(1.1 * z + rng.normal(scale=0.4, size=n) - 3.3)))
+    keys = np.arange(n) * 7
+    r = paired_bootstrap(name, y, pa, pb, keys=keys, n_boot=3, seed=2)
+    pw = poisson_weights(keys, 2, 3)
+    j = 0 if name == "calibration_slope" else 1
+    for rep in range(3):
+        sw = pw[rep].astype(np.float64)
+        keep = sw > 0
+        ref = (M.calibration_slope_intercept(y[keep], pb[keep], sample_weight=sw[keep])[j]
+               - M.calibration_slope_intercept(y[keep], pa[keep], sample_weight=sw[keep])[j])
+        assert abs(r.replicates[rep] - ref) < 1e-9
