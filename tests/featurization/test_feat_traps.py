@@ -13,6 +13,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
+pytestmark = pytest.mark.tf
 
 from sklearn.compose import ColumnTransformer  # noqa: E402
 from sklearn.feature_extraction import FeatureHasher  # noqa: E402

@@ -165,6 +165,7 @@ def _bivariate(rng, n, r):
     return x, r * x + math.sqrt(1 - r * r) * rng.normal(size=n)
 
 
+@pytest.mark.slow
 def test_spearman_interval_covers_the_true_rank_correlation():
     rng = np.random.default_rng(5)
     n, sims, r = 300, 800, 0.95
@@ -351,6 +352,7 @@ def test_a_label_leak_passes_non_inferiority_but_is_a_review_item():
     validator.validate(json.loads(json.dumps(item.to_dict())))
 
 
+@pytest.mark.slow
 def test_too_good_false_alarms_stay_at_alpha_when_the_gain_equals_the_bound():
     # known truth: MAE of N(0, s) errors is s * sqrt(2/pi); lower is better, so the true gain of the new
     # side is (s_legacy - s_new) * sqrt(2/pi), set exactly to the bound

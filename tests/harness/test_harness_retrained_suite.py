@@ -136,6 +136,7 @@ def test_bad_retrained_declarations_fail_when_declared(kw, expected):
         _suite(**kw)
 
 
+@pytest.mark.slow
 def test_crossed_slices_are_planned_from_the_data_and_produced(tmp_path, monkeypatch):
     monkeypatch.setenv("PARITY_GOLDEN_DIR", str(_dataset(tmp_path, n=6000)))
     suite = _suite(predictions="same_model", prediction_atol=1.0, slices=["device", ("device", "query_id")],

@@ -66,6 +66,7 @@ def test_logreg_json_not_json(tmp_path):
         load_logreg_json(tmp_path / "x.json")
 
 
+@pytest.mark.slow
 def test_hgb_skops_round_trip_gives_identical_predictions(hgb, eval_small, tmp_path):
     path = save_hgb_skops(hgb, tmp_path / "hgb.skops")
     reloaded = load_hgb_skops(path)

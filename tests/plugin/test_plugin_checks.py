@@ -95,6 +95,7 @@ def _write(project, **kw):
                                                known_gaps={"features/x2": "legacy rounds x2 to float32; RFC-7"}, **kw))
 
 
+@pytest.mark.slow
 def test_one_junit_case_per_check_with_outcomes_and_messages(project, tmp_path):
     _write(project)
     runlog = tmp_path / "runlog"
@@ -127,6 +128,7 @@ def test_one_junit_case_per_check_with_outcomes_and_messages(project, tmp_path):
     assert "parity verdicts" in r.out and "NOT_EQUIVALENT" in r.out
 
 
+@pytest.mark.slow
 def test_k_selects_a_sliced_check(project, tmp_path):
     _write(project)
     r = project.run("--collect-only", "-k", "auc and mobile", env={"RUNLOG": str(tmp_path / "runlog")})
@@ -136,6 +138,7 @@ def test_k_selects_a_sliced_check(project, tmp_path):
     assert not (tmp_path / "runlog").exists()  # collection never runs the suite
 
 
+@pytest.mark.slow
 def test_node_id_selects_one_check(project, tmp_path):
     _write(project)
     runlog = tmp_path / "runlog"
@@ -144,6 +147,7 @@ def test_node_id_selects_one_check(project, tmp_path):
     assert "1 passed" in r.out
 
 
+@pytest.mark.slow
 def test_stale_known_gap_is_a_failure(project, tmp_path):
     project.write("conftest.py", FAKE_RUNNER)
     project.write("test_tiny.py", project.suite_source(extra=SUITE_EXTRA.replace('DROP = {"predictions/scores"}', "DROP = set()"),
@@ -180,6 +184,7 @@ def test_hand_written_assertion(parity_result, assert_parity):
 '''
 
 
+@pytest.mark.slow
 def test_fixtures_and_assertion_helper_in_a_suite_file(project, tmp_path):
     project.write("conftest.py", FAKE_RUNNER)
     project.write("test_tiny.py", project.suite_source(extra=SUITE_EXTRA, metrics=METRICS, shift=0.5) + HAND_WRITTEN)
@@ -194,6 +199,7 @@ def test_fixtures_and_assertion_helper_in_a_suite_file(project, tmp_path):
     assert runlog.read_text().count("tiny") == 1
 
 
+@pytest.mark.slow
 def test_a_suite_that_cannot_run_fails_every_item_with_the_cause(project, tmp_path):
     project.write("conftest.py", FAKE_RUNNER.replace(
         "    module = sys.modules[suite.pair.__module__]",
@@ -206,6 +212,7 @@ def test_a_suite_that_cannot_run_fails_every_item_with_the_cause(project, tmp_pa
     assert (tmp_path / "runlog").read_text().count("tiny") == 1  # tried once, not once per item
 
 
+@pytest.mark.slow
 def test_report_that_cannot_be_written_fails_the_session(project, tmp_path):
     project.write("conftest.py", FAKE_RUNNER)
     project.write("test_tiny.py", project.suite_source(extra=SUITE_EXTRA.replace('DROP = {"predictions/scores"}', "DROP = set()")))
@@ -215,6 +222,7 @@ def test_report_that_cannot_be_written_fails_the_session(project, tmp_path):
     assert "parity report NOT written" in r.out and "is not a directory" in r.out
 
 
+@pytest.mark.slow
 def test_a_crash_in_suite_code_shows_its_traceback(project, tmp_path):
     project.write("conftest.py", FAKE_RUNNER.replace(
         "    module = sys.modules[suite.pair.__module__]",
@@ -228,6 +236,7 @@ def test_a_crash_in_suite_code_shows_its_traceback(project, tmp_path):
     assert "Traceback (most recent call last)" in r.out and "in make_pair" in r.out
 
 
+@pytest.mark.slow
 def test_a_failing_check_the_plan_did_not_foresee_fails_the_session(project, tmp_path):
     project.write("conftest.py", FAKE_RUNNER)
     extra = SUITE_EXTRA.replace('DROP = {"predictions/scores"}', "DROP = set()") + (
@@ -255,6 +264,7 @@ def _report(project, folder="rep"):
     return doc
 
 
+@pytest.mark.slow
 def test_a_suite_that_cannot_run_is_in_the_report_as_errored(project, tmp_path):
     project.write("conftest.py", FAKE_RUNNER.replace(
         "    module = sys.modules[suite.pair.__module__]",
@@ -281,6 +291,7 @@ def test_a_suite_that_cannot_run_is_in_the_report_as_errored(project, tmp_path):
     assert md.startswith("**Parity: NOT_EQUIVALENT** \u2014 1 suite, 5 checks, 5 failing (5 errors)")
 
 
+@pytest.mark.slow
 def test_a_planned_check_not_produced_is_in_the_report_as_errored(project, tmp_path):
     project.write("conftest.py", FAKE_RUNNER)
     # Every produced check is EQUIVALENT; only predictions/scores is missing, and pytest fails it.
@@ -305,6 +316,7 @@ NOT_AUC_IDS = ["alignment/keys", "features/x2", "predictions/scores", "metrics/l
                "metrics/logloss[device=desktop]", "metrics/logloss[device=mobile]"]
 
 
+@pytest.mark.slow
 def test_a_selection_is_recorded_and_the_report_lists_only_what_ran(project, tmp_path):
     project.write("conftest.py", FAKE_RUNNER)
     project.write("test_tiny.py", project.suite_source(extra=SELECT_EXTRA, slices=["device"], metrics=METRICS))
@@ -327,6 +339,7 @@ def test_a_selection_is_recorded_and_the_report_lists_only_what_ran(project, tmp
     assert doc["selection"] is None and doc["counts"]["checks"] == 9 and doc["verdict"] == "NOT_EQUIVALENT"
 
 
+@pytest.mark.slow
 def test_a_node_id_selection_is_a_partial_run(project, tmp_path):
     project.write("conftest.py", FAKE_RUNNER)
     project.write("test_tiny.py", project.suite_source(extra=SELECT_EXTRA, slices=["device"], metrics=METRICS))

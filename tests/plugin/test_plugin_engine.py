@@ -144,6 +144,7 @@ def test_a_suite_that_cannot_run_reads_the_same_in_both_shells(project):
                      id="unknown-dataset"),
     ],
 )
+@pytest.mark.slow
 def test_a_bad_declaration_fails_before_anything_is_trained_in_both_shells(project, source, expected):
     # The tiny dataset has a group column; a ranking metric needs it declared as one, so drop the role.
     src = project.suite_source(name="bad", metrics=f"[{source}]",
@@ -177,6 +178,7 @@ def _no_group_dataset(project) -> None:
                   dest_dir=project.golden_dir / "tiny_nogroup")
 
 
+@pytest.mark.slow
 def test_parity_run_imports_a_helper_next_to_the_suites_and_reimports_a_fixed_file(project):
     project.write("suites/helpers_for_suites.py", "NAME = 'from_helper'\n")
     project.write("suites/test_h.py", "from helpers_for_suites import NAME\n" + project.suite_source(name="tiny")
@@ -193,6 +195,7 @@ def test_a_suite_file_with_a_syntax_error_is_exit_2_naming_the_file_and_line(pro
     assert "test_syntax.py: syntax error at line 2" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_two_files_defining_one_suite_name_are_an_error_in_both_shells(project):
     project.write("suites/test_one.py", project.suite_source(name="same"))
     project.write("suites/test_two.py", project.suite_source(name="same"))

@@ -19,6 +19,7 @@ def pytest_collection_finish(session):
 '''
 
 
+@pytest.mark.slow
 def test_collection_reads_slices_without_importing_tensorflow(project):
     project.write("conftest.py", HEAVY_PROBE)
     project.write("test_tiny.py", project.suite_source(slices=["device"], metrics='[MetricGate("auc", 0.01)]'))

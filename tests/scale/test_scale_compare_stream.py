@@ -81,6 +81,7 @@ CHUNKINGS = [(c, s) for c in (7, 499, 10**6) for s in (None, 1, 2)] + [(1, None)
 
 
 @pytest.mark.parametrize("chunk_rows,shuffle", CHUNKINGS, ids=[f"chunk{c}-order{s}" for c, s in CHUNKINGS])
+@pytest.mark.slow
 def test_any_chunking_and_row_order_gives_the_same_bits(tmp_path, data, reference, chunk_rows, shuffle):
     order = None if shuffle is None else np.random.default_rng(shuffle).permutation(data[0].shape[0])
     path = _write(tmp_path / "g.parquet", *data, order=order, row_group_size=613)

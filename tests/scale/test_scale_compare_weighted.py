@@ -98,6 +98,7 @@ def reference(tmp_path_factory, data):
 
 @pytest.mark.parametrize("chunk_rows,shuffle", [(1, 7), (97, None), (97, 1), (10**6, 2)],
                          ids=["chunk1-shuffled", "chunk97", "chunk97-shuffled", "one-chunk-shuffled"])
+@pytest.mark.slow
 def test_weighted_sliced_grouped_runs_agree_whatever_the_chunking_and_order(tmp_path, data, reference,
                                                                              chunk_rows, shuffle):
     order = None if shuffle is None else np.random.default_rng(shuffle).permutation(data["id"].shape[0])
@@ -119,6 +120,7 @@ def test_weighted_sliced_grouped_equals_compare_scores(tmp_path, data):
     _assert_close(streamed, _memory(data, order), p_tol=1e-9)
 
 
+@pytest.mark.slow
 def test_unweighted_slices_and_regression_metrics(tmp_path, data):
     rng = np.random.default_rng(8)
     cols = dict(data)

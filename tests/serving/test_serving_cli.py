@@ -155,6 +155,8 @@ SUITE = Suite(name="sb_saved", description="a SavedModel side", dataset="serveti
 '''
 
 
+@pytest.mark.slow
+@pytest.mark.tf
 def test_serve_puts_a_side_s_saved_model_behind_the_local_server(serve_project, capsys):
     pytest.importorskip("tensorflow")
     suites = serve_project("sb_placeholder")

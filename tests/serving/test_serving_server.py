@@ -76,6 +76,8 @@ def test_load_over_http_both_loops(noop_server):
     assert opened.n_ok == opened.n_requests == 30
 
 
+@pytest.mark.slow
+@pytest.mark.tf
 def test_a_saved_model_scores_the_same_over_http_as_in_process(tmp_path):
     tf = pytest.importorskip("tensorflow")
 

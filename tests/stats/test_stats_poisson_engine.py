@@ -221,6 +221,7 @@ def test_poisson_bootstrap_replicates_do_not_depend_on_the_engine(name, weighted
     assert np.array_equal(compiled, run())
 
 
+@pytest.mark.slow
 def test_numba_caches_in_the_user_cache_not_the_source_tree(tmp_path, numba_kernels):
     """A fresh interpreter with an empty user cache compiles a loop: numba's index and data files go
     to $XDG_CACHE_HOME/parity-harness/numba, and nothing is written under the package."""

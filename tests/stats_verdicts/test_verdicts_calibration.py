@@ -102,6 +102,7 @@ def test_size_logloss_paired_at_the_margin():
     assert _share(verdicts, Verdict.INCONCLUSIVE) > 0.5
 
 
+@pytest.mark.slow
 def test_size_non_inferiority_auc_at_the_margin():
     # new is worse by exactly the margin: "non-inferior" may come out at most alpha of the time
     n_sims, margin = 500, 0.03
@@ -115,6 +116,7 @@ def test_size_non_inferiority_auc_at_the_margin():
 # power: true difference 0 at the design size -> EQUIVALENT >= 80 %
 # ------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_power_auc_at_design_size():
     # Design: 2000 rows, 20 % positives, AUC 0.75 both, rho 0.8, margin 0.03. The DeLong se is ~0.009,
     # so the normal-theory power is 2 * Phi(0.03 / 0.009 - 1.645) - 1 ~ 0.9.
@@ -142,6 +144,7 @@ def test_power_logloss_at_design_size():
 # coverage of nominal 95 % intervals: 93-97 %
 # ------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_coverage_delong_95():
     n_sims = 2000  # binomial se at 95 %: 0.49 %, so 93-97 is +/-4 se
     y, A, B, true = _binormal(n_sims, 1000, 200, 0.74, 0.78, rho=0.6, seed=31)

@@ -123,6 +123,7 @@ def test_missing_file_and_unknown_type(tmp_path, capsys):
     assert code == 2 and "unknown file type '.txt'" in err
 
 
+@pytest.mark.slow
 def test_real_process_exit_code(parquet):
     # the installed entry point, through a real process (no shell)
     proc = subprocess.run([sys.executable, "-m", "harness", "compare", str(parquet), "--label", "click",

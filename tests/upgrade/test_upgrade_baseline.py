@@ -129,6 +129,7 @@ def test_a_failure_mid_write_leaves_the_previous_baseline_intact(tmp_path, monke
     assert check_against_baseline("np_suite", probes, tmp_path).changed == []
 
 
+@pytest.mark.slow
 def test_a_killed_process_mid_write_leaves_the_previous_baseline_intact(tmp_path):
     """A hard kill (os._exit, no cleanup, no exception handlers) just before the commit point."""
     record_baseline(numpy_probes(), root=tmp_path)

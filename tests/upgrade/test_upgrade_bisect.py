@@ -343,6 +343,7 @@ def _bisect_cli(argv):
     return run_bisect(parser.parse_args(["bisect", *argv]))
 
 
+@pytest.mark.slow
 def test_bisect_command_names_the_package_and_writes_json_and_markdown(cli_suite, tmp_path, capsys):
     suites, root = cli_suite
     js, md = tmp_path / "b.json", tmp_path / "b.md"

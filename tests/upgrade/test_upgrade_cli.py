@@ -216,6 +216,8 @@ def test_tensorflow_native_logging_is_quiet_unless_asked(suites, monkeypatch, ar
     assert os.environ.get("TF_CPP_MIN_LOG_LEVEL") == expected
 
 
+@pytest.mark.slow
+@pytest.mark.tf
 def test_no_tensorflow_log_lines_on_the_console(tmp_path):
     """End to end, in a fresh process: a probe that runs TensorFlow prints none of its C++ log lines."""
     import os

@@ -123,6 +123,7 @@ def _changed(result) -> dict[tuple[str, str], object]:
     return {(f.probe, f.output): f for f in result.changed}
 
 
+@pytest.mark.slow
 def test_two_checks_in_the_same_environment_find_nothing(recorded):
     for _ in range(2):
         result = _check(recorded)
@@ -131,6 +132,7 @@ def test_two_checks_in_the_same_environment_find_nothing(recorded):
         assert len(result.findings) > 50  # every output was compared, not skipped
 
 
+@pytest.mark.slow
 def test_changed_default_is_found_by_its_path(recorded, monkeypatch):
     from sklearn.linear_model import LogisticRegression
 
@@ -151,6 +153,7 @@ def test_changed_default_is_found_by_its_path(recorded, monkeypatch):
     assert result.exit_code == 1
 
 
+@pytest.mark.slow
 def test_changed_tol_default_moves_learning_not_inference(recorded, monkeypatch):
     from sklearn.linear_model import LogisticRegression
 
@@ -161,6 +164,7 @@ def test_changed_tol_default_moves_learning_not_inference(recorded, monkeypatch)
     assert {p for p, _ in changed} == {"logreg_fit"}
 
 
+@pytest.mark.slow
 def test_perturbed_sklearn_metric_flags_exactly_the_cases_it_affects(recorded, monkeypatch):
     import sklearn.metrics
 
@@ -183,6 +187,7 @@ def test_perturbed_sklearn_metric_flags_exactly_the_cases_it_affects(recorded, m
         assert f.size["delta"] != 0 and "interval_95" not in f.size.get("noise", {})
 
 
+@pytest.mark.slow
 def test_perturbed_harness_metric_is_found(recorded, monkeypatch):
     from harness.stats import metrics as hm
 
@@ -196,6 +201,7 @@ def test_perturbed_harness_metric_is_found(recorded, monkeypatch):
     assert changed[("metrics", "harness.auc/smooth")].size["max_rel_diff"] == pytest.approx(1e-9, rel=1e-3)
 
 
+@pytest.mark.slow
 def test_featurizer_change_names_the_feature(recorded, monkeypatch):
     monkeypatch.setitem(globals(), "PRICE_BOUNDARIES", [5.0, 25.0, 100.0])
     changed = _changed(_check(recorded))
@@ -206,6 +212,7 @@ def test_featurizer_change_names_the_feature(recorded, monkeypatch):
     assert f.size["n_diff"] == int(np.sum((raw >= 20.0) & (raw < 25.0)))  # rows between the two boundaries
 
 
+@pytest.mark.slow
 def test_last_bit_perturbation_is_within_noise(recorded, monkeypatch):
     from sklearn.linear_model import LogisticRegression
 
@@ -221,6 +228,7 @@ def test_last_bit_perturbation_is_within_noise(recorded, monkeypatch):
     assert result.exit_code == 0
 
 
+@pytest.mark.slow
 def test_shift_inside_seed_noise_is_within_noise_and_outside_is_changed(recorded, monkeypatch):
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -239,6 +247,7 @@ def test_shift_inside_seed_noise_is_within_noise_and_outside_is_changed(recorded
     assert f.size["n_beyond_noise"] > 0 and f.category == "learning"
 
 
+@pytest.mark.slow
 def test_findings_name_the_upgraded_package(recorded, monkeypatch):
     """With a baseline fingerprint that says scikit-learn was another version, a changed default is
     attributed to scikit-learn (a configuration probe's plausible package), and the Markdown says so."""

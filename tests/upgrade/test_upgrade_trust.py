@@ -253,6 +253,7 @@ def test_a_write_that_fails_at_any_step_leaves_both_old_or_both_new(project, mon
     assert (project / SUITE / "history.jsonl").read_text().count("\n") == (3 if committed else 2)
 
 
+@pytest.mark.slow
 def test_a_process_killed_between_the_baseline_and_the_history_write_loses_no_reason(project):
     """A hard kill (os._exit: no cleanup, no handlers) after the commit, before the history is written."""
     script = textwrap.dedent(f"""
