@@ -148,9 +148,16 @@ def _batches(path, columns: list[str] | None, chunk_rows: int):
     yield from ds.to_batches(columns=columns, batch_size=int(chunk_rows), batch_readahead=0, fragment_readahead=0)
 
 
-def _chunks(path, keep: np.ndarray | None, size: int, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
-    """(first row, frame) of ``size`` rows each (the last one shorter), of the kept rows in file order."""
+def _chunks(path, keep: np.ndarray | None, size: int, chunk_rows: int,
+            check=None) -> Iterator[tuple[int, pd.DataFrame]]:
+    """(first row, frame) of ``size`` rows each (the last one shorter), of the kept rows in file order;
+    ``check(table)`` sees each chunk's Arrow table before pandas does (the dataset's value checks)."""
     import pyarrow as pa
+
+    def emit(table):
+        if check is not None:
+            check(table)
+        return table.to_pandas()
 
     buf: list[Any] = []
     have, pos, start = 0, 0, 0
@@ -165,11 +172,11 @@ def _chunks(path, keep: np.ndarray | None, size: int, chunk_rows: int) -> Iterat
         have += batch.num_rows
         while have >= size:
             table = pa.Table.from_batches(buf)
-            yield start, table.slice(0, size).to_pandas()
+            yield start, emit(table.slice(0, size))
             rest = table.slice(size)
             buf, have, start = rest.to_batches(), have - size, start + size
     if have:
-        yield start, pa.Table.from_batches(buf).to_pandas()
+        yield start, emit(pa.Table.from_batches(buf))
 
 
 def _sample_positions(total: int, sample: int | None, seed: int) -> np.ndarray | None:
@@ -214,7 +221,10 @@ def run_suite_streamed(suite: Any, *, sample: int | None = None, seed: int = 0, 
             raise ParityInputError(f"suite {suite.name!r}: split {suite.split!r} of {suite.dataset!r} has no rows")
     bs = suite.batch_size
     size = max(1, -(-chunk_rows // bs)) * bs  # whole batches, so each side sees the in-memory batches
-    chunks = _chunks(path, keep_pos, size, chunk_rows)
+    def check_values(table) -> None:  # non-nullable columns free of null and NaN, as GoldenDataset.frame checks
+        dataset._check_values(table, suite.split, path)  # row numbers in its message count from the chunk
+
+    chunks = _chunks(path, keep_pos, size, chunk_rows, check_values)
     first = next(chunks)
     stages.next("building the model pair (training, export)")
     with measure_stage("train") as cost["train"]:
@@ -225,10 +235,23 @@ def run_suite_streamed(suite: Any, *, sample: int | None = None, seed: int = 0, 
     scores, features, spent = _score_stream(suite, dataset, pair, _chain(first, chunks), len(frame), size,
                                             progress_bar)
     cost.update(spent)
+    _unchanged(dataset, suite.split, path)
     scored = {"legacy": scores["legacy"], "new": scores["new"]}
     feature_checks = [features[name].result() for name in suite.features] if suite.features else None
     return runner._evaluate(suite, dataset, frame, scored, full_rows=total, pair=pair, cost=cost, stages=stages,
                             seed=seed, keep=keep, keep_frame=first[1], feature_checks=feature_checks)
+
+
+def _unchanged(dataset, split: str, path) -> None:
+    """The file streamed is the file verified: its sha256 again, after the last chunk (the in-memory run
+    hashes the very bytes it parses; a stream cannot hold them, so it checks that nothing changed)."""
+    from harness.golden import sha256_file
+
+    expected = dataset.manifest["splits"][split]["sha256"]
+    actual = sha256_file(path)
+    if actual != expected:
+        raise GoldenDataError(f"golden dataset {dataset.name!r} split {split!r}: file {path}: sha256 {actual} does "
+                              f"not match the manifest's {expected}; it changed on disk during the streamed run")
 
 
 def _chain(first, rest):

@@ -177,3 +177,26 @@ def test_parity_run_stream_writes_the_same_report_json(tmp_path):
     assert mem.rindex('"measured"') > len(mem) // 2
     assert streamed[:streamed.rindex('"measured"')] == mem[:mem.rindex('"measured"')]
     assert main([*common, "--chunk-rows", "10"]) == 2  # --chunk-rows without --stream: bad usage, named
+
+
+def test_a_split_changed_on_disk_during_the_stream_is_refused(spec, tmp_path, monkeypatch):
+    import shutil
+
+    from harness.errors import GoldenDataError
+    from harness.golden import load_dataset
+
+    root = tmp_path / "golden"
+    shutil.copytree(load_dataset("ads_ctr").root, root / "ads_ctr")
+    import harness.scale.suite_stream as ss
+
+    real = ss._score_stream
+
+    def tamper(*args, **kw):
+        out = real(*args, **kw)
+        target = root / "ads_ctr" / load_dataset("ads_ctr", root=root).manifest["splits"]["eval"]["file"]
+        target.write_bytes(target.read_bytes() + b"x")  # after the last chunk, before the re-hash
+        return out
+
+    monkeypatch.setattr(ss, "_score_stream", tamper)
+    with pytest.raises(GoldenDataError, match="changed on disk during the streamed run"):
+        run_suite_streamed(_suite(spec, metrics=[], slices=[]), sample=500, seed=3, chunk_rows=1000, root=root)
