@@ -2,15 +2,15 @@
 
 `add_stream_arguments(parser)` adds ``--stream``, ``--chunk-rows`` and ``--runner process|beam``;
 `compare_stream_command(args)` runs the comparison on the ``parity compare`` namespace (the same --label/
---legacy/--new/--key/--metrics/--margin/--non-inferiority/--alpha/--bootstrap/--seed/--json flags) and returns the exit status (0
-EQUIVALENT, 1 otherwise); bad input raises ParityInputError, which the ``parity`` entry point turns into
-exit 2. It prints the same table and writes the same JSON document as the in-memory command, plus
+--legacy/--new/--key/--metrics/--margin/--non-inferiority/--alpha/--bootstrap/--seed/--json flags) and
+returns the exit status (0 EQUIVALENT, 1 otherwise); bad input raises ParityInputError, which the
+``parity`` entry point turns into exit 2. It prints the same table and writes the same JSON document as the in-memory command, plus
 ``"stream": {"chunk_rows": N, "runner": "process"|"beam"}``. A terminal gets a progress bar (rows, current
 chunk) on stderr.
 
 Streamed runs take Parquet only (a file or a folder of files) and need --key (it orders the kept rows and
 keys the bootstrap). --weight, --group, --slice (crossed too) and --min-slice-size mean what they mean
-in memory.
+in memory; --runner beam takes none of them yet (refused, naming the flag).
 """
 from __future__ import annotations
 

@@ -100,7 +100,8 @@ def _feature_check(details: dict[str, Any]) -> CheckResult:
         message = f"feature {name!r}: no rows to compare"
     elif n_mismatch:
         lines = [
-            f"feature {name!r} out of parity: {n_mismatch} of {n} rows differ ({n_mismatch / n:.4%}); tolerance: {tol}.",
+            f"feature {name!r} out of parity: {n_mismatch} of {n} rows differ ({n_mismatch / n:.4%}); "
+            f"tolerance: {tol}.",
             "Fix: make the TF featurization compute this feature exactly as the legacy one (boundaries, vocabulary, "
             "hash, dtype).",
         ]
