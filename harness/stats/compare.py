@@ -510,12 +510,14 @@ def _object_codes(column: str, arr: np.ndarray) -> tuple[list[Any], np.ndarray] 
     """`_value_codes` of an object column by one pass of dict lookups, then a sort of the distinct
     values only: sorting n Python objects costs n log n Python comparisons, and a slice column has
     few distinct values. None when a value is unhashable (the caller sorts the rows instead)."""
-    first: dict[Any, int] = {}
+    values = arr.tolist()
     try:
-        seen = np.fromiter((first.setdefault(v, len(first)) for v in arr.tolist()), np.int64, count=arr.shape[0])
+        distinct = list(dict.fromkeys(values))  # first-seen order; equal values (1 and 1.0) share an entry
     except TypeError:
         return None
-    distinct = list(first)  # first-seen order; equal values (1 and 1.0) share an entry, as in a sort
+    first = {v: i for i, v in enumerate(distinct)}
+    # map() over the dict's own lookup runs at C speed: no Python frame per row
+    seen = np.fromiter(map(first.__getitem__, values), np.int64, count=arr.shape[0])
     missing = [_is_missing(v) for v in distinct]
     uniq = _sorted_distinct(column, [v for v, m in zip(distinct, missing) if not m])
     rank = {v: i for i, v in enumerate(uniq)}

@@ -95,6 +95,7 @@ def logit_interval(theta: float, se: float, q: float) -> tuple[float, float]:
 
 
 _ANGLES = np.linspace(0.0, 2.0 * math.pi, 720, endpoint=False)
+_ANGLES_CS = np.stack([np.cos(_ANGLES), np.sin(_ANGLES)])  # the grid's (cos t, sin t), computed once
 
 
 def logit_wald_difference(theta_a: float, theta_b: float, var_a: float, var_b: float, cov: float,
@@ -127,15 +128,15 @@ def logit_wald_limit(theta_a: float, theta_b: float, var_a: float, var_b: float,
     m = q * (v * np.sqrt(np.clip(w, 0.0, None)))  # the ellipse is phi_hat + m @ (cos t, sin t)
     ca, cb = float(logit(theta_a)), float(logit(theta_b))
 
-    def g(t: np.ndarray) -> np.ndarray:
-        x = m @ np.stack([np.cos(t), np.sin(t)])
+    def g(t: np.ndarray | None) -> np.ndarray:
+        x = m @ (_ANGLES_CS if t is None else np.stack([np.cos(t), np.sin(t)]))
         return expit(cb + x[1]) - expit(ca + x[0])
 
     # g has no stationary point inside (its gradient never vanishes), so the range is attained on the
     # boundary: a grid over the angle, then two zooms around the best angle (step 2 pi / 720 / 100^2,
     # far below any statistical precision since g is flat at its extremes).
     sign = 1.0 if which == 0 else -1.0
-    vals = sign * g(_ANGLES)
+    vals = sign * g(None)
     t0, step = float(_ANGLES[int(np.argmin(vals))]), float(_ANGLES[1])
     best = float(vals.min())
     for _ in range(2):
