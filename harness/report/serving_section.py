@@ -82,8 +82,9 @@ def _config_text(serving: Mapping[str, Any]) -> str:
     cfg = serving.get("config") or {}
     sides = serving.get("sides") or {}
     kinds = ", ".join(f"{s}: {(sides.get(s) or {}).get('kind', DASH)}" for s in _SIDES)
+    open_loop = " + open loop" if cfg.get("open_loop", True) else " (no open loop: see parity serve-bench)"
     return (f"{plural(cfg.get('repeats', 0), 'interleaved round')} (ABBA) of {fmt_num(cfg.get('duration_s'))} s "
-            f"closed loop ({plural(cfg.get('concurrency', 1), 'client')}) + open loop per side and batch size; "
+            f"closed loop ({plural(cfg.get('concurrency', 1), 'client')}){open_loop} per side and batch size; "
             f"{kinds}")
 
 

@@ -46,6 +46,7 @@ class BenchConfig:
     repeats: int = 5
     timeout_s: float = 10.0
     alpha: float = 0.05
+    open_loop: bool = True  # False: closed loops only (a suite run spends its bounded time where the gates look)
 
     def __post_init__(self) -> None:
         if not self.batch_sizes or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in self.batch_sizes):
@@ -67,7 +68,7 @@ class BenchConfig:
         return {"batch_sizes": list(self.batch_sizes), "concurrency": self.concurrency, "qps": self.qps,
                 "duration_s": self.duration_s, "max_requests": self.max_requests,
                 "warmup_requests": self.warmup_requests, "repeats": self.repeats, "timeout_s": self.timeout_s,
-                "alpha": self.alpha}
+                "alpha": self.alpha, "open_loop": self.open_loop}
 
 
 @dataclass
@@ -140,7 +141,7 @@ def run_bench(sides: dict[str, SideBench], cfg: BenchConfig, *, gates: Sequence[
     rounds: dict[int, dict[str, list[dict[str, Any]]]] = {b: {s: [] for s in SIDES} for b in cfg.batch_sizes}
     merged = {b: {s: {"closed": LatencyHistogram(), "open": LatencyHistogram(), "open_service": LatencyHistogram()}
                   for s in SIDES} for b in cfg.batch_sizes}
-    rates: dict[int, float | None] = {b: cfg.qps for b in cfg.batch_sizes}
+    rates: dict[int, float | None] = {b: cfg.qps if cfg.open_loop else None for b in cfg.batch_sizes}
     cold: dict[str, list[float]] = {s: [] if sides[s].cold_start_once is None else [sides[s].cold_start_once]
                                     for s in SIDES}
     targets = {b: {s: sides[s].make_target(b) for s in SIDES} for b in cfg.batch_sizes}
@@ -153,7 +154,7 @@ def run_bench(sides: dict[str, SideBench], cfg: BenchConfig, *, gates: Sequence[
                 measured[s] = _run_once(sides[s], targets[b][s], cfg, rates[b])
                 if progress is not None:
                     progress.update(1)
-            if rates[b] is None:
+            if rates[b] is None and cfg.open_loop:
                 rps = [measured[s]["closed"]["requests_per_s"] for s in SIDES]
                 ok = [x for x in rps if isinstance(x, float) and math.isfinite(x) and x > 0]
                 rates[b] = 0.5 * min(ok) if ok else None

@@ -41,6 +41,17 @@ def test_rounds_interleave_abba_and_feed_the_gates():
     assert checks[0].details["n_rounds"] == 4 and len(checks[0].details["legacy"]) == 4
 
 
+def test_without_the_open_loop_only_warm_up_and_closed_loops_run():
+    log = []
+    cfg = BenchConfig(batch_sizes=(1,), duration_s=0.02, max_requests=5, warmup_requests=1, repeats=3, qps=500,
+                      open_loop=False)
+    doc, _ = run_bench(_sides(log), cfg)
+    assert len(log) == 3 * 2 * (1 + 5)  # rounds x sides x (warm-up + closed), no open loop even with --qps
+    assert doc["open_loop_qps"] == {"1": None} and doc["config"]["open_loop"] is False
+    assert all("open" not in r for r in doc["batch_sizes"]["1"]["legacy"]["rounds"])
+    assert doc["batch_sizes"]["1"]["new"]["cdf_open_ms"] == []
+
+
 def test_derived_open_loop_rate_is_half_the_slower_side_s():
     log = []
     cfg = BenchConfig(batch_sizes=(1,), duration_s=0.05, max_requests=50, warmup_requests=0, repeats=1)
