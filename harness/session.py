@@ -208,6 +208,11 @@ class Session:
                                                       **kept)
             except Exception as exc:  # kept, so that every check of the suite reports the same cause
                 self.results[name] = exc
+            frame = kept.get("keep", {}).get("frame")
+            if frame is not None:  # only the rows the serving plan reads: a split can be millions of rows
+                from harness.serving.suite_run import rows_needed
+
+                kept["keep"]["frame"] = frame.iloc[:rows_needed(suite.serving)].copy()
         result = self.results[name]
         if isinstance(result, BaseException):
             raise result

@@ -25,11 +25,20 @@ from typing import Any
 from harness.serving.bench import SIDES, BenchConfig, in_process_side, run_bench
 from harness.serving.gates import CostGate, ServingGate
 
-__all__ = ["SUITE_RUN", "bench_config", "measured_serving", "run_suite_serving", "serving_stage_cost"]
+__all__ = ["MAX_BATCHES", "SUITE_RUN", "bench_config", "measured_serving", "rows_needed", "run_suite_serving",
+           "serving_stage_cost"]
 
 # The bounded defaults of a suite run (see the module docstring for what they cost).
 SUITE_RUN = {"duration_s": 0.2, "repeats": 15, "warmup_requests": 1, "max_requests": 2000, "timeout_s": 5.0,
              "open_loop": False}
+
+
+MAX_BATCHES = 64  # distinct golden batches per batch size that the requests cycle through
+
+
+def rows_needed(gates: Sequence[ServingGate | CostGate]) -> int:
+    """Golden rows the suite run's serving plan reads (the rest of the scored frame need not be kept)."""
+    return MAX_BATCHES * max(bench_config(gates).batch_sizes)
 
 
 def bench_config(gates: Sequence[ServingGate | CostGate], **overrides: Any) -> BenchConfig:
@@ -45,7 +54,7 @@ def run_suite_serving(gates: Sequence[ServingGate | CostGate], pair: Any, frame:
     report's serving entry (`measured_serving`) and the gates' `CheckResult` rows."""
     cfg = cfg or bench_config(gates)
     wants_cold = any(g.metric == "cold_start" for g in gates)
-    sides = {s: in_process_side(getattr(pair, s), frame) for s in SIDES}
+    sides = {s: in_process_side(getattr(pair, s), frame, max_batches=MAX_BATCHES) for s in SIDES}
     if not wants_cold:
         for s in SIDES:
             sides[s].cold_start = None
