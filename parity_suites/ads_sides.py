@@ -143,6 +143,9 @@ class LegacyBidRegressor:
         self.categorical = [c for c in spec.categorical_features
                             if spec.cardinality(c) <= HGB_MAX_CATEGORICAL_CARDINALITY]
 
+    def feature_names(self) -> list[str]:
+        return list(self.spec.feature_names)
+
     def featurize(self, batch: Any) -> Any:
         return self.featurizer.transform(batch)
 
@@ -241,13 +244,65 @@ def new_bid_side(dataset: Any) -> Any:
                        packages=TF_PACKAGES)
 
 
+class TrainedOnFit:
+    """A side trained (or reloaded from the side cache) when the runner fits it (`ModelPair.fit`), or on
+    first use: until then it only names the features it will produce, from the spec, so the suite's
+    feature declaration is checked before anything trains. ``fit(train)`` builds through `cached_side`,
+    whose builders read the dataset's train split themselves (the split the runner passes)."""
+
+    def __init__(self, make: Any, spec: Any, events: list[dict[str, Any]]):
+        self._make, self._spec, self._events, self._side = make, spec, events, None
+
+    @property
+    def name(self) -> str:
+        return self._side.name if self._side is not None else self._make.__name__
+
+    def feature_names(self) -> list[str]:
+        return list(self._spec.feature_names)
+
+    def fit(self, train: Any = None) -> TrainedOnFit:
+        if self._side is None:
+            from harness.cache import cache_events
+
+            before = len(cache_events())
+            self._side = self._make()
+            self._events.extend(cache_events()[before:])
+        return self
+
+    @property
+    def side(self) -> Any:
+        return self.fit()._side
+
+    def featurize(self, batch: Any) -> Any:
+        return self.side.featurize(batch)
+
+    def predict(self, batch: Any) -> Any:
+        return self.side.predict(batch)
+
+    def config(self) -> dict[str, Any]:
+        return self.side.config()
+
+    def __getattr__(self, attr: str) -> Any:  # what else the trained side offers (estimator, path, metadata)
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(self.side, attr)
+
+
 def build_pair(dataset: Any, legacy: Any, new: Any, description: str) -> Any:
-    """``ModelPair(legacy(dataset), new(dataset))``; ``extra["side_cache"]`` holds the two sides' cache
-    events (which side was reused, which trained, and why)."""
-    from harness.cache import cache_events
+    """``ModelPair`` of ``legacy(dataset)`` and ``new(dataset)``, left for the runner to fit: each side
+    trains or reloads only then (`TrainedOnFit`), after the suite's feature declaration was checked
+    against the spec's feature names. ``extra["side_cache"]`` collects the two sides' cache events
+    (which side was reused, which trained, and why) as they happen."""
+    from functools import partial
+
     from harness.protocol import ModelPair
 
-    before = len(cache_events())
-    pair = ModelPair(legacy(dataset), new(dataset), description=description)
-    pair.extra["side_cache"] = cache_events()[before:]
-    return pair
+    events: list[dict[str, Any]] = []
+    spec = spec_for(dataset)
+    sides = []
+    for make in (legacy, new):
+        bound = partial(make, dataset)
+        bound.__name__ = make.__name__
+        sides.append(TrainedOnFit(bound, spec, events))
+    return ModelPair(sides[0], sides[1], description=description, extra={"side_cache": events},
+                     fit=("legacy", "new"))
