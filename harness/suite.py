@@ -307,13 +307,19 @@ def check_declaration(suite: Suite, *, root: Any = None) -> None:
                                f"{suite.dataset!r} declares no group column (a manifest column with role 'group')")
 
 
-def check_labels(suite: Suite, frame: Any) -> None:
+def check_labels(suite: Suite, frame: Any, *, weight: str | None = None) -> None:
     """The label column's values suit the declared metrics, checked on the scored split before any model
     is built (the metrics would refuse them only after training): 0/1 for a binary metric (AUC, log loss,
-    calibration, ...), finite numbers for a regression or ranking metric. Names the suite, the label
-    column, the metrics and the first offending row."""
+    calibration, ...), finite numbers for a regression or ranking metric; with ``use_weights``, the
+    ``weight`` column finite, non-negative and not all zero. Names the suite, the column, the metrics and
+    the first offending row."""
     if not suite.metrics or not suite.label or suite.label not in getattr(frame, "columns", ()):
         return
+    if suite.use_weights and weight is not None and weight in frame.columns:
+        from harness.stats._validation import as_weights
+
+        as_weights(frame[weight].to_numpy(), len(frame),
+                   name=f"suite {suite.name!r}: weight column {weight!r} (use_weights=True, split {suite.split!r})")
     import numpy as np
 
     from harness.stats.metrics import get_metric

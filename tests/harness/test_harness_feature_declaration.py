@@ -243,3 +243,26 @@ def test_feature_names_protocol_helper():
 
     with pytest.raises(ParityInputError, match=r"side 'bad': feature_names\(\) repeats a name"):
         feature_names(Bad())
+
+
+def test_negative_weights_fail_before_the_pair_is_built(tmp_path):
+    from harness.golden.manifest import Column
+    from harness.golden.writer import GeneratedDataset, arrow_table, write_dataset
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"row_id": np.arange(40), "x": rng.normal(size=40), "y": np.arange(40) % 2,
+                          "w": np.where(np.arange(40) == 27, -1.0, 1.0)})
+    columns = (Column("row_id", "int64", "key"), Column("x", "float64", "feature"), Column("y", "int64", "label"),
+               Column("w", "float64", "weight"))
+    write_dataset(GeneratedDataset("weighted", "1.0.0", "test data", columns,
+                                   {s: arrow_table(columns, frame) for s in ("train", "eval")}),
+                  dest_dir=tmp_path / "weighted")
+
+    def never(dataset):
+        raise AssertionError("the pair must not be built")
+
+    suite = Suite(name="bc_weights", description="", dataset="weighted", pair=never, label="y", use_weights=True,
+                  metrics=[MetricGate("auc", 0.01)])
+    with pytest.raises(ParityInputError, match=r"suite 'bc_weights': weight column 'w' \(use_weights=True, split "
+                                               r"'eval'\): weights must be non-negative; row 27 is -1\.0"):
+        run_suite(suite, root=tmp_path)
