@@ -242,7 +242,10 @@ def _compare_output(name: str, base: ProbeRecord, pairs: Sequence[tuple[Output, 
         changes = [c for o, n in pairs for c in _config_changes(o.value, n.value)]
         return Outcome.CHANGED, {"changes": changes, "n_changes": len(changes)}
     if any(o.dtype != n.dtype or o.shape != n.shape for o, n in pairs):
-        return Outcome.CHANGED, {"dtype": [o0.dtype, n0.dtype], "shape": [list(o0.shape or ()), list(n0.shape or ())]}
+        size = {"dtype": [o0.dtype, n0.dtype], "shape": [list(o0.shape or ()), list(n0.shape or ())]}
+        if all(x.array is not None and x.array.size <= 10 for x in (o0, n0)):  # small: the values say more
+            size["old_values"], size["new_values"] = o0.array.tolist(), n0.array.tolist()
+        return Outcome.CHANGED, size
     if any(o.array is None or n.array is None for o, n in pairs):
         return Outcome.CHANGED, {"note": "array too large to store; sized from summaries only",
                                  "old_summary": o0.summary, "new_summary": n0.summary}
@@ -355,13 +358,17 @@ def _suspects(base: ProbeRecord, cur: ProbeRecord) -> tuple[set[str], str]:
 
 
 def _explain(outcome: Outcome, plausible: Iterable[str], changed_pkgs: Mapping[str, tuple[Any, Any]],
-             env_diffs: Mapping[str, tuple[Any, Any]], basis: str = "declared") -> tuple[list[str], str]:
+             env_diffs: Mapping[str, tuple[Any, Any]], basis: str = "declared", suite: str = "SUITE"
+             ) -> tuple[list[str], str]:
     if outcome is Outcome.IDENTICAL:
         return [], ""
     pkgs = sorted(set(plausible) & set(changed_pkgs))
     if pkgs:
         text = ", ".join(f"{p} {changed_pkgs[p][0]} -> {changed_pkgs[p][1]}" for p in pkgs)
         how = " (the probe ran its code)" if basis == "evidence" else ""
+        if len(pkgs) > 1:  # e.g. TensorFlow and Keras: one probe runs both, so what it ran cannot tell them apart
+            how += (f" -- the probe ran the code of all {len(pkgs)}, so attribution cannot tell which one; "
+                    f"bisection can (parity baseline bisect --suite {suite}, or --bisect / --parity-bisect on the run)")
         return pkgs, f"can be explained by: {text}{how}"
     env = "; ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in env_diffs.items()) or "none recorded"
     if changed_pkgs:
@@ -389,7 +396,7 @@ def compare_snapshots(baseline: Snapshot, current: Snapshot, *, changed_pkgs: Ma
         suspects, basis = _suspects(base, cur)
 
         def finding(output: str, outcome: Outcome, size: dict[str, Any]) -> None:
-            pkgs, text = _explain(outcome, suspects, changed_pkgs, env_diffs, basis)
+            pkgs, text = _explain(outcome, suspects, changed_pkgs, env_diffs, basis, suite=current.suite)
             findings.append(Finding(probe=name, output=output, category=category, outcome=outcome, size=size,
                                     packages=pkgs, explanation=text,
                                     attribution=basis if outcome is not Outcome.IDENTICAL else ""))
@@ -444,10 +451,17 @@ def _dtype_name(dtype: str) -> str:
         return str(dtype)
 
 
+def _fmt_values(v: Any) -> str:
+    """Stored values as written (repr: 1.0 stays 1.0 beside an int 2); one element without brackets."""
+    return repr(v[0]) if isinstance(v, list) and len(v) == 1 else repr(v)
+
+
 def _layout_text(s: Mapping[str, Any]) -> str:
     """A shape or dtype change in words, saying only what changed."""
     (old_dtype, new_dtype), (old_shape, new_shape) = s["dtype"], s["shape"]
     parts = []
+    if "old_values" in s and "new_values" in s:  # a number that became an int: 1.0 -> 2, not just its dtype
+        parts.append(f"{_fmt_values(s['old_values'])} -> {_fmt_values(s['new_values'])}")
     if old_shape != new_shape:
         text = f"shape {tuple(old_shape)} -> {tuple(new_shape)}"
         if len(old_shape) == len(new_shape) == 1:

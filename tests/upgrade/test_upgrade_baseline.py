@@ -347,3 +347,21 @@ def test_findings_name_added_and_removed_items_and_shape_changes_in_words(tmp_pa
     md = findings_to_markdown(check_against_baseline("words", probes, tmp_path))
     assert "`root['items'][12]`: added 's12'" in md
     assert "shape (12,) -> (13,) (1 element added), dtype int64 -> int32" in md
+
+
+def test_a_number_whose_type_changes_shows_both_values(tmp_path):
+    # 1.0 -> 2 is a changed value, not only a changed dtype: the finding says both
+    from harness.upgrade import ProbeSet, check_against_baseline, findings_to_markdown, record_baseline
+
+    state = {"new": False}
+    probes = ProbeSet("types")
+
+    @probes.configuration("cfg")
+    def cfg():
+        return {"C": 2 if state["new"] else 1.0, "ids": np.arange(11 if state["new"] else 12)}
+
+    record_baseline(probes, root=tmp_path)
+    state["new"] = True
+    md = findings_to_markdown(check_against_baseline("types", probes, tmp_path))
+    assert "`cfg/C` | 1.0 -> 2, dtype float64 -> int64 |" in md
+    assert "`cfg/ids` | shape (12,) -> (11,) (1 element removed) |" in md

@@ -409,3 +409,17 @@ def test_a_profiler_already_running_is_left_alone():
     finally:
         sys.setprofile(None)
     assert evidence.files is None and evidence.distributions() is None
+
+
+def test_two_upgraded_packages_one_probe_ran_point_to_bisection():
+    # TensorFlow and Keras: a probe that runs both cannot tell them apart by what it ran; the finding says so
+    from harness.upgrade.findings import Outcome, _explain
+
+    pkgs, text = _explain(Outcome.CHANGED, {"keras", "tensorflow", "numpy"},
+                          {"keras": ("3.12.0", "3.15.1"), "tensorflow": ("2.20.0", "2.21.0")}, {}, "evidence",
+                          suite="ctr_logreg")
+    assert pkgs == ["keras", "tensorflow"]
+    assert "cannot tell which one" in text and "parity baseline bisect --suite ctr_logreg" in text
+    assert "--parity-bisect" in text
+    one, text = _explain(Outcome.CHANGED, {"keras"}, {"keras": ("3.12.0", "3.15.1")}, {}, "evidence")
+    assert one == ["keras"] and "bisect" not in text
