@@ -246,6 +246,7 @@ def test_fitted_vocabulary_order_equals_the_counter_reference(min_count, max_siz
 
 @SETTINGS
 @given(st.lists(st.one_of(texts, ws_texts), min_size=1, max_size=40))
+@pytest.mark.slow
 def test_fitted_vocabulary_equals_the_counter_reference_on_generated_text(values):
     spec = fit_spec(_frame(values), min_count=1)
     assert spec.vocabularies["category"] == vocabulary_reference(values, min_count=1)

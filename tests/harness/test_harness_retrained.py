@@ -435,6 +435,7 @@ def test_too_good_declaration_is_checked_against_the_suite_gates():
         tg.check_declared([MetricGate("auc", 0.01), MetricGate("logloss", 0.01, test="non_inferiority")])
 
 
+@pytest.mark.slow
 def test_flip_interval_holds_its_level_when_rows_of_a_query_flip_together():
     # known truth: each query's flip probability is drawn from Beta(0.5, 9.5) (mean 0.05, strongly
     # clustered); rows then flip independently with their query's probability. The plain row-level

@@ -106,6 +106,7 @@ def test_equals_compare_scores_in_memory(tmp_path, data):
     _assert_close(streamed, file_order, p_tol=1e-9)
 
 
+@pytest.mark.slow
 def test_regression_metrics(tmp_path):
     rng = np.random.default_rng(4)
     n = 2000

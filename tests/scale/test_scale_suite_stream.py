@@ -95,6 +95,7 @@ def in_memory(spec):
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 777, 10**6])
+@pytest.mark.slow
 def test_streamed_suite_result_is_the_in_memory_one_byte_for_byte(spec, in_memory, chunk_rows):
     streamed = run_suite_streamed(_suite(spec), sample=SAMPLE, seed=3, chunk_rows=chunk_rows)
     assert _bytes(streamed) == _bytes(in_memory)

@@ -44,6 +44,7 @@ def test_interval_is_the_order_statistic_interval_of_the_median():
     assert got["ratio"] == pytest.approx(np.median(ratios))
 
 
+@pytest.mark.slow
 def test_false_equivalence_rate_at_the_margin_is_at_most_alpha():
     # True ratio exactly at max_ratio: an EQUIVALENT verdict is a false pass; the one-sided error of a
     # (1-2a) interval is <= a = 0.05 (the order-statistic interval is conservative). 600 seeded runs:

@@ -67,6 +67,7 @@ def test_gate_ids_are_planned_after_the_suite_s_other_ids(serve_golden):
                    "serving/p99@1", "cost/cpu_per_1k@32", "cost/peak_rss"]
 
 
+@pytest.mark.slow
 def test_a_10x_stall_in_the_new_side_is_not_equivalent_on_p99_and_leaves_the_accuracy_verdict(serve_golden):
     session, ids, outcomes, final = _run(_suite([P99], legacy_delay=0.025, new_delay=0.25))
     assert outcomes["serving/p99@1"].check.verdict.value == "NOT_EQUIVALENT"
@@ -89,6 +90,7 @@ def test_a_10x_stall_in_the_new_side_is_not_equivalent_on_p99_and_leaves_the_acc
             "serving:new"} <= set(entry["cost"])
 
 
+@pytest.mark.slow
 def test_the_report_is_byte_identical_between_runs_except_its_measured_section(serve_golden):
     suite = _suite([P99, CostGate("time_per_1k", batch_size=32, max_ratio=100.0, reason="loose")])
     docs = []
@@ -155,6 +157,7 @@ def _parity_run(cwd, golden, *args):
     return subprocess.run(cmd, cwd=cwd, env=_env(golden), capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_collect_only_lists_each_gate_as_an_item(serve_golden, tmp_path, gated_suite):
     gated_suite(tmp_path / "suites")
     r = _pytest(tmp_path, serve_golden, "--collect-only", "-q")
@@ -164,6 +167,7 @@ def test_collect_only_lists_each_gate_as_an_item(serve_golden, tmp_path, gated_s
         assert item in r.stdout, r.stdout
 
 
+@pytest.mark.slow
 def test_both_shells_skip_with_no_serving_and_write_the_same_report(serve_golden, tmp_path, gated_suite):
     gated_suite(tmp_path / "suites", new_delay=0.05)
     pyt = _pytest(tmp_path, serve_golden, "-rs", "--parity-no-serving", "--parity-report", "pyt")
@@ -177,6 +181,7 @@ def test_both_shells_skip_with_no_serving_and_write_the_same_report(serve_golden
     assert "Partial run" in (tmp_path / "pyt" / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_pytest_fails_the_stalled_gate_as_an_item_and_prints_the_serving_table(serve_golden, tmp_path, gated_suite):
     gated_suite(tmp_path / "suites", legacy_delay=0.025, new_delay=0.25)
     r = _pytest(tmp_path, serve_golden, "--parity-report", "rep")

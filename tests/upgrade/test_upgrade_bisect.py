@@ -382,6 +382,7 @@ def _upgrade_check(report: dict) -> dict:
     return check
 
 
+@pytest.mark.slow
 def test_parity_run_bisect_names_the_package_in_the_check(cli_suite, tmp_path, capsys):
     from harness.cli import main
 
@@ -398,6 +399,7 @@ def test_parity_run_bisect_names_the_package_in_the_check(cli_suite, tmp_path, c
     assert "`cfg/numpy_side`: numpy" in check["message"] and "cfg/numpy_side <- numpy" in check["summary"]
 
 
+@pytest.mark.slow
 def test_bisect_says_what_could_not_be_installed(cli_suite, tmp_path, monkeypatch, capsys):
     import harness.upgrade.bisect as bisect_module
     from harness.cli import main
@@ -448,6 +450,7 @@ def test_bisect_options_are_checked(cli_suite, capsys, argv, fragment):
     assert fragment in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_pytest_parity_bisect_names_the_package(cli_suite, tmp_path):
     # The pytest shell, in a subprocess: a conftest next to the suite installs the same fake builder.
     suites, root = cli_suite
