@@ -29,6 +29,8 @@ not importable (CI installs the extra in its own venv and requires them).
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
@@ -68,17 +70,28 @@ def _beam():
 
 
 def _options(pipeline_options):
+    """PipelineOptions from an object, a list of flags, or (None) ``$PARITY_BEAM_OPTIONS`` split as a shell
+    would split it (never run by one), so ``parity compare --stream --runner beam`` reaches any runner;
+    a flag no Beam options class knows is refused (Beam itself would drop it with a warning)."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    if pipeline_options is None:
-        return PipelineOptions([])
     if isinstance(pipeline_options, PipelineOptions):
         return pipeline_options
-    if isinstance(pipeline_options, (list, tuple)) and all(isinstance(a, str) for a in pipeline_options):
-        return PipelineOptions(list(pipeline_options))
-    raise ParityInputError(f"pipeline_options: expected PipelineOptions or a list of flags such as "
-                           f"['--runner=DataflowRunner'], got {type(pipeline_options).__name__}",
-                           argument="pipeline_options")
+    if pipeline_options is None:
+        where, flags = "PARITY_BEAM_OPTIONS", shlex.split(os.environ.get("PARITY_BEAM_OPTIONS", ""))
+    elif isinstance(pipeline_options, (list, tuple)) and all(isinstance(a, str) for a in pipeline_options):
+        where, flags = "pipeline_options", list(pipeline_options)
+    else:
+        raise ParityInputError(f"pipeline_options: expected PipelineOptions or a list of flags such as "
+                               f"['--runner=DataflowRunner'], got {type(pipeline_options).__name__}",
+                               argument="pipeline_options")
+    opts = PipelineOptions(flags)
+    known = opts.get_all_options()
+    unknown = sorted(set(opts.get_all_options(retain_unknown_options=True)) - set(known))
+    if unknown:
+        raise ParityInputError(f"{where}: {unknown} are not Beam pipeline options (flags given: {flags})",
+                               argument=where, value=unknown, reason="unknown Beam pipeline option")
+    return opts
 
 
 def _source(path: str, columns: Sequence[str]) -> list[str] | None:
@@ -364,7 +377,8 @@ def compare_beam(path: str | Path, *, label: str, legacy: str, new: str, key: st
                  alpha: float = 0.05, n_boot: int = 1000, seed: int = 0, power: float = 0.8, n_ranges: int = 16,
                  n_buckets: int = 16, allow_identical: bool = False, pipeline_options: Any = None) -> ComparisonResult:
     """`compare_stream` (same arguments, score columns only) as a Beam pipeline; the DirectRunner unless
-    ``pipeline_options`` (a `PipelineOptions`, or its flags as a list of strings) says otherwise.
+    ``pipeline_options`` (a `PipelineOptions`, or its flags as a list of strings; default: the flags in
+    ``$PARITY_BEAM_OPTIONS``) says otherwise.
     ``n_ranges`` score ranges per side and ``n_buckets`` key buckets set the parallelism, not the result."""
     beam = _beam()
     _cmp._validate_options(alpha, n_boot, seed, 0, power)

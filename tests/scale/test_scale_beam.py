@@ -188,3 +188,18 @@ def test_results_come_back_through_temp_location_and_are_cleaned_up(golden, tmp_
                      pipeline_options=["--temp_location", str(temp)])
     _assert_same(r.to_dict(), _ref(golden, metrics=METRICS, margins=MARGINS).to_dict())
     assert not [p for p in temp.rglob("*") if p.is_file()]
+
+
+def test_pipeline_options_from_the_environment_and_unknown_flags_refused(monkeypatch):
+    from harness.scale.beam import _options
+
+    monkeypatch.setenv("PARITY_BEAM_OPTIONS", "--direct_num_workers=2 --direct_running_mode=multi_processing")
+    got = _options(None).get_all_options()
+    assert (got["direct_num_workers"], got["direct_running_mode"]) == (2, "multi_processing")
+    monkeypatch.setenv("PARITY_BEAM_OPTIONS", "--direct_num_workrs=2")
+    with pytest.raises(ParityInputError, match=r"PARITY_BEAM_OPTIONS: \['direct_num_workrs'\] are not Beam"):
+        _options(None)
+    with pytest.raises(ParityInputError, match="pipeline_options"):
+        _options(["--runner=DirectRunner", "--temp_locaton=/tmp"])
+    with pytest.raises(ParityInputError, match="expected PipelineOptions or a list of flags"):
+        _options("--runner=DirectRunner")
