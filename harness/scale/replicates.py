@@ -71,7 +71,7 @@ class ReplicateSums:
         """Per replicate, sum(col num) / sum(col den), each exact sum divided once (inf/nan when 0)."""
         out = np.empty(self.n_boot)
         for b, (x, y) in enumerate(zip(self._total[num], self._total[den])):
-            out[b] = (x / y) if y else (np.nan if x == 0 else np.copysign(np.inf, x))
+            out[b] = (x / y) if y else (np.nan if x == 0 else (np.inf if x > 0 else -np.inf))
         return out
 
 

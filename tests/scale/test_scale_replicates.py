@@ -50,3 +50,10 @@ def test_matches_the_in_memory_calibration_ratio_replicates():
     keys, cols, (y, a, b, w) = _cols(2000, seed=1)
     r = paired_bootstrap("calibration_ratio", y, a, b, sample_weight=w, keys=keys, n_boot=37, seed=3)
     np.testing.assert_allclose(_sums(keys, cols, 9).ratio(0, 1), r.replicates, rtol=1e-13, atol=0)
+
+
+def test_a_replicate_with_a_zero_denominator_is_inf_or_nan_not_an_error():
+    acc = ReplicateSums(3, 2, 0)
+    acc.add(np.array([1, 2]), np.array([[0.5, 0.0], [0.0, 0.0]]))
+    assert all(v == np.inf or v == 0.0 or np.isnan(v) for v in acc.ratio(0, 1))
+    assert np.isinf(acc.ratio(0, 1)).any() or np.isnan(acc.ratio(0, 1)).any()
