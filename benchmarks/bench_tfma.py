@@ -114,9 +114,9 @@ def main(argv=None) -> int:
                         str(n)], check=True)
         parity_json = Path(tmp) / "parity.json"
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-        p = _run([sys.executable, "-c", "import sys; from harness.cli import main; sys.exit(main())", "compare", str(path), "--label", "click", "--legacy", "legacy",
-                  "--new", "new", "--key", "row_id", "--metrics", "auc", "--margin", "auc=0.002",
-                  "--json", str(parity_json)], env=env)
+        parity = [sys.executable, "-c", "import sys; from harness.cli import main; sys.exit(main())"]
+        p = _run([*parity, "compare", str(path), "--label", "click", "--legacy", "legacy", "--new", "new",
+                  "--key", "row_id", "--metrics", "auc", "--margin", "auc=0.002", "--json", str(parity_json)], env=env)
         if p["rc"] not in (0, 1) or not parity_json.exists():
             raise SystemExit(f"parity compare failed (exit {p['rc']}):\n{p['stderr'][-3000:]}")
         (entry,) = json.loads(parity_json.read_text())["metrics"]
