@@ -271,6 +271,8 @@ def _compare_output(name: str, base: ProbeRecord, pairs: Sequence[tuple[Output, 
     seeded = k >= 2 and o0.dtype is not None and np.dtype(o0.dtype).kind in "biuf"
     if not seeded and numeric is None:
         size["n_beyond_tolerance"] = int(np.sum(~_within_tolerance(np.asarray(old_c), np.asarray(new_c), tol)))
+        if base.noise is not None and name in base.noise.varies:
+            size["floor_note"] = _varies_note(name, base.noise)
         return Outcome.CHANGED, size
     band = np.zeros(np.shape(old_c))
     reasons = []
@@ -312,6 +314,13 @@ def _compare_output(name: str, base: ProbeRecord, pairs: Sequence[tuple[Output, 
     if numeric is not None and base.noise.inputs == [] and o0.dtype is not None and np.dtype(o0.dtype).kind == "f":
         size["floor_note"] = _no_inputs_note(base, tol)
     return Outcome.CHANGED, size
+
+
+def _varies_note(output: str, noise: Any) -> str:
+    return (f"output {output!r} has no noise band: under the baseline's perturbations "
+            f"({', '.join(noise.perturbations)}) it changed shape or type, or moved by more than last-bit noise "
+            "can (its values follow a permuted input's row order, or a tie flipped); only the tolerance applies. "
+            "If it is computed on permuted rows, compute it on rows that are not in permute=")
 
 
 def _no_inputs_note(base: ProbeRecord, tol: Mapping[str, Any]) -> str:

@@ -213,8 +213,9 @@ def encode_output(value: Any, *, where: str) -> Output:
 class NumericNoise:
     """How far the first seed's outputs moved under numerics-only perturbations (`harness.upgrade.perturb`):
     ``bands[output]`` is, per element, max |perturbed - base| over the ``perturbations`` run (float64;
-    0 where nothing moved); ``varies`` names outputs whose shape or type changed under a perturbation
-    (no band: the perturbation changed what the probe computes, not just its last bits); ``inputs`` is
+    0 where nothing moved); ``varies`` names outputs whose shape or type changed under a perturbation,
+    or that moved by more than `MAX_RELATIVE_BAND` of their magnitude (no band: the perturbation changed
+    what the probe computes, not just its last bits); ``inputs`` is
     what the input perturbations changed (``"jitter(X)"``, ``"permute(X, y)"``, ``"jitter"`` for the
     helper), empty when the probe declared no inputs and called no helper (then only the thread-count
     run could move it), None in baselines recorded before it was kept."""
@@ -354,6 +355,23 @@ def _band(base: Output, other: Output) -> np.ndarray | None:
     return np.where(both_nan | (a == b), 0.0, np.where(np.isnan(d), np.inf, d))
 
 
+# A 1-ULP input change or a reordered sum moves a fit by what its conditioning makes of ~1e-16; more
+# than this share of the output's largest magnitude is not that: the output follows a permuted input's
+# row order (scores on the permuted training rows), or a tie flipped a discrete choice. Such a band would
+# hide real changes, so the output gets none.
+MAX_RELATIVE_BAND = 1e-4
+
+
+def _beyond_numerics(base: Output, band: np.ndarray) -> bool:
+    if base.array is None or np.dtype(base.dtype).kind != "f" or not band.size:
+        return False
+    mag = np.abs(base.array.astype(np.float64))
+    finite = np.isfinite(mag)
+    scale = float(mag[finite].max()) if finite.any() else 0.0
+    top = float(np.max(band))
+    return not np.isfinite(top) or (top > 0 and top > MAX_RELATIVE_BAND * scale)
+
+
 def measure_noise(probe: Probe, rec: ProbeRecord) -> NumericNoise | None:
     """Re-run the probe's first seed under each numerics-only perturbation (`perturb.perturbations`) and
     keep, per output, the largest move from the recorded run. Input perturbations after the first are
@@ -392,6 +410,9 @@ def measure_noise(probe: Probe, rec: ProbeRecord) -> NumericNoise | None:
                     varies.add(out)
                 continue
             bands[out] = d if out not in bands else np.maximum(bands[out], d)
+    for out, band in bands.items():
+        if _beyond_numerics(base[out], band):
+            varies.add(out)
     for out in varies:
         bands.pop(out, None)
     return NumericNoise(perturbations=names, varies=sorted(varies), inputs=touched,

@@ -291,3 +291,26 @@ def test_jitter_can_be_narrowed_to_columns_or_turned_off():
                           (("X.a",), "is not a DataFrame")):
         with pytest.raises(ParityInputError, match=fragment):
             perturb.Perturbation(name="t", seed=1).perturb_inputs({"rows": frame, "X": X}, jitter=bad, where="probe 'p'")
+
+
+def test_an_output_on_permuted_rows_gets_no_band_and_its_finding_says_why(tmp_path, monkeypatch):
+    # scores of the permuted training rows come back in another order: the "band" would be the spread of
+    # the scores themselves and hide any change, so the baseline keeps none for them
+    from sklearn.linear_model import LogisticRegression
+
+    Xt, yt, _ = _data()
+    probes = ProbeSet("onperm")
+
+    @probes.learning("fit", seeds=(0,), inputs={"X": Xt, "y": yt}, permute=("X", "y"))
+    def fit(seed, X, y):
+        m = LogisticRegression(C=Solver.C).fit(X, y)
+        return {"coef": m.coef_, "train_scores": m.predict_proba(X)[:, 1]}
+
+    record_baseline(probes, root=tmp_path)
+    noise = read_baseline("onperm", root=tmp_path).snapshot.probes["fit"].noise
+    assert "train_scores" in noise.varies and noise.band("train_scores") is None
+    assert noise.band("coef") is not None and noise.band("coef").max() < 1e-10
+    monkeypatch.setattr(Solver, "C", 0.999)  # a small real change: the scores move by ~1e-5
+    found = {f.output: f for f in check_against_baseline("onperm", probes, tmp_path).findings}
+    assert found["train_scores"].outcome is Outcome.CHANGED
+    assert "has no noise band" in found["train_scores"].size["floor_note"]

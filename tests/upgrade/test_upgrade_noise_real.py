@@ -2,8 +2,8 @@
 
 A baseline is recorded in one environment and checked in another that differs in one package. The
 probes are general ones (a default lbfgs LogisticRegression, an early-stopping HistGradientBoosting,
-a default KMeans), each passing its float training inputs through ``perturb.current().jitter`` as
-probes.py recommends, with no per-probe tolerance:
+a default KMeans), written plainly: each declares its data with ``inputs=`` (the harness perturbs it
+for the noise floor; no helper call), none states a tolerance, none was tuned for these pairs:
 
 * numerics-only upgrades must not be CHANGED: scipy 1.13.1 -> 1.15.3 (L-BFGS-B rewritten from Fortran
   to C in 1.15.0; scikit-learn and numpy fixed) moves the lbfgs coefficients by tens of ULPs, beyond
@@ -49,9 +49,9 @@ PROBES_SCRIPT = textwrap.dedent('''
     import json, sys
     import numpy as np
     from harness.upgrade import ProbeSet, check_against_baseline, record_baseline, sklearn_config
-    from harness.upgrade.perturb import current
 
     def make():
+        # Written as a user would: the data declared as inputs, no perturbation helper, no tolerance.
         from sklearn.cluster import KMeans
         from sklearn.ensemble import HistGradientBoostingClassifier
         from sklearn.linear_model import LogisticRegression
@@ -59,7 +59,7 @@ PROBES_SCRIPT = textwrap.dedent('''
         rng = np.random.default_rng(11)
         X = rng.normal(size=(3000, 6))
         y = (rng.random(3000) < 1 / (1 + np.exp(-(X[:, 0] - 0.7 * X[:, 1] + 0.4 * X[:, 2] * X[:, 4])))).astype(int)
-        Xt, yt, Xe = X[:2000], y[:2000], X[2000:]
+        data = {"X": X[:2000], "y": y[:2000], "X_eval": X[2000:]}
         blobs = np.concatenate([rng.normal(c, 1.0, size=(300, 2)) for c in ((0, 0), (3, 0), (0, 3), (3, 3), (1.5, 1.5))])
         probes = ProbeSet("noise_real")
 
@@ -68,19 +68,31 @@ PROBES_SCRIPT = textwrap.dedent('''
             return {"logreg": sklearn_config(LogisticRegression()), "hgb": sklearn_config(HistGradientBoostingClassifier()),
                     "kmeans": sklearn_config(KMeans())}
 
-        @probes.learning("logreg_fit", seeds=(0, 1))
-        def logreg_fit(seed):
-            m = LogisticRegression(random_state=seed).fit(current().jitter(Xt), yt)
-            return {"coef": m.coef_, "intercept": m.intercept_, "n_iter": m.n_iter_, "scores": m.predict_proba(Xe)[:, 1]}
+        @probes.learning("logreg_fit", seeds=(0, 1), inputs=data, permute=("X", "y"))
+        def logreg_fit(seed, X, y, X_eval):
+            m = LogisticRegression(random_state=seed).fit(X, y)
+            return {"coef": m.coef_, "intercept": m.intercept_, "n_iter": m.n_iter_, "scores": m.predict_proba(X_eval)[:, 1]}
 
-        @probes.learning("hgb_fit", seeds=(0, 1))
-        def hgb_fit(seed):
-            m = HistGradientBoostingClassifier(max_iter=40, early_stopping=True, random_state=seed).fit(current().jitter(Xt), yt)
-            return {"scores": m.predict_proba(Xe)[:, 1], "n_iter": m.n_iter_, "train_loss": m.train_score_}
+        # The issue's kind of suite: raw, unscaled features of very different sizes and two nearly
+        # collinear columns, a default LogisticRegression (raised max_iter, as users do when lbfgs warns).
+        raw = X * np.array([1.0, 30.0, 0.02, 5.0, 1.0, 1.0])
+        raw[:, 5] = raw[:, 4] + 1e-3 * rng.normal(size=3000)
+        raw_data = {"X": raw[:2000], "y": y[:2000], "X_eval": raw[2000:]}
 
-        @probes.learning("kmeans_fit", seeds=(0, 1))
-        def kmeans_fit(seed):
-            m = KMeans(n_clusters=5, random_state=seed).fit(current().jitter(blobs))
+        # Scores on the eval rows, never on the permuted training rows: those come back in another order.
+        @probes.learning("logreg_raw_fit", seeds=(0,), inputs=raw_data, permute=("X", "y"))
+        def logreg_raw_fit(seed, X, y, X_eval):
+            m = LogisticRegression(max_iter=5000, random_state=seed).fit(X, y)
+            return {"coef": m.coef_, "intercept": m.intercept_, "scores": m.predict_proba(X_eval)[:, 1]}
+
+        @probes.learning("hgb_fit", seeds=(0, 1), inputs=data)  # no permute: the early-stopping split is by position
+        def hgb_fit(seed, X, y, X_eval):
+            m = HistGradientBoostingClassifier(max_iter=40, early_stopping=True, random_state=seed).fit(X, y)
+            return {"scores": m.predict_proba(X_eval)[:, 1], "n_iter": m.n_iter_, "train_loss": m.train_score_}
+
+        @probes.learning("kmeans_fit", seeds=(0, 1), inputs={"points": blobs})  # k-means++ samples rows by index
+        def kmeans_fit(seed, points):
+            m = KMeans(n_clusters=5, random_state=seed).fit(points)
             return {"inertia": m.inertia_, "centers": m.cluster_centers_, "n_iter": m.n_iter_}
 
         return probes
@@ -161,10 +173,17 @@ def test_numpy_2_is_within_noise(tmp_path):
     _assert_numerics_only(doc, "numpy")
 
 
+def _assert_sklearn_named(doc: dict) -> None:
+    assert list(doc["changed_packages"]) == ["scikit-learn"]
+    changed = [f for f in doc["findings"] if f["outcome"] == "CHANGED"]
+    assert changed and all(f["packages"] == ["scikit-learn"] and f["attribution"] == "evidence" for f in changed), changed
+
+
 def test_sklearn_changed_defaults_are_changed(tmp_path):
     doc = _record_and_check(_venv(tmp_path, scikit_learn="1.4.2"), _venv(tmp_path), tmp_path)
     assert doc["verdict"] == "CHANGED"
     assert _outcomes(doc)[("defaults", "hgb")] == "CHANGED"
+    _assert_sklearn_named(doc)
 
 
 def test_kmeans_n_init_default_change_is_changed_in_the_fit(tmp_path):
@@ -178,3 +197,4 @@ def test_kmeans_n_init_default_change_is_changed_in_the_fit(tmp_path):
     # Measured too: 1.4's lbfgs LogisticRegression fits differently (coefficients 1.6e-5 apart, 10^12
     # ULPs, far outside a band of ~1e-16); a learning probe, not only configuration, reports the upgrade.
     assert outcomes[("logreg_fit", "coef")] == "CHANGED"
+    _assert_sklearn_named(doc)
