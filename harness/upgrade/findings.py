@@ -542,8 +542,9 @@ def findings_to_markdown(results: UpgradeResult | Sequence[UpgradeResult],
             if u.get("record_command"):
                 lines += ["```", str(u["record_command"]), "```", ""]
     if n_changed:
+        which = results[0].suite if len(results) == 1 else "SUITE"
         lines += [f"**{n_changed} behaviour(s) changed.** Review each below; if the change is intended, re-record with "
-                  "`parity baseline accept --suite SUITE --reason \"...\"`.", ""]
+                  f"`parity baseline accept --suite {which} --reason \"...\"`.", ""]
     elif results and not unjudged:
         lines += ["**No behaviour changed beyond noise.**", ""]
     elif results:
@@ -568,6 +569,11 @@ def findings_to_markdown(results: UpgradeResult | Sequence[UpgradeResult],
                 cell = _size_text(f).replace("|", "\\|")
                 lines.append(f"| {f.outcome.value} | {f.category} | `{f.probe}/{f.output}` | {cell} | {expl.replace('|', '/')} |")
             lines.append("")
+            shared = [f for f in r.changed if len(f.packages) > 1]
+            if shared:  # the table names every package a probe ran; only an experiment can split them
+                lines += [f"{len(shared)} change(s) could come from any of several upgraded packages the probe ran "
+                          f"({', '.join(sorted({p for f in shared for p in f.packages}))}): `parity baseline bisect "
+                          f"--suite {r.suite}` (or `--bisect` / `--parity-bisect` on the run) names which one.", ""]
         for note in r.notes:
             lines.append(f"- note: {note}")
         if r.notes:

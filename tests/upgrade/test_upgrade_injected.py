@@ -423,3 +423,17 @@ def test_two_upgraded_packages_one_probe_ran_point_to_bisection():
     assert "--parity-bisect" in text
     one, text = _explain(Outcome.CHANGED, {"keras"}, {"keras": ("3.12.0", "3.15.1")}, {}, "evidence")
     assert one == ["keras"] and "bisect" not in text
+
+
+def test_the_markdown_points_to_bisection_when_packages_share_a_change():
+    from harness.upgrade.findings import Finding, Outcome, UpgradeResult, findings_to_markdown
+
+    both = Finding("p", "x", "inference", Outcome.CHANGED, {"change": "output no longer produced"},
+                   packages=["keras", "tensorflow"], explanation="...")
+    r = UpgradeResult("ctr_logreg", [both], {}, {}, {"keras": ("1", "2"), "tensorflow": ("1", "2")}, {})
+    md = findings_to_markdown(r)
+    assert "`parity baseline accept --suite ctr_logreg" in md
+    assert "1 change(s) could come from any of several upgraded packages the probe ran (keras, tensorflow): " \
+           "`parity baseline bisect --suite ctr_logreg`" in md
+    alone = Finding("p", "x", "inference", Outcome.CHANGED, {"change": "output no longer produced"}, packages=["keras"])
+    assert "bisect" not in findings_to_markdown(UpgradeResult("s", [alone], {}, {}, {"keras": ("1", "2")}, {}))
