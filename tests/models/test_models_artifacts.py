@@ -74,6 +74,7 @@ def test_hgb_skops_round_trip_gives_identical_predictions(hgb, eval_small, tmp_p
     assert reloaded.params == hgb.params and reloaded.spec == hgb.spec
 
 
+@pytest.mark.slow
 def test_hgb_skops_refuses_types_outside_the_trusted_list(hgb, tmp_path):
     path = save_hgb_skops(hgb, tmp_path / "hgb.skops")
     with pytest.raises(ParityInputError, match=r"outside the trusted list: \[.*TreePredictor.*\]"):
