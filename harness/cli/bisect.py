@@ -8,7 +8,8 @@ Checks the suite against its baseline here; when outputs CHANGED and several pac
 throwaway venvs (under --venvs, default $PARITY_UPGRADE_VENVS/bisect or /tmp/parity-upgrade-venvs/bisect)
 with some packages back at the baseline's versions, reruns only the changed probes there (this
 repository on PYTHONPATH) and names the smallest package set that produces each change
-(`harness.upgrade.bisect`). Every environment also gets --requirement pins (the probes' other
+(`harness.upgrade.bisect.bisect_check`, which `parity run --bisect` / `pytest --parity-bisect` also run
+inside the upgrade gate). Every environment also gets --requirement pins (the probes' other
 dependencies); --freeze pins every other distribution installed here at its version instead and
 installs with --no-deps (safe then: the set is complete; `pip check` verifies it). --pip-arg passes
 options to pip (e.g. --pip-arg=--find-links=/wheels --pip-arg=--no-index for offline work).
