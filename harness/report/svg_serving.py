@@ -68,10 +68,10 @@ def latency_cdf(per_side: Mapping[str, Mapping[str, Any]], *, plot_id: str, titl
     out += _axes(x, y, x_label="latency, ms (log scale)", y_label="fraction of requests",
                  x_ticks=_log_ticks(lo, hi), y_ticks=[0.0, 0.25, 0.5, 0.75, 1.0])
     out += _legend(width - pad_r + 10, pad_t + 4, legend)
-    out.append(f'<text x="{_f(width - pad_r + 10)}" y="{_f(pad_t + 48)}" font-size="10" fill="#57606a">'
-               "solid: closed loop</text>")
-    out.append(f'<text x="{_f(width - pad_r + 10)}" y="{_f(pad_t + 62)}" font-size="10" fill="#57606a">'
-               "dashed: open loop</text>")
+    notes = ["solid: closed loop"] + (["dashed: open loop"] if any(curves[(s, "open")] for s, _ in _SIDES) else [])
+    for k, note in enumerate(notes):
+        out.append(f'<text x="{_f(width - pad_r + 10)}" y="{_f(pad_t + 48 + 14 * k)}" font-size="10" '
+                   f'fill="#57606a">{note}</text>')
     out.append("</svg>")
     return "\n".join(out)
 
