@@ -73,7 +73,8 @@ def main(argv=None) -> int:
     p.add_argument("--suites-dir", type=Path, default=Path(__file__).resolve().parents[1] / "parity_suites")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path)
-    p.add_argument("--report", type=Path, help="keep the written report here (to compare its bytes across code changes)")
+    p.add_argument("--report", type=Path,
+                   help="keep both runs' reports here (DIR/run1, DIR/run2), to compare their bytes across code changes")
     args = p.parse_args(argv)
 
     import harness.checks.metrics as check_metrics_mod

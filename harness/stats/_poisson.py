@@ -222,7 +222,8 @@ def sums_parts(lo: np.ndarray, hi: np.ndarray, b0: int, b1: int, cols: np.ndarra
     acc_all = np.zeros((cols.shape[0], b1 - b0))
     acc = np.zeros((max(n_parts, 1), cols.shape[0], b1 - b0))
     kern.sums_parts(lo, hi, steps(b0, b1), np.ascontiguousarray(cols), seg, with_all, acc_all, acc)
-    return (np.ascontiguousarray(acc_all.T) if with_all else None), np.ascontiguousarray(acc[:n_parts].transpose(0, 2, 1))
+    parts = np.ascontiguousarray(acc[:n_parts].transpose(0, 2, 1))
+    return (np.ascontiguousarray(acc_all.T) if with_all else None), parts
 
 
 class Sweep:

@@ -31,7 +31,8 @@ per-replicate sort); the calibration fits and user metrics take the replicate's 
 - Calibration slope/intercept: Newton from the full-data fit; the first step's gradient and Hessian
   are mat-vecs of precomputed per-row terms with the counts, and so is the second step's (a
   second-order expansion around the fit), so only the later steps evaluate expit (each one compiled
-  pass over the replicate's drawn rows, `_poisson.logistic_sums`; at 1e6 rows usually one), and it stops when the next step predicted from quadratic convergence is below 1e-10 (relative):
+  pass over the replicate's drawn rows, `_poisson.logistic_sums`; at 1e6 rows usually one), and it
+  stops when the next step predicted from quadratic convergence is below 1e-10 (relative):
   replicates agree with the metric on the resample to ~1e-10, far below any bootstrap spread.
 - Anything else (user MetricDefs): the metric is called per replicate with the replicate's counts
   as sample weights (exact, but O(n log n) per replicate).
@@ -737,7 +738,8 @@ class _Run:
 
 def paired_bootstrap_subsets(metric, y_true, score_legacy, score_new, subsets: Sequence[np.ndarray | None], *,
                              sample_weight=None, groups=None, keys=None, n_boot: int = 1000, alpha: float = 0.05,
-                             seed: int = 0, ci_method: CIMethod = "percentile") -> list[BootstrapResult | ParityInputError]:
+                             seed: int = 0, ci_method: CIMethod = "percentile"
+                             ) -> list[BootstrapResult | ParityInputError]:
     """`paired_bootstrap` on each row subset (an increasing array of row indices; None: all rows): per
     subset, the result that call returns on those rows, or the ParityInputError it raises, bit for bit.
 

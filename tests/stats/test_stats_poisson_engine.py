@@ -266,7 +266,8 @@ def test_poisson_sums_over_parts_are_the_sums_of_each_part(numba_kernels, monkey
     for eng in ("numba", "numpy"):
         monkeypatch.setenv("PARITY_NUMBA", "1" if eng == "numba" else "0")
         P._kernels.cache_clear()
-        got[eng] = [P.sums_parts(lo, hi, 2, 300, cols, seg, 4, True), P.sums_parts(lo, hi, 0, 3, cols[:2], seg, 4, False)]
+        got[eng] = [P.sums_parts(lo, hi, 2, 300, cols, seg, 4, True),
+                    P.sums_parts(lo, hi, 0, 3, cols[:2], seg, 4, False)]
     for (all_a, parts_a), (all_b, parts_b) in zip(got["numba"], got["numpy"]):
         assert (all_a is None) == (all_b is None) and (all_a is None or np.array_equal(all_a, all_b))
         assert np.array_equal(parts_a, parts_b)
