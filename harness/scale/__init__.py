@@ -1,11 +1,13 @@
-"""Golden sets larger than memory, streamed in one process (issue 14, first slice).
+"""Golden sets larger than memory, streamed in one process (issue 14).
 
 `stream` reads a Parquet file or dataset in bounded chunks; `accumulators` holds the per-check state that
 chunks add to and that partial states merge into (exact, order-independent sums; compact rows for the
 rank metrics); `streamed.compare_stream` runs `harness.stats.compare_scores`' metric comparison over a
 stream and returns the same `ComparisonResult`; `range_auc` computes DeLong's structural components range
-by range (the step a distributed runner runs per score range); `beam` runs the same on Apache Beam
-(optional); `cli` is the ``parity compare --stream`` entry.
+by range (the step a distributed runner runs per score range); `replicates` keeps Poisson-bootstrap
+replicate sums exactly (keyed by seed, row key and replicate); `codes` holds slice values as int32
+codes across chunks; `suite_stream` runs a whole suite on a streamed split (``parity run --stream``);
+`beam` runs the comparison on Apache Beam (optional); `cli` is the ``parity compare --stream`` entry.
 """
 from harness.scale.range_auc import range_partitioned_auc, range_partitioned_components
 from harness.scale.streamed import compare_stream
