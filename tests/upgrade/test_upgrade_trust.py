@@ -273,14 +273,19 @@ def test_a_process_killed_between_the_baseline_and_the_history_write_loses_no_re
 
 
 def test_the_committed_baselines_still_read():
-    """The repo's baselines predate the history entry inside baseline.json: they read as they are."""
+    """The repo's baselines read, carry their own history entry, and measured a noise band from the
+    probes' declared inputs (not only the thread-count run) for every learning and inference probe."""
     root = Path(__file__).resolve().parents[2] / "parity_suites" / "baselines"  # next to the suite files
     directories = sorted(p for p in root.iterdir() if (p / "baseline.json").is_file())
     assert [d.name for d in directories] == ["ctr_logreg"]
     for directory in directories:
         baseline = read_baseline(directory.name, root=root)
-        assert baseline.snapshot.probes and baseline.history_entry is None
-        assert [h["action"] for h in read_history(directory.name, root=root)][0] == "record"
+        assert baseline.snapshot.probes and baseline.history_entry is not None
+        history = read_history(directory.name, root=root)
+        assert history[0]["action"] == "record" and history[-1]["reason"] == baseline.history_entry["reason"]
+        for probe in baseline.snapshot.probes.values():
+            if probe.category in ("learning", "inference"):
+                assert probe.noise is not None and probe.noise.inputs, probe.name
 
 
 def test_a_library_call_names_the_declaring_file_in_the_record_command(tmp_path, monkeypatch):
