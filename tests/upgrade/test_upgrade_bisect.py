@@ -450,7 +450,6 @@ def test_bisect_options_are_checked(cli_suite, capsys, argv, fragment):
     assert fragment in capsys.readouterr().err
 
 
-@pytest.mark.slow
 @pytest.mark.slow  # a pytest session in a subprocess, plus its reruns
 def test_pytest_parity_bisect_names_the_package(cli_suite, tmp_path):
     # The pytest shell, in a subprocess: a conftest next to the suite installs the same fake builder.
