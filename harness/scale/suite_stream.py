@@ -233,14 +233,30 @@ def run_suite_streamed(suite: Any, *, sample: int | None = None, seed: int = 0, 
         if hasattr(runner, "_prepare_pair"):
             runner._prepare_pair(suite, pair, dataset, first[1])
     stages.next(f"scoring {len(frame):,} rows with both sides, {size:,} rows a chunk")
-    scores, features, spent = _score_stream(suite, dataset, pair, _chain(first, chunks), len(frame), size,
+    serving_rows: list[pd.DataFrame] = []
+    want_rows = 0
+    if keep is not None and getattr(suite, "serving", None):
+        from harness.serving.suite_run import rows_needed
+
+        want_rows = rows_needed(suite.serving)  # the first rows the serving gates read, as in memory
+
+    def kept(stream):
+        have = 0
+        for start, chunk in stream:
+            if have < want_rows:
+                serving_rows.append(chunk.iloc[:want_rows - have])
+                have += len(serving_rows[-1])
+            yield start, chunk
+
+    scores, features, spent = _score_stream(suite, dataset, pair, kept(_chain(first, chunks)), len(frame), size,
                                             progress_bar)
     cost.update(spent)
     _unchanged(dataset, suite.split, path)
     scored = {"legacy": scores["legacy"], "new": scores["new"]}
     feature_checks = [features[name].result() for name in suite.features] if suite.features else None
     return runner._evaluate(suite, dataset, frame, scored, full_rows=total, pair=pair, cost=cost, stages=stages,
-                            seed=seed, keep=keep, keep_frame=first[1], feature_checks=feature_checks)
+                            seed=seed, keep=keep, feature_checks=feature_checks,
+                            keep_frame=pd.concat(serving_rows, ignore_index=True) if serving_rows else first[1])
 
 
 def _unchanged(dataset, split: str, path) -> None:

@@ -201,3 +201,16 @@ def test_a_split_changed_on_disk_during_the_stream_is_refused(spec, tmp_path, mo
     monkeypatch.setattr(ss, "_score_stream", tamper)
     with pytest.raises(GoldenDataError, match="changed on disk during the streamed run"):
         run_suite_streamed(_suite(spec, metrics=[], slices=[]), sample=500, seed=3, chunk_rows=1000, root=root)
+
+
+def test_the_serving_gates_get_the_rows_they_would_get_in_memory(spec, monkeypatch):
+    import harness.serving.suite_run as sr
+
+    monkeypatch.setattr(sr, "rows_needed", lambda gates: 1700)
+    from harness.serving import ServingGate
+
+    suite = _suite(spec, metrics=[], slices=[], serving=[ServingGate("p99", batch_size=1, max_ratio=1.5, reason="r")])
+    kept_mem, kept_stream = {}, {}
+    run_suite(suite, sample=2000, seed=3, keep=kept_mem)
+    run_suite_streamed(suite, sample=2000, seed=3, chunk_rows=600, keep=kept_stream)
+    pd.testing.assert_frame_equal(kept_stream["frame"], kept_mem["frame"].iloc[:1700].reset_index(drop=True))
