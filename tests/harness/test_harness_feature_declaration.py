@@ -196,7 +196,8 @@ def test_static_feature_map_errors_are_raised_when_the_suite_is_declared(entry, 
 
 
 def test_the_same_feature_mapped_twice_on_one_side_is_refused():
-    with pytest.raises(ParityInputError, match=r"maps the same feature on the same side twice: \[\"'radius' \(legacy\)\"\]"):
+    with pytest.raises(ParityInputError,
+                       match=r"maps the same feature on the same side twice: \[\"'radius' \(legacy\)\"\]"):
         _suite(LEGACY, NEW, [], features=["radius"], feature_map=[Rename("radius", "num__radius", side="legacy"),
                                                                    Rename("radius", "num__texture", side="legacy")])
 
