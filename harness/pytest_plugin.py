@@ -214,8 +214,13 @@ def parity_suite(request: pytest.FixtureRequest) -> Suite:
 
 @pytest.fixture(scope="module")
 def parity_pair(parity_suite: Suite, golden_dataset: Any) -> Any:
-    """The model pair of the module's suite, built from its golden dataset (may train: module-scoped)."""
-    return parity_suite.pair(golden_dataset(parity_suite.dataset))
+    """The model pair of the module's suite, built from its golden dataset and fitted where the pair leaves
+    fitting to the runner (`ModelPair.fit`); may train: module-scoped."""
+    from harness.protocol import ModelPair
+
+    dataset = golden_dataset(parity_suite.dataset)
+    pair = parity_suite.pair(dataset)
+    return pair.fit_pending(dataset) if isinstance(pair, ModelPair) else pair
 
 
 @pytest.fixture(scope="module")

@@ -93,6 +93,7 @@ def _run(args: argparse.Namespace) -> int:
     from harness.cli import EXIT_ERROR, EXIT_FAIL, EXIT_OK, write_json_output
     from harness.discovery import find_suite_files
     from harness.golden import load_dataset
+    from harness.protocol import ModelPair
     from harness.progress import bar
     from harness.progress import enabled as progress_enabled
     from harness.results import jsonable
@@ -128,6 +129,8 @@ def _run(args: argparse.Namespace) -> int:
         if len(endpoints) < len(SIDES):
             print(f"serve-bench: building the pair of {suite.name!r} (this trains it)", file=sys.stderr)
             pair = suite.pair(dataset)
+            if isinstance(pair, ModelPair):  # a pair that leaves fitting to the runner
+                pair.fit_pending(dataset)
         sides = {}
         for s in SIDES:
             if s in endpoints:

@@ -366,3 +366,32 @@ def test_a_selection_reports_the_same_bytes_under_xdist(project, tmp_path):
         assert (project.path / "serial" / name).read_bytes() == (project.path / "xdist" / name).read_bytes(), name
     sel = _report(project, "xdist")["selection"]
     assert (sel["planned"], sel["ran"], sel["deselected"]) == (9 + 5, 3 + 1, 6 + 4)
+
+
+FITTED_BY_RUNNER = '''
+
+class FitSide(Side):
+    fitted_on = None
+
+    def fit(self, train):
+        self.fitted_on = len(train)
+
+
+def make_pair(dataset):  # noqa: F811 (the suite's pair leaves fitting to the runner)
+    return ModelPair(FitSide("legacy"), Side("new", NEW_SHIFT), fit=("legacy",), fit_split="eval")
+
+
+SUITE.pair = make_pair
+
+
+def test_pair_fixture_is_fitted(parity_pair):
+    assert parity_pair.legacy.fitted_on == 600
+'''
+
+
+@pytest.mark.slow
+def test_pair_fixture_fits_a_pair_that_leaves_fitting_to_the_runner(project):
+    # A hand-written test gets the pair as the run scores it: fitted, not a pair whose fit never ran.
+    project.write("test_tiny.py", project.suite_source() + FITTED_BY_RUNNER)
+    r = project.run("-k", "test_pair_fixture_is_fitted")
+    assert "1 passed" in r.out, r.text
