@@ -26,6 +26,7 @@ _TF = "tensorflow"
 # The characters pytest's -m scanner accepts in an identifier; and/or/not are its only keywords.
 _IDENT = re.compile(r"(?:\w|:|\+|-|\.|\[|\]|\\|/)+")
 _KEYWORDS = {"and", "or", "not"}
+_CALL = re.compile(r"(" + _IDENT.pattern + r")\s*\(")
 _MAX_FREE_NAMES = 10  # 2**10 evaluations at most; a longer expression just collects as usual
 _tf_before = pytest.StashKey[bool]()
 
@@ -49,13 +50,15 @@ def _module_marks(path: Path) -> frozenset[str] | None:
 
 def _can_select(markexpr: str, marks: frozenset[str]) -> bool:
     """Whether ``-m markexpr`` selects some test that carries at least ``marks`` (any other marks free)."""
+    if any(m.group(1) not in _KEYWORDS for m in _CALL.finditer(markexpr)):
+        return True  # marker arguments (-m "name(key=value)") are not read from the source: collect as usual
     expr = Expression.compile(markexpr)
     free = sorted(set(_IDENT.findall(markexpr)) - _KEYWORDS - marks)
     if len(free) > _MAX_FREE_NAMES:
         return True
     for values in itertools.product((False, True), repeat=len(free)):
         present = marks | {name for name, on in zip(free, values) if on}
-        if expr.evaluate(lambda name, **kwargs: name in present):
+        if expr.evaluate(lambda name, **_: name in present):
             return True
     return False
 
