@@ -95,8 +95,8 @@ class SuiteResult:
     # Sides served from the trained-side cache (harness.cache): [{side, key, reused, reason}].
     side_cache: list[dict[str, Any]] = field(default_factory=list)
     # Wall / CPU seconds and peak memory per stage (load, train, predict:<side>, featurize:<side>,
-    # evaluate). They vary from run to run, so they are not in to_dict (the report's bytes): the shells
-    # write them beside the report (performance.json).
+    # evaluate). They vary from run to run, so they are not in to_dict (the report's bytes): they go to
+    # the report's measured section (`harness.report.measured`), outside the byte-identity contract.
     cost: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property

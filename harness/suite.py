@@ -122,7 +122,8 @@ class Suite:
     # Metric implementations teams read (harness.checks.platform_metrics.PlatformMetric): platform/<name>
     # checks of each one's gap to the exact metric, against a fraction of that metric's margin.
     platform_metrics: Sequence[Any] = ()
-    # Serving and cost gates (harness.serving ServingGate / CostGate), judged by `parity serve-bench`.
+    # Serving and cost gates (harness.serving ServingGate / CostGate), judged in every suite run after the
+    # accuracy checks (`harness.serving.suite_run`) and by `parity serve-bench`.
     serving: Sequence[Any] = ()
     known_gaps: Mapping[str, str] = field(default_factory=dict)  # check id -> reason; shown as xfail
     probes: Any = None  # harness.upgrade.probes.ProbeSet, for the upgrade gate

@@ -5,7 +5,7 @@
     parity run --report out/ --json -   report.json/.md/.html into out/, the document on stdout
 
 Exit codes: 0 every suite EQUIVALENT; 1 a suite NOT_EQUIVALENT or INCONCLUSIVE (not shown to be at
-parity); 2 usage or infrastructure error (unknown suite, bad data, a side that could not score, no or an
+parity), or a serving/cost gate not EQUIVALENT; 2 usage or infrastructure error (unknown suite, bad data, a side that could not score, no or an
 unreadable baseline). A suite that cannot run (its data, its pair factory, a side) is reported with
 each check as an error and the other suites still run; a mistake in a suite's declaration (an unknown
 metric, dataset or column) stops the run before anything trains, as a collection error does under pytest.
