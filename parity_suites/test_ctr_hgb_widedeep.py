@@ -65,17 +65,16 @@ from typing import Any
 
 from harness.checks.retrained import DistributionGate, FlipGate, RankGate, RetrainedPredictionGates, TopKGate
 from harness.checks.review_items import TooGood
-from harness.featurization.spec import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from harness.serving import CostGate, ServingGate
 from harness.suite import MetricGate, Suite
 
 LABEL = "click"
-# The shared sides live next to this file (ads_sides.py); `parity run` puts this folder on sys.path, pytest
-# under --import-mode=importlib does not.
+# The shared sides and declarations live next to this file (ads_sides.py, ads_declarations.py); `parity run`
+# puts this folder on sys.path, pytest under --import-mode=importlib does not.
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
-FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
+from ads_declarations import RETRAINED_FEATURES  # noqa: E402  (needs the sys.path entry above)
 
 
 def build_pair(dataset: Any) -> Any:
@@ -92,12 +91,8 @@ SUITE = Suite(
     split="eval",
     label=LABEL,
     pair=build_pair,
-    # Both sides featurize from the same FeatureSpec (LegacyFeaturizer; the SavedModel's TF featurize
-    # signature), so a retrained pair still proves its features row by row, as ctr_logreg does: ids exactly,
-    # floats within 4 ULP (TF's log1p is another algorithm than numpy's: <= 3 ULP over 400k inputs).
-    features=FEATURES,
-    categorical_features=CATEGORICAL_FEATURES,
-    feature_max_ulp=4,
+    # The features both sides produce, checked row by row (ads_declarations.py says why 4 ULP).
+    **RETRAINED_FEATURES,
     predictions=RetrainedPredictionGates(
         distribution=DistributionGate(statistics=("ks", "psi", "wasserstein"),
                                       reason="the auction multiplies pCTR into the bid: a shifted score "

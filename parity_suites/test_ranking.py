@@ -35,16 +35,15 @@ from typing import Any
 
 from harness.checks.retrained import RetrainedPredictionGates, TopKGate
 from harness.checks.review_items import TooGood
-from harness.featurization.spec import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from harness.serving import CostGate, ServingGate
 from harness.suite import MetricGate, Suite
 
-# The shared sides live next to this file (ads_sides.py); `parity run` puts this folder on sys.path, pytest
-# under --import-mode=importlib does not.
+# The shared sides and declarations live next to this file (ads_sides.py, ads_declarations.py); `parity run`
+# puts this folder on sys.path, pytest under --import-mode=importlib does not.
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
-FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
+from ads_declarations import RETRAINED_FEATURES  # noqa: E402  (needs the sys.path entry above)
 
 
 def build_pair(dataset: Any) -> Any:
@@ -61,12 +60,8 @@ SUITE = Suite(
     split="eval",
     label="click",
     pair=build_pair,
-    # Both sides featurize from the same FeatureSpec (LegacyFeaturizer; the SavedModel's TF featurize
-    # signature), so a retrained pair still proves its features row by row, as ctr_logreg does: ids exactly,
-    # floats within 4 ULP (TF's log1p is another algorithm than numpy's: <= 3 ULP over 400k inputs).
-    features=FEATURES,
-    categorical_features=CATEGORICAL_FEATURES,
-    feature_max_ulp=4,
+    # The features both sides produce, checked row by row (ads_declarations.py says why 4 ULP).
+    **RETRAINED_FEATURES,
     predictions=RetrainedPredictionGates(
         topk=TopKGate(k=3, min_mean=0.70, min_floor=0.3, max_share_below_floor=0.02,
                       reason="legacy gets 0.747 of the true top 3 (0.5 % of requests none): the new model may "
