@@ -1,7 +1,8 @@
-"""Throwaway virtual environments for the real-install upgrade tests, shared by test_upgrade_real.py and
-test_upgrade_noise_real.py: cached under ``$PARITY_UPGRADE_VENVS`` (default /tmp/parity-upgrade-venvs),
-rebuilt when the installed versions are not the ones asked for, skipped only when pip cannot reach the
-package index. Every subprocess takes an argument list, never a shell."""
+"""Throwaway virtual environments for the real-install upgrade tests, shared by test_upgrade_real.py,
+test_upgrade_noise_real.py and test_upgrade_bisect.py (conftest.py loads this file as ``upgrade_venvs``):
+cached under ``$PARITY_UPGRADE_VENVS`` (default /tmp/parity-upgrade-venvs), rebuilt when the installed
+versions are not the ones asked for, skipped only when pip cannot reach the package index. Every subprocess
+takes an argument list, never a shell."""
 from __future__ import annotations
 
 import os
@@ -40,9 +41,10 @@ def cached_venv(name: str, requirements: list[str], *, check: str, want: str, tm
     return python
 
 
-def run_in(python: Path, *args: str, env: dict[str, str] | None = None) -> None:
-    """Run ``python args`` with this repository on PYTHONPATH; a failure shows its output."""
+def run_in(python: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run ``python args`` with this repository on PYTHONPATH; its stdout, and a failure shows its output."""
     full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
             "PYTHONPATH": str(REPO), "PYTHONHASHSEED": "0", **(env or {})}
     proc = subprocess.run([str(python), *args], capture_output=True, text=True, env=full, cwd=str(REPO), timeout=900)
     assert proc.returncode == 0, f"{python} {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    return proc.stdout

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from upgrade_venvs import run_in, venv_root  # the shared venv helpers (_venvs.py), loaded by conftest.py
 
 from harness.errors import ParityInputError
 from harness.upgrade.bisect import EnvBuild, _ddmin, bisect, bisect_to_markdown, build_env
@@ -198,7 +199,7 @@ def test_build_env_refuses_options_in_requirements():
 # -- real environments ----------------------------------------------------------------------------------------
 
 def _venv_root() -> Path:
-    return Path(os.environ.get("PARITY_UPGRADE_VENVS", "/tmp/parity-upgrade-venvs")) / "bisect"
+    return venv_root() / "bisect"
 
 
 @pytest.mark.slow
@@ -240,11 +241,7 @@ SCRIPT = textwrap.dedent('''
 
 
 def _run(python: Path, *args: str) -> str:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
-           "PYTHONPATH": str(REPO), "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    proc = subprocess.run([str(python), *args], capture_output=True, text=True, env=env, cwd=str(REPO), timeout=900)
-    assert proc.returncode == 0, f"{python} {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
-    return proc.stdout
+    return run_in(python, *args, env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
 
 
 @pytest.mark.slow

@@ -26,22 +26,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from upgrade_venvs import cached_venv, run_in  # the shared venv helpers (_venvs.py), loaded by conftest.py
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _load_venvs():  # the shared venv helpers next to this file (tests/ is not a package: load by path)
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("_upgrade_venvs", Path(__file__).with_name("_venvs.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.cached_venv, module.run_in
-
-
-cached_venv, run_in = _load_venvs()
 EXTRA = ["deepdiff", "threadpoolctl", "jsonschema"]
 BASE = {"scikit-learn": "1.6.1", "numpy": "1.26.4", "scipy": "1.13.1"}
 
