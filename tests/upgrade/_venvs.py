@@ -48,3 +48,18 @@ def run_in(python: Path, *args: str, env: dict[str, str] | None = None) -> str:
     proc = subprocess.run([str(python), *args], capture_output=True, text=True, env=full, cwd=str(REPO), timeout=900)
     assert proc.returncode == 0, f"{python} {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     return proc.stdout
+
+
+def fake_build_env(requirements: list[str], *, venv_root: Path, **_: object) -> object:
+    """A stand-in for `harness.upgrade.bisect.build_env` that installs nothing: a wrapper that runs this
+    interpreter with the pins it was "built" with in ``PARITY_TEST_FAKE_PINS`` (the bisection tests' probes
+    read them there)."""
+    from harness.upgrade.bisect import EnvBuild
+
+    wrapper = Path(venv_root) / f"python-{len(list(Path(venv_root).glob('python-*')))}"
+    wrapper.parent.mkdir(parents=True, exist_ok=True)
+    wrapper.write_text(f"#!{sys.executable}\nimport os, sys\n"
+                       f"os.environ['PARITY_TEST_FAKE_PINS'] = {','.join(requirements)!r}\n"
+                       f"os.execv({sys.executable!r}, [{sys.executable!r}, *sys.argv[1:]])\n")
+    wrapper.chmod(0o755)
+    return EnvBuild(tuple(requirements), wrapper)

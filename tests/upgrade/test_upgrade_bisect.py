@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from upgrade_venvs import run_in, venv_root  # the shared venv helpers (_venvs.py), loaded by conftest.py
+from upgrade_venvs import fake_build_env, run_in, venv_root  # _venvs.py, loaded by conftest.py
 
 from harness.errors import ParityInputError
 from harness.upgrade.bisect import EnvBuild, _ddmin, bisect, bisect_to_markdown, build_env
@@ -316,16 +316,6 @@ def cli_suite(tmp_path, monkeypatch):
     doc["fingerprint"]["packages"].update(numpy="1.0.0", deepdiff="0.0.1")
     path.write_text(json.dumps(doc))
 
-    def fake_build_env(requirements, *, venv_root, **_):
-        # a stand-in interpreter: this one, with the pins it was "built" with in the environment
-        wrapper = Path(venv_root) / f"python-{len(list(Path(venv_root).glob('python-*')))}"
-        wrapper.parent.mkdir(parents=True, exist_ok=True)
-        wrapper.write_text(f"#!{sys.executable}\nimport os, sys\n"
-                           f"os.environ['PARITY_TEST_FAKE_PINS'] = {','.join(requirements)!r}\n"
-                           f"os.execv({sys.executable!r}, [{sys.executable!r}, *sys.argv[1:]])\n")
-        wrapper.chmod(0o755)
-        return EnvBuild(tuple(requirements), wrapper)
-
     monkeypatch.setattr(bisect_module, "build_env", fake_build_env)
     return d, root
 
@@ -453,18 +443,9 @@ def test_pytest_parity_bisect_names_the_package(cli_suite, tmp_path):
     suites, root = cli_suite
     (suites / "conftest.py").write_text(textwrap.dedent(f'''
         import sys
-        from pathlib import Path
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
         import harness.upgrade.bisect as bisect_module
-        from harness.upgrade.bisect import EnvBuild
-
-        def fake_build_env(requirements, *, venv_root, **_):
-            wrapper = Path(venv_root) / f"python-{{len(list(Path(venv_root).glob('python-*')))}}"
-            wrapper.parent.mkdir(parents=True, exist_ok=True)
-            wrapper.write_text(f"#!{{sys.executable}}\\nimport os, sys\\n"
-                               f"os.environ['PARITY_TEST_FAKE_PINS'] = {{','.join(requirements)!r}}\\n"
-                               f"os.execv({{sys.executable!r}}, [{{sys.executable!r}}, *sys.argv[1:]])\\n")
-            wrapper.chmod(0o755)
-            return EnvBuild(tuple(requirements), wrapper)
+        from _venvs import fake_build_env
 
         bisect_module.build_env = fake_build_env
     '''))
