@@ -7,7 +7,7 @@ Every plot is an ``<svg data-plot="KIND" id="...">`` so tests and readers can fi
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any
 
@@ -391,6 +391,17 @@ def histogram_overlay(hist: Mapping[str, Any], *, plot_id: str, title: str = "Sc
     return "\n".join(out)
 
 
+def _marked_line(side: str, color: str, pts: Sequence[tuple[float, float]], x: Callable[[float], float],
+                 y: Callable[[float], float], label: Callable[[float, float], str]) -> list[str]:
+    """One side's line through ``pts`` and a circle at each point, titled ``"<side>: " + label(a, b)``."""
+    out = [f'<polyline class="{side}" points="{" ".join(f"{_f(x(a))},{_f(y(b))}" for a, b in pts)}" '
+           f'fill="none" stroke="{color}" stroke-width="1.5"/>']
+    for a, b in pts:
+        out.append(f'<circle cx="{_f(x(a))}" cy="{_f(y(b))}" r="3" fill="{color}">'
+                   f"<title>{side}: {label(a, b)}</title></circle>")
+    return out
+
+
 def calibration_plot(calibration: Mapping[str, Any], *, plot_id: str, title: str = "Calibration") -> str:
     """Observed rate against mean predicted score per bin, for both sides, with the diagonal."""
     width, height, pad_l, pad_b, pad_t, pad_r = 460, 300, 60, 44, 12, 110
@@ -413,11 +424,7 @@ def calibration_plot(calibration: Mapping[str, Any], *, plot_id: str, title: str
         pts = curves.get(side) or []
         if not pts:
             continue
-        out.append(f'<polyline class="{side}" points="{" ".join(f"{_f(x(a))},{_f(y(b))}" for a, b in pts)}" '
-                   f'fill="none" stroke="{color}" stroke-width="1.5"/>')
-        for a, b in pts:
-            out.append(f'<circle cx="{_f(x(a))}" cy="{_f(y(b))}" r="3" fill="{color}">'
-                       f"<title>{side}: mean score {fmt_num(a)}, observed {fmt_num(b)}</title></circle>")
+        out += _marked_line(side, color, pts, x, y, lambda a, b: f"mean score {fmt_num(a)}, observed {fmt_num(b)}")
     out += _axes(x, y, x_label="mean predicted score", y_label="observed rate", x_ticks=_ticks(lo, hi),
                  y_ticks=_ticks(lo, hi))
     out += _legend(width - pad_r + 10, pad_t + 4, [(s, c) for s, c in (("legacy", _LEGACY), ("new", _NEW)) if s in curves])

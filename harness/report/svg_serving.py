@@ -10,7 +10,8 @@ from html import escape
 from typing import Any
 
 from harness.report.format import fmt_num
-from harness.report.svg import _LEGACY, _NEW, _axes, _f, _legend, _log_ticks, _LogScale, _numbers, _open, _Scale, _ticks
+from harness.report.svg import (_LEGACY, _NEW, _axes, _f, _legend, _log_ticks, _LogScale, _marked_line, _numbers, _open,
+                                _Scale, _ticks)
 
 __all__ = ["cost_bars", "latency_cdf", "throughput_plot"]
 
@@ -97,11 +98,7 @@ def throughput_plot(batch_sizes: Mapping[str, Mapping[str, Any]], *, plot_id: st
         pts = series[side]
         if not pts:
             continue
-        out.append(f'<polyline class="{side}" points="{" ".join(f"{_f(x(a))},{_f(y(b))}" for a, b in pts)}" '
-                   f'fill="none" stroke="{color}" stroke-width="1.5"/>')
-        for a, b in pts:
-            out.append(f'<circle cx="{_f(x(a))}" cy="{_f(y(b))}" r="3" fill="{color}">'
-                       f"<title>{side}: batch {fmt_num(a)}, {fmt_num(b)} predictions/s</title></circle>")
+        out += _marked_line(side, color, pts, x, y, lambda a, b: f"batch {fmt_num(a)}, {fmt_num(b)} predictions/s")
     out += _axes(x, y, x_label="batch size (log scale)", y_label="predictions / s (log scale)",
                  x_ticks=_log_ticks(xlo, xhi), y_ticks=_log_ticks(ylo, yhi), y_label_offset=52)
     out += _legend(width - pad_r + 10, pad_t + 4, list(_SIDES))
