@@ -169,10 +169,7 @@ def report_problems(doc: Mapping[str, Any]) -> list[str]:
     derived = combine(Verdict(s["verdict"]) for s in doc["suites"]).value
     if doc["verdict"] != derived:
         problems.append(f"report verdict: stored {doc['verdict']}, but its suites give {derived}")
-    counts = derive_counts(doc["suites"])
-    for key, value in doc["counts"].items():
-        if key in counts and value != counts[key]:
-            problems.append(f"counts.{key}: stored {value}, but the checks give {counts[key]}")
+    problems += _count_problems("counts", doc["counts"], derive_counts(doc["suites"]))
     if doc.get("measured"):
         problems += _measured_problems(doc["measured"])
     return problems
@@ -204,11 +201,12 @@ def _measured_problems(measured: Mapping[str, Any]) -> list[str]:
     derived = combine(verdicts).value if verdicts else None
     if measured["verdict"] != derived:
         problems.append(f"measured.verdict: stored {measured['verdict']}, but its suites give {derived}")
-    counts = measured_counts(measured["suites"])
-    for key, value in measured["counts"].items():
-        if key in counts and value != counts[key]:
-            problems.append(f"measured.counts.{key}: stored {value}, but the checks give {counts[key]}")
-    return problems
+    return problems + _count_problems("measured.counts", measured["counts"], measured_counts(measured["suites"]))
+
+
+def _count_problems(where: str, stored: Mapping[str, Any], derived: Mapping[str, Any]) -> list[str]:
+    return [f"{where}.{key}: stored {value}, but the checks give {derived[key]}"
+            for key, value in stored.items() if key in derived and value != derived[key]]
 
 
 def verify_report(doc: Mapping[str, Any], *, source: str = "report") -> None:
