@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import ParityInputError, ScorerError
+from new_platform.sides import one_score_per_row
 
 __all__ = ["KerasPreprocessingSide", "feature_matrix", "keras_preprocessing_from_column_transformer"]
 
@@ -267,12 +268,7 @@ class KerasPreprocessingSide:
         out = []
         for tensors in self._tensors(batch):
             y = self._call("serving_default", tensors)["score"].numpy()
-            if y.ndim == 2 and y.shape[1] > 1:
-                if self.output_index is None:
-                    raise ScorerError(f"{self.who}: the model has {y.shape[1]} outputs per row; choose one with "
-                                      "output_index=")
-                y = y[:, self.output_index]
-            out.append(y.reshape(-1).astype(np.float64))
+            out.append(one_score_per_row(y, self.output_index, self.who))
         scores = np.concatenate(out)
         if scores.shape[0] != len(batch):
             raise ScorerError(f"{self.who}: {scores.shape[0]} scores for {len(batch)} rows")

@@ -18,6 +18,16 @@ from harness.featurization.columns import Columns
 __all__ = ["KerasSide"]
 
 
+def one_score_per_row(y: np.ndarray, output_index: int | None, who: str) -> np.ndarray:
+    """A model's batch output as one float64 score per row: output ``output_index`` of a multi-output model,
+    which must then name one."""
+    if y.ndim == 2 and y.shape[1] > 1:
+        if output_index is None:
+            raise ScorerError(f"{who}: the model has {y.shape[1]} outputs per row; choose one with output_index=")
+        y = y[:, output_index]
+    return y.reshape(-1).astype(np.float64)
+
+
 class KerasSide:
     """Scores ``model(batch[columns])`` in chunks of ``batch_size`` rows, without training mode.
 
@@ -50,12 +60,7 @@ class KerasSide:
         out = []
         for start in range(0, x.shape[0], self.batch_size):
             y = np.asarray(self.model(x[start: start + self.batch_size], training=False))
-            if y.ndim == 2 and y.shape[1] > 1:
-                if self.output_index is None:
-                    raise ScorerError(f"KerasSide({self.name!r}): the model has {y.shape[1]} outputs per row; "
-                                      "choose one with output_index=")
-                y = y[:, self.output_index]
-            out.append(y.reshape(-1).astype(np.float64))
+            out.append(one_score_per_row(y, self.output_index, f"KerasSide({self.name!r})"))
         scores = np.concatenate(out) if out else np.empty(0)
         if scores.shape[0] != x.shape[0]:
             raise ScorerError(f"KerasSide({self.name!r}): {scores.shape[0]} scores for {x.shape[0]} rows")
