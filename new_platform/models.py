@@ -57,6 +57,14 @@ class Standardize(keras.layers.Layer):
         return {**super().get_config(), "mean": self.mean, "std": self.std}
 
 
+def _check_seed_and_units(who: str, seed: Any, hidden_units: Sequence[Any]) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ParityInputError(f"{who}: seed must be an int, got {seed!r}")
+    if not hidden_units or any(isinstance(u, bool) or not isinstance(u, (int, np.integer)) or u < 1
+                               for u in hidden_units):
+        raise ParityInputError(f"{who}: hidden_units must be positive ints, got {hidden_units!r}")
+
+
 def _standardization(standardization: Any, spec: FeatureSpec) -> Standardization:
     if isinstance(standardization, Mapping):
         standardization = Standardization.from_dict(standardization)
@@ -128,10 +136,7 @@ def wide_and_deep(spec: FeatureSpec, standardization: Any, *, hidden_units: Sequ
     every initializer seeded from ``seed`` (the model is reproducible without global seeding too)."""
     if not isinstance(spec, FeatureSpec):
         raise ParityInputError(f"wide_and_deep: spec must be a FeatureSpec, got {type(spec).__name__}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ParityInputError(f"wide_and_deep: seed must be an int, got {seed!r}")
-    if not hidden_units or any(isinstance(u, bool) or not isinstance(u, (int, np.integer)) or u < 1 for u in hidden_units):
-        raise ParityInputError(f"wide_and_deep: hidden_units must be positive ints, got {hidden_units!r}")
+    _check_seed_and_units("wide_and_deep", seed, hidden_units)
     std = _standardization(standardization, spec)
     inputs = _inputs(spec)
     numeric = _numeric_block(inputs, spec, std)

@@ -93,12 +93,9 @@ def deep_regressor(spec: Any, standardization: Any, *, hidden_units: Sequence[in
     the output layer is ``"output"`` (linear, one unit) and the model returns shape (n,)."""
     import keras
 
-    from new_platform.models import _inputs, _numeric_block, _standardization
+    from new_platform.models import _check_seed_and_units, _inputs, _numeric_block, _standardization
 
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ParityInputError(f"deep_regressor: seed must be an int, got {seed!r}")
-    if not hidden_units or any(isinstance(u, bool) or not isinstance(u, (int, np.integer)) or u < 1 for u in hidden_units):
-        raise ParityInputError(f"deep_regressor: hidden_units must be positive ints, got {hidden_units!r}")
+    _check_seed_and_units("deep_regressor", seed, hidden_units)
     std = _standardization(standardization, spec)
     inputs = _inputs(spec)
     seeds = iter(range(int(seed) * 1000, int(seed) * 1000 + 1000))
