@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 from harness.checks.retrained import RetrainedPredictionGates, TopKGate
 from harness.checks.review_items import TooGood
@@ -43,14 +42,8 @@ from harness.suite import MetricGate, Suite
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
-from ads_declarations import RETRAINED_FEATURES  # noqa: E402  (needs the sys.path entry above)
-
-
-def build_pair(dataset: Any) -> Any:
-    import ads_sides
-
-    return ads_sides.build_pair(dataset, ads_sides.legacy_click_side, ads_sides.new_click_side,
-                                "sklearn HistGradientBoosting vs Keras wide & deep (SavedModel): ranking per request")
+import ads_sides  # noqa: E402  (this import and the next need the sys.path entry above)
+from ads_declarations import RETRAINED_FEATURES, ads_pair  # noqa: E402
 
 
 SUITE = Suite(
@@ -59,7 +52,8 @@ SUITE = Suite(
     dataset="ads_ctr_large",
     split="eval",
     label="click",
-    pair=build_pair,
+    pair=ads_pair(ads_sides.legacy_click_side, ads_sides.new_click_side,
+                  "sklearn HistGradientBoosting vs Keras wide & deep (SavedModel): ranking per request"),
     # The features both sides produce, checked row by row (ads_declarations.py says why 4 ULP).
     **RETRAINED_FEATURES,
     predictions=RetrainedPredictionGates(
