@@ -78,7 +78,8 @@ def compare_stream_command(args) -> int:
                 raise ParityInputError(f"{flag} is not supported with --runner beam yet; use --runner process",
                                        argument=flag)
         result = compare_beam(path, label=args.label, legacy=args.legacy, new=args.new, key=args.key, metrics=names,
-                              margins=margins, alpha=args.alpha, n_boot=args.bootstrap, seed=args.seed)
+                              margins=margins, alpha=args.alpha, n_boot=args.bootstrap, seed=args.seed,
+                              allow_identical=args.allow_identical)
     else:
         with progress.enabled(sys.stderr.isatty()):
             result = compare_stream(path, label=args.label, legacy=args.legacy, new=args.new, key=args.key,
