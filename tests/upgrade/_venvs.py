@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,19 @@ def fake_build_env(requirements: list[str], *, venv_root: Path, **_: object) -> 
                        f"os.execv({sys.executable!r}, [{sys.executable!r}, *sys.argv[1:]])\n")
     wrapper.chmod(0o755)
     return EnvBuild(tuple(requirements), wrapper)
+
+
+def probes_script(body: str, probe_set: str) -> str:
+    """A probes script to run in a venv: ``body`` (defines ``make()``, the `ProbeSet` named ``probe_set``, and
+    imports json, sys, record_baseline and check_against_baseline), then the command line the real-install
+    tests drive: ``record ROOT`` records the baseline; ``check ROOT OUT`` writes the check's result to OUT as
+    JSON."""
+    return textwrap.dedent(body) + f'''
+action, root = sys.argv[1], sys.argv[2]
+if action == "record":
+    record_baseline(make(), root=root)
+else:
+    result = check_against_baseline("{probe_set}", make(), root)
+    with open(sys.argv[3], "w") as fh:
+        json.dump(result.to_dict(), fh)
+'''

@@ -22,18 +22,17 @@ test_upgrade_real.py's. Skipped only when pip cannot reach the package index.
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
-from upgrade_venvs import cached_venv, run_in  # the shared venv helpers (_venvs.py), loaded by conftest.py
+from upgrade_venvs import cached_venv, probes_script, run_in  # the shared venv helpers (_venvs.py), loaded by conftest.py
 
 pytestmark = pytest.mark.slow
 
 EXTRA = ["deepdiff", "threadpoolctl", "jsonschema"]
 BASE = {"scikit-learn": "1.6.1", "numpy": "1.26.4", "scipy": "1.13.1"}
 
-PROBES_SCRIPT = textwrap.dedent('''
+PROBES_SCRIPT = probes_script('''
     import json, sys
     import numpy as np
     from harness.upgrade import ProbeSet, check_against_baseline, record_baseline, sklearn_config
@@ -84,15 +83,7 @@ PROBES_SCRIPT = textwrap.dedent('''
             return {"inertia": m.inertia_, "centers": m.cluster_centers_, "n_iter": m.n_iter_}
 
         return probes
-
-    action, root = sys.argv[1], sys.argv[2]
-    if action == "record":
-        record_baseline(make(), root=root)
-    else:
-        result = check_against_baseline("noise_real", make(), root)
-        with open(sys.argv[3], "w") as fh:
-            json.dump(result.to_dict(), fh)
-''')
+''', "noise_real")
 
 
 def _name(pins: dict[str, str]) -> str:

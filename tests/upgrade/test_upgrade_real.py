@@ -19,18 +19,17 @@ pip cannot reach the package index.
 from __future__ import annotations
 
 import json
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from upgrade_venvs import cached_venv, run_in  # the shared venv helpers (_venvs.py), loaded by conftest.py
+from upgrade_venvs import cached_venv, probes_script, run_in  # the shared venv helpers (_venvs.py), loaded by conftest.py
 
 pytestmark = pytest.mark.slow
 
 PINNED = ["numpy==1.26.4", "scipy==1.13.1", "deepdiff", "threadpoolctl", "jsonschema"]
 
-PROBES_SCRIPT = textwrap.dedent('''
+PROBES_SCRIPT = probes_script('''
     import json, sys
     import numpy as np
     from harness.upgrade import (ProbeSet, check_against_baseline, evaluation_cases, record_baseline,
@@ -70,15 +69,7 @@ PROBES_SCRIPT = textwrap.dedent('''
             return sklearn_metric_outputs(evaluation_cases(0))
 
         return probes
-
-    action, root = sys.argv[1], sys.argv[2]
-    if action == "record":
-        record_baseline(make(), root=root)
-    else:
-        result = check_against_baseline("real_upgrade", make(), root)
-        with open(sys.argv[3], "w") as fh:
-            json.dump(result.to_dict(), fh)
-''')
+''', "real_upgrade")
 
 
 def _venv(version: str, tmp_path: Path) -> Path:
