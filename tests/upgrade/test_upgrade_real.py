@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
-from upgrade_venvs import cached_venv, probes_script, run_in  # the shared venv helpers (_venvs.py), loaded by conftest.py
+from upgrade_venvs import cached_venv, probes_script, run_in  # _venvs.py, loaded by conftest.py
 
 pytestmark = pytest.mark.slow
 
