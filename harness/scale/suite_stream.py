@@ -214,7 +214,7 @@ def run_suite_streamed(suite: Any, *, sample: int | None = None, seed: int = 0, 
                                   f"{dataset.key!r} has duplicated keys, e.g. {dup}")
         from harness.suite import check_labels
 
-        check_labels(suite, full)
+        check_labels(suite, full, weight=dataset.weight)
         keep_pos = _sample_positions(total, sample, seed)
         frame = full if keep_pos is None else full.iloc[keep_pos].reset_index(drop=True)
         del full
@@ -230,8 +230,7 @@ def run_suite_streamed(suite: Any, *, sample: int | None = None, seed: int = 0, 
     stages.next("building the model pair (training, export)")
     with measure_stage("train") as cost["train"]:
         pair = suite.pair(dataset)
-        if hasattr(runner, "_prepare_pair"):
-            runner._prepare_pair(suite, pair, dataset, first[1])
+        runner._prepare_pair(suite, pair, dataset, first[1])
     stages.next(f"scoring {len(frame):,} rows with both sides, {size:,} rows a chunk")
     serving_rows: list[pd.DataFrame] = []
     want_rows = 0
