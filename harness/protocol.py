@@ -79,10 +79,13 @@ class ModelPair:
         if not isinstance(self.fit_split, str) or not self.fit_split:
             raise ParityInputError(f"ModelPair(fit_split={self.fit_split!r}): expected a split name")
 
-    def fit_pending(self, dataset: Any) -> ModelPair:
+    def fit_pending(self, dataset: Any, *, stage: Any = None) -> ModelPair:
         """Fit the sides named in ``fit`` on ``dataset.frame(fit_split)``, once (later calls do nothing);
-        returns the pair. The runner calls it after checking the feature declaration; call it yourself
-        before using such a pair outside a suite run."""
+        returns the pair. The runner calls it after checking the feature declaration, with ``stage(role)``
+        a context manager around each side's fit (its cost per side); call it yourself before using such
+        a pair outside a suite run."""
+        import contextlib
+
         from harness.errors import ParityInputError
 
         if self.fit and not self._fitted:
@@ -91,7 +94,8 @@ class ModelPair:
                                        f"no such split; its splits are {list(dataset.splits)}")
             train = dataset.frame(self.fit_split)
             for role in self.fit:
-                getattr(self, role).fit(train)
+                with stage(role) if stage is not None else contextlib.nullcontext():
+                    getattr(self, role).fit(train)
             self._fitted = True
         return self
 

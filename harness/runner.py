@@ -93,7 +93,7 @@ def _featurize(side: Any, batch: pd.DataFrame) -> pd.DataFrame | None:
     return feats.reset_index(drop=True)
 
 
-def _prepare_pair(suite: Suite, pair: Any, dataset: Any, frame: pd.DataFrame) -> None:
+def _prepare_pair(suite: Suite, pair: Any, dataset: Any, frame: pd.DataFrame, cost: dict[str, Any] | None = None) -> None:
     """Check the suite's feature declaration against what each side will produce, and fit the sides the
     pair leaves to the runner (`ModelPair.fit`), in that order, so a wrong declaration costs no training.
     Sides that can only name their features once fitted (an unfitted scikit-learn transformer; a side
@@ -108,7 +108,7 @@ def _prepare_pair(suite: Suite, pair: Any, dataset: Any, frame: pd.DataFrame) ->
         check_feature_declaration(suite, before, when="checked before training" if pending else
                                   "checked when the pair was built, before scoring")
     if pending:
-        pair.fit_pending(dataset)
+        pair.fit_pending(dataset, stage=None if cost is None else _side_stage(cost))
     if suite.features and None in before.values():
         after = dict(before)
         for role, side in sides.items():
@@ -119,6 +119,20 @@ def _prepare_pair(suite: Suite, pair: Any, dataset: Any, frame: pd.DataFrame) ->
                 after[role] = [] if feats is None else [str(c) for c in feats.columns]
         check_feature_declaration(suite, after, when="checked after training, before scoring: a side named its "
                                   "features only once fitted")
+
+
+def _side_stage(cost: dict[str, Any]) -> Callable[[str], Any]:
+    """``stage(role)``: a context manager that records one side's fit as the stage ``train:<role>``."""
+    from contextlib import contextmanager
+
+    from harness.serving.cost import measure_stage
+
+    @contextmanager
+    def stage(role: str):
+        with measure_stage(f"train:{role}") as cost[f"train:{role}"]:
+            yield
+
+    return stage
 
 
 def score_frame(pair: Any, frame: pd.DataFrame, *, key: str, batch_size: int, want_features: bool,
@@ -218,9 +232,11 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any,
         if len(frame) == 0:
             raise ParityInputError(f"suite {suite.name!r}: split {suite.split!r} of {suite.dataset!r} has no rows")
     stages.next("building the model pair (training, export)")
-    with measure_stage("train") as cost["train"]:  # both sides: the pair factory builds them together
+    # Both sides: the pair factory, and the fits a pair leaves to the runner (each also its own stage,
+    # train:<side>); a factory that trains both sides itself is one figure.
+    with measure_stage("train") as cost["train"]:
         pair = suite.pair(dataset)
-        _prepare_pair(suite, pair, dataset, frame)  # the feature declaration, then the runner's own fits
+        _prepare_pair(suite, pair, dataset, frame, cost)  # the feature declaration, then the runner's own fits
 
     stages.next(f"scoring {len(frame):,} rows with both sides")
     with progress_bar(f"scoring {suite.name}", total=len(frame), unit="row") as bar:

@@ -230,7 +230,7 @@ def run_suite_streamed(suite: Any, *, sample: int | None = None, seed: int = 0, 
     stages.next("building the model pair (training, export)")
     with measure_stage("train") as cost["train"]:
         pair = suite.pair(dataset)
-        runner._prepare_pair(suite, pair, dataset, first[1])
+        runner._prepare_pair(suite, pair, dataset, first[1], cost)
     stages.next(f"scoring {len(frame):,} rows with both sides, {size:,} rows a chunk")
     serving_rows: list[pd.DataFrame] = []
     want_rows = 0

@@ -132,6 +132,11 @@ def test_the_runner_fits_after_the_check_and_before_scoring():
     features = [c for c in result.checks if c.kind == "feature"]
     assert [c.id for c in features] == ["features/radius", "features/texture"]
     assert all(c.verdict is Verdict.EQUIVALENT for c in features)
+    # Each fit the runner does is its own cost stage, inside the train stage that covers both sides.
+    assert {"train", "train:legacy", "train:new"} <= set(result.cost)
+    for role in ("legacy", "new"):
+        assert 0 <= result.cost[f"train:{role}"]["wall_s"] <= result.cost["train"]["wall_s"]
+    assert result.cost["train:legacy"]["wall_s"] + result.cost["train:new"]["wall_s"] <= result.cost["train"]["wall_s"]
 
 
 def test_fit_pending_fits_on_the_named_split_once():
