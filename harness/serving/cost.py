@@ -97,7 +97,8 @@ def measure_stage(name: str = "") -> Iterator[dict[str, Any]]:
             current = meter.peak_rss_mb() or 0.0
             for open_stage in _STAGES:
                 open_stage["_peak"] = max(open_stage["_peak"], current)
-            _STAGES.remove(state)
+            # by identity: two open stages can hold equal peaks, and list.remove would take the first equal one
+            _STAGES[:] = [open_stage for open_stage in _STAGES if open_stage is not state]
         cost.update(wall_s=wall, cpu_s=cpu, peak_rss_mb=state["_peak"],
                     peak_rss_scope="stage" if scoped else "process")
 

@@ -58,6 +58,21 @@ def test_nested_stage_peak_is_handed_to_the_outer_one():
     assert outer["cpu_s"] >= inner["cpu_s"]
 
 
+def test_sibling_stages_inside_one_stage_close_in_order():
+    # Each side's fit is a stage inside the train stage: the open stages' peaks are then often equal,
+    # and closing an inner one must not close (or lose) the outer one.
+    from harness.serving import cost
+
+    with measure_stage("train") as outer:
+        (train_state,) = cost._STAGES
+        for role in ("legacy", "new"):
+            with measure_stage(f"train:{role}"):
+                pass
+            assert len(cost._STAGES) == 1 and cost._STAGES[0] is train_state
+    assert cost._STAGES == []
+    assert outer["wall_s"] >= 0
+
+
 def test_process_meter_reads_another_process():
     child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     try:
