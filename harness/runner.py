@@ -135,21 +135,34 @@ def _side_stage(cost: dict[str, Any]) -> Callable[[str], Any]:
     return stage
 
 
+class SideClock:
+    """Wall and CPU seconds each side spends predicting and featurizing: the cost stages
+    ``predict:<side>`` and ``featurize:<side>``, summed over batches (in memory or streamed)."""
+
+    def __init__(self) -> None:
+        self.spent = {f"{stage}:{role}": [0.0, 0.0] for stage in ("predict", "featurize") for role in ("legacy", "new")}
+
+    def timed(self, name: str, fn: Callable[[], Any]) -> Any:
+        w0, c0 = time.perf_counter(), time.process_time()
+        try:
+            return fn()
+        finally:
+            self.spent[name][0] += time.perf_counter() - w0
+            self.spent[name][1] += time.process_time() - c0
+
+    def stages(self, featurized: bool) -> dict[str, dict[str, float]]:
+        """The stages as cost entries; featurize stages only when the run featurized."""
+        return {name: {"wall_s": w, "cpu_s": c} for name, (w, c) in self.spent.items()
+                if featurized or name.startswith("predict")}
+
+
 def score_frame(pair: Any, frame: pd.DataFrame, *, key: str, batch_size: int, want_features: bool,
                 progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Score ``frame`` with both sides in batches; features are kept only when ``want_features``."""
     scores: dict[str, list[pd.Series]] = {"legacy": [], "new": []}
     features: dict[str, list[pd.DataFrame]] = {"legacy": [], "new": []}
-    # Wall and CPU seconds each side spends predicting and featurizing (the cost per stage and side).
-    spent = {f"{stage}:{role}": [0.0, 0.0] for stage in ("predict", "featurize") for role in ("legacy", "new")}
-
-    def timed(name: str, fn: Callable[[], Any]) -> Any:
-        w0, c0 = time.perf_counter(), time.process_time()
-        try:
-            return fn()
-        finally:
-            spent[name][0] += time.perf_counter() - w0
-            spent[name][1] += time.process_time() - c0
+    clock = SideClock()
+    timed = clock.timed
 
     for start in range(0, len(frame), batch_size):
         batch = frame.iloc[start:start + batch_size].reset_index(drop=True)
@@ -166,8 +179,7 @@ def score_frame(pair: Any, frame: pd.DataFrame, *, key: str, batch_size: int, wa
     out: dict[str, Any] = {role: pd.concat(parts) if parts else pd.Series(dtype=np.float64) for role, parts in scores.items()}
     for role, parts in features.items():
         out[f"{role}_features"] = pd.concat(parts, ignore_index=True) if parts else None
-    out["spent"] = {name: {"wall_s": w, "cpu_s": c} for name, (w, c) in spent.items() if want_features or
-                    name.startswith("predict")}
+    out["spent"] = clock.stages(want_features)
     return out
 
 

@@ -23,7 +23,6 @@ partial result as complete.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -282,16 +281,9 @@ def _score_stream(suite, dataset, pair, chunks, n_rows: int, size: int, progress
     key = dataset.key
     scores: dict[str, list[pd.Series]] = {"legacy": [], "new": []}
     features: dict[str, FeatureMerge] = {name: FeatureMerge() for name in suite.features}
-    spent = {f"{stage}:{role}": [0.0, 0.0] for stage in ("predict", "featurize") for role in ("legacy", "new")}
     want = bool(suite.features)
-
-    def timed(name, fn):
-        w0, c0 = time.perf_counter(), time.process_time()
-        try:
-            return fn()
-        finally:
-            spent[name][0] += time.perf_counter() - w0
-            spent[name][1] += time.process_time() - c0
+    clock = runner.SideClock()
+    timed = clock.timed
 
     with progress_bar(f"scoring {suite.name} (streamed)", total=n_rows, unit="row") as bar:
         for index, (start, chunk) in enumerate(chunks):
@@ -315,8 +307,7 @@ def _score_stream(suite, dataset, pair, chunks, n_rows: int, size: int, progress
             if want:
                 _check_chunk_features(suite, dataset, chunk, feats, features, check_features)
     out = {role: pd.concat(parts) if parts else pd.Series(dtype=np.float64) for role, parts in scores.items()}
-    return out, features, {name: {"wall_s": w, "cpu_s": c} for name, (w, c) in spent.items()
-                           if want or name.startswith("predict")}
+    return out, features, clock.stages(want)
 
 
 def _check_chunk_features(suite, dataset, chunk, feats, features, check_features) -> None:
