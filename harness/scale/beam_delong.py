@@ -25,7 +25,6 @@ from dataclasses import dataclass, fields, replace
 from fractions import Fraction
 
 import numpy as np
-from scipy.stats import norm
 
 from harness.errors import ParityInputError
 from harness.stats import delong as _delong
@@ -174,13 +173,7 @@ def delong_from_moments(pos: ClassMoments, neg: ClassMoments, *, alpha: float) -
     cov = both(_cov(pos.sa, pos.sb, pos.sab, n_pos), _cov(neg.sa, neg.sb, neg.sab, n_neg))
     se = math.sqrt(max(var, 0.0))
     diff = auc_b - auc_a
-    if se > 0:
-        z = diff / se
-        p = float(2.0 * norm.sf(abs(z)))
-    elif diff == 0:
-        z, p = 0.0, 1.0
-    else:
-        z, p = math.copysign(math.inf, diff), 0.0
+    z, p = _delong.z_test(diff, se)
     terms = [t for t in (_df_term(pos, c10), _df_term(neg, c01)) if t is not None]
     num, den = sum(t[0] for t in terms), sum(t[1] for t in terms)
     df = math.inf if num == 0 or den == 0 else num * num / den

@@ -254,6 +254,17 @@ def _cov2(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.einsum("ik,jk->ij", d, d) / (d.shape[1] - 1)
 
 
+def z_test(diff: float, se: float) -> tuple[float, float]:
+    """(z, two-sided p) of ``diff`` with standard error ``se``; a zero SE gives z = 0, p = 1 for no
+    difference and an infinite z, p = 0 otherwise (shared with the Beam runner's DeLong)."""
+    if se > 0:
+        z = diff / se
+        return z, float(2.0 * norm.sf(abs(z)))
+    if diff == 0:
+        return 0.0, 1.0
+    return math.copysign(math.inf, diff), 0.0
+
+
 def _paired(components, y, sa, sb, n_pos, n_neg, alpha, method) -> DeLongResult:
     auc_a, v10_a, v01_a = components(y, sa)
     auc_b, v10_b, v01_b = components(y, sb)
@@ -263,13 +274,7 @@ def _paired(components, y, sa, sb, n_pos, n_neg, alpha, method) -> DeLongResult:
     var = float(np.var(u10, ddof=1) / n_pos + np.var(u01, ddof=1) / n_neg)
     se = math.sqrt(max(var, 0.0))
     diff = auc_b - auc_a
-    if se > 0:
-        z = diff / se
-        p = float(2.0 * norm.sf(abs(z)))
-    elif diff == 0:
-        z, p = 0.0, 1.0
-    else:
-        z, p = math.copysign(math.inf, diff), 0.0
+    z, p = z_test(diff, se)
     cov = _cov2(v10_a, v10_b) / n_pos + _cov2(v01_a, v01_b) / n_neg
     r = DeLongResult(auc_a=auc_a, auc_b=auc_b, diff=float(diff), se=se, z=float(z), p_value=p, ci=(0.0, 0.0),
                      alpha=alpha, n_pos=n_pos, n_neg=n_neg, var_a=float(cov[0, 0]), var_b=float(cov[1, 1]),
