@@ -27,6 +27,7 @@ from fractions import Fraction
 import numpy as np
 
 from harness.errors import ParityInputError
+from harness.scale.range_auc import score_runs
 from harness.stats import delong as _delong
 
 __all__ = ["MAX_ROWS", "ClassMoments", "delong_from_moments", "integer_components", "join_bucket", "key_buckets"]
@@ -41,17 +42,11 @@ def integer_components(y: np.ndarray, s: np.ndarray, neg_before: int, pos_after:
     higher ranges."""
     if s.shape[0] == 0:
         return np.empty(0, dtype=np.int64)
-    order = np.argsort(s)
-    ss, ys = s[order], y[order]
-    new_run = np.empty(ss.shape[0], dtype=bool)
-    new_run[0] = True
-    np.not_equal(ss[1:], ss[:-1], out=new_run[1:])
-    run = np.cumsum(new_run) - 1
-    pos_run = np.bincount(run, weights=ys).astype(np.int64)
-    neg_run = np.bincount(run).astype(np.int64) - pos_run
+    order, ys, run, pos_run, neg_run = score_runs(y, s)
+    pos_run, neg_run = pos_run.astype(np.int64), neg_run.astype(np.int64)  # exact: counts below 2**53
     neg_below = neg_before + (np.cumsum(neg_run) - neg_run)
     pos_above = pos_after + (pos_run.sum() - np.cumsum(pos_run))
-    k = np.empty(ss.shape[0], dtype=np.int64)
+    k = np.empty(s.shape[0], dtype=np.int64)
     k[order] = np.where(ys, (2 * neg_below + neg_run)[run], (2 * pos_above + pos_run)[run])
     return k
 

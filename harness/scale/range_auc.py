@@ -63,11 +63,9 @@ class RangeComponents(NamedTuple):
     values: np.ndarray  # per row of the range, in its given order: V10 for a positive, V01 for a negative
 
 
-def range_components(y: np.ndarray, s: np.ndarray, neg_before: int, pos_after: int, n_pos: int,
-                     n_neg: int) -> RangeComponents:
-    """One range's share: its rows sorted by score, runs of equal score, counts offset by the prefix."""
-    if s.shape[0] == 0:
-        return RangeComponents(0.0, np.empty(0))
+def score_runs(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, ...]:
+    """One range's rows sorted by score: (order, labels in that order, run index per sorted row, positives
+    and negatives per run of equal score, as exact float counts). Shared with the Beam runner's DeLong."""
     order = np.argsort(s)
     ss, ys = s[order], y[order]
     new_run = np.empty(ss.shape[0], dtype=bool)
@@ -75,12 +73,20 @@ def range_components(y: np.ndarray, s: np.ndarray, neg_before: int, pos_after: i
     np.not_equal(ss[1:], ss[:-1], out=new_run[1:])
     run = np.cumsum(new_run) - 1
     pos_run = np.bincount(run, weights=ys)
-    neg_run = np.bincount(run) - pos_run
+    return order, ys, run, pos_run, np.bincount(run) - pos_run
+
+
+def range_components(y: np.ndarray, s: np.ndarray, neg_before: int, pos_after: int, n_pos: int,
+                     n_neg: int) -> RangeComponents:
+    """One range's share: its rows sorted by score, runs of equal score, counts offset by the prefix."""
+    if s.shape[0] == 0:
+        return RangeComponents(0.0, np.empty(0))
+    order, ys, run, pos_run, neg_run = score_runs(y, s)
     neg_below = neg_before + (np.cumsum(neg_run) - neg_run)
     pos_above = pos_after + (pos_run.sum() - np.cumsum(pos_run))
     v10_run = (neg_below + 0.5 * neg_run) / n_neg
     v01_run = (pos_above + 0.5 * pos_run) / n_pos
-    vals = np.empty(ss.shape[0])
+    vals = np.empty(s.shape[0])
     vals[order] = np.where(ys, v10_run[run], v01_run[run])
     return RangeComponents(float(np.dot(pos_run, neg_below + 0.5 * neg_run)), vals)
 
