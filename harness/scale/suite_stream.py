@@ -24,6 +24,7 @@ partial result as complete.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,43 +39,65 @@ __all__ = ["FeatureMerge", "run_suite_streamed"]
 
 
 class FeatureMerge:
-    """The `check_feature` result of one feature over all chunks, from the chunks' own results."""
+    """The `check_feature` result of one feature over all chunks, from the chunks' own results.
+
+    Each part comes with its position (chunk or batch index) and the result is the one the parts give
+    in position order, whatever order they are added or merged in: the streamed run adds them in file
+    order, a Beam run merges partial states from its workers (`merge`) in no particular order."""
 
     def __init__(self, n_examples: int = 5) -> None:
-        self._first: CheckResult | None = None
-        self._details: dict[str, Any] | None = None
         self._n_examples = n_examples
-        self._rel: list[float] = []
+        self._first: tuple[Any, CheckResult] | None = None  # (position, part) of the earliest part
+        self._n = self._n_mismatch = 0  # these, and the rest, over the parts that have the feature
+        self._abs: float | None = None
+        self._ulp: int | None = None
+        self._rel: float | None = None  # the largest non-NaN max_rel_err (np.nanmax over all rows)
+        self._examples: list[tuple[Any, int, dict[str, Any]]] = []  # (position, order, example)
 
-    def add(self, part: CheckResult) -> None:
+    def add(self, part: CheckResult, at: Any) -> FeatureMerge:
         d = part.details
-        if self._first is None:
-            self._first, self._details = part, dict(d)
-            self._rel = [d.get("max_rel_err")]
-            return
+        if self._first is None or at < self._first[0]:
+            self._first = (at, part)
         if "missing_on" in d:  # a side without the feature: the same result whatever the chunk
-            return
-        acc = self._details
-        acc["n"] += d["n"]
-        acc["n_mismatch"] += d["n_mismatch"]
+            return self
+        self._n += d["n"]
+        self._n_mismatch += d["n_mismatch"]
         if d.get("max_abs_err") is not None:
-            acc["max_abs_err"] = max(acc["max_abs_err"], d["max_abs_err"])
-            acc["max_ulp"] = max(acc["max_ulp"], d["max_ulp"])
-            self._rel.append(d["max_rel_err"])
-        if len(acc["examples"]) < self._n_examples:
-            acc["examples"] = (acc["examples"] + d["examples"])[:self._n_examples]
+            self._abs = d["max_abs_err"] if self._abs is None else max(self._abs, d["max_abs_err"])
+            self._ulp = d["max_ulp"] if self._ulp is None else max(self._ulp, d["max_ulp"])
+            r = d["max_rel_err"]
+            if r == r:
+                self._rel = r if self._rel is None else max(self._rel, r)
+        self._examples = self._first_examples(self._examples + [(at, i, e) for i, e in enumerate(d["examples"])])
+        return self
+
+    def merge(self, other: FeatureMerge) -> FeatureMerge:
+        if other._first is not None and (self._first is None or other._first[0] < self._first[0]):
+            self._first = other._first
+        self._n += other._n
+        self._n_mismatch += other._n_mismatch
+        for name, pick in (("_abs", max), ("_ulp", max), ("_rel", max)):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            setattr(self, name, theirs if mine is None else mine if theirs is None else pick(mine, theirs))
+        self._examples = self._first_examples(self._examples + other._examples)
+        return self
+
+    def _first_examples(self, examples):
+        return sorted(examples, key=lambda e: (e[0], e[1]))[:self._n_examples]
 
     def result(self) -> CheckResult:
         if self._first is None:
             raise ValueError("FeatureMerge: no chunk was added")
-        d = self._details
-        if "missing_on" in d:
-            return self._first
-        n, n_mismatch = d["n"], d["n_mismatch"]
+        first = self._first[1]
+        if "missing_on" in first.details:
+            return first
+        d = dict(first.details)  # the first part's keys, in its order
+        d["n"], d["n_mismatch"] = self._n, self._n_mismatch
         if d.get("max_abs_err") is not None:
-            rel = [r for r in self._rel if r == r]
-            d["max_rel_err"] = max(rel) if rel else float("nan")  # np.nanmax over all rows
-        d["match_rate"] = 1.0 - n_mismatch / n if n else 1.0
+            d["max_abs_err"], d["max_ulp"] = self._abs, self._ulp
+            d["max_rel_err"] = float("nan") if self._rel is None else self._rel
+        d["match_rate"] = 1.0 - self._n_mismatch / self._n if self._n else 1.0
+        d["examples"] = [e for _, _, e in self._examples]
         return _feature_check(d)
 
 
@@ -186,21 +209,37 @@ def _sample_positions(total: int, sample: int | None, seed: int) -> np.ndarray |
     return np.sort(np.random.default_rng(seed).choice(total, size=sample, replace=False))
 
 
-def run_suite_streamed(suite: Any, *, sample: int | None = None, seed: int = 0, root: Any = None,
-                       keep: dict[str, Any] | None = None, chunk_rows: int | None = None):
-    """`harness.runner.run_suite` with the split streamed in chunks of about ``chunk_rows`` rows."""
+@dataclass
+class LoadedSplit:
+    """What a chunked suite run knows before scoring: the verified dataset, the split's file, the
+    evaluation columns of the kept rows (``frame``), the split's row count, the sampled positions."""
+
+    dataset: Any
+    path: Any
+    frame: pd.DataFrame
+    total: int
+    keep_pos: np.ndarray | None
+    cost: dict[str, Any]
+    stages: Any
+
+    def check_values(self, table, split: str) -> None:
+        """Non-nullable columns free of null and NaN, as GoldenDataset.frame checks (row numbers in the
+        message count from the table's first row)."""
+        self.dataset._check_values(table, split, self.path)
+
+
+def load_split(suite: Any, *, sample: int | None, seed: int, root: Any, chunk_rows: int,
+               how: str = "streamed") -> LoadedSplit:
+    """The load stage of a run that reads the split in parts (streamed here, or on Beam): every split
+    file's sha256, the declaration, unique keys, labels and weights, the row sample."""
     from harness import runner
     from harness.golden import load_dataset
-    from harness.progress import bar as progress_bar
     from harness.serving.cost import measure_stage
-    from harness.suite import check_declaration
+    from harness.suite import check_declaration, check_labels
 
-    chunk_rows = DEFAULT_CHUNK_ROWS if chunk_rows is None else chunk_rows
-    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
-        raise ParityInputError(f"chunk rows must be an integer >= 1, got {chunk_rows!r}", argument="--chunk-rows")
     cost: dict[str, Any] = {}
     stages = runner._Stages(suite.name)
-    stages.next("loading and verifying golden data (streamed)")
+    stages.next(f"loading and verifying golden data ({how})")
     with measure_stage("load") as cost["load"]:
         dataset = load_dataset(suite.dataset, root=root)  # every split file's sha256, read in chunks
         check_declaration(suite, root=root)
@@ -211,32 +250,63 @@ def run_suite_streamed(suite: Any, *, sample: int | None = None, seed: int = 0, 
             dup = full[dataset.key][full[dataset.key].duplicated()].head(5).tolist()
             raise GoldenDataError(f"golden dataset {dataset.name!r} split {suite.split!r} ({path}): key column "
                                   f"{dataset.key!r} has duplicated keys, e.g. {dup}")
-        from harness.suite import check_labels
-
         check_labels(suite, full, weight=dataset.weight)
         keep_pos = _sample_positions(total, sample, seed)
         frame = full if keep_pos is None else full.iloc[keep_pos].reset_index(drop=True)
         del full
         if len(frame) == 0:
             raise ParityInputError(f"suite {suite.name!r}: split {suite.split!r} of {suite.dataset!r} has no rows")
-    bs = suite.batch_size
-    size = max(1, -(-chunk_rows // bs)) * bs  # whole batches, so each side sees the in-memory batches
-    def check_values(table) -> None:  # non-nullable columns free of null and NaN, as GoldenDataset.frame checks
-        dataset._check_values(table, suite.split, path)  # row numbers in its message count from the chunk
+    return LoadedSplit(dataset, path, frame, total, keep_pos, cost, stages)
 
-    chunks = _chunks(path, keep_pos, size, chunk_rows, check_values)
+
+def build_pair(suite: Any, split: LoadedSplit, head: pd.DataFrame) -> Any:
+    """The pair, built and fitted as the in-memory run builds it (``head``: the first kept rows)."""
+    from harness import runner
+    from harness.serving.cost import measure_stage
+
+    split.stages.next("building the model pair (training, export)")
+    with measure_stage("train") as split.cost["train"]:
+        pair = suite.pair(split.dataset)
+        runner._prepare_pair(suite, pair, split.dataset, head, split.cost)
+    return pair
+
+
+def serving_rows_wanted(suite: Any, keep: dict[str, Any] | None) -> int:
+    """How many first rows the serving gates read (0 when nothing is kept for them), as in memory."""
+    if keep is None or not getattr(suite, "serving", None):
+        return 0
+    from harness.serving.suite_run import rows_needed
+
+    return rows_needed(suite.serving)
+
+
+def finish(suite: Any, split: LoadedSplit, scored: dict[str, pd.Series], feature_checks: list[CheckResult] | None,
+           *, pair: Any, seed: int, keep: dict[str, Any] | None, keep_frame: pd.DataFrame):
+    """After scoring: the file unchanged, then the in-memory run's own checks on the compact rows."""
+    from harness import runner
+
+    _unchanged(split.dataset, suite.split, split.path)
+    return runner._evaluate(suite, split.dataset, split.frame, scored, full_rows=split.total, pair=pair,
+                            cost=split.cost, stages=split.stages, seed=seed, keep=keep, feature_checks=feature_checks,
+                            keep_frame=keep_frame)
+
+
+def run_suite_streamed(suite: Any, *, sample: int | None = None, seed: int = 0, root: Any = None,
+                       keep: dict[str, Any] | None = None, chunk_rows: int | None = None):
+    """`harness.runner.run_suite` with the split streamed in chunks of about ``chunk_rows`` rows."""
+    from harness.progress import bar as progress_bar
+
+    chunk_rows = DEFAULT_CHUNK_ROWS if chunk_rows is None else chunk_rows
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise ParityInputError(f"chunk rows must be an integer >= 1, got {chunk_rows!r}", argument="--chunk-rows")
+    split = load_split(suite, sample=sample, seed=seed, root=root, chunk_rows=chunk_rows)
+    size = whole_batches(chunk_rows, suite.batch_size)
+    chunks = _chunks(split.path, split.keep_pos, size, chunk_rows, lambda t: split.check_values(t, suite.split))
     first = next(chunks)
-    stages.next("building the model pair (training, export)")
-    with measure_stage("train") as cost["train"]:
-        pair = suite.pair(dataset)
-        runner._prepare_pair(suite, pair, dataset, first[1], cost)
-    stages.next(f"scoring {len(frame):,} rows with both sides, {size:,} rows a chunk")
+    pair = build_pair(suite, split, first[1])
+    split.stages.next(f"scoring {len(split.frame):,} rows with both sides, {size:,} rows a chunk")
     serving_rows: list[pd.DataFrame] = []
-    want_rows = 0
-    if keep is not None and getattr(suite, "serving", None):
-        from harness.serving.suite_run import rows_needed
-
-        want_rows = rows_needed(suite.serving)  # the first rows the serving gates read, as in memory
+    want_rows = serving_rows_wanted(suite, keep)
 
     def kept(stream):
         have = 0
@@ -246,15 +316,18 @@ def run_suite_streamed(suite: Any, *, sample: int | None = None, seed: int = 0, 
                 have += len(serving_rows[-1])
             yield start, chunk
 
-    scores, features, spent = _score_stream(suite, dataset, pair, kept(_chain(first, chunks)), len(frame), size,
-                                            progress_bar)
-    cost.update(spent)
-    _unchanged(dataset, suite.split, path)
+    scores, features, spent = _score_stream(suite, split.dataset, pair, kept(_chain(first, chunks)), len(split.frame),
+                                            size, progress_bar)
+    split.cost.update(spent)
     scored = {"legacy": scores["legacy"], "new": scores["new"]}
     feature_checks = [features[name].result() for name in suite.features] if suite.features else None
-    return runner._evaluate(suite, dataset, frame, scored, full_rows=total, pair=pair, cost=cost, stages=stages,
-                            seed=seed, keep=keep, feature_checks=feature_checks,
-                            keep_frame=pd.concat(serving_rows, ignore_index=True) if serving_rows else first[1])
+    return finish(suite, split, scored, feature_checks, pair=pair, seed=seed, keep=keep,
+                  keep_frame=pd.concat(serving_rows, ignore_index=True) if serving_rows else first[1])
+
+
+def whole_batches(chunk_rows: int, batch_size: int) -> int:
+    """``chunk_rows`` rounded up to whole batches, so each side sees the in-memory batches."""
+    return max(1, -(-chunk_rows // batch_size)) * batch_size
 
 
 def _unchanged(dataset, split: str, path) -> None:
@@ -305,23 +378,23 @@ def _score_stream(suite, dataset, pair, chunks, n_rows: int, size: int, progress
                         raise _stopped(suite, role, side, index, start, chunk, key, exc) from exc
                 bar.update(len(batch))
             if want:
-                _check_chunk_features(suite, dataset, chunk, feats, features, check_features)
+                for part in _chunk_features(suite, dataset, chunk, feats, check_features):
+                    features[part.details["feature"]].add(part, at=index)
     out = {role: pd.concat(parts) if parts else pd.Series(dtype=np.float64) for role, parts in scores.items()}
     return out, features, clock.stages(want)
 
 
-def _check_chunk_features(suite, dataset, chunk, feats, features, check_features) -> None:
+def _chunk_features(suite, dataset, chunk, feats, check_features) -> list[CheckResult]:
+    """The feature checks of one chunk (or batch) from both sides' feature frames."""
     lf = pd.concat(feats["legacy"], ignore_index=True) if feats["legacy"] else None
     nf = pd.concat(feats["new"], ignore_index=True) if feats["new"] else None
     if lf is None or nf is None:
         raise ParityInputError(f"suite {suite.name!r} declares features, but the "
                                f"{'legacy' if lf is None else 'new'} side cannot featurize (featurize returned None)")
     raw_cols = [c for c in dataset.features if c in chunk.columns]
-    parts = check_features(lf, nf, keys=chunk[dataset.key].to_numpy(), features=suite.features,
-                           categorical=suite.categorical_features, raw=chunk[raw_cols], max_ulp=suite.feature_max_ulp,
-                           atol=suite.feature_atol, feature_map=suite.feature_map)
-    for part in parts:
-        features[part.details["feature"]].add(part)
+    return check_features(lf, nf, keys=chunk[dataset.key].to_numpy(), features=suite.features,
+                          categorical=suite.categorical_features, raw=chunk[raw_cols], max_ulp=suite.feature_max_ulp,
+                          atol=suite.feature_atol, feature_map=suite.feature_map)
 
 
 def _stopped(suite, role, side, index, start, chunk, key, exc) -> ScorerError:
