@@ -1,33 +1,51 @@
 """The streamed comparison on Apache Beam (optional: the ``beam`` extra; imported lazily).
 
 `compare_beam` runs the same checks as `harness.scale.compare_stream` as one Beam pipeline, on the
-DirectRunner by default and on Dataflow, Flink or Spark by Beam's own pipeline options:
+DirectRunner by default and on Dataflow, Flink or Spark by Beam's own pipeline options. Every metric is
+computed per *cell*: all rows, and each value (crossed: each combination present) of every slice spec
+(`harness.scale.beam_cells`); each batch's rows are sent on once per cell they belong to.
 
-- exact-sum metrics (logloss, brier, mae: ``paired``; rmse: ``delta``) are one `CombineGlobally` whose
-  accumulators are `harness.scale.accumulators.PairedMean` / `DeltaRMSE` (exact integer-scaled sums, so
-  any bundling and merge order gives the same state);
-- auc is DeLong by a range-partitioned sort, per side: a first pass keeps a deterministic sample (the
-  rows with the smallest keys, a mergeable bottom-k) whose quantiles are the range boundaries (they
-  only balance the ranges; results do not depend on them); rows are routed to ranges; class counts per
-  range are summed (`CombinePerKey`) into prefix counts (a side input); each range is sorted on its own
-  and yields its rows' integer component numerators (`harness.scale.beam_delong`). The two sides' rows
-  meet by key in hash buckets (`GroupByKey`), each bucket reduces to exact power sums, and a
-  `CombineGlobally` adds them: no step holds more than one score range or one key bucket, and DeLong's
-  variance comes from the merged sums (AUC bit-identical to `delong_paired`; variances, interval and
-  p-values within 1e-12, p-values to the root search's tolerance).
+- exact-sum metrics (logloss, brier, mae: ``paired``; rmse: ``delta``), weighted or not, are one
+  `CombinePerKey` by cell whose accumulators are `harness.scale.accumulators.PairedMean` / `DeltaRMSE`
+  (exact integer-scaled sums, so any bundling and merge order gives the same state); the calibration
+  ratio (a Poisson bootstrap whose replicate is a ratio of two sums) keeps
+  `harness.scale.replicates.BootstrapMean`'s exact replicate sums keyed by (seed, row key, replicate);
+- unweighted auc is DeLong by a range-partitioned sort, per (cell, side): a first pass keeps a
+  deterministic sample (the rows with the smallest keys, a mergeable bottom-k) whose quantiles are the
+  range boundaries (they only balance the ranges; results do not depend on them); rows are routed to
+  (cell, range); class counts per (cell, range) are summed (`CombinePerKey`) into each cell's prefix
+  counts (a side input); each range is sorted on its own and yields its rows' integer component
+  numerators (`harness.scale.beam_delong`). The two sides' rows meet by (cell, key bucket)
+  (`GroupByKey`), each bucket reduces to exact power sums, and a `CombinePerKey` adds them per cell: no
+  step holds more than one score range or one key bucket, and DeLong's variance comes from the merged
+  sums (AUC bit-identical to `delong_paired`; variances, interval and p-values within 1e-12, p-values to
+  the root search's tolerance);
+- ndcg@K and mrr (``--group``): rows are grouped by (cell, group id) (`GroupByKey`), so each group is
+  whole wherever its rows lie; the group's value per side is the metric's own per-group function on its
+  rows in key order, and the mean over groups and its Poisson bootstrap are exact sums and replicate
+  sums keyed by the group id (`harness.scale.beam_groups`): what the in-memory grouped bootstrap computes,
+  to a few ulps.
+
+Then `harness.stats.compare`'s own gate and Holm steps run on the merged states, so verdicts, slices'
+order and values, notes and Holm levels are those of `compare_stream` (tested against it and
+`compare_scores`: numbers within 1e-12).
+
+Refused (naming the metric, pointing to ``--stream --runner process``): auc with weights (its paired
+bootstrap needs a sort per replicate), pr_auc, ece and the calibration slope and intercept.
 
 Bad rows do not raise inside the pipeline (a runner would wrap the error in its own): they go to an
-error output, and after the run the one with the smallest row key is raised as `ParityInputError`,
-naming the file, the column and the row's key; nothing is reported then. Results come back through a
-small text file under ``--temp_location`` when the options give one (a remote runner's workers cannot
-write to this machine), else under a local temporary folder.
+error output (nulls, labels, scores, negative or non-finite weights, missing group ids, weights that
+vary within a query group, slice values of a type a slice cannot carry), and after the run the first
+is raised as `ParityInputError`, naming the file, the column and the row's key; nothing is reported
+then. Results come back through a small text file under ``--temp_location`` when the options give one
+(a remote runner's workers cannot write to this machine), else under a local temporary folder.
 
-Unweighted, no slices or groups; pr_auc and the bootstrap metrics are refused (run them with
-compare_stream). Tests run the DirectRunner in process and multi-process, and skip when apache_beam is
-not importable (CI installs the extra in its own venv and requires them).
+Tests run the DirectRunner in process and multi-process, and skip when apache_beam is not importable
+(CI installs the extra in its own venv and requires them).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -40,11 +58,14 @@ from typing import Any
 import numpy as np
 
 from harness.errors import ParityInputError
+from harness.scale import beam_cells as _bc
 from harness.scale import beam_delong as _bd
+from harness.scale import beam_groups as _bg
 from harness.scale import range_auc as _ra
 from harness.scale.accumulators import DeltaRMSE, PairedMean
+from harness.scale.replicates import BootstrapMean
 from harness.stats import compare as _cmp
-from harness.stats._validation import input_error
+from harness.stats._validation import as_scores, check_constant_within_groups, group_codes, input_error
 from harness.stats.compare import DEFAULT_METRICS, ComparisonResult
 
 __all__ = ["compare_beam", "beam_available"]
@@ -107,65 +128,133 @@ def _source(path: str, columns: Sequence[str]) -> list[str] | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# per batch: validation (errors to a side output), row facts
+# per batch: validation (errors to a side output), row facts, slice cells
 # ---------------------------------------------------------------------------------------------
 
 def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
-def _validate(table, *, path, key, label, legacy, new, defs):
-    """A Parquet batch as (keys, y bool, legacy, new) float arrays, or one error record
-    ``(row key, text, column, reason)`` tagged ``errors``."""
+def _weights(raw: np.ndarray) -> np.ndarray:
+    """One batch's weights: finite, non-negative (only the whole file must weigh something)."""
+    w = as_scores(raw, "sample_weight")
+    bad = w < 0
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise input_error("sample_weight", "weights must be non-negative", row=i, value=w[i],
+                          detail=f"({int(bad.sum())} negative in this batch)")
+    return w
+
+
+def _validate(table, *, path, key, label, legacy, new, defs, weight=None, group=None, specs=(), ranking=(),
+              replicated=False):
+    """A Parquet batch as one record ``(keys, y, legacy, new, w, group unit keys, cells, numeric)`` (w and
+    the group keys None when not asked for; cells: `beam_cells.batch_cells`), or one error record
+    ``(order, text, column, reason)`` tagged ``errors``."""
     from apache_beam.pvalue import TaggedOutput
 
     if table.num_rows == 0:
         return
-    for c in dict.fromkeys((key, label, legacy, new)):
+    slice_cols = list(dict.fromkeys(c for cols in specs for c in cols))
+    for c in dict.fromkeys(c for c in (key, label, legacy, new, weight, group) if c):
         col = table.column(c)
         if col.null_count:
             import pyarrow.compute as pc
 
             i = int(pc.index(pc.is_null(col), True).as_py())
-            first = table.column(key)[0].as_py() if c != key else None
-            where = f"row {i} of the batch starting at {key}={first!r}" if c != key else "a batch"
-            yield TaggedOutput("errors", ((1, first), f"{path}: column {c!r} is null at {where}; nulls are not "
-                                          "scores, labels or keys", c, "null"))
+            k = table.column(key)[i].as_py() if c != key else None
+            where = f"the row with {key}={k!r}" if c != key else "a batch"
+            yield TaggedOutput("errors", ((1, k) if k is not None else (1,), f"{path}: column {c!r} is null at {where}; nulls are not "
+                                          "scores, labels, weights, group ids or keys", c, "null"))
             return
-    cols = {c: table.column(c).to_numpy() for c in (key, label, legacy, new)}
+    cols = {c: table.column(c).to_numpy(zero_copy_only=False)
+            for c in dict.fromkeys(c for c in (key, label, legacy, new, weight, group, *slice_cols) if c)}
     keys = cols[key]
-    out = [keys]
-    for what, col, fn in (("label column", label, lambda v: _cmp._labels(v, defs)),
-                          ("legacy side column", legacy, lambda v: _cmp._scores(v, "score_legacy", v.shape[0], defs)),
-                          ("new side column", new, lambda v: _cmp._scores(v, "score_new", v.shape[0], defs))):
+
+    def bad(what, col, exc):
+        row = exc.row if exc.row is not None else 0
+        k = _plain(keys[row])
+        shown = f" is {exc.value!r}" if exc.row is not None and exc.has_value else ""
+        where = (f"; row with {key}={k!r}{shown}" if exc.row is not None
+                 else f" in the batch starting at {key}={k!r}")
+        return TaggedOutput("errors", ((0, k), f"{path}: {what} {col!r}: {exc.reason or exc}{where}", col,
+                                       exc.reason))
+
+    checks = [("label column", label, lambda v: _cmp._labels(v, defs)),
+              ("legacy side column", legacy, lambda v: _cmp._scores(v, "score_legacy", v.shape[0], defs)),
+              ("new side column", new, lambda v: _cmp._scores(v, "score_new", v.shape[0], defs))]
+    if weight:
+        checks.append(("weight column", weight, _weights))
+    if group:
+        checks.append(("group column", group, lambda v: group_codes(v, v.shape[0], "groups")))
+    out = []
+    for what, col, fn in checks:
         try:
             out.append(fn(cols[col]))
         except ParityInputError as exc:
-            row = exc.row if exc.row is not None else 0
-            k = _plain(keys[row])
-            shown = f" is {exc.value!r}" if exc.row is not None and exc.has_value else ""
-            where = (f"; row with {key}={k!r}{shown}" if exc.row is not None
-                     else f" in the batch starting at {key}={k!r}")
-            yield TaggedOutput("errors", ((0, k), f"{path}: {what} {col!r}: {exc.reason or exc}{where}", col,
-                                          exc.reason))
+            yield bad(what, col, exc)
             return
-    out[1] = out[1].astype(bool)
-    yield tuple(out)
+    try:
+        cells = _bc.batch_cells(cols, specs, int(keys.shape[0]))
+    except TypeError as exc:
+        c = next(c for c in slice_cols if _unsupported(cols[c]))
+        yield TaggedOutput("errors", ((0, _plain(keys[0])), f"{path}: slice column {c!r} holds {exc} values; a slice "
+                                      "value is a string, a number, a bool or missing", c, "unsupported slice type"))
+        return
+    if replicated:  # the replicate weights are keyed by row: a repeated key is named before they are drawn
+        srt = np.sort(keys)
+        dup = np.flatnonzero(srt[1:] == srt[:-1])
+        if dup.size:
+            yield TaggedOutput("errors", ((0, _plain(srt[dup[0]])), f"{path}: key column {key!r} repeats "
+                                          f"{key}={_plain(srt[dup[0]])!r}; each row needs its own key", key,
+                                          "repeated key"))
+            return
+    w = out[3] if weight else None
+    gkeys = _bg.unit_keys(cols[group]) if group and ranking else None
+    yield (keys, out[0], out[1], out[2], w, gkeys, cells, _bc.numeric_columns({c: cols[c] for c in slice_cols}))
 
 
-def _facts(r) -> tuple:
-    """(rows, positives, legacy == new on every row, min/max of each side) of a batch."""
-    return (int(r[0].shape[0]), int(r[1].sum()), bool(np.array_equal(r[2], r[3])),
-            float(r[2].min()), float(r[2].max()), float(r[3].min()), float(r[3].max()))
+def _unsupported(values) -> bool:
+    import pandas as pd
+
+    try:
+        for u in np.asarray(pd.unique(np.asarray(values)), dtype=object).tolist():
+            _bc.slice_value(u)
+    except TypeError:
+        return True
+    return False
+
+
+def _take(r, rows):
+    return tuple(x if x is None or rows is None else x[rows] for x in r[:6])
+
+
+def _cells(r):
+    """(cell, rows of the batch in that cell) for all rows and each slice value present; the all-rows
+    record also carries the batch's numeric slice columns."""
+    for cell, rows in r[6]:
+        yield cell, _take(r, rows) + ((r[7],) if cell == _bc.ALL else ())
+
+
+def _facts(kv) -> tuple:
+    """Per cell: (rows, positives, legacy == new on every row, min/max of each side, any positive weight,
+    numeric slice columns)."""
+    cell, r = kv
+    numeric = r[7] if len(r) > 7 else {}
+    return cell, (int(r[0].shape[0]), int(np.count_nonzero(r[1] == 1)), bool(np.array_equal(r[2], r[3])),
+                  float(r[2].min()), float(r[2].max()), float(r[3].min()), float(r[3].max()),
+                  bool(r[4] is None or (r[4] > 0).any()), numeric)
 
 
 def _merge_facts(values) -> tuple:
     n = n_pos = 0
-    same, lo_a, hi_a, lo_b, hi_b = True, np.inf, -np.inf, np.inf, -np.inf
+    same, lo_a, hi_a, lo_b, hi_b, weighs, numeric = True, np.inf, -np.inf, np.inf, -np.inf, False, {}
     for v in values:
         n, n_pos, same = n + v[0], n_pos + v[1], same and v[2]
         lo_a, hi_a, lo_b, hi_b = min(lo_a, v[3]), max(hi_a, v[4]), min(lo_b, v[5]), max(hi_b, v[6])
-    return (n, n_pos, same, lo_a, hi_a, lo_b, hi_b)
+        weighs = weighs or v[7]
+        numeric = {c: numeric.get(c, True) and v[8].get(c, True) for c in {*numeric, *v[8]}}
+    return (n, n_pos, same, lo_a, hi_a, lo_b, hi_b, weighs, numeric)
 
 
 def _first_error(values):
@@ -173,45 +262,80 @@ def _first_error(values):
     return min(values, key=lambda e: e[0]) if values else None
 
 
-def _SumsFn(beam, summed):
+def _SumsFn(beam, summed, weighted, n_boot, seed):
     class SumsFn(beam.CombineFn):
-        """The exact-sum accumulators of every summed metric, as one combiner."""
+        """The exact-sum accumulators of every summed metric (exact replicate sums for the ratio-type
+        bootstrap metrics), as one combiner."""
 
         def create_accumulator(self):
-            return {d.name: (PairedMean(d) if d.name != "rmse" else DeltaRMSE(d)) for d in summed}
+            return {d.name: _sum_acc(d, weighted, n_boot, seed) for d in summed}
 
         def add_input(self, acc, rows):
-            for a in acc.values():
-                a.add(rows[1].astype(np.float64), rows[2], rows[3])
+            keys, y, a, b, w = rows[:5]
+            for v in acc.values():
+                if isinstance(v, BootstrapMean):
+                    v.add(y.astype(np.float64), a, b, w, keys=keys)
+                else:
+                    v.add(y.astype(np.float64), a, b, w)
             return acc
 
         def merge_accumulators(self, accs):
             accs = list(accs)
             out = accs[0]
             for other in accs[1:]:
-                out = {k: v.merge(other[k]) for k, v in out.items()}
+                out = {k: _merge_sum(v, other[k]) for k, v in out.items()}
             return out
 
         def extract_output(self, acc):  # the exact integers, as text
-            return {k: {"kind": "paired" if isinstance(v, PairedMean) else "delta", "n": v.n,
-                        "totals": [str(s._total) for s in v._s]} for k, v in acc.items()}
+            return {k: _sum_state(v) for k, v in acc.items()}
 
     return SumsFn()
 
 
-def _read_sums(state: dict, summed) -> dict:
+def _sum_acc(d, weighted, n_boot, seed):
+    if d.name in _REPLICATED:
+        return BootstrapMean(d, n_boot=n_boot, seed=seed, weighted=weighted)
+    return DeltaRMSE(d, weighted=weighted) if d.name == "rmse" else PairedMean(d, weighted=weighted)
+
+
+def _merge_sum(x, y):
+    if not isinstance(x, BootstrapMean):
+        return x.merge(y)
+    out = BootstrapMean(x.metric, n_boot=x.n_boot, seed=x.seed, weighted=x.weighted)
+    out.reps = x.reps.merge(y.reps)
+    out._point = [s.merge(t) for s, t in zip(x._point, y._point)]
+    out.n_pos, out.n_neg = x.n_pos + y.n_pos, x.n_neg + y.n_neg
+    return out
+
+
+def _sum_state(v) -> dict:
+    if isinstance(v, BootstrapMean):
+        return {"kind": "bootstrap", "n": [v.n_pos, v.n_neg], "totals": [str(s._total) for s in v._point],
+                "reps": [[str(t) for t in col] for col in v.reps._total]}
+    return {"kind": "paired" if isinstance(v, PairedMean) else "delta", "n": [v.n, v.m],
+            "totals": [str(s._total) for s in v._s]}
+
+
+def _read_sums(state: dict, summed, weighted, n_boot, seed) -> dict:
     out = {}
     for d in summed:
-        acc = PairedMean(d) if state[d.name]["kind"] == "paired" else DeltaRMSE(d)
-        acc.n = state[d.name]["n"]
-        for s, total in zip(acc._s, state[d.name]["totals"]):
+        st = state[d.name]
+        acc = _sum_acc(d, weighted, n_boot, seed)
+        if st["kind"] == "bootstrap":
+            acc.n_pos, acc.n_neg = st["n"]
+            acc.reps._total = [[int(t) for t in col] for col in st["reps"]]
+            parts = acc._point
+        else:
+            acc.n, acc.m = st["n"]
+            parts = acc._s
+        for s, total in zip(parts, st["totals"]):
             s._total = int(total)
         out[d.name] = acc
     return out
 
 
 # ---------------------------------------------------------------------------------------------
-# auc: range-partitioned components per side, joined by key bucket into exact power sums
+# auc: range-partitioned components per (cell, side), joined by key bucket into exact power sums
 # ---------------------------------------------------------------------------------------------
 
 def _bottom_k(values, k=_SAMPLE):
@@ -225,11 +349,13 @@ def _bottom_k(values, k=_SAMPLE):
     return (keys, scores)
 
 
-def _route(r, bounds, j):
+def _route(kv, bounds, j):
+    cell, r = kv
     rid = _ra.range_of(r[j], bounds)
+    y = r[1].astype(bool)
     for g in np.unique(rid).tolist():
         m = rid == g
-        yield g, (r[0][m], r[1][m], r[j][m])
+        yield (cell, g), (r[0][m], y[m], r[j][m])
 
 
 def _range_counts(kv):
@@ -245,35 +371,43 @@ def _add_pairs(pairs):
 
 
 def _prefix(counts):
-    counts = sorted(counts)
-    arr = np.array([c for _, c in counts], dtype=np.int64).reshape(-1, 2)
-    neg_before, pos_after = _ra.prefix_counts(arr)
-    return {g: (int(nb), int(pa)) for (g, _), nb, pa in zip(counts, neg_before, pos_after)}
+    """{(cell, range): (negatives in the cell's lower ranges, positives in its higher ranges)}."""
+    by_cell: dict = {}
+    for (cell, g), c in counts:
+        by_cell.setdefault(cell, []).append((g, c))
+    out = {}
+    for cell, parts in by_cell.items():
+        parts.sort()
+        arr = np.array([c for _, c in parts], dtype=np.int64).reshape(-1, 2)
+        neg_before, pos_after = _ra.prefix_counts(arr)
+        out.update({(cell, g): (int(nb), int(pa)) for (g, _), nb, pa in zip(parts, neg_before, pos_after)})
+    return out
 
 
 def _range_rows(kv, prefix, side, n_buckets):
-    """One score range: its rows' component numerators, sent on by key bucket."""
-    g, parts = kv
+    """One score range of one cell: its rows' component numerators, sent on by (cell, key bucket)."""
+    (cell, g), parts = kv
     parts = list(parts)
     keys = np.concatenate([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
     s = np.concatenate([p[2] for p in parts])
-    neg_before, pos_after = prefix[g]
+    neg_before, pos_after = prefix[(cell, g)]
     k = _bd.integer_components(y, s, neg_before, pos_after)
     bucket = _bd.key_buckets(keys, n_buckets)
     for b in np.unique(bucket).tolist():
         m = bucket == b
-        yield b, (side, keys[m], y[m], k[m])
+        yield (cell, b), (side, keys[m], y[m], k[m])
 
 
 def _bucket_sums(kv):
-    _, parts = kv
+    (cell, _), parts = kv
+    parts = list(parts)
     sides = []
     for side in (0, 1):
         mine = [p for p in parts if p[0] == side]
         sides.append(tuple(np.concatenate([p[i] for p in mine]) for i in (1, 2, 3)))
     pos, neg, dup = _bd.join_bucket(sides[0], sides[1])
-    return pos.to_list(), neg.to_list(), dup
+    return cell, (pos.to_list(), neg.to_list(), dup)
 
 
 def _bucket_keys(r, n_buckets):
@@ -285,7 +419,7 @@ def _bucket_keys(r, n_buckets):
 def _bucket_repeats(kv):
     keys = np.sort(np.concatenate(list(kv[1])), kind="stable")
     rep = np.flatnonzero(keys[1:] == keys[:-1])
-    return [], [], [keys[rep[0]].item() if rep.size else None, int(rep.size)]
+    return _bc.ALL, ([], [], [keys[rep[0]].item() if rep.size else None, int(rep.size)])
 
 
 def _merge_bucket_sums(values):
@@ -300,11 +434,11 @@ def _merge_bucket_sums(values):
     return pos.to_list(), neg.to_list(), dup
 
 
-def _components(beam, rows, j: int, side: str, n_ranges: int, n_buckets: int):
+def _components(beam, rows, cells, j: int, side: str, n_ranges: int, n_buckets: int):
     bounds = (rows | f"{side}: sample" >> beam.Map(lambda r, j=j: _bottom_k([(r[0], r[j])]))
               | f"{side}: sample all" >> beam.CombineGlobally(_bottom_k)
               | f"{side}: boundaries" >> beam.Map(lambda ks, k=n_ranges: _ra.boundaries_from_sample(ks[1], k)))
-    routed = rows | f"{side}: route" >> beam.FlatMap(_route, beam.pvalue.AsSingleton(bounds), j)
+    routed = cells | f"{side}: route" >> beam.FlatMap(_route, beam.pvalue.AsSingleton(bounds), j)
     prefix = (routed | f"{side}: counts" >> beam.Map(_range_counts)
               | f"{side}: sum counts" >> beam.CombinePerKey(_add_pairs)
               | f"{side}: all counts" >> beam.combiners.ToList()
@@ -314,14 +448,80 @@ def _components(beam, rows, j: int, side: str, n_ranges: int, n_buckets: int):
 
 
 # ---------------------------------------------------------------------------------------------
+# query groups: each group whole (GroupByKey by (cell, group id)), its statistic, replicate sums per cell
+# ---------------------------------------------------------------------------------------------
+
+def _by_group(kv):
+    cell, r = kv
+    g = r[5]
+    _, first, inv = np.unique(g, return_index=True, return_inverse=True)
+    inv = inv.reshape(-1)
+    for j, i in enumerate(first.tolist()):
+        m = inv == j
+        yield (cell, _plain(g[i])), tuple(None if x is None else x[m] for x in r[:5])
+
+
+def _group_stat(kv, *, names, path, key, weight):
+    """One whole group of one cell: ``(cell, (group key, gw, {metric: (gw v_legacy, gw v_new)}))``, or an
+    error record when its weights are not constant (the ranking weights are per group)."""
+    from apache_beam.pvalue import TaggedOutput
+
+    (cell, gid), parts = kv
+    parts = list(parts)
+    keys = np.concatenate([p[0] for p in parts])
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    y, a, b = (np.concatenate([p[i] for p in parts])[order] for i in (1, 2, 3))
+    w = None if parts[0][4] is None else np.concatenate([p[4] for p in parts])[order]
+    if w is not None:
+        try:
+            check_constant_within_groups(w, np.zeros(w.shape[0], dtype=np.int64))
+        except ParityInputError as exc:
+            k = _plain(keys[exc.row])
+            yield TaggedOutput("errors", ((2, k), f"{path}: {exc.reason}; at {key}={k!r} is {exc.value!r} "
+                                          f"{exc.detail} (group {gid!r})", weight, exc.reason))
+            return
+        if w[0] == 0:  # a group without weight adds nothing; its values need no weights to be defined
+            gw, vals = _bg.group_values(names, y, a, b, None)
+            yield cell, (gid, 0.0, {k: (0.0 * u, 0.0 * v) for k, (u, v) in vals.items()})
+            return
+    gw, vals = _bg.group_values(names, y, a, b, w)
+    yield cell, (gid, gw, vals)
+
+
+def _GroupsFn(beam, names, n_boot, seed):
+    class GroupsFn(beam.CombineFn):
+        """Per cell: `beam_groups.GroupMeans` over its groups."""
+
+        def create_accumulator(self):
+            return _bg.GroupMeans(names, n_boot, seed)
+
+        def add_input(self, acc, item):
+            acc.add(*item)
+            return acc
+
+        def merge_accumulators(self, accs):
+            accs = list(accs)
+            out = accs[0]
+            for other in accs[1:]:
+                out = out.merge(other)
+            return out
+
+        def extract_output(self, acc):
+            return acc.to_state()
+
+    return GroupsFn()
+
+
+# ---------------------------------------------------------------------------------------------
 # the pipeline
 # ---------------------------------------------------------------------------------------------
 
 def _tagged(name):
-    return lambda v: json.dumps([name, v])
+    return lambda kv: json.dumps([name, list(kv[0]), kv[1]])
 
 
-def _run(beam, opts, path: str, files, columns, validate_kw, summed, want_auc, n_ranges, n_buckets) -> dict:
+def _run(beam, opts, path: str, files, columns, validate_kw, plan) -> list:
     from apache_beam.io.filesystems import FileSystems
     from apache_beam.io.parquetio import ReadAllFromParquetBatched, ReadFromParquetBatched
     from apache_beam.options.pipeline_options import GoogleCloudOptions
@@ -330,6 +530,7 @@ def _run(beam, opts, path: str, files, columns, validate_kw, summed, want_auc, n
     local = None if temp else tempfile.TemporaryDirectory(prefix="parity_beam_")
     where = FileSystems.join(temp, f"parity-results-{uuid.uuid4().hex}") if temp else local.name
     target = FileSystems.join(where, "results.jsonl")
+    n_ranges, n_buckets = plan["n_ranges"], plan["n_buckets"]
     try:
         with beam.Pipeline(options=opts) as p:
             if files is None:
@@ -339,29 +540,41 @@ def _run(beam, opts, path: str, files, columns, validate_kw, summed, want_auc, n
                           | "read" >> ReadAllFromParquetBatched(columns=columns))
             checked = tables | "validate" >> beam.FlatMap(_validate, **validate_kw).with_outputs("errors", main="rows")
             rows = checked.rows
-            results = [checked.errors | "first error" >> beam.CombineGlobally(_first_error)
-                       | "tag error" >> beam.Map(_tagged("error")),
-                       rows | "facts" >> beam.Map(_facts) | "all facts" >> beam.CombineGlobally(_merge_facts)
+            cells = rows | "cells" >> beam.FlatMap(_cells)
+            errors = [checked.errors]
+            results = [cells | "facts" >> beam.Map(_facts) | "merge facts" >> beam.CombinePerKey(_merge_facts)
                        | "tag facts" >> beam.Map(_tagged("facts"))]
-            if summed:
-                results.append(rows | "sums" >> beam.CombineGlobally(_SumsFn(beam, summed))
+            if plan["summed"]:
+                results.append(cells | "sums" >> beam.CombinePerKey(_SumsFn(beam, plan["summed"], plan["weighted"],
+                                                                             plan["n_boot"], plan["seed"]))
                                | "tag sums" >> beam.Map(_tagged("sums")))
-            if want_auc:
-                parts = [_components(beam, rows, j, side, n_ranges, n_buckets)
+            if plan["auc"]:
+                parts = [_components(beam, rows, cells, j, side, n_ranges, n_buckets)
                          for j, side in ((2, "legacy"), (3, "new"))]
                 results.append(parts | "both sides" >> beam.Flatten() | "by key bucket" >> beam.GroupByKey()
                                | "bucket sums" >> beam.Map(_bucket_sums)
-                               | "all sums" >> beam.CombineGlobally(_merge_bucket_sums)
+                               | "all sums" >> beam.CombinePerKey(_merge_bucket_sums)
                                | "tag auc" >> beam.Map(_tagged("auc")))
             else:  # the keys still have to be unique, as compare_stream checks
                 results.append(rows | "keys" >> beam.FlatMap(_bucket_keys, n_buckets)
                                | "keys by bucket" >> beam.GroupByKey() | "repeats" >> beam.Map(_bucket_repeats)
-                               | "all repeats" >> beam.CombineGlobally(_merge_bucket_sums)
+                               | "all repeats" >> beam.CombinePerKey(_merge_bucket_sums)
                                | "tag keys" >> beam.Map(_tagged("auc")))
+            if plan["ranking"]:
+                stats = (cells | "by group" >> beam.FlatMap(_by_group) | "groups whole" >> beam.GroupByKey()
+                         | "group stats" >> beam.FlatMap(_group_stat, names=plan["ranking"], path=path,
+                                                         key=validate_kw["key"], weight=validate_kw["weight"])
+                         .with_outputs("errors", main="stats"))
+                errors.append(stats.errors)
+                results.append(stats.stats | "groups" >> beam.CombinePerKey(_GroupsFn(beam, plan["ranking"],
+                                                                                    plan["n_boot"], plan["seed"]))
+                               | "tag groups" >> beam.Map(_tagged("groups")))
+            results.append(errors | "errors" >> beam.Flatten() | "first error" >> beam.CombineGlobally(_first_error)
+                           | "tag error" >> beam.Map(lambda e: json.dumps(["error", list(_bc.ALL), e])))
             (results | "results" >> beam.Flatten()
              | "write" >> beam.io.WriteToText(target, shard_name_template="", num_shards=1))
         with FileSystems.open(target) as fh:
-            return dict(json.loads(line) for line in fh.read().decode("utf-8").splitlines() if line)
+            return [json.loads(line) for line in fh.read().decode("utf-8").splitlines() if line]
     finally:
         if local is not None:
             local.cleanup()
@@ -372,79 +585,153 @@ def _run(beam, opts, path: str, files, columns, validate_kw, summed, want_auc, n
                 pass
 
 
+# ---------------------------------------------------------------------------------------------
+# the entry point: plan, run, then compare_scores' own gate and Holm steps on the merged states
+# ---------------------------------------------------------------------------------------------
+
+_REPLICATED = ("calibration_ratio",)  # bootstrap replicate = a ratio of two sums keyed by row
+
+
+def _plan(defs, methods, weighted: bool) -> dict:
+    """Which pipeline form each metric takes; a metric with none here is refused, naming it."""
+    summed, ranking, auc = [], [], False
+    for d in defs:
+        how = methods[d.name]
+        if how in ("paired", "delta") or (how == "bootstrap" and d.name in _REPLICATED):
+            summed.append(d)
+        elif d.name == "auc" and how == "delong":
+            auc = True
+        elif d.needs_groups and how == "bootstrap":
+            ranking.append(d.name)
+        else:
+            what = f"{d.name!r} with --weight" if weighted and d.name == "auc" else repr(d.name)
+            raise ParityInputError(
+                f"metric {what} is not on the Beam runner yet (it runs auc unweighted, logloss, brier, mae, rmse, "
+                "calibration_ratio, ndcg@K and mrr, weighted or not, per slice); use compare_stream (parity compare "
+                "--stream --runner process)", argument="metrics", value=d.name)
+    return {"summed": summed, "ranking": ranking, "auc": auc}
+
+
 def compare_beam(path: str | Path, *, label: str, legacy: str, new: str, key: str,
                  metrics: Sequence[str] = DEFAULT_METRICS, margins: Mapping[str, Any] | None = None,
                  alpha: float = 0.05, n_boot: int = 1000, seed: int = 0, power: float = 0.8, n_ranges: int = 16,
-                 n_buckets: int = 16, allow_identical: bool = False, pipeline_options: Any = None) -> ComparisonResult:
+                 n_buckets: int = 16, allow_identical: bool = False, weight: str | None = None,
+                 group: str | None = None, slices: Sequence[Any] = (), min_slice_size: int = 1000,
+                 pipeline_options: Any = None) -> ComparisonResult:
     """`compare_stream` (same arguments, score columns only) as a Beam pipeline; the DirectRunner unless
     ``pipeline_options`` (a `PipelineOptions`, or its flags as a list of strings; default: the flags in
-    ``$PARITY_BEAM_OPTIONS``) says otherwise.
+    ``$PARITY_BEAM_OPTIONS``) says otherwise. ``weight``, ``group`` and ``slices`` (column names; a tuple of
+    names for a crossed slice) mean what they mean there.
     ``n_ranges`` score ranges per side and ``n_buckets`` key buckets set the parallelism, not the result."""
+    from harness.scale.streamed import _estimate as _sum_estimate
+    from harness.scale.streamed import _slice_columns, _slice_estimate
+
     beam = _beam()
-    _cmp._validate_options(alpha, n_boot, seed, 0, power)
+    _cmp._validate_options(alpha, n_boot, seed, min_slice_size, power)
     for name, v in (("n_ranges", n_ranges), ("n_buckets", n_buckets)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ParityInputError(f"{name} must be an integer >= 1, got {v!r}", argument=name, value=v)
     defs = _cmp._metric_defs(metrics)
-    methods = _cmp._methods(defs, "auto", False)
-    other = [d.name for d in defs if methods[d.name] not in ("paired", "delta") and d.name != "auc"]
-    if other:
-        raise ParityInputError(f"metric {other[0]!r} is not on the Beam runner yet (auc, logloss, brier, mae, rmse "
-                               "are); use compare_stream", argument="metrics", value=other[0])
+    needs_groups = [d.name for d in defs if d.needs_groups]
+    if needs_groups and group is None:
+        raise ParityInputError(f"metric {needs_groups[0]!r} is computed per query group: pass groups (--group COL)",
+                               argument="groups", reason=f"metric {needs_groups[0]!r} is computed per query group")
+    methods = _cmp._methods(defs, "auto", weight is not None)
+    plan = _plan(defs, methods, weight is not None)
     margin_of = _cmp._margins(defs, margins)
-    summed = [d for d in defs if methods[d.name] in ("paired", "delta")]
-    want_auc = any(d.name == "auc" for d in defs)
+    specs = _slice_columns(slices)
+    plan.update(n_ranges=int(n_ranges), n_buckets=int(n_buckets), weighted=weight is not None, n_boot=int(n_boot),
+                seed=int(seed))
     opts = _options(pipeline_options)
     path = str(path)
-    columns = list(dict.fromkeys([key, label, legacy, new]))
+    columns = list(dict.fromkeys([key, label, legacy, new] + [c for c in (weight, group) if c]
+                                 + [c for cols in specs for c in cols]))
     files = _source(path, columns)
-    out = _run(beam, opts, path, files, columns,
-               dict(path=path, key=key, label=label, legacy=legacy, new=new, defs=defs), summed, want_auc,
-               int(n_ranges), int(n_buckets))
-    if out.get("error") is not None:
-        _, text, column, reason = out["error"]
+    validate_kw = dict(path=path, key=key, label=label, legacy=legacy, new=new, defs=defs, weight=weight, group=group,
+                       specs=specs, ranking=plan["ranking"], replicated=any(d.name in _REPLICATED for d in plan["summed"]))
+    out: dict[str, dict] = {}
+    for name, cell, value in _run(beam, opts, path, files, columns, validate_kw, plan):
+        out.setdefault(name, {})[_bc.cell_from_json(cell)] = value
+    error = out.get("error", {}).get(_bc.ALL)
+    if error is not None:
+        _, text, column, reason = error
         raise ParityInputError(text, file=path, column=column, reason=reason)
-    n, n_pos, same, lo_a, hi_a, lo_b, hi_b = out["facts"]
-    if n == 0:
+    facts = out.get("facts", {})
+    if _bc.ALL not in facts:
         raise ParityInputError(f"{path}: has no rows; expected at least one", file=path, reason="no rows")
+    n, n_pos, same, lo_a, hi_a, lo_b, hi_b, weighs, numeric = facts[_bc.ALL]
+    if weight and not weighs:
+        raise ParityInputError(f"{path}: weight column {weight!r}: all {n} weights are zero; at least one row needs "
+                               "positive weight", file=path, column=weight, reason="all weights are zero")
     if same:
         _cmp._not_identical(np.zeros(1), np.zeros(1), allow_identical)
-    _, _, (dup_key, n_dup) = out["auc"]
+    _, _, (dup_key, n_dup) = out["auc"][_bc.ALL]
     if n_dup:  # compare_stream's words (harness.scale.streamed._check_keys)
         raise ParityInputError(f"{path}: key column {key!r} repeats {key}={dup_key!r} ({n_dup} repeated key(s)); "
                                "each row needs its own key", file=path, column=key, reason="repeated key")
-    if want_auc and n >= _bd.MAX_ROWS:
+    if plan["auc"] and n >= _bd.MAX_ROWS:
         raise ParityInputError(f"{path}: {n} rows; the Beam runner's exact DeLong sums take fewer than "
                                f"{_bd.MAX_ROWS}", file=path, reason="too many rows")
+    ordered = _bc.ordered_slices(specs, {c: f[0] for c, f in facts.items() if c != _bc.ALL}, numeric)
     dummy = np.broadcast_to(np.float64(0.5), (n,))  # only the row count is read from these
-    inp = _cmp._Inputs(dummy, dummy, dummy, None, None, None, defs, margin_of, methods, frozenset(), (),
-                       float(alpha), float(power), int(n_boot), int(seed), 1000)
-    sums = _read_sums(out["sums"], summed) if summed else {}
-    from harness.scale.streamed import _estimate as _sum_estimate
-
+    inp = _cmp._Inputs(dummy, dummy, dummy, None, None, None, defs, margin_of, methods, frozenset(),
+                       tuple(sl for sl, _ in ordered), float(alpha), float(power), int(n_boot), int(seed),
+                       int(min_slice_size))
+    sums = {cell: _read_sums(state, plan["summed"], weight is not None, n_boot, seed)
+            for cell, state in out.get("sums", {}).items()}
+    groups = {cell: _bg.GroupMeans.from_state(plan["ranking"], n_boot, seed, state)
+              for cell, state in out.get("groups", {}).items()}
+    cells = [(d, None, _bc.ALL) for d in defs] + [(d, sl, cell) for sl, cell in ordered for d in defs]
     estimates = []
-    for d in defs:
-        estimates.append(_auc_estimate(inp, d, n, n_pos, (lo_a, hi_a, lo_b, hi_b), out["auc"][:2], alpha)
-                         if d.name == "auc" else _sum_estimate(inp, d, sums[d.name]))
-    entries = [_cmp._gate(inp, d, None, est) for d, est in zip(defs, estimates)]
+    for d, sl, cell in cells:
+        everything = sl is None
+        if d.name in sums.get(cell, {}):
+            acc = sums[cell][d.name]
+            estimates.append(_sum_estimate(inp, d, acc) if everything else _slice_estimate(inp, d, acc))
+        elif d.name == "auc":
+            estimates.append(_auc_estimate(inp, d, facts[cell], out["auc"][cell], alpha, everything))
+        else:
+            why = _constant_sides(inp, d, facts[cell])
+            estimates.append(_cmp._Undefined(why) if why else groups[cell].estimate(d, alpha, all_rows=everything))
+    entries = []
+    for (d, sl, cell), est in zip(cells, estimates):
+        e = _cmp._gate(inp, d, sl, est)
+        entries.append(dataclasses.replace(e, n_groups=groups[cell].n_groups) if d.needs_groups else e)
     entries = _cmp._adjust(inp, entries, estimates)
     notes = [] if margin_of else ["no margins given: nothing is gated, so the overall verdict is INCONCLUSIVE"]
     return ComparisonResult(entries, n_rows=n, seed=int(seed), alpha=float(alpha), n_boot=int(n_boot),
-                            min_slice_size=1000, notes=notes)
+                            min_slice_size=int(min_slice_size), notes=notes)
 
 
-def _auc_estimate(inp, d, n, n_pos, ranges, moments, alpha):
-    """compare_scores' DeLong estimate (or its reason for none) from the merged sums."""
-    min_pos, min_neg, why, detail = _cmp._DELONG_CLASSES
-    if n_pos < min_pos or n - n_pos < min_neg:
-        raise input_error("y_true", f"{why} (got {n_pos} positive, {n - n_pos} negative)", detail=detail)
-    lo_a, hi_a, lo_b, hi_b = ranges
-    stub = _cmp._Inputs(np.array([1.0, 1.0, 0.0, 0.0]), np.array([lo_a, hi_a]), np.array([lo_b, hi_b]), None, None,
+def _stub(inp, fact):
+    """Inputs whose few rows give `_definedness` a cell's score ranges (its classes are checked apart)."""
+    lo_a, hi_a, lo_b, hi_b = fact[3:7]
+    return _cmp._Inputs(np.array([1.0, 1.0, 0.0, 0.0]), np.array([lo_a, hi_a]), np.array([lo_b, hi_b]), None, None,
                         None, inp.defs, inp.margins, inp.methods, inp.informative, (), inp.alpha, inp.power,
                         inp.n_boot, inp.seed, inp.min_slice_size)
-    undefined = _cmp._definedness(stub, d, None)  # both sides constant: the in-memory reason, word for word
+
+
+def _constant_sides(inp, d, fact) -> str | None:
+    return _cmp._definedness(_stub(inp, fact), d, None)  # both sides constant: the in-memory words
+
+
+def _auc_estimate(inp, d, fact, moments, alpha, all_rows: bool):
+    """compare_scores' DeLong estimate (or its reason for none) on one cell, from its merged sums."""
+    n, n_pos = fact[0], fact[1]
+    min_pos, min_neg, why, detail = _cmp._DELONG_CLASSES
+    if n_pos < min_pos or n - n_pos < min_neg:
+        exc = input_error("y_true", f"{why} (got {n_pos} positive, {n - n_pos} negative)", detail=detail)
+        if all_rows:
+            raise exc
+        return _cmp._Undefined(exc.reason + (f" {exc.detail}" if exc.detail else ""))
+    undefined = _constant_sides(inp, d, fact)
     if undefined is not None:
         return _cmp._Undefined(undefined)
-    r = _bd.delong_from_moments(_bd.ClassMoments(*moments[0]), _bd.ClassMoments(*moments[1]), alpha=alpha)
+    try:
+        r = _bd.delong_from_moments(_bd.ClassMoments(*moments[0]), _bd.ClassMoments(*moments[1]), alpha=alpha)
+    except ParityInputError as exc:
+        if all_rows:
+            raise
+        return _cmp._Undefined(str(exc))
     return _cmp._Estimate(r.auc_a, r.auc_b, r.diff, r.se, tuple(r.ci_at(2 * alpha)), tuple(r.ci_at(alpha)), r.method,
                           r.ci_at, p_beyond=r.p_value_beyond)

@@ -10,7 +10,7 @@ chunk) on stderr.
 
 Streamed runs take Parquet only (a file or a folder of files) and need --key (it orders the kept rows and
 keys the bootstrap). --weight, --group, --slice (crossed too) and --min-slice-size mean what they mean
-in memory; --runner beam takes none of them yet (refused, naming the flag).
+in memory, with --runner beam too (harness.scale.beam: what runs there, and which metrics it refuses).
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def add_stream_arguments(parser) -> None:
                         help="rows per chunk with --stream (default 65536)")
     parser.add_argument("--runner", choices=("process", "beam"), default="process",
                         help="with --stream: in this process (default), or an Apache Beam pipeline (DirectRunner; "
-                             "needs apache-beam; auc, logloss, brier, mae, rmse)")
+                             "needs apache-beam; auc, logloss, brier, mae, rmse, calibration_ratio, ndcg@K, mrr)")
 
 
 def _refuse_unsupported(args) -> None:
@@ -73,13 +73,10 @@ def compare_stream_command(args) -> int:
     if getattr(args, "runner", "process") == "beam":
         from harness.scale.beam import compare_beam
 
-        for flag, value in (("--weight", args.weight), ("--group", args.group), ("--slice", args.slice)):
-            if value:
-                raise ParityInputError(f"{flag} is not supported with --runner beam yet; use --runner process",
-                                       argument=flag)
         result = compare_beam(path, label=args.label, legacy=args.legacy, new=args.new, key=args.key, metrics=names,
                               margins=margins, alpha=args.alpha, n_boot=args.bootstrap, seed=args.seed,
-                              allow_identical=args.allow_identical)
+                              allow_identical=args.allow_identical, weight=args.weight, group=args.group,
+                              slices=slice_keys, min_slice_size=args.min_slice_size)
     else:
         with progress.enabled(sys.stderr.isatty()):
             result = compare_stream(path, label=args.label, legacy=args.legacy, new=args.new, key=args.key,

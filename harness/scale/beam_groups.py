@@ -1,0 +1,152 @@
+"""Query-group metrics (ndcg@K, mrr) for the Beam runner (no Beam here): one group's statistic, and the
+mean over groups with its Poisson bootstrap as exact, mergeable replicate sums.
+
+The in-memory estimator (`harness.stats.bootstrap.paired_bootstrap` with ``groups``) computes each
+group's value ``v`` once per side and its weight ``gw`` (the group's constant row weight, 1 unweighted),
+then replicate b is ``sum_g c_gb (gw v_new - gw v_legacy) / sum_g c_gb gw`` with ``c_gb`` the Poisson
+count of (seed, group id, b) (`_SumsKernel` with `_mean_finalize`), and the point value
+``sum_g gw v / sum_g gw`` (`metrics._group_mean`, no_relevant="zero"). That is a ratio of sums over
+groups keyed by the group id, so a pipeline that holds each group whole (GroupByKey by id) computes the
+same per-group values (`group_values`, the metric's own per-group functions on the group's rows in key
+order) and adds them into `harness.scale.replicates.ReplicateSums` keyed by the same group ids
+(`unit_key`: group_codes' ids, float ids by repr): the replicates equal the in-memory ones to a few ulps
+(exact sums there, float64 sums here) and so do the percentile limits.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harness.errors import ParityInputError
+from harness.scale._exact import ExactSum
+from harness.scale.replicates import ReplicateSums
+
+__all__ = ["GroupMeans", "group_values", "unit_keys"]
+
+_FLUSH = 4096  # groups buffered before their replicate sums are added (one poisson_weights call per block)
+
+
+def unit_keys(groups: np.ndarray) -> np.ndarray:
+    """Per row, the id its group's Poisson weights are keyed by, as `group_codes` and `_Run.words` key it."""
+    arr = np.asarray(groups)
+    if arr.dtype == object:
+        return arr.astype(str)
+    if arr.dtype.kind == "f":
+        return np.array([repr(float(v)) for v in arr])
+    return arr
+
+
+def group_values(names, y: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray | None):
+    """One group's rows (in key order): ``gw`` and, per metric, ``(gw * v_legacy, gw * v_new)``."""
+    from harness.stats import metrics as _m
+
+    zeros = np.zeros(y.shape[0], dtype=np.int64)
+    gl, gn = _m._rank_inputs(y, a, zeros, w), _m._rank_inputs(y, b, zeros, w)
+    gw = float(gl[2].group_weight[0])
+    out = {}
+    for name in names:
+        if name == "mrr":
+            va, vb = _m._rr_per_group(gl[0], gl[1], gl[2])[0][0], _m._rr_per_group(gn[0], gn[1], gn[2])[0][0]
+        else:
+            k = int(name.split("@")[1])
+            va = _m._ndcg_per_group(gl[0], gl[1], gl[2], k)[0][0]
+            vb = _m._ndcg_per_group(gn[0], gn[1], gn[2], k)[0][0]
+        out[name] = (float(gw * va), float(gw * vb))
+    return gw, out
+
+
+class GroupMeans:
+    """Per metric, exact sums over groups of ``gw v`` per side and replicate sums of ``gw v_new - gw v_legacy``,
+    plus those of ``gw`` (the shared denominator); mergeable; JSON-able state (`to_state` / `from_state`)."""
+
+    def __init__(self, names, n_boot: int, seed: int) -> None:
+        self.names, self.n_boot, self.seed = list(names), int(n_boot), int(seed)
+        self.reps = ReplicateSums(self.n_boot, len(self.names) + 1, self.seed)
+        self.point = [[ExactSum(), ExactSum()] for _ in self.names]
+        self.weight = ExactSum()
+        self.n_groups = 0
+        self._pending: list[tuple[Any, float, dict]] = []
+
+    def add(self, key: Any, gw: float, values: dict) -> None:
+        self._pending.append((key, gw, values))
+        if len(self._pending) >= _FLUSH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        keys = np.array([p[0] for p in self._pending])
+        gw = np.array([p[1] for p in self._pending])
+        cols = []
+        for j, name in enumerate(self.names):
+            la = np.array([p[2][name][0] for p in self._pending])
+            lb = np.array([p[2][name][1] for p in self._pending])
+            self.point[j][0].add(la)
+            self.point[j][1].add(lb)
+            cols.append(lb - la)  # the in-memory kernel's diff column, rounded the same way
+        self.reps.add(keys, np.stack(cols + [gw]))
+        self.weight.add(gw)
+        self.n_groups += len(self._pending)
+        self._pending = []
+
+    def merge(self, other: GroupMeans) -> GroupMeans:
+        self._flush()
+        other._flush()
+        out = GroupMeans(self.names, self.n_boot, self.seed)
+        out.reps = self.reps.merge(other.reps)
+        out.point = [[x.merge(u), y.merge(v)] for (x, y), (u, v) in zip(self.point, other.point)]
+        out.weight = self.weight.merge(other.weight)
+        out.n_groups = self.n_groups + other.n_groups
+        return out
+
+    def to_state(self) -> dict:
+        self._flush()
+        return {"n_groups": self.n_groups, "weight": str(self.weight._total),
+                "point": [[str(s._total) for s in p] for p in self.point],
+                "reps": [[str(t) for t in col] for col in self.reps._total]}
+
+    @classmethod
+    def from_state(cls, names, n_boot: int, seed: int, state: dict) -> GroupMeans:
+        out = cls(names, n_boot, seed)
+        out.n_groups = int(state["n_groups"])
+        out.weight._total = int(state["weight"])
+        for p, totals in zip(out.point, state["point"]):
+            for s, t in zip(p, totals):
+                s._total = int(t)
+        out.reps._total = [[int(t) for t in col] for col in state["reps"]]
+        return out
+
+    def estimate(self, d, alpha: float, *, all_rows: bool):
+        """`compare_scores`' bootstrap estimate of ``d`` on these groups (or why it has none)."""
+        from harness.stats import compare as _cmp
+
+        j = self.names.index(d.name)
+        sw = self.weight.fraction()
+        try:
+            if sw == 0:
+                what = "MRR" if d.name == "mrr" else f"NDCG@{d.name.split('@')[1]}"
+                raise ParityInputError(f"metric {d.name!r} on score_legacy: y_true: no query group with a relevant "
+                                       f"item (and positive weight); {what} is not defined")
+            legacy, new = (float(s.fraction() / sw) for s in self.point[j])
+            reps = self.reps.ratio(j, len(self.names))
+            bad = ~np.isfinite(reps)
+            if bad.any():  # paired_bootstrap's own words
+                raise ParityInputError(
+                    f"{int(bad.sum())} of {self.n_boot} bootstrap replicates left {d.name!r} undefined (e.g. a "
+                    "resample with one class only); the data are too small or too unbalanced for this bootstrap")
+        except ParityInputError as exc:
+            if all_rows:
+                raise
+            return _cmp._Undefined(str(exc))
+
+        def interval_at(level: float) -> tuple[float, float]:
+            lo, hi = np.percentile(reps, [100 * level / 2, 100 * (1 - level / 2)])
+            return (float(lo), float(hi))
+
+        method = (f"paired Poisson bootstrap (percentile, {self.n_boot} replicates, seed {self.seed}, "
+                  "resampling query groups)")
+        return _cmp._Estimate(legacy, new, new - legacy, float(np.std(reps, ddof=1)), interval_at(2 * alpha),
+                              interval_at(alpha), method, interval_at,
+                              p_beyond=lambda delta, alternative: _cmp._p_by_inversion(interval_at, delta,
+                                                                                       alternative))
