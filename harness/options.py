@@ -27,6 +27,14 @@ class Option:
     flag: bool = False  # a switch (store_true)
 
 
+def _choice(text: str, choices: tuple[str, ...]) -> str:
+    import argparse
+
+    if text not in choices:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(choices)}, got {text!r}")
+    return text
+
+
 def _names(text: str) -> tuple[str, ...]:
     import argparse
 
@@ -71,7 +79,16 @@ OPTIONS: tuple[Option, ...] = (
            "checked chunk by chunk, scores and evaluation columns kept compactly; the same report", flag=True),
     Option("chunk-rows", "chunk_rows", "rows per chunk with --stream (default 65536; rounded up to whole batches "
            "of the suite's batch_size)", metavar="N", type=int),
+    Option("runner", "runner", "where each suite's scoring runs: process (default) or beam, an Apache Beam pipeline "
+           "over the split's Parquet row groups (the DirectRunner unless --beam-options name another; needs the beam "
+           "extra); the same report", metavar="process|beam", type=lambda text: _choice(text, RUNNERS)),
+    Option("beam-options", "beam_options", "Beam pipeline options for --runner beam, split like a command line "
+           "(write it with '=': --beam-options='--runner=DataflowRunner --project=P --region=R "
+           "--temp_location=gs://B/tmp'); default $PARITY_BEAM_OPTIONS, as parity compare --runner beam reads them",
+           metavar="FLAGS", type=lambda text: tuple(shlex.split(text))),
 )
+
+RUNNERS = ("process", "beam")
 
 _BISECT_KNOBS = ("bisect_venvs", "bisect_packages", "bisect_requirements", "bisect_freeze", "bisect_pip_args")
 
@@ -107,6 +124,8 @@ class RunOptions:
     bisect_pip_args: tuple[str, ...] = ()
     stream: bool = False
     chunk_rows: int | None = None
+    runner: str = "process"
+    beam_options: tuple[str, ...] | None = None  # None: $PARITY_BEAM_OPTIONS
     prefix: str = "--"
 
     def __post_init__(self) -> None:
@@ -136,6 +155,26 @@ class RunOptions:
         bad = [r for r in self.bisect_requirements if "==" not in r or r.startswith("-")]
         if bad:
             raise ParityInputError(f"{p}bisect-requirements: expected name==version pins, got {bad}")
+        self._check_runner()
+
+    def _check_runner(self) -> None:
+        p = self.prefix
+        if self.runner not in RUNNERS:
+            raise ParityInputError(f"{p}runner: expected one of {', '.join(RUNNERS)}, got {self.runner!r}",
+                                   argument=f"{p}runner")
+        if self.runner != "beam":
+            if self.beam_options is not None:
+                raise ParityInputError(f"{p}beam-options only used with {p}runner beam", argument=f"{p}beam-options")
+            return
+        if self.stream:
+            # Beam reads the split by row groups and never holds it here: it is already the run for a
+            # split larger than memory, and two ways of cutting the same split would be two answers to check
+            raise ParityInputError(f"{p}runner beam reads the split by Parquet row groups itself, so it never holds "
+                                   f"the split in memory; {p}stream is the in-process streamed run: use one of them",
+                                   argument=f"{p}stream")
+        from harness.scale.beam_suite import pipeline_options
+
+        pipeline_options(self.beam_options, flag=f"{p}beam-options")  # the extra installed, the flags known
 
     def bisect_settings(self) -> Any:
         """`harness.upgrade.bisect.BisectSettings` for the upgrade gate, or None without ``bisect``."""
@@ -157,6 +196,7 @@ class RunOptions:
         kw["seed"] = 0 if kw["seed"] is None else kw["seed"]
         kw["update_baseline"] = bool(kw["update_baseline"])
         kw["no_serving"] = bool(kw["no_serving"])
+        kw["runner"] = kw["runner"] or "process"
         for key in ("bisect", "bisect_freeze", "stream"):
             kw[key] = bool(kw[key])
         for key in ("bisect_packages", "bisect_requirements", "bisect_pip_args"):
