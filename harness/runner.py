@@ -211,15 +211,22 @@ class _Stages:
 
 def run_suite(suite: Suite, *, sample: int | None = None, seed: int = 0, progress: bool = False,
               root: Any = None, keep: dict[str, Any] | None = None, stream: bool = False,
-              chunk_rows: int | None = None) -> SuiteResult:
+              chunk_rows: int | None = None, runner: str = "process",
+              beam_options: tuple[str, ...] | None = None) -> SuiteResult:
     """Run one suite; ``progress`` shows bars on stderr for data, training, scoring and bootstrap work.
-    ``stream`` reads the split in chunks of about ``chunk_rows`` rows (`harness.scale.suite_stream`).
+    ``stream`` reads the split in chunks of about ``chunk_rows`` rows (`harness.scale.suite_stream`);
+    ``runner="beam"`` scores it as a Beam pipeline with ``beam_options`` (`harness.scale.beam_suite`).
     ``keep`` (a dict) receives the built ``pair`` and the scored ``frame``, for the serving gates that
     measure the same sides on the same rows after the accuracy checks (`harness.serving.suite_run`)."""
     from harness.options import RunOptions
 
-    RunOptions(seed=seed, sample=sample, stream=stream, chunk_rows=chunk_rows, prefix="")  # as in both shells
+    RunOptions(seed=seed, sample=sample, stream=stream, chunk_rows=chunk_rows, runner=runner, beam_options=beam_options,
+               prefix="")  # as in both shells
     with progress_enabled(progress):
+        if runner == "beam":  # the same result, the scoring on Beam
+            from harness.scale.beam_suite import run_suite_beam
+
+            return run_suite_beam(suite, sample=sample, seed=seed, root=root, keep=keep, beam_options=beam_options)
         if stream:  # the split read in chunks: golden sets larger than memory, the same result
             from harness.scale.suite_stream import run_suite_streamed
 
