@@ -50,9 +50,36 @@ from harness.errors import GoldenDataError, ParityInputError, ScorerError
 from harness.results import CheckResult
 from harness.verdicts import Verdict
 
-__all__ = ["run_suite_beam"]
+__all__ = ["pipeline_options", "run_suite_beam"]
 
 _ERRORS = {"ScorerError": ScorerError, "GoldenDataError": GoldenDataError, "ParityInputError": ParityInputError}
+
+
+def pipeline_options(flags: Any, *, flag: str = "--beam-options"):
+    """`PipelineOptions` from Beam flags (a list of strings, a `PipelineOptions`, or None for
+    ``$PARITY_BEAM_OPTIONS``), checked as ``parity compare --runner beam`` checks them; errors name ``flag``
+    (a missing extra, an unknown flag, a bad value: Beam's own parser would exit the process)."""
+    import contextlib
+    import io
+
+    from harness.scale.beam import _beam, _options
+
+    _beam()
+    if isinstance(flags, tuple):
+        flags = list(flags)
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            return _options(flags)
+    except SystemExit:
+        why = (said.getvalue().strip().splitlines() or ["invalid value"])[-1].split("error: ", 1)[-1]
+        raise ParityInputError(f"{flag} {flags!r}: {why}", argument=flag,
+                               reason="invalid Beam pipeline option") from None
+    except ParityInputError as exc:
+        if flags is None:  # $PARITY_BEAM_OPTIONS: its own words name it
+            raise
+        raise ParityInputError(f"{flag}: {exc.value} are not Beam pipeline options (flags given: {flags})",
+                               argument=flag, value=exc.value, reason="unknown Beam pipeline option") from None
 
 
 def run_suite_beam(suite: Any, *, sample: int | None = None, seed: int = 0, root: Any = None,
@@ -60,11 +87,11 @@ def run_suite_beam(suite: Any, *, sample: int | None = None, seed: int = 0, root
     """`harness.runner.run_suite` with the scoring on Beam; ``beam_options``: Beam pipeline flags (a list
     of strings, or a `PipelineOptions`; None: ``$PARITY_BEAM_OPTIONS``, as ``parity compare --runner beam``)."""
     from harness.scale import suite_stream as ss
-    from harness.scale.beam import _beam, _options
+    from harness.scale.beam import _beam
     from harness.scale.stream import DEFAULT_CHUNK_ROWS
 
     beam = _beam()  # before any data is read: a missing extra is a usage error
-    opts = _options(beam_options)
+    opts = pipeline_options(beam_options)
     split = ss.load_split(suite, sample=sample, seed=seed, root=root, chunk_rows=DEFAULT_CHUNK_ROWS, how="Beam")
     size = ss.whole_batches(DEFAULT_CHUNK_ROWS, suite.batch_size)
     want_rows = ss.serving_rows_wanted(suite, keep)
@@ -383,7 +410,8 @@ def _run(beam, opts, suite, split, payload: bytes) -> dict[str, Any]:
                       | "score" >> beam.ParDo(_ScoreFn(beam)(payload, params, n_rows)).with_outputs(
                           "scores", "features", "spent", "errors", main="none"))
             results = [(pieces.errors, scored.errors) | "errors" >> beam.Flatten()
-                       | "first error" >> beam.CombineGlobally(_first_error) | "tag error" >> beam.Map(_tagged("error")),
+                       | "first error" >> beam.CombineGlobally(_first_error)
+                       | "tag error" >> beam.Map(_tagged("error")),
                        scored.spent | "all spent" >> beam.CombineGlobally(_add_spent)
                        | "tag spent" >> beam.Map(_tagged("spent")),
                        scored.scores]
