@@ -21,7 +21,14 @@ class ServingSide:
 
     ``featurize(batch)`` calls the ``featurize`` signature, ``predict(batch)`` the ``serving_default``
     one (float64 scores, positionally aligned), in chunks of ``batch_size`` rows.
+
+    It pickles as its artifact's path and spec (the loaded SavedModel does not pickle): unpickling loads
+    the SavedModel again, as a serving process of its own does (`harness.serving.process_rss`).
     """
+
+    # What its serving process imports before loading it, so that process's RSS "after imports" is the
+    # runtime and the SavedModel's own memory shows in "after load".
+    serving_runtime = ("tensorflow",)
 
     def __init__(self, path: str | os.PathLike[str], spec: Any, *, name: str = "tf", batch_size: int = 65536):
         import tensorflow as tf
@@ -53,6 +60,10 @@ class ServingSide:
                     f"ServingSide: {str(self.path)!r} has no {signature!r} signature "
                     f"(found {sorted(self._loaded.signatures)})"
                 )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The spec as its document: a FeatureSpec's read-only vocabularies (mappingproxy) do not pickle.
+        return (_reload, (str(self.path), self.spec.to_dict(), self.name, self.batch_size))
 
     def _chunks(self, batch: pd.DataFrame):
         from new_platform.featurizer import frame_to_tensors
@@ -91,3 +102,10 @@ class ServingSide:
         return {"kind": "tf.saved_model", "keras_class": self.metadata.get("keras_class"),
                 "keras_config": self.metadata.get("keras_config"), "hash_fn": self.metadata.get("hash_fn"),
                 "spec": spec_summary(self.spec)}
+
+
+def _reload(path: str, spec: dict[str, Any], name: str, batch_size: int) -> ServingSide:
+    """A pickled `ServingSide`, loaded again from its SavedModel (its constructor's checks included)."""
+    from harness.featurization.spec import FeatureSpec
+
+    return ServingSide(path, FeatureSpec.from_dict(spec), name=name, batch_size=batch_size)

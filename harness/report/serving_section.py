@@ -25,6 +25,11 @@ _LAT_HEADER = ["batch", "side", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max m
                "CPU s / 1k", "peak RSS MB", "open-loop p99 ms", "errors", "timeouts"]
 _GATE_HEADER = ["suite", "gate", "ratio new / legacy", "interval", "allowed", "verdict", "reason"]
 _COST_HEADER = ["suite", "stage", "wall s", "CPU s", "peak RSS MB"]
+_PROCESS_HEADER = ["suite", "side", "processes", "peak RSS MB", "RSS after imports MB", "RSS after load MB",
+                   "CPU s / process", "imported before load"]
+_PROCESS_CAPTION = ("**Serving processes** (each side in fresh child processes of its own, scope: process; "
+                    "medians over the processes; after imports: interpreter, runtime and golden batches, before "
+                    "the side is loaded; what `cost/peak_rss` compares)")
 
 
 def wrap(text: str) -> str:
@@ -78,6 +83,23 @@ def _cost_rows(s: Mapping[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _process_rows(s: Mapping[str, Any]) -> list[list[str]]:
+    """Per side its own serving processes' memory (medians), or why they could not be measured."""
+    procs = (s.get("serving") or {}).get("processes")
+    if not procs:
+        return []
+    if "error" in procs:
+        return [[s["suite"], DASH, "0", DASH, DASH, DASH, DASH, "not measured: " + procs["error"]]]
+    rows = []
+    for side in _SIDES:
+        e = procs["sides"][side]
+        m = e["median"]
+        rows.append([s["suite"], side, fmt_count(len(e["runs"])), fmt_num(m["peak_rss_mb"]) + " (process)",
+                     fmt_num(m["rss_after_imports_mb"]), fmt_num(m["rss_after_load_mb"]), fmt_num(m["cpu_s"]),
+                     ", ".join(e["runtime_modules"])])
+    return rows
+
+
 def _config_text(serving: Mapping[str, Any]) -> str:
     cfg = serving.get("config") or {}
     sides = serving.get("sides") or {}
@@ -118,8 +140,8 @@ def markdown_serving_cell(doc: Mapping[str, Any], suite: str) -> str:
 
 
 def markdown_section(doc: Mapping[str, Any]) -> list[str]:
-    """"### Serving and cost": per suite the latency table, the gates, the cost per stage (tables only:
-    the pictures are in report.html)."""
+    """"### Serving and cost": per suite the latency table, the gates, each side's own serving processes
+    (when a peak-RSS gate ran), the cost per stage (tables only: the pictures are in report.html)."""
     suites = _suites(doc)
     if not suites:
         return []
@@ -135,6 +157,9 @@ def markdown_section(doc: Mapping[str, Any]) -> list[str]:
         if s.get("serving"):
             body += [f"**{s['suite']}**: {_config_text(s['serving'])}", "",
                      *_md_table(_LAT_HEADER, _latency_rows(s["serving"])), ""]
+    processes = [r for s in suites for r in _process_rows(s)]
+    if processes:
+        body += [_PROCESS_CAPTION, "", *_md_table(_PROCESS_HEADER, processes), ""]
     cost = [r for s in suites for r in _cost_rows(s)]
     if cost:
         body += ["**Cost per stage**", "", *_md_table(_COST_HEADER, cost), ""]
@@ -199,6 +224,10 @@ def html_section(doc: Mapping[str, Any]) -> str:
                   '<div class="plots">' + "".join(plots) + "</div>",
                   _html_table(_LAT_HEADER, _latency_rows(serving), table_id=f"{slug}-latency",
                               numeric=tuple(range(2, 13)))]
+    processes = [r for s in suites for r in _process_rows(s)]
+    if processes:
+        parts += ["<h3>Serving processes</h3>", f'<p class="muted">{_e(_PROCESS_CAPTION.replace("**", ""))}</p>',
+                  _html_table(_PROCESS_HEADER, processes, table_id="serving-processes", numeric=(2, 3, 4, 5, 6))]
     cost = [r for s in suites for r in _cost_rows(s)]
     if cost:
         parts += ["<h3>Cost per stage</h3>", _html_table(_COST_HEADER, cost, table_id="cost-per-stage",

@@ -1,10 +1,13 @@
 """A suite's serving and cost gates as part of a suite run (`harness.session`): bounded defaults, the
 measured section of the report, and the serving stage's cost per side.
 
-A suite run measures both sides **in this process** on the suite's scored golden rows, right after the
-accuracy checks, with the pair the run already built (nothing is trained twice). `parity serve-bench`
-measures the same way with longer runs, or with each side behind its own server (`--serve`,
-`--endpoint`); the gates and their verdict rule are the same (`harness.serving.gates`).
+A suite run measures both sides' latency and CPU **in this process** on the suite's scored golden rows,
+right after the accuracy checks, with the pair the run already built (nothing is trained twice). One
+process holding both sides cannot tell their memory apart, so a ``cost/peak_rss`` gate is judged on
+each side served by fresh child processes of its own (`harness.serving.process_rss`: the same built
+sides, sent over a pipe; 5 rounds, each a child per side). `parity serve-bench` measures the same way
+with longer runs, or with each side behind its own server (`--serve`, `--endpoint`); the gates and their
+verdict rule are the same (`harness.serving.gates`).
 
 Bounded by default so that ``pytest parity_suites`` stays within its budget: only the batch sizes the
 gates need (and 1, for the batch-1 latency CDF), 15 interleaved rounds (ABBA) of a 0.2 s closed loop per
@@ -14,16 +17,18 @@ machine decides; with 15 it is [4th, 12th], which drops three on each side (on t
 rounds of 0.15 s left ``ctr_logreg``'s ``serving/p99@1`` INCONCLUSIVE at [0.597, 1.69]). The gates judge
 closed loops only, so the open loop (latency from the scheduled send time) is left to
 ``parity serve-bench``. Per suite: 15 x |batch sizes| x 2 sides x ~0.25 s, about 15 s for two batch
-sizes (cold start is measured only when a gate asks for it: reloading a SavedModel costs seconds).
+sizes (cold start is measured only when a gate asks for it: reloading a SavedModel costs seconds). A
+peak-RSS gate adds 5 rounds of one child per side: mostly the children's imports (TensorFlow's several
+CPU seconds per child), measured in benchmarks/BENCHMARKS.md.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.serving.bench import SIDES, BenchConfig, in_process_side, run_bench
-from harness.serving.gates import CostGate, ServingGate
+from harness.serving.gates import CostGate, ServingGate, judge
 
 __all__ = ["MAX_BATCHES", "SUITE_RUN", "bench_config", "measured_serving", "rows_needed", "run_suite_serving",
            "serving_stage_cost"]
@@ -48,10 +53,17 @@ def bench_config(gates: Sequence[ServingGate | CostGate], **overrides: Any) -> B
     return BenchConfig(batch_sizes=tuple(sorted(sizes)), **{**SUITE_RUN, **overrides})
 
 
+def _is_process_gate(gate: ServingGate | CostGate) -> bool:
+    return isinstance(gate, CostGate) and gate.metric == "peak_rss"
+
+
 def run_suite_serving(gates: Sequence[ServingGate | CostGate], pair: Any, frame: Any, *,
-                      cfg: BenchConfig | None = None) -> tuple[dict[str, Any], list[Any]]:
-    """Measure both sides of ``pair`` in process on ``frame``'s rows and judge ``gates``; returns the
-    report's serving entry (`measured_serving`) and the gates' `CheckResult` rows."""
+                      cfg: BenchConfig | None = None,
+                      process_run: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], list[Any]]:
+    """Measure both sides of ``pair`` in process on ``frame``'s rows and judge ``gates`` (a peak-RSS gate
+    on each side's own serving processes, `process_rss.PROCESS_RUN` overridden by ``process_run``);
+    returns the report's serving entry (`measured_serving`) and the gates' `CheckResult` rows, in the
+    gates' order."""
     cfg = cfg or bench_config(gates)
     wants_cold = any(g.metric == "cold_start" for g in gates)
     sides = {s: in_process_side(getattr(pair, s), frame, max_batches=MAX_BATCHES) for s in SIDES}
@@ -59,26 +71,67 @@ def run_suite_serving(gates: Sequence[ServingGate | CostGate], pair: Any, frame:
         for s in SIDES:
             sides[s].cold_start = None
             sides[s].notes.append("cold start not measured (no gate on it; reloading costs seconds per round)")
-    doc, checks = run_bench(sides, cfg, gates=gates)
-    return measured_serving(doc), checks
+    doc, checks = run_bench(sides, cfg, gates=[g for g in gates if not _is_process_gate(g)])
+    by_gate = dict(zip([g for g in gates if not _is_process_gate(g)], checks))
+    process_gates = [g for g in gates if _is_process_gate(g)]
+    processes = None
+    if process_gates:
+        # After the in-process rounds: children starting meanwhile would slow the latencies measured.
+        processes, rss_checks = _process_checks(process_gates, pair, frame, cfg, process_run or {})
+        by_gate.update(zip(process_gates, rss_checks))
+    return measured_serving(doc, processes), [by_gate[g] for g in gates]
 
 
-def measured_serving(doc: dict[str, Any]) -> dict[str, Any]:
+def _process_checks(gates: Sequence[CostGate], pair: Any, frame: Any, cfg: BenchConfig,
+                    overrides: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+    """The peak-RSS gates judged on each side's own serving processes, at the plan's largest batch size
+    (where the bench reads peak RSS too); a side that could not be measured makes each gate an error of
+    stage ``serving`` (could not judge), and the report's entry says why."""
+    from harness.results import error_check
+    from harness.serving.process_rss import PROCESS_RUN, ProcessRunError, SideNotSendable, measure_processes
+    from harness.serving.targets import golden_batches
+
+    settings = {**PROCESS_RUN, **overrides}
+    batches = golden_batches(frame, max(cfg.batch_sizes), max_batches=MAX_BATCHES)
+    try:
+        processes = measure_processes(pair, batches, repeats=settings["repeats"], timeout_s=settings["timeout_s"])
+    except (SideNotSendable, ProcessRunError) as exc:
+        checks = [error_check(g.id, stage="serving", cause=exc, kind="cost",
+                              text=f"{g.id}: peak RSS per serving process could not be measured.\n  {exc}")
+                  for g in gates]
+        return {"scope": "process", "error": f"{type(exc).__name__}: {exc}"}, checks
+    peaks = {s: [run["peak_rss_mb"] for run in processes["sides"][s]["runs"]] for s in SIDES}
+    checks = []
+    for g in gates:
+        check = judge(g, peaks["legacy"], peaks["new"], alpha=cfg.alpha)
+        check.details["scope"] = "process"  # each side's own child, not this process
+        checks.append(check)
+    return processes, checks
+
+
+def measured_serving(doc: dict[str, Any], processes: dict[str, Any] | None = None) -> dict[str, Any]:
     """The serve-bench document as the report keeps it: configuration, sides, per batch size and side the
     medians, the merged latency summaries, CDF points and the encoded HDR histogram, error and timeout
     counts, and the gates' verdict. The per-round rows stay out (each gate's details keep the per-round
-    values it was judged on; the gates' rows and verdict are the suite's measured checks)."""
+    values it was judged on; the gates' rows and verdict are the suite's measured checks). ``processes``
+    (`process_rss.measure_processes`, or an ``error``): each side's own serving processes, when a
+    peak-RSS gate ran."""
     per_batch = {}
     for b, per_side in doc["batch_sizes"].items():
         per_batch[b] = {s: {k: v for k, v in per_side[s].items() if k != "rounds"} for s in SIDES}
-    return {"config": doc["config"], "sides": doc["sides"], "open_loop_qps": doc["open_loop_qps"],
-            "batch_sizes": per_batch, "stage_cost": serving_stage_cost(doc)}
+    out = {"config": doc["config"], "sides": doc["sides"], "open_loop_qps": doc["open_loop_qps"],
+           "batch_sizes": per_batch, "stage_cost": serving_stage_cost(doc, processes)}
+    if processes is not None:
+        out["processes"] = processes
+    return out
 
 
-def serving_stage_cost(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def serving_stage_cost(doc: dict[str, Any], processes: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """The serving stage's cost per side (``serving:legacy`` / ``serving:new``), summed over every run of
     the bench: wall seconds under load, CPU seconds of the serving process during the closed loops (in
-    process: this process's, the load generator included), and the highest peak RSS seen."""
+    process: this process's, the load generator included), and the highest peak RSS seen; with
+    ``processes``, ``serving_process:<side>``: its children's wall and CPU seconds summed, their highest
+    peak RSS (each child's own)."""
     out: dict[str, dict[str, Any]] = {}
     for s in SIDES:
         wall = cpu = 0.0
@@ -91,4 +144,8 @@ def serving_stage_cost(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
                     peak = r["peak_rss"] if not math.isfinite(peak) else max(peak, r["peak_rss"])
         out[f"serving:{s}"] = {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak,
                                "peak_rss_scope": "process" if doc["sides"][s]["kind"] == "in_process" else "run"}
+    for s, side in ((processes or {}).get("sides") or {}).items():
+        runs = side["runs"]
+        out[f"serving_process:{s}"] = {"wall_s": sum(r["wall_s"] for r in runs), "cpu_s": sum(r["cpu_s"] for r in runs),
+                                       "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "peak_rss_scope": "process"}
     return out

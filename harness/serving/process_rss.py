@@ -1,0 +1,215 @@
+"""Peak RSS of each side's serving path in a process of its own: what a suite run's ``cost/peak_rss``
+gate compares.
+
+A suite run measures latency and CPU with both sides in the harness's process (`harness.serving.suite_run`),
+where one process's memory holds both sides and the harness: a peak-RSS ratio read there is 1 by
+construction. For that gate each side the run already built is sent (pickled, over a pipe) to a fresh
+child Python process of its own (an argument list, no shell; it opens no socket). The child
+
+1. imports the side's runtime (the modules its pickle names, and those it declares in
+   ``serving_runtime``: `new_platform.serving.ServingSide` names TensorFlow), reads the golden batches,
+   and records its RSS ("after imports": interpreter, runtime and batches),
+2. loads the side (unpickles it: a SavedModel side reloads its artifact) and records its RSS again,
+3. predicts every golden batch once (batches of the gate's batch size, the largest of the plan), and
+   reports its own ``VmHWM``: model + runtime + serving, the figure the gate compares.
+
+Children run in rounds, one per side each round, a round's two children started together (so a round
+costs the slower one's wall time), ``repeats`` rounds: the gate reads the median of per-round ratios with
+its order-statistic interval (`harness.serving.gates`), which needs 5 rounds at alpha = 0.05. Peak RSS is
+nearly deterministic, so the interval is narrow; the cost is the child's start, mostly importing the
+runtime (TensorFlow: several CPU seconds per child).
+
+A side that cannot be sent (pickling fails, or it drags the golden dataset along, whose frames would be
+counted as the side's memory) or whose child fails is not measured: the gate is an error of stage
+``serving`` (could not judge, exit 2), naming the side and what to do.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import subprocess
+import sys
+import time
+import types
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from harness.errors import ParityError, ParityInputError
+
+__all__ = ["PROCESS_RUN", "SideNotSendable", "ProcessRunError", "measure_processes", "side_payload"]
+
+SIDES = ("legacy", "new")
+# Rounds (5: the fewest whose interval exists at alpha = 0.05), and a child's time limit: importing
+# TensorFlow on a loaded 2-core machine takes ~10 s wall.
+PROCESS_RUN = {"repeats": 5, "timeout_s": 300.0}
+_TAG = "PARITY-PROCESS-RSS "
+_FIX = ("measure that side's own server instead: parity serve-bench SUITE --endpoint SIDE=URL --pid SIDE=PID "
+        "(or --serve new for a SavedModel)")
+
+
+class SideNotSendable(ParityInputError):
+    """A side that cannot be sent to a serving process of its own."""
+
+
+class ProcessRunError(ParityError):
+    """A side's serving process failed (exit status, timeout, an error while loading or predicting)."""
+
+
+class _RecordingPickler(pickle.Pickler):
+    """Pickles a side and records the modules its objects come from (imported by the child before it
+    loads the side, so "after imports" is the runtime and "after load" adds the model)."""
+
+    def __init__(self, file: Any, who: str) -> None:
+        super().__init__(file, protocol=5)
+        self.who = who
+        self.modules: set[str] = set()
+
+    def reducer_override(self, obj: Any) -> Any:
+        from harness.golden.registry import GoldenDataset
+
+        if isinstance(obj, GoldenDataset):
+            raise SideNotSendable(
+                f"side {self.who}: its object graph holds the golden dataset {obj.name!r} (a lazily built "
+                "side keeping its dataset?); its serving process would hold the dataset's frames and count "
+                "them as the side's memory. Give the wrapper a __reduce_ex__ that sends only the trained side, "
+                f"or {_FIX}")
+        if isinstance(obj, (type, types.FunctionType, types.BuiltinFunctionType)):
+            module = getattr(obj, "__module__", None)
+        else:
+            module = type(obj).__module__
+        if isinstance(module, str) and module not in ("builtins", "__main__"):
+            self.modules.add(module)
+        return NotImplemented
+
+
+def side_payload(side: Any, who: str) -> tuple[bytes, list[str]]:
+    """``side`` pickled for its serving process, and the modules the child imports before loading it.
+    Raises `SideNotSendable` naming ``who`` and the pickling error."""
+    buf = io.BytesIO()
+    pickler = _RecordingPickler(buf, who)
+    try:
+        pickler.dump(side)
+    except SideNotSendable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever pickle raises, the side cannot be sent
+        raise SideNotSendable(
+            f"side {who} ({type(side).__name__}) cannot be sent to a serving process of its own: pickling "
+            f"failed ({type(exc).__name__}: {exc}), so its peak RSS was not measured. Make it picklable "
+            f"(a __reduce__ that reloads it from its artifact, as new_platform.serving.ServingSide has), or {_FIX}"
+        ) from exc
+    declared = getattr(side, "serving_runtime", ())
+    runtime = [declared] if isinstance(declared, str) else list(declared or ())
+    return buf.getvalue(), list(dict.fromkeys(["numpy", "pandas", *runtime, *sorted(pickler.modules)]))
+
+
+def _run_child(stdin_bytes: bytes, who: str, timeout_s: float) -> dict[str, Any]:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "harness.serving.process_rss"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        out, err = proc.communicate(stdin_bytes, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise ProcessRunError(f"side {who}: its serving process did not finish within {timeout_s:g} s") from None
+    except BrokenPipeError:  # the child died before reading everything; its output says why
+        out, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    lines = [ln for ln in out.decode("utf-8", "replace").splitlines() if ln.startswith(_TAG)]
+    doc = json.loads(lines[-1][len(_TAG):]) if lines else None
+    tail = err.decode("utf-8", "replace")[-1500:]
+    if doc is None or "error" in doc or proc.returncode != 0:
+        what = doc["error"] if doc and "error" in doc else f"exit status {proc.returncode}"
+        raise ProcessRunError(f"side {who}: its serving process failed ({what}); stderr tail:\n{tail}")
+    doc["wall_s"] = wall
+    doc["pid"] = proc.pid
+    return doc
+
+
+def measure_processes(pair: Any, batches: Sequence[Any], *, repeats: int = PROCESS_RUN["repeats"],
+                      timeout_s: float = PROCESS_RUN["timeout_s"]) -> dict[str, Any]:
+    """Each side of ``pair`` served by ``repeats`` fresh child processes of its own (the two sides' children
+    of a round run together) on ``batches``; returns per side the runs, their medians and what the child
+    imported. Raises `SideNotSendable` or `ProcessRunError` naming the side."""
+    import numpy as np
+
+    payloads = {s: side_payload(getattr(pair, s), s) for s in SIDES}
+    batches_bytes = pickle.dumps(list(batches), protocol=5)
+    # What each child reads from stdin, in order: where to import from and what, the batches, the side.
+    stdin = {s: pickle.dumps({"sys_path": list(sys.path), "preload": payloads[s][1]}, protocol=5)
+             + batches_bytes + payloads[s][0] for s in SIDES}
+    runs: dict[str, list[dict[str, Any]]] = {s: [] for s in SIDES}
+    with ThreadPoolExecutor(max_workers=len(SIDES), thread_name_prefix="serving-process") as pool:
+        for r in range(repeats):
+            order = SIDES if r % 2 == 0 else SIDES[::-1]
+            futures = {s: pool.submit(_run_child, stdin[s], s, timeout_s) for s in order}
+            for s in SIDES:
+                runs[s].append(futures[s].result())
+    keys = ("peak_rss_mb", "rss_after_imports_mb", "rss_after_load_mb", "cpu_s", "wall_s")
+    sides = {}
+    for s in SIDES:
+        median = {k: float(np.median([run[k] for run in runs[s]])) for k in keys}
+        sides[s] = {"runtime_modules": payloads[s][1], "payload_bytes": len(payloads[s][0]),
+                    "median": median, "runs": [{k: run[k] for k in (*keys, "predictions", "pid")} for run in runs[s]]}
+    return {"scope": "process", "repeats": repeats, "batch_size": len(batches[0]) if batches else 0,
+            "n_batches": len(batches), "sides": sides,
+            "note": "each side served by fresh child processes of its own: peak RSS is the child's VmHWM "
+                    "(runtime + model + serving); after imports: interpreter, runtime and golden batches, "
+                    "before the side is loaded"}
+
+
+# -- the child ----------------------------------------------------------------------------------------------
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise OSError(f"/proc/self/status has no {field}")
+
+
+def _child() -> int:
+    import importlib
+    import resource
+
+    stdin = sys.stdin.buffer
+    stage = "header"
+    try:
+        # Unpickling here trusts nothing new: the bytes come over a pipe from the harness process that
+        # spawned this one, and are objects that process built in this run (never a file).
+        header = pickle.load(stdin)
+        sys.path[:] = header["sys_path"]
+        stage = "imports"
+        for module in header["preload"]:
+            importlib.import_module(module)
+        stage = "batches"
+        batches = pickle.load(stdin)
+        after_imports = _status_mb("VmRSS")
+        stage = "load"
+        side = pickle.load(stdin)
+        after_load = _status_mb("VmRSS")
+        stage = "predict"
+        n = 0
+        for batch in batches:
+            scores = side.predict(batch)
+            if len(scores) != len(batch):
+                raise ValueError(f"{len(scores)} predictions for a batch of {len(batch)} rows")
+            n += len(scores)
+        peak = _status_mb("VmHWM")
+    except BaseException as exc:  # noqa: BLE001 - the parent reports it, naming the side
+        print(_TAG + json.dumps({"error": f"{stage}: {type(exc).__name__}: {exc}"}), flush=True)
+        return 1
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    print(_TAG + json.dumps({"peak_rss_mb": peak, "rss_after_imports_mb": after_imports,
+                             "rss_after_load_mb": after_load, "cpu_s": use.ru_utime + use.ru_stime,
+                             "predictions": n}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - run as the child, in its own process
+    sys.exit(_child())
