@@ -203,6 +203,8 @@ class Session:
             kept = {"keep": self._kept.setdefault(name, {})} if suite.serving and not self.options.no_serving else {}
             if self.options.stream:  # asked only then, as ``keep``: the split read in chunks, the same result
                 kept.update(stream=True, chunk_rows=self.options.chunk_rows)
+            if self.options.runner == "beam":  # asked only then too: the scoring as a Beam pipeline, the same result
+                kept.update(runner="beam", beam_options=self.options.beam_options)
             try:
                 self.results[name] = runner.run_suite(suite, sample=self.options.sample, seed=self.options.seed,
                                                       **kept)
