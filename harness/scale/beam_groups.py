@@ -124,10 +124,9 @@ class GroupMeans:
         j = self.names.index(d.name)
         sw = self.weight.fraction()
         try:
-            if sw == 0:
-                what = "MRR" if d.name == "mrr" else f"NDCG@{d.name.split('@')[1]}"
-                raise ParityInputError(f"metric {d.name!r} on score_legacy: y_true: no query group with a relevant "
-                                       f"item (and positive weight); {what} is not defined")
+            if sw == 0:  # the in-memory metric's words (its weight check comes first)
+                raise ParityInputError(f"metric {d.name!r} on score_legacy: sample_weight: all weights are zero; at "
+                                       "least one row needs positive weight")
             legacy, new = (float(s.fraction() / sw) for s in self.point[j])
             reps = self.reps.ratio(j, len(self.names))
             bad = ~np.isfinite(reps)

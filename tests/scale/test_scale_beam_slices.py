@@ -241,3 +241,23 @@ def test_cli_runner_beam_takes_weight_group_and_slices(golden, tmp_path):
     b, s = json.loads(out_b.read_text()), json.loads(out_s.read_text())
     assert b.pop("stream")["runner"] == "beam" and s.pop("stream")["runner"] == "process"
     _assert_same(b, s)
+
+
+def test_a_slice_whose_groups_carry_no_weight_is_undefined_in_the_in_memory_words(tmp_path):
+    from harness.scale.beam import compare_beam
+
+    t = _table(600, seed=3)
+    q = t.column("q").to_numpy()
+    device = np.array(t.column("device").to_pylist(), dtype=object)
+    device[q == 3] = "zero"  # group 3's rows, all of weight 0, are a slice of their own
+    path = tmp_path / "z.parquet"
+    pq.write_table(t.set_column(t.schema.get_field_index("device"), "device", pa.array(device.tolist())), path,
+                   row_group_size=100)
+    kw = dict(metrics=("mrr", "ndcg@10"), margins={"mrr": 0.05}, group="q", weight="w", slices=["device"], n_boot=50,
+              min_slice_size=10)
+    r = compare_beam(path, **COLS, **kw)
+    _assert_same(r.to_dict(), compare_stream(path, **COLS, **kw).to_dict())
+    _assert_same(_holm_ulp(r.to_dict()), _holm_ulp(_in_memory(path, **kw).to_dict()))
+    zero = [e for e in r.entries if e.slice and e.slice["values"] == ["zero"]]
+    assert [e.verdict.value for e in zero] == ["INCONCLUSIVE"] * 2
+    assert all("all weights are zero" in e.note for e in zero)
