@@ -93,9 +93,8 @@ def run_suite_beam(suite: Any, *, sample: int | None = None, seed: int = 0, root
     beam = _beam()  # before any data is read: a missing extra is a usage error
     opts = pipeline_options(beam_options)
     split = ss.load_split(suite, sample=sample, seed=seed, root=root, chunk_rows=DEFAULT_CHUNK_ROWS, how="Beam")
-    size = ss.whole_batches(DEFAULT_CHUNK_ROWS, suite.batch_size)
     want_rows = ss.serving_rows_wanted(suite, keep)
-    head = _head(split, suite, size, want_rows)
+    head = _head(split, suite, want_rows)
     pair = ss.build_pair(suite, split, head[0])
     split.stages.next(f"scoring {len(split.frame):,} rows with both sides on Beam")
     payload = _pickled_pair(suite, pair)
@@ -107,13 +106,13 @@ def run_suite_beam(suite: Any, *, sample: int | None = None, seed: int = 0, root
                      keep_frame=keep_frame)
 
 
-def _head(split, suite, size: int, want_rows: int) -> list[pd.DataFrame]:
-    """The first kept rows, read here: the first chunk (for the pair's checks before scoring) and as many
-    more as the serving gates read."""
+def _head(split, suite, want_rows: int) -> list[pd.DataFrame]:
+    """The first kept rows, read here in whole batches: the first (the pair's checks before scoring read
+    its first row) and as many more as the serving gates read; the rest is read on the workers."""
     from harness.scale.suite_stream import _chunks
 
-    out, have = [], 0
-    for _, chunk in _chunks(split.path, split.keep_pos, size, size, lambda t: split.check_values(t, suite.split)):
+    out, have, bs = [], 0, suite.batch_size
+    for _, chunk in _chunks(split.path, split.keep_pos, bs, bs, lambda t: split.check_values(t, suite.split)):
         out.append(chunk)
         have += len(chunk)
         if have >= want_rows:
@@ -145,6 +144,8 @@ def _suite_modules(suite) -> list[Any]:
     if where is None:
         return []
     folder = Path(where).resolve().parent
+    if {"site-packages", "dist-packages"} & set(folder.parts):  # an installed package: importable everywhere
+        return []
     out = []
     for name, m in list(sys.modules.items()):
         f = getattr(m, "__file__", None)

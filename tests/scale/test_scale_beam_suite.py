@@ -61,7 +61,9 @@ class Side:
             raise RuntimeError("model server went away")
         f = self.featurize(batch)
         z = 0.8 * f["f1"].to_numpy() - 0.5 * f["f2"].to_numpy() + 0.3 * f["dev"].to_numpy()
-        return 1.0 / (1.0 + np.exp(-(z + (0.02 * np.sin(z) if self.defect else 0.0))))
+        if self.defect:  # and a batch effect, as a model's float result can have: wrong batches show
+            z = z + 0.02 * np.sin(z) + 1e-9 * z.mean()
+        return 1.0 / (1.0 + np.exp(-z))
 
     def config(self):
         return {{}}
@@ -78,6 +80,10 @@ SUITE = Suite(name="beam_toy", description="parity run --runner beam", dataset="
 @pytest.fixture
 def golden(tmp_path, monkeypatch):
     """A golden set in row groups of 700 rows, named by $PARITY_GOLDEN_DIR."""
+    return _golden(tmp_path, monkeypatch)
+
+
+def _golden(tmp_path, monkeypatch, nan_at=None):
     from harness.golden import writer
     from harness.golden.manifest import Column
 
@@ -91,9 +97,16 @@ def golden(tmp_path, monkeypatch):
     columns = (Column("row_id", "int64", "key"), Column("x1", "float64", "feature"),
                Column("x2", "float64", "feature"), Column("device", "string", "feature"),
                Column("y", "int64", "label"), Column("q", "int64", "group"))
+    table = writer.arrow_table(columns, frame)
+    if nan_at is not None:  # a NaN (not a null: the writer refuses those) in a non-nullable column
+        import pyarrow as pa
+
+        x1 = frame["x1"].to_numpy().copy()
+        x1[nan_at] = np.nan
+        table = table.set_column(1, table.schema.field("x1"), pa.array(x1))
     monkeypatch.setitem(writer.PARQUET_OPTIONS, "row_group_size", 700)
     writer.write_dataset(writer.GeneratedDataset("beam_toy", "1.0.0", "Beam suite test data", columns,
-                                                 {s: writer.arrow_table(columns, frame) for s in ("train", "eval")}),
+                                                 {s: table for s in ("train", "eval")}),
                          dest_dir=tmp_path / "golden" / "beam_toy")
     monkeypatch.setenv("PARITY_GOLDEN_DIR", str(tmp_path / "golden"))
     return frame
@@ -158,7 +171,7 @@ def test_a_side_failing_in_the_pipeline_is_exit_2_naming_side_rows_and_keys(tmp_
 
 
 @needs_beam
-def test_flags_that_make_no_sense_with_the_beam_runner_are_exit_2_naming_them(tmp_path, golden, capsys):
+def test_flags_that_make_no_sense_with_the_beam_runner_are_exit_2_naming_them(tmp_path, golden, capsys, monkeypatch):
     suites = _suites(tmp_path)
     assert main(["run", "--suites-dir", str(suites), "--runner", "beam", "--stream"]) == 2
     assert "--stream" in capsys.readouterr().err
@@ -167,6 +180,9 @@ def test_flags_that_make_no_sense_with_the_beam_runner_are_exit_2_naming_them(tm
     assert main(["run", "--suites-dir", str(suites), "--runner", "beam", "--beam-options=--no_such_flag=1"]) == 2
     err = capsys.readouterr().err
     assert "--beam-options" in err and "no_such_flag" in err
+    monkeypatch.setenv("PARITY_BEAM_OPTIONS", "--no_such_flag=1")  # read as parity compare --runner beam reads it
+    assert main(["run", "--suites-dir", str(suites), "--runner", "beam"]) == 2
+    assert "PARITY_BEAM_OPTIONS: ['no_such_flag'] are not Beam pipeline options" in capsys.readouterr().err
     with pytest.raises(SystemExit) as usage:  # argparse's own usage error, exit 2
         main(["run", "--suites-dir", str(suites), "--runner", "spark"])
     assert usage.value.code == 2
@@ -178,3 +194,53 @@ def test_the_beam_runner_without_beam_installed_says_how_to_install_it(tmp_path,
     assert main(["run", "--suites-dir", str(tmp_path), "--runner", "beam"]) == 2
     err = capsys.readouterr().err
     assert "--runner beam" in err and 'pip install -e ".[beam]"' in err
+
+
+@needs_beam
+@pytest.mark.slow
+def test_pytest_parity_runner_beam_writes_the_same_report_json(tmp_path, in_memory):
+    import subprocess
+
+    suites, rc_mem, mem = in_memory
+    out = tmp_path / "pytest_beam"
+    proc = subprocess.run([sys.executable, "-m", "pytest", str(suites), "-q", "-p", "no:cacheprovider",
+                           "--parity-runner", "beam", "--parity-sample", "3000", "--parity-seed", "4",
+                           "--parity-report", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PARITY_GOLDEN_DIR": str(tmp_path / "golden")})
+    assert proc.returncode == rc_mem == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert _without_measured((out / "report.json").read_text()) == _without_measured(mem)
+
+
+@needs_beam
+@pytest.mark.slow
+def test_a_nan_in_a_feature_column_is_found_in_its_row_group_exit_2_as_in_memory(tmp_path, monkeypatch):
+    _golden(tmp_path, monkeypatch, nan_at=3600)  # row group 5
+    suites = _suites(tmp_path)
+    text = (suites / "test_beam_toy.py").read_text()  # no slices: collection reads no split
+    (suites / "test_beam_toy.py").write_text(text.replace('slices=["device"]', "slices=[]"))
+    rcs, messages = [], []
+    for out, extra in (("mem", ()), ("beam", ("--runner", "beam"))):
+        rc = main(["run", "--suites-dir", str(suites), "--no-progress", "--report", str(tmp_path / out), *extra])
+        doc = json.loads((tmp_path / out / "report.json").read_text())
+        rcs.append(rc)
+        messages.append(doc["suites"][0]["checks"][0]["details"]["error"]["message"])
+    assert rcs == [2, 2]
+    for msg in messages:
+        assert "column 'x1' is not nullable but has 1 missing values (null or NaN)" in msg, msg
+    assert "row group 5 (rows 3500-4199 of the file)" in messages[1]
+
+
+@needs_beam
+def test_a_pair_that_does_not_pickle_is_refused_before_the_pipeline_naming_the_suite(tmp_path, golden, capsys):
+    suites = _suites(tmp_path)
+    text = (suites / "test_beam_toy.py").read_text()
+    # a side holding a lock (as a client with a connection pool would) cannot travel to the workers
+    text = text.replace('self.name, self.defect = name, defect',
+                        'import threading\n        self.name, self.defect, self.lock = name, defect, threading.Lock()')
+    (suites / "test_beam_toy.py").write_text(text)
+    rc = main(["run", "--suites-dir", str(suites), "--no-progress", "--runner", "beam",
+               "--report", str(tmp_path / "out")])
+    assert rc == 2
+    doc = json.loads((tmp_path / "out" / "report.json").read_text())
+    msg = doc["suites"][0]["checks"][0]["details"]["error"]["message"]
+    assert "suite 'beam_toy': --runner beam carries the fitted pair to the workers by pickling it" in msg, msg
