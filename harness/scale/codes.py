@@ -49,6 +49,10 @@ class ValueCodes:
             remap[i] = code
         return remap[local]
 
+    def __len__(self) -> int:
+        """How many distinct values (codes 0..len-1) have been seen."""
+        return len(self._values)
+
     def value(self, code: int) -> Any:
         return self._values[code]
 
