@@ -28,9 +28,15 @@ pipeline options):
 A side that fails inside the pipeline does not raise there (a runner would retry it, then wrap the
 error in its own): its batch goes to an error output, and after the run the earliest one (by row
 position) is raised as the streamed run's `ScorerError`, naming the side, the batch, its rows, its keys
-and its row groups; nothing of the suite is reported. A runner other than the DirectRunner named in the
-options is handed to Beam unchanged (tests cover the DirectRunner only); its workers read the split at
-the path this machine has, so the golden root must be on storage they see at that path.
+and its row groups; nothing of the suite is reported. A row group whose values fail the dataset's checks (a NaN in a
+non-nullable column) goes the same way, as the `GoldenDataError` the in-memory run raises.
+
+A runner other than the DirectRunner named in the options is handed to Beam unchanged (tests cover the
+DirectRunner only, in process and multi-process). With ``--temp_location`` the split is first copied
+there (hashed as it is copied: the bytes the manifest names), so remote workers read it from storage
+they can reach, and the results come back through the same folder, which is removed afterwards. The
+workers need the harness and the suite's dependencies installed (Beam's ``--setup_file``,
+``--requirements_file`` or ``--sdk_container_image``); the suite's own modules travel with the pair.
 """
 from __future__ import annotations
 
@@ -188,15 +194,16 @@ def _error(at: tuple, cls: str, text: str):
     return TaggedOutput("errors", (at, cls, text))
 
 
-def _read_row_group(unit, *, path: str, split: str, dataset: Any, batch_size: int):
-    """One row group's kept rows, cut at the suite's batch borders: (batch, (first kept row, group, table))."""
+def _read_row_group(unit, *, source: str, path: str, split: str, dataset: Any, batch_size: int):
+    """One row group's kept rows, cut at the suite's batch borders: (batch, (first kept row, group, table)).
+    ``source`` is read (the split, or its copy staged under temp_location); ``path`` names it in errors."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     from apache_beam.io.filesystems import CompressionTypes, FileSystems
 
     g, pos, n, kept, take = unit
     try:
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+        with FileSystems.open(source, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
             table = pq.ParquetFile(fh).read_row_group(g)
         if take is not None:
             table = table.take(pa.array(take))
@@ -403,10 +410,12 @@ def _run(beam, opts, suite, split, payload: bytes) -> dict[str, Any]:
     where = FileSystems.join(temp, f"parity-suite-{uuid.uuid4().hex}") if temp else local.name
     target = FileSystems.join(where, "results")
     try:
+        source = _stage(FileSystems, split, suite.split, where) if temp else path
         with beam.Pipeline(options=opts) as p:
             pieces = (p | "row groups" >> beam.Create(plan)
-                      | "read" >> beam.FlatMap(_read_row_group, path=path, split=suite.split, dataset=checker,
-                                               batch_size=suite.batch_size).with_outputs("errors", main="pieces"))
+                      | "read" >> beam.FlatMap(_read_row_group, source=source, path=path, split=suite.split,
+                                               dataset=checker, batch_size=suite.batch_size)
+                      .with_outputs("errors", main="pieces"))
             scored = (pieces.pieces | "by batch" >> beam.GroupByKey()
                       | "score" >> beam.ParDo(_ScoreFn(beam)(payload, params, n_rows)).with_outputs(
                           "scores", "features", "spent", "errors", main="none"))
@@ -420,7 +429,7 @@ def _run(beam, opts, suite, split, payload: bytes) -> dict[str, Any]:
                 results.append(scored.features | "features" >> beam.CombineGlobally(
                     _FeatureCombine(beam, list(suite.features))))
             results | "results" >> beam.Flatten() | "write" >> beam.io.WriteToText(target)
-        return _read_results(FileSystems, target, suite, dataset)
+        return _read_results(FileSystems, target)
     finally:
         if local is not None:
             local.cleanup()
@@ -431,15 +440,39 @@ def _run(beam, opts, suite, split, payload: bytes) -> dict[str, Any]:
                 pass
 
 
-def _read_results(FileSystems, target: str, suite, dataset) -> dict[str, Any]:
+def _stage(FileSystems, split, name: str, where: str) -> str:
+    """The split copied under temp_location, where a remote runner's workers can read it (they cannot
+    read this machine's disk); the bytes copied are the bytes the manifest's sha256 names."""
+    import hashlib
+
+    from apache_beam.io.filesystems import CompressionTypes
+
+    target = FileSystems.join(where, "split.parquet")
+    digest = hashlib.sha256()
+    raw = CompressionTypes.UNCOMPRESSED
+    with open(split.path, "rb") as src, FileSystems.create(target, compression_type=raw) as dst:
+        for block in iter(lambda: src.read(1 << 20), b""):
+            digest.update(block)
+            dst.write(block)
+    expected = split.dataset.manifest["splits"][name]["sha256"]
+    if digest.hexdigest() != expected:
+        raise GoldenDataError(f"golden dataset {split.dataset.name!r} split {name!r}: file {split.path}: sha256 "
+                              f"{digest.hexdigest()} does not match the manifest's {expected}; it changed on disk "
+                              "during the Beam run")
+    return target
+
+
+def _read_results(FileSystems, target: str) -> dict[str, Any]:
+    import io
+
     parts: dict[str, list[tuple[int, pd.Series]]] = {"legacy": [], "new": []}
     out: dict[str, Any] = {"features": None, "spent": {}}
     error = None
     files = sorted(m.path for r in FileSystems.match([target + "*"]) for m in r.metadata_list)
     for name in files:
         with FileSystems.open(name) as fh:
-            for line in fh.read().decode("utf-8").splitlines():
-                if not line:
+            for line in io.TextIOWrapper(fh, encoding="utf-8"):
+                if not line.strip():
                     continue
                 doc = json.loads(line)
                 if doc[0] == "scores":

@@ -156,6 +156,18 @@ def test_beam_report_json_is_the_in_memory_one_byte_for_byte(tmp_path, in_memory
 
 @needs_beam
 @pytest.mark.slow
+def test_with_a_temp_location_the_split_is_staged_there_and_the_results_come_back_through_it(tmp_path, in_memory):
+    # a remote runner's workers read the staged copy and write their results there (here: a local folder)
+    suites, rc_mem, mem = in_memory
+    temp = tmp_path / "bucket"
+    temp.mkdir()
+    rc, beam = _run(tmp_path, suites, "beam", "--runner", "beam", f"--beam-options=--temp_location={temp}")
+    assert rc == rc_mem and _without_measured(beam) == _without_measured(mem)
+    assert list(temp.iterdir()) == []  # the run's folder there is removed afterwards
+
+
+@needs_beam
+@pytest.mark.slow
 def test_a_side_failing_in_the_pipeline_is_exit_2_naming_side_rows_and_keys(tmp_path, golden, capsys):
     keys = golden["row_id"].to_numpy()
     suites = _suites(tmp_path, fail_on_keys=keys[2100:2200].tolist())  # in row group 3, some of them sampled
