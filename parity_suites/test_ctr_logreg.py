@@ -1,12 +1,13 @@
 """Migration gate: legacy CTR logistic regression (scikit-learn) -> Keras logistic regression (TF).
 
 Data: `ads_ctr` (synthetic sponsored-listing clicks, 177k train / 75k eval rows, ~4% clicks).
-Pair: the legacy side featurizes with pandas (`legacy_adapter.featurizer`) and fits
-`sklearn.linear_model.LogisticRegression(C=0.1, lbfgs, tol=1e-10)` on a sparse one-hot design. The new side
-featurizes with TF ops inside an exported SavedModel (`new_platform.featurizer`, the same FeatureSpec and
-the same SipHash), fits a Keras model of the same form to the same objective (full-batch L-BFGS driven
-by TF gradients, see `new_platform.training`), and is scored through the SavedModel's serving signature:
-parity is checked on what would be served.
+Pair (both sides fitted by the runner on the train split, each in its own cost stage, and kept in the side
+cache `harness.cache`, so a rerun that changes nothing they depend on reloads them): the legacy side
+featurizes with pandas (`legacy_adapter.featurizer`) and fits `sklearn.linear_model.LogisticRegression(C=0.1,
+lbfgs, tol=1e-10)` on a sparse one-hot design. The new side featurizes with TF ops inside an exported
+SavedModel (`new_platform.featurizer`, the same FeatureSpec and the same SipHash), fits a Keras model of
+the same form to the same objective (full-batch L-BFGS driven by TF gradients, see `new_platform.training`),
+and is scored through the SavedModel's serving signature: parity is checked on what would be served.
 
 Why these numbers:
 - Features: ids (buckets, vocabulary ids, hash buckets, the cross) must match exactly — an id off by
@@ -27,14 +28,23 @@ Why these numbers:
 """
 from __future__ import annotations
 
+import json
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from harness.protocol import ModelPair
+from harness.cache import cached_side, data_key, module_files
 from harness.serving import CostGate, ServingGate
 from harness.suite import MetricGate, Suite
 from harness.upgrade import ProbeSet
+
+# The pair is built as the retrained ads suites build theirs (ads_declarations.ads_pair, next to this file):
+# `parity run` puts this folder on sys.path, pytest under --import-mode=importlib does not.
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
+
+from ads_declarations import ads_pair  # noqa: E402  (needs the sys.path entry above)
 
 C = 0.1
 LABEL = "click"
@@ -65,19 +75,64 @@ def train_keras_logreg(spec: Any, train: Any, *, C: float, seed: int = 0) -> tup
     return featurizer, model, record
 
 
-def build_pair(dataset: Any) -> ModelPair:
-    from legacy_adapter.models import LegacyLogisticRegression
-    from new_platform.export import export_model
+# Both sides are trained by the runner (`ModelPair(fit=...)`), each in its own cost stage (train:legacy,
+# train:new), through the side cache (`harness.cache.cached_side`): trained once per key, reloaded after. A
+# side's key holds the functions here that train it (not this whole file: a gate's reason edited below
+# retrains nothing), the modules that train and write it (not the scoring code: what loads an artifact
+# reads what was written; an artifact it cannot load is retrained), the train split's sha256, C and the
+# hash spaces, and the versions of the packages that compute it.
+_CONFIG = {"C": C, "label": LABEL, "spec": SPEC_OPTIONS}
+_FEATURIZATION = module_files("harness.featurization.spec", "harness.featurization.fit", "harness.featurization.raw",
+                              "harness.featurization.hashing", "harness.featurization.strings",
+                              "harness.featurization.standardization")
+_CODE_LEGACY = [fit_spec_for, *_FEATURIZATION,
+                *module_files("legacy_adapter.featurizer", "legacy_adapter.models", "legacy_adapter.artifacts")]
+_CODE_NEW = [fit_spec_for, train_keras_logreg, *_FEATURIZATION,
+             *module_files("new_platform.featurizer", "new_platform.models", "new_platform.training",
+                           "new_platform.export")]
+_SKLEARN_PACKAGES = ["scikit-learn", "numpy", "scipy", "pandas", "pyarrow"]
+_TF_PACKAGES = ["tensorflow", "keras", "numpy", "scipy", "pandas", "pyarrow"]  # scipy: the L-BFGS driver
+
+
+def legacy_logreg_side(dataset: Any) -> Any:
+    """The sklearn LR fitted on the train split, stored as JSON (`legacy_adapter.artifacts`: floats written
+    to round-trip, so the reloaded side predicts bit for bit as the fitted one), its training record beside."""
+    from legacy_adapter.artifacts import load_logreg_json, save_logreg_json
+
+    def build(folder: Path) -> None:
+        from legacy_adapter.models import LegacyLogisticRegression
+
+        model = LegacyLogisticRegression(fit_spec_for(dataset), C=C, label=LABEL).fit(dataset.frame("train"))
+        save_logreg_json(model, folder / "logreg.json")
+        (folder / "training.json").write_text(json.dumps(model.training_record, sort_keys=True) + "\n")
+
+    def load(folder: Path) -> Any:
+        model = load_logreg_json(folder / "logreg.json")
+        model.training_record = json.loads((folder / "training.json").read_text())
+        return model
+
+    return cached_side("legacy_logreg_ctr", build, load, code=_CODE_LEGACY, data=data_key(dataset, ["train"]),
+                       config=_CONFIG, packages=_SKLEARN_PACKAGES)
+
+
+def keras_logreg_side(dataset: Any) -> Any:
+    """The Keras LR fitted on the train split, exported with its training record in the SavedModel's
+    metadata, and scored through the SavedModel's serving signature, trained now or reloaded."""
     from new_platform.serving import ServingSide
 
-    train = dataset.frame("train")
     spec = fit_spec_for(dataset)
-    legacy = LegacyLogisticRegression(spec, C=C, label=LABEL).fit(train)
-    featurizer, model, record = train_keras_logreg(spec, train, C=C)
-    path = export_model(featurizer, model, Path(tempfile.mkdtemp(prefix="ctr_logreg_")) / "saved_model")
-    new = ServingSide(path, spec, name="keras_logreg_savedmodel")
-    return ModelPair(legacy, new, description="sklearn LogisticRegression vs Keras LR (SavedModel)",
-                     extra={"legacy_training": legacy.training_record, "new_training": record.to_dict()})
+
+    def build(folder: Path) -> None:
+        from new_platform.export import export_model
+
+        featurizer, model, record = train_keras_logreg(spec, dataset.frame("train"), C=C)
+        export_model(featurizer, model, folder / "saved_model", metadata={"training": record.to_dict()})
+
+    def load(folder: Path) -> Any:
+        return ServingSide(folder / "saved_model", spec, name="keras_logreg_savedmodel")
+
+    return cached_side("keras_logreg_ctr", build, load, code=_CODE_NEW, data=data_key(dataset, ["train"]),
+                       config=_CONFIG, packages=_TF_PACKAGES)
 
 
 # --- upgrade-gate probes: what this suite's models and metrics do, recorded per environment ----------
@@ -237,7 +292,8 @@ SUITE = Suite(
     dataset="ads_ctr",
     split="eval",
     label=LABEL,
-    pair=build_pair,
+    pair=ads_pair(legacy_logreg_side, keras_logreg_side, "sklearn LogisticRegression vs Keras LR (SavedModel)",
+                  spec=fit_spec_for),
     features=[
         "log_price", "log_listing_age", "hist_ctr_imputed", "position_log",
         "price_bucket", "listing_age_bucket", "hist_ctr_missing", "category_id", "device_id", "country_id",
