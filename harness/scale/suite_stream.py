@@ -20,6 +20,9 @@ every batch a side scores holds exactly the rows it holds in memory (a model's f
 depend on its batch). A side that raises mid-stream stops the run with a `ScorerError` naming the
 side, the chunk, its row range and key range; the suite then reports errors only (exit 2), never a
 partial result as complete.
+
+The steps before and after scoring (`load_split`, `build_pair`, `finish`) and `FeatureMerge` (which
+merges partial results in any order) are shared with the Beam suite run (`harness.scale.beam_suite`).
 """
 from __future__ import annotations
 
