@@ -68,8 +68,12 @@ class _RecordingPickler(pickle.Pickler):
         self.modules: set[str] = set()
 
     def reducer_override(self, obj: Any) -> Any:
+        from harness.featurization.spec import FeatureSpec
         from harness.golden.registry import GoldenDataset
 
+        if type(obj) is FeatureSpec:  # its read-only vocabularies (mappingproxy) do not pickle: send its document
+            self.modules.add(FeatureSpec.__module__)
+            return FeatureSpec.from_dict, (obj.to_dict(),)
         if isinstance(obj, GoldenDataset):
             raise SideNotSendable(
                 f"side {self.who}: its object graph holds the golden dataset {obj.name!r} (a lazily built "

@@ -138,3 +138,23 @@ def side_payload_of(side):
     from harness.serving.process_rss import side_payload
 
     return side_payload(side, "new")
+
+
+def test_a_side_holding_a_feature_spec_is_sent_with_an_equal_spec(sides):
+    from harness.featurization import FeatureSpec, fit_spec  # its vocabularies are read-only mappings
+    from harness.serving.process_rss import side_payload
+
+    train = pd.DataFrame({
+        "position": [1, 2, 3, 1, 2], "shop_id": ["s1", "s2", "s1", "s3", None], "category": ["c1"] * 5,
+        "device": ["mobile", "desktop", "mobile", "mobile", "tablet"], "country": ["US"] * 5,
+        "price": [1.0, 2.0, 3.0, None, 5.0], "listing_age_days": [1.0, 2.0, 3.0, 4.0, 5.0],
+        "hist_ctr": [0.1, None, 0.3, 0.2, 0.1], "query": ["Red shoes", "", None, "a b", "x"],
+    })
+    side = sides.SmallSide("legacy")
+    side.spec = fit_spec(train, min_count=1)
+    with pytest.raises(TypeError):
+        pickle.dumps(side.spec)
+    payload, modules = side_payload(side, "legacy")
+    again = pickle.loads(payload).spec
+    assert isinstance(again, FeatureSpec) and again.to_dict() == side.spec.to_dict()
+    assert "harness.featurization.spec" in modules
