@@ -7,7 +7,8 @@ stream and returns the same `ComparisonResult`; `range_auc` computes DeLong's st
 by range (the step a distributed runner runs per score range); `replicates` keeps Poisson-bootstrap
 replicate sums exactly (keyed by seed, row key and replicate); `codes` holds slice values as int32
 codes across chunks; `suite_stream` runs a whole suite on a streamed split (``parity run --stream``);
-`beam` runs the comparison on Apache Beam (optional); `cli` is the ``parity compare --stream`` entry.
+`beam` runs the comparison on Apache Beam (optional); `beam_suite` runs a suite's scoring on Beam
+(``parity run --runner beam``); `cli` is the ``parity compare --stream`` entry.
 """
 from harness.scale.range_auc import range_partitioned_auc, range_partitioned_components
 from harness.scale.streamed import compare_stream
