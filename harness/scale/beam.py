@@ -20,6 +20,11 @@ computed per *cell*: all rows, and each value (crossed: each combination present
   step holds more than one score range or one key bucket, and DeLong's variance comes from the merged
   sums (AUC bit-identical to `delong_paired`; variances, interval and p-values within 1e-12, p-values to
   the root search's tolerance);
+- weighted auc is `compare_scores`' paired Poisson bootstrap over the same range-partitioned sort, per
+  (cell, side): each range's per-replicate class weights (``c w``, c the Poisson count of (seed, row key,
+  replicate)) are summed into per-replicate offsets of the negatives' weight below it (a side input),
+  each range is swept on its own from its offset, and the ranges' sums add up in range order
+  (`harness.scale.beam_wauc`): the in-memory replicates to ~1e-15, the same bits for any row order;
 - ndcg@K and mrr (``--group``): rows are grouped by (cell, group id) (`GroupByKey`), so each group is
   whole wherever its rows lie; the group's value per side is the metric's own per-group function on its
   rows in key order, and the mean over groups and its Poisson bootstrap are exact sums and replicate
@@ -30,8 +35,9 @@ Then `harness.stats.compare`'s own gate and Holm steps run on the merged states,
 order and values, notes and Holm levels are those of `compare_stream` (tested against it and
 `compare_scores`: numbers within 1e-12).
 
-Refused (naming the metric, pointing to ``--stream --runner process``): auc with weights (its paired
-bootstrap needs a sort per replicate), pr_auc, ece and the calibration slope and intercept.
+Refused (naming the metric, pointing to ``--stream --runner process``): pr_auc (its leave-one-out
+components need every row's rank among the positives), ece (quantile bins per replicate) and the
+calibration slope and intercept (a Newton fit per replicate).
 
 Bad rows do not raise inside the pipeline (a runner would wrap the error in its own): they go to an
 error output (nulls, labels, scores, negative or non-finite weights, missing group ids, weights that
@@ -61,6 +67,7 @@ from harness.errors import ParityInputError
 from harness.scale import beam_cells as _bc
 from harness.scale import beam_delong as _bd
 from harness.scale import beam_groups as _bg
+from harness.scale import beam_wauc as _bw
 from harness.scale import range_auc as _ra
 from harness.scale.accumulators import DeltaRMSE, PairedMean
 from harness.scale.replicates import BootstrapMean
@@ -238,23 +245,26 @@ def _cells(r):
 
 def _facts(kv) -> tuple:
     """Per cell: (rows, positives, legacy == new on every row, min/max of each side, any positive weight,
-    numeric slice columns)."""
+    numeric slice columns, positives and negatives with positive weight)."""
     cell, r = kv
     numeric = r[7] if len(r) > 7 else {}
+    counted = r[1] if r[4] is None else r[1][r[4] > 0]  # the classes a weighted metric sees
+    pos_w = int(np.count_nonzero(counted == 1))
     return cell, (int(r[0].shape[0]), int(np.count_nonzero(r[1] == 1)), bool(np.array_equal(r[2], r[3])),
                   float(r[2].min()), float(r[2].max()), float(r[3].min()), float(r[3].max()),
-                  bool(r[4] is None or (r[4] > 0).any()), numeric)
+                  bool(r[4] is None or (r[4] > 0).any()), numeric, pos_w, int(counted.shape[0]) - pos_w)
 
 
 def _merge_facts(values) -> tuple:
-    n = n_pos = 0
+    n = n_pos = pos_w = neg_w = 0
     same, lo_a, hi_a, lo_b, hi_b, weighs, numeric = True, np.inf, -np.inf, np.inf, -np.inf, False, {}
     for v in values:
         n, n_pos, same = n + v[0], n_pos + v[1], same and v[2]
+        pos_w, neg_w = pos_w + v[9], neg_w + v[10]
         lo_a, hi_a, lo_b, hi_b = min(lo_a, v[3]), max(hi_a, v[4]), min(lo_b, v[5]), max(hi_b, v[6])
         weighs = weighs or v[7]
         numeric = {c: numeric.get(c, True) and v[8].get(c, True) for c in {*numeric, *v[8]}}
-    return (n, n_pos, same, lo_a, hi_a, lo_b, hi_b, weighs, numeric)
+    return (n, n_pos, same, lo_a, hi_a, lo_b, hi_b, weighs, numeric, pos_w, neg_w)
 
 
 def _first_error(values):
@@ -434,10 +444,14 @@ def _merge_bucket_sums(values):
     return pos.to_list(), neg.to_list(), dup
 
 
+def _bounds(beam, rows, j: int, side: str, n_ranges: int):
+    return (rows | f"{side}: sample" >> beam.Map(lambda r, j=j: _bottom_k([(r[0], r[j])]))
+            | f"{side}: sample all" >> beam.CombineGlobally(_bottom_k)
+            | f"{side}: boundaries" >> beam.Map(lambda ks, k=n_ranges: _ra.boundaries_from_sample(ks[1], k)))
+
+
 def _components(beam, rows, cells, j: int, side: str, n_ranges: int, n_buckets: int):
-    bounds = (rows | f"{side}: sample" >> beam.Map(lambda r, j=j: _bottom_k([(r[0], r[j])]))
-              | f"{side}: sample all" >> beam.CombineGlobally(_bottom_k)
-              | f"{side}: boundaries" >> beam.Map(lambda ks, k=n_ranges: _ra.boundaries_from_sample(ks[1], k)))
+    bounds = _bounds(beam, rows, j, side, n_ranges)
     routed = cells | f"{side}: route" >> beam.FlatMap(_route, beam.pvalue.AsSingleton(bounds), j)
     prefix = (routed | f"{side}: counts" >> beam.Map(_range_counts)
               | f"{side}: sum counts" >> beam.CombinePerKey(_add_pairs)
@@ -445,6 +459,48 @@ def _components(beam, rows, cells, j: int, side: str, n_ranges: int, n_buckets: 
               | f"{side}: prefix" >> beam.Map(_prefix))
     return (routed | f"{side}: by range" >> beam.GroupByKey()
             | f"{side}: components" >> beam.FlatMap(_range_rows, beam.pvalue.AsSingleton(prefix), j - 2, n_buckets))
+
+
+# ---------------------------------------------------------------------------------------------
+# weighted auc: the Poisson bootstrap's sweeps per (cell, side, score range), offsets as a side input
+# ---------------------------------------------------------------------------------------------
+
+def _route_weighted(kv, bounds, j):
+    cell, r = kv
+    rid = _ra.range_of(r[j], bounds)
+    for g in np.unique(rid).tolist():
+        m = rid == g
+        yield (cell, g), (r[0][m], r[1][m], r[j][m], r[4][m])
+
+
+def _weighted_range(kv):
+    (cell, g), parts = kv
+    parts = list(parts)
+    return (cell, g), _bw.sorted_range(*(np.concatenate([p[i] for p in parts]) for i in range(4)))
+
+
+def _weighted_prefix(totals):
+    """{(cell, range): per replicate, the negatives' weight in the cell's lower ranges}."""
+    by_cell: dict = {}
+    for (cell, g), t in totals:
+        by_cell.setdefault(cell, {})[g] = t
+    return {(cell, g): v for cell, ts in by_cell.items() for g, v in _bw.prefix(ts).items()}
+
+
+def _weighted_auc(beam, rows, cells, j: int, side: str, n_ranges: int, n_boot: int, seed: int):
+    bounds = _bounds(beam, rows, j, f"weighted {side}", n_ranges)
+    ranges = (cells | f"weighted {side}: route" >> beam.FlatMap(_route_weighted, beam.pvalue.AsSingleton(bounds), j)
+              | f"weighted {side}: by range" >> beam.GroupByKey()
+              | f"weighted {side}: sorted" >> beam.Map(_weighted_range)
+              | f"weighted {side}: whole" >> beam.Filter(lambda kv: kv[1] is not None))  # repeats: reported
+    prefix = (ranges | f"weighted {side}: totals" >> beam.Map(lambda kv: (kv[0], _bw.range_totals(kv[1], n_boot, seed)))
+              | f"weighted {side}: all totals" >> beam.combiners.ToList()
+              | f"weighted {side}: prefix" >> beam.Map(_weighted_prefix))
+    return (ranges | f"weighted {side}: sweep" >> beam.Map(
+                lambda kv, pre: (kv[0][0], (kv[0][1], _bw.range_sweep(kv[1], pre[kv[0]], n_boot, seed))),
+                beam.pvalue.AsSingleton(prefix))
+            | f"weighted {side}: by cell" >> beam.GroupByKey()
+            | f"weighted {side}: finish" >> beam.Map(lambda kv: (kv[0], _bw.finish(dict(kv[1])).tolist())))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -560,6 +616,10 @@ def _run(beam, opts, path: str, files, columns, validate_kw, plan) -> list:
                                | "keys by bucket" >> beam.GroupByKey() | "repeats" >> beam.Map(_bucket_repeats)
                                | "all repeats" >> beam.CombinePerKey(_merge_bucket_sums)
                                | "tag keys" >> beam.Map(_tagged("auc")))
+            if plan["wauc"]:
+                for j, side in ((2, "legacy"), (3, "new")):
+                    results.append(_weighted_auc(beam, rows, cells, j, side, n_ranges, plan["n_boot"], plan["seed"])
+                                   | f"tag weighted {side}" >> beam.Map(_tagged(f"wauc_{side}")))
             if plan["ranking"]:
                 stats = (cells | "by group" >> beam.FlatMap(_by_group) | "groups whole" >> beam.GroupByKey()
                          | "group stats" >> beam.FlatMap(_group_stat, names=plan["ranking"], path=path,
@@ -594,22 +654,23 @@ _REPLICATED = ("calibration_ratio",)  # bootstrap replicate = a ratio of two sum
 
 def _plan(defs, methods, weighted: bool) -> dict:
     """Which pipeline form each metric takes; a metric with none here is refused, naming it."""
-    summed, ranking, auc = [], [], False
+    summed, ranking, auc, wauc = [], [], False, False
     for d in defs:
         how = methods[d.name]
         if how in ("paired", "delta") or (how == "bootstrap" and d.name in _REPLICATED):
             summed.append(d)
         elif d.name == "auc" and how == "delong":
             auc = True
+        elif d.name == "auc" and how == "bootstrap":
+            wauc = True
         elif d.needs_groups and how == "bootstrap":
             ranking.append(d.name)
         else:
-            what = f"{d.name!r} with --weight" if weighted and d.name == "auc" else repr(d.name)
             raise ParityInputError(
-                f"metric {what} is not on the Beam runner yet (it runs auc unweighted, logloss, brier, mae, rmse, "
+                f"metric {d.name!r} is not on the Beam runner yet (it runs auc, logloss, brier, mae, rmse, "
                 "calibration_ratio, ndcg@K and mrr, weighted or not, per slice); use compare_stream (parity compare "
                 "--stream --runner process)", argument="metrics", value=d.name)
-    return {"summed": summed, "ranking": ranking, "auc": auc}
+    return {"summed": summed, "ranking": ranking, "auc": auc, "wauc": wauc}
 
 
 def compare_beam(path: str | Path, *, label: str, legacy: str, new: str, key: str,
@@ -659,7 +720,7 @@ def compare_beam(path: str | Path, *, label: str, legacy: str, new: str, key: st
     facts = out.get("facts", {})
     if _bc.ALL not in facts:
         raise ParityInputError(f"{path}: has no rows; expected at least one", file=path, reason="no rows")
-    n, n_pos, same, lo_a, hi_a, lo_b, hi_b, weighs, numeric = facts[_bc.ALL]
+    n, _, same, _, _, _, _, weighs, numeric = facts[_bc.ALL][:9]
     if weight and not weighs:
         raise ParityInputError(f"{path}: weight column {weight!r}: all {n} weights are zero; at least one row needs "
                                "positive weight", file=path, column=weight, reason="all weights are zero")
@@ -688,6 +749,9 @@ def compare_beam(path: str | Path, *, label: str, legacy: str, new: str, key: st
         if d.name in sums.get(cell, {}):
             acc = sums[cell][d.name]
             estimates.append(_sum_estimate(inp, d, acc) if everything else _slice_estimate(inp, d, acc))
+        elif d.name == "auc" and plan["wauc"]:
+            estimates.append(_weighted_auc_estimate(inp, d, facts[cell], (out["wauc_legacy"][cell],
+                                                                          out["wauc_new"][cell]), everything))
         elif d.name == "auc":
             estimates.append(_auc_estimate(inp, d, facts[cell], out["auc"][cell], alpha, everything))
         else:
@@ -735,3 +799,23 @@ def _auc_estimate(inp, d, fact, moments, alpha, all_rows: bool):
         return _cmp._Undefined(str(exc))
     return _cmp._Estimate(r.auc_a, r.auc_b, r.diff, r.se, tuple(r.ci_at(2 * alpha)), tuple(r.ci_at(alpha)), r.method,
                           r.ci_at, p_beyond=r.p_value_beyond)
+
+
+def _weighted_auc_estimate(inp, d, fact, sweeps, all_rows: bool):
+    """compare_scores' paired bootstrap of weighted auc on one cell, from both sides' merged sweeps."""
+    min_pos, min_neg, why, detail = _cmp._classes_needed(d, "bootstrap")
+    pos_w, neg_w = fact[9], fact[10]
+    try:
+        if pos_w < min_pos or neg_w < min_neg:
+            raise input_error("y_true", f"{why} (got {pos_w} positive, {neg_w} negative)",
+                              detail=_cmp._join(detail, "among the rows with positive weight"))
+        undefined = _constant_sides(inp, d, fact)
+        if undefined is not None:
+            return _cmp._Undefined(undefined)
+        legacy, new = (_bw.aucs(np.asarray(s)) for s in sweeps)
+        return _bg.bootstrap_estimate(d.name, float(legacy[-1]), float(new[-1]), new[:-1] - legacy[:-1], inp.n_boot,
+                                      inp.seed, inp.alpha)
+    except ParityInputError as exc:
+        if all_rows:
+            raise
+        return _cmp._Undefined(exc.reason + (f" {exc.detail}" if exc.detail else "") if exc.reason else str(exc))

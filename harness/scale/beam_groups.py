@@ -22,7 +22,7 @@ from harness.errors import ParityInputError
 from harness.scale._exact import ExactSum
 from harness.scale.replicates import ReplicateSums
 
-__all__ = ["GroupMeans", "group_values", "unit_keys"]
+__all__ = ["GroupMeans", "bootstrap_estimate", "group_values", "unit_keys"]
 
 _FLUSH = 4096  # groups buffered before their replicate sums are added (one poisson_weights call per block)
 
@@ -128,24 +128,31 @@ class GroupMeans:
                 raise ParityInputError(f"metric {d.name!r} on score_legacy: sample_weight: all weights are zero; at "
                                        "least one row needs positive weight")
             legacy, new = (float(s.fraction() / sw) for s in self.point[j])
-            reps = self.reps.ratio(j, len(self.names))
-            bad = ~np.isfinite(reps)
-            if bad.any():  # paired_bootstrap's own words
-                raise ParityInputError(
-                    f"{int(bad.sum())} of {self.n_boot} bootstrap replicates left {d.name!r} undefined (e.g. a "
-                    "resample with one class only); the data are too small or too unbalanced for this bootstrap")
+            return bootstrap_estimate(d.name, legacy, new, self.reps.ratio(j, len(self.names)), self.n_boot,
+                                      self.seed, alpha, ", resampling query groups")
         except ParityInputError as exc:
             if all_rows:
                 raise
             return _cmp._Undefined(str(exc))
 
-        def interval_at(level: float) -> tuple[float, float]:
-            lo, hi = np.percentile(reps, [100 * level / 2, 100 * (1 - level / 2)])
-            return (float(lo), float(hi))
 
-        method = (f"paired Poisson bootstrap (percentile, {self.n_boot} replicates, seed {self.seed}, "
-                  "resampling query groups)")
-        return _cmp._Estimate(legacy, new, new - legacy, float(np.std(reps, ddof=1)), interval_at(2 * alpha),
-                              interval_at(alpha), method, interval_at,
-                              p_beyond=lambda delta, alternative: _cmp._p_by_inversion(interval_at, delta,
-                                                                                       alternative))
+def bootstrap_estimate(name: str, legacy: float, new: float, reps: np.ndarray, n_boot: int, seed: int, alpha: float,
+                       unit: str = ""):
+    """`compare_scores`' percentile-bootstrap estimate from the point values and the replicates of
+    ``new - legacy``; a replicate left undefined raises `paired_bootstrap`'s error."""
+    from harness.stats import compare as _cmp
+
+    bad = ~np.isfinite(reps)
+    if bad.any():  # paired_bootstrap's own words
+        raise ParityInputError(
+            f"{int(bad.sum())} of {n_boot} bootstrap replicates left {name!r} undefined (e.g. a "
+            "resample with one class only); the data are too small or too unbalanced for this bootstrap")
+
+    def interval_at(level: float) -> tuple[float, float]:
+        lo, hi = np.percentile(reps, [100 * level / 2, 100 * (1 - level / 2)])
+        return (float(lo), float(hi))
+
+    method = f"paired Poisson bootstrap (percentile, {n_boot} replicates, seed {seed}{unit})"
+    return _cmp._Estimate(legacy, new, new - legacy, float(np.std(reps, ddof=1)), interval_at(2 * alpha),
+                          interval_at(alpha), method, interval_at,
+                          p_beyond=lambda delta, alternative: _cmp._p_by_inversion(interval_at, delta, alternative))

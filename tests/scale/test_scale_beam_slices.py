@@ -106,11 +106,13 @@ def _three_ways(path, options=None, **kw):
 
 
 @pytest.mark.parametrize("options", [None, MULTI], ids=["in-process", "two-workers"])
-def test_weighted_summed_metrics_per_slice_and_crossed_slice(golden, options):
-    margins = {"logloss": 0.01, "brier": 0.005, "rmse": 0.01, "mae": 0.01, "calibration_ratio": 0.05}
-    r, _ = _three_ways(golden, options, metrics=SUMMED, margins=margins, weight="w", slices=SLICES, n_boot=200,
-                       min_slice_size=200)
-    assert len(r.entries) == len(SUMMED) * (1 + 3 + 6)
+def test_weighted_metrics_per_slice_and_crossed_slice(golden, options):
+    """The summed metrics' exact sums and weighted auc's Poisson bootstrap (range-partitioned sweeps)."""
+    margins = {"logloss": 0.01, "brier": 0.005, "rmse": 0.01, "mae": 0.01, "calibration_ratio": 0.05, "auc": 0.01}
+    r, _ = _three_ways(golden, options, metrics=SUMMED + ("auc",), margins=margins, weight="w", slices=SLICES,
+                       n_boot=200, min_slice_size=200)
+    assert len(r.entries) == (len(SUMMED) + 1) * (1 + 3 + 6)
+    assert r.entries[len(SUMMED)].method.startswith("paired Poisson bootstrap")
     crossed = [e for e in r.entries if e.slice and len(e.slice["columns"]) == 2]
     assert {tuple(e.slice["values"]) for e in crossed} == {(d, c) for d in ("desktop", "mobile", "tablet")
                                                            for c in ("DE", "US")}
@@ -149,6 +151,10 @@ def test_row_order_and_batching_do_not_change_a_bit(golden, tmp_path):
     first = compare_beam(golden, **COLS, n_ranges=4, n_buckets=2, **kw).to_dict()
     again = compare_beam(other, **COLS, n_ranges=7, n_buckets=5, **kw).to_dict()
     assert first == again
+    # weighted auc's sweeps restart their running sums at range borders: the same ranges, the same bits
+    kw = dict(metrics=("auc", "brier"), margins={"auc": 0.01}, weight="w", slices=["device"], n_boot=100)
+    first = compare_beam(golden, **COLS, n_ranges=4, n_buckets=2, **kw).to_dict()
+    assert first == compare_beam(other, **COLS, n_ranges=4, n_buckets=5, **kw).to_dict()
 
 
 def _broken(tmp_path, column, fn):
@@ -202,8 +208,9 @@ def test_a_weight_that_varies_within_a_query_group_is_named(tmp_path):
         compare_stream(path, **COLS, metrics=("mrr",), weight="w", group="q", n_boot=50)
 
 
-@pytest.mark.parametrize("metrics,weighted,name", [(("auc",), True, "auc"), (("pr_auc",), False, "pr_auc"),
-                                                   (("logloss", "ece"), False, "ece")])
+@pytest.mark.parametrize("metrics,weighted,name", [(("pr_auc",), True, "pr_auc"), (("pr_auc",), False, "pr_auc"),
+                                                   (("logloss", "ece"), False, "ece"),
+                                                   (("calibration_slope",), True, "calibration_slope")])
 def test_metrics_without_a_pipeline_form_are_refused_naming_them(golden, metrics, weighted, name):
     from harness.scale.beam import compare_beam
 
