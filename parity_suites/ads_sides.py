@@ -84,46 +84,58 @@ def legacy_click_side(dataset: Any) -> Any:
                        packages=SKLEARN_PACKAGES)
 
 
-def new_click_side(dataset: Any) -> Any:
-    """Keras wide & deep on the TF features (prior bias; after training, the logit shifted so the mean
-    prediction on train equals the train click rate), exported; served through the SavedModel."""
+def _keras_side(dataset: Any, side: str, cfg: dict[str, Any], train: Any, *, name: str) -> Any:
+    """A Keras side on the TF features: seeded (``cfg["seed"]``), built and fitted by ``train(spec, frame,
+    features, standardization) -> (model, metadata)`` on the train split, exported with that metadata and
+    served through the SavedModel, trained now or reloaded."""
     from new_platform.serving import ServingSide
 
     spec = spec_for(dataset)
 
     def build(folder: Path) -> None:
-        import numpy as np
-
         from harness.featurization.standardization import Standardization
         from new_platform.export import export_model
         from new_platform.featurizer import TFFeaturizer
-        from new_platform.models import wide_and_deep
-        from new_platform.retrained import match_base_rate, prior_bias
-        from new_platform.training import fit_wide_and_deep, set_determinism
+        from new_platform.training import set_determinism
 
-        cfg = WIDE_DEEP_CLICK
-        train = dataset.frame("train")
+        frame = dataset.frame("train")
         featurizer = TFFeaturizer(spec)
-        features = featurizer.transform(train)
+        features = featurizer.transform(frame)
         set_determinism(cfg["seed"])
-        model = wide_and_deep(spec, Standardization.fit(features, spec.numeric_features),
-                              hidden_units=tuple(cfg["hidden_units"]), embedding_dims=cfg["embedding_dims"],
-                              seed=cfg["seed"])
-        rate = float(train["click"].mean())
-        prior_bias(model, "wide_numeric", float(np.log(rate / (1 - rate))))
-        record = fit_wide_and_deep(model, features, train["click"].to_numpy(), spec=spec, epochs=cfg["epochs"],
-                                   batch_size=cfg["batch_size"], learning_rate=cfg["learning_rate"], seed=cfg["seed"])
-        shift = match_base_rate(model, features, train["click"].to_numpy(), spec=spec, layer="wide_device_id",
-                                by="device_id")
-        export_model(featurizer, model, folder / "saved_model",
-                     metadata={"training": record.to_dict(), "base_rate_logit_shift": shift})
+        model, metadata = train(spec, frame, features, Standardization.fit(features, spec.numeric_features))
+        export_model(featurizer, model, folder / "saved_model", metadata=metadata)
 
     def load(folder: Path) -> Any:
-        return ServingSide(folder / "saved_model", spec, name="keras_wide_deep_savedmodel")
+        return ServingSide(folder / "saved_model", spec, name=name)
 
-    return cached_side("keras_wide_deep_click", build, load, code=CODE_NEW, data=_train_key(dataset),
-                       config={"dataset": dataset.name, "spec": SPEC_OPTIONS, "model": WIDE_DEEP_CLICK},
-                       packages=TF_PACKAGES)
+    return cached_side(side, build, load, code=CODE_NEW, data=_train_key(dataset),
+                       config={"dataset": dataset.name, "spec": SPEC_OPTIONS, "model": cfg}, packages=TF_PACKAGES)
+
+
+def _fit_wide_deep_click(spec: Any, train: Any, features: Any, standardization: Any) -> tuple[Any, dict[str, Any]]:
+    import numpy as np
+
+    from new_platform.models import wide_and_deep
+    from new_platform.retrained import match_base_rate, prior_bias
+    from new_platform.training import fit_wide_and_deep
+
+    cfg = WIDE_DEEP_CLICK
+    model = wide_and_deep(spec, standardization, hidden_units=tuple(cfg["hidden_units"]),
+                          embedding_dims=cfg["embedding_dims"], seed=cfg["seed"])
+    rate = float(train["click"].mean())
+    prior_bias(model, "wide_numeric", float(np.log(rate / (1 - rate))))
+    record = fit_wide_and_deep(model, features, train["click"].to_numpy(), spec=spec, epochs=cfg["epochs"],
+                               batch_size=cfg["batch_size"], learning_rate=cfg["learning_rate"], seed=cfg["seed"])
+    shift = match_base_rate(model, features, train["click"].to_numpy(), spec=spec, layer="wide_device_id",
+                            by="device_id")
+    return model, {"training": record.to_dict(), "base_rate_logit_shift": shift}
+
+
+def new_click_side(dataset: Any) -> Any:
+    """Keras wide & deep on the TF features (prior bias; after training, the logit shifted so the mean
+    prediction on train equals the train click rate), exported; served through the SavedModel."""
+    return _keras_side(dataset, "keras_wide_deep_click", WIDE_DEEP_CLICK, _fit_wide_deep_click,
+                       name="keras_wide_deep_savedmodel")
 
 
 # --- bids ---------------------------------------------------------------------------------------------
@@ -207,38 +219,21 @@ def legacy_bid_side(dataset: Any) -> Any:
                        packages=SKLEARN_PACKAGES)
 
 
+def _fit_bid(spec: Any, train: Any, features: Any, standardization: Any) -> tuple[Any, dict[str, Any]]:
+    import keras
+
+    from new_platform.retrained import deep_regressor, fit_keras, prior_bias
+
+    cfg = KERAS_BID
+    model = deep_regressor(spec, standardization, hidden_units=tuple(cfg["hidden_units"]),
+                           embedding_dim=cfg["embedding_dim"], seed=cfg["seed"])
+    prior_bias(model, "output", float(train["bid"].mean()))
+    record = fit_keras(model, features, train["bid"].to_numpy(), spec=spec, loss=keras.losses.MeanSquaredError(),
+                       epochs=cfg["epochs"], batch_size=cfg["batch_size"], learning_rate=cfg["learning_rate"],
+                       seed=cfg["seed"])
+    return model, {"training": record.to_dict()}
+
+
 def new_bid_side(dataset: Any) -> Any:
     """Keras MLP regressor (squared error, prior bias = the mean bid), exported and served."""
-    from new_platform.serving import ServingSide
-
-    spec = spec_for(dataset)
-
-    def build(folder: Path) -> None:
-        import keras
-
-        from harness.featurization.standardization import Standardization
-        from new_platform.export import export_model
-        from new_platform.featurizer import TFFeaturizer
-        from new_platform.retrained import deep_regressor, fit_keras, prior_bias
-        from new_platform.training import set_determinism
-
-        cfg = KERAS_BID
-        train = dataset.frame("train")
-        featurizer = TFFeaturizer(spec)
-        features = featurizer.transform(train)
-        set_determinism(cfg["seed"])
-        model = deep_regressor(spec, Standardization.fit(features, spec.numeric_features),
-                               hidden_units=tuple(cfg["hidden_units"]), embedding_dim=cfg["embedding_dim"],
-                               seed=cfg["seed"])
-        prior_bias(model, "output", float(train["bid"].mean()))
-        record = fit_keras(model, features, train["bid"].to_numpy(), spec=spec, loss=keras.losses.MeanSquaredError(),
-                           epochs=cfg["epochs"], batch_size=cfg["batch_size"], learning_rate=cfg["learning_rate"],
-                           seed=cfg["seed"])
-        export_model(featurizer, model, folder / "saved_model", metadata={"training": record.to_dict()})
-
-    def load(folder: Path) -> Any:
-        return ServingSide(folder / "saved_model", spec, name="keras_bid_savedmodel")
-
-    return cached_side("keras_bid", build, load, code=CODE_NEW, data=_train_key(dataset),
-                       config={"dataset": dataset.name, "spec": SPEC_OPTIONS, "model": KERAS_BID},
-                       packages=TF_PACKAGES)
+    return _keras_side(dataset, "keras_bid", KERAS_BID, _fit_bid, name="keras_bid_savedmodel")
