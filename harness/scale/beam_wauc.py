@@ -22,11 +22,11 @@ _BLOCK = 32  # replicates whose counts are drawn at once (32 x range rows)
 
 def sorted_range(keys, y, s, w):
     """One range's rows in (score, key) order, or None when a key repeats (the run reports it)."""
-    order = np.lexsort((keys, s))
-    keys = keys[order]
-    if keys.shape[0] > 1 and (keys[1:] == keys[:-1]).any():
+    srt = np.sort(keys)
+    if srt.shape[0] > 1 and (srt[1:] == srt[:-1]).any():  # poisson_weights would refuse them
         return None
-    return keys, y[order].astype(bool), s[order], w[order]
+    order = np.lexsort((keys, s))
+    return keys[order], y[order].astype(bool), s[order], w[order]
 
 
 def _weights(keys, w, seed, b0, b1):

@@ -268,3 +268,18 @@ def test_a_slice_whose_groups_carry_no_weight_is_undefined_in_the_in_memory_word
     zero = [e for e in r.entries if e.slice and e.slice["values"] == ["zero"]]
     assert [e.verdict.value for e in zero] == ["INCONCLUSIVE"] * 2
     assert all("all weights are zero" in e.note for e in zero)
+
+
+@pytest.mark.parametrize("kw", [dict(metrics=("auc",), weight="w"), dict(metrics=("calibration_ratio",)),
+                                dict(metrics=("mrr",), group="q")], ids=["weighted-auc", "calibration", "mrr"])
+def test_a_repeated_key_is_named_not_a_pipeline_crash(tmp_path, kw):
+    from harness.scale.beam import compare_beam
+
+    t = _table(600, seed=3)
+    ids = t.column("id").to_numpy().copy()
+    ids[[10, 20, 300]] = ids[5]  # within one row group, and in another
+    path = tmp_path / "dup.parquet"
+    pq.write_table(t.set_column(0, "id", pa.array(ids)), path, row_group_size=100)
+    with pytest.raises(ParityInputError, match=f"repeats id={ids[5].item()!r}") as got:
+        compare_beam(path, **COLS, n_boot=20, **kw)
+    assert got.value.column == "id"
