@@ -227,69 +227,99 @@ def sums_parts(lo: np.ndarray, hi: np.ndarray, b0: int, b1: int, cols: np.ndarra
 
 
 class Sweep:
-    """One model's rows in score order for the AUC / AP / ECE sweeps: the units' lo / hi words,
-    sample weights (None: unweighted) and positive flags in that order, the runs of equal scores
-    that hold a positive (first and last row), and each row's last row of its run."""
+    """One model's rows in score order for the AUC / AP / ECE sweeps: the units' lo / hi words and
+    sample weights (None: unweighted) in that order, and one flag byte per row: bit 0 positive, bit 1
+    the first row of a run of equal scores that holds a positive, bit 2 that run's last row, bit 3 the
+    last row of any run. Nothing else row-sized is kept (a 1e7-row bootstrap holds two of these at
+    once): the positives, the runs' bounds and each row's run end are derived from the flags when an
+    engine asks for them."""
 
     def __init__(self, lo: np.ndarray, hi: np.ndarray, order: np.ndarray, score: np.ndarray,
                  pos: np.ndarray, w: np.ndarray | None):
+        order = np.ascontiguousarray(order)
         self.lo, self.hi = np.ascontiguousarray(lo[order]), np.ascontiguousarray(hi[order])
-        self.pos = np.ascontiguousarray(pos[order])
         self.w = None if w is None else np.ascontiguousarray(w[order], dtype=np.float64)
-        s = score[order]
-        n = s.shape[0]
-        first = np.ones(n, dtype=bool)
-        first[1:] = s[1:] != s[:-1]
-        run = np.cumsum(first) - 1
-        starts = np.flatnonzero(first)
-        ends = np.append(starts[1:] - 1, n - 1)
-        has_pos = np.bincount(run, weights=self.pos, minlength=starts.shape[0]) > 0
-        self.run_start, self.run_end = starts[has_pos], ends[has_pos]
-        # per row, for the loops: bit 0 positive, bit 1 first row of a run with a positive, bit 2 its last
-        flags = self.pos.astype(np.int8)
-        flags[self.run_start] |= 2
-        flags[self.run_end] |= 4
-        self.flags = flags
-        self.run_end_all = np.ascontiguousarray(ends[run])
+        pos = np.asarray(pos, dtype=bool)
+        kern = _kernels()
+        if kern is None:
+            self.flags = _run_flags(score[order], pos[order])
+        else:  # one pass, no run-sized temporaries
+            self.flags = np.empty(order.shape[0], dtype=np.int8)
+            kern.run_flags(score, order, pos, self.flags)
+
+    @property
+    def pos(self) -> np.ndarray:
+        return (self.flags & 1).astype(bool)
+
+    @property
+    def run_start(self) -> np.ndarray:
+        return np.flatnonzero(self.flags & 2)
+
+    @property
+    def run_end(self) -> np.ndarray:
+        return np.flatnonzero(self.flags & 4)
+
+    @property
+    def run_end_all(self) -> np.ndarray:
+        """Each row's last row of its run (int64)."""
+        last = (self.flags & 8) != 0
+        first = np.empty_like(last)
+        first[0] = True
+        first[1:] = last[:-1]
+        return np.ascontiguousarray(np.flatnonzero(last)[np.cumsum(first) - 1])
 
     def weights(self, b: int) -> np.ndarray:
         k = counts(self.lo, self.hi, b).astype(np.float64)
         return k if self.w is None else k * self.w
 
 
+def _run_flags(s: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """`Sweep`'s flags from the scores and positive flags in sweep order (numpy engine)."""
+    n = s.shape[0]
+    first = np.ones(n, dtype=bool)
+    first[1:] = s[1:] != s[:-1]
+    run = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    ends = np.append(starts[1:] - 1, n - 1)
+    has_pos = np.bincount(run, weights=pos, minlength=starts.shape[0]) > 0
+    flags = pos.astype(np.int8)
+    flags[starts[has_pos]] |= 2
+    flags[ends[has_pos]] |= 4
+    flags[ends] |= 8
+    return flags
+
+
 def auc_sweep(sw: Sweep, b0: int, b1: int) -> np.ndarray:
     """Shape (b1 - b0, 3): U, CP, CN per replicate (AUC = U / (CP * CN))."""
-    kern = _kernels()
-    out = np.zeros((b1 - b0, 3))
-    if kern is not None:
-        kern.auc_sweep(sw.lo, sw.hi, sw.flags, sw.w, steps(b0, b1), out)
-        return out
-    for r, b in enumerate(range(b0, b1)):
-        wk = sw.weights(b)
-        cp = _running(np.where(sw.pos, wk, 0.0))
-        cn = _running(np.where(sw.pos, 0.0, wk))
-        s, e = sw.run_start, sw.run_end + 1
-        terms = (cp[e] - cp[s]) * (cn[s] + 0.5 * (cn[e] - cn[s]))
-        out[r] = (_running(terms)[-1], cp[-1], cn[-1])
-    return out
+    return _rank_sweep(sw, b0, b1, ap=False)
 
 
 def ap_sweep(sw: Sweep, b0: int, b1: int) -> np.ndarray:
     """Shape (b1 - b0, 2): A, TP per replicate (AP = A / TP); `sw` in descending score order."""
+    return _rank_sweep(sw, b0, b1, ap=True)
+
+
+def _rank_sweep(sw: Sweep, b0: int, b1: int, ap: bool) -> np.ndarray:
+    """The AUC and AP sweeps share their running sums (CP / TP over positives, CN / FP over
+    negatives) and differ only in the term a run with a positive adds."""
     kern = _kernels()
-    out = np.zeros((b1 - b0, 2))
+    out = np.zeros((b1 - b0, 2 if ap else 3))
     if kern is not None:
-        kern.ap_sweep(sw.lo, sw.hi, sw.flags, sw.w, steps(b0, b1), out)
+        kern.rank_sweep(sw.lo, sw.hi, sw.flags, sw.w, steps(b0, b1), ap, out)
         return out
+    pos, s, e = sw.pos, sw.run_start, sw.run_end + 1
     for r, b in enumerate(range(b0, b1)):
         wk = sw.weights(b)
-        tp = _running(np.where(sw.pos, wk, 0.0))
-        fp = _running(np.where(sw.pos, 0.0, wk))
-        s, e = sw.run_start, sw.run_end + 1
-        p = tp[e] - tp[s]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            terms = np.where(p > 0, p * (tp[e] / (tp[e] + fp[e])), 0.0)
-        out[r] = (_running(terms)[-1], tp[-1])
+        cp = _running(np.where(pos, wk, 0.0))
+        cn = _running(np.where(pos, 0.0, wk))
+        if ap:
+            p = cp[e] - cp[s]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                terms = np.where(p > 0, p * (cp[e] / (cp[e] + cn[e])), 0.0)
+            out[r] = (_running(terms)[-1], cp[-1])
+        else:
+            terms = (cp[e] - cp[s]) * (cn[s] + 0.5 * (cn[e] - cn[s]))
+            out[r] = (_running(terms)[-1], cp[-1], cn[-1])
     return out
 
 
@@ -303,10 +333,11 @@ def ece_sweep(sw: Sweep, gap: np.ndarray, targets: np.ndarray, b0: int, b1: int)
                        steps(b0, b1), out)
         return out
     n = gap.shape[0]
+    run_end = sw.run_end_all
     for r, b in enumerate(range(b0, b1)):
         ws = sw.weights(b)
         e = np.minimum(np.searchsorted(_running(ws)[1:], targets[r], side="left"), n - 1)
-        ends = np.unique(np.append(sw.run_end_all[e], n - 1))
+        ends = np.unique(np.append(run_end[e], n - 1))
         starts = np.append(0, ends[:-1] + 1)
         g = _running(ws * gap)
         out[r] = _running(np.abs(g[ends + 1] - g[starts]))[-1]

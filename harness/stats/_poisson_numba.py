@@ -156,16 +156,38 @@ def sums_parts(lo, hi, steps, cols, seg, with_all, acc_all, acc):
 
 
 @cached_jit
-def auc_sweep(lo, hi, flags, w, steps, out):
-    """out[r] = (U, CP, CN) of `_poisson.auc_sweep`; flags: bit 0 positive, bit 1 first row
-    of a run with a positive, bit 2 its last row."""
+def run_flags(score, order, pos, flags):
+    """`_poisson.Sweep`'s flag byte per row, rows taken in `order`: runs of equal scores in one pass."""
+    n = order.shape[0]
+    i = 0
+    while i < n:
+        s = score[order[i]]
+        j = i
+        has = False
+        while j < n and score[order[j]] == s:
+            p = pos[order[j]]
+            flags[j] = 1 if p else 0
+            has = has or p
+            j += 1
+        flags[j - 1] |= 8
+        if has:
+            flags[i] |= 2
+            flags[j - 1] |= 4
+        i = j
+
+
+@cached_jit
+def rank_sweep(lo, hi, flags, w, steps, ap, out):
+    """out[r] = (U, CP, CN) of `_poisson.auc_sweep`, or with ap (rows in descending score order)
+    (A, TP) of `_poisson.ap_sweep`; flags: bit 0 positive, bit 1 first row of a run with a
+    positive, bit 2 its last row."""
     nrep = steps.shape[0]
     kb = np.empty(nrep, np.int32)
-    cp = np.zeros(nrep)
-    cn = np.zeros(nrep)
+    cp = np.zeros(nrep)  # TP for AP
+    cn = np.zeros(nrep)  # FP for AP
     cp_s = np.zeros(nrep)
     cn_s = np.zeros(nrep)
-    u = np.zeros(nrep)
+    u = np.zeros(nrep)  # A for AP
     for i in range(lo.shape[0]):
         f = flags[i]
         if f & 2:
@@ -181,41 +203,18 @@ def auc_sweep(lo, hi, flags, w, steps, out):
             for r in range(nrep):
                 acc[r] += np.float64(kb[r]) * wi
         if f & 4:
-            for r in range(nrep):
-                u[r] += (cp[r] - cp_s[r]) * (cn_s[r] + 0.5 * (cn[r] - cn_s[r]))
+            if ap:
+                for r in range(nrep):
+                    p = cp[r] - cp_s[r]
+                    if p > 0:
+                        u[r] += p * (cp[r] / (cp[r] + cn[r]))
+            else:
+                for r in range(nrep):
+                    u[r] += (cp[r] - cp_s[r]) * (cn_s[r] + 0.5 * (cn[r] - cn_s[r]))
     for r in range(nrep):
-        out[r, 0], out[r, 1], out[r, 2] = u[r], cp[r], cn[r]
-
-
-@cached_jit
-def ap_sweep(lo, hi, flags, w, steps, out):
-    """out[r] = (A, TP) of `_poisson.ap_sweep` (rows in descending score order)."""
-    nrep = steps.shape[0]
-    kb = np.empty(nrep, np.int32)
-    tp = np.zeros(nrep)
-    fp = np.zeros(nrep)
-    tp_s = np.zeros(nrep)
-    a = np.zeros(nrep)
-    for i in range(lo.shape[0]):
-        f = flags[i]
-        if f & 2:
-            tp_s[:] = tp
-        _row_weights(lo[i], hi[i], steps, kb)
-        acc = tp if f & 1 else fp
-        if w is None:
-            for r in range(nrep):
-                acc[r] += np.float64(kb[r])
-        else:
-            wi = w[i]
-            for r in range(nrep):
-                acc[r] += np.float64(kb[r]) * wi
-        if f & 4:
-            for r in range(nrep):
-                p = tp[r] - tp_s[r]
-                if p > 0:
-                    a[r] += p * (tp[r] / (tp[r] + fp[r]))
-    for r in range(nrep):
-        out[r, 0], out[r, 1] = a[r], tp[r]
+        out[r, 0], out[r, 1] = u[r], cp[r]
+        if not ap:
+            out[r, 2] = cn[r]
 
 
 @cached_jit

@@ -247,6 +247,7 @@ class _AUCKernel(_Kernel):
                 if self.stat == "ap":
                     order = order[::-1]
                 sweeps.append(_poisson.Sweep(lo, hi, order, s, self.y, self.w))
+                del order  # before the next side's sort
             self._sweeps = (lo, sweeps)
         vals = []
         for sw in self._sweeps[1]:
@@ -539,16 +540,17 @@ def _build_kernel(mdef: _m.MetricDef, y_true, s_legacy, s_new, w_raw, groups) ->
         return _GenericKernel(mdef, *_generic_arrays(mdef, y_true, s_legacy, s_new, w_raw), groups)
     if mdef.task == "ranking":
         y = np.asarray(y_true, dtype=np.float64)
-        gl = _m._rank_inputs(y_true, s_legacy, groups, w_raw)
-        gn = _m._rank_inputs(y_true, s_new, groups, w_raw)
-        if name == "mrr":
-            va, _ = _m._rr_per_group(y, gl[1], gl[2])
-            vb, _ = _m._rr_per_group(y, gn[1], gn[2])
-        else:
-            k = int(name.split("@")[1])
-            va, _ = _m._ndcg_per_group(y, gl[1], gl[2], k)
-            vb, _ = _m._ndcg_per_group(y, gn[1], gn[2], k)
-        gw = gl[2].group_weight  # default no_relevant="zero": every group counts
+        per_group, gw = [], None
+        for s in (s_legacy, s_new):  # one side's grouping at a time: each holds several row-sized arrays
+            _, ss, grouped = _m._rank_inputs(y_true, s, groups, w_raw)
+            if name == "mrr":
+                per_group.append(_m._rr_per_group(y, ss, grouped)[0])
+            else:
+                per_group.append(_m._ndcg_per_group(y, ss, grouped, int(name.split("@")[1]))[0])
+            if gw is None:
+                gw = grouped.group_weight  # default no_relevant="zero": every group counts
+            del ss, grouped
+        va, vb = per_group
         return _SumsKernel(np.column_stack([gw * va, gw * vb, gw]), _mean_finalize)
     if name in ("auc", "pr_auc"):
         y = as_binary_labels(y_true, "y_true")
