@@ -10,8 +10,11 @@ child Python process of its own (an argument list, no shell; it opens no socket)
    ``serving_runtime``: `new_platform.serving.ServingSide` names TensorFlow), reads the golden batches,
    and records its RSS ("after imports": interpreter, runtime and batches),
 2. loads the side (unpickles it: a SavedModel side reloads its artifact) and records its RSS again,
-3. predicts every golden batch once (batches of the gate's batch size, the largest of the plan), and
-   reports its own ``VmHWM``: model + runtime + serving, the figure the gate compares.
+3. predicts the first ``serve_batches`` golden batches once each (batches of the gate's batch size, the
+   largest of the plan; it holds all of them, as the in-process targets do), and reports its own
+   ``VmHWM``: model + runtime + serving, the figure the gate compares. A few batches reach the serving
+   path's steady working set: for ctr_hgb_widedeep's HGB side all 64 gave the same peak (216.6 MB vs
+   216.2 MB with 8) at 20.7 CPU s per child instead of 6.9 on the loaded 2-core box.
 
 Children run in rounds, one per side each round, a round's two children started together (so a round
 costs the slower one's wall time), ``repeats`` rounds: the gate reads the median of per-round ratios with
@@ -44,7 +47,7 @@ __all__ = ["PROCESS_RUN", "SideNotSendable", "ProcessRunError", "measure_process
 SIDES = ("legacy", "new")
 # Rounds (5: the fewest whose interval exists at alpha = 0.05), and a child's time limit: importing
 # TensorFlow on a loaded 2-core machine takes ~10 s wall.
-PROCESS_RUN = {"repeats": 5, "timeout_s": 300.0}
+PROCESS_RUN = {"repeats": 5, "timeout_s": 300.0, "serve_batches": 8}
 _TAG = "PARITY-PROCESS-RSS "
 _FIX = ("measure that side's own server instead: parity serve-bench SUITE --endpoint SIDE=URL --pid SIDE=PID "
         "(or --serve new for a SavedModel)")
@@ -136,16 +139,19 @@ def _run_child(stdin_bytes: bytes, who: str, timeout_s: float) -> dict[str, Any]
 
 
 def measure_processes(pair: Any, batches: Sequence[Any], *, repeats: int = PROCESS_RUN["repeats"],
-                      timeout_s: float = PROCESS_RUN["timeout_s"]) -> dict[str, Any]:
+                      timeout_s: float = PROCESS_RUN["timeout_s"],
+                      serve_batches: int = PROCESS_RUN["serve_batches"]) -> dict[str, Any]:
     """Each side of ``pair`` served by ``repeats`` fresh child processes of its own (the two sides' children
-    of a round run together) on ``batches``; returns per side the runs, their medians and what the child
-    imported. Raises `SideNotSendable` or `ProcessRunError` naming the side."""
+    of a round run together), holding ``batches`` and predicting the first ``serve_batches`` of them;
+    returns per side the runs, their medians and what the child imported. Raises `SideNotSendable` or
+    `ProcessRunError` naming the side."""
     import numpy as np
 
     payloads = {s: side_payload(getattr(pair, s), s) for s in SIDES}
     batches_bytes = pickle.dumps(list(batches), protocol=5)
     # What each child reads from stdin, in order: where to import from and what, the batches, the side.
-    stdin = {s: pickle.dumps({"sys_path": list(sys.path), "preload": payloads[s][1]}, protocol=5)
+    header = {"sys_path": list(sys.path), "serve": serve_batches}
+    stdin = {s: pickle.dumps({**header, "preload": payloads[s][1]}, protocol=5)
              + batches_bytes + payloads[s][0] for s in SIDES}
     runs: dict[str, list[dict[str, Any]]] = {s: [] for s in SIDES}
     with ThreadPoolExecutor(max_workers=len(SIDES), thread_name_prefix="serving-process") as pool:
@@ -154,14 +160,15 @@ def measure_processes(pair: Any, batches: Sequence[Any], *, repeats: int = PROCE
             futures = {s: pool.submit(_run_child, stdin[s], s, timeout_s) for s in order}
             for s in SIDES:
                 runs[s].append(futures[s].result())
-    keys = ("peak_rss_mb", "rss_after_imports_mb", "rss_after_load_mb", "cpu_s", "wall_s")
+    keys = ("peak_rss_mb", "rss_after_imports_mb", "rss_after_load_mb", "cpu_s", "wall_s", "imports_s", "load_s",
+            "serve_s")
     sides = {}
     for s in SIDES:
         median = {k: float(np.median([run[k] for run in runs[s]])) for k in keys}
         sides[s] = {"runtime_modules": payloads[s][1], "payload_bytes": len(payloads[s][0]),
                     "median": median, "runs": [{k: run[k] for k in (*keys, "predictions", "pid")} for run in runs[s]]}
     return {"scope": "process", "repeats": repeats, "batch_size": len(batches[0]) if batches else 0,
-            "n_batches": len(batches), "sides": sides,
+            "n_batches": len(batches), "n_served": min(serve_batches, len(batches)), "sides": sides,
             "note": "each side served by fresh child processes of its own: peak RSS is the child's VmHWM "
                     "(runtime + model + serving); after imports: interpreter, runtime and golden batches, "
                     "before the side is loaded"}
@@ -182,6 +189,7 @@ def _child() -> int:
     import resource
 
     stdin = sys.stdin.buffer
+    clock = [time.perf_counter()]
     stage = "header"
     try:
         # Unpickling here trusts nothing new: the bytes come over a pipe from the harness process that
@@ -194,24 +202,28 @@ def _child() -> int:
         stage = "batches"
         batches = pickle.load(stdin)
         after_imports = _status_mb("VmRSS")
+        clock.append(time.perf_counter())
         stage = "load"
         side = pickle.load(stdin)
         after_load = _status_mb("VmRSS")
+        clock.append(time.perf_counter())
         stage = "predict"
         n = 0
-        for batch in batches:
+        for batch in batches[:header["serve"]]:
             scores = side.predict(batch)
             if len(scores) != len(batch):
                 raise ValueError(f"{len(scores)} predictions for a batch of {len(batch)} rows")
             n += len(scores)
         peak = _status_mb("VmHWM")
+        clock.append(time.perf_counter())
     except BaseException as exc:  # noqa: BLE001 - the parent reports it, naming the side
         print(_TAG + json.dumps({"error": f"{stage}: {type(exc).__name__}: {exc}"}), flush=True)
         return 1
     use = resource.getrusage(resource.RUSAGE_SELF)
     print(_TAG + json.dumps({"peak_rss_mb": peak, "rss_after_imports_mb": after_imports,
                              "rss_after_load_mb": after_load, "cpu_s": use.ru_utime + use.ru_stime,
-                             "predictions": n}), flush=True)
+                             "predictions": n, "imports_s": clock[1] - clock[0], "load_s": clock[2] - clock[1],
+                             "serve_s": clock[3] - clock[2]}), flush=True)
     return 0
 
 

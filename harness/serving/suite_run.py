@@ -94,7 +94,8 @@ def _process_checks(gates: Sequence[CostGate], pair: Any, frame: Any, cfg: Bench
     settings = {**PROCESS_RUN, **overrides}
     batches = golden_batches(frame, max(cfg.batch_sizes), max_batches=MAX_BATCHES)
     try:
-        processes = measure_processes(pair, batches, repeats=settings["repeats"], timeout_s=settings["timeout_s"])
+        processes = measure_processes(pair, batches, repeats=settings["repeats"], timeout_s=settings["timeout_s"],
+                                      serve_batches=settings["serve_batches"])
     except (SideNotSendable, ProcessRunError) as exc:
         checks = [error_check(g.id, stage="serving", cause=exc, kind="cost",
                               text=f"{g.id}: peak RSS per serving process could not be measured.\n  {exc}")
