@@ -129,7 +129,7 @@ SUITE = Suite(
                     "same tail budget"),
         CostGate("cpu_per_1k", batch_size=1024, max_ratio=1.2, reason="the serving fleet is sized on CPU per "
                  "prediction; 20 % is its capacity headroom, and a more accurate model does not buy more"),
-        CostGate("peak_rss", max_ratio=2.0, reason="memory per replica; meaningful when each side is served by "
-                 "its own process (parity serve-bench --serve / --endpoint with --pid)"),
+        CostGate("peak_rss", max_ratio=2.0, reason="memory per replica: each side's peak RSS "
+                 "(runtime + model + serving) in serving processes of its own"),
     ],
 )

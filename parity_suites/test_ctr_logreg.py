@@ -326,7 +326,7 @@ SUITE = Suite(
                     "the same tail budget"),
         CostGate("cpu_per_1k", batch_size=1024, max_ratio=1.2, reason="the serving fleet is sized on CPU per "
                  "prediction; 20% is the capacity headroom"),
-        CostGate("peak_rss", max_ratio=2.0, reason="memory per replica; meaningful when each side is served by "
-                 "its own process (--serve / --endpoint with --pid)"),
+        CostGate("peak_rss", max_ratio=2.0, reason="memory per replica: each side's peak RSS "
+                 "(runtime + model + serving) in serving processes of its own"),
     ],
 )
