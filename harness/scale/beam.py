@@ -25,9 +25,9 @@ computed per *cell*: all rows, and each value (crossed: each combination present
   replicate)) are summed into per-replicate offsets of the negatives' weight below it (a side input),
   each range is swept on its own from its offset, and the ranges' sums add up in range order
   (`harness.scale.beam_wauc`): the in-memory replicates to ~1e-15, the same bits for any row order;
-- ndcg@K and mrr (``--group``): rows are grouped by (cell, group id) (`GroupByKey`), so each group is
-  whole wherever its rows lie; the group's value per side is the metric's own per-group function on its
-  rows in key order, and the mean over groups and its Poisson bootstrap are exact sums and replicate
+- ndcg@K and mrr (``--group``): rows are grouped by (cell, hash bucket of the group id) (`GroupByKey`),
+  so each group is whole wherever its rows lie; each group's value per side is the metric's own
+  per-group function on its rows in key order (a bucket's groups in one call), and the mean over groups and its Poisson bootstrap are exact sums and replicate
   sums keyed by the group id (`harness.scale.beam_groups`): what the in-memory grouped bootstrap computes,
   to a few ulps.
 
@@ -507,42 +507,38 @@ def _weighted_auc(beam, rows, cells, j: int, side: str, n_ranges: int, n_boot: i
 # query groups: each group whole (GroupByKey by (cell, group id)), its statistic, replicate sums per cell
 # ---------------------------------------------------------------------------------------------
 
-def _by_group(kv):
+def _by_group(kv, n_buckets):
+    """A cell's rows by bucket of group ids (every row of a group lands in its group's bucket)."""
     cell, r = kv
-    g = r[5]
-    _, first, inv = np.unique(g, return_index=True, return_inverse=True)
-    inv = inv.reshape(-1)
-    for j, i in enumerate(first.tolist()):
-        m = inv == j
-        yield (cell, _plain(g[i])), tuple(None if x is None else x[m] for x in r[:5])
+    bucket = _bd.key_buckets(r[5], n_buckets)
+    for b in np.unique(bucket).tolist():
+        m = bucket == b
+        yield (cell, b), tuple(None if x is None else x[m] for x in r[:6])
 
 
-def _group_stat(kv, *, names, path, key, weight):
-    """One whole group of one cell: ``(cell, (group key, gw, {metric: (gw v_legacy, gw v_new)}))``, or an
-    error record when its weights are not constant (the ranking weights are per group)."""
+def _group_stats(kv, *, names, path, key, weight):
+    """One bucket of whole groups of one cell: ``(cell, (group keys, gw, {metric: (gw v_legacy, gw v_new)}))``,
+    or an error record when a group's weights are not constant (the ranking weights are per group)."""
     from apache_beam.pvalue import TaggedOutput
 
-    (cell, gid), parts = kv
+    (cell, _), parts = kv
     parts = list(parts)
-    keys = np.concatenate([p[0] for p in parts])
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    y, a, b = (np.concatenate([p[i] for p in parts])[order] for i in (1, 2, 3))
-    w = None if parts[0][4] is None else np.concatenate([p[4] for p in parts])[order]
+    keys, y, a, b, gk = (np.concatenate([p[i] for p in parts]) for i in (0, 1, 2, 3, 5))
+    w = None if parts[0][4] is None else np.concatenate([p[4] for p in parts])
+    ids, codes = np.unique(gk, return_inverse=True)
+    order = np.lexsort((keys, codes.reshape(-1)))  # by group, each group's rows in key order
+    keys, y, a, b, codes = keys[order], y[order], a[order], b[order], codes.reshape(-1)[order]
     if w is not None:
+        w = w[order]
         try:
-            check_constant_within_groups(w, np.zeros(w.shape[0], dtype=np.int64))
+            check_constant_within_groups(w, codes)
         except ParityInputError as exc:
             k = _plain(keys[exc.row])
             yield TaggedOutput("errors", ((2, k), f"{path}: {exc.reason}; at {key}={k!r} is {exc.value!r} "
-                                          f"{exc.detail} (group {gid!r})", weight, exc.reason))
+                                          f"{exc.detail} (group {_plain(ids[codes[exc.row]])!r})", weight, exc.reason))
             return
-        if w[0] == 0:  # a group without weight adds nothing; its values need no weights to be defined
-            gw, vals = _bg.group_values(names, y, a, b, None)
-            yield cell, (gid, 0.0, {k: (0.0 * u, 0.0 * v) for k, (u, v) in vals.items()})
-            return
-    gw, vals = _bg.group_values(names, y, a, b, w)
-    yield cell, (gid, gw, vals)
+    gw, vals = _bg.group_values(names, y, a, b, w, codes)
+    yield cell, (ids, gw, vals)
 
 
 def _GroupsFn(beam, names, n_boot, seed):
@@ -621,8 +617,8 @@ def _run(beam, opts, path: str, files, columns, validate_kw, plan) -> list:
                     results.append(_weighted_auc(beam, rows, cells, j, side, n_ranges, plan["n_boot"], plan["seed"])
                                    | f"tag weighted {side}" >> beam.Map(_tagged(f"wauc_{side}")))
             if plan["ranking"]:
-                stats = (cells | "by group" >> beam.FlatMap(_by_group) | "groups whole" >> beam.GroupByKey()
-                         | "group stats" >> beam.FlatMap(_group_stat, names=plan["ranking"], path=path,
+                stats = (cells | "by group" >> beam.FlatMap(_by_group, n_buckets) | "groups whole" >> beam.GroupByKey()
+                         | "group stats" >> beam.FlatMap(_group_stats, names=plan["ranking"], path=path,
                                                          key=validate_kw["key"], weight=validate_kw["weight"])
                          .with_outputs("errors", main="stats"))
                 errors.append(stats.errors)

@@ -6,15 +6,13 @@ group's value ``v`` once per side and its weight ``gw`` (the group's constant ro
 then replicate b is ``sum_g c_gb (gw v_new - gw v_legacy) / sum_g c_gb gw`` with ``c_gb`` the Poisson
 count of (seed, group id, b) (`_SumsKernel` with `_mean_finalize`), and the point value
 ``sum_g gw v / sum_g gw`` (`metrics._group_mean`, no_relevant="zero"). That is a ratio of sums over
-groups keyed by the group id, so a pipeline that holds each group whole (GroupByKey by id) computes the
-same per-group values (`group_values`, the metric's own per-group functions on the group's rows in key
-order) and adds them into `harness.scale.replicates.ReplicateSums` keyed by the same group ids
+groups keyed by the group id, so a pipeline that holds each group whole (GroupByKey by a hash bucket of
+the id) computes the same per-group values (`group_values`, the metric's own per-group functions on each
+group's rows in key order) and adds them into `harness.scale.replicates.ReplicateSums` keyed by the same group ids
 (`unit_key`: group_codes' ids, float ids by repr): the replicates equal the in-memory ones to a few ulps
 (exact sums there, float64 sums here) and so do the percentile limits.
 """
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 
@@ -23,8 +21,6 @@ from harness.scale._exact import ExactSum
 from harness.scale.replicates import ReplicateSums
 
 __all__ = ["GroupMeans", "bootstrap_estimate", "group_values", "unit_keys"]
-
-_FLUSH = 4096  # groups buffered before their replicate sums are added (one poisson_weights call per block)
 
 
 def unit_keys(groups: np.ndarray) -> np.ndarray:
@@ -37,22 +33,27 @@ def unit_keys(groups: np.ndarray) -> np.ndarray:
     return arr
 
 
-def group_values(names, y: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray | None):
-    """One group's rows (in key order): ``gw`` and, per metric, ``(gw * v_legacy, gw * v_new)``."""
+def group_values(names, y: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray | None, codes: np.ndarray):
+    """Whole groups' rows (each group's rows in key order; ``codes`` 0..G-1 per row): per group ``gw`` and,
+    per metric, ``(gw * v_legacy, gw * v_new)``, from the metric's own per-group functions (a group's
+    value depends on its rows alone, in the order they come)."""
     from harness.stats import metrics as _m
 
-    zeros = np.zeros(y.shape[0], dtype=np.int64)
-    gl, gn = _m._rank_inputs(y, a, zeros, w), _m._rank_inputs(y, b, zeros, w)
-    gw = float(gl[2].group_weight[0])
+    if w is not None and not (w > 0).any():  # groups without weight add nothing; their values need none
+        w = None
+        zero = True
+    else:
+        zero = False
+    gl, gn = _m._rank_inputs(y, a, codes, w), _m._rank_inputs(y, b, codes, w)
+    gw = np.zeros(gl[2].n_groups) if zero else gl[2].group_weight.astype(np.float64)
     out = {}
     for name in names:
         if name == "mrr":
-            va, vb = _m._rr_per_group(gl[0], gl[1], gl[2])[0][0], _m._rr_per_group(gn[0], gn[1], gn[2])[0][0]
+            va, vb = _m._rr_per_group(gl[0], gl[1], gl[2])[0], _m._rr_per_group(gn[0], gn[1], gn[2])[0]
         else:
             k = int(name.split("@")[1])
-            va = _m._ndcg_per_group(gl[0], gl[1], gl[2], k)[0][0]
-            vb = _m._ndcg_per_group(gn[0], gn[1], gn[2], k)[0][0]
-        out[name] = (float(gw * va), float(gw * vb))
+            va, vb = _m._ndcg_per_group(gl[0], gl[1], gl[2], k)[0], _m._ndcg_per_group(gn[0], gn[1], gn[2], k)[0]
+        out[name] = (gw * va, gw * vb)
     return gw, out
 
 
@@ -66,33 +67,20 @@ class GroupMeans:
         self.point = [[ExactSum(), ExactSum()] for _ in self.names]
         self.weight = ExactSum()
         self.n_groups = 0
-        self._pending: list[tuple[Any, float, dict]] = []
 
-    def add(self, key: Any, gw: float, values: dict) -> None:
-        self._pending.append((key, gw, values))
-        if len(self._pending) >= _FLUSH:
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self._pending:
-            return
-        keys = np.array([p[0] for p in self._pending])
-        gw = np.array([p[1] for p in self._pending])
+    def add(self, keys: np.ndarray, gw: np.ndarray, values: dict) -> None:
+        """Whole groups, each once: their unit keys, weights and `group_values`."""
         cols = []
         for j, name in enumerate(self.names):
-            la = np.array([p[2][name][0] for p in self._pending])
-            lb = np.array([p[2][name][1] for p in self._pending])
+            la, lb = values[name]
             self.point[j][0].add(la)
             self.point[j][1].add(lb)
             cols.append(lb - la)  # the in-memory kernel's diff column, rounded the same way
-        self.reps.add(keys, np.stack(cols + [gw]))
+        self.reps.add(np.asarray(keys), np.stack(cols + [gw]))
         self.weight.add(gw)
-        self.n_groups += len(self._pending)
-        self._pending = []
+        self.n_groups += int(gw.shape[0])
 
     def merge(self, other: GroupMeans) -> GroupMeans:
-        self._flush()
-        other._flush()
         out = GroupMeans(self.names, self.n_boot, self.seed)
         out.reps = self.reps.merge(other.reps)
         out.point = [[x.merge(u), y.merge(v)] for (x, y), (u, v) in zip(self.point, other.point)]
@@ -101,7 +89,6 @@ class GroupMeans:
         return out
 
     def to_state(self) -> dict:
-        self._flush()
         return {"n_groups": self.n_groups, "weight": str(self.weight._total),
                 "point": [[str(s._total) for s in p] for p in self.point],
                 "reps": [[str(t) for t in col] for col in self.reps._total]}

@@ -68,10 +68,11 @@ def test_group_replicate_sums_are_the_in_memory_grouped_bootstrap(metric, weight
     q, y, a, b, w = _groups()
     w = w if weighted else None
     halves = [bg.GroupMeans([metric], 50, 3), bg.GroupMeans([metric], 50, 3)]
-    for i, g in enumerate(np.unique(q)):  # groups in two accumulators, merged: any split gives the same state
-        m = q == g
-        gw, vals = bg.group_values([metric], y[m], a[m], b[m], None if w is None else w[m])
-        halves[i % 2].add(bg.unit_keys(q[m])[0].item(), gw, vals)
+    for half in (0, 1):  # groups in two accumulators, merged: any split gives the same state
+        m = q % 2 == half
+        ids, codes = np.unique(bg.unit_keys(q[m]), return_inverse=True)
+        gw, vals = bg.group_values([metric], y[m], a[m], b[m], None if w is None else w[m], codes)
+        halves[half].add(ids, gw, vals)
     merged = halves[0].merge(halves[1])
     state = merged.to_state()
     assert bg.GroupMeans.from_state([metric], 50, 3, state).to_state() == state
