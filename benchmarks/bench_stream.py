@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/bench_stream.py [--sizes 1e5,1e6,1e7] [--memory-sizes 1e5,1e6]
                                                 [--chunk-rows 262144] [--json OUT]
                                                 [--suite-like [--bootstrap 200]]
+    .venv/bin/python benchmarks/bench_stream.py --worker generate FILE --n 10000000 --suite-like
+    .venv/bin/python benchmarks/bench_stream.py --worker phases FILE --suite-like   # memory per phase
 
 For each size a golden split is generated (in a subprocess) into a temporary Parquet file (deleted afterwards, never
 committed): row_id (int64 key, shuffled), click (0/1 from a logistic truth), legacy (float64), new
@@ -108,6 +110,46 @@ def worker(mode: str, path: str, chunk_rows: int, suite_like: bool = False, n_bo
     print(json.dumps(out))
 
 
+def phases(path: str, chunk_rows: int, n_boot: int) -> None:
+    """The suite-like stream with its memory per phase: VmHWM is reset (``/proc/self/clear_refs``, Linux)
+    before sorting the kept rows, building the slices and each metric x slice estimate, and read after;
+    the streaming phase's peak is the VmHWM before the first reset. Prints one line per phase."""
+    import harness.scale.streamed as streamed
+    import harness.stats.compare as cmp
+    from harness.scale.accumulators import CompactRows
+
+    def rss_mb() -> float:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise OSError("no VmRSS in /proc/self/status")
+
+    def timed(owner, name, label):
+        fn = getattr(owner, name)
+
+        def run(*args, **kwargs):
+            what = label(*args)
+            before, c0 = rss_mb(), time.process_time()
+            if what.startswith("sort"):
+                print(f"streaming: peak {_peak_mb():.0f} MB, then {before:.0f} MB", flush=True)
+            Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                print(f"{what}: {before:.0f} MB -> peak {_peak_mb():.0f} MB, after {rss_mb():.0f} MB, "
+                      f"{time.process_time() - c0:.2f} s CPU", flush=True)
+        setattr(owner, name, run)
+
+    timed(CompactRows, "result", lambda *a: "sort the kept rows by key (CompactRows.result)")
+    timed(streamed, "_slices", lambda *a: "slices from the codes")
+    timed(cmp, "_estimate", lambda inp, d, rows, *a: f"{d.name} on " + ("all rows" if rows is None else
+                                                                         f"{len(rows)} rows"))
+    from harness.scale import compare_stream
+
+    compare_stream(path, label="click", legacy="legacy", new="new", key="row_id", metrics=METRICS, margins=MARGINS,
+                   chunk_rows=chunk_rows, n_boot=n_boot, **SUITE)
+
+
 def _peak_mb() -> float:
     """Peak RSS of this process: VmHWM where Linux has it (reset by exec), else ru_maxrss (on Linux a
     child's ru_maxrss starts at its parent's RSS at fork, which is why the files are generated in a
@@ -156,6 +198,8 @@ def main(argv=None) -> int:
     if args.worker:
         if args.worker[0] == "generate":
             generate(Path(args.worker[1]), args.n, suite_like=args.suite_like)
+        elif args.worker[0] == "phases":
+            phases(args.worker[1], args.chunk_rows, n_boot)
         else:
             worker(args.worker[0], args.worker[1], args.chunk_rows, args.suite_like, n_boot)
         return 0
