@@ -16,8 +16,8 @@ child Python process of its own (an argument list, no shell; it opens no socket)
    path's steady working set: for ctr_hgb_widedeep's HGB side all 64 gave the same peak (216.6 MB vs
    216.2 MB with 8) at 20.7 CPU s per child instead of 6.9 on the loaded 2-core box.
 
-Children run in rounds, one per side each round, a round's two children started together (so a round
-costs the slower one's wall time), ``repeats`` rounds: the gate reads the median of per-round ratios with
+Children run in rounds, one per side each round (round r pairs each side's r-th child), two at a time
+in ABBA order, ``repeats`` rounds: the gate reads the median of per-round ratios with
 its order-statistic interval (`harness.serving.gates`), which needs 5 rounds at alpha = 0.05. Peak RSS is
 nearly deterministic, so the interval is narrow; the cost is the child's start, mostly importing the
 runtime (TensorFlow: several CPU seconds per child).
@@ -153,13 +153,19 @@ def measure_processes(pair: Any, batches: Sequence[Any], *, repeats: int = PROCE
     header = {"sys_path": list(sys.path), "serve": serve_batches}
     stdin = {s: pickle.dumps({**header, "preload": payloads[s][1]}, protocol=5)
              + batches_bytes + payloads[s][0] for s in SIDES}
-    runs: dict[str, list[dict[str, Any]]] = {s: [] for s in SIDES}
+    # Two children at a time, queued in ABBA order with no barrier between rounds: a side whose child
+    # starts faster (no TensorFlow to import) does not leave a core idle while the other one imports.
     with ThreadPoolExecutor(max_workers=len(SIDES), thread_name_prefix="serving-process") as pool:
+        futures: dict[str, list[Any]] = {s: [] for s in SIDES}
         for r in range(repeats):
-            order = SIDES if r % 2 == 0 else SIDES[::-1]
-            futures = {s: pool.submit(_run_child, stdin[s], s, timeout_s) for s in order}
-            for s in SIDES:
-                runs[s].append(futures[s].result())
+            for s in (SIDES if r % 2 == 0 else SIDES[::-1]):
+                futures[s].append(pool.submit(_run_child, stdin[s], s, timeout_s))
+        try:
+            runs = {s: [f.result() for f in futures[s]] for s in SIDES}
+        except BaseException:
+            for f in (f for fs in futures.values() for f in fs):
+                f.cancel()  # a failed side fails the gate: the queued children would only cost time
+            raise
     keys = ("peak_rss_mb", "rss_after_imports_mb", "rss_after_load_mb", "cpu_s", "wall_s", "imports_s", "load_s",
             "serve_s")
     sides = {}
