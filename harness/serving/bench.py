@@ -209,6 +209,10 @@ def _side_summary(rows: list[dict[str, Any]], hists: dict[str, LatencyHistogram]
 
 
 def _judge(gate: ServingGate | CostGate, rounds: dict, cold: dict, sides: dict, cfg: BenchConfig) -> Any:
+    shared = [s for s in SIDES if sides[s].kind == "in_process"]
+    if gate.metric == "peak_rss" and shared:
+        return _not_measured(gate, f"side(s) {', '.join(shared)} run in this process, whose peak RSS holds both "
+                                   "sides and the load generator, not one side's serving path", cfg)
     if gate.metric == "artifact_size":
         values = {s: [sides[s].artifact_bytes if sides[s].artifact_bytes is not None else math.nan] for s in SIDES}
     elif gate.metric == "cold_start":
@@ -220,6 +224,18 @@ def _judge(gate: ServingGate | CostGate, rounds: dict, cold: dict, sides: dict, 
     else:
         values = {s: [r[gate.metric] for r in rounds[gate.batch_size][s]] for s in SIDES}
     return judge(gate, values["legacy"], values["new"], alpha=cfg.alpha)
+
+
+def _not_measured(gate: CostGate, why: str, cfg: BenchConfig) -> Any:
+    """INCONCLUSIVE (gated: never a pass) for a gate these sides cannot give evidence on, saying how to
+    measure it; its details are those of a gate with no usable round."""
+    check = judge(gate, [math.nan] * cfg.repeats, [math.nan] * cfg.repeats, alpha=cfg.alpha)
+    fix = ("serve each side in its own process: --serve new, or --endpoint SIDE=URL with --pid SIDE=PID; "
+           "a suite run (pytest parity_suites, parity run) serves each side in processes of its own")
+    check.summary = f"not measured: {why}"
+    check.message = f"{gate.id}: not measured: {why}.\n  to measure it: {fix}"
+    check.details["not_measured"] = why
+    return check
 
 
 def in_process_side(side: Any, frame: Any, *, max_batches: int = 64) -> SideBench:

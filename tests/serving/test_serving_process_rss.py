@@ -158,3 +158,14 @@ def test_a_side_holding_a_feature_spec_is_sent_with_an_equal_spec(sides):
     again = pickle.loads(payload).spec
     assert isinstance(again, FeatureSpec) and again.to_dict() == side.spec.to_dict()
     assert "harness.featurization.spec" in modules
+
+
+def test_serve_bench_with_a_side_in_process_does_not_judge_peak_rss_on_the_shared_process(sides):
+    from harness.serving.bench import BenchConfig, in_process_side, run_bench
+
+    pair = {s: in_process_side(sides.SmallSide(s), FRAME) for s in ("legacy", "new")}
+    cfg = BenchConfig(batch_sizes=(1,), repeats=5, duration_s=0.01, warmup_requests=0, open_loop=False)
+    doc, [check] = run_bench(pair, cfg, gates=[_gate(2.0)])
+    assert check.verdict is Verdict.INCONCLUSIVE and check.gated and not check.passed
+    assert "side(s) legacy, new run in this process" in check.message and "--serve new" in check.message
+    assert doc["verdict"] == "INCONCLUSIVE"
