@@ -27,9 +27,9 @@ computed per *cell*: all rows, and each value (crossed: each combination present
   (`harness.scale.beam_wauc`): the in-memory replicates to ~1e-15, the same bits for any row order;
 - ndcg@K and mrr (``--group``): rows are grouped by (cell, hash bucket of the group id) (`GroupByKey`),
   so each group is whole wherever its rows lie; each group's value per side is the metric's own
-  per-group function on its rows in key order (a bucket's groups in one call), and the mean over groups and its Poisson bootstrap are exact sums and replicate
-  sums keyed by the group id (`harness.scale.beam_groups`): what the in-memory grouped bootstrap computes,
-  to a few ulps.
+  per-group function on its rows in key order (a bucket's groups in one call), and the mean over groups
+  and its Poisson bootstrap are exact sums and replicate sums keyed by the group id
+  (`harness.scale.beam_groups`): what the in-memory grouped bootstrap computes, to a few ulps.
 
 Then `harness.stats.compare`'s own gate and Holm steps run on the merged states, so verdicts, slices'
 order and values, notes and Holm levels are those of `compare_stream` (tested against it and
@@ -171,8 +171,8 @@ def _validate(table, *, path, key, label, legacy, new, defs, weight=None, group=
             i = int(pc.index(pc.is_null(col), True).as_py())
             k = table.column(key)[i].as_py() if c != key else None
             where = f"the row with {key}={k!r}" if c != key else "a batch"
-            yield TaggedOutput("errors", ((1, k) if k is not None else (1,), f"{path}: column {c!r} is null at {where}; nulls are not "
-                                          "scores, labels, weights, group ids or keys", c, "null"))
+            text = f"{path}: column {c!r} is null at {where}; nulls are not scores, labels, weights, group ids or keys"
+            yield TaggedOutput("errors", ((1, k) if k is not None else (1,), text, c, "null"))
             return
     cols = {c: table.column(c).to_numpy(zero_copy_only=False)
             for c in dict.fromkeys(c for c in (key, label, legacy, new, weight, group, *slice_cols) if c)}
@@ -705,7 +705,8 @@ def compare_beam(path: str | Path, *, label: str, legacy: str, new: str, key: st
                                  + [c for cols in specs for c in cols]))
     files = _source(path, columns)
     validate_kw = dict(path=path, key=key, label=label, legacy=legacy, new=new, defs=defs, weight=weight, group=group,
-                       specs=specs, ranking=plan["ranking"], replicated=any(d.name in _REPLICATED for d in plan["summed"]))
+                       specs=specs, ranking=plan["ranking"],
+                       replicated=any(d.name in _REPLICATED for d in plan["summed"]))
     out: dict[str, dict] = {}
     for name, cell, value in _run(beam, opts, path, files, columns, validate_kw, plan):
         out.setdefault(name, {})[_bc.cell_from_json(cell)] = value

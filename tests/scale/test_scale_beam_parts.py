@@ -101,7 +101,8 @@ def test_cells_come_in_slice_rows_order_with_its_values(values):
     cells = bc.batch_cells({"c": values}, [("c",)], n)
     assert cells[0] == (bc.ALL, None)
     counts = {cell: rows.size for cell, rows in cells[1:]}
-    got = [(sl.values, sl.rows.size) for sl, _ in bc.ordered_slices([("c",)], counts, bc.numeric_columns({"c": values}))]
+    numeric = bc.numeric_columns({"c": values})
+    got = [(sl.values, sl.rows.size) for sl, _ in bc.ordered_slices([("c",)], counts, numeric)]
     assert got == [(sl.values, sl.rows.size) for sl in slice_rows({"c": values}, n)]
 
 

@@ -283,3 +283,17 @@ def test_a_repeated_key_is_named_not_a_pipeline_crash(tmp_path, kw):
     with pytest.raises(ParityInputError, match=f"repeats id={ids[5].item()!r}") as got:
         compare_beam(path, **COLS, n_boot=20, **kw)
     assert got.value.column == "id"
+
+
+def test_a_slice_value_a_cell_cannot_carry_is_refused_naming_the_column(tmp_path):
+    import datetime
+
+    from harness.scale.beam import compare_beam
+
+    t = _table(300, seed=3)
+    day = pa.array([datetime.date(2024, 1, 1 + i % 3) for i in range(t.num_rows)])
+    path = tmp_path / "d.parquet"
+    pq.write_table(t.append_column("day", day), path)
+    with pytest.raises(ParityInputError, match="slice column 'day' holds date values") as got:
+        compare_beam(path, **COLS, metrics=("logloss",), slices=["day"])
+    assert got.value.column == "day"
