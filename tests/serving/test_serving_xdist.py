@@ -4,7 +4,7 @@ and the controller's report equals a serial run's outside the measured section, 
 
 Two user-like suites in a tmp folder (conftest.py's GATED_SUITE), sides that sleep per call (numpy scores,
 no TensorFlow): sleeps dominate the latencies, so the ratio is what the sleeps make it on a loaded machine
-too (equal sleeps -> about 1x, well inside the 1.5x margin; a 10x sleep -> about 10x, far outside it).
+too (equal sleeps -> about 1x, well inside the margin; a 10x sleep -> about 10x, far outside it).
 """
 from __future__ import annotations
 
@@ -23,7 +23,19 @@ pytest.importorskip("hdrh")
 pytest.importorskip("xdist")
 
 GATES = ["serving/p99@1", "cost/time_per_1k@32"]  # what tests/serving/conftest.py GATED_SUITE declares
-DELAY_S = 0.02  # per call: ~10 requests per 0.2 s round; scheduler jitter of a few ms moves a ratio little
+DELAY_S = 0.02  # per call: ~10 requests per 0.2 s round
+# GATED_SUITE's 1.5x margin, widened: a batch-1 p99 over ~10 requests is their slowest, and on the loaded
+# 2-core box equal sleeps of 20 ms gave p99 ratios up to 1.63 in some rounds (an INCONCLUSIVE [0.99, 1.63]
+# once); a 10x stall measures 7.9x to 9.7x, far outside 3x either way.
+MARGIN = 3.0
+
+
+def _write_suite(gated_suite, folder, name, *, legacy_delay, new_delay):
+    path = gated_suite(folder, name, legacy_delay=legacy_delay, new_delay=new_delay)
+    text, n = re.subn(r"max_ratio=1\.5\b", f"max_ratio={MARGIN}", path.read_text())
+    assert n == len(GATES), "GATED_SUITE's gates changed: update this test's GATES and MARGIN"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def _pytest(cwd, golden, report, *args):
@@ -43,7 +55,7 @@ def _pytest(cwd, golden, report, *args):
 def test_serving_gates_under_xdist_report_as_a_serial_run(serve_golden, gated_suite, tmp_path, new_delays, rc,
                                                           failing):
     for name, new_delay in new_delays.items():
-        gated_suite(tmp_path / "suites", name, legacy_delay=DELAY_S, new_delay=new_delay)
+        _write_suite(gated_suite, tmp_path / "suites", name, legacy_delay=DELAY_S, new_delay=new_delay)
     parallel = _pytest(tmp_path, serve_golden, "xdist", "-p", "xdist", "-n", "2")
     assert parallel.returncode == rc, parallel.stdout + parallel.stderr
     assert "bringing up nodes" in parallel.stdout + parallel.stderr  # xdist ran it
