@@ -297,3 +297,31 @@ def test_a_slice_value_a_cell_cannot_carry_is_refused_naming_the_column(tmp_path
     with pytest.raises(ParityInputError, match="slice column 'day' holds date values") as got:
         compare_beam(path, **COLS, metrics=("logloss",), slices=["day"])
     assert got.value.column == "day"
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_slices_where_a_metric_is_undefined_say_so_in_the_in_memory_words(tmp_path, weighted):
+    """A slice with one class (auc undefined) and one whose two score columns are constant (rank metrics
+    undefined): INCONCLUSIVE with compare_scores' note, weighted auc's bootstrap and DeLong alike."""
+    from harness.scale.beam import compare_beam
+
+    t = _table(600, seed=3)
+    y, a, b = t.column("y").to_numpy().copy(), t.column("a").to_numpy().copy(), t.column("b").to_numpy()
+    b = b.astype(np.float64)
+    device = np.array(t.column("device").to_pylist(), dtype=object)
+    device[np.flatnonzero(y == 1)[:3]] = "one_class"
+    const = np.flatnonzero(y == 0)[:4]
+    device[const], a[const], b[const], y[const[:2]] = "constant", 0.5, 0.25, 1
+    for name, v in (("device", pa.array(device.tolist())), ("a", pa.array(a)), ("b", pa.array(b)), ("y", pa.array(y))):
+        t = t.set_column(t.schema.get_field_index(name), name, v)
+    path = tmp_path / "u.parquet"
+    pq.write_table(t, path, row_group_size=100)
+    kw = dict(metrics=("auc", "logloss", "mrr"), margins={"auc": 0.05}, weight="w" if weighted else None, group="q",
+              slices=["device"], n_boot=50, min_slice_size=2)
+    r = compare_beam(path, **COLS, **kw)
+    _assert_same(r.to_dict(), compare_stream(path, **COLS, **kw).to_dict())
+    _assert_same(_holm_ulp(r.to_dict()), _holm_ulp(_in_memory(path, **kw).to_dict()))
+    notes = {e.id: e.note for e in r.entries if e.decided_by == "undefined"}
+    assert "constant on these rows" in notes["metrics/auc[device=constant]"]
+    assert "constant on these rows" in notes["metrics/mrr[device=constant]"]
+    assert "positive" in notes["metrics/auc[device=one_class]"]
