@@ -96,8 +96,13 @@ def _process_rows(s: Mapping[str, Any]) -> list[list[str]]:
         m = e["median"]
         rows.append([s["suite"], side, fmt_count(len(e["runs"])), fmt_num(m["peak_rss_mb"]) + " (process)",
                      fmt_num(m["rss_after_imports_mb"]), fmt_num(m["rss_after_load_mb"]), fmt_num(m["cpu_s"]),
-                     ", ".join(e["runtime_modules"])])
+                     ", ".join(_packages(e["runtime_modules"]))])
     return rows
+
+
+def _packages(modules: list[str]) -> list[str]:
+    """Top-level packages of the modules a serving process imported first (report.json keeps the modules)."""
+    return list(dict.fromkeys(m.split(".")[0] for m in modules if not m.startswith("_")))
 
 
 def _config_text(serving: Mapping[str, Any]) -> str:
