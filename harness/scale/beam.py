@@ -21,10 +21,10 @@ computed per *cell*: all rows, and each value (crossed: each combination present
   sums (AUC bit-identical to `delong_paired`; variances, interval and p-values within 1e-12, p-values to
   the root search's tolerance);
 - weighted auc is `compare_scores`' paired Poisson bootstrap over the same range-partitioned sort, per
-  (cell, side): each range's per-replicate class weights (``c w``, c the Poisson count of (seed, row key,
-  replicate)) are summed into per-replicate offsets of the negatives' weight below it (a side input),
-  each range is swept on its own from its offset, and the ranges' sums add up in range order
-  (`harness.scale.beam_wauc`): the in-memory replicates to ~1e-15, the same bits for any row order;
+  (cell, side): each score range is swept on its own (weights ``c w``, c the Poisson count of (seed, row
+  key, replicate); the in-memory compiled sweep), and the ranges' per-replicate sums add up in score
+  order, the lower ranges' negatives entering each range's sum once (`harness.scale.beam_wauc`): the
+  in-memory replicates to ~1e-15, the same bits for any row order;
 - ndcg@K and mrr (``--group``): rows are grouped by (cell, hash bucket of the group id) (`GroupByKey`),
   so each group is whole wherever its rows lie; each group's value per side is the metric's own
   per-group function on its rows in key order (a bucket's groups in one call), and the mean over groups
@@ -462,7 +462,7 @@ def _components(beam, rows, cells, j: int, side: str, n_ranges: int, n_buckets: 
 
 
 # ---------------------------------------------------------------------------------------------
-# weighted auc: the Poisson bootstrap's sweeps per (cell, side, score range), offsets as a side input
+# weighted auc: the Poisson bootstrap's sweeps per (cell, side, score range), added in score order
 # ---------------------------------------------------------------------------------------------
 
 def _route_weighted(kv, bounds, j):
@@ -479,26 +479,14 @@ def _weighted_range(kv):
     return (cell, g), _bw.sorted_range(*(np.concatenate([p[i] for p in parts]) for i in range(4)))
 
 
-def _weighted_prefix(totals):
-    """{(cell, range): per replicate, the negatives' weight in the cell's lower ranges}."""
-    by_cell: dict = {}
-    for (cell, g), t in totals:
-        by_cell.setdefault(cell, {})[g] = t
-    return {(cell, g): v for cell, ts in by_cell.items() for g, v in _bw.prefix(ts).items()}
-
-
 def _weighted_auc(beam, rows, cells, j: int, side: str, n_ranges: int, n_boot: int, seed: int):
     bounds = _bounds(beam, rows, j, f"weighted {side}", n_ranges)
-    ranges = (cells | f"weighted {side}: route" >> beam.FlatMap(_route_weighted, beam.pvalue.AsSingleton(bounds), j)
-              | f"weighted {side}: by range" >> beam.GroupByKey()
-              | f"weighted {side}: sorted" >> beam.Map(_weighted_range)
-              | f"weighted {side}: whole" >> beam.Filter(lambda kv: kv[1] is not None))  # repeats: reported
-    prefix = (ranges | f"weighted {side}: totals" >> beam.Map(lambda kv: (kv[0], _bw.range_totals(kv[1], n_boot, seed)))
-              | f"weighted {side}: all totals" >> beam.combiners.ToList()
-              | f"weighted {side}: prefix" >> beam.Map(_weighted_prefix))
-    return (ranges | f"weighted {side}: sweep" >> beam.Map(
-                lambda kv, pre: (kv[0][0], (kv[0][1], _bw.range_sweep(kv[1], pre[kv[0]], n_boot, seed))),
-                beam.pvalue.AsSingleton(prefix))
+    return (cells | f"weighted {side}: route" >> beam.FlatMap(_route_weighted, beam.pvalue.AsSingleton(bounds), j)
+            | f"weighted {side}: by range" >> beam.GroupByKey()
+            | f"weighted {side}: sorted" >> beam.Map(_weighted_range)
+            | f"weighted {side}: whole" >> beam.Filter(lambda kv: kv[1] is not None)  # repeats: reported after
+            | f"weighted {side}: sweep" >> beam.Map(
+                lambda kv: (kv[0][0], (kv[0][1], _bw.range_sweep(kv[1], n_boot, seed))))
             | f"weighted {side}: by cell" >> beam.GroupByKey()
             | f"weighted {side}: finish" >> beam.Map(lambda kv: (kv[0], _bw.finish(dict(kv[1])).tolist())))
 

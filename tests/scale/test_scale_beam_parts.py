@@ -27,8 +27,7 @@ def _swept(y, s, w, keys, n_ranges, n_boot, seed):
     bounds = np.unique(np.quantile(s, np.linspace(0, 1, n_ranges + 1)[1:-1]))
     rid = np.searchsorted(bounds, s, side="right")  # equal scores share a range, as range_of routes them
     rows = {g: bw.sorted_range(keys[rid == g], y[rid == g], s[rid == g], w[rid == g]) for g in np.unique(rid)}
-    offsets = bw.prefix({g: bw.range_totals(r, n_boot, seed) for g, r in rows.items()})
-    return bw.aucs(bw.finish({g: bw.range_sweep(r, offsets[g], n_boot, seed) for g, r in rows.items()}))
+    return bw.aucs(bw.finish({g: bw.range_sweep(r, n_boot, seed) for g, r in rows.items()}))
 
 
 @pytest.mark.parametrize("n_ranges", [1, 3, 8])
