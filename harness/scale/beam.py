@@ -41,9 +41,9 @@ calibration slope and intercept (a Newton fit per replicate).
 
 Bad rows do not raise inside the pipeline (a runner would wrap the error in its own): they go to an
 error output (nulls, labels, scores, negative or non-finite weights, missing group ids, weights that
-vary within a query group, slice values of a type a slice cannot carry), and after the run the first
-is raised as `ParityInputError`, naming the file, the column and the row's key; nothing is reported
-then. Results come back through a small text file under ``--temp_location`` when the options give one
+vary within a query group, slice values of a type a slice cannot carry), and after the run one is
+raised as `ParityInputError` (bad values before nulls before varying group weights, then the smallest
+row key), naming the file, the column and the row's key; nothing is reported then. Results come back through a small text file under ``--temp_location`` when the options give one
 (a remote runner's workers cannot write to this machine), else under a local temporary folder.
 
 Tests run the DirectRunner in process and multi-process, and skip when apache_beam is not importable
