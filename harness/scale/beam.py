@@ -52,6 +52,8 @@ Tests run the DirectRunner in process and multi-process, and skip when apache_be
 from __future__ import annotations
 
 import dataclasses
+import contextlib
+import io
 import json
 import os
 import shlex
@@ -114,7 +116,14 @@ def _options(pipeline_options):
                                f"['--runner=DataflowRunner'], got {type(pipeline_options).__name__}",
                                argument="pipeline_options")
     opts = PipelineOptions(flags)
-    known = opts.get_all_options()
+    said = io.StringIO()
+    try:  # Beam parses the flags here; a bad value makes its argparse exit the process, so catch that
+        with contextlib.redirect_stderr(said):
+            known = opts.get_all_options()
+    except SystemExit:
+        why = (said.getvalue().strip().splitlines() or ["invalid value"])[-1].split("error: ", 1)[-1]
+        raise ParityInputError(f"{where} {flags!r}: {why}", argument=where, value=flags,
+                               reason="invalid Beam pipeline option", detail=why) from None
     unknown = sorted(set(opts.get_all_options(retain_unknown_options=True)) - set(known))
     if unknown:
         raise ParityInputError(f"{where}: {unknown} are not Beam pipeline options (flags given: {flags})",

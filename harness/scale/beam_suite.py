@@ -65,25 +65,19 @@ def pipeline_options(flags: Any, *, flag: str = "--beam-options"):
     """`PipelineOptions` from Beam flags (a list of strings, a `PipelineOptions`, or None for
     ``$PARITY_BEAM_OPTIONS``), checked as ``parity compare --runner beam`` checks them; errors name ``flag``
     (a missing extra, an unknown flag, a bad value: Beam's own parser would exit the process)."""
-    import contextlib
-    import io
-
     from harness.scale.beam import _beam, _options
 
     _beam()
     if isinstance(flags, tuple):
         flags = list(flags)
-    said = io.StringIO()
     try:
-        with contextlib.redirect_stderr(said):
-            return _options(flags)
-    except SystemExit:
-        why = (said.getvalue().strip().splitlines() or ["invalid value"])[-1].split("error: ", 1)[-1]
-        raise ParityInputError(f"{flag} {flags!r}: {why}", argument=flag,
-                               reason="invalid Beam pipeline option") from None
+        return _options(flags)
     except ParityInputError as exc:
         if flags is None:  # $PARITY_BEAM_OPTIONS: its own words name it
             raise
+        if exc.reason == "invalid Beam pipeline option":
+            raise ParityInputError(f"{flag} {flags!r}: {exc.detail}", argument=flag, value=flags,
+                                   reason=exc.reason, detail=exc.detail) from None
         raise ParityInputError(f"{flag}: {exc.value} are not Beam pipeline options (flags given: {flags})",
                                argument=flag, value=exc.value, reason="unknown Beam pipeline option") from None
 

@@ -203,3 +203,18 @@ def test_pipeline_options_from_the_environment_and_unknown_flags_refused(monkeyp
         _options(["--runner=DirectRunner", "--temp_locaton=/tmp"])
     with pytest.raises(ParityInputError, match="expected PipelineOptions or a list of flags"):
         _options("--runner=DirectRunner")
+
+
+def test_a_bad_flag_value_is_an_input_error_not_beams_exit(monkeypatch, golden, capsys):
+    # Beam's own argparse exits the process on a bad value; the CLI must say which flag and exit 2.
+    from harness.cli import main
+    from harness.scale.beam import _options
+
+    with pytest.raises(ParityInputError, match=r"pipeline_options .*invalid int value: 'abc'") as exc:
+        _options(["--direct_num_workers=abc"])
+    assert exc.value.argument == "pipeline_options" and exc.value.reason == "invalid Beam pipeline option"
+    monkeypatch.setenv("PARITY_BEAM_OPTIONS", "--direct_num_workers=abc")
+    code = main(["compare", str(golden), "--label", "y", "--legacy", "a", "--new", "b", "--key", "id",
+                 "--metrics", "logloss", "--margin", "logloss=0.01", "--stream", "--runner", "beam"])
+    err = capsys.readouterr().err
+    assert code == 2 and "PARITY_BEAM_OPTIONS" in err and "invalid int value: 'abc'" in err, err
