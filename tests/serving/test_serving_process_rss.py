@@ -86,6 +86,9 @@ def test_two_equal_small_sides_are_equivalent_in_a_suite_run_and_the_report_show
 
     text = "\n".join(markdown_section(doc))
     assert "Serving processes" in text and "after imports" in text
+    from harness.report.serving_section import html_section
+
+    assert 'id="serving-processes"' in html_section(doc)
 
 
 def test_a_side_that_cannot_be_pickled_is_an_error_naming_it_and_never_a_pass(sides, serve_golden, monkeypatch):
