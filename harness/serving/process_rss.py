@@ -46,7 +46,7 @@ __all__ = ["PROCESS_RUN", "SideNotSendable", "ProcessRunError", "measure_process
 
 SIDES = ("legacy", "new")
 # Rounds (5: the fewest whose interval exists at alpha = 0.05), and a child's time limit: importing
-# TensorFlow on a loaded 2-core machine takes ~10 s wall.
+# TensorFlow took 17-35 s wall on the loaded 2-core machine (benchmarks/BENCHMARKS.md).
 PROCESS_RUN = {"repeats": 5, "timeout_s": 300.0, "serve_batches": 8}
 _TAG = "PARITY-PROCESS-RSS "
 _FIX = ("measure that side's own server instead: parity serve-bench SUITE --endpoint SIDE=URL --pid SIDE=PID "
@@ -141,8 +141,8 @@ def _run_child(stdin_bytes: bytes, who: str, timeout_s: float) -> dict[str, Any]
 def measure_processes(pair: Any, batches: Sequence[Any], *, repeats: int = PROCESS_RUN["repeats"],
                       timeout_s: float = PROCESS_RUN["timeout_s"],
                       serve_batches: int = PROCESS_RUN["serve_batches"]) -> dict[str, Any]:
-    """Each side of ``pair`` served by ``repeats`` fresh child processes of its own (the two sides' children
-    of a round run together), holding ``batches`` and predicting the first ``serve_batches`` of them;
+    """Each side of ``pair`` served by ``repeats`` fresh child processes of its own (two at a time, in ABBA
+    order), holding ``batches`` and predicting the first ``serve_batches`` of them;
     returns per side the runs, their medians and what the child imported. Raises `SideNotSendable` or
     `ProcessRunError` naming the side."""
     import numpy as np
@@ -183,11 +183,18 @@ def measure_processes(pair: Any, batches: Sequence[Any], *, repeats: int = PROCE
 # -- the child ----------------------------------------------------------------------------------------------
 
 def _status_mb(field: str) -> float:
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise OSError(f"/proc/self/status has no {field}")
+    """``VmRSS`` / ``VmHWM`` of this process; without /proc (macOS), the peak so far (``ru_maxrss``), which
+    over-states the current RSS only by what was freed since the peak."""
+    from harness.serving.cost import _maxrss_mb
+
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return _maxrss_mb()
 
 
 def _child() -> int:
