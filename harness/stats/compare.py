@@ -648,6 +648,8 @@ def _est_paired(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) -> 
 
 def _est_delta(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) -> _Estimate:
     ea, eb = m.per_row(y, a), m.per_row(y, b)  # squared errors
+    if w is not None and not (w > 0).any():  # a slice with no weight (np.average would divide by zero)
+        raise input_error("sample_weight", "all weights are zero; at least one row needs positive weight")
     mse_a, mse_b = float(np.average(ea, weights=w)), float(np.average(eb, weights=w))
     legacy, new = m.fn(y, a, sample_weight=w), m.fn(y, b, sample_weight=w)
     if mse_a <= 0 or mse_b <= 0:

@@ -83,4 +83,5 @@ def holm_level(p_value: float, p_adjusted: float, alpha: float) -> float:
     """
     if not (0 <= p_value <= p_adjusted <= 1):
         raise ParityInputError(f"expected 0 <= p_value <= p_adjusted <= 1, got {p_value!r} and {p_adjusted!r}")
-    return alpha if p_adjusted == 0 else alpha * p_value / p_adjusted
+    # p == p_adjusted (the member Holm tests at alpha itself): alpha * p / p can be one ulp off alpha
+    return alpha if p_adjusted == 0 or p_value == p_adjusted else alpha * p_value / p_adjusted

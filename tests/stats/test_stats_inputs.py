@@ -116,3 +116,26 @@ def test_plain_message_errors_keep_working():
     g = GoldenDataError("bad file", file="x.parquet").with_fields(row=3, value=None)
     assert type(g) is GoldenDataError and str(g) == "bad file"
     assert g.fields() == {"file": "x.parquet", "row": 3, "value": None}  # None is a value a cell can hold
+
+
+def test_rmse_on_a_slice_of_zero_weight_is_undefined_not_a_crash():
+    # np.average divides by the weights' sum: a slice whose rows all weigh 0 raised ZeroDivisionError
+    # out of compare_scores; it is a metric with no value there, in the same words as logloss's.
+    from harness.stats.compare import compare_scores
+    from harness.verdicts import Verdict
+
+    rng = np.random.default_rng(0)
+    n = 400
+    y = rng.random(n)
+    a = y + rng.normal(0, 0.1, n)
+    b = a + rng.normal(0, 0.01, n)
+    w = rng.random(n)
+    s = np.where(np.arange(n) < 100, "z", "o")
+    w[s == "z"] = 0
+    r = compare_scores(y, a, b, metrics=["rmse", "mae"], margins={"rmse": 0.1, "mae": 0.1}, sample_weight=w,
+                       slices={"s": s})
+    cell = {(e.name, (e.slice or {}).get("value")): e for e in r.entries}
+    for name in ("rmse", "mae"):
+        assert cell[(name, "z")].verdict is Verdict.INCONCLUSIVE
+        assert "all weights are zero" in cell[(name, "z")].note, cell[(name, "z")].note
+        assert cell[(name, None)].verdict is Verdict.EQUIVALENT

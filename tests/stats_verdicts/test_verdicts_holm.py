@@ -76,3 +76,17 @@ def test_holm_verdicts_downgrades_only_equivalent():
     assert adj == [pytest.approx(0.04), pytest.approx(0.09), None, pytest.approx(0.09), pytest.approx(0.2)]
     assert out == [E, I, E, N, I]  # member 2 is outside the family and keeps its verdict
     assert METHOD == "Holm"
+
+
+def test_holm_level_of_an_unadjusted_member_is_alpha_exactly():
+    # p == p_adjusted: Holm tests this member at alpha itself. alpha * p / p rounds one ulp away from
+    # alpha for some p (0.6515929727... with alpha 0.05), and whether a shell shows the adjusted
+    # interval then hung on p's last bits (the streamed and in-memory reports could differ).
+    from harness.stats.multiple import holm_level
+
+    rng = np.random.default_rng(3)
+    ps = rng.random(20000)
+    for alpha in (0.05, 0.1, 0.01):
+        assert all(holm_level(p, p, alpha) == alpha for p in ps)
+    assert any(0.05 * p / p != 0.05 for p in ps)  # the case exists: the test can fail
+    assert holm_level(0.01, 0.04, 0.05) == 0.05 * 0.01 / 0.04
