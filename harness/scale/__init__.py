@@ -7,7 +7,9 @@ stream and returns the same `ComparisonResult`; `range_auc` computes DeLong's st
 by range (the step a distributed runner runs per score range); `replicates` keeps Poisson-bootstrap
 replicate sums exactly (keyed by seed, row key and replicate); `codes` holds slice values as int32
 codes across chunks; `suite_stream` runs a whole suite on a streamed split (``parity run --stream``);
-`beam` runs the comparison on Apache Beam (optional); `beam_suite` runs a suite's scoring on Beam
+`beam` runs the comparison on Apache Beam (optional;
+`beam_cells`, `beam_groups` and `beam_wauc` hold its pure steps: slice cells, query-group replicate sums,
+weighted AUC's range sweeps); `beam_suite` runs a suite's scoring on Beam
 (``parity run --runner beam``); `cli` is the ``parity compare --stream`` entry.
 """
 from harness.scale.range_auc import range_partitioned_auc, range_partitioned_components
