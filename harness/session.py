@@ -101,6 +101,11 @@ class Final:
         return combine([r.verdict for r in self.results]).value if self.results else "INCONCLUSIVE"
 
     @property
+    def known_gaps(self) -> dict[str, dict[str, str]]:
+        """suite -> its declared known gaps (check id -> reason), serving and cost gates included."""
+        return {r.suite: dict(r.known_gaps) for r in self.results}
+
+    @property
     def exit_status(self) -> int:
         """0 every gated check passed; 1 a parity failure, an inconclusive gate, a behaviour change;
         2 something prevented a judgement (a suite that could not run, no or an unreadable baseline)."""
@@ -109,15 +114,16 @@ class Final:
                 err = c.details.get("error") if isinstance(c.details, Mapping) else None
                 if err and err.get("stage") in _NO_JUDGEMENT and c.id not in r.known_gaps:
                     return EXIT_ERROR
-        serving = [c for entry in self.served.values() for c in entry.get("checks", [])]
-        for c in serving:
+        gaps = self.known_gaps
+        serving = [(c, gaps.get(name, {})) for name, entry in self.served.items() for c in entry.get("checks", [])]
+        for c, known in serving:
             err = (c.get("details") or {}).get("error")
-            if err and err.get("stage") in _NO_JUDGEMENT:
+            if err and err.get("stage") in _NO_JUDGEMENT and c["id"] not in known:
                 return EXIT_ERROR
         if self.errors:
             return EXIT_ERROR
         failing = any(is_failing(c, r.known_gaps) for r in self.results for c in r.checks)
-        failing = failing or any(is_failing(c, {}) for c in serving)
+        failing = failing or any(is_failing(c, known) for c, known in serving)
         return EXIT_FAIL if failing or self.unplanned else EXIT_OK
 
 
@@ -185,7 +191,7 @@ class Session:
         self.planned[suite.name] = list(ids)
         self.serving_ids[suite.name] = serving
         items = list(ids) + ([UPGRADE_ID] if suite.probes is not None else [])
-        if sorted(set(suite.known_gaps) - set(ids)):
+        if sorted(set(suite.known_gaps) - set(ids) - set(serving)):
             items.append(DECLARATION_ID)
         items += serving  # last: they measure the pair after everything else of the suite has run
         self.items[suite.name] = items
@@ -231,7 +237,7 @@ class Session:
         if item_id == UPGRADE_ID:
             return self._upgrade_outcome(suite)
         if item_id == DECLARATION_ID:
-            stale = sorted(set(suite.known_gaps) - set(self.planned[name]))
+            stale = sorted(set(suite.known_gaps) - set(self.planned[name]) - set(self.serving_ids.get(name, ())))
             text = (f"suite {name!r}: known_gaps names {stale}, which the suite does not plan; "
                     f"planned: {self.planned[name]}. Remove or correct the stale entries.")
             return self._error(name, item_id, stage="declaration", cause=ParityInputError(text), text=text)
@@ -276,9 +282,10 @@ class Session:
         self.ran.setdefault(name, set()).add(item_id)
         entry = self._serve(name)
         check = Check(**entry["checks"][item_id])
+        known_gap = self.suites[name].known_gaps.get(item_id)
         if check.passed:
-            return Outcome(check, True, check.summary)
-        return Outcome(check, False, check.message or check.summary)
+            return Outcome(check, True, check.summary, known_gap)
+        return Outcome(check, False, check.message or check.summary, known_gap)
 
     def _serve(self, name: str) -> dict[str, Any]:
         """Run suite ``name``'s serving gates once per process (after its accuracy checks), keeping each
@@ -485,11 +492,13 @@ def measured_of(final: Final) -> dict[str, dict[str, Any]]:
     """suite -> {"cost": stage -> figures (the serving stage's per side included), "serving": entry | None,
     "checks": [...]}: what `harness.report.build_report` puts in the measured section."""
     out: dict[str, dict[str, Any]] = {}
+    gaps = final.known_gaps
     for name in sorted(set(final.cost) | set(final.served)):
         served = final.served.get(name, {})
         cost = dict(final.cost.get(name, {}))
         cost.update(((served.get("serving") or {}).get("stage_cost")) or {})
-        out[name] = {"cost": cost, "serving": served.get("serving"), "checks": list(served.get("checks", []))}
+        out[name] = {"cost": cost, "serving": served.get("serving"), "checks": list(served.get("checks", [])),
+                     "known_gaps": gaps.get(name, {})}
     return out
 
 

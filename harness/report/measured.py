@@ -11,9 +11,10 @@ measured parts sit between `MEASURED_BEGIN` and `MEASURED_END` markers)::
 
     "measured": {"note": ..., "verdict": "EQUIVALENT" | ... | null, "counts": {...},
                  "suites": [{"suite", "verdict", "cost": {stage: {...}}, "serving": {...} | null,
-                             "checks": [serving/cost check rows]}]}
+                             "checks": [serving/cost check rows], "known_gaps": {id: reason} (if any)}]}
 
-``measured.verdict`` is the serving verdict: the gated serving/cost checks combined (null when none ran).
+``measured.verdict`` is the serving verdict: the gated serving/cost checks combined (null when none ran),
+less the gates the suite names in ``known_gaps`` (listed per suite, with their reasons, as for accuracy).
 It is not part of the report's ``verdict`` -- an accuracy verdict must not flip with machine noise -- and
 the shells' exit status combines the two (`harness.session.Final.exit_status`).
 """
@@ -37,17 +38,18 @@ MEASURED_END = "<!-- parity:measured:end -->"
 _BLOCK = re.compile(re.escape(MEASURED_BEGIN) + r".*?" + re.escape(MEASURED_END), re.S)
 
 
-def serving_verdict(checks: list[Mapping[str, Any]]) -> str | None:
-    """The gated serving/cost checks combined; None when no gated one ran."""
-    gated = [Verdict(c["verdict"]) for c in checks if c["gated"]]
+def serving_verdict(checks: list[Mapping[str, Any]], known_gaps: Mapping[str, str] | None = None) -> str | None:
+    """The gated serving/cost checks combined, less the suite's known gaps (as for its accuracy checks);
+    None when no such gate ran."""
+    gated = [Verdict(c["verdict"]) for c in checks if c["gated"] and c["id"] not in (known_gaps or {})]
     return combine(gated).value if gated else None
 
 
 def measured_counts(suites: list[Mapping[str, Any]]) -> dict[str, int]:
-    checks = [c for s in suites for c in s["checks"]]
-    return {"checks": len(checks), "failing": sum(is_failing(c, {}) for c in checks),
-            "inconclusive": sum(c["gated"] and c["verdict"] == Verdict.INCONCLUSIVE.value for c in checks),
-            "errors": sum(isinstance(c.get("details"), Mapping) and "error" in c["details"] for c in checks)}
+    checks = [(c, s.get("known_gaps") or {}) for s in suites for c in s["checks"]]
+    return {"checks": len(checks), "failing": sum(is_failing(c, gaps) for c, gaps in checks),
+            "inconclusive": sum(c["gated"] and c["verdict"] == Verdict.INCONCLUSIVE.value for c, _ in checks),
+            "errors": sum(isinstance(c.get("details"), Mapping) and "error" in c["details"] for c, _ in checks)}
 
 
 def build_measured(per_suite: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Any] | None:
@@ -59,8 +61,10 @@ def build_measured(per_suite: Mapping[str, Mapping[str, Any]] | None) -> dict[st
     for name in sorted(per_suite):
         entry = per_suite[name]
         checks = [dict(jsonable(c)) for c in entry.get("checks", [])]
-        suites.append({"suite": name, "verdict": serving_verdict(checks), "cost": jsonable(entry.get("cost") or {}),
-                       "serving": jsonable(entry.get("serving")), "checks": checks})
+        gaps = {c["id"]: entry["known_gaps"][c["id"]] for c in checks if c["id"] in (entry.get("known_gaps") or {})}
+        suites.append({"suite": name, "verdict": serving_verdict(checks, gaps), "cost": jsonable(entry.get("cost") or {}),
+                       "serving": jsonable(entry.get("serving")), "checks": checks,
+                       **({"known_gaps": dict(sorted(gaps.items()))} if gaps else {})})
     verdicts = [Verdict(s["verdict"]) for s in suites if s["verdict"] is not None]
     return {"note": NOTE, "verdict": combine(verdicts).value if verdicts else None,
             "counts": measured_counts(suites), "suites": suites}

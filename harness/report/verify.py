@@ -194,9 +194,9 @@ def _measured_problems(measured: Mapping[str, Any]) -> list[str]:
                 problems.append(f"{where}: stored {c['verdict']}, but its rounds give {verdict} (ratio "
                                 f"{fmt_num(ratio)}, interval [{fmt_num(lo)}, {fmt_num(hi)}], allowed <= "
                                 f"{fmt_num(c['details']['max_ratio'])})")
-        if s["verdict"] != serving_verdict(s["checks"]):
+        if s["verdict"] != serving_verdict(s["checks"], s.get("known_gaps")):
             problems.append(f"measured: suite {s['suite']!r}: stored serving verdict {s['verdict']}, but its "
-                            f"gates give {serving_verdict(s['checks'])}")
+                            f"gates give {serving_verdict(s['checks'], s.get('known_gaps'))}")
     verdicts = [Verdict(s["verdict"]) for s in measured["suites"] if s["verdict"] is not None]
     derived = combine(verdicts).value if verdicts else None
     if measured["verdict"] != derived:

@@ -172,3 +172,52 @@ def test_serve_bench_with_a_side_in_process_does_not_judge_peak_rss_on_the_share
     assert check.verdict is Verdict.INCONCLUSIVE and check.gated and not check.passed
     assert "side(s) legacy, new run in this process" in check.message and "--serve new" in check.message
     assert doc["verdict"] == "INCONCLUSIVE"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("declared", [False, True], ids=["failing", "known-gap"])
+def test_a_failing_memory_gate_named_a_known_gap_is_reported_with_its_reason_and_does_not_fail_the_run(
+        sides, serve_golden, monkeypatch, declared):
+    # As for an accuracy check: the gate still reads NOT_EQUIVALENT (and says so, with the suite's
+    # reason), but the serving verdict, the failing count and the exit status leave it out.
+    for k, v in FAST.items():
+        monkeypatch.setitem(SUITE_RUN, k, v)
+    reason = "the Python TensorFlow runtime; the budget is for the C++ server"
+    suite = Suite(name="rss", description="a side 200 MB larger", dataset="servetiny", label="click",
+                  pair=lambda ds: ModelPair(sides.SmallSide("legacy"), sides.BallastSide("new", 200)),
+                  metrics=[MetricGate("auc", 0.05)], serving=[_gate(1.2)],
+                  known_gaps={"cost/peak_rss": reason} if declared else {})
+    session = Session(RunOptions())
+    ids = session.collect(suite, where="test_rss.py")
+    assert "known_gaps" not in ids  # a serving gate is a planned id, not a stale entry
+    outcome = {i: session.outcome(suite.name, i) for i in ids}["cost/peak_rss"]
+    final = session.finish()
+    assert outcome.check.verdict is Verdict.NOT_EQUIVALENT and not outcome.passed
+    doc = session.report(final)
+    validate_report(doc)
+    verify_report(doc)
+    m = doc["measured"]
+    if declared:
+        assert outcome.known_gap == reason
+        assert final.exit_status == EXIT_OK
+        assert m["suites"][0]["known_gaps"] == {"cost/peak_rss": reason}
+        assert m["verdict"] is None and m["counts"]["failing"] == 0
+        from harness.report.serving_section import markdown_section
+
+        assert f"NOT_EQUIVALENT (known gap: {reason})" in "\n".join(markdown_section(doc))
+    else:
+        assert outcome.known_gap is None
+        assert final.exit_status == 1
+        assert "known_gaps" not in m["suites"][0]
+        assert m["verdict"] == "NOT_EQUIVALENT" and m["counts"]["failing"] == 1
+
+
+def test_the_serving_verdict_leaves_out_known_gaps_only():
+    from harness.report.measured import serving_verdict
+
+    checks = [{"id": "cost/peak_rss", "gated": True, "verdict": "NOT_EQUIVALENT"},
+              {"id": "serving/p99@1", "gated": True, "verdict": "EQUIVALENT"}]
+    assert serving_verdict(checks) == "NOT_EQUIVALENT"
+    assert serving_verdict(checks, {"cost/peak_rss": "why"}) == "EQUIVALENT"
+    assert serving_verdict(checks, {"serving/p99@1": "why"}) == "NOT_EQUIVALENT"
+    assert serving_verdict(checks[:1], {"cost/peak_rss": "why"}) is None
