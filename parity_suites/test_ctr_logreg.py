@@ -329,4 +329,11 @@ SUITE = Suite(
         CostGate("peak_rss", max_ratio=2.0, reason="memory per replica: each side's peak RSS "
                  "(runtime + model + serving) in serving processes of its own"),
     ],
+    # Measured, not assumed away: the margin stays the budget it was before the measurement.
+    known_gaps={"cost/peak_rss": (
+        "measured 3.18x [3.18, 3.19] (2026-12-01): the Keras side's serving process is the Python TensorFlow "
+        "runtime (~631 MB after its imports, before any model; the SavedModel adds 20-30 MB) against "
+        "~200 MB for the legacy process. The 2x budget is for the serving fleet, which runs TF Serving's "
+        "C++ model server, not Python: measure that with parity serve-bench --endpoint new=URL --pid "
+        "new=PID before release")},
 )
