@@ -9,7 +9,8 @@ their cost (CPU, memory, disk, cold start), and gates on the ratios new / legacy
 * `gates`: `ServingGate` / `CostGate` and their verdicts on interleaved repeats,
 * `bench`: the measurement plan that `parity serve-bench` runs,
 * `suite_run`: the same plan, bounded, as part of a suite run (the gates as items of both shells, their
-  measurements in the report's measured section).
+  measurements in the report's measured section),
+* `process_rss`: each side in serving processes of its own, for a suite run's peak-RSS gate.
 
 Nothing here imports TensorFlow at module level; the server imports it only to serve a SavedModel.
 """
