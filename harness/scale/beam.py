@@ -51,8 +51,8 @@ Tests run the DirectRunner in process and multi-process, and skip when apache_be
 """
 from __future__ import annotations
 
-import dataclasses
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -72,7 +72,7 @@ from harness.scale import beam_groups as _bg
 from harness.scale import beam_wauc as _bw
 from harness.scale import range_auc as _ra
 from harness.scale.accumulators import DeltaRMSE, PairedMean
-from harness.scale.replicates import BootstrapMean
+from harness.scale.replicates import BootstrapMean, bootstrap_estimate
 from harness.stats import compare as _cmp
 from harness.stats._validation import as_scores, check_constant_within_groups, group_codes, input_error
 from harness.stats.compare import DEFAULT_METRICS, ComparisonResult
@@ -807,7 +807,7 @@ def _weighted_auc_estimate(inp, d, fact, sweeps, all_rows: bool):
         if undefined is not None:
             return _cmp._Undefined(undefined)
         legacy, new = (_bw.aucs(np.asarray(s)) for s in sweeps)
-        return _bg.bootstrap_estimate(d.name, float(legacy[-1]), float(new[-1]), new[:-1] - legacy[:-1], inp.n_boot,
+        return bootstrap_estimate(d.name, float(legacy[-1]), float(new[-1]), new[:-1] - legacy[:-1], inp.n_boot,
                                       inp.seed, inp.alpha)
     except ParityInputError as exc:
         if all_rows:

@@ -18,9 +18,9 @@ import numpy as np
 
 from harness.errors import ParityInputError
 from harness.scale._exact import ExactSum
-from harness.scale.replicates import ReplicateSums
+from harness.scale.replicates import ReplicateSums, bootstrap_estimate
 
-__all__ = ["GroupMeans", "bootstrap_estimate", "group_values", "unit_keys"]
+__all__ = ["GroupMeans", "group_values", "unit_keys"]
 
 
 def unit_keys(groups: np.ndarray) -> np.ndarray:
@@ -121,25 +121,3 @@ class GroupMeans:
             if all_rows:
                 raise
             return _cmp._Undefined(str(exc))
-
-
-def bootstrap_estimate(name: str, legacy: float, new: float, reps: np.ndarray, n_boot: int, seed: int, alpha: float,
-                       unit: str = ""):
-    """`compare_scores`' percentile-bootstrap estimate from the point values and the replicates of
-    ``new - legacy``; a replicate left undefined raises `paired_bootstrap`'s error."""
-    from harness.stats import compare as _cmp
-
-    bad = ~np.isfinite(reps)
-    if bad.any():  # paired_bootstrap's own words
-        raise ParityInputError(
-            f"{int(bad.sum())} of {n_boot} bootstrap replicates left {name!r} undefined (e.g. a "
-            "resample with one class only); the data are too small or too unbalanced for this bootstrap")
-
-    def interval_at(level: float) -> tuple[float, float]:
-        lo, hi = np.percentile(reps, [100 * level / 2, 100 * (1 - level / 2)])
-        return (float(lo), float(hi))
-
-    method = f"paired Poisson bootstrap (percentile, {n_boot} replicates, seed {seed}{unit})"
-    return _cmp._Estimate(legacy, new, new - legacy, float(np.std(reps, ddof=1)), interval_at(2 * alpha),
-                          interval_at(alpha), method, interval_at,
-                          p_beyond=lambda delta, alternative: _cmp._p_by_inversion(interval_at, delta, alternative))

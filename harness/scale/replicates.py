@@ -19,7 +19,7 @@ import numpy as np
 from harness.errors import ParityInputError
 from harness.scale._exact import _EMIN, _LO_BITS, _SCALE
 
-__all__ = ["BootstrapMean", "ReplicateSums"]
+__all__ = ["BootstrapMean", "ReplicateSums", "bootstrap_estimate"]
 
 _MAX_ROWS = 1 << 21  # counts are < 2**5 in practice; 2**27 * 2**5 * 2**21 = 2**53: exact partial sums
 _BLOCK = 32  # replicates whose counts are drawn at once (32 x chunk rows of int32)
@@ -134,19 +134,26 @@ class BootstrapMean:
         if sd == 0:
             raise ParityInputError(f"{self.metric.name}: the denominator is 0 on these rows")
         legacy, new = float(sa / sd), float(sb / sd)
-        reps = self.reps.ratio(0, 1)
-        bad = ~np.isfinite(reps)
-        if bad.any():  # paired_bootstrap's own words
-            raise ParityInputError(
-                f"{int(bad.sum())} of {self.n_boot} bootstrap replicates left {self.metric.name!r} undefined (e.g. a "
-                "resample with one class only); the data are too small or too unbalanced for this bootstrap")
+        return bootstrap_estimate(self.metric.name, legacy, new, self.reps.ratio(0, 1), self.n_boot, self.seed, alpha)
 
-        def interval_at(level: float) -> tuple[float, float]:
-            lo, hi = np.percentile(reps, [100 * level / 2, 100 * (1 - level / 2)])
-            return (float(lo), float(hi))
 
-        method = f"paired Poisson bootstrap (percentile, {self.n_boot} replicates, seed {self.seed})"
-        return _cmp._Estimate(legacy, new, new - legacy, float(np.std(reps, ddof=1)), interval_at(2 * alpha),
-                              interval_at(alpha), method, interval_at,
-                              p_beyond=lambda delta, alternative: _cmp._p_by_inversion(interval_at, delta,
-                                                                                       alternative))
+def bootstrap_estimate(name: str, legacy: float, new: float, reps: np.ndarray, n_boot: int, seed: int, alpha: float,
+                       unit: str = ""):
+    """`compare_scores`' percentile-bootstrap estimate from the point values and the replicates of
+    ``new - legacy``; a replicate left undefined raises `paired_bootstrap`'s error."""
+    from harness.stats import compare as _cmp
+
+    bad = ~np.isfinite(reps)
+    if bad.any():  # paired_bootstrap's own words
+        raise ParityInputError(
+            f"{int(bad.sum())} of {n_boot} bootstrap replicates left {name!r} undefined (e.g. a "
+            "resample with one class only); the data are too small or too unbalanced for this bootstrap")
+
+    def interval_at(level: float) -> tuple[float, float]:
+        lo, hi = np.percentile(reps, [100 * level / 2, 100 * (1 - level / 2)])
+        return (float(lo), float(hi))
+
+    method = f"paired Poisson bootstrap (percentile, {n_boot} replicates, seed {seed}{unit})"
+    return _cmp._Estimate(legacy, new, new - legacy, float(np.std(reps, ddof=1)), interval_at(2 * alpha),
+                          interval_at(alpha), method, interval_at,
+                          p_beyond=lambda delta, alternative: _cmp._p_by_inversion(interval_at, delta, alternative))
