@@ -5,7 +5,6 @@ Skipped when Apache Beam is not installed (an optional extra), except where PARI
 Beam venv), where a missing Beam fails."""
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -14,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from harness.errors import ParityInputError
+from scale_docs import assert_same as _assert_same
 from harness.scale import compare_stream
 from harness.scale.beam import beam_available
 
@@ -40,24 +40,6 @@ def _write(path, n, seed=7, row_group_size=700, decimals=3):
 @pytest.fixture
 def golden(tmp_path):
     return _write(tmp_path / "g.parquet", 5000)
-
-
-def _assert_same(beam_doc, ref_doc, path="$"):
-    """Equal, floats within 1e-12 (relative; absolute 1e-12 on the AUC scale for limits and differences;
-    p-values to the root search's tolerance)."""
-    if isinstance(ref_doc, dict):
-        assert beam_doc.keys() == ref_doc.keys(), path
-        for k in ref_doc:
-            _assert_same(beam_doc[k], ref_doc[k], f"{path}.{k}")
-    elif isinstance(ref_doc, (list, tuple)):
-        assert len(beam_doc) == len(ref_doc), path
-        for i, (u, v) in enumerate(zip(beam_doc, ref_doc)):
-            _assert_same(u, v, f"{path}[{i}]")
-    elif isinstance(ref_doc, float) and not isinstance(beam_doc, bool):
-        tol = 1e-11 if path.rsplit(".", 1)[-1].startswith("p_") else 1e-12
-        assert math.isclose(beam_doc, ref_doc, rel_tol=1e-12, abs_tol=tol), (path, beam_doc, ref_doc)
-    else:
-        assert beam_doc == ref_doc, path
 
 
 def _ref(path, **kw):

@@ -6,7 +6,6 @@ Skipped when Apache Beam is not installed (an optional extra), except where PARI
 Beam venv), where a missing Beam fails."""
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -15,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from harness.errors import ParityInputError
+from scale_docs import assert_same as _assert_same
 from harness.scale import compare_stream
 from harness.scale.beam import beam_available
 from harness.stats.compare import compare_scores
@@ -54,23 +54,6 @@ def golden(tmp_path_factory):
     path = tmp_path_factory.mktemp("beam_slices") / "g.parquet"
     pq.write_table(_table(), path, row_group_size=300)
     return path
-
-
-def _assert_same(got, ref, path="$"):
-    """Equal, floats within 1e-12 (relative; absolute 1e-12, p-values to the root search's tolerance)."""
-    if isinstance(ref, dict):
-        assert got.keys() == ref.keys(), path
-        for k in ref:
-            _assert_same(got[k], ref[k], f"{path}.{k}")
-    elif isinstance(ref, (list, tuple)):
-        assert len(got) == len(ref), path
-        for i, (u, v) in enumerate(zip(got, ref)):
-            _assert_same(u, v, f"{path}[{i}]")
-    elif isinstance(ref, float) and not isinstance(got, bool):
-        tol = 1e-11 if path.rsplit(".", 1)[-1].startswith("p_") else 1e-12
-        assert math.isclose(got, ref, rel_tol=1e-12, abs_tol=tol), (path, got, ref)
-    else:
-        assert got == ref, path
 
 
 def _in_memory(path, *, weight=None, group=None, slices=(), **kw):

@@ -6,8 +6,6 @@ pr_auc, the bootstrap ones) equal the in-memory run on the key-sorted rows bit f
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -17,13 +15,12 @@ from harness import progress
 from harness.errors import ParityInputError, ScorerError
 from harness.scale import compare_stream
 from harness.stats.compare import compare_scores
+from scale_docs import assert_close
 
 METRICS = ("auc", "pr_auc", "logloss", "brier", "ece", "calibration_ratio")
 MARGINS = {"auc": 0.01, "pr_auc": 0.02, "logloss": 0.01, "brier": 0.005, "ece": 0.02, "calibration_ratio": 0.05}
 SUMMED = ("logloss", "brier", "mae", "rmse", "calibration_ratio")  # exact sums or exact replicate sums
 N_BOOT = 200
-NUMBERS = ("legacy", "new", "diff", "ci", "ci_two_sided", "ci_adjusted", "se", "mdd")
-P_VALUES = ("p_value", "p_adjusted", "p_difference")
 
 
 def _data(n=3000, seed=0, score_dtype=np.float64):
@@ -46,24 +43,6 @@ def _write(path, keys, y, a, b, order=None, row_group_size=500):
 def _stream(path, chunk_rows, metrics=METRICS, margins=MARGINS, **kw):
     return compare_stream(path, label="y", legacy="a", new="b", key="id", metrics=metrics, margins=margins,
                           n_boot=N_BOOT, seed=5, chunk_rows=chunk_rows, **kw)
-
-
-def _close(x, y, tol):
-    if x is None or y is None:
-        return x is y
-    if isinstance(x, list):
-        return len(x) == len(y) and all(_close(u, v, tol) for u, v in zip(x, y))
-    if isinstance(x, float) and isinstance(y, float):
-        return (math.isnan(x) and math.isnan(y)) or abs(x - y) <= tol * max(1.0, abs(x))
-    return x == y
-
-
-def _assert_close(streamed, in_memory, *, p_tol):
-    assert streamed.verdict is in_memory.verdict
-    for s, m in zip(streamed.to_dict()["metrics"], in_memory.to_dict()["metrics"]):
-        for k in s:
-            tol = 1e-12 if k in NUMBERS else p_tol if k in P_VALUES else 0
-            assert _close(s[k], m[k], tol), (s["name"], k, s[k], m[k])
 
 
 @pytest.fixture(scope="module")
@@ -101,9 +80,9 @@ def test_equals_compare_scores_in_memory(tmp_path, data):
     # exact sums vs pairwise sums: float rounding; p-values are ratios of a difference of near-equal
     # metric values, so their relative rounding is larger (the in-memory run disagrees with itself by as
     # much across row orders)
-    _assert_close(streamed, sorted_run, p_tol=1e-12)
+    assert_close(streamed, sorted_run, p_tol=1e-12)
     file_order = compare_scores(y, a, b, keys=keys, metrics=METRICS, margins=MARGINS, n_boot=N_BOOT, seed=5)
-    _assert_close(streamed, file_order, p_tol=1e-9)
+    assert_close(streamed, file_order, p_tol=1e-9)
 
 
 @pytest.mark.slow
@@ -119,7 +98,7 @@ def test_regression_metrics(tmp_path):
     streamed = [_stream(path, c, metrics=("rmse", "mae"), margins=margins) for c in (1, 13, 10**6)]
     assert streamed[0].to_dict() == streamed[1].to_dict() == streamed[2].to_dict()
     mem = compare_scores(y, a, b, keys=keys, metrics=("rmse", "mae"), margins=margins)
-    _assert_close(streamed[1], mem, p_tol=1e-12)
+    assert_close(streamed[1], mem, p_tol=1e-12)
 
 
 def test_float32_sides_are_kept_and_compared_in_their_precision(tmp_path):
@@ -129,7 +108,7 @@ def test_float32_sides_are_kept_and_compared_in_their_precision(tmp_path):
     o = np.argsort(keys)
     mem = compare_scores(y[o], a[o], b[o], keys=keys[o], metrics=METRICS, margins=MARGINS, n_boot=N_BOOT, seed=5)
     assert streamed.entry("auc") == mem.entry("auc")
-    _assert_close(streamed, mem, p_tol=1e-12)
+    assert_close(streamed, mem, p_tol=1e-12)
 
 
 def test_sums_only_runs_keep_no_scores(tmp_path, data):
@@ -137,7 +116,7 @@ def test_sums_only_runs_keep_no_scores(tmp_path, data):
     r = _stream(path, 333, metrics=("logloss", "brier"), margins={"logloss": 0.01})
     keys, y, a, b = data
     mem = compare_scores(y, a, b, metrics=("logloss", "brier"), margins={"logloss": 0.01})
-    _assert_close(r, mem, p_tol=1e-12)
+    assert_close(r, mem, p_tol=1e-12)
 
 
 def test_progress_counts_rows(tmp_path, data, capsys):

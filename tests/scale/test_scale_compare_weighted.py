@@ -7,8 +7,6 @@ there) within 1e-12, and the in-memory run on the file's own order within float 
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -17,29 +15,9 @@ import pytest
 from harness.errors import ParityInputError
 from harness.scale import compare_stream
 from harness.stats.compare import compare_scores
+from scale_docs import HOLM_LEVEL, P_VALUES, assert_close
 
-NUMBERS = ("legacy", "new", "diff", "ci", "ci_two_sided", "ci_adjusted", "se", "mdd")
-P_VALUES = ("p_value", "p_adjusted", "p_difference", "ci_adjusted_level")  # the level is Holm's, from p
-
-
-def _close(x, y, tol):
-    if x is None or y is None:
-        return x is y
-    if isinstance(x, list):
-        return len(x) == len(y) and all(_close(u, v, tol) for u, v in zip(x, y))
-    if isinstance(x, float) and isinstance(y, float):
-        return (math.isnan(x) and math.isnan(y)) or abs(x - y) <= tol * max(1.0, abs(x))
-    return x == y
-
-
-def _assert_close(streamed, in_memory, *, p_tol):
-    assert streamed.verdict is in_memory.verdict
-    for s, m in zip(streamed.to_dict()["metrics"], in_memory.to_dict()["metrics"]):
-        assert s["name"] == m["name"] and s["slice"] == m["slice"]
-        for k in s:
-            tol = 1e-12 if k in NUMBERS else p_tol if k in P_VALUES else 0
-            assert _close(s[k], m[k], tol), (s["name"], s["slice"], k, s[k], m[k])
-
+P_HOLM = P_VALUES + (HOLM_LEVEL,)  # weighted p-values: Holm's level as close as they are
 BINARY = ("auc", "pr_auc", "logloss", "brier", "ece", "calibration_ratio", "calibration_slope", "ndcg@5", "mrr")
 MARGINS = {"auc": 0.02, "pr_auc": 0.03, "logloss": 0.02, "brier": 0.01, "ece": 0.03, "calibration_ratio": 0.1,
            "calibration_slope": 0.2, "ndcg@5": 0.05, "mrr": 0.05}
@@ -116,8 +94,8 @@ def test_weighted_sliced_grouped_equals_compare_scores(tmp_path, data):
     for s, m in zip(streamed.entries, by_key.entries):
         if s.name not in SUMMED:  # the same rows in the same order through the same estimator
             assert s == m, s.id
-    _assert_close(streamed, by_key, p_tol=1e-12)
-    _assert_close(streamed, _memory(data, order), p_tol=1e-9)
+    assert_close(streamed, by_key, p_tol=1e-12, p_values=P_HOLM)
+    assert_close(streamed, _memory(data, order), p_tol=1e-9, p_values=P_HOLM)
 
 
 @pytest.mark.slow
@@ -134,11 +112,11 @@ def test_unweighted_slices_and_regression_metrics(tmp_path, data):
     o = np.arange(cols["id"].shape[0])
     mem = compare_scores(cols["y"], cols["a"], cols["b"], keys=cols["id"], metrics=metrics, margins=margins,
                          slices=_slices_in_memory(cols, o), min_slice_size=100)
-    _assert_close(runs[1], mem, p_tol=1e-12)
+    assert_close(runs[1], mem, p_tol=1e-12, p_values=P_HOLM)
     weighted = _stream(path, 89, metrics=metrics, margins=margins, group=None)
     mem_w = compare_scores(cols["y"], cols["a"], cols["b"], keys=cols["id"], metrics=metrics, margins=margins,
                            sample_weight=cols["w"], slices=_slices_in_memory(cols, o), min_slice_size=100)
-    _assert_close(weighted, mem_w, p_tol=1e-12)
+    assert_close(weighted, mem_w, p_tol=1e-12, p_values=P_HOLM)
 
 
 def test_a_tiny_slice_is_undefined_as_in_memory(tmp_path, data):
@@ -153,7 +131,7 @@ def test_a_tiny_slice_is_undefined_as_in_memory(tmp_path, data):
                          slices={"device": cols["device"]}, min_slice_size=100)
     s, m = (r.entry("logloss", column="device", value="watch") for r in (streamed, mem))
     assert s.decided_by == m.decided_by == "undefined" and s.note == m.note
-    _assert_close(streamed, mem, p_tol=1e-9)
+    assert_close(streamed, mem, p_tol=1e-9, p_values=P_HOLM)
 
 
 def test_bad_weights_and_groups_name_the_chunk_and_row(tmp_path, data):
