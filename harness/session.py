@@ -462,6 +462,9 @@ class Session:
             selection = {"partial": bool(not_run), "keyword": keyword or None, "markexpr": markexpr or None,
                          "deselected": int(deselected), "planned": total,
                          "ran": total - sum(len(ids) for ids in not_run.values()), "not_run": not_run}
+            skipped = {i for ids in self.serving_ids.values() for i in ids}
+            if self.options.no_serving and any(i in skipped for ids in not_run.values() for i in ids):
+                selection["no_serving"] = True  # the reason a reader is given, in neither shell's spelling
         served = {}
         for name, entry in sorted(merged["served"].items()):
             order = [i for i in items.get(name, []) if i in entry["checks"]]

@@ -239,6 +239,8 @@ def partial_text(selection: Mapping[str, Any]) -> str:
         how.append(f"-m '{selection['markexpr']}'")
     if selection.get("deselected"):
         how.append(f"{selection['deselected']} deselected")
+    if selection.get("no_serving"):
+        how.append("serving and cost gates skipped on request (no-serving)")
     why = "; ".join(how) or "selected by node id, or the session stopped early"
     return f"{selection.get('ran')} of {selection.get('planned')} planned checks ran ({why})"
 

@@ -112,6 +112,11 @@ def test_no_serving_skips_the_gates_lists_them_as_not_run_and_never_passes_them(
     validate_report(doc)
     assert doc["selection"]["partial"] is True
     assert doc["selection"]["not_run"] == {"gated": ["serving/p99@1", "cost/cpu_per_1k@32"]}
+    assert doc["selection"]["no_serving"] is True  # the reader is told why, not "selected by node id"
+    from harness.report.format import partial_text
+
+    assert "serving and cost gates skipped on request" in partial_text(doc["selection"])
+    assert "node id" not in partial_text(doc["selection"])
     assert doc["measured"]["verdict"] is None and doc["measured"]["suites"][0]["checks"] == []
     assert "serving:new" not in doc["measured"]["suites"][0]["cost"]
     assert final.exit_status == EXIT_OK  # the accuracy checks that ran pass; the verdict reads partial
