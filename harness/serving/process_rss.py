@@ -92,6 +92,37 @@ class _RecordingPickler(pickle.Pickler):
         return NotImplemented
 
 
+def _import_name_finds(name: str, file: str) -> bool:
+    """Whether importing ``name`` afresh (as the child does, with this sys.path) finds ``file``: asks the
+    import system's finders directly, since ``importlib.util.find_spec`` answers from ``sys.modules``."""
+    parent, _, _ = name.rpartition(".")
+    path = getattr(sys.modules.get(parent), "__path__", None) if parent else None
+    if parent and path is None:
+        return False
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        if find is None:
+            continue
+        try:
+            spec = find(name, path, None)
+        except Exception:  # noqa: BLE001 - a finder that cannot answer does not find it
+            continue
+        if spec is not None:
+            origin = spec.origin or ""
+            return os.path.isfile(origin) and os.path.samefile(origin, file)
+    return False
+
+
+def _preload_entry(name: str) -> list[str | None]:
+    """``[name, None]`` for a module the child imports by name; ``[name, file]`` for one it cannot (a suite
+    file that `parity run` imported under a synthetic name, `harness.discovery`): the child loads that
+    file under that name, as this process did, before it unpickles the side."""
+    file = getattr(sys.modules.get(name), "__file__", None)
+    if not isinstance(file, str) or not file.endswith(".py") or not os.path.isfile(file):
+        return [name, None]  # built in, compiled, or not loaded here: the child imports it by name
+    return [name, None] if _import_name_finds(name, file) else [name, file]
+
+
 def side_payload(side: Any, who: str) -> tuple[bytes, list[str]]:
     """``side`` pickled for its serving process, and the modules the child imports before loading it.
     Raises `SideNotSendable` naming ``who`` and the pickling error."""
@@ -129,10 +160,11 @@ def _run_child(stdin_bytes: bytes, who: str, timeout_s: float) -> dict[str, Any]
     wall = time.perf_counter() - t0
     lines = [ln for ln in out.decode("utf-8", "replace").splitlines() if ln.startswith(_TAG)]
     doc = json.loads(lines[-1][len(_TAG):]) if lines else None
-    tail = err.decode("utf-8", "replace")[-1500:]
+    tail = err.decode("utf-8", "replace")[-1500:].strip()
     if doc is None or "error" in doc or proc.returncode != 0:
         what = doc["error"] if doc and "error" in doc else f"exit status {proc.returncode}"
-        raise ProcessRunError(f"side {who}: its serving process failed ({what}); stderr tail:\n{tail}")
+        raise ProcessRunError(f"side {who}: its serving process failed ({what}); stderr: "
+                              + (f"(last 1500 characters)\n{tail}" if tail else "(no output)"))
     doc["wall_s"] = wall
     doc["pid"] = proc.pid
     return doc
@@ -151,7 +183,7 @@ def measure_processes(pair: Any, batches: Sequence[Any], *, repeats: int = PROCE
     batches_bytes = pickle.dumps(list(batches), protocol=5)
     # What each child reads from stdin, in order: where to import from and what, the batches, the side.
     header = {"sys_path": list(sys.path), "serve": serve_batches}
-    stdin = {s: pickle.dumps({**header, "preload": payloads[s][1]}, protocol=5)
+    stdin = {s: pickle.dumps({**header, "preload": [_preload_entry(m) for m in payloads[s][1]]}, protocol=5)
              + batches_bytes + payloads[s][0] for s in SIDES}
     # Two children at a time, queued in ABBA order with no barrier between rounds: a side whose child
     # starts faster (no TensorFlow to import) does not leave a core idle while the other one imports.
@@ -197,6 +229,23 @@ def _status_mb(field: str) -> float:
     return _maxrss_mb()
 
 
+def _load_file(name: str, file: str) -> None:
+    """Import ``file`` as module ``name`` (how `harness.discovery` imported it in the parent), so that
+    the classes the side's pickle names under ``name`` resolve."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {file} as {name}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+
+
 def _child() -> int:
     import importlib
     import resource
@@ -210,8 +259,11 @@ def _child() -> int:
         header = pickle.load(stdin)
         sys.path[:] = header["sys_path"]
         stage = "imports"
-        for module in header["preload"]:
-            importlib.import_module(module)
+        for module, file in header["preload"]:
+            if file is None:
+                importlib.import_module(module)
+            elif module not in sys.modules:
+                _load_file(module, file)
         stage = "batches"
         batches = pickle.load(stdin)
         after_imports = _status_mb("VmRSS")
