@@ -51,6 +51,8 @@ _BINARY_TASK = "binary"
 # Appended to every error that names a row, so "row 12" cannot be read as a 1-based or spreadsheet row.
 _ROWS_NOTE = "[row numbers: 0-based data rows in file order, header not counted]"
 # The argument names of harness.stats.compare_scores -> the CLI flag (and so the user's column).
+# validate_metric_names' reason for a ranking metric without groups (its text also speaks of suites).
+_RANKING_NEEDS_GROUPS = "a ranking metric needs a group column"
 _ARG_FLAG = {"y_true": "--label", "score_legacy": "--legacy", "score_new": "--new", "sample_weight": "--weight",
              "groups": "--group", "keys": "--key", "slices": "--slice"}
 
@@ -278,6 +280,9 @@ def _compare(args) -> int:
         from harness.scale.cli import compare_stream_command
 
         return compare_stream_command(args)
+    from harness.scale.cli import refuse_stream_flags_without_stream
+
+    refuse_stream_flags_without_stream(args)
     from harness.cli import write_json_output
     from harness.errors import ParityInputError
     from harness.stats.compare import compare_scores
@@ -329,8 +334,11 @@ def _options(args):
     try:
         names = validate_metric_names(raw, has_groups=args.group is not None)
     except ParityInputError as exc:
-        hint = " (pass groups (--group COL))" if "group column" in (exc.reason or "") else ""
-        raise ParityInputError(f"--metrics: {exc}{hint}", argument="--metrics", value=exc.value) from exc
+        if exc.reason == _RANKING_NEEDS_GROUPS:  # the library's text also speaks of suites' dataset roles
+            raise ParityInputError(f"--metrics: metric {exc.value!r} is computed per query group and needs "
+                                   "--group COL (the query/request id column)", argument="--metrics",
+                                   value=exc.value, reason=exc.reason) from exc
+        raise ParityInputError(f"--metrics: {exc}", argument="--metrics", value=exc.value) from exc
     margins: dict[str, Any] = {k.strip().lower(): v for k, v in parse_margins(args.margin).items()}
     for name in [m.strip() for m in args.non_inferiority.split(",") if m.strip()]:
         mdef = get_metric(name)

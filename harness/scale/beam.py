@@ -661,8 +661,9 @@ def _plan(defs, methods, weighted: bool) -> dict:
         else:
             raise ParityInputError(
                 f"metric {d.name!r} is not on the Beam runner yet (it runs auc, logloss, brier, mae, rmse, "
-                "calibration_ratio, ndcg@K and mrr, weighted or not, per slice); use compare_stream (parity compare "
-                "--stream --runner process)", argument="metrics", value=d.name)
+                "calibration_ratio, ndcg@K and mrr, weighted or not, per slice); run it with --runner process "
+                "(parity compare --stream --runner process; harness.scale.compare_stream from Python)",
+                argument="metrics", value=d.name, reason="not on the Beam runner yet")
     return {"summed": summed, "ranking": ranking, "auc": auc, "wauc": wauc}
 
 

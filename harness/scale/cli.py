@@ -26,11 +26,24 @@ __all__ = ["add_stream_arguments", "compare_stream_command"]
 def add_stream_arguments(parser) -> None:
     parser.add_argument("--stream", action="store_true",
                         help="read the Parquet file (or folder) in chunks: golden sets larger than memory")
-    parser.add_argument("--chunk-rows", type=int, default=1 << 16, metavar="N",
+    parser.add_argument("--chunk-rows", type=int, default=None, metavar="N",
                         help="rows per chunk with --stream (default 65536)")
-    parser.add_argument("--runner", choices=("process", "beam"), default="process",
+    parser.add_argument("--runner", choices=("process", "beam"), default=None,
                         help="with --stream: in this process (default), or an Apache Beam pipeline (DirectRunner; "
                              "needs apache-beam; auc, logloss, brier, mae, rmse, calibration_ratio, ndcg@K, mrr)")
+
+
+DEFAULT_CHUNK_ROWS = 1 << 16
+
+
+def refuse_stream_flags_without_stream(args) -> None:
+    """--runner and --chunk-rows mean nothing in memory: refused, not silently ignored (an in-memory run
+    that the user believes went through Beam, or in chunks, would hide what was actually tested)."""
+    given = [f for f, v in (("--runner", getattr(args, "runner", None)), ("--chunk-rows", getattr(args, "chunk_rows", None)))
+             if v is not None]
+    if given:
+        raise ParityInputError(f"{' and '.join(given)} only used with --stream (add --stream to read the Parquet file "
+                               "in chunks; without it the whole file is compared in memory)", argument=given[0])
 
 
 def _refuse_unsupported(args) -> None:
@@ -60,30 +73,53 @@ def _slice_keys(path: Path, specs: list[str]) -> list:
     return _slice_specs(SimpleNamespace(columns=list(_dataset(path).schema.names)), path, specs)
 
 
-def compare_stream_command(args) -> int:
+def _with_flag(exc: ParityInputError, args) -> ParityInputError:
+    """A streamed or Beam error about one of the user's columns, re-said with the flag that named it
+    (the library knows columns, not flags), as the in-memory command says "column 'p' (--new)"."""
+    flags = {args.label: "--label", args.legacy: "--legacy", args.new: "--new", args.key: "--key",
+             args.weight: "--weight", args.group: "--group"}
+    flag = flags.get(exc.column) if exc.column is not None else None
+    named = f"column {exc.column!r}"
+    if flag is None or named not in exc.message or f"{named} ({flag})" in exc.message:
+        return exc
+    return exc.with_fields(exc.message.replace(named, f"{named} ({flag})", 1), argument=flag)
+
+
+def _run(args, path, names, margins, slice_keys):
     from harness import progress
-    from harness.cli import write_json_output
-    from harness.cli.compare import _options, _print_table
     from harness.scale.streamed import compare_stream
 
+    if args.runner == "beam":
+        from harness.scale.beam import compare_beam
+
+        return compare_beam(path, label=args.label, legacy=args.legacy, new=args.new, key=args.key, metrics=names,
+                            margins=margins, alpha=args.alpha, n_boot=args.bootstrap, seed=args.seed,
+                            allow_identical=args.allow_identical, weight=args.weight, group=args.group,
+                            slices=slice_keys, min_slice_size=args.min_slice_size)
+    with progress.enabled(sys.stderr.isatty()):
+        return compare_stream(path, label=args.label, legacy=args.legacy, new=args.new, key=args.key,
+                              metrics=names, margins=margins, alpha=args.alpha, n_boot=args.bootstrap,
+                              seed=args.seed, chunk_rows=args.chunk_rows, allow_identical=args.allow_identical,
+                              weight=args.weight, group=args.group, slices=slice_keys,
+                              min_slice_size=args.min_slice_size)
+
+
+def compare_stream_command(args) -> int:
+    from harness.cli import write_json_output
+    from harness.cli.compare import _options, _print_table
+
+    if args.chunk_rows is None:
+        args.chunk_rows = DEFAULT_CHUNK_ROWS
+    if args.runner is None:
+        args.runner = "process"
     _refuse_unsupported(args)
     names, margins = _options(args)
     path = Path(args.file)
     slice_keys = _slice_keys(path, args.slice)
-    if getattr(args, "runner", "process") == "beam":
-        from harness.scale.beam import compare_beam
-
-        result = compare_beam(path, label=args.label, legacy=args.legacy, new=args.new, key=args.key, metrics=names,
-                              margins=margins, alpha=args.alpha, n_boot=args.bootstrap, seed=args.seed,
-                              allow_identical=args.allow_identical, weight=args.weight, group=args.group,
-                              slices=slice_keys, min_slice_size=args.min_slice_size)
-    else:
-        with progress.enabled(sys.stderr.isatty()):
-            result = compare_stream(path, label=args.label, legacy=args.legacy, new=args.new, key=args.key,
-                                    metrics=names, margins=margins, alpha=args.alpha, n_boot=args.bootstrap,
-                                    seed=args.seed, chunk_rows=args.chunk_rows, allow_identical=args.allow_identical,
-                                    weight=args.weight, group=args.group, slices=slice_keys,
-                                    min_slice_size=args.min_slice_size)
+    try:
+        result = _run(args, path, names, margins, slice_keys)
+    except ParityInputError as exc:
+        raise _with_flag(exc, args) from exc
     _print_table(result, file=sys.stderr if args.json == "-" else sys.stdout)
     if args.json:
         doc = {"file": str(path), "columns": {"label": args.label, "legacy": args.legacy, "new": args.new,

@@ -76,12 +76,13 @@ def count_rows(path: str | Path) -> int:
 
 
 def iter_chunks(path: str | Path, columns: Sequence[str], *, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                nullable: Sequence[str] = ()) -> Iterator[Chunk]:
+                nullable: Sequence[str] = (), key: str | None = None) -> Iterator[Chunk]:
     """Yield the named columns chunk by chunk, in file order; no chunk has more than ``chunk_rows`` rows.
 
     A null in any named column is refused (it would otherwise become NaN or an object), naming the
     column, the chunk and the row, except in the ``nullable`` ones (slice columns: a missing value is a
-    slice of its own), which read nulls as None (or NaN in a numeric column), as pandas does.
+    slice of its own), which read nulls as None (or NaN in a numeric column), as pandas does. ``key`` (a
+    column among ``columns``) is the row key such a message names next to the row.
     """
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1:
         raise ParityInputError(f"chunk_rows must be an integer >= 1, got {chunk_rows!r}", argument="chunk_rows",
@@ -98,7 +99,7 @@ def iter_chunks(path: str | Path, columns: Sequence[str], *, chunk_rows: int = D
                 continue
             for off in range(0, batch.num_rows, int(chunk_rows)):
                 part = batch.slice(off, int(chunk_rows))
-                chunk = Chunk(index, start, {c: _column(part, c, p, index, start, c in nullable) for c in cols})
+                chunk = Chunk(index, start, {c: _column(part, c, p, index, start, c in nullable, key) for c in cols})
                 yield chunk
                 start += part.num_rows
                 index += 1
@@ -109,13 +110,16 @@ def iter_chunks(path: str | Path, columns: Sequence[str], *, chunk_rows: int = D
                                reason="unreadable Parquet") from exc
 
 
-def _column(batch, name: str, path: Path, index: int, start: int, nullable: bool = False) -> np.ndarray:
+def _column(batch, name: str, path: Path, index: int, start: int, nullable: bool = False,
+            key: str | None = None) -> np.ndarray:
     arr = batch.column(name)
     if arr.null_count and not nullable:
         import pyarrow.compute as pc
 
         i = int(pc.index(pc.is_null(arr), True).as_py())
-        raise ParityInputError(f"{path}: column {name!r} is null at chunk {index}, row {start + i}; "
-                               "nulls are not scores, labels or keys", file=str(path), column=name, row=start + i,
-                               reason="null value")
+        where = f"chunk {index}, row {start + i}"
+        if key is not None and key != name and key in batch.schema.names:
+            where += f" ({key}={batch.column(key)[i].as_py()!r})"
+        raise ParityInputError(f"{path}: column {name!r} is null at {where}; nulls are not scores, labels or keys",
+                               file=str(path), column=name, row=start + i, value=None, reason="null value")
     return arr.to_numpy(zero_copy_only=False)

@@ -232,7 +232,7 @@ def compare_stream(path: str | Path, *, label: str, legacy: Side, new: Side, key
     columns += [c for c in (weight, group) if c] + slice_cols
     n, differs, weighs = 0, False, False
     with progress.bar(f"streaming {p.name}", total=total, unit="rows") as pbar:
-        for chunk in iter_chunks(p, columns, chunk_rows=chunk_rows, nullable=slice_cols):
+        for chunk in iter_chunks(p, columns, chunk_rows=chunk_rows, nullable=slice_cols, key=key):
             pbar.set_description_str(f"streaming {p.name}: chunk {chunk.index}")
             ks = chunk.columns[key]
             try:

@@ -92,12 +92,15 @@ def test_weight_key_and_bootstrap_options(parquet, tmp_path, capsys):
         (lambda f: f.assign(row_id=0), [], "(--key) repeats 0 at row 1"),
         (lambda f: f.assign(legacy="x"), [], "column 'legacy' (--legacy) must be numeric"),
         (None, ["--margin", "pr_auc=0.1"], "not being compared"),
-        (None, ["--metrics", "ndcg@5"], "pass groups (--group COL)"),
+        (None, ["--metrics", "ndcg@5"], "metric 'ndcg@5' is computed per query group and needs --group COL (the"),
+        (None, ["--runner", "beam"], "--runner only used with --stream"),
+        (None, ["--chunk-rows", "100"], "--chunk-rows only used with --stream"),
         (None, ["--alpha", "0.7"], "--alpha 0.7: expected a number in (0, 0.5)"),
         (None, ["--bootstrap", "1"], "--bootstrap 1: expected an integer >= 2"),
     ],
     ids=["missing-column", "nan-score", "non-binary-label", "bad-margin", "unknown-metric", "duplicate-key",
-         "text-score", "margin-for-absent-metric", "ranking-without-group", "alpha", "bootstrap"],
+         "text-score", "margin-for-absent-metric", "ranking-without-group", "runner-without-stream",
+         "chunk-rows-without-stream", "alpha", "bootstrap"],
 )
 def test_bad_input_exit_2_names_it(tmp_path, capsys, mutate, args, fragment):
     frame = _frame(n=300)
@@ -111,6 +114,7 @@ def test_bad_input_exit_2_names_it(tmp_path, capsys, mutate, args, fragment):
     code, _, err = _run(argv + args, capsys)
     assert code == 2
     assert fragment in err, err
+    assert err.count("group") <= 2 and "role 'group'" not in err, err  # the hint once, in the CLI's words
 
 
 def test_missing_file_and_unknown_type(tmp_path, capsys):
