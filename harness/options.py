@@ -35,6 +35,17 @@ def _choice(text: str, choices: tuple[str, ...]) -> str:
     return text
 
 
+def _command_line(text: str) -> tuple[str, ...]:
+    """Words split as a shell would split them (never run by one); an unclosed quote is said as one."""
+    import argparse
+
+    try:
+        return tuple(shlex.split(text))
+    except ValueError as exc:  # shlex: "No closing quotation" / "No escaped character"
+        raise argparse.ArgumentTypeError(f"{text!r} cannot be split like a command line ({exc}: a quote is not "
+                                         "closed, or the text ends in a backslash)") from None
+
+
 def _names(text: str) -> tuple[str, ...]:
     import argparse
 
@@ -74,7 +85,7 @@ OPTIONS: tuple[Option, ...] = (
            "(pip --no-deps, then pip check)", flag=True),
     Option("bisect-pip-args", "bisect_pip_args", "options passed to pip install, split like a command line "
            "(write it with '=': --bisect-pip-args='--no-index --find-links=/wheels')", metavar="ARGS",
-           type=lambda text: tuple(shlex.split(text))),
+           type=_command_line),
     Option("stream", "stream", "read each suite's golden split in chunks (golden sets larger than memory): features "
            "checked chunk by chunk, scores and evaluation columns kept compactly; the same report", flag=True),
     Option("chunk-rows", "chunk_rows", "rows per chunk with --stream (default 65536; rounded up to whole batches "
@@ -85,7 +96,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("beam-options", "beam_options", "Beam pipeline options for --runner beam, split like a command line "
            "(write it with '=': --beam-options='--runner=DataflowRunner --project=P --region=R "
            "--temp_location=gs://B/tmp'); default $PARITY_BEAM_OPTIONS, as parity compare --runner beam reads them",
-           metavar="FLAGS", type=lambda text: tuple(shlex.split(text))),
+           metavar="FLAGS", type=_command_line),
 )
 
 RUNNERS = ("process", "beam")

@@ -108,7 +108,13 @@ def _options(pipeline_options):
     if isinstance(pipeline_options, PipelineOptions):
         return pipeline_options
     if pipeline_options is None:
-        where, flags = "PARITY_BEAM_OPTIONS", shlex.split(os.environ.get("PARITY_BEAM_OPTIONS", ""))
+        text = os.environ.get("PARITY_BEAM_OPTIONS", "")
+        try:
+            where, flags = "PARITY_BEAM_OPTIONS", shlex.split(text)
+        except ValueError as exc:  # shlex: "No closing quotation" / "No escaped character"
+            raise ParityInputError(f"PARITY_BEAM_OPTIONS {text!r}: cannot be split like a command line ({exc}: a "
+                                   "quote is not closed, or the text ends in a backslash)", argument="PARITY_BEAM_OPTIONS",
+                                   value=text, reason="cannot be split like a command line") from None
     elif isinstance(pipeline_options, (list, tuple)) and all(isinstance(a, str) for a in pipeline_options):
         where, flags = "pipeline_options", list(pipeline_options)
     else:
@@ -124,11 +130,31 @@ def _options(pipeline_options):
         why = (said.getvalue().strip().splitlines() or ["invalid value"])[-1].split("error: ", 1)[-1]
         raise ParityInputError(f"{where} {flags!r}: {why}", argument=where, value=flags,
                                reason="invalid Beam pipeline option", detail=why) from None
-    unknown = sorted(set(opts.get_all_options(retain_unknown_options=True)) - set(known))
+    given = opts.get_all_options(retain_unknown_options=True)
+    stray = _stray_words(flags, given)
+    if stray:  # Beam's parser drops a word that is no flag's value without a word said
+        why = f"{stray!r} is not a Beam flag (flags start with --, e.g. --{stray.lstrip('-')})"
+        raise ParityInputError(f"{where} {flags!r}: {why}", argument=where, value=flags,
+                               reason="invalid Beam pipeline option", detail=why)
+    unknown = sorted(set(given) - set(known))
     if unknown:
         raise ParityInputError(f"{where}: {unknown} are not Beam pipeline options (flags given: {flags})",
                                argument=where, value=unknown, reason="unknown Beam pipeline option")
     return opts
+
+
+def _stray_words(flags: Sequence[str], parsed: Mapping[str, Any]) -> str | None:
+    """The first word that is neither a --flag nor the value Beam took for the flag before it."""
+    for i, word in enumerate(flags):
+        if word.startswith("--"):
+            continue
+        before = flags[i - 1] if i else ""
+        if before.startswith("--") and "=" not in before:
+            taken = parsed.get(before[2:].replace("-", "_"))
+            if word in ([str(v) for v in taken] if isinstance(taken, list) else [str(taken)]):
+                continue
+        return word
+    return None
 
 
 def _source(path: str, columns: Sequence[str]) -> list[str] | None:

@@ -72,3 +72,57 @@ def test_beam_refusal_of_a_metric_names_flags_not_functions(null_new, capsys):
     assert main(_compare(path, "--stream", "--runner", "beam", "--metrics", "pr_auc")) == 2
     err = capsys.readouterr().err
     assert "--runner process" in err and "use compare_stream" not in err, err
+
+
+@pytest.mark.parametrize("flag", ["--beam-options", "--bisect-pip-args"])
+def test_unclosed_quote_in_a_command_line_option_is_said(capsys, flag):
+    with pytest.raises(SystemExit) as e:
+        main(["run", f"{flag}=--foo='bar"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}:" in err and "quote is not closed" in err and "<lambda>" not in err, err
+
+
+def test_unclosed_quote_in_parity_beam_options_is_said(null_new, capsys, monkeypatch):
+    pytest.importorskip("apache_beam")
+    path, _, _ = null_new
+    monkeypatch.setenv("PARITY_BEAM_OPTIONS", "--foo='bar")
+    assert main(_compare(path, "--stream", "--runner", "beam")) == 2
+    err = capsys.readouterr().err
+    assert "PARITY_BEAM_OPTIONS" in err and "quote is not closed" in err and "internal error" not in err, err
+
+
+@needs_beam
+@pytest.mark.parametrize("flags", [["direct_num_workers=2"], ["--save_main_session", "direct_num_workers=2"]])
+def test_a_beam_flag_without_dashes_is_refused_not_dropped(flags):
+    from harness.errors import ParityInputError
+    from harness.scale.beam import _options
+
+    with pytest.raises(ParityInputError, match=r"'direct_num_workers=2' is not a Beam flag \(flags start with --"):
+        _options(flags)
+
+
+@needs_beam
+def test_beam_flags_with_their_values_still_pass():
+    from harness.scale.beam import _options
+
+    opts = _options(["--direct_num_workers", "2", "--experiments", "a", "--experiments=b", "--runner=DirectRunner"])
+    assert opts.get_all_options()["direct_num_workers"] == 2
+
+
+@needs_beam
+def test_parity_beam_options_without_dashes_is_refused(null_new, capsys, monkeypatch):
+    path, _, _ = null_new
+    monkeypatch.setenv("PARITY_BEAM_OPTIONS", "direct_num_workers=2")
+    assert main(_compare(path, "--stream", "--runner", "beam")) == 2
+    err = capsys.readouterr().err
+    assert "PARITY_BEAM_OPTIONS" in err and "'direct_num_workers=2' is not a Beam flag" in err, err
+
+
+@needs_beam
+def test_run_beam_options_without_dashes_is_refused():
+    from harness.errors import ParityInputError
+    from harness.scale.beam_suite import pipeline_options
+
+    with pytest.raises(ParityInputError, match=r"--beam-options .*'direct_num_workers=2' is not a Beam flag"):
+        pipeline_options(("direct_num_workers=2",), flag="--beam-options")
