@@ -12,6 +12,8 @@ A side named by --endpoint is not built: with both sides as endpoints nothing is
 comes from the suite's pair (which trains it). The golden rows of the suite's split are the requests;
 --endpoint sides get the dataset's raw feature columns, in TF Serving's row format ("instances") unless
 --request-format inputs. --pid SIDE=PID names a local serving process so its CPU and peak RSS are read.
+With both sides in process, a cost/peak_rss gate is judged as in a suite run: each side served by
+--repeats fresh processes of its own (harness.serving.process_rss), their peak RSS compared.
 
 Exit codes: 0 every serving/cost gate of the suite EQUIVALENT (or none declared); 1 a gate NOT_EQUIVALENT
 or INCONCLUSIVE; 2 could not judge (unknown suite, bad argument, a side that answered no request).
@@ -98,7 +100,8 @@ def _run(args: argparse.Namespace) -> int:
     from harness.progress import enabled as progress_enabled
     from harness.results import jsonable
     from harness.serving.bench import SIDES, BenchConfig, format_table, http_side, in_process_side, run_bench
-    from harness.verdicts import Verdict
+    from harness.serving.suite_run import is_process_gate, judge_process_gates
+    from harness.verdicts import Verdict, combine
 
     endpoints = dict(args.endpoint)
     pids = {s: v for s, v in args.pid}
@@ -141,10 +144,21 @@ def _run(args: argparse.Namespace) -> int:
                 sides[s] = _local_server(getattr(pair, s), s, frame, columns, args, servers)
             else:
                 sides[s] = in_process_side(getattr(pair, s), frame)
+        # Both sides in process: a peak-RSS gate is judged on each side's own serving processes, as in a
+        # suite run; a side behind a server is read from that server's process by the bench itself.
+        in_process = not endpoints and not args.serve
         total = cfg.repeats * len(cfg.batch_sizes) * len(SIDES)
         with progress_enabled(not args.no_progress and sys.stderr.isatty()):
             with bar("serve-bench", total=total, unit="run") as progress:
-                doc, checks = run_bench(sides, cfg, gates=gates, progress=progress)
+                doc, checks = run_bench(sides, cfg, gates=[g for g in gates if not (in_process and is_process_gate(g))],
+                                        progress=progress)
+        if in_process and any(is_process_gate(g) for g in gates):
+            print(f"serve-bench: cost/peak_rss: serving each side in {cfg.repeats} fresh processes of its own",
+                  file=sys.stderr)
+            processes, checks = judge_process_gates(gates, checks, pair, frame, cfg, {"repeats": cfg.repeats})
+            doc["processes"] = processes
+            doc["checks"] = [c.to_dict() for c in checks]
+            doc["verdict"] = combine([c.verdict for c in checks if c.gated]).value
     finally:
         for server in servers:
             server.stop()
@@ -167,18 +181,23 @@ def _run(args: argparse.Namespace) -> int:
     if not checks:
         print(f"serve-bench: suite {suite.name!r} declares no serving or cost gates: measured only", file=sys.stderr)
         return EXIT_OK
+    failed = [c for c in checks if "error" in c.details]
+    if failed:  # a side whose serving process could not be measured: no verdict on that gate
+        print(f"parity serve-bench: could not judge {failed[0].id}: {failed[0].details['error']['message']}",
+              file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_OK if all(c.verdict is Verdict.EQUIVALENT for c in checks if c.gated) else EXIT_FAIL
 
 
 def _local_server(side, label: str, frame, columns, args, servers):
     """Start the local REST predict server over ``side``'s SavedModel (its ``path``)."""
-    from harness.serving.bench import http_side
+    from harness.serving.bench import has_saved_model, http_side
     from harness.serving.cost import artifact_size_bytes
     from harness.serving.server import start_server
     from harness.serving.targets import RestPredictTarget
 
     path = getattr(side, "path", None)
-    if path is None or not (Path(path) / "saved_model.pb").is_file():
+    if not has_saved_model(side):
         raise ParityInputError(f"--serve {label}: the {label} side ({getattr(side, 'name', side)!r}) has no "
                                "SavedModel path to serve; use --endpoint for another kind of server")
 

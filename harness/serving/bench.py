@@ -29,7 +29,8 @@ from harness.serving.latency import LatencyHistogram
 from harness.serving.load import closed_loop, open_loop
 from harness.verdicts import combine
 
-__all__ = ["BenchConfig", "SideBench", "SIDES", "format_table", "http_side", "in_process_side", "run_bench"]
+__all__ = ["BenchConfig", "SideBench", "SIDES", "format_table", "has_saved_model", "http_side", "in_process_side",
+           "run_bench"]
 
 SIDES = ("legacy", "new")
 SCHEMA = "parity.serve-bench/1"
@@ -89,6 +90,7 @@ class SideBench:
     cold_start: Callable[[], float] | None = None
     cold_start_once: float | None = None  # measured once outside the rounds (a server's start)
     notes: list[str] = field(default_factory=list)
+    saved_model: bool = False  # an in-process side with a SavedModel on disk (what --serve SIDE serves)
 
 
 def _run_once(side: SideBench, target: Callable[[int], int], cfg: BenchConfig, rate: float | None) -> dict[str, Any]:
@@ -212,7 +214,7 @@ def _judge(gate: ServingGate | CostGate, rounds: dict, cold: dict, sides: dict, 
     shared = [s for s in SIDES if sides[s].kind == "in_process"]
     if gate.metric == "peak_rss" and shared:
         return _not_measured(gate, f"side(s) {', '.join(shared)} run in this process, whose peak RSS holds both "
-                                   "sides and the load generator, not one side's serving path", cfg)
+                                   "sides and the load generator, not one side's serving path", cfg, sides)
     if gate.metric == "artifact_size":
         values = {s: [sides[s].artifact_bytes if sides[s].artifact_bytes is not None else math.nan] for s in SIDES}
     elif gate.metric == "cold_start":
@@ -226,12 +228,16 @@ def _judge(gate: ServingGate | CostGate, rounds: dict, cold: dict, sides: dict, 
     return judge(gate, values["legacy"], values["new"], alpha=cfg.alpha)
 
 
-def _not_measured(gate: CostGate, why: str, cfg: BenchConfig) -> Any:
+def _not_measured(gate: CostGate, why: str, cfg: BenchConfig, sides: dict[str, SideBench]) -> Any:
     """INCONCLUSIVE (gated: never a pass) for a gate these sides cannot give evidence on, saying how to
-    measure it; its details are those of a gate with no usable round."""
+    measure it (``--serve`` only for a side with a SavedModel); its details are those of a gate with no
+    usable round."""
     check = judge(gate, [math.nan] * cfg.repeats, [math.nan] * cfg.repeats, alpha=cfg.alpha)
-    fix = ("serve each side in its own process: --serve new, or --endpoint SIDE=URL with --pid SIDE=PID; "
-           "a suite run (pytest parity_suites, parity run) serves each side in processes of its own")
+    servable = [s for s in SIDES if sides[s].kind == "in_process" and sides[s].saved_model]
+    fix = ("parity serve-bench SUITE with both sides in process serves each in processes of its own, as a suite "
+           "run (pytest parity_suites, parity run) does; or put each side behind a server of its own: "
+           "--endpoint SIDE=URL with --pid SIDE=PID"
+           + "".join(f", or --serve {s} (its SavedModel)" for s in servable))
     check.summary = f"not measured: {why}"
     check.message = f"{gate.id}: not measured: {why}.\n  to measure it: {fix}"
     check.details["not_measured"] = why
@@ -262,7 +268,15 @@ def in_process_side(side: Any, frame: Any, *, max_batches: int = 64) -> SideBenc
     return SideBench(kind="in_process", describe=name,
                      make_target=lambda b: InProcessTarget(side, golden_batches(frame, b, max_batches=max_batches)),
                      meter=ProcessMeter(), artifact_bytes=artifact_size_bytes(path) if path is not None else None,
-                     cold_start=cold_start, notes=notes)
+                     cold_start=cold_start, notes=notes, saved_model=has_saved_model(side))
+
+
+def has_saved_model(side: Any) -> bool:
+    """Whether ``side`` has a SavedModel on disk at its ``path`` (what ``--serve`` serves)."""
+    from pathlib import Path
+
+    path = getattr(side, "path", None)
+    return path is not None and (Path(path) / "saved_model.pb").is_file()
 
 
 def http_side(url: str, frame: Any, columns: Sequence[str], *, pid: int | None = None, fmt: str = "instances",
@@ -311,6 +325,10 @@ def format_table(doc: dict[str, Any]) -> list[str]:
         if info["cold_start_s"]:
             extra.append(f"cold start median {_median(info['cold_start_s']):.3g} s")
         lines.append(f"{s}: {info['kind']} {info['target']}; " + "; ".join(extra))
+    for s, own in ((doc.get("processes") or {}).get("sides") or {}).items():
+        m = own["median"]
+        lines.append(f"{s}: {len(own['runs'])} serving processes of its own: peak RSS median {m['peak_rss_mb']:.4g} MB "
+                     f"(after imports {m['rss_after_imports_mb']:.4g} MB, after load {m['rss_after_load_mb']:.4g} MB)")
     if doc["checks"]:
         lines.append("")
         width = max(len(c["id"]) for c in doc["checks"])

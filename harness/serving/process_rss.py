@@ -49,8 +49,14 @@ SIDES = ("legacy", "new")
 # TensorFlow took 17-35 s wall on the loaded 2-core machine (benchmarks/BENCHMARKS.md).
 PROCESS_RUN = {"repeats": 5, "timeout_s": 300.0, "serve_batches": 8}
 _TAG = "PARITY-PROCESS-RSS "
-_FIX = ("measure that side's own server instead: parity serve-bench SUITE --endpoint SIDE=URL --pid SIDE=PID "
-        "(or --serve new for a SavedModel)")
+
+
+def _fix(side: Any, who: str) -> str:
+    """How else to measure ``side``: ``--serve`` only where it has a SavedModel to serve."""
+    from harness.serving.bench import has_saved_model
+
+    serve = f" (or --serve {who}: its SavedModel)" if has_saved_model(side) else ""
+    return f"measure that side's own server instead: parity serve-bench SUITE --endpoint {who}=URL --pid {who}=PID{serve}"
 
 
 class SideNotSendable(ParityInputError):
@@ -65,9 +71,9 @@ class _RecordingPickler(pickle.Pickler):
     """Pickles a side and records the modules its objects come from (imported by the child before it
     loads the side, so "after imports" is the runtime and "after load" adds the model)."""
 
-    def __init__(self, file: Any, who: str) -> None:
+    def __init__(self, file: Any, who: str, fix: str) -> None:
         super().__init__(file, protocol=5)
-        self.who = who
+        self.who, self.fix = who, fix
         self.modules: set[str] = set()
 
     def reducer_override(self, obj: Any) -> Any:
@@ -82,7 +88,7 @@ class _RecordingPickler(pickle.Pickler):
                 f"side {self.who}: its object graph holds the golden dataset {obj.name!r} (a lazily built "
                 "side keeping its dataset?); its serving process would hold the dataset's frames and count "
                 "them as the side's memory. Give the wrapper a __reduce_ex__ that sends only the trained side, "
-                f"or {_FIX}")
+                f"or {self.fix}")
         if isinstance(obj, (type, types.FunctionType, types.BuiltinFunctionType)):
             module = getattr(obj, "__module__", None)
         else:
@@ -127,7 +133,7 @@ def side_payload(side: Any, who: str) -> tuple[bytes, list[str]]:
     """``side`` pickled for its serving process, and the modules the child imports before loading it.
     Raises `SideNotSendable` naming ``who`` and the pickling error."""
     buf = io.BytesIO()
-    pickler = _RecordingPickler(buf, who)
+    pickler = _RecordingPickler(buf, who, _fix(side, who))
     try:
         pickler.dump(side)
     except SideNotSendable:
@@ -136,7 +142,8 @@ def side_payload(side: Any, who: str) -> tuple[bytes, list[str]]:
         raise SideNotSendable(
             f"side {who} ({type(side).__name__}) cannot be sent to a serving process of its own: pickling "
             f"failed ({type(exc).__name__}: {exc}), so its peak RSS was not measured. Make it picklable "
-            f"(a __reduce__ that reloads it from its artifact, as new_platform.serving.ServingSide has), or {_FIX}"
+            f"(a __reduce__ that reloads it from its artifact, as new_platform.serving.ServingSide has), or "
+            f"{pickler.fix}"
         ) from exc
     declared = getattr(side, "serving_runtime", ())
     runtime = [declared] if isinstance(declared, str) else list(declared or ())

@@ -6,8 +6,9 @@ right after the accuracy checks, with the pair the run already built (nothing is
 process holding both sides cannot tell their memory apart, so a ``cost/peak_rss`` gate is judged on
 each side served by fresh child processes of its own (`harness.serving.process_rss`: the same built
 sides, sent over a pipe; 5 rounds, each a child per side). `parity serve-bench` measures the same way
-with longer runs, or with each side behind its own server (`--serve`, `--endpoint`); the gates and their
-verdict rule are the same (`harness.serving.gates`).
+with longer runs (its peak-RSS gate too, on serving processes of each side's own, when both sides are in
+process), or with each side behind its own server (`--serve`, `--endpoint`), whose own process it reads;
+the gates and their verdict rule are the same (`harness.serving.gates`).
 
 Bounded by default so that ``pytest parity_suites`` stays within its budget: only the batch sizes the
 gates need (and 1, for the batch-1 latency CDF), 15 interleaved rounds (ABBA) of a 0.2 s closed loop per
@@ -30,8 +31,8 @@ from typing import Any
 from harness.serving.bench import SIDES, BenchConfig, in_process_side, run_bench
 from harness.serving.gates import CostGate, ServingGate, judge
 
-__all__ = ["MAX_BATCHES", "SUITE_RUN", "bench_config", "measured_serving", "rows_needed", "run_suite_serving",
-           "serving_stage_cost"]
+__all__ = ["MAX_BATCHES", "SUITE_RUN", "bench_config", "is_process_gate", "judge_process_gates", "measured_serving",
+           "rows_needed", "run_suite_serving", "serving_stage_cost"]
 
 # The bounded defaults of a suite run (see the module docstring for what they cost).
 SUITE_RUN = {"duration_s": 0.2, "repeats": 15, "warmup_requests": 1, "max_requests": 2000, "timeout_s": 5.0,
@@ -53,7 +54,8 @@ def bench_config(gates: Sequence[ServingGate | CostGate], **overrides: Any) -> B
     return BenchConfig(batch_sizes=tuple(sorted(sizes)), **{**SUITE_RUN, **overrides})
 
 
-def _is_process_gate(gate: ServingGate | CostGate) -> bool:
+def is_process_gate(gate: ServingGate | CostGate) -> bool:
+    """A gate judged on each side's own serving processes rather than on the in-process rounds."""
     return isinstance(gate, CostGate) and gate.metric == "peak_rss"
 
 
@@ -71,15 +73,26 @@ def run_suite_serving(gates: Sequence[ServingGate | CostGate], pair: Any, frame:
         for s in SIDES:
             sides[s].cold_start = None
             sides[s].notes.append("cold start not measured (no gate on it; reloading costs seconds per round)")
-    doc, checks = run_bench(sides, cfg, gates=[g for g in gates if not _is_process_gate(g)])
-    by_gate = dict(zip([g for g in gates if not _is_process_gate(g)], checks))
-    process_gates = [g for g in gates if _is_process_gate(g)]
+    doc, checks = run_bench(sides, cfg, gates=[g for g in gates if not is_process_gate(g)])
+    processes, checks = judge_process_gates(gates, checks, pair, frame, cfg, process_run)
+    return measured_serving(doc, processes), checks
+
+
+def judge_process_gates(gates: Sequence[ServingGate | CostGate], bench_checks: Sequence[Any], pair: Any, frame: Any,
+                        cfg: BenchConfig, process_run: Mapping[str, Any] | None = None
+                        ) -> tuple[dict[str, Any] | None, list[Any]]:
+    """``gates``' checks in their order: ``bench_checks`` (`run_bench`'s, for the gates that are not
+    `is_process_gate`) and the peak-RSS gates judged on each side of ``pair`` served by processes of
+    its own (`process_rss.PROCESS_RUN` overridden by ``process_run``); with those processes'
+    measurements (None when no gate needed them). Run it after the in-process rounds: children
+    starting meanwhile would slow the latencies measured."""
+    process_gates = [g for g in gates if is_process_gate(g)]
+    by_gate = dict(zip([g for g in gates if not is_process_gate(g)], bench_checks))
     processes = None
     if process_gates:
-        # After the in-process rounds: children starting meanwhile would slow the latencies measured.
         processes, rss_checks = _process_checks(process_gates, pair, frame, cfg, process_run or {})
         by_gate.update(zip(process_gates, rss_checks))
-    return measured_serving(doc, processes), [by_gate[g] for g in gates]
+    return processes, [by_gate[g] for g in gates]
 
 
 def _process_checks(gates: Sequence[CostGate], pair: Any, frame: Any, cfg: BenchConfig,

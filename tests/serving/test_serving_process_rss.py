@@ -6,6 +6,7 @@ the side (could not judge: exit 2), never a pass. The toy sides are numpy only (
 from __future__ import annotations
 
 import importlib
+import json
 import pickle
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def test_a_side_that_cannot_be_pickled_is_an_error_naming_it_and_never_a_pass(si
     out = outcomes["cost/peak_rss"]
     assert not out.passed and out.check.details["error"]["stage"] == "serving"
     assert "side new (UnpicklableSide) cannot be sent" in out.text and "lock" in out.text
-    assert "--endpoint SIDE=URL --pid SIDE=PID" in out.text
+    assert "--endpoint new=URL --pid new=PID" in out.text and "--serve" not in out.text  # no SavedModel
     assert final.exit_status == EXIT_ERROR  # could not judge
     doc = session.report(final)
     validate_report(doc)
@@ -117,7 +118,7 @@ def test_a_side_whose_serving_process_fails_is_an_error_naming_it(sides):
 
     pair = ModelPair(sides.SmallSide("legacy"), sides.FailingSide("new"))
     with pytest.raises(ProcessRunError, match=r"side new: its serving process failed \(predict: RuntimeError: "
-                                              r"scorer is down\)"):
+                                              r"scorer is down\); stderr: \(no output\)"):
         measure_processes(pair, [FRAME.iloc[:32]], repeats=1)
 
 
@@ -163,15 +164,45 @@ def test_a_side_holding_a_feature_spec_is_sent_with_an_equal_spec(sides):
     assert "harness.featurization.spec" in modules
 
 
-def test_serve_bench_with_a_side_in_process_does_not_judge_peak_rss_on_the_shared_process(sides):
+def test_the_bench_never_judges_peak_rss_on_the_shared_process_nor_hints_serve_without_a_saved_model(
+        sides, tmp_path):
     from harness.serving.bench import BenchConfig, in_process_side, run_bench
 
-    pair = {s: in_process_side(sides.SmallSide(s), FRAME) for s in ("legacy", "new")}
     cfg = BenchConfig(batch_sizes=(1,), repeats=5, duration_s=0.01, warmup_requests=0, open_loop=False)
+    pair = {s: in_process_side(sides.SmallSide(s), FRAME) for s in ("legacy", "new")}
     doc, [check] = run_bench(pair, cfg, gates=[_gate(2.0)])
     assert check.verdict is Verdict.INCONCLUSIVE and check.gated and not check.passed
-    assert "side(s) legacy, new run in this process" in check.message and "--serve new" in check.message
+    assert "side(s) legacy, new run in this process" in check.message
+    assert "--endpoint SIDE=URL with --pid SIDE=PID" in check.message and "--serve" not in check.message
     assert doc["verdict"] == "INCONCLUSIVE"
+    exported = sides.SmallSide("new")  # a side with a SavedModel on disk: --serve can serve it
+    exported.path = tmp_path / "export"
+    exported.path.mkdir()
+    (exported.path / "saved_model.pb").write_bytes(b"")
+    pair["new"] = in_process_side(exported, FRAME)
+    _, [check] = run_bench(pair, cfg, gates=[_gate(2.0)])
+    assert "--serve new" in check.message and "--serve legacy" not in check.message
+
+
+@pytest.mark.slow
+def test_serve_bench_with_both_sides_in_process_judges_peak_rss_on_each_side_s_own_processes(
+        serve_project, capsys, tmp_path):
+    from harness.cli import main
+
+    suites = serve_project("sb_rss", gates='CostGate("peak_rss", max_ratio=1.5, reason="memory per replica")')
+    out = tmp_path / "b.json"
+    rc = main(["serve-bench", "sb_rss", "--suites-dir", str(suites), "--duration", "0.02", "--repeats", "5",
+               "--batch-sizes", "1,32", "--no-progress", "--json", str(out)])
+    text = capsys.readouterr().out
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    [check] = doc["checks"]
+    assert check["id"] == "cost/peak_rss" and check["verdict"] == "EQUIVALENT", text
+    assert check["details"]["scope"] == "process" and check["details"]["n_used"] == 5
+    runs = {s: [r["peak_rss_mb"] for r in doc["processes"]["sides"][s]["runs"]] for s in ("legacy", "new")}
+    assert check["details"]["ratio"] == pytest.approx(float(np.median(np.divide(runs["new"], runs["legacy"]))))
+    assert len({r["pid"] for s in runs for r in doc["processes"]["sides"][s]["runs"]}) == 10  # fresh each
+    assert doc["verdict"] == "EQUIVALENT" and "5 serving processes of its own" in text
+    assert rc == 0
 
 
 @pytest.mark.slow
