@@ -8,7 +8,10 @@ child Python process of its own (an argument list, no shell; it opens no socket)
 
 1. imports the side's runtime (the modules its pickle names, and those it declares in
    ``serving_runtime``: `new_platform.serving.ServingSide` names TensorFlow), reads the golden batches,
-   and records its RSS ("after imports": interpreter, runtime and batches),
+   and records its RSS ("after imports": interpreter, runtime and batches). A module that importing its
+   name would not find (a suite file `parity run` imported under a synthetic name, `harness.discovery`,
+   defining the side's class) is sent as its name and file, and the child loads that file under that
+   name, as the parent did; any other module is imported by name, wherever it lies,
 2. loads the side (unpickles it: a SavedModel side reloads its artifact) and records its RSS again,
 3. predicts the first ``serve_batches`` golden batches once each (batches of the gate's batch size, the
    largest of the plan; it holds all of them, as the in-process targets do), and reports its own
