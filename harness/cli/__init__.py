@@ -10,12 +10,13 @@ Around every handler: a `ParityError` is one line and exit 2; any other exceptio
 error, also exit 2 (exit 1 means "parity failure" to CI, and a crash is not a judgement), one line
 naming it unless ``--verbose`` asks for the traceback. TensorFlow's native (C++) log lines are off
 unless ``--verbose`` or ``TF_CPP_MIN_LOG_LEVEL`` is already set: they are about TensorFlow's build, not
-about parity, and land in the middle of the findings.
+about parity, and land in the middle of the findings; so are Apache Beam's INFO/WARNING log lines (`quiet_beam`).
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 import traceback
@@ -78,11 +79,52 @@ def quiet_tensorflow(verbose: bool) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_QUIET_LEVEL)
 
 
+class _Stderr(logging.StreamHandler):
+    """Warnings and errors as logging's last-resort handler shows them (message only, on the sys.stderr
+    of the moment), less Apache Beam's chatter below ERROR."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setLevel(logging.WARNING)
+        self.addFilter(lambda r: (r.levelno >= logging.ERROR or not _from_beam(r)) and self._alone())
+
+    def _alone(self) -> bool:
+        # a handler someone adds to the root later (absl's, a basicConfig) prints the line itself: no twice
+        return all(h is self or isinstance(h, logging.NullHandler) for h in logging.getLogger().handlers)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # StreamHandler.__init__ sets it; sys.stderr is read at each line
+        pass
+
+
+def _from_beam(record: logging.LogRecord) -> bool:
+    # Beam's import-time "apitools not found" warning goes through the root logger, so the name alone misses it
+    return record.name.startswith("apache_beam") or f"{os.sep}apache_beam{os.sep}" in (record.pathname or "")
+
+
+def quiet_beam(verbose: bool, runner: str | None) -> None:
+    """Keep Apache Beam's INFO/WARNING log lines (an import-time note about BigQuery clients, worker
+    start-up lines and the full pipeline options) off stderr unless ``--verbose``: they are about Beam's
+    set-up, not about parity. A root handler installed here also stops Beam's own ``logging.warning``
+    from installing a basicConfig handler that would print every INFO line of its workers' threads."""
+    if verbose or runner != "beam":
+        return
+    os.environ.setdefault("PARITY_BEAM_WORKER_LOG_LEVEL", "ERROR")  # harness.scale.beam.WORKER_LOG_LEVEL_ENV
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(_Stderr())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     verbose = bool(getattr(args, "verbose", False))
     quiet_tensorflow(verbose)
+    quiet_beam(verbose, getattr(args, "runner", None))
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_ERROR

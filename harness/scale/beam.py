@@ -80,6 +80,9 @@ from harness.stats.compare import DEFAULT_METRICS, ComparisonResult
 __all__ = ["compare_beam", "beam_available"]
 
 _SAMPLE = 65536
+# Set (e.g. to ERROR) by the parity CLI unless --verbose: the Beam workers' log level, unless the flags
+# name --default_sdk_harness_log_level themselves.
+WORKER_LOG_LEVEL_ENV = "PARITY_BEAM_WORKER_LOG_LEVEL"
 
 
 def beam_available() -> bool:
@@ -140,6 +143,11 @@ def _options(pipeline_options):
     if unknown:
         raise ParityInputError(f"{where}: {unknown} are not Beam pipeline options (flags given: {flags})",
                                argument=where, value=unknown, reason="unknown Beam pipeline option")
+    level = os.environ.get(WORKER_LOG_LEVEL_ENV)
+    if level and given.get("default_sdk_harness_log_level") is None:
+        # Worker processes (multi_processing, portable runners) log INFO lines, the pipeline options among
+        # them, straight to the stderr they inherit; the parity CLI asks for errors only unless --verbose.
+        opts = PipelineOptions([*flags, f"--default_sdk_harness_log_level={level}"])
     return opts
 
 

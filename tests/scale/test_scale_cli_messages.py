@@ -126,3 +126,52 @@ def test_run_beam_options_without_dashes_is_refused():
 
     with pytest.raises(ParityInputError, match=r"--beam-options .*'direct_num_workers=2' is not a Beam flag"):
         pipeline_options(("direct_num_workers=2",), flag="--beam-options")
+
+
+def test_cli_log_handler_drops_beam_chatter_and_keeps_the_rest(capsys):
+    import logging
+
+    from harness.cli import _Stderr
+
+    logger = logging.Logger("isolated")  # not in the logging tree: only this handler sees the records
+    handler = _Stderr()
+    logger.addHandler(handler)
+    handler._alone = lambda: True  # pytest's own handlers sit on the root logger here
+
+    def emit(name, level, msg, pathname="x.py"):
+        logger.handle(logging.LogRecord(name, level, pathname, 1, msg, None, None))
+
+    emit("root", logging.WARNING, "apitools not found", pathname="/v/site-packages/apache_beam/io/gcp/x.py")
+    emit("apache_beam.runners.worker.sdk_worker", logging.INFO, "Control channel established.")
+    emit("apache_beam.runners.portability.local_job_service", logging.WARNING, "Worker: severity: WARN")
+    emit("apache_beam.runners.direct", logging.ERROR, "a worker failed")
+    emit("harness.something", logging.WARNING, "a harness warning")
+    emit("harness.something", logging.INFO, "an info line")
+    assert capsys.readouterr().err.splitlines() == ["a worker failed", "a harness warning"]
+
+
+def _parity(*argv, env=None):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "harness", *argv], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.mark.slow
+@needs_beam
+@pytest.mark.parametrize("beam_options", ["", "--direct_running_mode=multi_processing --direct_num_workers=2"])
+def test_beam_log_lines_stay_off_stderr_unless_verbose(null_new, tmp_path, beam_options):
+    path = tmp_path / "ok.parquet"
+    table = pq.read_table(null_new[0])
+    pq.write_table(table.set_column(3, "new", table.column("old")), path)  # no null: a run that completes
+    argv = _compare(path, "--stream", "--runner", "beam", "--metrics", "auc", "--allow-identical")
+    env = {"PARITY_BEAM_OPTIONS": beam_options}
+    quiet, loud = _parity(*argv, env=env), _parity("--verbose", *argv, env=env)
+    assert quiet.returncode == loud.returncode and quiet.returncode in (0, 1), quiet.stderr  # a judgement
+    assert quiet.stdout == loud.stdout
+    assert "Pipeline_options" not in quiet.stderr and "sdk_worker" not in quiet.stderr, quiet.stderr
+    if not beam_options:  # in this process: nothing of Beam's at all
+        assert quiet.stderr == "", quiet.stderr
+    assert "apitools" in loud.stderr
