@@ -11,6 +11,8 @@ chunk) on stderr.
 Streamed runs take Parquet only (a file or a folder of files) and need --key (it orders the kept rows and
 keys the bootstrap). --weight, --group, --slice (crossed too) and --min-slice-size mean what they mean
 in memory, with --runner beam too (harness.scale.beam: what runs there, and which metrics it refuses).
+--runner and --chunk-rows without --stream are refused (exit 2), never ignored. Errors about a column
+name its flag as the in-memory command does ("column 'p' (--new) is null at chunk 2, row 31234 (id=7)").
 """
 from __future__ import annotations
 
