@@ -49,7 +49,7 @@ from harness.results import CheckResult, SuiteResult, error_check, is_failing, j
 from harness.suite import Suite
 
 __all__ = ["DECLARATION_ID", "EXIT_ERROR", "EXIT_FAIL", "EXIT_OK", "Final", "Outcome", "Session", "UPGRADE_ID",
-           "measured_of", "serving_table", "verdict_table"]
+           "measured_of", "report_exit_status", "serving_table", "status_of_checks", "verdict_table"]
 
 UPGRADE_ID = "upgrade/baseline"
 DECLARATION_ID = "known_gaps"
@@ -109,22 +109,32 @@ class Final:
     def exit_status(self) -> int:
         """0 every gated check passed; 1 a parity failure, an inconclusive gate, a behaviour change;
         2 something prevented a judgement (a suite that could not run, no or an unreadable baseline)."""
-        for r in self.results:
-            for c in r.checks:
-                err = c.details.get("error") if isinstance(c.details, Mapping) else None
-                if err and err.get("stage") in _NO_JUDGEMENT and c.id not in r.known_gaps:
-                    return EXIT_ERROR
         gaps = self.known_gaps
-        serving = [(c, gaps.get(name, {})) for name, entry in self.served.items() for c in entry.get("checks", [])]
-        for c, known in serving:
-            err = (c.get("details") or {}).get("error")
-            if err and err.get("stage") in _NO_JUDGEMENT and c["id"] not in known:
-                return EXIT_ERROR
-        if self.errors:
+        checks = [({"id": c.id, "gated": c.gated, "verdict": c.verdict.value, "details": c.details}, r.known_gaps)
+                  for r in self.results for c in r.checks]
+        checks += [(c, gaps.get(name, {})) for name, entry in self.served.items() for c in entry.get("checks", [])]
+        return EXIT_ERROR if self.errors else status_of_checks(checks, failing=bool(self.unplanned))
+
+
+def status_of_checks(checks: list[tuple[Mapping[str, Any], Mapping[str, str]]], *, failing: bool = False) -> int:
+    """The exit status of (check dict, its suite's known gaps) pairs, accuracy and serving alike: 2 when a
+    check records an error that prevented a judgement (and is not a known gap), else 1 when one is
+    failing (`is_failing`) or ``failing`` says so, else 0."""
+    for c, known in checks:
+        err = (c.get("details") or {}).get("error") if isinstance(c.get("details"), Mapping) else None
+        if err and err.get("stage") in _NO_JUDGEMENT and c["id"] not in known:
             return EXIT_ERROR
-        failing = any(is_failing(c, r.known_gaps) for r in self.results for c in r.checks)
-        failing = failing or any(is_failing(c, known) for c, known in serving)
-        return EXIT_FAIL if failing or self.unplanned else EXIT_OK
+    return EXIT_FAIL if failing or any(is_failing(c, known) for c, known in checks) else EXIT_OK
+
+
+def report_exit_status(doc: Mapping[str, Any]) -> int:
+    """`Final.exit_status` of the run that wrote report.json ``doc``, from the document alone (`parity
+    report` exits with it): its suites' checks and the measured serving and cost gates, each with its
+    suite's known gaps."""
+    checks = [(c, s.get("known_gaps") or {}) for s in doc.get("suites", []) for c in s.get("checks", [])]
+    measured = doc.get("measured") or {}
+    checks += [(c, s.get("known_gaps") or {}) for s in measured.get("suites", []) for c in s.get("checks", [])]
+    return status_of_checks(checks)
 
 
 def _cause_text(suite: str, cause: BaseException) -> str:

@@ -11,6 +11,10 @@ or mismatch count); a file that contradicts itself exits 2 naming the suite and 
 written. It is refused rather than re-derived and rendered: a file that disagrees with itself cannot
 say which half is true, and it must never render as a pass.
 Reports of schema 1.0 (before the suites' commit was recorded) still render.
+
+A sound file is rendered whatever its verdict, and the command then exits as the run that wrote it did:
+0 every gated check (and serving gate) passed, 1 one is failing, 2 one records an error that prevented
+a judgement (known gaps excepted).
 """
 from __future__ import annotations
 
@@ -41,4 +45,6 @@ def _report(args: argparse.Namespace) -> int:
         write_text_atomic(Path(args.markdown), render_markdown(doc))
     if not args.html and not args.markdown:
         sys.stdout.write(render_markdown(doc))
-    return 0
+    from harness.session import report_exit_status
+
+    return report_exit_status(doc)  # as the run that wrote it exited: 0 pass, 1 failing, 2 no judgement

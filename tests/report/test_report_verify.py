@@ -110,12 +110,14 @@ def test_cli_renders_a_sound_file_and_a_schema_1_0_file(suite_results, tmp_path,
     doc = _doc(suite_results)
     sound = tmp_path / "report.json"
     sound.write_text(dumps_report(doc), encoding="utf-8")
-    assert main(["report", str(sound)]) == 0
+    # Rendered whatever its verdict; the exit status is the run's (this fixture has failing checks).
+    assert doc["verdict"] == "NOT_EQUIVALENT"
+    assert main(["report", str(sound)]) == 1
     assert capsys.readouterr().out == render_markdown(doc)
     old = {k: v for k, v in doc.items() if k != "suites_source"}  # as a 1.0 report was written
     old["schema_version"] = "1.0"
     (tmp_path / "old.json").write_text(json.dumps(old), encoding="utf-8")
-    assert main(["report", str(tmp_path / "old.json")]) == 0
+    assert main(["report", str(tmp_path / "old.json")]) == 1
     assert "suites' commit not recorded; report schema 1.0" in capsys.readouterr().out
     missing = dict(doc)
     del missing["suites_source"]  # a 2.0 document must name its suites' source, even as unknown
@@ -184,3 +186,30 @@ def test_review_items_from_the_harness_itself_verify(make_result, ci):
     result.checks = [c if c.id != "metrics/auc" else auc for c in result.checks]
     result.checks += too_good_items([auc], TooGood({"auc": 0.01}, reason="RFC-9: a gain above 0.01 is a data change"))
     assert report_problems(build_report([result])) == []
+
+
+def _c(cid, verdict="EQUIVALENT", gated=True, stage=None):
+    details = {"error": {"stage": stage, "type": "X", "message": "m"}} if stage else {}
+    return {"id": cid, "verdict": verdict, "gated": gated, "details": details}
+
+
+@pytest.mark.parametrize("suites, measured, expected", [
+    ([{"checks": [_c("metrics/auc")], "known_gaps": {}}], None, 0),
+    ([{"checks": [_c("metrics/auc", "INCONCLUSIVE")], "known_gaps": {}}], None, 1),
+    ([{"checks": [_c("metrics/auc", "NOT_EQUIVALENT", gated=False)], "known_gaps": {}}], None, 0),
+    ([{"checks": [_c("metrics/auc", "NOT_EQUIVALENT")], "known_gaps": {"metrics/auc": "why"}}], None, 0),
+    ([{"checks": [_c("metrics/auc", "NOT_EQUIVALENT", stage="suite")], "known_gaps": {}}], None, 2),
+    ([{"checks": [_c("metrics/auc", "NOT_EQUIVALENT", stage="check")], "known_gaps": {}}], None, 1),
+    ([{"checks": [_c("metrics/auc")], "known_gaps": {}}],
+     {"suites": [{"checks": [_c("cost/peak_rss", "NOT_EQUIVALENT")]}]}, 1),
+    ([{"checks": [_c("metrics/auc")], "known_gaps": {}}],
+     {"suites": [{"checks": [_c("cost/peak_rss", "NOT_EQUIVALENT")], "known_gaps": {"cost/peak_rss": "why"}}]}, 0),
+    ([{"checks": [_c("metrics/auc")], "known_gaps": {}}],
+     {"suites": [{"checks": [_c("cost/peak_rss", "NOT_EQUIVALENT", stage="serving")]}]}, 2),
+], ids=["pass", "inconclusive", "ungated", "known-gap", "could-not-run", "check-crash", "serving-fails",
+        "serving-known-gap", "serving-unmeasured"])
+def test_parity_report_exits_as_the_run_that_wrote_the_file(suites, measured, expected):
+    from harness.session import EXIT_ERROR, EXIT_FAIL, EXIT_OK, report_exit_status
+
+    assert (EXIT_OK, EXIT_FAIL, EXIT_ERROR) == (0, 1, 2)
+    assert report_exit_status({"suites": suites, "measured": measured}) == expected
