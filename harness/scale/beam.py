@@ -73,6 +73,7 @@ from harness.scale import beam_wauc as _bw
 from harness.scale import range_auc as _ra
 from harness.scale.accumulators import DeltaRMSE, PairedMean
 from harness.scale.replicates import BootstrapMean, bootstrap_estimate
+from harness.scale.streamed import part_weights
 from harness.stats import compare as _cmp
 from harness.stats._validation import as_scores, check_constant_within_groups, group_codes, input_error
 from harness.stats.compare import DEFAULT_METRICS, ComparisonResult
@@ -186,14 +187,7 @@ def _plain(v: Any) -> Any:
 
 
 def _weights(raw: np.ndarray) -> np.ndarray:
-    """One batch's weights: finite, non-negative (only the whole file must weigh something)."""
-    w = as_scores(raw, "sample_weight")
-    bad = w < 0
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise input_error("sample_weight", "weights must be non-negative", row=i, value=w[i],
-                          detail=f"({int(bad.sum())} negative in this batch)")
-    return w
+    return part_weights(raw, "batch")
 
 
 def _validate(table, *, path, key, label, legacy, new, defs, weight=None, group=None, specs=(), ranking=(),
@@ -663,13 +657,18 @@ def _run(beam, opts, path: str, files, columns, validate_kw, plan) -> list:
         with FileSystems.open(target) as fh:
             return [json.loads(line) for line in fh.read().decode("utf-8").splitlines() if line]
     finally:
-        if local is not None:
-            local.cleanup()
-        else:
-            try:
-                FileSystems.delete([where])
-            except Exception:  # best effort: a leftover file under temp_location is not a wrong result
-                pass
+        cleanup(FileSystems, local, where)
+
+
+def cleanup(filesystems, local, where: str) -> None:
+    """Remove a run's result folder: the local temporary one, or ``where`` under ``--temp_location``."""
+    if local is not None:
+        local.cleanup()
+        return
+    try:
+        filesystems.delete([where])
+    except Exception:  # best effort: a leftover file under temp_location is not a wrong result
+        pass
 
 
 # ---------------------------------------------------------------------------------------------

@@ -425,13 +425,9 @@ def _run(beam, opts, suite, split, payload: bytes) -> dict[str, Any]:
             results | "results" >> beam.Flatten() | "write" >> beam.io.WriteToText(target)
         return _read_results(FileSystems, target)
     finally:
-        if local is not None:
-            local.cleanup()
-        else:
-            try:
-                FileSystems.delete([where])
-            except Exception:  # best effort: a leftover file under temp_location is not a wrong result
-                pass
+        from harness.scale.beam import cleanup
+
+        cleanup(FileSystems, local, where)
 
 
 def _stage(FileSystems, split, name: str, where: str) -> str:

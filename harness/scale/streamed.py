@@ -118,14 +118,15 @@ def _slice_columns(slices: Sequence[SliceSpec]) -> list[tuple[str, ...]]:
     return out
 
 
-def _chunk_weights(raw: np.ndarray) -> np.ndarray:
-    """One chunk's weights: finite, non-negative (all zero is allowed here: only the whole file must weigh)."""
+def part_weights(raw: np.ndarray, part: str = "chunk") -> np.ndarray:
+    """One chunk's (or Beam batch's) weights: finite, non-negative (all zero is allowed here: only the whole
+    file must weigh something)."""
     w = as_scores(raw, "sample_weight")
     bad = w < 0
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise input_error("sample_weight", "weights must be non-negative", row=i, value=w[i],
-                          detail=f"({int(bad.sum())} negative in this chunk)")
+                          detail=f"({int(bad.sum())} negative in this {part})")
     return w
 
 
@@ -252,7 +253,7 @@ def compare_stream(path: str | Path, *, label: str, legacy: Side, new: Side, key
             kept: dict[str, np.ndarray] = {}
             if weight:
                 try:
-                    w = _chunk_weights(chunk.columns[weight])
+                    w = part_weights(chunk.columns[weight])
                 except ParityInputError as exc:
                     raise _located(exc, path=p, what=f"weight column {weight!r}", column=weight, chunk=chunk,
                                    key=key) from None
