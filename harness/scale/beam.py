@@ -75,7 +75,7 @@ from harness.scale.accumulators import DeltaRMSE, PairedMean
 from harness.scale.replicates import BootstrapMean, bootstrap_estimate
 from harness.scale.streamed import part_weights
 from harness.stats import compare as _cmp
-from harness.stats._validation import as_scores, check_constant_within_groups, group_codes, input_error
+from harness.stats._validation import check_constant_within_groups, group_codes, input_error
 from harness.stats.compare import DEFAULT_METRICS, ComparisonResult
 
 __all__ = ["compare_beam", "beam_available"]
