@@ -13,6 +13,7 @@ import os
 import platform
 import sys
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["NUMERIC_ENV_VARS", "NUMERIC_PACKAGES", "changed_packages", "environment_diffs", "fingerprint",
@@ -82,6 +83,14 @@ def normalise_distribution(name: str) -> str:
 
 
 def _versions(packages: Iterable[str]) -> dict[str, str]:
+    return dict(_versions_once(tuple(packages)))
+
+
+@lru_cache(maxsize=None)
+def _versions_once(packages: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Read once per process: importlib.metadata scans every sys.path entry per name (~20 ms for
+    these packages, paid after every suite run), and the modules a process has imported do not
+    change version under it (an upgrade is judged in another process, or another venv)."""
     out: dict[str, str] = {}
     for name in packages:
         try:
@@ -89,10 +98,18 @@ def _versions(packages: Iterable[str]) -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             continue
         out.setdefault(_ALIASES.get(name, name), version)
-    return dict(sorted(out.items()))
+    return tuple(sorted(out.items()))
 
 
 def _cpu() -> dict[str, Any]:
+    info = dict(_cpu_once())
+    info["flags"] = None if info["flags"] is None else list(info["flags"])
+    return info
+
+
+@lru_cache(maxsize=None)
+def _cpu_once() -> dict[str, Any]:
+    """Read once per process (the CPU does not change under it); `_cpu` hands out copies."""
     info: dict[str, Any] = {"machine": platform.machine(), "processor": platform.processor() or None,
                             "count": os.cpu_count()}
     try:
