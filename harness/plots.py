@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.stats.ordering import stable_argsort
+
 __all__ = ["plot_data"]
 
 
@@ -74,7 +76,7 @@ def _diff_by_score(score: np.ndarray, diff: np.ndarray, bins: int) -> dict[str, 
 
 def _calibration(y: np.ndarray, p: np.ndarray, w: np.ndarray, bins: int) -> dict[str, list[float]]:
     # Quantile bins of the model's own scores, so every point rests on about the same weight of data.
-    order = np.argsort(p, kind="stable")
+    order = stable_argsort(p)
     ws = w[order]
     cw = np.cumsum(ws)
     # A row belongs to the bin that holds the midpoint of its weight.

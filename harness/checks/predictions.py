@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from harness.checks._format import table
 from harness.errors import ParityInputError
 from harness.results import CheckResult
+from harness.stats.ordering import spearman_rho, stable_argsort
 from harness.verdicts import Verdict
 
 __all__ = ["check_predictions", "topk_overlap"]
@@ -30,14 +30,14 @@ def topk_overlap(legacy: np.ndarray, new: np.ndarray, groups: np.ndarray, *, k: 
     gcode = gcode.reshape(-1)
     n_groups = int(gcode.max()) + 1 if len(gcode) else 0
     sizes = np.bincount(gcode, minlength=n_groups)
-    by_key = np.argsort(keys, kind="stable")  # shared by both sides
+    by_key = stable_argsort(keys)  # shared by both sides
     # Group codes as narrow as they fit: numpy's stable sort of 16-bit integers is a radix sort.
     narrow = gcode.astype(np.uint16) if n_groups <= 2**16 else gcode
 
     def in_topk(score: np.ndarray) -> np.ndarray:
         # Stable sorts from the least significant key up: key, then -score, then group (what
         # np.lexsort((key, -score, group)) does, a third cheaper: no sort of the keys per side).
-        order = by_key[np.argsort(-score[by_key], kind="stable")]
+        order = by_key[stable_argsort(-score[by_key])]
         order = order[np.argsort(narrow[order], kind="stable")]
         starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
         rank_sorted = np.arange(len(order)) - starts[gcode[order]]
@@ -109,7 +109,7 @@ def check_predictions(
     absdiff = np.abs(diff)
     beyond = absdiff > atol
     share = float(beyond.mean())
-    rho = float(stats.spearmanr(legacy64, new64).statistic) if n > 1 else float("nan")
+    rho = spearman_rho(legacy64, new64) if n > 1 else float("nan")
     details.update(
         max_abs_diff=float(absdiff.max()),
         p99_abs_diff=float(np.quantile(absdiff, 0.99)),

