@@ -70,6 +70,15 @@ def _row_weights(lo, hi, steps, kb):
                 kb[r] = _i32(6 + _k_tail(_mixed(lo, hi, steps[r])))
 
 
+@_inline
+def x_nonzero(x):
+    """Whether a row's term k * x can change a running sum. It cannot for x = +-0.0: the sums start
+    at +0.0 and a sum of finite terms is -0.0 only when every term is, so adding +-0.0 leaves every
+    running sum (finite, inf or NaN) as it is, bit for bit. Skipping those rows is exact, and a 0/1
+    label column (the calibration ratio's denominator) then costs only its positive rows."""
+    return x != 0.0
+
+
 @cached_jit
 def fill_counts(lo, hi, step, out):
     for i in range(lo.shape[0]):
@@ -110,7 +119,7 @@ def sums(lo, hi, steps, cols, acc):
     kb = np.empty(nrep, np.int32)
     for i in range(lo.shape[0]):
         _row_weights(lo[i], hi[i], steps, kb)
-        if ncol == 2:
+        if ncol == 2 and x_nonzero(cols[0, i]) and x_nonzero(cols[1, i]):
             x0, x1 = cols[0, i], cols[1, i]
             a0, a1 = acc[0], acc[1]
             for r in range(nrep):
@@ -120,6 +129,8 @@ def sums(lo, hi, steps, cols, acc):
         else:
             for c in range(ncol):
                 x = cols[c, i]
+                if not x_nonzero(x):
+                    continue
                 a = acc[c]
                 for r in range(nrep):
                     a[r] += np.float64(kb[r]) * x
@@ -139,6 +150,8 @@ def sums_parts(lo, hi, steps, cols, seg, with_all, acc_all, acc):
         _row_weights(lo[i], hi[i], steps, kb)
         for c in range(ncol):
             x = cols[c, i]
+            if not x_nonzero(x):
+                continue
             a = acc_all[c]
             if g >= 0:
                 p = acc[g, c]

@@ -642,6 +642,27 @@ def _bca_ci(reps, z0, a, alpha):
 POISSON_BATCH = 256  # Poisson replicates per pass over the rows (their running sums stay in L1)
 
 
+def _in_batches(n_boot: int, batch: Callable[[int, int], None], bar: Any, *, threaded: bool) -> None:
+    """batch(lo, hi) for replicates lo..hi-1, every POISSON_BATCH of them. ``threaded`` (a batch that
+    only writes its own replicates' slots and shares no scratch space) runs them on up to
+    `_poisson.threads()` threads when the compiled engine is active, whose loops release the GIL:
+    each replicate is computed by the same additions on any thread, so the result is the same bit
+    for bit (tested) and about halves the wall time of a suite's bootstrap on two cores."""
+    spans = [(lo, min(lo + POISSON_BATCH, n_boot)) for lo in range(0, n_boot, POISSON_BATCH)]
+    workers = min(_poisson.threads(), len(spans)) if threaded else 1
+    if workers <= 1:
+        for lo, hi in spans:
+            batch(lo, hi)
+            bar.update(hi - lo)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="parity-bootstrap") as pool:
+        for (lo, hi), done in zip(spans, [pool.submit(batch, lo, hi) for lo, hi in spans]):
+            done.result()  # in order: the first failing batch's error is the one raised
+            bar.update(hi - lo)
+
+
 def _check_seed(seed) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (0 <= seed < 2**63):
         raise ParityInputError(f"seed: expected a non-negative integer, got {seed!r}")
@@ -672,11 +693,12 @@ def paired_bootstrap(metric, y_true, score_legacy, score_new, *, sample_weight=N
     kernel = _build_kernel(run.mdef, y_true, score_legacy, score_new, sample_weight, groups, run.ranked)
     lo_words, hi_words = run.words(groups, keys)
     reps = np.empty(run.n_boot)
-    bar = progress_bar(f"bootstrap {run.mdef.name}", total=run.n_boot, unit="replicate")
-    for lo in range(0, run.n_boot, POISSON_BATCH):
-        hi = min(lo + POISSON_BATCH, run.n_boot)
+
+    def batch(lo: int, hi: int) -> None:
         reps[lo:hi] = kernel.diffs_poisson(lo_words, hi_words, lo, hi)
-        bar.update(hi - lo)
+
+    bar = progress_bar(f"bootstrap {run.mdef.name}", total=run.n_boot, unit="replicate")
+    _in_batches(run.n_boot, batch, bar, threaded=isinstance(kernel, _SumsKernel))
     bar.close()
     return run.result(reps, kernel.n_units, kernel.jackknife)
 
@@ -850,9 +872,8 @@ def _shared_sums(kernel: _SumsKernel, lo_words, hi_words, subsets, n_boot: int, 
     out: list[np.ndarray | None] = [None] * len(subsets)
     cols = kernel.summed()
     per = {j: np.empty(n_boot) for j in range(len(subsets))}
-    bar = progress_bar(f"bootstrap {name}", total=n_boot, unit="replicate")
-    for lo in range(0, n_boot, POISSON_BATCH):
-        hi = min(lo + POISSON_BATCH, n_boot)
+
+    def batch(lo: int, hi: int) -> None:
         for layer in layers:
             all_sums, part_sums = _poisson.sums_parts(lo_words, hi_words, lo, hi, cols, layer["seg"],
                                                       len(layer["parts"]), layer["all"] is not None)
@@ -860,7 +881,9 @@ def _shared_sums(kernel: _SumsKernel, lo_words, hi_words, subsets, n_boot: int, 
                 per[layer["all"]][lo:hi] = kernel.finish(all_sums)
             for g, j in enumerate(layer["parts"]):
                 per[j][lo:hi] = kernel.finish(part_sums[g])
-        bar.update(hi - lo)
+
+    bar = progress_bar(f"bootstrap {name}", total=n_boot, unit="replicate")
+    _in_batches(n_boot, batch, bar, threaded=True)
     bar.close()
     for j in per:
         out[j] = per[j]

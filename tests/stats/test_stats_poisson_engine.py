@@ -277,3 +277,77 @@ def test_poisson_sums_over_parts_are_the_sums_of_each_part(numba_kernels, monkey
         r = seg == g
         assert np.array_equal(parts[g], P.sums(lo[r], hi[r], 2, 300, cols[:, r]))
         assert np.array_equal(parts2[g], P.sums(lo[r], hi[r], 0, 3, cols[:2, r]))
+
+
+def test_poisson_sums_skip_only_terms_that_cannot_change_a_sum(numba_kernels, monkeypatch):
+    # The compiled loops skip rows whose value is +-0.0; every other value, NaN and inf included,
+    # is added. Per-part sums, all-rows sums and both engines must still agree bit for bit.
+    n = 3000
+    lo, hi = units(n, seed=7)
+    rng = np.random.default_rng(2)
+    labels = (rng.random(n) < 0.04).astype(np.float64)
+    signed = np.where(rng.random(n) < 0.5, -0.0, 0.0)
+    signed[::101] = -1e-300  # tiny terms beside the zeros
+    wild = rng.normal(size=n)
+    wild[rng.integers(0, n, 20)] = 0.0
+    wild[7], wild[8], wild[9] = np.inf, -np.inf, np.nan
+    cols = np.stack([labels, signed, wild])
+    seg = rng.integers(-1, 3, n)
+    got = {}
+    for eng in ("numba", "numpy"):
+        monkeypatch.setenv("PARITY_NUMBA", "1" if eng == "numba" else "0")
+        P._kernels.cache_clear()
+        got[eng] = (P.sums(lo, hi, 0, 50, cols), P.sums(lo, hi, 0, 50, cols[:2]),
+                    *P.sums_parts(lo, hi, 0, 50, cols, seg, 3, True))
+    for a, b in zip(got["numba"], got["numpy"]):
+        assert np.array_equal(a, b, equal_nan=True)
+        numbers = ~np.isnan(a)  # a zero's sign is part of the result; a NaN's is not (x86 makes -nan)
+        assert np.array_equal(np.signbit(a[numbers]), np.signbit(b[numbers]))
+    k = np.stack([P.counts(lo, hi, b) for b in range(50)]).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        want = [[slow_running(k[r] * c) for c in cols[:2]] for r in range(50)]
+    assert got["numba"][1].tolist() == want  # the label column's sums: integers, exactly
+
+
+@pytest.mark.parametrize("name", ["calibration_ratio", "logloss"])
+def test_threaded_bootstrap_batches_give_the_same_replicates(name, numba_kernels, monkeypatch):
+    from harness.stats.bootstrap import paired_bootstrap_subsets
+
+    rng = np.random.default_rng(4)
+    n = 5000
+    y = (rng.random(n) < 0.1).astype(int)
+    pa = np.clip(rng.random(n) * 0.3, 1e-3, None)
+    pb = np.clip(pa + rng.normal(scale=0.01, size=n), 1e-3, 1 - 1e-3)
+    part = rng.integers(0, 3, n)
+    subsets = [None] + [np.flatnonzero(part == g) for g in range(3)]
+
+    import threading
+
+    seen: set[str] = set()
+    for fn in ("sums", "sums_parts"):  # which threads the batches ran on
+        inner = getattr(P, fn)
+        monkeypatch.setattr(P, fn, lambda *a, _inner=inner, **k: (seen.add(threading.current_thread().name),
+                                                                  _inner(*a, **k))[1])
+
+    def run(threads: str):
+        monkeypatch.setenv("PARITY_THREADS", threads)
+        seen.clear()
+        single = paired_bootstrap(name, y, pa, pb, keys=np.arange(n), n_boot=1100, seed=3).replicates
+        shared = [r.replicates for r in paired_bootstrap_subsets(name, y, pa, pb, subsets, keys=np.arange(n),
+                                                                  n_boot=1100, seed=3)]
+        return [single, *shared], set(seen)
+
+    (serial, on_serial), (threaded, on_threads) = run("1"), run("3")
+    assert on_serial == {threading.current_thread().name}
+    assert on_threads and all(t.startswith("parity-bootstrap") for t in on_threads)  # the pool's threads
+    for a, b in zip(serial, threaded):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
+def test_parity_threads_must_be_a_positive_integer(value, numba_kernels, monkeypatch):
+    from harness.errors import ParityInputError
+
+    monkeypatch.setenv("PARITY_THREADS", value)
+    with pytest.raises(ParityInputError, match=f"PARITY_THREADS: expected a positive integer, got '{value}'"):
+        P.threads()
