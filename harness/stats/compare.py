@@ -105,7 +105,7 @@ from harness.stats._validation import (
     group_codes,
     input_error,
 )
-from harness.stats.metrics import MetricDef, _dot, get_metric
+from harness.stats.metrics import METRICS, MEAN_OF_PER_ROW, MetricDef, _dot, get_metric
 from harness.stats.multiple import METHOD as ADJUSTMENT
 from harness.stats.multiple import holm_level, holm_verdicts
 from harness.verdicts import Verdict, combine
@@ -548,7 +548,8 @@ def slice_rows(slices: Mapping[Any, Any] | None, n: int) -> tuple[_Slice, ...]:
         for uniq, codes in parts:
             combined = combined * len(uniq) + codes
         present, inv = np.unique(combined, return_inverse=True)
-        order = np.argsort(inv, kind="stable")
+        # the same stable order; as 16-bit codes (a slice column has few values) it is a radix sort
+        order = np.argsort(inv.astype(np.int16) if present.size < 2**15 else inv, kind="stable")
         bounds = np.searchsorted(inv[order], np.arange(present.size + 1))
         for j, code in enumerate(present.tolist()):
             vals = []
@@ -639,9 +640,14 @@ def _est_delong(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) -> 
 def _est_paired(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) -> _Estimate:
     from harness.stats.bootstrap import paired_difference_ci
 
-    r = paired_difference_ci(m.per_row(y, a), m.per_row(y, b), sample_weight=w, alpha=2 * alpha)
-    # point values from the metric itself (bit-identical to what a metric check reports)
-    legacy, new = m.fn(y, a, sample_weight=w), m.fn(y, b, sample_weight=w)
+    rows_a, rows_b = m.per_row(y, a), m.per_row(y, b)
+    r = paired_difference_ci(rows_a, rows_b, sample_weight=w, alpha=2 * alpha)
+    # Point values bit-identical to what a metric check reports: the metric itself, or for the built-in
+    # means of per-row losses the same np.average of the same rows (without computing the rows again).
+    if m is METRICS.get(m.name) and m.name in MEAN_OF_PER_ROW:
+        legacy, new = float(np.average(rows_a, weights=w)), float(np.average(rows_b, weights=w))
+    else:
+        legacy, new = m.fn(y, a, sample_weight=w), m.fn(y, b, sample_weight=w)
     return _Estimate(legacy, new, new - legacy, r.se, tuple(r.ci), tuple(r.ci_at(alpha)), r.method, r.ci_at,
                      df=r.df)
 
@@ -764,6 +770,41 @@ def _estimate(inp: _Inputs, d: MetricDef, rows: np.ndarray | None,
         if rows is None:
             raise
         return _Undefined(str(exc))
+
+
+def _estimates(inp: _Inputs, cells: list[tuple[MetricDef, _Slice | None]]) -> list[_Estimate | _Undefined]:
+    """`_estimate` of every cell, in cell order; the first error in that order is raised.
+
+    The shared bootstraps (the long part: compiled loops that release the GIL) start first, on a
+    worker thread, and the cells with other methods (DeLong, paired differences) are estimated
+    meanwhile on this one; each bootstrap computes what the first cell asking for it would have, so
+    the estimates are the same, bit for bit, whichever finishes first."""
+    shared: dict[tuple[str, int | None], Any] = {}  # bootstraps computed for several cells in one pass
+    early = [d for d in inp.defs if inp.methods[d.name] == "bootstrap" and not d.needs_groups
+             and _definedness(inp, d, None) is None]  # exactly the ones the all-rows cell would start
+
+    def estimate(d: MetricDef, sl: _Slice | None) -> _Estimate | _Undefined | ParityInputError:
+        try:
+            return _estimate(inp, d, None if sl is None else sl.rows, shared)
+        except ParityInputError as exc:
+            return exc
+
+    if not early or len(cells) == len(early):
+        out = [estimate(d, sl) for d, sl in cells]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parity-bootstrap-cells") as pool:
+            started = pool.submit(lambda: {d.name: estimate(d, None) for d in early})
+            out = [None if (sl is None and d in early) or inp.methods[d.name] == "bootstrap" else estimate(d, sl)
+                   for d, sl in cells]
+            first = started.result()
+        out = [first[d.name] if sl is None and d.name in first else (estimate(d, sl) if got is None else got)
+               for (d, sl), got in zip(cells, out)]
+    for got in out:
+        if isinstance(got, ParityInputError):
+            raise got
+    return out  # type: ignore[return-value]
 
 
 def _shared_bootstrap(inp: _Inputs, d: MetricDef, rows: np.ndarray | None,
@@ -939,8 +980,7 @@ def compare_scores(y_true: Any, score_legacy: Any, score_new: Any, *, metrics: S
                     min_slice_size=min_slice_size, method=method, power=power, ungated=ungated,
                     allow_identical=allow_identical)
     cells = [(d, None) for d in inp.defs] + [(d, sl) for sl in inp.slices for d in inp.defs]
-    shared: dict[tuple[str, int | None], Any] = {}  # bootstraps computed for several cells in one pass
-    estimates = [_estimate(inp, d, None if sl is None else sl.rows, shared) for d, sl in cells]
+    estimates = _estimates(inp, cells)
     entries = [_gate(inp, d, sl, est) for (d, sl), est in zip(cells, estimates)]
     entries = _adjust(inp, entries, estimates)
     notes = [] if inp.margins else ["no margins given: nothing is gated, so the overall verdict is INCONCLUSIVE"]

@@ -167,6 +167,12 @@ def _brier_per_row(y_true, y_prob) -> np.ndarray:
     return (p - y) ** 2
 
 
+# The built-in metrics whose value is exactly np.average(per_row(y, p), weights=sample_weight), with the
+# per-row losses computed as their `per_row` computes them: callers that already hold the rows (the
+# paired interval, `harness.stats.compare`) take the point value from them, bit for bit (tested).
+MEAN_OF_PER_ROW = frozenset({"logloss", "brier"})
+
+
 def log_loss(y_true, y_prob, *, sample_weight=None) -> float:
     """Mean binary cross-entropy (natural log) with scikit-learn's dtype-eps clipping (module doc)."""
     y, p, w, eps = _prob_inputs(y_true, y_prob, sample_weight)
