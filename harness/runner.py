@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -297,28 +298,53 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
         pos = aligned.positions
         groups = frame[dataset.group].to_numpy()[pos] if dataset.group else None
         labels = frame[suite.label].to_numpy()[pos] if suite.label else None
-        if suite.retrained:
-            from harness.checks.retrained import check_retrained_predictions
-
-            checks += check_retrained_predictions(aligned.legacy, aligned.new, keys=keys[pos], groups=groups,
-                                                  labels=labels, gates=suite.predictions, alpha=suite.alpha, seed=seed)
-        else:
-            checks.append(check_predictions(aligned.legacy, aligned.new, keys=keys[pos], groups=groups,
-                                            atol=suite.prediction_atol, max_share=suite.prediction_max_share,
-                                            k=suite.top_k))
-
         weights = frame[dataset.weight].to_numpy()[pos] if (dataset.weight and suite.use_weights) else None
+
+        def prediction_checks_and_plots() -> tuple[list[CheckResult], Any]:
+            if suite.retrained:
+                from harness.checks.retrained import check_retrained_predictions
+
+                found = check_retrained_predictions(aligned.legacy, aligned.new, keys=keys[pos], groups=groups,
+                                                    labels=labels, gates=suite.predictions, alpha=suite.alpha,
+                                                    seed=seed)
+            else:
+                found = [check_predictions(aligned.legacy, aligned.new, keys=keys[pos], groups=groups,
+                                           atol=suite.prediction_atol, max_share=suite.prediction_max_share,
+                                           k=suite.top_k)]
+            try:  # an error in the plot data is raised where it used to be: after the metric checks'
+                return found, plot_data(aligned.legacy, aligned.new, labels=labels, weights=weights)
+            except Exception as exc:  # noqa: BLE001  (re-raised below)
+                return found, exc
+
+        metric_checks: list[CheckResult] = []
         if suite.metrics:
             from harness.checks.metrics import check_metrics
 
             slices = {key[0] if len(key) == 1 else key:
                       frame[key[0]].to_numpy()[pos] if len(key) == 1 else tuple(frame[c].to_numpy()[pos] for c in key)
                       for key in suite.slices}
-            checks += check_metrics(
-                labels, aligned.legacy, aligned.new, gates=suite.metrics, sample_weight=weights, groups=groups,
-                keys=keys[pos], slices=slices, min_slice_size=suite.min_slice_size, alpha=suite.alpha,
-                n_boot=suite.n_boot, seed=seed,
-            )
+            # The prediction checks and the plot data run on a second thread meanwhile: pure functions of
+            # the aligned scores (numpy releases the GIL in its sorts and loops), collected in the same
+            # order as before, so the result does not depend on which finishes first. Errors are raised
+            # in the old order too: the prediction checks', the metric checks', the plot data's.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parity-checks") as pool:
+                side_work = pool.submit(prediction_checks_and_plots)
+                try:
+                    metric_checks = check_metrics(
+                        labels, aligned.legacy, aligned.new, gates=suite.metrics, sample_weight=weights,
+                        groups=groups, keys=keys[pos], slices=slices, min_slice_size=suite.min_slice_size,
+                        alpha=suite.alpha, n_boot=suite.n_boot, seed=seed,
+                    )
+                except BaseException:
+                    side_work.result()  # its error, if it has one, is the one raised
+                    raise
+                prediction_checks, plots = side_work.result()
+        else:
+            prediction_checks, plots = prediction_checks_and_plots()
+        checks += prediction_checks
+        checks += metric_checks
+        if isinstance(plots, Exception):
+            raise plots
         if suite.too_good is not None:
             from harness.checks.review_items import too_good_items
 
@@ -328,8 +354,6 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
 
             checks += check_platform_metrics(labels, aligned.new, metrics=suite.platform_metrics,
                                              margins=margins_from_metric_checks(checks), sample_weight=weights)
-
-        plots = plot_data(aligned.legacy, aligned.new, labels=labels, weights=weights)
     stages.close()
     result = SuiteResult(
         suite=suite.name,
