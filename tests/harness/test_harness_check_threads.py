@@ -1,0 +1,129 @@
+"""A suite run computes the prediction checks and the plot data on a second thread while the metric
+checks run (`harness.runner._evaluate`), and compare_scores starts its shared bootstraps on a worker
+thread (`harness.stats.compare._estimates`). Neither may change a result or which error is raised:
+checked against the same work done in order on one thread."""
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+import harness.checks.metrics as metrics_mod
+import harness.runner as runner
+import harness.stats.compare as compare
+from harness.errors import ParityInputError
+from harness.protocol import ModelPair
+from harness.suite import MetricGate, Suite
+
+
+class _Side:
+    def __init__(self, name: str, shift: float):
+        self.name, self.shift = name, shift
+
+    def predict(self, batch):
+        return 1 / (1 + np.exp(-(batch["mean_radius"].to_numpy() - 14.0 + self.shift)))
+
+    def featurize(self, batch):
+        return None
+
+    def config(self):
+        return {}
+
+
+def _suite() -> Suite:
+    return Suite(name="bc_threads", description="", dataset="breast_cancer", label="malignant",
+                 pair=lambda ds: ModelPair(_Side("legacy", 0.0), _Side("new", 1e-3)), prediction_atol=1e-2,
+                 metrics=[MetricGate("auc", 0.05), MetricGate("logloss", 0.05), MetricGate("calibration_ratio", 0.2)],
+                 n_boot=300)
+
+
+def _doc(result) -> str:
+    return json.dumps({"checks": [c.to_dict() for c in result.checks], "plots": result.plots}, sort_keys=True)
+
+
+def test_checks_and_plots_are_those_of_a_serial_run(monkeypatch):
+    threaded = runner.run_suite(_suite())
+    seen = []
+    inner = runner.check_predictions
+    monkeypatch.setattr(runner, "check_predictions",
+                        lambda *a, **k: (seen.append(threading.current_thread().name), inner(*a, **k))[1])
+    again = runner.run_suite(_suite())
+    assert seen and seen[0].startswith("parity-checks")  # it did run on the second thread
+    monkeypatch.setattr(runner, "ThreadPoolExecutor", _Inline)
+    seen.clear()
+    serial = runner.run_suite(_suite())
+    assert seen == [threading.current_thread().name]
+    assert _doc(threaded) == _doc(again) == _doc(serial)
+    assert [c.kind for c in serial.checks][:2] == ["alignment", "prediction"]
+
+
+class _Inline:
+    """ThreadPoolExecutor's interface, running each task at once on the calling thread."""
+
+    def __init__(self, *a, **k):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def submit(self, fn, *a, **k):
+        from concurrent.futures import Future
+
+        f = Future()
+        try:
+            f.set_result(fn(*a, **k))
+        except BaseException as exc:  # noqa: BLE001
+            f.set_exception(exc)
+        return f
+
+
+def _fail(message):
+    def fail(*a, **k):
+        raise ParityInputError(message)
+    return fail
+
+
+@pytest.mark.parametrize("failing, raised", [
+    (("predictions", "metrics", "plots"), "predictions"),  # the prediction check ran first, and still wins
+    (("metrics", "plots"), "metrics"),  # the plot data ran after the metric checks
+    (("plots",), "plots"),
+    (("predictions",), "predictions"),
+    (("metrics",), "metrics"),
+])
+def test_errors_are_raised_in_the_order_the_steps_ran_in_before(failing, raised, monkeypatch):
+    targets = {"predictions": (runner, "check_predictions"), "plots": (runner, "plot_data"),
+               "metrics": (metrics_mod, "check_metrics")}
+    for step in failing:
+        module, attr = targets[step]
+        monkeypatch.setattr(module, attr, _fail(f"{step} failed"))
+    with pytest.raises(ParityInputError, match=f"^{raised} failed$"):
+        runner.run_suite(_suite())
+
+
+def test_compare_scores_with_bootstrap_on_a_worker_thread_is_the_serial_result(monkeypatch):
+    rng = np.random.default_rng(11)
+    n = 6000
+    y = (rng.random(n) < 0.15).astype(int)
+    a = np.clip(rng.random(n) * 0.4 + 0.3 * y, 1e-3, 1 - 1e-3)
+    b = np.clip(a + rng.normal(scale=0.01, size=n), 1e-3, 1 - 1e-3)
+    kw = dict(metrics=["auc", "logloss", "calibration_ratio", "brier"], keys=np.arange(n), n_boot=400,
+              margins={"auc": 0.02, "logloss": 0.02, "calibration_ratio": 0.05, "brier": 0.01},
+              slices={"part": rng.choice(["x", "y", "z"], n)}, min_slice_size=100)
+    bootstrapped_on = []
+    inner = compare._shared_bootstrap
+    monkeypatch.setattr(compare, "_shared_bootstrap", lambda *a_, **k_: (
+        bootstrapped_on.append(threading.current_thread().name), inner(*a_, **k_))[1])
+    threaded = compare.compare_scores(y, a, b, **kw)
+    assert bootstrapped_on[0].startswith("parity-bootstrap-cells")
+
+    def serial(inp, cells):
+        shared = {}
+        return [compare._estimate(inp, d, None if sl is None else sl.rows, shared) for d, sl in cells]
+
+    monkeypatch.setattr(compare, "_estimates", serial)
+    assert threaded.to_dict() == compare.compare_scores(y, a, b, **kw).to_dict()
