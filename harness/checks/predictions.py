@@ -16,20 +16,34 @@ from harness.results import CheckResult
 from harness.stats.ordering import spearman_rho, stable_argsort
 from harness.verdicts import Verdict
 
-__all__ = ["check_predictions", "topk_overlap"]
+__all__ = ["check_predictions", "group_topk_overlaps", "topk_overlap"]
 
 
-def topk_overlap(legacy: np.ndarray, new: np.ndarray, groups: np.ndarray, *, k: int, keys: np.ndarray) -> dict[str, Any]:
-    """Per query group, |top-k(legacy) ∩ top-k(new)| / min(k, group size); mean and min over groups.
+def _group_codes(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(groups, return_inverse=True) as (distinct ids, code per row); integer and string ids
+    by `harness.stats._validation.group_codes` (the same result without sorting every row when a
+    group's rows sit together)."""
+    if groups.ndim == 1 and groups.dtype.kind in "iuUS":
+        from harness.stats._validation import group_codes
+
+        codes, uniq = group_codes(groups, groups.shape[0])
+        return uniq, codes
+    uniq, codes = np.unique(groups, return_inverse=True)
+    return uniq, codes.reshape(-1)
+
+
+def group_topk_overlaps(legacy: np.ndarray, new: np.ndarray, groups: np.ndarray, *, k: int,
+                        keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per query group: (group ids, sizes, |top-k(legacy) & top-k(new)| / min(k, size)), groups sorted.
 
     Ties in score are broken by key, the same way on both sides, so the result is deterministic.
     Vectorized: rows ordered by (group, -score, key) per side, ranks within groups, a bincount of rows
     in both top-k sets.
     """
-    _, gcode = np.unique(groups, return_inverse=True)
-    gcode = gcode.reshape(-1)
-    n_groups = int(gcode.max()) + 1 if len(gcode) else 0
+    uniq, gcode = _group_codes(np.asarray(groups))
+    n_groups = uniq.shape[0]
     sizes = np.bincount(gcode, minlength=n_groups)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
     by_key = stable_argsort(keys)  # shared by both sides
     # Group codes as narrow as they fit: numpy's stable sort of 16-bit integers is a radix sort.
     narrow = gcode.astype(np.uint16) if n_groups <= 2**16 else gcode
@@ -39,7 +53,6 @@ def topk_overlap(legacy: np.ndarray, new: np.ndarray, groups: np.ndarray, *, k: 
         # np.lexsort((key, -score, group)) does, a third cheaper: no sort of the keys per side).
         order = by_key[stable_argsort(-score[by_key])]
         order = order[np.argsort(narrow[order], kind="stable")]
-        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
         rank_sorted = np.arange(len(order)) - starts[gcode[order]]
         rank = np.empty_like(rank_sorted)
         rank[order] = rank_sorted
@@ -47,6 +60,14 @@ def topk_overlap(legacy: np.ndarray, new: np.ndarray, groups: np.ndarray, *, k: 
 
     both = in_topk(legacy) & in_topk(new)
     overlap = np.bincount(gcode, weights=both.astype(np.float64), minlength=n_groups) / np.minimum(k, sizes)
+    return uniq, sizes, overlap
+
+
+def topk_overlap(legacy: np.ndarray, new: np.ndarray, groups: np.ndarray, *, k: int, keys: np.ndarray) -> dict[str, Any]:
+    """Per query group, |top-k(legacy) ∩ top-k(new)| / min(k, group size); mean and min over groups
+    (`group_topk_overlaps`)."""
+    _, _, overlap = group_topk_overlaps(legacy, new, groups, k=k, keys=keys)
+    n_groups = overlap.shape[0]
     return {
         "k": int(k),
         "n_groups": n_groups,

@@ -49,7 +49,7 @@ import numpy as np
 from scipy import stats
 
 from harness.checks._format import table
-from harness.checks.predictions import check_predictions
+from harness.checks.predictions import check_predictions, group_topk_overlaps
 from harness.errors import ParityInputError
 from harness.results import CheckResult
 from harness.stats.distribution import THRESHOLDS, compare_distributions
@@ -226,30 +226,6 @@ class RetrainedPredictionGates:
             ids.append(f"predictions/topk@{self.topk.k}")
         ids += [f.check_id for f in self.decision_flips]
         return ids
-
-
-def group_topk_overlaps(legacy: np.ndarray, new: np.ndarray, groups: np.ndarray, *, k: int,
-                        keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per query group: (group values, sizes, |top-k(legacy) & top-k(new)| / min(k, size)), groups sorted.
-
-    The same definition as `harness.checks.predictions.topk_overlap` (ties in score broken by key, the
-    same way on both sides), but every group's value, which the gate's interval and floor need.
-    """
-    uniq, gcode = np.unique(groups, return_inverse=True)
-    gcode = gcode.reshape(-1)
-    key_rank = np.argsort(np.argsort(keys, kind="stable"), kind="stable")
-    sizes = np.bincount(gcode, minlength=uniq.size)
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-
-    def in_topk(score: np.ndarray) -> np.ndarray:
-        order = np.lexsort((key_rank, -score, gcode))
-        rank = np.empty(order.size, dtype=np.int64)
-        rank[order] = np.arange(order.size) - starts[gcode[order]]
-        return rank < k
-
-    both = in_topk(legacy) & in_topk(new)
-    overlap = np.bincount(gcode, weights=both.astype(np.float64), minlength=uniq.size) / np.minimum(k, sizes)
-    return uniq, sizes, overlap
 
 
 def _interval_verdict(lo: float, hi: float, bound: float, *, good: str) -> Verdict:

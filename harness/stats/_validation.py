@@ -175,8 +175,35 @@ def group_codes(g: Any, n: int, name: str = "groups") -> tuple[np.ndarray, np.nd
         if bad.any():
             i = _first_bad(bad)
             raise input_error(name, "missing/non-finite group id", row=i, value=arr[i])
+    if arr.dtype.kind in "iu" and arr.shape[0]:
+        lo, hi = arr.min(), arr.max()
+        span = int(hi) - int(lo) + 1
+        if span <= 4 * arr.shape[0] + 1024:  # ids in a narrow range (dense codes): count, do not sort
+            return _dense_codes(arr, lo, span)
+    if arr.dtype.kind in "iuUS" and arr.shape[0] > 1:  # not floats: np.unique merges -0.0 and 0.0
+        # Rows of a query group usually sit together: then only the runs' ids need sorting.
+        starts = np.flatnonzero(arr[1:] != arr[:-1]) + 1
+        if 2 * (starts.size + 1) <= arr.shape[0]:
+            starts = np.concatenate(([0], starts))
+            uniques, run_codes = np.unique(arr[starts], return_inverse=True)
+            lengths = np.diff(np.append(starts, arr.shape[0]))
+            return np.repeat(run_codes.reshape(-1).astype(np.int64, copy=False), lengths), uniques
     uniques, codes = np.unique(arr, return_inverse=True)
     return codes.astype(np.int64, copy=False).reshape(-1), uniques
+
+
+def _dense_codes(arr: np.ndarray, lo: Any, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(arr, return_inverse=True) for integers within [lo, lo + span), in O(n + span): which
+    values occur, their sorted list, and each row's index in it. Written here because np.unique sorts
+    the rows (n log n): ~80 ms for a 1.3M-row query-group column, asked for by every ranking cell."""
+    # arr - lo is in [0, span) but wraps in a narrow signed dtype (int8: 89 - (-59)); as the unsigned
+    # integer of the same width it is exact
+    offset = (arr - lo).view(f"u{arr.dtype.itemsize}").astype(np.intp)
+    present = np.zeros(span, dtype=bool)
+    present[offset] = True
+    values = np.flatnonzero(present)
+    rank = np.cumsum(present, dtype=np.int64) - 1
+    return rank[offset], (values.astype(arr.dtype) + lo).astype(arr.dtype, copy=False)
 
 
 def check_same_length(**arrays: np.ndarray) -> int:

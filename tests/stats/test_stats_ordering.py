@@ -74,3 +74,53 @@ def test_spearman_rho_of_a_constant_input_is_scipys_nan_and_warning():
 
     with pytest.warns(ConstantInputWarning):
         assert np.isnan(spearman_rho(np.ones(10), np.arange(10.0)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([np.int64, np.int32, np.int8, np.uint8, np.uint16, np.uint64]), st.integers(1, 500),
+       st.integers(0, 2**31), st.sampled_from([3, 50, 10**6]))
+def test_group_codes_of_integer_ids_are_numpys_unique(dtype, n, seed, spread):
+    from harness.stats._validation import group_codes
+
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(dtype)
+    lo = max(int(info.min), -spread) if seed % 3 else int(info.min)  # ids at the dtype's own edge too
+    hi = min(int(info.max), lo + spread)
+    ids = rng.integers(lo, hi, n, endpoint=True, dtype=np.int64 if dtype != np.uint64 else np.uint64).astype(dtype)
+    codes, uniques = group_codes(ids, n)
+    want_uniques, want_codes = np.unique(ids, return_inverse=True)
+    assert uniques.dtype == want_uniques.dtype and np.array_equal(uniques, want_uniques)
+    assert codes.dtype == np.int64 and np.array_equal(codes, want_codes.reshape(-1))
+
+
+@pytest.mark.parametrize("n_groups", [1, 300, 70_000])
+@pytest.mark.parametrize("grouped", [True, False], ids=["rows-grouped", "rows-shuffled"])
+def test_group_score_order_is_lexsort(n_groups, grouped):
+    from harness.stats.metrics import _group_score_order
+
+    rng = np.random.default_rng(n_groups)
+    n = 200_000
+    codes = rng.integers(0, n_groups, n)
+    if grouped:
+        codes.sort()
+    s = np.round(rng.random(n), 3)  # ties within groups
+    assert np.array_equal(_group_score_order(codes, s, int(codes.max()) + 1), np.lexsort((-s, codes)))
+
+
+@pytest.mark.parametrize("kind", ["int-wide", "str", "object"])
+@pytest.mark.parametrize("layout", ["grouped", "shuffled", "runs-repeat"])
+def test_group_codes_of_grouped_rows_are_numpys_unique(kind, layout):
+    from harness.stats._validation import group_codes
+
+    rng = np.random.default_rng(4)
+    ids = rng.integers(0, 10**12, 3000)[np.repeat(np.arange(3000), rng.integers(1, 30, 3000))]
+    if layout == "shuffled":
+        ids = rng.permutation(ids)
+    elif layout == "runs-repeat":  # a group's rows in several runs
+        ids = np.concatenate([ids, ids[::-1]])
+    if kind != "int-wide":
+        ids = ids.astype(str) if kind == "str" else np.array([f"q{v}" for v in ids], dtype=object)
+    codes, uniques = group_codes(ids, ids.shape[0])
+    want_uniques, want_codes = np.unique(ids.astype(str) if kind == "object" else ids, return_inverse=True)
+    assert np.array_equal(uniques, want_uniques) and uniques.dtype == want_uniques.dtype
+    assert codes.dtype == np.int64 and np.array_equal(codes, want_codes.reshape(-1))
