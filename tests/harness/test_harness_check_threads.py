@@ -127,3 +127,38 @@ def test_compare_scores_with_bootstrap_on_a_worker_thread_is_the_serial_result(m
 
     monkeypatch.setattr(compare, "_estimates", serial)
     assert threaded.to_dict() == compare.compare_scores(y, a, b, **kw).to_dict()
+
+
+def _retrained_inputs():
+    from harness.checks.retrained import DistributionGate, RankGate, RetrainedPredictionGates, TopKGate
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    legacy = rng.random(n)
+    new = np.clip(legacy + rng.normal(scale=0.05, size=n), 0, 1)
+    gates = RetrainedPredictionGates(
+        distribution=DistributionGate(statistics=("ks", "psi", "wasserstein"), reason="r"),
+        rank_correlation=RankGate(min_spearman=0.85, reason="r"),
+        topk=TopKGate(k=5, min_mean=0.6, min_floor=0.2, reason="r"))
+    return dict(legacy=legacy, new=new, keys=np.arange(n), groups=np.repeat(np.arange(n // 10), 10), gates=gates)
+
+
+def test_retrained_checks_with_the_distribution_on_a_second_thread_are_the_serial_checks(monkeypatch):
+    import harness.checks.retrained as retrained
+
+    threaded = retrained.check_retrained_predictions(**_retrained_inputs())
+    monkeypatch.setattr("concurrent.futures.ThreadPoolExecutor", _Inline)
+    serial = retrained.check_retrained_predictions(**_retrained_inputs())
+    assert [c.to_dict() for c in threaded] == [c.to_dict() for c in serial]
+    assert [c.id for c in serial][:2] == ["predictions/scores", "predictions/distribution/ks"]
+
+
+@pytest.mark.parametrize("failing, raised", [(("distribution", "topk"), "distribution"), (("topk",), "topk"),
+                                             (("distribution",), "distribution")])
+def test_retrained_errors_are_raised_in_the_old_order(failing, raised, monkeypatch):
+    import harness.checks.retrained as retrained
+
+    for step in failing:
+        monkeypatch.setattr(retrained, f"_{step}", _fail(f"{step} failed"))
+    with pytest.raises(ParityInputError, match=f"^{raised} failed$"):
+        retrained.check_retrained_predictions(**_retrained_inputs())
