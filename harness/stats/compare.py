@@ -775,13 +775,14 @@ def _estimate(inp: _Inputs, d: MetricDef, rows: np.ndarray | None,
 def _estimates(inp: _Inputs, cells: list[tuple[MetricDef, _Slice | None]]) -> list[_Estimate | _Undefined]:
     """`_estimate` of every cell, in cell order; the first error in that order is raised.
 
-    The shared bootstraps (the long part: compiled loops that release the GIL) start first, on a
-    worker thread, and the cells with other methods (DeLong, paired differences) are estimated
-    meanwhile on this one; each bootstrap computes what the first cell asking for it would have, so
-    the estimates are the same, bit for bit, whichever finishes first."""
+    Cells are independent computations, so they run on two worker threads (numpy's sorts and the
+    compiled bootstrap loops release the GIL), the all-rows cells of shared bootstraps first: each of
+    those computes, in one pass, what its slices' cells then read (`_shared_bootstrap`), so those
+    slices wait for it. Each cell computes exactly what it computes alone, so the estimates are the
+    same, bit for bit, whichever thread finishes first (tested against the serial order)."""
     shared: dict[tuple[str, int | None], Any] = {}  # bootstraps computed for several cells in one pass
-    early = [d for d in inp.defs if inp.methods[d.name] == "bootstrap" and not d.needs_groups
-             and _definedness(inp, d, None) is None]  # exactly the ones the all-rows cell would start
+    early = {d.name for d in inp.defs if inp.methods[d.name] == "bootstrap" and not d.needs_groups
+             and _definedness(inp, d, None) is None}  # exactly the ones the all-rows cell starts
 
     def estimate(d: MetricDef, sl: _Slice | None) -> _Estimate | _Undefined | ParityInputError:
         try:
@@ -789,22 +790,25 @@ def _estimates(inp: _Inputs, cells: list[tuple[MetricDef, _Slice | None]]) -> li
         except ParityInputError as exc:
             return exc
 
-    if not early or len(cells) == len(early):
-        out = [estimate(d, sl) for d, sl in cells]
+    later = [i for i, (d, sl) in enumerate(cells) if sl is not None and d.name in early]
+    now = sorted(set(range(len(cells))) - set(later), key=lambda i: cells[i][0].name not in early or
+                 cells[i][1] is not None)  # the shared bootstraps start first
+    out: list[Any] = [None] * len(cells)
+    if len(now) < 2:
+        for i in now:
+            out[i] = estimate(*cells[i])
     else:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parity-bootstrap-cells") as pool:
-            started = pool.submit(lambda: {d.name: estimate(d, None) for d in early})
-            out = [None if (sl is None and d in early) or inp.methods[d.name] == "bootstrap" else estimate(d, sl)
-                   for d, sl in cells]
-            first = started.result()
-        out = [first[d.name] if sl is None and d.name in first else (estimate(d, sl) if got is None else got)
-               for (d, sl), got in zip(cells, out)]
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="parity-cells") as pool:
+            for i, done in [(i, pool.submit(estimate, *cells[i])) for i in now]:
+                out[i] = done.result()
+    for i in later:
+        out[i] = estimate(*cells[i])
     for got in out:
         if isinstance(got, ParityInputError):
             raise got
-    return out  # type: ignore[return-value]
+    return out
 
 
 def _shared_bootstrap(inp: _Inputs, d: MetricDef, rows: np.ndarray | None,

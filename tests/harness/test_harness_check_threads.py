@@ -119,7 +119,7 @@ def test_compare_scores_with_bootstrap_on_a_worker_thread_is_the_serial_result(m
     monkeypatch.setattr(compare, "_shared_bootstrap", lambda *a_, **k_: (
         bootstrapped_on.append(threading.current_thread().name), inner(*a_, **k_))[1])
     threaded = compare.compare_scores(y, a, b, **kw)
-    assert bootstrapped_on[0].startswith("parity-bootstrap-cells")
+    assert bootstrapped_on[0].startswith("parity-cells")
 
     def serial(inp, cells):
         shared = {}
@@ -162,3 +162,28 @@ def test_retrained_errors_are_raised_in_the_old_order(failing, raised, monkeypat
         monkeypatch.setattr(retrained, f"_{step}", _fail(f"{step} failed"))
     with pytest.raises(ParityInputError, match=f"^{raised} failed$"):
         retrained.check_retrained_predictions(**_retrained_inputs())
+
+
+def test_compare_scores_ranking_cells_on_worker_threads_are_the_serial_result(monkeypatch):
+    rng = np.random.default_rng(12)
+    groups = np.repeat(rng.choice(10**9, 800, replace=False), 8)  # wide ids, grouped rows
+    n = groups.size
+    y = (rng.random(n) < 0.2).astype(int)
+    a = rng.random(n) + 0.3 * y
+    b = a + rng.normal(scale=0.05, size=n)
+    kw = dict(metrics=["ndcg@5", "mrr", "auc"], groups=groups, n_boot=300,
+              margins={"ndcg@5": 0.05, "mrr": 0.05, "auc": 0.05},
+              slices={"part": np.repeat(rng.choice(["x", "y"], 800), 8)}, min_slice_size=100)
+    threads = set()
+    inner = compare._estimate
+    monkeypatch.setattr(compare, "_estimate", lambda *a_, **k_: (threads.add(threading.current_thread().name),
+                                                                  inner(*a_, **k_))[1])
+    threaded = compare.compare_scores(y, a, b, **kw)
+    assert all(t.startswith("parity-cells") for t in threads) and len(threads) == 2
+
+    def serial(inp, cells):
+        shared = {}
+        return [inner(inp, d, None if sl is None else sl.rows, shared) for d, sl in cells]
+
+    monkeypatch.setattr(compare, "_estimates", serial)
+    assert threaded.to_dict() == compare.compare_scores(y, a, b, **kw).to_dict()
