@@ -490,6 +490,27 @@ def check_retrained_predictions(
     if groups is not None and np.shape(groups) != np.shape(keys):
         raise ParityInputError(f"predictions: groups has shape {np.shape(groups)}, keys {np.shape(keys)}; one "
                                f"query group per row is expected", argument="groups")
+    # The distribution statistics (each sorts both score columns) run on a second thread meanwhile when the
+    # scores are finite numbers: the same checks in the same order, and the errors the serial order raised
+    # first (the scores check's, then the distribution's, then the other gates').
+    a, b = np.asarray(legacy), np.asarray(new)
+    early = (gates.distribution is not None and a.ndim == 1 and a.shape == b.shape and a.size > 0
+             and a.dtype.kind in "fiu" and b.dtype.kind in "fiu" and bool(np.isfinite(a).all())
+             and bool(np.isfinite(b).all()))
+    if not early:
+        return _retrained_checks(legacy, new, keys, gates, groups, labels, alpha, seed, None)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parity-distribution") as pool:
+        distribution = pool.submit(_distribution, a.astype(np.float64), b.astype(np.float64), gates.distribution,
+                                   seed)
+        return _retrained_checks(legacy, new, keys, gates, groups, labels, alpha, seed, distribution)
+
+
+def _retrained_checks(legacy: Any, new: Any, keys: Any, gates: RetrainedPredictionGates, groups: Any, labels: Any,
+                      alpha: float, seed: int, distribution: Any) -> list[CheckResult]:
+    """`check_retrained_predictions`' checks; ``distribution``: the distribution checks' future, when they
+    were started already (None: computed here, in their place)."""
     # with a TopKGate its own row carries the overlap; computing it here too would sort every group twice more
     scores = check_predictions(legacy, new, keys=keys, groups=None if gates.topk is not None else groups,
                                atol=gates.row_atol, max_share=0.0)
@@ -507,26 +528,19 @@ def check_retrained_predictions(
     legacy64 = np.asarray(legacy).astype(np.float64)
     new64 = np.asarray(new).astype(np.float64)
     keys = np.asarray(keys)
-    def the_rest() -> list[CheckResult]:
+    out = [scores]
+    if gates.distribution is not None and distribution is None:
+        out += _distribution(legacy64, new64, gates.distribution, seed)
+    try:
         rest = []
         if gates.rank_correlation is not None:
             # predictions/scores computed it already (scipy.stats.spearmanr's value on the same float64 scores)
             rest.append(_spearman(legacy64, new64, float(d["spearman"]), gates.rank_correlation, alpha))
         if gates.topk is not None:
             rest.append(_topk(legacy64, new64, keys, groups, gates.topk, alpha))
-        return rest + [_flips(legacy64, new64, keys, groups, labels, f, alpha) for f in gates.decision_flips]
-
-    if gates.distribution is None:
-        return [scores, *the_rest()]
-    # The distribution statistics (each sorts both score columns) on a second thread while the other gates
-    # run: the same checks in the same order, and the distribution's error first, as when it ran first.
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parity-distribution") as pool:
-        distribution = pool.submit(_distribution, legacy64, new64, gates.distribution, seed)
-        try:
-            rest = the_rest()
-        except BaseException:
-            distribution.result()
-            raise
-        return [scores, *distribution.result(), *rest]
+        rest += [_flips(legacy64, new64, keys, groups, labels, f, alpha) for f in gates.decision_flips]
+    except BaseException:
+        if distribution is not None:
+            distribution.result()  # its error, if it has one, came first
+        raise
+    return out + ([] if distribution is None else distribution.result()) + rest

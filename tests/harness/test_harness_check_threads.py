@@ -187,3 +187,24 @@ def test_compare_scores_ranking_cells_on_worker_threads_are_the_serial_result(mo
 
     monkeypatch.setattr(compare, "_estimates", serial)
     assert threaded.to_dict() == compare.compare_scores(y, a, b, **kw).to_dict()
+
+
+@pytest.mark.parametrize("failing, raised", [(("scores", "distribution"), "scores")])
+def test_a_failing_scores_check_is_raised_before_the_distributions_error(failing, raised, monkeypatch):
+    import harness.checks.retrained as retrained
+
+    monkeypatch.setattr(retrained, "check_predictions", _fail("scores failed"))
+    monkeypatch.setattr(retrained, "_distribution", _fail("distribution failed"))
+    with pytest.raises(ParityInputError, match="^scores failed$"):
+        retrained.check_retrained_predictions(**_retrained_inputs())
+
+
+def test_non_finite_scores_are_not_computed_with_or_without_the_early_distribution():
+    import harness.checks.retrained as retrained
+
+    inputs = _retrained_inputs()
+    inputs["new"] = inputs["new"].copy()
+    inputs["new"][5] = np.nan
+    checks = retrained.check_retrained_predictions(**inputs)
+    assert checks[0].id == "predictions/scores" and "non_finite" in checks[0].details
+    assert all(c.details.get("not_computed") == "non-finite scores" for c in checks[1:])
