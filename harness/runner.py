@@ -18,6 +18,7 @@ import pandas as pd
 
 from harness.checks.alignment import align_scores
 from harness.checks.features import check_features
+from harness._threads import allowed as threads_allowed
 from harness.checks.predictions import check_predictions
 from harness.errors import ParityInputError, ScorerError
 from harness.plots import plot_data
@@ -223,6 +224,7 @@ def run_suite(suite: Suite, *, sample: int | None = None, seed: int = 0, progres
 
     RunOptions(seed=seed, sample=sample, stream=stream, chunk_rows=chunk_rows, runner=runner, beam_options=beam_options,
                prefix="")  # as in both shells
+    threads_allowed()  # a bad PARITY_THREADS is named before any model is built
     with progress_enabled(progress):
         if runner == "beam":  # the same result, the scoring on Beam
             from harness.scale.beam_suite import run_suite_beam
@@ -316,13 +318,17 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
             except Exception as exc:  # noqa: BLE001  (re-raised below)
                 return found, exc
 
-        metric_checks: list[CheckResult] = []
-        if suite.metrics:
+        def metric_checks() -> list[CheckResult]:
+            if not suite.metrics:
+                return []
             from harness.checks.metrics import check_metrics
 
-            slices = {key[0] if len(key) == 1 else key:
-                      frame[key[0]].to_numpy()[pos] if len(key) == 1 else tuple(frame[c].to_numpy()[pos] for c in key)
-                      for key in suite.slices}
+            return check_metrics(labels, aligned.legacy, aligned.new, gates=suite.metrics, sample_weight=weights,
+                                 groups=groups, keys=keys[pos], slices=_slice_arrays(suite, frame, pos),
+                                 min_slice_size=suite.min_slice_size, alpha=suite.alpha, n_boot=suite.n_boot,
+                                 seed=seed)
+
+        if suite.metrics and threads_allowed() > 1:
             # The prediction checks and the plot data run on a second thread meanwhile: pure functions of
             # the aligned scores (numpy releases the GIL in its sorts and loops), collected in the same
             # order as before, so the result does not depend on which finishes first. Errors are raised
@@ -330,19 +336,16 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parity-checks") as pool:
                 side_work = pool.submit(prediction_checks_and_plots)
                 try:
-                    metric_checks = check_metrics(
-                        labels, aligned.legacy, aligned.new, gates=suite.metrics, sample_weight=weights,
-                        groups=groups, keys=keys[pos], slices=slices, min_slice_size=suite.min_slice_size,
-                        alpha=suite.alpha, n_boot=suite.n_boot, seed=seed,
-                    )
+                    metrics_found = metric_checks()
                 except BaseException:
                     side_work.result()  # its error, if it has one, is the one raised
                     raise
                 prediction_checks, plots = side_work.result()
         else:
             prediction_checks, plots = prediction_checks_and_plots()
+            metrics_found = metric_checks()
         checks += prediction_checks
-        checks += metric_checks
+        checks += metrics_found
         if isinstance(plots, Exception):
             raise plots
         if suite.too_good is not None:
@@ -378,6 +381,13 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
         keep.update(pair=pair, frame=frame if keep_frame is None else keep_frame)
     result.side_cache = list((getattr(pair, "extra", None) or {}).get("side_cache", []))
     return result
+
+
+def _slice_arrays(suite: Suite, frame: pd.DataFrame, pos: np.ndarray) -> dict[Any, Any]:
+    """The suite's slice columns at the aligned rows, as `check_metrics` takes them."""
+    return {key[0] if len(key) == 1 else key:
+            frame[key[0]].to_numpy()[pos] if len(key) == 1 else tuple(frame[c].to_numpy()[pos] for c in key)
+            for key in suite.slices}
 
 
 def _fingerprint() -> dict[str, Any]:

@@ -494,7 +494,9 @@ def check_retrained_predictions(
     # scores are finite numbers: the same checks in the same order, and the errors the serial order raised
     # first (the scores check's, then the distribution's, then the other gates').
     a, b = np.asarray(legacy), np.asarray(new)
-    early = (gates.distribution is not None and a.ndim == 1 and a.shape == b.shape and a.size > 0
+    from harness._threads import allowed
+
+    early = (gates.distribution is not None and allowed() > 1 and a.ndim == 1 and a.shape == b.shape and a.size > 0
              and a.dtype.kind in "fiu" and b.dtype.kind in "fiu" and bool(np.isfinite(a).all())
              and bool(np.isfinite(b).all()))
     if not early:

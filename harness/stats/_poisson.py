@@ -152,23 +152,14 @@ def _kernels() -> Any:
 
 
 def threads() -> int:
-    """How many threads the bootstrap's batches may run on: with the compiled engine (its loops
-    release the GIL) the CPUs this process may use, at most 4, or PARITY_THREADS when set (1: none
-    in parallel); 1 with numpy, whose batches hold the GIL between operations."""
+    """How many threads the bootstrap's batches may run on: `harness._threads.allowed()` with the
+    compiled engine (its loops release the GIL), 1 with numpy, whose batches hold the GIL between
+    operations."""
     if _kernels() is None:
         return 1
-    env = os.environ.get("PARITY_THREADS", "").strip()
-    if env:
-        if not env.isdigit() or int(env) < 1:
-            from harness.errors import ParityInputError
+    from harness._threads import allowed
 
-            raise ParityInputError(f"PARITY_THREADS: expected a positive integer, got {env!r}")
-        return int(env)
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(4, cpus))
+    return allowed()
 
 
 def engine() -> str:

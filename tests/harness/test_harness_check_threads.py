@@ -208,3 +208,30 @@ def test_non_finite_scores_are_not_computed_with_or_without_the_early_distributi
     checks = retrained.check_retrained_predictions(**inputs)
     assert checks[0].id == "predictions/scores" and "non_finite" in checks[0].details
     assert all(c.details.get("not_computed") == "non-finite scores" for c in checks[1:])
+
+
+def test_parity_threads_1_runs_every_step_on_the_calling_thread(monkeypatch):
+    monkeypatch.setenv("PARITY_THREADS", "1")
+    seen = set()
+    for module, attr in ((runner, "check_predictions"), (runner, "plot_data"), (compare, "_estimate")):
+        inner = getattr(module, attr)
+        monkeypatch.setattr(module, attr, lambda *a, _inner=inner, **k: (seen.add(threading.current_thread().name),
+                                                                         _inner(*a, **k))[1])
+    serial = runner.run_suite(_suite())
+    assert seen == {threading.current_thread().name}
+    monkeypatch.delenv("PARITY_THREADS")
+    assert _doc(serial) == _doc(runner.run_suite(_suite()))
+
+
+@pytest.mark.parametrize("value", ["0", "x", "-1"])
+def test_parity_threads_is_checked_before_any_model_is_built(value, monkeypatch):
+    monkeypatch.setenv("PARITY_THREADS", value)
+    built = []
+    suite = _suite()
+    pair = suite.pair
+    import dataclasses
+
+    suite = dataclasses.replace(suite, pair=lambda ds: (built.append(1), pair(ds))[1])
+    with pytest.raises(ParityInputError, match=f"PARITY_THREADS: expected a positive integer, got '{value}'"):
+        runner.run_suite(suite)
+    assert built == []

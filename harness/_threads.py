@@ -1,0 +1,27 @@
+"""How many threads the harness may use for its own work after scoring: ``PARITY_THREADS`` when set (1:
+everything on the calling thread), else the CPUs this process may use, at most 4.
+
+Every threaded step computes exactly what the serial one does and assembles it in the same order
+(the bootstrap's replicate batches, `harness.stats.bootstrap`; a comparison's metric x slice cells,
+`harness.stats.compare`; the prediction checks and plot data beside the metric checks,
+`harness.runner`), so results never depend on this number."""
+from __future__ import annotations
+
+import os
+
+__all__ = ["allowed"]
+
+
+def allowed() -> int:
+    env = os.environ.get("PARITY_THREADS", "").strip()
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            from harness.errors import ParityInputError
+
+            raise ParityInputError(f"PARITY_THREADS: expected a positive integer, got {env!r}")
+        return int(env)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus))
