@@ -182,9 +182,9 @@ def group_codes(g: Any, n: int, name: str = "groups") -> tuple[np.ndarray, np.nd
             return _dense_codes(arr, lo, span)
     if arr.dtype.kind in "iuUS" and arr.shape[0] > 1:  # not floats: np.unique merges -0.0 and 0.0
         # Rows of a query group usually sit together: then only the runs' ids need sorting.
-        starts = np.flatnonzero(arr[1:] != arr[:-1]) + 1
-        if 2 * (starts.size + 1) <= arr.shape[0]:
-            starts = np.concatenate(([0], starts))
+        change = arr[1:] != arr[:-1]
+        if 2 * (int(np.count_nonzero(change)) + 1) <= arr.shape[0]:
+            starts = np.concatenate(([0], np.flatnonzero(change) + 1))
             uniques, run_codes = np.unique(arr[starts], return_inverse=True)
             lengths = np.diff(np.append(starts, arr.shape[0]))
             return np.repeat(run_codes.reshape(-1).astype(np.int64, copy=False), lengths), uniques

@@ -1,12 +1,10 @@
 """Sort orders of score arrays, exactly as numpy's, in less time.
 
 `stable_argsort(x)` is ``np.argsort(x, kind="stable")``, element for element (tested on ties, NaN,
-signed zeros and every dtype the harness sorts), at about a third of its cost on continuous scores:
-numpy's stable sort of floats is a timsort/mergesort (8.8 ms for 75k float64 scores on the 2-core
-VM), its default introsort is vectorized (2.4 ms) but orders tied values arbitrarily. This sorts
-with the introsort and then puts each run of tied values back in index order, which is what makes
-a sort stable; scores from a model have few ties, so that repair touches few rows. When more than
-an eighth of the rows are tied it is no longer cheaper, and numpy's stable sort is used as is.
+signed zeros and every dtype the harness sorts), in less time (benchmarks/bench_ordering.py):
+numpy's stable sort of floats is a timsort/mergesort, its default introsort is vectorized but orders
+tied values arbitrarily. This sorts with the introsort and then puts each run of tied values back
+in index order, which is what makes a sort stable: one integer sort of the tied rows only.
 
 `average_ranks(x)` is ``scipy.stats.rankdata(x)`` (method "average") for finite 1-D input: average
 ranks do not depend on how ties are ordered, so the introsort serves as it is. `spearman_rho(a, b)`
@@ -37,21 +35,21 @@ def stable_argsort(x: np.ndarray) -> np.ndarray:
         return np.argsort(x, kind="stable")
     if x.dtype.itemsize <= 2 and x.dtype.kind in "iub":  # numpy's radix sort: already the fastest
         return np.argsort(x, kind="stable")
+    n = x.shape[0]
     order = np.argsort(x)
     tie = _tied_with_next(x[order])
-    n_tied = int(np.count_nonzero(tie))
-    if n_tied == 0:
+    if not tie.any():
         return order
-    if 8 * n_tied > x.shape[0]:
-        return np.argsort(x, kind="stable")
-    # The positions in runs of tied values, each run's positions re-ordered by row index.
-    in_run = np.zeros(x.shape[0], dtype=bool)
+    # The positions in runs of tied values, each run's rows put in ascending order: one sort of the
+    # integer keys run * n + row (runs ascend along the positions, so each run stays where it is).
+    in_run = np.zeros(n, dtype=bool)
     in_run[:-1] |= tie
     in_run[1:] |= tie
     at = np.flatnonzero(in_run)
-    run = np.cumsum(np.concatenate(([True], ~tie)))[at]  # run id of each tied position
-    rows = order[at]
-    order[at] = rows[np.lexsort((rows, run))]
+    run = np.cumsum(np.concatenate(([True], ~tie)), dtype=np.int64)[at]  # run id of each tied position
+    key = run * n + order[at]  # < n**2: exact in int64 for n < 3e9
+    key.sort()
+    order[at] = key % n
     return order
 
 
