@@ -7,9 +7,13 @@ Every threaded step computes exactly what the serial one does and assembles it i
 `harness.runner`), so results never depend on this number."""
 from __future__ import annotations
 
+import contextvars
 import os
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import Any
 
-__all__ = ["allowed"]
+__all__ = ["allowed", "submit"]
 
 
 def allowed() -> int:
@@ -25,3 +29,9 @@ def allowed() -> int:
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
     return max(1, min(4, cpus))
+
+
+def submit(pool: Executor, fn: Callable[..., Any], *args: Any) -> Future:
+    """``pool.submit(fn, *args)`` in a copy of the caller's context: a worker thread then sees what the
+    caller set (`harness.progress.enabled`: the bars of work moved to a thread still show)."""
+    return pool.submit(contextvars.copy_context().run, fn, *args)

@@ -19,6 +19,7 @@ import pandas as pd
 from harness.checks.alignment import align_scores
 from harness.checks.features import check_features
 from harness._threads import allowed as threads_allowed
+from harness._threads import submit as submit_in_context
 from harness.checks.predictions import check_predictions
 from harness.errors import ParityInputError, ScorerError
 from harness.plots import plot_data
@@ -334,7 +335,7 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
             # order as before, so the result does not depend on which finishes first. Errors are raised
             # in the old order too: the prediction checks', the metric checks', the plot data's.
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parity-checks") as pool:
-                side_work = pool.submit(prediction_checks_and_plots)
+                side_work = submit_in_context(pool, prediction_checks_and_plots)
                 try:
                     metrics_found = metric_checks()
                 except BaseException:

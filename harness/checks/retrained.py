@@ -494,7 +494,7 @@ def check_retrained_predictions(
     # scores are finite numbers: the same checks in the same order, and the errors the serial order raised
     # first (the scores check's, then the distribution's, then the other gates').
     a, b = np.asarray(legacy), np.asarray(new)
-    from harness._threads import allowed
+    from harness._threads import allowed, submit
 
     early = (gates.distribution is not None and allowed() > 1 and a.ndim == 1 and a.shape == b.shape and a.size > 0
              and a.dtype.kind in "fiu" and b.dtype.kind in "fiu" and bool(np.isfinite(a).all())
@@ -504,8 +504,8 @@ def check_retrained_predictions(
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parity-distribution") as pool:
-        distribution = pool.submit(_distribution, a.astype(np.float64), b.astype(np.float64), gates.distribution,
-                                   seed)
+        distribution = submit(pool, _distribution, a.astype(np.float64), b.astype(np.float64), gates.distribution,
+                              seed)
         return _retrained_checks(legacy, new, keys, gates, groups, labels, alpha, seed, distribution)
 
 

@@ -794,7 +794,7 @@ def _estimates(inp: _Inputs, cells: list[tuple[MetricDef, _Slice | None]]) -> li
     now = sorted(set(range(len(cells))) - set(later), key=lambda i: cells[i][0].name not in early or
                  cells[i][1] is not None)  # the shared bootstraps start first
     out: list[Any] = [None] * len(cells)
-    from harness._threads import allowed
+    from harness._threads import allowed, submit
 
     if len(now) < 2 or allowed() < 2:
         for i in now:
@@ -803,7 +803,7 @@ def _estimates(inp: _Inputs, cells: list[tuple[MetricDef, _Slice | None]]) -> li
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="parity-cells") as pool:
-            for i, done in [(i, pool.submit(estimate, *cells[i])) for i in now]:
+            for i, done in [(i, submit(pool, estimate, *cells[i])) for i in now]:
                 out[i] = done.result()
     for i in later:
         out[i] = estimate(*cells[i])

@@ -235,3 +235,21 @@ def test_parity_threads_is_checked_before_any_model_is_built(value, monkeypatch)
     with pytest.raises(ParityInputError, match=f"PARITY_THREADS: expected a positive integer, got '{value}'"):
         runner.run_suite(suite)
     assert built == []
+
+
+def test_work_moved_to_a_thread_keeps_the_callers_progress_setting(monkeypatch):
+    # `parity run` on a terminal turns the bars on for the block; the bootstrap's bar must still show
+    # when its cell runs on a worker thread.
+    from harness import progress
+
+    seen = []
+    inner = compare._estimate
+    monkeypatch.setattr(compare, "_estimate", lambda *a_, **k_: (
+        seen.append((threading.current_thread().name, progress.is_enabled())), inner(*a_, **k_))[1])
+    side = []
+    inner_pred = runner.check_predictions
+    monkeypatch.setattr(runner, "check_predictions", lambda *a_, **k_: (
+        side.append((threading.current_thread().name, progress.is_enabled())), inner_pred(*a_, **k_))[1])
+    runner.run_suite(_suite(), progress=True)
+    assert seen and all(name.startswith("parity-cells") and on for name, on in seen)
+    assert side and all(name.startswith("parity-checks") and on for name, on in side)
