@@ -22,7 +22,8 @@ def allowed() -> int:
         if not env.isdigit() or int(env) < 1:
             from harness.errors import ParityInputError
 
-            raise ParityInputError(f"PARITY_THREADS: expected a positive integer, got {env!r}")
+            raise ParityInputError(f"PARITY_THREADS: expected a positive integer, got {env!r}",
+                                   argument="PARITY_THREADS", value=env)
         return int(env)
     try:
         cpus = len(os.sched_getaffinity(0))

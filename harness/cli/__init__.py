@@ -129,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     try:
+        from harness._threads import allowed
+
+        allowed()  # a bad PARITY_THREADS is the environment's error, named before any file is read
         return int(args.func(args))
     except ParityInputError as exc:
         print(f"parity {args.command}: error: {exc}", file=sys.stderr)

@@ -253,3 +253,13 @@ def test_work_moved_to_a_thread_keeps_the_callers_progress_setting(monkeypatch):
     runner.run_suite(_suite(), progress=True)
     assert seen and all(name.startswith("parity-cells") and on for name, on in seen)
     assert side and all(name.startswith("parity-checks") and on for name, on in side)
+
+
+def test_a_bad_parity_threads_is_named_by_the_cli_before_any_file_is_read(tmp_path, monkeypatch, capsys):
+    from harness.cli import main
+
+    monkeypatch.setenv("PARITY_THREADS", "abc")
+    missing = tmp_path / "never-read.csv"
+    assert main(["compare", str(missing), "--label", "y", "--legacy", "a", "--new", "b"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "parity compare: error: PARITY_THREADS: expected a positive integer, got 'abc'"
