@@ -149,13 +149,28 @@ def _p_beyond(r: DeLongResult, delta: float, alternative: str) -> float:
             seen[q] = logit_wald_limit(r.auc_a, r.auc_b, r.var_a, r.var_b, r.cov, q, pick) - delta
         return seen[q]
 
-    hi = 1.0
-    while limit(hi) * limit(0.0) > 0:  # the lower limit can only reach -1, the upper +1
-        hi *= 2.0
-        if hi > 1e6:
-            return 0.0 if toward else 1.0
-    q = brentq(limit, 0.0, hi, xtol=1e-12, rtol=1e-12)
-    tail = float(stdtr(r.df, -q)) if math.isfinite(r.df) else float(norm.sf(q))
+    def tail_at(q: float) -> float:
+        return float(stdtr(r.df, -q)) if math.isfinite(r.df) else float(norm.sf(q))
+
+    # The root is bracketed by [0, hi], hi the first of 1, 2, 4, ..., 2**19 whose limit has crossed delta
+    # (the lower limit can only reach -1, the upper +1; none by 2**19: p is 0, or 1). The limit is
+    # monotone in q, so that hi is found by bisection over the exponent rather than a scan (brentq gets
+    # the same bracket, so the same root). And once the t tail is 0.0 in float64 at a radius the limit
+    # has not crossed by, the root lies beyond it and p is exactly 0 (or 1) whatever the root: the usual
+    # case for a near-identical pair, whose root sits at a radius of thousands.
+    def crossed(k: int) -> bool:
+        return limit(2.0**k) * limit(0.0) <= 0
+
+    last = 19  # 2**19 <= 1e6 < 2**20
+    zero = next((k for k in range(last + 1) if tail_at(2.0**k) == 0.0), None)
+    if not crossed(last if zero is None else zero):
+        return 0.0 if toward else 1.0
+    lo, hi = -1, last if zero is None else zero  # limit(2**lo) not crossed (2**-1: stands for q = 0), 2**hi crossed
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if crossed(mid) else (mid, hi)
+    q = brentq(limit, 0.0, 2.0**hi, xtol=1e-12, rtol=1e-12)
+    tail = tail_at(q)
     return tail if toward else 1.0 - tail
 
 

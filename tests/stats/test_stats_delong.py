@@ -501,3 +501,53 @@ def test_one_limit_of_the_logit_wald_interval_is_that_limit_of_the_pair():
     for args in cases:
         pair = logit_wald_difference(*args)
         assert (logit_wald_limit(*args, 0), logit_wald_limit(*args, 1)) == pair
+
+
+def _p_beyond_by_scan(r, delta, alternative):
+    """DeLong's one-sided p-value as first written: double the radius from 1 until the limit crosses
+    delta (giving up past 1e6), then brentq on that bracket; the reference for the faster search."""
+    from scipy.optimize import brentq
+    from scipy.special import stdtr
+
+    from harness.stats.intervals import logit_wald_limit
+
+    sign = 1.0 if alternative == "greater" else -1.0
+    if r.se == 0:
+        return 0.0 if sign * (r.diff - delta) > 0 else 1.0
+    if delta == r.diff:
+        return 0.5
+    toward = sign * (r.diff - delta) > 0
+    pick = 0 if (alternative == "greater") == toward else 1
+
+    def limit(q):
+        return logit_wald_limit(r.auc_a, r.auc_b, r.var_a, r.var_b, r.cov, q, pick) - delta
+
+    hi = 1.0
+    while limit(hi) * limit(0.0) > 0:
+        hi *= 2.0
+        if hi > 1e6:
+            return 0.0 if toward else 1.0
+    q = brentq(limit, 0.0, hi, xtol=1e-12, rtol=1e-12)
+    tail = float(stdtr(r.df, -q)) if math.isfinite(r.df) else float(norm.sf(q))
+    return tail if toward else 1.0 - tail
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_p_value_beyond_is_the_scan_and_root_search_bit_for_bit(seed):
+    """The p-value search brackets its root by bisection over the radius's exponent and stops where the
+    tail is already 0.0: the same numbers, bit for bit, as the doubling scan, for near-identical pairs
+    (roots at radii of thousands, tails of exactly 0), heavy-tailed components (small df, tiny but
+    nonzero tails) and margins on both sides of the estimate."""
+    rng = np.random.default_rng(100 + seed)
+    n = [300, 2000, 20_000][seed % 3]
+    y = (rng.random(n) < [0.05, 0.3, 0.5][seed % 3]).astype(int)
+    y[:2], y[2:4] = 1, 0
+    a = rng.normal(size=n) + [1.0, 3.0, 0.3][seed % 3] * y
+    noise = [1e-6, 0.05, 0.5][seed // 2 % 3]  # near-identical pair .. clearly different models
+    b = a + noise * rng.normal(size=n) * (rng.random(n) < (0.02 if seed % 2 else 1.0))
+    r = delong_paired(y, a, b)
+    deltas = [r.diff + f * (r.se or 1e-9) for f in (-3000.0, -40.0, -2.5, -0.3, 0.3, 1.0, 6.0, 800.0)]
+    deltas += [-0.01, -0.001, 0.001, 0.01, -0.9, 0.9]
+    for delta in deltas:
+        for alt in ("greater", "less"):
+            assert r.p_value_beyond(delta, alt) == _p_beyond_by_scan(r, delta, alt), (seed, delta, alt, r.df)
