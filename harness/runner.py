@@ -283,10 +283,16 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
         keys = frame[dataset.key].to_numpy()
         aligned = align_scores(keys, scored["legacy"], scored["new"])
         checks: list[CheckResult] = [aligned.check]
+        pos = aligned.positions
+        groups = frame[dataset.group].to_numpy()[pos] if dataset.group else None
+        labels = frame[suite.label].to_numpy()[pos] if suite.label else None
+        weights = frame[dataset.weight].to_numpy()[pos] if (dataset.weight and suite.use_weights) else None
 
-        if feature_checks is not None:
-            checks += feature_checks
-        elif suite.features:
+        def feature_checks_found() -> list[CheckResult]:
+            if feature_checks is not None:
+                return feature_checks
+            if not suite.features:
+                return []
             lf, nf = scored["legacy_features"], scored["new_features"]
             if lf is None or nf is None:
                 raise ParityInputError(
@@ -294,14 +300,9 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
                     f"{'legacy' if lf is None else 'new'} side cannot featurize (featurize returned None)"
                 )
             raw_cols = [c for c in dataset.features if c in frame.columns]
-            checks += check_features(lf, nf, keys=keys, features=suite.features, categorical=suite.categorical_features,
-                                     raw=frame[raw_cols], max_ulp=suite.feature_max_ulp, atol=suite.feature_atol,
-                                     feature_map=suite.feature_map)
-
-        pos = aligned.positions
-        groups = frame[dataset.group].to_numpy()[pos] if dataset.group else None
-        labels = frame[suite.label].to_numpy()[pos] if suite.label else None
-        weights = frame[dataset.weight].to_numpy()[pos] if (dataset.weight and suite.use_weights) else None
+            return check_features(lf, nf, keys=keys, features=suite.features, categorical=suite.categorical_features,
+                                  raw=frame[raw_cols], max_ulp=suite.feature_max_ulp, atol=suite.feature_atol,
+                                  feature_map=suite.feature_map)
 
         def prediction_checks_and_plots() -> tuple[list[CheckResult], Any]:
             if suite.retrained:
@@ -329,22 +330,34 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
                                  min_slice_size=suite.min_slice_size, alpha=suite.alpha, n_boot=suite.n_boot,
                                  seed=seed)
 
-        if suite.metrics and threads_allowed() > 1:
-            # The prediction checks and the plot data run on a second thread meanwhile: pure functions of
+        if threads_allowed() > 1:
+            # The prediction checks, the plot data and the environment's fingerprint run on a second
+            # thread from here on, while this one checks the features and the metrics: pure functions of
             # the aligned scores (numpy releases the GIL in its sorts and loops), collected in the same
             # order as before, so the result does not depend on which finishes first. Errors are raised
-            # in the old order too: the prediction checks', the metric checks', the plot data's.
+            # in the old order too: the feature checks', the prediction checks', the metric checks', the
+            # plot data's.
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parity-checks") as pool:
                 side_work = submit_in_context(pool, prediction_checks_and_plots)
+                fingerprint_work = submit_in_context(pool, _fingerprint)
+                try:
+                    features_found = feature_checks_found()
+                except BaseException:
+                    fingerprint_work.cancel()
+                    raise  # before the prediction checks: theirs, if any, is not the first error
                 try:
                     metrics_found = metric_checks()
                 except BaseException:
+                    fingerprint_work.cancel()
                     side_work.result()  # its error, if it has one, is the one raised
                     raise
                 prediction_checks, plots = side_work.result()
         else:
+            fingerprint_work = None
+            features_found = feature_checks_found()
             prediction_checks, plots = prediction_checks_and_plots()
             metrics_found = metric_checks()
+        checks += features_found
         checks += prediction_checks
         checks += metrics_found
         if isinstance(plots, Exception):
@@ -374,7 +387,7 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
         sample={"rows": int(len(frame)), "seed": seed} if len(frame) < full_rows else None,
         alignment=aligned.check.details,
         plots=plots,
-        fingerprint=_fingerprint(),
+        fingerprint=_fingerprint() if fingerprint_work is None else fingerprint_work.result(),
         known_gaps=dict(suite.known_gaps),
     )
     result.cost = cost

@@ -772,23 +772,30 @@ def _estimate(inp: _Inputs, d: MetricDef, rows: np.ndarray | None,
         return _Undefined(str(exc))
 
 
-def _estimates(inp: _Inputs, cells: list[tuple[MetricDef, _Slice | None]]) -> list[_Estimate | _Undefined]:
-    """`_estimate` of every cell, in cell order; the first error in that order is raised.
+def _estimate_and_gate(inp: _Inputs, cells: list[tuple[MetricDef, _Slice | None]]
+               ) -> tuple[list[_Estimate | _Undefined], list[MetricEntry]]:
+    """`_estimate` of every cell and its `_gate` entry, in cell order; the first estimate error in that
+    order is raised, then the first gate error.
 
     Cells are independent computations, so they run on two worker threads (numpy's sorts and the
-    compiled bootstrap loops release the GIL), the all-rows cells of shared bootstraps first: each of
-    those computes, in one pass, what its slices' cells then read (`_shared_bootstrap`), so those
-    slices wait for it. Each cell computes exactly what it computes alone, so the estimates are the
-    same, bit for bit, whichever thread finishes first (tested against the serial order)."""
+    compiled bootstrap loops release the GIL), each gated where it was estimated (DeLong's p-values
+    are root searches), the all-rows cells of shared bootstraps first: each of those computes, in one
+    pass, what its slices' cells then read (`_shared_bootstrap`), so those slices wait for it. Each
+    cell computes exactly what it computes alone, so the estimates and entries are the same, bit for
+    bit, whichever thread finishes first (tested against the serial order)."""
     shared: dict[tuple[str, int | None], Any] = {}  # bootstraps computed for several cells in one pass
     early = {d.name for d in inp.defs if inp.methods[d.name] == "bootstrap" and not d.needs_groups
              and _definedness(inp, d, None) is None}  # exactly the ones the all-rows cell starts
 
-    def estimate(d: MetricDef, sl: _Slice | None) -> _Estimate | _Undefined | ParityInputError:
+    def estimate(d: MetricDef, sl: _Slice | None) -> tuple[Any, Any]:
         try:
-            return _estimate(inp, d, None if sl is None else sl.rows, shared)
+            est = _estimate(inp, d, None if sl is None else sl.rows, shared)
         except ParityInputError as exc:
-            return exc
+            return exc, None
+        try:
+            return est, _gate(inp, d, sl, est)
+        except Exception as exc:  # noqa: BLE001  (raised below, after every estimate error)
+            return est, exc
 
     later = [i for i, (d, sl) in enumerate(cells) if sl is not None and d.name in early]
     now = sorted(set(range(len(cells))) - set(later), key=lambda i: cells[i][0].name not in early or
@@ -807,10 +814,11 @@ def _estimates(inp: _Inputs, cells: list[tuple[MetricDef, _Slice | None]]) -> li
                 out[i] = done.result()
     for i in later:
         out[i] = estimate(*cells[i])
-    for got in out:
-        if isinstance(got, ParityInputError):
-            raise got
-    return out
+    for position in (0, 1):
+        for got in out:
+            if isinstance(got[position], Exception):
+                raise got[position]
+    return [est for est, _ in out], [entry for _, entry in out]
 
 
 def _shared_bootstrap(inp: _Inputs, d: MetricDef, rows: np.ndarray | None,
@@ -979,15 +987,15 @@ def compare_scores(y_true: Any, score_legacy: Any, score_new: Any, *, metrics: S
     methods, intervals, gating and what counts as undefined.
 
     Four steps, each a function: validate (every argument, once) -> estimate (one estimator per method)
-    -> gate (one `MetricEntry` per metric x slice) -> adjust (Holm).
+    -> gate (one `MetricEntry` per metric x slice) -> adjust (Holm); each metric x slice cell is
+    estimated and gated on a worker thread (`_estimate_and_gate`), the cells in their fixed order.
     """
     inp = _validate(y_true, score_legacy, score_new, metrics=metrics, margins=margins, alpha=alpha,
                     sample_weight=sample_weight, groups=groups, keys=keys, n_boot=n_boot, seed=seed, slices=slices,
                     min_slice_size=min_slice_size, method=method, power=power, ungated=ungated,
                     allow_identical=allow_identical)
     cells = [(d, None) for d in inp.defs] + [(d, sl) for sl in inp.slices for d in inp.defs]
-    estimates = _estimates(inp, cells)
-    entries = [_gate(inp, d, sl, est) for (d, sl), est in zip(cells, estimates)]
+    estimates, entries = _estimate_and_gate(inp, cells)
     entries = _adjust(inp, entries, estimates)
     notes = [] if inp.margins else ["no margins given: nothing is gated, so the overall verdict is INCONCLUSIVE"]
     return ComparisonResult(entries, n_rows=int(inp.y.shape[0]), seed=inp.seed, alpha=inp.alpha, n_boot=inp.n_boot,

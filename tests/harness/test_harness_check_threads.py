@@ -1,6 +1,6 @@
 """A suite run computes the prediction checks and the plot data on a second thread while the metric
 checks run (`harness.runner._evaluate`), and compare_scores starts its shared bootstraps on a worker
-thread (`harness.stats.compare._estimates`). Neither may change a result or which error is raised:
+thread (`harness.stats.compare._estimate_and_gate`). Neither may change a result or which error is raised:
 checked against the same work done in order on one thread."""
 from __future__ import annotations
 
@@ -19,22 +19,23 @@ from harness.suite import MetricGate, Suite
 
 
 class _Side:
-    def __init__(self, name: str, shift: float):
-        self.name, self.shift = name, shift
+    def __init__(self, name: str, shift: float, features: bool = False):
+        self.name, self.shift, self.features = name, shift, features
 
     def predict(self, batch):
         return 1 / (1 + np.exp(-(batch["mean_radius"].to_numpy() - 14.0 + self.shift)))
 
     def featurize(self, batch):
-        return None
+        return batch[["mean_radius"]] if self.features else None
 
     def config(self):
         return {}
 
 
-def _suite() -> Suite:
+def _suite(features: bool = False) -> Suite:
     return Suite(name="bc_threads", description="", dataset="breast_cancer", label="malignant",
-                 pair=lambda ds: ModelPair(_Side("legacy", 0.0), _Side("new", 1e-3)), prediction_atol=1e-2,
+                 pair=lambda ds: ModelPair(_Side("legacy", 0.0, features), _Side("new", 1e-3, features)),
+                 prediction_atol=1e-2, features=["mean_radius"] if features else [],
                  metrics=[MetricGate("auc", 0.05), MetricGate("logloss", 0.05), MetricGate("calibration_ratio", 0.2)],
                  n_boot=300)
 
@@ -56,7 +57,16 @@ def test_checks_and_plots_are_those_of_a_serial_run(monkeypatch):
     serial = runner.run_suite(_suite())
     assert seen == [threading.current_thread().name]
     assert _doc(threaded) == _doc(again) == _doc(serial)
+    assert threaded.fingerprint == serial.fingerprint  # computed on the second thread meanwhile
     assert [c.kind for c in serial.checks][:2] == ["alignment", "prediction"]
+
+
+def test_feature_checks_come_first_with_the_prediction_checks_on_the_second_thread(monkeypatch):
+    threaded = runner.run_suite(_suite(features=True))
+    monkeypatch.setattr(runner, "ThreadPoolExecutor", _Inline)
+    serial = runner.run_suite(_suite(features=True))
+    assert _doc(threaded) == _doc(serial)
+    assert [c.kind for c in threaded.checks][:3] == ["alignment", "feature", "prediction"]
 
 
 class _Inline:
@@ -89,6 +99,9 @@ def _fail(message):
 
 
 @pytest.mark.parametrize("failing, raised", [
+    (("features", "predictions", "metrics", "plots"), "features"),  # the feature checks ran first
+    (("features", "plots"), "features"),
+    (("features",), "features"),
     (("predictions", "metrics", "plots"), "predictions"),  # the prediction check ran first, and still wins
     (("metrics", "plots"), "metrics"),  # the plot data ran after the metric checks
     (("plots",), "plots"),
@@ -96,13 +109,13 @@ def _fail(message):
     (("metrics",), "metrics"),
 ])
 def test_errors_are_raised_in_the_order_the_steps_ran_in_before(failing, raised, monkeypatch):
-    targets = {"predictions": (runner, "check_predictions"), "plots": (runner, "plot_data"),
-               "metrics": (metrics_mod, "check_metrics")}
+    targets = {"features": (runner, "check_features"), "predictions": (runner, "check_predictions"),
+               "plots": (runner, "plot_data"), "metrics": (metrics_mod, "check_metrics")}
     for step in failing:
         module, attr = targets[step]
         monkeypatch.setattr(module, attr, _fail(f"{step} failed"))
     with pytest.raises(ParityInputError, match=f"^{raised} failed$"):
-        runner.run_suite(_suite())
+        runner.run_suite(_suite(features=True))
 
 
 def test_compare_scores_with_bootstrap_on_a_worker_thread_is_the_serial_result(monkeypatch):
@@ -123,9 +136,10 @@ def test_compare_scores_with_bootstrap_on_a_worker_thread_is_the_serial_result(m
 
     def serial(inp, cells):
         shared = {}
-        return [compare._estimate(inp, d, None if sl is None else sl.rows, shared) for d, sl in cells]
+        estimates = [compare._estimate(inp, d, None if sl is None else sl.rows, shared) for d, sl in cells]
+        return estimates, [compare._gate(inp, d, sl, est) for (d, sl), est in zip(cells, estimates)]
 
-    monkeypatch.setattr(compare, "_estimates", serial)
+    monkeypatch.setattr(compare, "_estimate_and_gate", serial)
     assert threaded.to_dict() == compare.compare_scores(y, a, b, **kw).to_dict()
 
 
@@ -183,9 +197,10 @@ def test_compare_scores_ranking_cells_on_worker_threads_are_the_serial_result(mo
 
     def serial(inp, cells):
         shared = {}
-        return [inner(inp, d, None if sl is None else sl.rows, shared) for d, sl in cells]
+        estimates = [inner(inp, d, None if sl is None else sl.rows, shared) for d, sl in cells]
+        return estimates, [compare._gate(inp, d, sl, est) for (d, sl), est in zip(cells, estimates)]
 
-    monkeypatch.setattr(compare, "_estimates", serial)
+    monkeypatch.setattr(compare, "_estimate_and_gate", serial)
     assert threaded.to_dict() == compare.compare_scores(y, a, b, **kw).to_dict()
 
 
