@@ -304,21 +304,18 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
                                   raw=frame[raw_cols], max_ulp=suite.feature_max_ulp, atol=suite.feature_atol,
                                   feature_map=suite.feature_map)
 
-        def prediction_checks_and_plots() -> tuple[list[CheckResult], Any]:
+        def prediction_checks() -> list[CheckResult]:
             if suite.retrained:
                 from harness.checks.retrained import check_retrained_predictions
 
-                found = check_retrained_predictions(aligned.legacy, aligned.new, keys=keys[pos], groups=groups,
-                                                    labels=labels, gates=suite.predictions, alpha=suite.alpha,
-                                                    seed=seed)
-            else:
-                found = [check_predictions(aligned.legacy, aligned.new, keys=keys[pos], groups=groups,
-                                           atol=suite.prediction_atol, max_share=suite.prediction_max_share,
-                                           k=suite.top_k)]
-            try:  # an error in the plot data is raised where it used to be: after the metric checks'
-                return found, plot_data(aligned.legacy, aligned.new, labels=labels, weights=weights)
-            except Exception as exc:  # noqa: BLE001  (re-raised below)
-                return found, exc
+                return check_retrained_predictions(aligned.legacy, aligned.new, keys=keys[pos], groups=groups,
+                                                   labels=labels, gates=suite.predictions, alpha=suite.alpha,
+                                                   seed=seed)
+            return [check_predictions(aligned.legacy, aligned.new, keys=keys[pos], groups=groups,
+                                      atol=suite.prediction_atol, max_share=suite.prediction_max_share, k=suite.top_k)]
+
+        def plots() -> Any:
+            return plot_data(aligned.legacy, aligned.new, labels=labels, weights=weights)
 
         def metric_checks() -> list[CheckResult]:
             if not suite.metrics:
@@ -330,38 +327,50 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
                                  min_slice_size=suite.min_slice_size, alpha=suite.alpha, n_boot=suite.n_boot,
                                  seed=seed)
 
+        # The steps in their old order, each an (output, error) pair: the feature checks, the prediction
+        # checks, the metric checks, the plot data. The prediction checks and the plot data run on a
+        # second thread (when threads are allowed) while this one checks the features and the metrics:
+        # pure functions of the aligned rows (numpy releases the GIL in its sorts and loops; the feature
+        # checks are mostly Python, and slower beside another Python thread). Outputs are collected in
+        # the same order, and the first error in that order is raised, as in the serial run (which stops
+        # at a failing feature or prediction check). The environment's fingerprint is taken on that
+        # thread after them.
+        def outcome(step: Callable[[], Any]) -> tuple[Any, Exception | None]:
+            try:
+                return step(), None
+            except Exception as exc:  # noqa: BLE001  (raised below, in the old order)
+                return None, exc
+
+        def side() -> list[tuple[Any, Exception | None]]:
+            done = [outcome(prediction_checks)]
+            return done if done[0][1] is not None else done + [outcome(plots)]
+
+        fingerprint_work = None
         if threads_allowed() > 1:
-            # The prediction checks, the plot data and the environment's fingerprint run on a second
-            # thread from here on, while this one checks the features and the metrics: pure functions of
-            # the aligned scores (numpy releases the GIL in its sorts and loops), collected in the same
-            # order as before, so the result does not depend on which finishes first. Errors are raised
-            # in the old order too: the feature checks', the prediction checks', the metric checks', the
-            # plot data's.
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parity-checks") as pool:
-                side_work = submit_in_context(pool, prediction_checks_and_plots)
+                side_work = submit_in_context(pool, side)
                 fingerprint_work = submit_in_context(pool, _fingerprint)
-                try:
-                    features_found = feature_checks_found()
-                except BaseException:
-                    fingerprint_work.cancel()
-                    raise  # before the prediction checks: theirs, if any, is not the first error
-                try:
-                    metrics_found = metric_checks()
-                except BaseException:
-                    fingerprint_work.cancel()
-                    side_work.result()  # its error, if it has one, is the one raised
-                    raise
-                prediction_checks, plots = side_work.result()
+                steps = [outcome(feature_checks_found)]
+                if steps[0][1] is None:
+                    steps.append(outcome(metric_checks))
+                side_done = side_work.result()
+            steps[1:1] = side_done[:1]
+            steps += side_done[1:]
         else:
-            fingerprint_work = None
-            features_found = feature_checks_found()
-            prediction_checks, plots = prediction_checks_and_plots()
-            metrics_found = metric_checks()
+            steps = [outcome(feature_checks_found)]
+            if steps[-1][1] is None:
+                steps += side()
+                if len(steps) == 3:
+                    steps.insert(2, outcome(metric_checks))
+        for _, error in steps:
+            if error is not None:
+                if fingerprint_work is not None:
+                    fingerprint_work.cancel()
+                raise error
+        features_found, prediction_found, metrics_found, plots_found = (out for out, _ in steps)
         checks += features_found
-        checks += prediction_checks
+        checks += prediction_found
         checks += metrics_found
-        if isinstance(plots, Exception):
-            raise plots
         if suite.too_good is not None:
             from harness.checks.review_items import too_good_items
 
@@ -386,7 +395,7 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
         checks=checks,
         sample={"rows": int(len(frame)), "seed": seed} if len(frame) < full_rows else None,
         alignment=aligned.check.details,
-        plots=plots,
+        plots=plots_found,
         fingerprint=_fingerprint() if fingerprint_work is None else fingerprint_work.result(),
         known_gaps=dict(suite.known_gaps),
     )
