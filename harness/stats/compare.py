@@ -547,7 +547,10 @@ def slice_rows(slices: Mapping[Any, Any] | None, n: int) -> tuple[_Slice, ...]:
         combined = np.zeros(n, dtype=np.int64)
         for uniq, codes in parts:
             combined = combined * len(uniq) + codes
-        present, inv = np.unique(combined, return_inverse=True)
+        if len(parts) == 1:  # every value of one column occurs: np.unique would give arange and the codes
+            present, inv = np.arange(len(parts[0][0]), dtype=np.int64), combined
+        else:
+            present, inv = np.unique(combined, return_inverse=True)
         # the same stable order; as 16-bit codes (a slice column has few values) it is a radix sort
         order = np.argsort(inv.astype(np.int16) if present.size < 2**15 else inv, kind="stable")
         bounds = np.searchsorted(inv[order], np.arange(present.size + 1))

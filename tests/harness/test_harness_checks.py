@@ -175,3 +175,36 @@ def test_alignment_counts_match_set_arithmetic(ref, scored):
     assert d["n_aligned"] == len(set(ref) & singles)
     assert (a.check.verdict is Verdict.EQUIVALENT) == (set(scored) == set(ref) and not dup)
     assert list(np.array(ref)[a.positions]) == [k for k in ref if k in singles]
+
+
+def _aligned_by_index_operations(monkeypatch, ref, legacy, new):
+    import harness.checks.alignment as alignment
+
+    with monkeypatch.context() as m:
+        m.setattr(alignment, "_in_reference_order", lambda *_: False)
+        return align_scores(ref, legacy, new)
+
+
+@pytest.mark.parametrize("keys", [
+    np.arange(500), np.arange(500)[::-1].astype(np.int32), np.array([f"k{i}" for i in range(300)]),
+    np.array([f"k{i}" for i in range(300)], dtype=object),
+    np.array([0.5, np.nan, 2.0]), np.array([1, "a", 2.5], dtype=object),
+])
+def test_alignment_of_sides_in_reference_order_is_that_of_the_index_operations(keys, monkeypatch):
+    """A suite run's sides score exactly the reference keys in order; that case skips pandas' set
+    operations and must give what they give: positions, values (dtypes too) and the check."""
+    import harness.checks.alignment as alignment
+
+    rng = np.random.default_rng(len(keys))
+    cases = [(pd.Series(rng.random(len(keys)), index=keys), pd.Series(rng.random(len(keys)), index=keys))]
+    cases.append((cases[0][0], cases[0][1].iloc[::-1]))  # one side out of order: the general path
+    cases.append((cases[0][0], cases[0][1].iloc[1:]))  # one side missing a key
+    for legacy, new in cases:
+        fast = align_scores(keys, legacy, new)
+        slow = _aligned_by_index_operations(monkeypatch, keys, legacy, new)
+        assert fast.positions.dtype == slow.positions.dtype and np.array_equal(fast.positions, slow.positions)
+        for got, want in ((fast.legacy, slow.legacy), (fast.new, slow.new)):
+            assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=True)
+        assert fast.check.to_dict() == slow.check.to_dict()
+    if not pd.isna(keys).any():  # NaN is not equal to itself: such keys take the general path
+        assert alignment._in_reference_order(pd.Index(keys).to_numpy(), cases[0][0])

@@ -330,6 +330,17 @@ def test_object_slice_columns_match_a_slow_reference(kind):
     assert got == _slow_slices(values)
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.int8, np.float64, np.float32, "U3"])
+def test_numeric_and_string_slice_columns_match_a_slow_reference(dtype):
+    from harness.stats.compare import slice_rows
+
+    rng = np.random.default_rng(8)
+    pool = {"U3": ["b", "a", "ccc"]}.get(dtype, [4, -1, 7, np.nan] if dtype in (np.float64, np.float32) else [4, -1, 7])
+    arr = np.array([pool[i] for i in rng.integers(0, len(pool), 700)], dtype=dtype)
+    got = [(sl.values[0], sl.rows.tolist()) for sl in slice_rows({"c": arr}, len(arr))]
+    assert got == _slow_slices(arr.tolist())
+
+
 def test_object_slice_column_of_unorderable_types_is_refused():
     from harness.stats.compare import slice_rows
 
