@@ -279,7 +279,10 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
     from harness.serving.cost import measure_stage
 
     stages.next("checks: alignment, features, predictions, metrics (intervals, bootstrap)")
-    with measure_stage("evaluate") as cost["evaluate"]:  # everything after scoring
+    from harness.stats.ordering import shared_orders
+
+    # shared_orders: the checks sort the same score columns several times; each contents is sorted once
+    with measure_stage("evaluate") as cost["evaluate"], shared_orders():  # everything after scoring
         keys = frame[dataset.key].to_numpy()
         aligned = align_scores(keys, scored["legacy"], scored["new"])
         checks: list[CheckResult] = [aligned.check]

@@ -13,7 +13,7 @@ import numpy as np
 from harness.checks._format import table
 from harness.errors import ParityInputError
 from harness.results import CheckResult
-from harness.stats.ordering import spearman_rho, stable_argsort
+from harness.stats.ordering import sort_order, spearman_rho, stable_argsort
 from harness.verdicts import Verdict
 
 __all__ = ["check_predictions", "group_topk_overlaps", "topk_overlap"]
@@ -144,7 +144,8 @@ def check_predictions(
     worst = _largest(absdiff, n_worst)
     details["worst"] = [{"key": keys[i].item(), "legacy": float(legacy64[i]), "new": float(new64[i]), "diff": float(diff[i])} for i in worst]
     # Same multiset of scores but a different order is the signature of rows scored out of order.
-    sorted_gap = float(np.max(np.abs(np.sort(legacy64) - np.sort(new64))))
+    # (sorted values: np.sort's, from the orders the ranks above used when they are shared)
+    sorted_gap = float(np.max(np.abs(legacy64[sort_order(legacy64)] - new64[sort_order(new64)])))
     details["sorted_max_abs_diff"] = sorted_gap
     ok = share <= max_share
     verdict = Verdict.EQUIVALENT if ok else Verdict.NOT_EQUIVALENT

@@ -42,6 +42,7 @@ from harness.stats._validation import as_binary_labels, as_scores, as_weights, c
 from harness.stats.intervals import (ap_structural_components, effective_df, logit_wald_difference, logit_wald_limit,
                                      t_quantile, weighted_ap_structural_components)
 from harness.stats.metrics import _dot
+from harness.stats.ordering import sort_order
 
 __all__ = ["DeLongResult", "DeLongSingleResult", "delong_paired", "delong_single", "paired_average_precision",
            "paired_average_precision_weighted", "structural_components"]
@@ -181,7 +182,7 @@ def structural_components(y: np.ndarray, s: np.ndarray) -> tuple[float, np.ndarr
     """
     n_pos = int(y.sum())
     n_neg = y.shape[0] - n_pos
-    order = np.argsort(s)  # any sort will do: equal scores are aggregated into runs below
+    order = sort_order(s)  # any sort will do: equal scores are aggregated into runs below
     ss = s[order]
     ys = y[order]
     new_run = np.empty(ss.shape[0], dtype=bool)

@@ -48,6 +48,7 @@ from harness.stats._validation import (
     as_weights,
     check_same_length,
 )
+from harness.stats.ordering import sort_order
 
 __all__ = [
     "roc_auc",
@@ -89,7 +90,7 @@ def _binary_inputs(y_true, y_score, sample_weight, score_name="y_score"):
 
 def _runs_ascending(y: np.ndarray, s: np.ndarray, w: np.ndarray | None):
     """Positive and negative weight per distinct score value, in ascending score order."""
-    order = np.argsort(s)  # not stable: equal scores are aggregated below, so any order will do
+    order = sort_order(s)  # not stable: equal scores are aggregated below, so any order will do
     ss = s[order]
     ys = y[order]
     ws = np.ones_like(ys) if w is None else w[order]

@@ -10,12 +10,52 @@ in index order, which is what makes a sort stable: one integer sort of the tied 
 ranks do not depend on how ties are ordered, so the introsort serves as it is. `spearman_rho(a, b)`
 is ``scipy.stats.spearmanr(a, b).statistic`` from those ranks, computed as scipy computes it
 (``np.corrcoef`` of the two rank columns), at about a third of its cost.
+
+`sort_order(x)` is ``np.argsort(x)``; inside a `shared_orders()` block, an array whose contents were
+sorted before in the block (compared element for element, so no array's later change can be missed)
+gets that order again. The checks after scoring sort the same two score columns for DeLong's
+components, Spearman's ranks and the calibration bins (`harness.runner` opens the block), and each of
+those uses the order only up to ties, so the results are the same either way.
 """
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
-__all__ = ["average_ranks", "spearman_rho", "stable_argsort"]
+__all__ = ["average_ranks", "shared_orders", "sort_order", "spearman_rho", "stable_argsort"]
+
+_SHARED: contextvars.ContextVar[list | None] = contextvars.ContextVar("parity_shared_orders", default=None)
+_SHARED_MIN = 4096  # below this a sort costs less than looking one up
+_SHARED_MAX = 32  # orders kept per block: bounds the lookups' comparisons
+
+
+@contextmanager
+def shared_orders() -> Iterator[None]:
+    """`sort_order` reuses an order within this block (and in threads given a copy of its context)."""
+    token = _SHARED.set([])
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def sort_order(x: np.ndarray) -> np.ndarray:
+    """``np.argsort(x)`` (numpy's default sort: tied values in no particular order), read-only; inside
+    `shared_orders`, computed once per distinct contents of ``x`` (module docstring)."""
+    memo = _SHARED.get()
+    if memo is None or x.ndim != 1 or x.shape[0] < _SHARED_MIN:
+        return np.argsort(x)
+    for saved, order in list(memo):  # a copy: another thread may append meanwhile
+        if saved.dtype == x.dtype and saved.shape == x.shape and np.array_equal(saved, x):
+            return order
+    order = np.argsort(x)
+    order.flags.writeable = False
+    if len(memo) < _SHARED_MAX:
+        memo.append((x.copy(), order))
+    return order
 
 
 def _tied_with_next(sorted_x: np.ndarray) -> np.ndarray:
@@ -36,7 +76,9 @@ def stable_argsort(x: np.ndarray) -> np.ndarray:
     if x.dtype.itemsize <= 2 and x.dtype.kind in "iub":  # numpy's radix sort: already the fastest
         return np.argsort(x, kind="stable")
     n = x.shape[0]
-    order = np.argsort(x)
+    order = sort_order(x)
+    if not order.flags.writeable:  # shared: the caller gets its own
+        order = order.copy()
     tie = _tied_with_next(x[order])
     if not tie.any():
         return order
@@ -57,7 +99,7 @@ def average_ranks(x: np.ndarray) -> np.ndarray:
     """scipy.stats.rankdata(x) (average ranks, 1-based, float64) for a finite 1-D array."""
     x = np.asarray(x)
     n = x.shape[0]
-    order = np.argsort(x)
+    order = sort_order(x)
     xs = x[order]
     first = np.empty(n, dtype=bool)
     first[:1] = True

@@ -124,3 +124,77 @@ def test_group_codes_of_grouped_rows_are_numpys_unique(kind, layout):
     want_uniques, want_codes = np.unique(ids.astype(str) if kind == "object" else ids, return_inverse=True)
     assert np.array_equal(uniques, want_uniques) and uniques.dtype == want_uniques.dtype
     assert codes.dtype == np.int64 and np.array_equal(codes, want_codes.reshape(-1))
+
+
+def test_shared_orders_sort_each_contents_once_and_see_every_change():
+    from harness.stats import ordering
+    from harness.stats.ordering import shared_orders, sort_order
+
+    rng = np.random.default_rng(2)
+    x = np.round(rng.random(10_000), 3)  # ties
+    calls = []
+    real = np.argsort
+
+    def counted(a, *args, **kwargs):
+        calls.append(a.shape)
+        return real(a, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(ordering.np, "argsort", counted)
+        with shared_orders():
+            first = sort_order(x)
+            again = sort_order(x.copy())  # another array, the same contents: the same order
+            assert again is first and len(calls) == 1 and not first.flags.writeable
+            assert np.array_equal(x[first], np.sort(x))
+            assert np.array_equal(stable_argsort(x.copy()), real(x, kind="stable"))
+            assert np.array_equal(stable_argsort(x), real(x, kind="stable"))  # the shared order is left as it was
+            x[5] = -1.0  # changed in place: sorted again, not read from the block
+            changed = sort_order(x)
+            assert changed is not first and changed[0] == 5 and len(calls) == 2
+            assert np.array_equal(average_ranks(x), rankdata(x))
+        calls.clear()
+        assert sort_order(x) is not sort_order(x) and len(calls) == 2  # outside a block: sorted each time
+
+
+def test_shared_orders_reach_worker_threads_given_the_context():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from harness._threads import submit
+    from harness.stats.ordering import shared_orders, sort_order
+
+    x = np.random.default_rng(3).random(8192)
+    with shared_orders(), ThreadPoolExecutor(max_workers=1) as pool:
+        assert submit(pool, sort_order, x).result() is sort_order(x)
+
+
+def test_a_suite_run_is_the_same_with_and_without_shared_orders(monkeypatch):
+    import json
+
+    from harness import runner
+    from harness.protocol import ModelPair
+    from harness.stats import ordering
+    from harness.suite import MetricGate, Suite
+
+    class Side:
+        def __init__(self, name, shift):
+            self.name, self.shift = name, shift
+
+        def predict(self, batch):  # ties (rounded radius), and the two sides rank rows differently
+            z = np.round(batch["mean_radius"].to_numpy(), 0) - 14.0 + self.shift * batch["mean_texture"].to_numpy()
+            return 1 / (1 + np.exp(-z))
+
+        def featurize(self, batch):
+            return None
+
+    suite = Suite(name="bc_orders", description="", dataset="breast_cancer", label="malignant",
+                  pair=lambda ds: ModelPair(Side("legacy", 0.0), Side("new", 0.02)), prediction_atol=0.5,
+                  metrics=[MetricGate("auc", 0.05), MetricGate("calibration_ratio", 0.2)], n_boot=200)
+    monkeypatch.setattr(ordering, "_SHARED_MIN", 2)  # breast_cancer is small: share every order
+    shared = runner.run_suite(suite)
+    monkeypatch.setattr(ordering, "shared_orders", lambda: __import__("contextlib").nullcontext())
+    alone = runner.run_suite(suite)
+
+    def doc(r):
+        return json.dumps({"checks": [c.to_dict() for c in r.checks], "plots": r.plots}, sort_keys=True)
+
+    assert doc(shared) == doc(alone)
