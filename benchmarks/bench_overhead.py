@@ -12,9 +12,11 @@ The runner is not edited: its pieces are wrapped with timers in this process onl
     document and its three renderings on disk,
 and the ratio (b) / (a), in wall time and in process CPU time (CPU time counts every thread, so a
 multi-threaded scorer's CPU time exceeds its wall time; on a shared machine wall time also includes
-waiting for the CPU), for two runs in one process: run 1 is a fresh process's (numba's import and
-the first call of each compiled loop the suite uses fall inside its (b)), run 2 the steady state (the
-same pair, built once, scored and checked again). (b) is broken down by step; the prediction checks and
+waiting for the CPU), for two runs in one process: run 1 is a fresh process's (the runner starts
+loading the bootstrap's compiled engine on a background thread when the suite starts,
+`harness.stats._poisson.warm_up`; whatever of numba's import and first cached loops is not done when
+scoring ends falls inside its (b), and the warm-up's share of the cores inside (a)), run 2 the steady
+state (the same pair, built once, scored and checked again). (b) is broken down by step; the prediction checks and
 the plot data run on a second thread while the metric checks run (`harness.runner._evaluate`), so
 those steps overlap and their times add up to more than (b). Training is timed too, for context;
 --report DIR keeps both runs' reports (DIR/run1, DIR/run2) to compare bytes.
@@ -109,14 +111,16 @@ def main(argv=None) -> int:
 
     suite = dataclasses.replace(suite, pair=timed_pair)
 
-    # (the bootstrap engine is asked after the runs: asking imports numba, which run 1 must pay itself)
+    # (the bootstrap engine is asked after the runs: asking imports numba, which run 1 must pay itself;
+    # "numba imported before (b)" below says whether the runner's warm-up had imported it by then)
     env = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
            "load_avg_at_start": os.getloadavg()}
     print(f"# bench_overhead: suite {args.suite}, seed {args.seed}, {env}", flush=True)
     runs = []
-    # Run 1 is what a fresh process pays: numba's import and the first call of each compiled loop the
-    # suite uses (loaded from numba's cache) fall inside its (b). Run 2 is the steady state: the same
-    # pair (built once, not retrained), scored and checked again in the same process.
+    # Run 1 is what a fresh process pays: what the runner's warm-up has not finished of numba's import
+    # and the first calls of the compiled loops the suite uses (loaded from numba's cache) falls inside
+    # its (b). Run 2 is the steady state: the same pair (built once, not retrained), scored and checked
+    # again in the same process.
     built: list = []
 
     def pair_once(dataset):

@@ -151,6 +151,38 @@ def _kernels() -> Any:
         return None
 
 
+_WARMING: list[Any] = []  # the warm-up thread, once per process
+
+
+def warm_up() -> None:
+    """Load the compiled engine on a background thread, once per process: numba's import and the set-up
+    at its first cached loop take ~0.8 s of CPU, which a suite run then spends while it loads its data,
+    builds its sides and scores (`harness.runner`), on a core the scoring leaves idle, rather than after
+    scoring. Nothing depends on it having finished: a loop called earlier waits for numba's own locks.
+    Nothing happens where numba is missing or PARITY_NUMBA=0."""
+    if _WARMING or os.environ.get("PARITY_NUMBA", "").strip().lower() in ("0", "off", "false", "no"):
+        return
+    import threading
+
+    def load() -> None:
+        kern = _kernels()
+        if kern is None:
+            return
+        # numba's set-up comes with the first loop loaded; then the one a suite's sums bootstraps (the
+        # calibration ratio, log loss by bootstrap) call, with the argument types of the real calls
+        lo = hi = np.zeros(1, dtype=np.uint32)
+        try:
+            kern.sums_parts(lo, hi, steps(0, 1), np.zeros((1, 1)), np.zeros(1, dtype=np.int64), True,
+                            np.zeros((1, 1)), np.zeros((1, 1, 1)))
+        except Exception:  # noqa: BLE001  (the real call reports it, in the run, where it belongs)
+            return
+
+    # not a daemon: a process that ends meanwhile waits for it (under a second) rather than stopping it
+    # inside numba's import
+    _WARMING.append(threading.Thread(target=load, name="parity-numba-warm-up"))
+    _WARMING[0].start()
+
+
 def threads() -> int:
     """How many threads the bootstrap's batches may run on: `harness._threads.allowed()` with the
     compiled engine (its loops release the GIL), 1 with numpy, whose batches hold the GIL between

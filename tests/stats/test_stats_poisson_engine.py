@@ -351,3 +351,47 @@ def test_parity_threads_must_be_a_positive_integer(value, numba_kernels, monkeyp
     monkeypatch.setenv("PARITY_THREADS", value)
     with pytest.raises(ParityInputError, match=f"PARITY_THREADS: expected a positive integer, got '{value}'"):
         P.threads()
+
+
+def _in_a_fresh_process(code: str, **env: str) -> str:
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, **env}, cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+_WARM = ("import sys\nfrom harness.stats import _poisson as P\nP.warm_up(); P.warm_up()\n"
+         "[t.join() for t in P._WARMING]\nprint(len(P._WARMING), 'numba' in sys.modules, P.engine())")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba is not installed")
+def test_the_warm_up_loads_the_compiled_engine_once_per_process():
+    assert _in_a_fresh_process(_WARM, PARITY_NUMBA="") == "1 True numba"
+
+
+def test_the_warm_up_does_nothing_with_parity_numba_0():
+    assert _in_a_fresh_process(_WARM, PARITY_NUMBA="0") == "0 False numpy"
+
+
+def test_a_suite_run_with_metrics_starts_the_warm_up(monkeypatch):
+    from harness import runner
+    from harness.protocol import ModelPair
+    from harness.suite import MetricGate, Suite
+
+    class Side:
+        name = "side"
+
+        def predict(self, batch):
+            return batch["mean_radius"].to_numpy() / 30.0
+
+        def featurize(self, batch):
+            return None
+
+    started = []
+    monkeypatch.setattr(P, "warm_up", lambda: started.append(True))
+    suite = Suite(name="bc_warm", description="", dataset="breast_cancer", label="malignant",
+                  pair=lambda ds: ModelPair(Side(), Side()), prediction_atol=1e-2, metrics=[MetricGate("auc", 0.05)])
+    runner.run_suite(suite)
+    assert started == [True]
