@@ -94,9 +94,14 @@ def main(argv=None) -> int:
     # (a) scoring; its end starts (b), which runs to the end of run_suite
     numba_before_b = []
 
+    warm_done_before_b = []
+
     def scored():
         clock.mark("scored")
         numba_before_b.append("numba" in sys.modules)
+        from harness.stats import _poisson
+
+        warm_done_before_b.append(bool(_poisson._WARMING) and not _poisson._WARMING[0].is_alive())
 
     clock.wrap(runner, "score_frame", "score", after=scored)
     for attr in ("align_scores", "check_features", "check_predictions", "plot_data"):
@@ -149,6 +154,7 @@ def main(argv=None) -> int:
             train = (clock.wall.get("train"), clock.cpu.get("train"))
     env["bootstrap_engine"] = engine()
     env["numba_imported_before_b_of_run_1"] = numba_before_b[0]
+    env["engine_warm_up_done_before_b_of_run_1"] = warm_done_before_b[0]
     res = {"env": env, "suite": args.suite, "rows": result.dataset["rows"], "checks": len(result.checks),
            "verdict": result.verdict.value, "fresh": runs[0], "steady": runs[1],
            "train_wall_s": train[0], "train_cpu_s": train[1], "load_avg_at_end": os.getloadavg()}
@@ -160,7 +166,8 @@ def main(argv=None) -> int:
         print("  (b) by step (overlapping: see the docstring), wall / CPU s: " + ", ".join(
             f"{k} {r['breakdown_wall_s'][k]:.3f} / {r['breakdown_cpu_s'][k]:.3f}" for k in r["breakdown_wall_s"]))
     print(f"(training, for context: {res['train_wall_s']:.1f} s wall; engine {env['bootstrap_engine']}; numba "
-          f"imported before (b) of run 1: {env['numba_imported_before_b_of_run_1']})", flush=True)
+          f"imported before (b) of run 1: {env['numba_imported_before_b_of_run_1']}; the runner's engine warm-up "
+          f"done by then: {env['engine_warm_up_done_before_b_of_run_1']})", flush=True)
     if args.json:
         args.json.write_text(json.dumps(res, indent=2, default=str))
     return 0
