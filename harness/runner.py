@@ -357,23 +357,17 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parity-checks") as pool:
                 side_work = submit_in_context(pool, side)
                 fingerprint_work = submit_in_context(pool, _fingerprint)
-                steps = [outcome(feature_checks_found)]
-                if steps[0][1] is None:
-                    steps.append(outcome(metric_checks))
+                features_done = outcome(feature_checks_found)
+                metrics_done = outcome(metric_checks) if features_done[1] is None else None
                 side_done = side_work.result()
-            steps[1:1] = side_done[:1]
-            steps += side_done[1:]
         else:
-            steps = [outcome(feature_checks_found)]
-            if steps[-1][1] is None:
-                steps += side()
-                if len(steps) == 3:
-                    steps.insert(2, outcome(metric_checks))
-        for _, error in steps:
-            if error is not None:
-                if fingerprint_work is not None:
-                    fingerprint_work.cancel()
-                raise error
+            features_done = outcome(feature_checks_found)
+            side_done = side() if features_done[1] is None else []
+            metrics_done = outcome(metric_checks) if len(side_done) == 2 else None
+        steps = [features_done, *side_done[:1], metrics_done, *side_done[1:]]
+        for done in steps:
+            if done is not None and done[1] is not None:
+                raise done[1]
         features_found, prediction_found, metrics_found, plots_found = (out for out, _ in steps)
         checks += features_found
         checks += prediction_found

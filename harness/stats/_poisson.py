@@ -168,8 +168,8 @@ def warm_up() -> None:
         kern = _kernels()
         if kern is None:
             return
-        # numba's set-up comes with the first loop loaded; then the one a suite's sums bootstraps (the
-        # calibration ratio, log loss by bootstrap) call, with the argument types of the real calls
+        # the loop a suite's sums bootstraps call (the calibration ratio, ...), with the argument types of
+        # the real calls: loading it from the cache also sets numba itself up
         lo = hi = np.zeros(1, dtype=np.uint32)
         try:
             kern.sums_parts(lo, hi, steps(0, 1), np.zeros((1, 1)), np.zeros(1, dtype=np.int64), True,

@@ -776,7 +776,7 @@ def _estimate(inp: _Inputs, d: MetricDef, rows: np.ndarray | None,
 
 
 def _estimate_and_gate(inp: _Inputs, cells: list[tuple[MetricDef, _Slice | None]]
-               ) -> tuple[list[_Estimate | _Undefined], list[MetricEntry]]:
+                       ) -> tuple[list[_Estimate | _Undefined], list[MetricEntry]]:
     """`_estimate` of every cell and its `_gate` entry, in cell order; the first estimate error in that
     order is raised, then the first gate error.
 
