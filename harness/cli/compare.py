@@ -57,6 +57,18 @@ _ARG_FLAG = {"y_true": "--label", "score_legacy": "--legacy", "score_new": "--ne
              "groups": "--group", "keys": "--key", "slices": "--slice"}
 
 
+class _Repeatable(argparse.Action):
+    """A comma-separated list that may also be given by repeating the flag: the values are joined, and
+    the first one given replaces the default (a plain flag kept only its last value, dropping the
+    others without a word)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = f"_{self.dest}_given"
+        before = getattr(namespace, self.dest)
+        setattr(namespace, self.dest, f"{before},{values}" if getattr(namespace, given, False) else values)
+        setattr(namespace, given, True)
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("compare", help="statistics on two score columns of one file (no models needed)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,13 +79,14 @@ def register(subparsers) -> None:
     p.add_argument("--group", metavar="COL", help="query/request id column (ranking metrics resample groups)")
     p.add_argument("--weight", metavar="COL", help="sample weight column")
     p.add_argument("--key", metavar="COL", help="row key column (Poisson bootstrap by key; named in messages)")
-    p.add_argument("--metrics", default="auc,logloss,brier", metavar="LIST",
-                   help="comma-separated metrics (default: auc,logloss,brier)")
-    p.add_argument("--margin", default="", metavar="SPEC",
-                   help="margins, e.g. auc=0.002,logloss=1%% (a trailing %% is relative to the legacy metric)")
-    p.add_argument("--non-inferiority", default="", metavar="LIST",
+    p.add_argument("--metrics", default="auc,logloss,brier", metavar="LIST", action=_Repeatable,
+                   help="comma-separated metrics (default: auc,logloss,brier); the flag may be repeated")
+    p.add_argument("--margin", default="", metavar="SPEC", action=_Repeatable,
+                   help="margins, e.g. auc=0.002,logloss=1%% (a trailing %% is relative to the legacy metric); "
+                   "the flag may be repeated")
+    p.add_argument("--non-inferiority", default="", metavar="LIST", action=_Repeatable,
                    help="metrics tested one-sided (new may be better, not worse by more than the margin); "
-                   "the others are tested for equivalence (two one-sided tests)")
+                   "the others are tested for equivalence (two one-sided tests); the flag may be repeated")
     p.add_argument("--alpha", type=float, default=0.05, help="test level; decisions use the 1-2*alpha interval")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap replicates (default 1000)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="bootstrap seed (default 0)")

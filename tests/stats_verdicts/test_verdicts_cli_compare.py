@@ -108,9 +108,9 @@ def test_bad_input_exit_2_names_it(tmp_path, capsys, mutate, args, fragment):
         frame = mutate(frame)
     path = tmp_path / "in.parquet"
     frame.to_parquet(path)
-    argv = ["compare", str(path), "--label", "click", "--legacy", "legacy", "--new", "new", "--key", "row_id",
-            "--metrics", "auc"]
-    # later options override earlier ones
+    argv = ["compare", str(path), "--label", "click", "--legacy", "legacy", "--new", "new", "--key", "row_id"]
+    if "--metrics" not in args:  # a repeated --metrics adds to the list
+        argv += ["--metrics", "auc"]
     code, _, err = _run(argv + args, capsys)
     assert code == 2
     assert fragment in err, err
@@ -394,3 +394,22 @@ def test_an_error_without_fields_is_shown_as_written(tmp_path, capsys, monkeypat
     path = _write_csv(tmp_path, _frame(n=300))
     code, _, err = _run(["compare", str(path), *BASE, "--metrics", "ece"], capsys)
     assert code == 2 and "in.csv: 3 of 20 bootstrap replicates left 'ece' undefined" in err, err
+
+
+def test_repeated_list_flags_add_up_instead_of_keeping_the_last(parquet, tmp_path, capsys):
+    """--metrics, --margin and --non-inferiority may be repeated like --slice: every value counts (a
+    repeated flag used to keep only its last value, so earlier margins were dropped without a word)."""
+    base = ["compare", str(parquet), "--label", "click", "--legacy", "legacy", "--new", "new", "--seed", "5"]
+    out_joined, out_repeated = tmp_path / "joined.json", tmp_path / "repeated.json"
+    code, _, _ = _run(base + ["--metrics", "auc,logloss", "--margin", "auc=0.01,logloss=2%",
+                              "--non-inferiority", "auc", "--json", str(out_joined)], capsys)
+    assert code == 0
+    code, _, _ = _run(base + ["--metrics", "auc", "--metrics", "logloss", "--margin", "auc=0.01",
+                              "--margin", "logloss=2%", "--non-inferiority", "auc", "--json", str(out_repeated)], capsys)
+    assert code == 0
+    repeated = json.loads(out_repeated.read_text())
+    assert [m["name"] for m in repeated["metrics"]] == ["auc", "logloss"]
+    assert all(m["gated"] and m["margin"] is not None for m in repeated["metrics"])
+    assert repeated == json.loads(out_joined.read_text())
+    code, _, err = _run(base + ["--metrics", "auc", "--margin", "auc=0.01", "--margin", "auc=0.02"], capsys)
+    assert code == 2 and "given twice" in err
