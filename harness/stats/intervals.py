@@ -42,20 +42,30 @@ __all__ = ["effective_df", "logit_interval", "logit_wald_difference", "logit_wal
            "weighted_ap_structural_components"]
 
 
-def _variance_df(x: np.ndarray) -> float:
-    """Degrees of freedom of the sample variance of ``x`` as a chi-square approximation, kurtosis kept.
+def _variance_df(x: np.ndarray) -> tuple[float, float]:
+    """(sample variance of ``x`` (ddof=1), the degrees of freedom of that variance as a chi-square
+    approximation, kurtosis kept).
 
     ``var(s^2) = sigma^4 (2 / (n - 1) + (kappa - 3) / n)`` (kappa the kurtosis, 3 for a normal), and a
     scaled chi-square with the same first two moments has ``nu = 2 sigma^4 / var(s^2)``. For normal data
     this is n - 1; for the heavy-tailed structural components of an AUC near 1 it is far smaller.
+    One pass of centred squares serves both (the variance is ``np.var(x, ddof=1)`` bit for bit: numpy
+    sums the same squares the same way), and the fourth moment squares the squares: ``c**4`` would call
+    ``pow`` per element, about ten times the cost.
     """
     n = x.shape[0]
+    if n < 2:
+        return math.nan, math.inf
     c = x - x.mean()
-    m2 = float(np.mean(c * c))
-    if n < 2 or m2 <= 0:
-        return math.inf
-    kurt = float(np.mean(c**4)) / (m2 * m2)
-    return 2.0 / (2.0 / (n - 1) + (kurt - 3.0) / n)  # > 0 since kurt >= 1
+    c *= c
+    s2 = float(np.add.reduce(c))
+    var = s2 / (n - 1)
+    m2 = s2 / n
+    if m2 <= 0:
+        return var, math.inf
+    c *= c
+    kurt = float(np.add.reduce(c) / n) / (m2 * m2)
+    return var, 2.0 / (2.0 / (n - 1) + (kurt - 3.0) / n)  # > 0 since kurt >= 1
 
 
 def effective_df(samples: Sequence[np.ndarray]) -> float:
@@ -66,11 +76,11 @@ def effective_df(samples: Sequence[np.ndarray]) -> float:
         x = np.asarray(x, dtype=np.float64)
         if x.shape[0] < 2:
             continue
-        v = float(np.var(x, ddof=1)) / x.shape[0]
+        var, nu = _variance_df(x)
+        v = var / x.shape[0]
         if v <= 0:
             continue
         num += v
-        nu = _variance_df(x)
         if math.isfinite(nu):
             den += v * v / nu
     if num == 0 or den == 0:

@@ -218,6 +218,29 @@ def test_interval_equals_an_independent_profile_computation(seed, strength):
     assert r.ci_at(0.1) == pytest.approx(r.ci, abs=1e-15)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_variance_df_is_numpys_variance_and_the_kurtosis_df_of_scipy(seed):
+    """`_variance_df` computes the variance and the fourth moment from one pass of centred squares:
+    the variance must be np.var(ddof=1) bit for bit, the df the chi-square df from scipy's kurtosis."""
+    from scipy import stats
+
+    from harness.stats.intervals import _variance_df
+
+    rng = np.random.default_rng(seed)
+    for n in (2, 3, 17, 1000, 70_001):
+        for x in (rng.normal(size=n), rng.standard_t(2.5, size=n) * 1e-3, rng.exponential(size=n) + 5,
+                  (rng.random(n) < 0.01) * 1.0):
+            var, nu = _variance_df(x)
+            assert var == float(np.var(x, ddof=1))
+            if np.var(x) == 0:
+                assert nu == math.inf
+                continue
+            expect = 2 / (2 / (n - 1) + stats.kurtosis(x, fisher=True, bias=True) / n)
+            assert nu == pytest.approx(expect, rel=1e-10)
+    assert _variance_df(np.array([3.0]))[1] == math.inf
+    assert _variance_df(np.full(50, 0.25)) == (0.0, math.inf)
+
+
 def test_interval_near_half_is_the_normal_one_and_near_one_is_wider_and_skewed():
     rng = np.random.default_rng(4)
     n = 20_000
