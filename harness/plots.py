@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.stats.ordering import stable_argsort
+from harness.stats.ordering import sort_order, stable_argsort
 
 __all__ = ["plot_data"]
 
@@ -42,6 +42,15 @@ def _hist_edges(*arrays: np.ndarray, bins: int) -> tuple[np.ndarray, str]:
         edges[0], edges[-1] = lo, hi  # exactly the data's ends, so no row falls outside by rounding
         return edges, "log"
     return _edges(*arrays, bins=bins), "linear"
+
+
+def _histogram(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``np.histogram(x, bins=edges)[0]`` for finite x, from x's shared sort order (`sort_order`: the
+    metric checks sort the same score column): numpy's histogram with explicit edges sorts x itself,
+    in blocks, and then counts exactly this way (left-closed bins, the last one closed on the right)."""
+    xs = x[sort_order(x)]
+    cum = np.concatenate((xs.searchsorted(edges[:-1], "left"), xs.searchsorted(edges[-1:], "right")))
+    return np.diff(cum)
 
 
 def _diff_by_score(score: np.ndarray, diff: np.ndarray, bins: int) -> dict[str, list]:
@@ -117,8 +126,8 @@ def plot_data(
         "score_hist": {
             "axis": hist_axis,
             "edges": edges1.tolist(),
-            "legacy": np.histogram(legacy, bins=edges1)[0].tolist(),
-            "new": np.histogram(new, bins=edges1)[0].tolist(),
+            "legacy": _histogram(legacy, edges1).tolist(),
+            "new": _histogram(new, edges1).tolist(),
         },
         "diff_by_score": _diff_by_score(legacy, new - legacy, diff_bins),
     }

@@ -170,12 +170,15 @@ def hash_keys(keys: Any, name: str = "keys") -> np.ndarray:
             out[i] = int.from_bytes(hashlib.blake2b(b, digest_size=8).digest(), "little")
     else:
         raise ParityInputError(f"{name}: expected integer or string keys, got dtype {arr.dtype}")
+    if out.shape[0] < 2 or bool(np.all(out[1:] > out[:-1])):  # rows in key order (a suite's): unique
+        return out
     srt = np.sort(out)
     dup = np.flatnonzero(srt[1:] == srt[:-1])
     if dup.size:
         row = int(np.flatnonzero(out == srt[dup[0]])[1])
+        value = arr[row].item() if isinstance(arr[row], np.generic) else arr[row]  # an object array holds str
         raise ParityInputError(
-            f"{name}: keys must be unique (row {row} repeats {arr[row].item()!r}); Poisson weights are keyed by row"
+            f"{name}: keys must be unique (row {row} repeats {value!r}); Poisson weights are keyed by row"
         )
     return out
 

@@ -101,3 +101,23 @@ def test_scores_spanning_decades_get_log_spaced_bins():
     assert narrow["score_hist"]["axis"] == narrow["hexbin"]["axis"] == "linear"
     signed = plot_data(np.linspace(-3, 4, 100), np.linspace(-3, 4, 100))  # logits: no log axis below zero
     assert signed["score_hist"]["axis"] == "linear"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_score_histogram_counts_are_numpys_with_and_without_shared_orders(seed):
+    """The score histogram counts rows from the shared sort order (`harness.plots._histogram`): the same
+    counts as np.histogram with the same edges, for ties, values on edges, the maximum, values
+    outside the edges, more rows than numpy's sort block (65,536), inside and outside a
+    `shared_orders` block."""
+    from harness.plots import _histogram
+    from harness.stats.ordering import shared_orders
+
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.beta(2, 12, size=70_001), 3)  # many ties
+    for edges in (np.linspace(x.min(), x.max(), 51), np.geomspace(0.01, 0.2, 30), np.unique(x[:40]),
+                  np.array([x.min(), x.min(), 0.1, x.max()])):
+        want = np.histogram(x, bins=edges)[0]
+        assert _histogram(x, edges).tolist() == want.tolist()
+        with shared_orders():
+            assert _histogram(x, edges).tolist() == want.tolist()
+            assert _histogram(x.copy(), edges).tolist() == want.tolist()  # found again by content

@@ -247,6 +247,21 @@ def test_poisson_bad_keys(keys, match):
         paired_bootstrap("auc", d.y, d.za, d.zb, keys=keys, n_boot=5)
 
 
+@pytest.mark.parametrize("keys", [np.array([1, 2, 3, 3, 4]), np.array([-3, -1, 0, 5, 5]),
+                                  np.array(["a", "b", "b"], dtype=object), np.array([7, 3, 7, 9]),
+                                  np.array([2**63 - 1, -(2**63), 0, -(2**63)])],
+                         ids=["sorted-repeat", "negative-sorted-repeat", "str", "unsorted", "wrapping"])
+def test_hash_keys_refuses_a_repeat_in_sorted_and_unsorted_keys(keys):
+    """Keys in ascending order are accepted without sorting them: a repeat must still be found, sorted
+    or not (and -1 > 0 as uint64: a negative key after the positive ones is not 'ascending')."""
+    from harness.stats.bootstrap import hash_keys
+
+    with pytest.raises(ParityInputError, match="keys must be unique"):
+        hash_keys(keys)
+    for ok in (np.arange(-5, 5), np.array([3, 1, 2]), np.array([0, 2**40, -1]), np.array(["b", "a"], dtype=object)):
+        assert np.array_equal(hash_keys(ok), hash_keys(ok[::-1])[::-1])  # the same hash whatever the order
+
+
 def test_poisson_without_keys_keys_by_row_position():
     d = pair_data(n=900, seed=2)
     r = paired_bootstrap("ece", d.y, d.pa, d.pb, n_boot=6, seed=4)
