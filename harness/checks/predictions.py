@@ -13,7 +13,7 @@ import numpy as np
 from harness.checks._format import table
 from harness.errors import ParityInputError
 from harness.results import CheckResult
-from harness.stats.ordering import sort_order, spearman_rho, stable_argsort
+from harness.stats.ordering import sort_order, spearman_rho, stable_argsort, stable_argsort_descending
 from harness.verdicts import Verdict
 
 __all__ = ["check_predictions", "group_topk_overlaps", "topk_overlap"]
@@ -51,7 +51,7 @@ def group_topk_overlaps(legacy: np.ndarray, new: np.ndarray, groups: np.ndarray,
     def in_topk(score: np.ndarray) -> np.ndarray:
         # Stable sorts from the least significant key up: key, then -score, then group (what
         # np.lexsort((key, -score, group)) does, a third cheaper: no sort of the keys per side).
-        order = by_key[stable_argsort(-score[by_key])]
+        order = by_key[stable_argsort_descending(score[by_key])]  # keys in order: the shared sort of score
         order = order[np.argsort(narrow[order], kind="stable")]
         rank_sorted = np.arange(len(order)) - starts[gcode[order]]
         rank = np.empty_like(rank_sorted)

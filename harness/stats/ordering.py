@@ -6,6 +6,9 @@ numpy's stable sort of floats is a timsort/mergesort, its default introsort is v
 tied values arbitrarily. This sorts with the introsort and then puts each run of tied values back
 in index order, which is what makes a sort stable: one integer sort of the tied rows only.
 
+`stable_argsort_descending(x)` is ``np.argsort(-x, kind="stable")`` for floats, from the same
+ascending sort reversed (the top-k rows per query group of the prediction check).
+
 `average_ranks(x)` is ``scipy.stats.rankdata(x)`` (method "average") for finite 1-D input: average
 ranks do not depend on how ties are ordered, so the introsort serves as it is. `spearman_rho(a, b)`
 is ``scipy.stats.spearmanr(a, b).statistic`` from those ranks, computed as scipy computes it
@@ -25,7 +28,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["average_ranks", "shared_orders", "sort_order", "spearman_rho", "stable_argsort"]
+__all__ = ["average_ranks", "shared_orders", "sort_order", "spearman_rho", "stable_argsort",
+           "stable_argsort_descending"]
 
 _SHARED: contextvars.ContextVar[list | None] = contextvars.ContextVar("parity_shared_orders", default=None)
 _SHARED_MIN = 4096  # below this a sort costs less than looking one up
@@ -75,10 +79,25 @@ def stable_argsort(x: np.ndarray) -> np.ndarray:
         return np.argsort(x, kind="stable")
     if x.dtype.itemsize <= 2 and x.dtype.kind in "iub":  # numpy's radix sort: already the fastest
         return np.argsort(x, kind="stable")
-    n = x.shape[0]
     order = sort_order(x)
-    if not order.flags.writeable:  # shared: the caller gets its own
-        order = order.copy()
+    return _ties_in_row_order(x, order.copy() if not order.flags.writeable else order)  # shared: a copy
+
+
+def stable_argsort_descending(x: np.ndarray) -> np.ndarray:
+    """``np.argsort(-x, kind="stable")`` (largest first, tied values in row order) for a 1-D float
+    array: the ascending `sort_order` of x reversed (negation is exact, so it orders -x), then tied
+    values put back in row order, as in `stable_argsort`; so a score column that the checks sort
+    anyway is not sorted again. NaN (which numpy puts last in both orders) goes to numpy."""
+    x = np.asarray(x)
+    if x.ndim != 1 or x.dtype.kind != "f" or x.shape[0] < 2 or not np.isfinite(x).all():
+        return np.argsort(-x, kind="stable")
+    return _ties_in_row_order(x, sort_order(x)[::-1].copy())
+
+
+def _ties_in_row_order(x: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``order`` (a writeable sort order of x, ascending or descending, tied values in any order) with
+    each run of tied values in ascending row order: what makes the sort stable."""
+    n = x.shape[0]
     tie = _tied_with_next(x[order])
     if not tie.any():
         return order

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy.stats import rankdata, spearmanr
 
-from harness.stats.ordering import average_ranks, spearman_rho, stable_argsort
+from harness.stats.ordering import average_ranks, shared_orders, spearman_rho, stable_argsort, stable_argsort_descending
 
 # Few distinct values make ties; NaN and both zeros are the values whose order numpy defines specially.
 _FLOATS = st.one_of(st.sampled_from([0.0, -0.0, 1.0, -1.0, np.nan, np.inf, -np.inf, 0.5]),
@@ -40,6 +40,31 @@ def test_stable_argsort_on_suite_sized_scores(tied_share):
     x[tied] = np.round(x[tied], 3)
     assert np.array_equal(stable_argsort(x), np.argsort(x, kind="stable"))
     assert np.array_equal(stable_argsort(-x), np.argsort(-x, kind="stable"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(hnp.arrays(st.sampled_from([np.float64, np.float32]), st.integers(0, 400), elements=_FLOATS),
+       st.booleans())
+def test_stable_argsort_descending_is_numpys_stable_argsort_of_the_negation(x, shared):
+    # ties, both zeros, infinities (and NaN, which takes numpy's own path), inside a shared block or not
+    if shared:
+        with shared_orders():
+            assert np.array_equal(stable_argsort_descending(x), np.argsort(-x, kind="stable"))
+    else:
+        assert np.array_equal(stable_argsort_descending(x), np.argsort(-x, kind="stable"))
+
+
+@pytest.mark.parametrize("tied_share", [0.0, 0.05, 0.5])
+def test_stable_argsort_descending_on_suite_sized_scores_from_a_shared_order(tied_share):
+    rng = np.random.default_rng(4)
+    x = rng.random(75_000)
+    tied = rng.random(x.size) < tied_share
+    x[tied] = np.round(x[tied], 3)
+    with shared_orders():
+        ascending = stable_argsort(x)  # sorts x: the descending order below reuses that sort
+        assert np.array_equal(stable_argsort_descending(x), np.argsort(-x, kind="stable"))
+        assert np.array_equal(ascending, np.argsort(x, kind="stable"))  # and the shared order is untouched
+        assert np.array_equal(stable_argsort_descending(x.copy()), np.argsort(-x, kind="stable"))
 
 
 def test_stable_argsort_refers_other_shapes_to_numpy():
