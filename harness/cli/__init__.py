@@ -18,8 +18,12 @@ import argparse
 import importlib
 import logging
 import os
+import re
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from harness.errors import ParityError, ParityInputError
 
@@ -73,10 +77,80 @@ def write_json_output(dest: str, text: str) -> None:
 TF_QUIET_LEVEL = "3"  # 2 still prints E-level lines (e.g. "NodeDef mentions attribute ...") that are not about parity
 
 
+# What TensorFlow's native code prints while it is imported, whatever TF_CPP_MIN_LOG_LEVEL says (seen
+# with TensorFlow 2.21: absl's "WARNING: All log messages before absl::InitializeLog() ..." and
+# "I0000 ... port.cc:153] oneDNN custom operations are on ..."): absl's own line, and glog-style lines
+# "<I|W|E><MMDD> <hh:mm:ss.micros> <thread> <file>:<line>] ..." (before absl is set up, MMDD is 0000
+# and the time 00:00:<seconds since the epoch>).
+_NATIVE_LOG_LINE = re.compile(rb"^(WARNING: All log messages before absl::InitializeLog\(\)|"
+                              rb"[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w./-]+:\d+\] )")
+
+
 def quiet_tensorflow(verbose: bool) -> None:
-    """Default ``TF_CPP_MIN_LOG_LEVEL`` before anything imports TensorFlow (a value already set wins)."""
-    if not verbose:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_QUIET_LEVEL)
+    """Default ``TF_CPP_MIN_LOG_LEVEL`` before anything imports TensorFlow (a value already set wins),
+    and, when this set it, hold back the native log lines TensorFlow prints while it is imported,
+    which that setting does not reach (`_QuietTensorFlowImport`)."""
+    if verbose or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = TF_QUIET_LEVEL
+    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlowImport())
+
+
+class _QuietTensorFlowImport:
+    """A one-shot import hook: whoever first imports ``tensorflow`` (a suite's own ``import keras``
+    included), its import runs with file descriptor 2 sent to a temporary file, which is then copied
+    to stderr less TensorFlow's native log lines (`_NATIVE_LOG_LINE`); anything else written there
+    meanwhile (a Python warning, an error) is kept, in its order."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != "tensorflow":
+            return None
+        sys.meta_path.remove(self)  # the finders after this one find the real spec
+        from importlib.util import find_spec
+
+        spec = find_spec(fullname)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        run = spec.loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            with _native_log_held_back():
+                run(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+@contextmanager
+def _native_log_held_back() -> Iterator[None]:
+    import tempfile
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no file descriptor 2 to redirect (an embedding host): leave it be
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            try:
+                sys.stderr.flush()
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+            held.seek(0)
+            kept = b"".join(line for line in held if not _NATIVE_LOG_LINE.match(line))
+            if kept:
+                err = getattr(sys.stderr, "buffer", None)
+                if err is not None:
+                    err.write(kept)
+                else:
+                    sys.stderr.write(kept.decode("utf-8", "replace"))
+                sys.stderr.flush()
 
 
 class _Stderr(logging.StreamHandler):

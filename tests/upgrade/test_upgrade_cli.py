@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 
 import pytest
@@ -216,6 +217,43 @@ def test_tensorflow_native_logging_is_quiet_unless_asked(suites, monkeypatch, ar
     assert os.environ.get("TF_CPP_MIN_LOG_LEVEL") == expected
 
 
+_NATIVE = (b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+           b"I0000 00:00:1796172938.712389    7989 port.cc:153] oneDNN custom operations are on.\n"
+           b"W1201 23:10:01.000123 4242 cpu_feature_guard.cc:227] This TensorFlow binary is optimized\n"
+           b"E0000 00:00:1796172941.180244    7989 util.cc:163] Not handling type DT_DOUBLE\n")
+
+
+def test_native_log_lines_are_held_back_and_everything_else_kept(capfd):
+    from harness.cli import _native_log_held_back
+
+    with _native_log_held_back():
+        os.write(2, b"a warning of the user's own\n" + _NATIVE + b"Error: not a log line] 12\n")
+    err = capfd.readouterr().err
+    assert err == "a warning of the user's own\nError: not a log line] 12\n"
+
+
+def test_whoever_imports_tensorflow_first_its_native_lines_are_held_back(tmp_path):
+    """In a fresh process: `quiet_tensorflow` (as `parity` calls it) and then an import of a package named
+    tensorflow (a stand-in that writes TensorFlow's import-time lines to file descriptor 2) through
+    another module, as a suite's `import keras` does; with TF_CPP_MIN_LOG_LEVEL preset, nothing is held back."""
+    import subprocess
+    import sys
+
+    (tmp_path / "tensorflow").mkdir()
+    (tmp_path / "tensorflow" / "__init__.py").write_text(
+        f"import os\nos.write(2, {_NATIVE!r})\nos.write(2, b'tensorflow says hello\\n')\n")
+    (tmp_path / "fake_keras.py").write_text("import tensorflow\n")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from harness.cli import quiet_tensorflow; "
+            "quiet_tensorflow(False); import fake_keras; print('done', file=sys.stderr)")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == b"tensorflow says hello\ndone\n"
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, timeout=60,
+                          env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"})  # the user's own setting: all of it
+    assert proc.returncode == 0 and proc.stderr == _NATIVE + b"tensorflow says hello\ndone\n", proc.stderr
+
+
 @pytest.mark.slow
 @pytest.mark.tf
 def test_no_tensorflow_log_lines_on_the_console(tmp_path):
@@ -227,6 +265,8 @@ def test_no_tensorflow_log_lines_on_the_console(tmp_path):
     d = tmp_path / "suites"
     d.mkdir()
     (d / "test_tf_suite.py").write_text(textwrap.dedent('''
+        import keras  # noqa: F401  (a suite's own import, in the CLI's process: TensorFlow's import-time lines)
+
         from harness.suite import Suite
         from harness.upgrade import ProbeSet
 
