@@ -61,6 +61,7 @@ __all__ = [
     "read_history",
     "record_baseline",
     "record_command",
+    "accept_command",
     "write_baseline",
 ]
 
@@ -153,6 +154,17 @@ def record_command(suite: str, *, root: Path | str | None = None, suite_file: Pa
     if root is not None:
         argv += ["--baseline-dir", str(root)]
     return shlex.join(argv + ["--reason", "initial baseline"])
+
+
+def accept_command(suite: str, *, root: Path | str | None = None, suite_file: Path | str | None = None) -> str:
+    """The `parity baseline accept` command that re-records ``suite``'s baseline where a check looks
+    (its suites folder and a baselines folder that is not the default named, as in `record_command`)."""
+    argv = ["parity", "baseline", "accept", "--suite", suite]
+    if suite_file is not None:
+        argv += ["--suites-dir", str(Path(suite_file).resolve().parent)]
+    if root is not None:
+        argv += ["--baseline-dir", str(root)]
+    return shlex.join(argv) + " --reason '...'"
 
 
 def _pytest_command(suite_file: Path | str | None, root: Path | str | None) -> str:
@@ -442,6 +454,7 @@ def check_against_baseline(suite_name: str, probeset: ProbeSet, baseline_dir: Pa
         raise ParityInputError(f"check_against_baseline: probeset is for suite {probeset.suite!r}, not {suite_name!r}")
     baseline = read_baseline(suite_name, root=baseline_dir, probeset=probeset, suite_file=suite_file)
     result, _ = _check(probeset, baseline, all_seeds=all_seeds)
+    result.accept_command = accept_command(suite_name, root=baseline_dir, suite_file=suite_file)
     return result
 
 

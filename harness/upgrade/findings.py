@@ -73,6 +73,8 @@ class UpgradeResult:
     changed_packages: dict[str, tuple[str | None, str | None]]
     environment_diffs: dict[str, tuple[Any, Any]]
     notes: list[str] = field(default_factory=list)
+    # the `parity baseline accept` command for this suite's folders (`baseline.accept_command`), not in to_dict
+    accept_command: str | None = None
 
     @property
     def changed(self) -> list[Finding]:
@@ -94,6 +96,11 @@ class UpgradeResult:
                 out[f.probe] = f.outcome
         return {k: v.value for k, v in out.items()}
 
+    @property
+    def accept(self) -> str:
+        """The command that accepts this suite's changes (its folders named when they are known)."""
+        return self.accept_command or f"parity baseline accept --suite {self.suite} --reason '...'"
+
     def to_check_results(self) -> list[Any]:
         """One `harness.results.CheckResult` (kind "upgrade", id ``upgrade/<probe>``) per probe, for the
         pytest plugin and the report: NOT_EQUIVALENT when any output CHANGED, else EQUIVALENT."""
@@ -113,7 +120,7 @@ class UpgradeResult:
             lines = []
             if changed:
                 lines.append(f"Upgrade gate: {category} probe {probe!r} of suite {self.suite!r} changed behaviour.")
-                lines.append(f"If intended: parity baseline accept --suite {self.suite} --reason \"...\"")
+                lines.append(f"If intended: {self.accept}")
                 for f in changed:
                     lines.append(f"  {f.output}: {_size_text(f)} -- {f.explanation}")
             checks.append(CheckResult(
@@ -542,9 +549,9 @@ def findings_to_markdown(results: UpgradeResult | Sequence[UpgradeResult],
             if u.get("record_command"):
                 lines += ["```", str(u["record_command"]), "```", ""]
     if n_changed:
-        which = results[0].suite if len(results) == 1 else "SUITE"
+        accept = results[0].accept if len(results) == 1 else "parity baseline accept --suite SUITE --reason '...'"
         lines += [f"**{n_changed} behaviour(s) changed.** Review each below; if the change is intended, re-record with "
-                  f"`parity baseline accept --suite {which} --reason \"...\"`.", ""]
+                  f"`{accept}`.", ""]
     elif results and not unjudged:
         lines += ["**No behaviour changed beyond noise.**", ""]
     elif results:

@@ -56,8 +56,8 @@ def run_upgrade_gate(suite: Any, *, baseline_dir: Path | None, suite_file: str |
                else f"no behaviour change ({len(result.within_noise)} within noise)")
     message = ""
     if changed:
-        message = (findings_to_markdown(result) + "\n\nIf the change is intended: `parity baseline accept --suite "
-                   f"{suite.name} --reason 'why'` (pytest: --parity-update-baseline --parity-reason 'why').")
+        message = (findings_to_markdown(result) + f"\n\nIf the change is intended: `{result.accept}` "
+                   "(pytest: --parity-update-baseline --parity-reason '...').")
     details = {"counts": upgrade.get("counts"), "changed": [f"{f.probe}/{f.output}" for f in changed],
                "changed_packages": upgrade.get("changed_packages")}
     if changed and bisect is not None:
