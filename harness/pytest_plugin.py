@@ -105,13 +105,26 @@ def pytest_configure(config: pytest.Config) -> None:
     except ParityInputError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_SESSION] = Session(options)
-    config.stash[_STATS] = {"final": None, "report_paths": None, "report_error": None}
+    config.stash[_STATS] = stats = {"final": None, "report_paths": None, "report_error": None, "collect_errors": 0}
+    config.pluginmanager.register(_CollectErrors(stats), "parity-collect-errors")
     config.addinivalue_line("markers", "parity(suite): a check generated from a parity suite's SUITE")
     # Registered here too so the generated items carry it without warnings when xdist is not loaded.
     config.addinivalue_line("markers", "xdist_group(name): run all items of a group on one xdist worker")
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
+class _CollectErrors:
+    """Counts the files that could not be collected (an import error, a bad declaration); under xdist
+    the controller sees the workers' collection reports too."""
+
+    def __init__(self, stats: dict[str, Any]) -> None:
+        self.stats = stats
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.stats["collect_errors"] += 1
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Plain ``-n N`` (xdist's ``load``) would spread one suite's checks over several workers, each of
     which would then run the whole suite (train, score) again. Schedule a suite file's checks as one
@@ -281,6 +294,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # e.g. a failing check the plan did not foresee
     if engine.options.report_dir is None:
         return
+    if stats["collect_errors"] and not (engine.ran or engine.results or engine.received):
+        # Nothing was judged: as `parity run`, which stops at such a file, no report (one would read
+        # "0 suites" without the reason, which pytest prints above).
+        stats["report_error"] = (f"{stats['collect_errors']} file(s) could not be collected and no suite ran "
+                                 "(as parity run, no report is written)")
+        return
     try:
         stats["report_paths"] = engine.write_report(final)
     except (ParityError, OSError) as exc:
@@ -297,6 +316,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
     final, tr = stats["final"], terminalreporter
     if not final.results and not final.errors:
+        if stats["report_error"]:
+            tr.write_line(f"parity report NOT written to {_session(config).options.report_dir}: {stats['report_error']}",
+                          red=True)
         return
     tr.write_sep("=", "parity verdicts")
     colours = {"EQUIVALENT": {"green": True}, "NOT_EQUIVALENT": {"red": True}, "INCONCLUSIVE": {"yellow": True},

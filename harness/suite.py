@@ -137,6 +137,15 @@ class Suite:
             raise ParityInputError(f"{where}: dataset and pair go together (both, or neither for a probes-only suite)")
         if self.dataset is None and self.probes is None:
             raise ParityInputError(f"{where}: declares no dataset and pair and no probes: nothing to check")
+        if self.probes is not None:  # the baseline is kept per suite, under the ProbeSet's name
+            from harness.upgrade.probes import ProbeSet
+
+            if not isinstance(self.probes, ProbeSet):
+                raise ParityInputError(f"{where}: probes must be a harness.upgrade.ProbeSet, got "
+                                       f"{type(self.probes).__name__}")
+            if self.probes.suite != self.name:
+                raise ParityInputError(f"{where}: its ProbeSet is named {self.probes.suite!r}; a suite's probes carry its "
+                                       f"name (the baseline is kept per suite): use ProbeSet({self.name!r})")
         if self.pair is not None and not callable(self.pair):
             raise ParityInputError(f"{where}: pair must be a function dataset -> ModelPair, got {type(self.pair).__name__}")
         if self.dataset is None:

@@ -142,13 +142,16 @@ def test_a_suite_that_cannot_run_reads_the_same_in_both_shells(project):
         pytest.param('MetricGate("auc", 0.01)', "slice column 'colour' is not a column", id="unknown-slice"),
         pytest.param('MetricGate("auc", 0.01)', "suite 'bad': dataset='nope': unknown golden dataset 'nope'",
                      id="unknown-dataset"),
+        pytest.param('MetricGate("auc", 0.01)', "Suite 'bad': its ProbeSet is named 'other'; a suite's probes carry "
+                     "its name (the baseline is kept per suite): use ProbeSet('bad')", id="probeset-named-otherwise"),
     ],
 )
 @pytest.mark.slow
 def test_a_bad_declaration_fails_before_anything_is_trained_in_both_shells(project, source, expected):
     # The tiny dataset has a group column; a ranking metric needs it declared as one, so drop the role.
+    probes = {"probes": "probes", "extra": PROBES.format(name="other")} if "ProbeSet" in expected else {}
     src = project.suite_source(name="bad", metrics=f"[{source}]",
-                               slices=["colour"] if "slice" in expected else [])
+                               slices=["colour"] if "slice" in expected else [], **probes)
     src = src.replace("def make_pair(dataset):", "def make_pair(dataset):\n    raise AssertionError('trained')")
     if "dataset='nope'" in expected:
         src = src.replace('dataset="tiny"', 'dataset="nope"')
@@ -156,12 +159,15 @@ def test_a_bad_declaration_fails_before_anything_is_trained_in_both_shells(proje
         src = src.replace('dataset="tiny"', 'dataset="tiny_nogroup"')
         _no_group_dataset(project)
     project.write("suites/test_bad.py", src)
-    cli = _parity_run(project)
+    cli = _parity_run(project, "--report", "cli")
     assert cli.returncode == 2 and expected in cli.stderr, cli.stderr
     assert "trained" not in cli.stderr and "Traceback" not in cli.stderr
-    pyt = _pytest(project)
-    assert pyt.rc in (2, 4) and expected in pyt.text, pyt.text  # a collection error: no judgement
+    pyt = _pytest(project, "--parity-report", "pyt")
+    assert expected in pyt.text, pyt.text  # a collection error (exit 2, below): no judgement
     assert "AssertionError: trained" not in pyt.text
+    # Nothing was judged: neither shell writes a report (one would read "0 suites" without the reason).
+    assert not (project.path / "cli").exists() and not (project.path / "pyt").exists()
+    assert pyt.rc == 2 and "parity report NOT written" in pyt.text and "could not be collected" in pyt.text, pyt.text
 
 
 def _no_group_dataset(project) -> None:
