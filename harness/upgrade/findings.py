@@ -15,7 +15,7 @@ Outcomes, per probe output:
 A finding that is not IDENTICAL names the packages whose versions differ between the two fingerprints
 and whose code the probe ran (recorded with each run, `harness.upgrade.evidence`; for a run without
 that record, the packages the probe declared, by default its category's); when no package version changed it says so and lists
-the environment differences (BLAS, CPU, env vars) instead.
+the environment differences (BLAS, CPU, env vars) instead, or, with none, that the probe itself changed.
 """
 from __future__ import annotations
 
@@ -392,6 +392,10 @@ def _explain(outcome: Outcome, plausible: Iterable[str], changed_pkgs: Mapping[s
         whose = "the probe ran code of none of the upgraded packages" if basis == "evidence" else \
             f"none of this probe's plausible packages {sorted(plausible)} changed"
         return [], f"{whose} (changed: {others}); environment differences: {env}"
+    if not env_diffs:
+        return [], ("no package version changed and no recorded environment setting (BLAS, CPU, env vars) "
+                    "differs: the change comes from the probe itself (its code, its inputs, or code or data it "
+                    "reads, a suite's own edit included) or from randomness its seeds do not fix")
     return [], f"no package version changed: environment (BLAS, CPU, env vars) differs: {env}"
 
 

@@ -425,6 +425,17 @@ def test_two_upgraded_packages_one_probe_ran_point_to_bisection():
     assert one == ["keras"] and "bisect" not in text
 
 
+def test_a_change_with_no_package_or_environment_difference_points_at_the_probe_itself():
+    # e.g. a suite's own edit (n_estimators 20 -> 25): nothing upgraded, nothing in the environment
+    from harness.upgrade.findings import Outcome, _explain
+
+    pkgs, text = _explain(Outcome.CHANGED, {"scikit-learn"}, {}, {})
+    assert pkgs == [] and "no package version changed" in text and "the probe itself" in text
+    assert "none recorded" not in text
+    pkgs, text = _explain(Outcome.CHANGED, {"scikit-learn"}, {}, {"OMP_NUM_THREADS": ("1", "4")})
+    assert pkgs == [] and "OMP_NUM_THREADS: '1' -> '4'" in text and "the probe itself" not in text
+
+
 def test_the_markdown_points_to_bisection_when_packages_share_a_change():
     from harness.upgrade.findings import Finding, Outcome, UpgradeResult, findings_to_markdown
 
