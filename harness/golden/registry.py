@@ -5,6 +5,9 @@ and its Parquet schema and row count (footer only) against the manifest. `Golden
 `iter_batches` then read a split's bytes into memory once, hash *those* bytes again and parse the same
 buffer, so the data handed out is exactly the data that was hashed, even if the file changed on disk
 after `load_dataset` (then they raise). Frames are cached per split; callers get copies.
+`verify_dataset` (`parity golden verify`) also reads every split's values (`check_values`: the key
+unique and present, non-nullable columns free of null and NaN), which loading leaves to a split's
+first read.
 """
 from __future__ import annotations
 
@@ -134,6 +137,39 @@ def _verify(name: str, folder: Path) -> tuple[Manifest | None, list[str]]:
     return manifest, problems
 
 
+def check_values(table: Any, columns: Any, where: str) -> None:
+    """Key unique, non-nullable columns free of null and NaN -- on the Arrow table, before pandas;
+    `GoldenDataError` naming ``where``, the column, the count and the first keys or rows. Shared by
+    `GoldenDataset.frame`, `parity golden verify` (`verify_dataset`) and the writer, which refuses such
+    a split before it writes a file."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    key = next((c.name for c in columns if c.role == "key"), None)
+    if key is not None:
+        keys = table[key]
+        if pc.count_distinct(keys, mode="all").as_py() != table.num_rows:
+            counts = table.group_by(key).aggregate([(key, "count", pc.CountOptions(mode="all"))])
+            dup = counts.filter(pc.greater(counts[f"{key}_count"], 1))
+            n_rows = pc.sum(dup[f"{key}_count"]).as_py()
+            examples = dup[key].slice(0, 5).to_pylist()
+            raise GoldenDataError(f"{where}: key column {key!r} has {n_rows} rows with duplicated keys, "
+                                  f"e.g. {examples}")
+    for column in columns:
+        if column.nullable:
+            continue
+        values = table[column.name]
+        missing = values.is_null()
+        if pa.types.is_floating(values.type):
+            missing = pc.or_(missing, pc.fill_null(pc.is_nan(values), False))  # is_nan(null) is null
+        n_missing = pc.sum(missing).as_py() or 0
+        if n_missing:
+            rows = np.flatnonzero(missing.to_numpy(zero_copy_only=False))[:5].tolist()
+            raise GoldenDataError(f"{where}: column {column.name!r} is not nullable but has {n_missing} "
+                                  f"missing values (null or NaN), first at rows {rows}")
+
+
 def verify_dataset(name: str, *, root: str | os.PathLike[str] | None = None) -> list[str]:
     """Every problem found with dataset ``name`` (an empty list when it verifies).
 
@@ -142,7 +178,19 @@ def verify_dataset(name: str, *, root: str | os.PathLike[str] | None = None) -> 
     back as one message per problem, each naming the file and expected vs actual.
     """
     folder = _dataset_dir(name, root)
-    return _verify(name, folder)[1]
+    manifest, problems = _verify(name, folder)
+    if problems or manifest is None:
+        return problems
+    import pyarrow.parquet as pq
+
+    for entry in manifest.splits:  # the values too: a repeated key, a missing value where none may be
+        path = folder / entry.file
+        try:
+            check_values(pq.read_table(path), manifest.columns,
+                         f"golden dataset {name!r} split {entry.name!r} ({path})")
+        except GoldenDataError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def load_dataset(name: str, *, root: str | os.PathLike[str] | None = None) -> GoldenDataset:
@@ -213,32 +261,7 @@ class GoldenDataset:
         return parquet, path
 
     def _check_values(self, table, split: str, path: Path) -> None:
-        """Key unique, non-nullable columns free of null and NaN -- on the Arrow table, before pandas."""
-        import numpy as np
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        where = f"golden dataset {self.name!r} split {split!r} ({path})"
-        keys = table[self.key]
-        if pc.count_distinct(keys).as_py() != table.num_rows:
-            counts = table.group_by(self.key).aggregate([(self.key, "count")])
-            dup = counts.filter(pc.greater(counts[f"{self.key}_count"], 1))
-            n_rows = pc.sum(dup[f"{self.key}_count"]).as_py()
-            examples = dup[self.key].slice(0, 5).to_pylist()
-            raise GoldenDataError(f"{where}: key column {self.key!r} has {n_rows} rows with duplicated keys, "
-                                  f"e.g. {examples}")
-        for column in self.columns.values():
-            if column.nullable:
-                continue
-            values = table[column.name]
-            missing = values.is_null()
-            if pa.types.is_floating(values.type):
-                missing = pc.or_(missing, pc.fill_null(pc.is_nan(values), False))  # is_nan(null) is null
-            n_missing = pc.sum(missing).as_py() or 0
-            if n_missing:
-                rows = np.flatnonzero(missing.to_numpy())[:5].tolist()
-                raise GoldenDataError(f"{where}: column {column.name!r} is not nullable but has {n_missing} "
-                                      f"missing values (null or NaN), first at rows {rows}")
+        check_values(table, self._manifest.columns, f"golden dataset {self.name!r} split {split!r} ({path})")
 
     def frame(self, split: str):
         """The split as a pandas DataFrame (verified; cached; each call returns a copy)."""

@@ -94,12 +94,16 @@ def write_dataset(generated: GeneratedDataset, *, dest_dir: str | os.PathLike[st
     """
     import pyarrow.parquet as pq
 
+    from harness.golden.registry import check_values
+
+    for split, table in generated.splits.items():  # every split before any file: nothing half-written
+        if table.num_rows == 0:
+            raise GoldenDataError(f"write_dataset({generated.name!r}): split {split!r} has no rows")
+        check_values(table, generated.columns, f"write_dataset({generated.name!r}): split {split!r}")
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
     entries = []
     for split, table in generated.splits.items():
-        if table.num_rows == 0:
-            raise GoldenDataError(f"write_dataset({generated.name!r}): split {split!r} has no rows")
         file = f"{split}.parquet"
         tmp = dest / f".{file}.tmp"
         pq.write_table(table, tmp, **PARQUET_OPTIONS)

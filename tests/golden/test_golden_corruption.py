@@ -148,7 +148,7 @@ def wrong_total(root, edit_manifest, rewrite_split):
     edit_manifest(root, NAME, lambda d: d.update(total_rows=1))
 
 
-# (corruption, phase that must refuse it, regex the message must match)
+# (corruption, phase that must refuse it -- "frame": the values, which verify reads and loading does not -- regex)
 CASES = [
     (flip_byte, "verify", r"train\.parquet: sha256 [0-9a-f]{64} does not match the manifest's [0-9a-f]{64}"),
     (drop_column, "verify", r"train\.parquet: column 'mean_radius' \(float64, role feature\) is missing"),
@@ -190,8 +190,10 @@ def test_golden_corruption_is_refused(corrupt, phase, pattern, golden_copy, edit
             load_dataset(NAME, root=root)
         for each in patterns:
             assert re.search(each, str(info.value)), (each, str(info.value))
-    else:  # only visible in the data: load passes, reading the split refuses
-        assert verify_dataset(NAME, root=root) == []
+    else:  # only visible in the values: `parity golden verify` reads them and refuses; loading reads
+        # the footers only and passes; reading the split refuses
+        problems = verify_dataset(NAME, root=root)
+        assert len(problems) == 1 and re.search(pattern, problems[0]), (pattern, problems)
         ds = load_dataset(NAME, root=root)
         with pytest.raises(GoldenDataError, match=pattern):
             ds.frame("train")

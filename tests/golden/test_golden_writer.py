@@ -1,0 +1,38 @@
+"""`write_dataset` refuses a split the loader would refuse (a repeated or missing key, a missing value in a
+non-nullable column) before it writes any file: a golden dataset that `parity golden verify` passes
+must also load and read."""
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from harness.errors import GoldenDataError
+from harness.golden import Column, GeneratedDataset, verify_dataset, write_dataset
+
+COLUMNS = (Column("id", "int64", "key"), Column("x", "float64", "feature"), Column("y", "int64", "label"),
+           Column("tag", "string", "feature", nullable=True))
+
+
+def _dataset(ids, x=(0.5, 1.5, 2.5, 3.5), tag=("a", None, "b", "a")):
+    train = pa.table({"id": pa.array(list(range(100, 104)), pa.int64()), "x": pa.array([1.0, 2.0, 3.0, 4.0]),
+                      "y": pa.array([0, 1, 0, 1], pa.int64()), "tag": pa.array(["a", "b", None, "c"])})
+    evals = pa.table({"id": pa.array(ids, pa.int64()), "x": pa.array(list(x), pa.float64()),
+                      "y": pa.array([1, 0, 1, 0], pa.int64()), "tag": pa.array(list(tag))})
+    return GeneratedDataset(name="tiny_w", version="1", description="writer test", columns=COLUMNS,
+                            splits={"train": train, "eval": evals})
+
+
+@pytest.mark.parametrize("ids, x, match", [
+    ([1, 2, 2, 3], (0.5, 1.5, 2.5, 3.5), r"split 'eval': key column 'id' has 2 rows with duplicated keys, e\.g\. \[2\]"),
+    ([None, 2, 3, 4], (0.5, 1.5, 2.5, 3.5), r"split 'eval': column 'id' is not nullable but has 1 missing"),
+    ([1, 2, 3, 4], (0.5, float("nan"), 2.5, 3.5), r"split 'eval': column 'x' is not nullable .* rows \[1\]"),
+], ids=["repeated-key", "missing-key", "nan-feature"])
+def test_a_split_the_loader_would_refuse_is_refused_before_any_file_is_written(tmp_path, ids, x, match):
+    with pytest.raises(GoldenDataError, match=match):
+        write_dataset(_dataset(ids, x), dest_dir=tmp_path / "tiny_w")
+    assert not (tmp_path / "tiny_w").exists() or not any((tmp_path / "tiny_w").iterdir())
+
+
+def test_a_sound_dataset_is_written_and_verifies_with_its_values(tmp_path):
+    write_dataset(_dataset([1, 2, 3, 4]), dest_dir=tmp_path / "tiny_w")
+    assert verify_dataset("tiny_w", root=tmp_path) == []
