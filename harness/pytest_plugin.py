@@ -177,6 +177,24 @@ class ParityCheckItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
 
+class _SuiteModule(pytest.Module):
+    """A test module whose import raised a harness error (a `Suite(...)` or gate declared wrong): the
+    message and the line of the file that raised it, as `parity run` says it, not our stack."""
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
+        if isinstance(excinfo.value, ParityError) and not self.config.getoption("fulltrace", False):
+            lines = [e.lineno + 1 for e in excinfo.traceback if Path(str(e.path)) == Path(self.path)]
+            where = f"{self.path} (line {lines[-1]})" if lines else str(self.path)
+            return f"{where}: {type(excinfo.value).__name__}: {excinfo.value}"
+        return super().repr_failure(excinfo) if style is None else super().repr_failure(excinfo, style=style)
+
+
+def pytest_pycollect_makemodule(module_path: Path, parent: Any) -> pytest.Module | None:
+    if module_path.name == "__init__.py":
+        return None
+    return _SuiteModule.from_parent(parent, path=module_path)
+
+
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) -> list[pytest.Item] | None:
     if name != "SUITE" or not isinstance(collector, pytest.Module) or not isinstance(obj, Suite):
         return None
