@@ -31,15 +31,25 @@ def test_stable_argsort_is_numpys_stable_argsort_on_other_dtypes(dtype, n, seed)
     assert np.array_equal(stable_argsort(x), np.argsort(x, kind="stable"))
 
 
-@pytest.mark.parametrize("tied_share", [0.0, 0.05, 0.5])
-def test_stable_argsort_on_suite_sized_scores(tied_share):
-    # Both of its paths at suite size: the tie repair (few ties) and numpy's own sort (many).
-    rng = np.random.default_rng(3)
+def _suite_sized_scores(tied_share: float, seed: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
     x = rng.random(75_000)
     tied = rng.random(x.size) < tied_share
     x[tied] = np.round(x[tied], 3)
+    return x
+
+
+@pytest.mark.parametrize("tied_share", [0.0, 0.05, 0.5])
+def test_stable_argsort_on_suite_sized_scores(tied_share):
+    # Both of its paths at suite size: the tie repair (few ties) and numpy's own sort (many).
+    x = _suite_sized_scores(tied_share)
     assert np.array_equal(stable_argsort(x), np.argsort(x, kind="stable"))
     assert np.array_equal(stable_argsort(-x), np.argsort(-x, kind="stable"))
+    with shared_orders():  # the descending order from the shared ascending sort, reversed
+        ascending = stable_argsort(x)
+        assert np.array_equal(stable_argsort_descending(x), np.argsort(-x, kind="stable"))
+        assert np.array_equal(ascending, np.argsort(x, kind="stable"))  # and the shared order is untouched
+        assert np.array_equal(stable_argsort_descending(x.copy()), np.argsort(-x, kind="stable"))
 
 
 @settings(max_examples=300, deadline=None)
@@ -52,19 +62,6 @@ def test_stable_argsort_descending_is_numpys_stable_argsort_of_the_negation(x, s
             assert np.array_equal(stable_argsort_descending(x), np.argsort(-x, kind="stable"))
     else:
         assert np.array_equal(stable_argsort_descending(x), np.argsort(-x, kind="stable"))
-
-
-@pytest.mark.parametrize("tied_share", [0.0, 0.05, 0.5])
-def test_stable_argsort_descending_on_suite_sized_scores_from_a_shared_order(tied_share):
-    rng = np.random.default_rng(4)
-    x = rng.random(75_000)
-    tied = rng.random(x.size) < tied_share
-    x[tied] = np.round(x[tied], 3)
-    with shared_orders():
-        ascending = stable_argsort(x)  # sorts x: the descending order below reuses that sort
-        assert np.array_equal(stable_argsort_descending(x), np.argsort(-x, kind="stable"))
-        assert np.array_equal(ascending, np.argsort(x, kind="stable"))  # and the shared order is untouched
-        assert np.array_equal(stable_argsort_descending(x.copy()), np.argsort(-x, kind="stable"))
 
 
 def test_stable_argsort_refers_other_shapes_to_numpy():
