@@ -149,11 +149,14 @@ def bootstrap_estimate(name: str, legacy: float, new: float, reps: np.ndarray, n
             f"{int(bad.sum())} of {n_boot} bootstrap replicates left {name!r} undefined (e.g. a "
             "resample with one class only); the data are too small or too unbalanced for this bootstrap")
 
+    from harness.stats.bootstrap import percentile_ci
+
     def interval_at(level: float) -> tuple[float, float]:
-        lo, hi = np.percentile(reps, [100 * level / 2, 100 * (1 - level / 2)])
-        return (float(lo), float(hi))
+        return percentile_ci(reps, level)
 
     method = f"paired Poisson bootstrap (percentile, {n_boot} replicates, seed {seed}{unit})"
     return _cmp._Estimate(legacy, new, new - legacy, float(np.std(reps, ddof=1)), interval_at(2 * alpha),
                           interval_at(alpha), method, interval_at,
-                          p_beyond=lambda delta, alternative: _cmp._p_by_inversion(interval_at, delta, alternative))
+                          p_beyond=lambda delta, alternative: _cmp._p_by_inversion(interval_at, delta, alternative,
+                                                                                   n_replicates=len(reps)),
+                          unbounded=_cmp._too_few_replicates(len(reps), alpha))

@@ -115,7 +115,7 @@ class BootstrapResult:
         alpha = check_alpha(alpha)
         if self.ci_method == "bca":
             return _bca_ci(self.replicates, self.bca_z0, self.bca_acceleration, alpha)
-        return _percentile_ci(self.replicates, alpha)
+        return percentile_ci(self.replicates, alpha)
 
 
 @dataclass(frozen=True)
@@ -607,9 +607,23 @@ def _generic_arrays(mdef, y_true, s_legacy, s_new, w_raw):
 # intervals
 # ----------------------------------------------------------------------------------------------
 
-def _percentile_ci(reps: np.ndarray, alpha: float) -> tuple[float, float]:
+def resolvable(tail: float, n_replicates: int) -> bool:
+    """Whether ``n_replicates`` replicates can place a percentile limit with ``tail`` probability beyond
+    it: the most extreme of B replicates stands for a tail of 1/(B + 1), so a smaller tail would be an
+    extrapolation, which np.percentile silently clips to the extreme replicate (it let 2 replicates
+    decide a margin). Such a limit is unbounded; and a bootstrap p-value is never below 1/(B + 1)
+    (Phipson & Smyth 2010, "Permutation p-values should never be zero"; `compare._p_by_inversion`)."""
+    return tail * (n_replicates + 1) >= 1.0
+
+
+def percentile_ci(reps: np.ndarray, alpha: float) -> tuple[float, float]:
+    """The percentile interval at 1 - alpha; a limit the replicates cannot resolve (`resolvable`) is
+    infinite."""
     lo, hi = np.percentile(reps, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    if not resolvable(alpha / 2, reps.shape[0]):
+        return (-math.inf, math.inf)
     return (float(lo), float(hi))
+
 
 
 def _bca_params(reps: np.ndarray, theta_hat: float, jack: np.ndarray) -> tuple[float, float]:
@@ -635,7 +649,8 @@ def _bca_ci(reps, z0, a, alpha):
     a1 = ndtr(z0 + n1 / (1 - a * n1))
     a2 = ndtr(z0 + n2 / (1 - a * n2))
     lo, hi = np.percentile(reps, [100 * a1, 100 * a2])
-    return (float(lo), float(hi))
+    b = reps.shape[0]
+    return (float(lo) if resolvable(a1, b) else -math.inf, float(hi) if resolvable(1 - a2, b) else math.inf)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -778,7 +793,7 @@ class _Run:
             z0, acc = _bca_params(reps, diff, jackknife())
             ci = _bca_ci(reps, z0, acc, self.alpha)
         else:
-            ci = _percentile_ci(reps, self.alpha)
+            ci = percentile_ci(reps, self.alpha)
         unit = ", resampling query groups" if mdef.needs_groups else ""
         method = f"paired Poisson bootstrap ({self.ci_method}, {n_boot} replicates, seed {self.seed}{unit})"
         return BootstrapResult(metric=mdef.name, legacy=self.legacy, new=self.new, diff=diff, ci=ci,

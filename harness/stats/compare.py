@@ -604,6 +604,20 @@ class _Estimate:
     # One-sided p-value of H0 "diff <= delta" ("greater") or "diff >= delta" ("less") that agrees with
     # interval_at; None: the interval is diff -/+ quantile * se, and the normal / t formula is exact.
     p_beyond: Callable[[float, str], float] | None = None
+    unbounded: str = ""  # why the decision interval is unbounded (too few bootstrap replicates), if it is
+
+
+def _too_few_replicates(n_replicates: int, alpha: float) -> str:
+    """Why a bootstrap's decision interval (1 - 2 alpha) is unbounded, or "" when its tails are resolved
+    (`harness.stats.bootstrap.resolvable`)."""
+    from harness.stats.bootstrap import resolvable
+
+    if resolvable(alpha, n_replicates):
+        return ""
+    need = math.ceil(1.0 / alpha - 1.0 - 1e-9)
+    return (f"{n_replicates} bootstrap replicates cannot resolve the {1 - 2 * alpha:.0%} interval's {alpha:g} tails "
+            f"(the most extreme of B replicates stands for 1/(B+1)); use at least {need}, and enough that "
+            f"1/(B+1) stays below alpha over the number of gated cells for Holm (the default is 1000)")
 
 
 @dataclass(frozen=True)
@@ -689,25 +703,30 @@ def _est_bootstrap(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed, 
 
     return _Estimate(float(r.legacy), float(r.new), float(r.diff), float(r.se), tuple(map(float, r.ci)),
                      interval_at(alpha), str(r.method), interval_at,
-                     p_beyond=lambda delta, alternative: _p_by_inversion(interval_at, delta, alternative))
+                     p_beyond=lambda delta, alternative: _p_by_inversion(interval_at, delta, alternative,
+                                                                         n_replicates=len(r.replicates)),
+                     unbounded=_too_few_replicates(len(r.replicates), alpha))
 
 
-def _p_by_inversion(interval_at: Callable[[float], tuple[float, float]], delta: float, alternative: str) -> float:
-    """The one-sided p-value that agrees with an interval family: for "greater" (H0: diff <= delta) the
-    smallest a whose one-sided level-a lower limit (of the 1 - 2a interval) clears delta; "less" mirrors it.
+def _p_by_inversion(interval_at: Callable[[float], tuple[float, float]], delta: float, alternative: str, *,
+                    n_replicates: int) -> float:
+    """The one-sided p-value that agrees with a bootstrap's percentile interval family: for "greater"
+    (H0: diff <= delta) the smallest a whose one-sided level-a lower limit (of the 1 - 2a interval)
+    clears delta; "less" mirrors it.
 
     So p < alpha exactly when the decision interval clears delta, and Holm's adjusted p-values decide
-    with the same evidence as the interval (for the percentile bootstrap: the replicates' own quantiles,
-    not a normal approximation from their standard deviation).
+    with the same evidence as the interval (the replicates' own quantiles, not a normal approximation
+    from their standard deviation). The smallest p is 1/(B + 1) for B replicates: below it the interval
+    is unbounded (`harness.stats.bootstrap.resolvable`), so a p-value of 0 is never claimed.
     """
     side, beyond = (0, lambda x: x > delta) if alternative == "greater" else (1, lambda x: x < delta)
-    lo_a, hi_a = 1e-12, 0.5 - 1e-12
+    lo_a, hi_a = 1.0 / (n_replicates + 1), 0.5 - 1e-12
 
     def limit(level: float, which: int) -> float:
         return interval_at(2 * level)[which] - delta
 
     if beyond(interval_at(2 * lo_a)[side]):
-        return 0.0
+        return lo_a
     if beyond(interval_at(2 * hi_a)[side]):
         return float(brentq(limit, lo_a, hi_a, args=(side,), xtol=1e-15, rtol=1e-12))
     # the estimate itself is not beyond delta: p >= 1/2, read off the other limit
@@ -892,7 +911,8 @@ def _gate(inp: _Inputs, d: MetricDef, sl: _Slice | None, est: _Estimate | _Undef
     mdict = margin.to_dict(est.legacy)
     m_abs = mdict["absolute_value"]
     if m_abs is None or not se_ok or not all(math.isfinite(c) for c in est.ci):
-        why = "relative margin of a zero legacy metric" if m_abs is None else "standard error not computable"
+        why = ("relative margin of a zero legacy metric" if m_abs is None else
+               est.unbounded or "standard error not computable")
         return MetricEntry(**base, **numbers, verdict=Verdict.INCONCLUSIVE, gated=gated, margin=mdict,
                            decided_by="undefined", note=_join(f"{d.name} on {where}: {why}", why_not))
     verdict = eq.decide(est.diff, est.ci[0], est.ci[1], m_abs, test=margin.test,

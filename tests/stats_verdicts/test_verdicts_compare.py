@@ -452,3 +452,45 @@ def test_every_gated_entry_carries_the_planning_number_from_equivalence():
             continue  # Holm sizes it at the adjusted level
         assert e.n_required_planning == expected and expected is not None
         assert e.to_dict()["n_required_planning"] == expected
+
+
+@pytest.mark.parametrize("n_boot", [2, 3, 18])
+def test_too_few_replicates_cannot_decide_a_bootstrap_margin(n_boot):
+    """A percentile limit with tail alpha needs (B + 1) * alpha >= 1: with 2 replicates np.percentile
+    clipped the 5 % limits to the two replicates, and a generous margin came out EQUIVALENT at p < 1e-300.
+    Now the decision interval is unbounded, the cell INCONCLUSIVE, and the note says how many to use."""
+    y, a, b, _ = _data(n=4000, seed=3, noise=0.02)
+    r = compare_scores(y, a, b, metrics=["calibration_ratio", "ece"], n_boot=n_boot, seed=1,
+                       margins={"calibration_ratio": 0.5, "ece": 0.5})
+    for name in ("calibration_ratio", "ece"):
+        e = r.entry(name)
+        assert e.verdict is I and e.ci == (-math.inf, math.inf), (name, e.ci)
+        assert f"{n_boot} bootstrap replicates cannot resolve the 90% interval's 0.05 tails" in e.note
+        assert "use at least 19" in e.note
+    assert compare_scores(y, a, b, metrics=["calibration_ratio"], n_boot=19, seed=1,
+                          margins={"calibration_ratio": 0.5}).entry("calibration_ratio").verdict is E
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bootstrap_p_values_are_never_below_one_over_b_plus_one_and_agree_with_the_interval(seed):
+    """Phipson & Smyth (2010): a resampling p-value estimate is at least 1/(B + 1). And p < alpha exactly
+    when the percentile interval clears the margin, at every margin, checked with numpy's percentiles."""
+    from harness.stats.bootstrap import paired_bootstrap
+    from harness.stats.compare import _p_by_inversion
+
+    y, a, b, rng = _data(n=3000, seed=seed, noise=0.03)
+    n_boot = int(rng.choice([20, 39, 100, 250]))
+    r = paired_bootstrap("calibration_ratio", y, a, b, n_boot=n_boot, seed=seed, alpha=0.1)
+    reps = np.asarray(r.replicates)
+
+    def interval_at(level):
+        return r.ci_at(level)
+
+    for delta in np.concatenate([np.quantile(reps, [0.0, 0.01, 0.2, 0.5, 0.9, 1.0]) - 1e-9, [reps.min() - 1.0]]):
+        p = _p_by_inversion(interval_at, float(delta), "greater", n_replicates=n_boot)
+        assert p >= 1.0 / (n_boot + 1) - 1e-15
+        for alpha in (0.01, 0.05, 0.1):
+            if (n_boot + 1) * alpha < 1:
+                continue  # the alpha-tail limit is unbounded: it cannot clear, and p >= 1/(B+1) > alpha
+            lower = float(np.percentile(reps, 100 * alpha))  # the lower limit of the 1 - 2 alpha interval
+            assert (p < alpha) == (lower > delta) or abs(lower - delta) < 1e-9, (delta, alpha, p, lower)
