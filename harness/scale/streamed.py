@@ -409,6 +409,4 @@ def _estimate(inp, d, acc, *, all_rows: bool = True):
         return _cmp._Estimate(r.legacy, r.new, r.new - r.legacy, r.se, tuple(r.ci), tuple(r.ci_at(a)), r.method,
                               r.ci_at, df=r.df)
     r = acc.result()
-    diff = r.new - r.legacy
-    return _cmp._Estimate(r.legacy, r.new, diff, r.se, _cmp._normal(diff, r.se, 2 * a), _cmp._normal(diff, r.se, a),
-                          "delta method (normal)", lambda lv: _cmp._normal(diff, r.se, lv))
+    return _cmp.delta_estimate(r.legacy, r.new, r.se, acc.m if acc.weighted else acc.n, a)

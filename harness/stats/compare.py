@@ -89,7 +89,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as _st
 from scipy.optimize import brentq
-from scipy.special import ndtr, ndtri
+from scipy.special import ndtr, stdtrit
 
 from harness.errors import ParityInputError
 from harness.results import jsonable
@@ -627,11 +627,6 @@ class _Undefined:
     why: str
 
 
-def _normal(diff: float, se: float, alpha: float) -> tuple[float, float]:
-    h = float(ndtri(1 - alpha / 2)) * se
-    return (diff - h, diff + h)
-
-
 def _mean_se(u: np.ndarray, w: np.ndarray | None) -> float:
     """Standard error of the (weighted) mean of u; m = rows with positive weight (as paired_difference_ci)."""
     ww = np.ones(u.shape[0]) if w is None else w
@@ -680,9 +675,28 @@ def _est_delta(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed) -> _
     else:
         u = (eb - mse_b) / (2 * math.sqrt(mse_b)) - (ea - mse_a) / (2 * math.sqrt(mse_a))
         se = _mean_se(u, w)
-    diff = new - legacy
-    return _Estimate(legacy, new, diff, se, _normal(diff, se, 2 * alpha), _normal(diff, se, alpha),
-                     "delta method (normal)", lambda lv: _normal(diff, se, lv))
+    m_rows = int(y.shape[0]) if w is None else int(np.count_nonzero(w > 0))
+    return delta_estimate(legacy, new, se, m_rows, alpha)
+
+
+def delta_estimate(legacy: float, new: float, se: float, m_rows: int, alpha: float) -> _Estimate:
+    """RMSE's delta-method estimate: Student's t with m - 1 df (m rows with positive weight), as the
+    paired per-row differences (`paired_difference_ci`) use for the mean of the same squared errors:
+    a normal quantile let 3 rows decide a margin that Brier (RMSE squared, for 0/1 labels) could not.
+    Shared by the streamed comparison (`harness.scale.streamed`)."""
+    if m_rows < 2:  # as the paired per-row differences: no variance from one row (a slice: undefined there)
+        raise ParityInputError(f"rmse: need at least 2 rows with positive weight for a delta-method interval, "
+                               f"got {m_rows}", argument="y_true")
+    diff, df = new - legacy, m_rows - 1
+
+    def interval_at(level: float) -> tuple[float, float]:
+        if not math.isfinite(se):  # a perfect side: the root is not differentiable at 0
+            return (math.nan, math.nan)
+        h = float(stdtrit(df, 1 - level / 2)) * se
+        return (diff - h, diff + h)
+
+    return _Estimate(legacy, new, diff, se, interval_at(2 * alpha), interval_at(alpha),
+                     f"delta method (t interval, {df} df)", interval_at, df=df)
 
 
 def _est_bootstrap(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed, *, done=None) -> _Estimate:

@@ -85,6 +85,24 @@ def test_rmse_delta_method_matches_jackknife():
     assert e.se == pytest.approx(se_jack, rel=0.02)
 
 
+def test_rmse_interval_is_student_t_with_n_minus_one_df_and_a_tiny_sample_decides_nothing():
+    """RMSE's delta-method interval uses t(n - 1) as the paired per-row differences do: with 3 rows a
+    normal quantile made RMSE EQUIVALENT where Brier (RMSE squared for 0/1 labels) was INCONCLUSIVE."""
+    y = np.array([1.0, 0.0, 1.0])
+    a, b = np.array([0.8, 0.3, 0.6]), np.array([0.81, 0.29, 0.62])
+    r = compare_scores(y, a, b, metrics=["rmse", "brier"], margins={"rmse": 0.01, "brier": 0.01})
+    e = r.entry("rmse")
+    assert e.df == 2 and e.method == "delta method (t interval, 2 df)"
+    h = stats.t.ppf(0.95, 2) * e.se
+    assert e.ci == pytest.approx((e.diff - h, e.diff + h), rel=1e-12)
+    assert e.verdict is I and r.entry("brier").verdict is I
+    one = compare_scores(np.array([1.0, 0.0, 1.0, 0.0]), np.array([0.8, 0.3, 0.6, 0.2]),
+                         np.array([0.81, 0.29, 0.62, 0.2]), metrics=["rmse"], margins={"rmse": 0.5},
+                         slices={"s": np.array(["x", "y", "y", "y"])}, min_slice_size=0)
+    cell = next(x for x in one.entries if x.slice and x.slice["values"] == ["x"])
+    assert cell.verdict is I and cell.decided_by == "undefined" and "at least 2 rows" in cell.note
+
+
 def test_weights_send_auc_to_the_bootstrap_keyed_by_row():
     y, a, b, rng = _data(n=1500)
     w = rng.uniform(0.5, 2.0, y.size)
