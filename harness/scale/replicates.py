@@ -159,4 +159,4 @@ def bootstrap_estimate(name: str, legacy: float, new: float, reps: np.ndarray, n
                           interval_at(alpha), method, interval_at,
                           p_beyond=lambda delta, alternative: _cmp._p_by_inversion(interval_at, delta, alternative,
                                                                                    n_replicates=len(reps)),
-                          unbounded=_cmp._too_few_replicates(len(reps), alpha))
+                          unbounded=_cmp._too_few_replicates(len(reps), alpha), resampled=True)

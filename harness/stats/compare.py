@@ -605,6 +605,7 @@ class _Estimate:
     # interval_at; None: the interval is diff -/+ quantile * se, and the normal / t formula is exact.
     p_beyond: Callable[[float, str], float] | None = None
     unbounded: str = ""  # why the decision interval is unbounded (too few bootstrap replicates), if it is
+    resampled: bool = False  # a bootstrap: p-values come from the replicates (p_beyond), not from se
 
 
 def _too_few_replicates(n_replicates: int, alpha: float) -> str:
@@ -719,7 +720,7 @@ def _est_bootstrap(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed, 
                      interval_at(alpha), str(r.method), interval_at,
                      p_beyond=lambda delta, alternative: _p_by_inversion(interval_at, delta, alternative,
                                                                          n_replicates=len(r.replicates)),
-                     unbounded=_too_few_replicates(len(r.replicates), alpha))
+                     unbounded=_too_few_replicates(len(r.replicates), alpha), resampled=True)
 
 
 def _p_by_inversion(interval_at: Callable[[float], tuple[float, float]], delta: float, alternative: str, *,
@@ -882,6 +883,8 @@ def _shared_bootstrap(inp: _Inputs, d: MetricDef, rows: np.ndarray | None,
 # ---------------------------------------------------------------------------------------------
 
 def _p_difference(est: _Estimate) -> float | None:
+    if est.resampled and est.p_beyond is not None:  # from the replicates' quantiles: never below 1/(B+1)
+        return float(min(1.0, 2 * min(est.p_beyond(0.0, "greater"), est.p_beyond(0.0, "less"))))
     if not math.isfinite(est.se):
         return None
     if est.se == 0:

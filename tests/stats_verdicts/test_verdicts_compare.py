@@ -485,6 +485,7 @@ def test_too_few_replicates_cannot_decide_a_bootstrap_margin(n_boot):
         assert e.verdict is I and e.ci == (-math.inf, math.inf), (name, e.ci)
         assert f"{n_boot} bootstrap replicates cannot resolve the 90% interval's 0.05 tails" in e.note
         assert "use at least 19" in e.note
+        assert e.p_difference >= 2.0 / (n_boot + 1)  # two-sided, from the replicates: not 0 from their spread
     assert compare_scores(y, a, b, metrics=["calibration_ratio"], n_boot=19, seed=1,
                           margins={"calibration_ratio": 0.5}).entry("calibration_ratio").verdict is E
 
