@@ -120,15 +120,32 @@ def _error(path: Path, text: str, *, row: int | None = None, **fields):
 
 
 def _csv_header(path: Path) -> list[str]:
+    """The header, after checking that every data row has as many fields: pandas pads a short row with
+    missing values without a word (a cut-off line became a slice value '' and a column of strings),
+    and names a long one by its physical line. Blank lines are skipped, as pandas skips them."""
     import csv
 
     with open(path, newline="", encoding="utf-8-sig") as fh:
-        return next(csv.reader(fh), [])
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        row = 0
+        for fields in reader:
+            if not fields:
+                continue
+            if len(fields) != len(header):
+                raise _error(path, f"row {row} (line {reader.line_num}) has {len(fields)} field(s), the header "
+                             f"{len(header)}: a cut-off or merged line cannot be read as one row", row=row)
+            row += 1
+    return header
 
 
 def _read(path: Path, na_values: str | None):
     import pandas as pd
 
+    from harness.errors import ParityInputError
+
+    if path.is_dir():
+        raise _error(path, "is a folder, not a file (a folder of Parquet files is read with --stream)")
     if not path.is_file():
         raise _error(path, "no such file")
     suffix = path.suffix.lower()
@@ -147,6 +164,8 @@ def _read(path: Path, na_values: str | None):
         else:
             frame = pd.read_parquet(path)
             header = [str(c) for c in frame.columns]
+    except ParityInputError:
+        raise
     except Exception as exc:  # a corrupt or unreadable file is bad input, not a crash
         raise _error(path, f"cannot be read as {suffix[1:].upper()} ({type(exc).__name__}: {exc})") from exc
     twice = sorted({c for c in header if header.count(c) > 1})

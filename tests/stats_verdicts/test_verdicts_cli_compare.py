@@ -66,6 +66,28 @@ def test_csv_and_not_equivalent_exit_1(tmp_path, capsys):
     assert code == 1 and "NOT_EQUIVALENT" in stdout
 
 
+@pytest.mark.parametrize("cut, fields", [(2, 5), (-1, 8)], ids=["short-row", "long-row"])
+def test_a_csv_row_with_too_few_or_too_many_fields_is_refused_naming_it(tmp_path, capsys, cut, fields):
+    """pandas pads a short row with missing values silently (a cut-off line became a slice value '' and
+    turned a numeric slice column into strings); both short and long rows are refused, by row and line."""
+    path = tmp_path / "scores.csv"
+    lines = _frame(n=300).to_csv(index=False).splitlines()
+    row = lines[1 + 120].split(",")
+    lines[1 + 120] = ",".join(row[:-cut] if cut > 0 else row + ["extra"])
+    path.write_text("\n".join(lines[:60] + [""] + lines[60:]) + "\n")  # a blank line is skipped, as pandas does
+    code, _, err = _run(["compare", str(path), "--label", "click", "--legacy", "legacy", "--new", "new",
+                         "--metrics", "auc", "--margin", "auc=0.05", "--slice", "device"], capsys)
+    assert code == 2
+    assert f"{path}: row 120 (line 123) has {fields} field(s), the header 7" in err, err
+    assert "Traceback" not in err
+
+
+def test_a_folder_is_not_called_missing(tmp_path, capsys):
+    code, _, err = _run(["compare", str(tmp_path), "--label", "click", "--legacy", "legacy", "--new", "new",
+                         "--metrics", "auc", "--margin", "auc=0.05"], capsys)
+    assert code == 2 and "is a folder, not a file" in err and "no such file" not in err
+
+
 def test_no_margin_exits_1_with_a_note(parquet, capsys):
     code, stdout, _ = _run(["compare", str(parquet), "--label", "click", "--legacy", "legacy", "--new", "new"], capsys)
     assert code == 1 and "no margins given" in stdout
