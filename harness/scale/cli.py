@@ -78,6 +78,18 @@ def _slice_keys(path: Path, specs: list[str]) -> list:
 def _with_flag(exc: ParityInputError, args) -> ParityInputError:
     """A streamed or Beam error about one of the user's columns, re-said with the flag that named it
     (the library knows columns, not flags), as the in-memory command says "column 'p' (--new)"."""
+    from harness.cli.compare import _ARG_FLAG
+
+    api_flag = _ARG_FLAG.get(exc.argument or "")
+    columns = {"--label": args.label, "--legacy": args.legacy, "--new": args.new, "--weight": args.weight,
+               "--group": args.group, "--key": args.key}
+    if exc.column is None and exc.reason and columns.get(api_flag or ""):
+        # a statistics-layer error about an argument (score_new, y_true): its column and flag, as in memory
+        text = f"{args.file}: column {columns[api_flag]!r} ({api_flag}): {exc.reason}"
+        if exc.detail:
+            text += f" {exc.detail}"
+        text = text.replace("allow_identical=True", "--allow-identical")  # the API's keyword, as the flag
+        return exc.with_fields(text, argument=api_flag, column=columns[api_flag], file=str(args.file))
     flags = {args.label: "--label", args.legacy: "--legacy", args.new: "--new", args.key: "--key",
              args.weight: "--weight", args.group: "--group"}
     flag = flags.get(exc.column) if exc.column is not None else None

@@ -123,3 +123,21 @@ def test_runner_beam_without_beam_says_how_to_get_it(golden):
         pytest.skip("apache_beam is installed here: tests/scale/test_scale_beam.py runs the Beam runner")
     with pytest.raises(ParityInputError, match="pip install"):
         compare_stream_command(_args(golden, "--stream", "--runner", "beam"))
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda t: t.set_column(3, "b", t.column("a")),
+     "column 'b' (--new): equals the legacy scores row for row"),
+    (lambda t: t.set_column(1, "y", pa.array(np.zeros(t.num_rows, dtype=np.int64))),
+     "column 'y' (--label): DeLong needs at least 2 positives and 2 negatives"),
+], ids=["identical-scores", "one-class"])
+def test_stream_errors_from_the_statistics_name_the_column_and_flag(golden, tmp_path, capsys, make, expected):
+    """As the in-memory command does: the file, the user's column and its flag, and --allow-identical,
+    not the Python API's names (score_new, y_true, allow_identical=True)."""
+    path = tmp_path / "bad.parquet"
+    pq.write_table(make(pq.read_table(golden)), path)
+    assert main(["compare", str(path), "--label", "y", "--legacy", "a", "--new", "b", "--key", "id",
+                 "--metrics", "auc", "--margin", "auc=0.02", "--stream"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: {expected}" in err, err
+    assert "score_new" not in err and "y_true" not in err and "allow_identical=True" not in err
