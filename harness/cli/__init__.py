@@ -56,6 +56,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_json_output(dest: str | None, flag: str = "--json") -> None:
+    """Refuse a ``--json`` destination that cannot be written before anything is computed: a folder,
+    or a file in a folder that does not exist ('-' is stdout)."""
+    if not dest or dest == "-":
+        return
+    from pathlib import Path
+
+    target = Path(dest)
+    if target.is_dir():
+        raise ParityInputError(f"{flag} {dest}: is a folder; give a file name", argument=flag)
+    if not target.parent.is_dir():
+        raise ParityInputError(f"{flag} {dest}: folder {target.parent} does not exist", argument=flag)
+
+
+def print_to_pipe(write: Any, *args: Any, **kwargs: Any) -> None:
+    """``write(*args, **kwargs)``, the printing of a table to stdout; when the reader has gone (``| head``),
+    stdout is pointed at /dev/null and the command goes on (its other outputs and its exit code stand),
+    as Python's documentation advises for SIGPIPE."""
+    try:
+        write(*args, **kwargs)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # a stdout without a file descriptor: nothing to point elsewhere
+            pass
+
+
 def write_json_output(dest: str, text: str) -> None:
     """``--json DEST``: '-' writes ``text`` to stdout, anything else is a file written atomically
     (a folder that does not exist, or a write that fails, is a ParityInputError naming DEST)."""

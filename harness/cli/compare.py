@@ -315,11 +315,12 @@ def _compare(args) -> int:
     from harness.scale.cli import refuse_stream_flags_without_stream
 
     refuse_stream_flags_without_stream(args)
-    from harness.cli import write_json_output
+    from harness.cli import check_json_output, print_to_pipe, write_json_output
     from harness.errors import ParityInputError
     from harness.stats.compare import compare_scores
 
     path = Path(args.file)
+    check_json_output(args.json)
     names, margins = _options(args)
     frame = _read(path, args.na_values)
     if len(frame) == 0:
@@ -332,7 +333,6 @@ def _compare(args) -> int:
     except ParityInputError as exc:
         raise _translate(exc, path=path, frame=frame, args=args) from exc
 
-    _print_table(result, file=sys.stderr if args.json == "-" else sys.stdout)  # keep stdout pure JSON with --json -
     if args.json:
         doc = {"file": str(path), "columns": {"label": args.label, "legacy": args.legacy, "new": args.new,
                                               "group": args.group, "weight": args.weight, "key": args.key,
@@ -340,6 +340,8 @@ def _compare(args) -> int:
                                                          for k in inputs["slice_keys"]]},
                **result.to_dict()}
         write_json_output(args.json, json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    # the table after the JSON, so a reader that stops early (| head) loses neither; stdout stays pure JSON with --json -
+    print_to_pipe(_print_table, result, file=sys.stderr if args.json == "-" else sys.stdout)
     return 0 if result.verdict.value == "EQUIVALENT" else 1
 
 

@@ -119,7 +119,7 @@ def _run(args, path, names, margins, slice_keys):
 
 
 def compare_stream_command(args) -> int:
-    from harness.cli import write_json_output
+    from harness.cli import check_json_output, print_to_pipe, write_json_output
     from harness.cli.compare import _options, _print_table
 
     if args.chunk_rows is None:
@@ -127,6 +127,7 @@ def compare_stream_command(args) -> int:
     if args.runner is None:
         args.runner = "process"
     _refuse_unsupported(args)
+    check_json_output(args.json)
     names, margins = _options(args)
     path = Path(args.file)
     slice_keys = _slice_keys(path, args.slice)
@@ -134,7 +135,6 @@ def compare_stream_command(args) -> int:
         result = _run(args, path, names, margins, slice_keys)
     except ParityInputError as exc:
         raise _with_flag(exc, args) from exc
-    _print_table(result, file=sys.stderr if args.json == "-" else sys.stdout)
     if args.json:
         doc = {"file": str(path), "columns": {"label": args.label, "legacy": args.legacy, "new": args.new,
                                               "group": args.group, "weight": args.weight, "key": args.key,
@@ -142,4 +142,5 @@ def compare_stream_command(args) -> int:
                "stream": {"chunk_rows": int(args.chunk_rows), "runner": getattr(args, "runner", "process")},
                **result.to_dict()}
         write_json_output(args.json, json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    print_to_pipe(_print_table, result, file=sys.stderr if args.json == "-" else sys.stdout)
     return 0 if result.verdict.value == "EQUIVALENT" else 1

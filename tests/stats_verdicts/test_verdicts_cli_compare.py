@@ -435,3 +435,29 @@ def test_repeated_list_flags_add_up_instead_of_keeping_the_last(parquet, tmp_pat
     assert repeated == json.loads(out_joined.read_text())
     code, _, err = _run(base + ["--metrics", "auc", "--margin", "auc=0.01", "--margin", "auc=0.02"], capsys)
     assert code == 2 and "given twice" in err
+
+
+def test_a_reader_that_stops_early_loses_neither_the_json_nor_the_exit_code(parquet, tmp_path):
+    """`parity compare ... --json OUT | head -1`: the JSON is written before the table, and a closed pipe
+    ends the printing, not the command (it was an internal error, exit 2, and no JSON)."""
+    out = tmp_path / "o.json"
+    code = ("import sys\nfrom harness.cli import main\nimport harness.cli.compare as c\n"
+            "real = c._print_table\n"
+            "def closed(*a, **k):\n    raise BrokenPipeError(32, 'Broken pipe')\n"
+            "c._print_table = closed\nsys.exit(main(sys.argv[1:]))")
+    proc = subprocess.run([sys.executable, "-c", code, "compare", str(parquet), "--label", "click", "--legacy", "legacy",
+                           "--new", "bad", "--metrics", "auc", "--margin", "auc=0.005", "--json", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr  # the verdict's code: NOT_EQUIVALENT
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    assert json.loads(out.read_text())["verdict"] == "NOT_EQUIVALENT"
+
+
+@pytest.mark.parametrize("dest, says", [("{tmp}", "is a folder"), ("{tmp}/no/such/o.json", "does not exist")])
+def test_a_json_destination_that_cannot_be_written_is_refused_first(parquet, tmp_path, capsys, monkeypatch, dest, says):
+    import harness.stats.compare as sc
+
+    monkeypatch.setattr(sc, "compare_scores", lambda *a, **k: pytest.fail("computed before the --json check"))
+    code, _, err = _run(["compare", str(parquet), "--label", "click", "--legacy", "legacy", "--new", "new",
+                         "--metrics", "auc", "--margin", "auc=0.01", "--json", dest.format(tmp=tmp_path)], capsys)
+    assert code == 2 and says in err and "--json" in err
