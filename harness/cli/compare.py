@@ -266,6 +266,10 @@ def _slice_specs(frame, path: Path, specs: list[str]) -> list[str | tuple[str, .
                 if not c or c not in frame.columns:
                     raise _error(path, f"column {c!r} (--slice {spec}) not found; columns are {list(frame.columns)}",
                                  argument="--slice", column=c)
+            repeated = sorted({c for c in cols if cols.count(c) > 1})
+            if repeated:
+                raise _error(path, f"--slice {spec}: a crossed slice names column {repeated[0]!r} twice",
+                             argument="--slice", column=repeated[0])
             key = cols[0] if len(cols) == 1 else cols
             if key in out:
                 raise _error(path, f"--slice {spec}: slice {item!r} is given twice", argument="--slice", column=item)
@@ -375,7 +379,13 @@ def _options(args):
         raise ParityInputError(f"--metrics: {exc}", argument="--metrics", value=exc.value) from exc
     margins: dict[str, Any] = {k.strip().lower(): v for k, v in parse_margins(args.margin).items()}
     for name in [m.strip() for m in args.non_inferiority.split(",") if m.strip()]:
-        mdef = get_metric(name)
+        if "=" in name:
+            raise ParityInputError(f"--non-inferiority {name!r}: name the metric only (--non-inferiority auc); its "
+                                   "margin goes in --margin", argument="--non-inferiority", value=name)
+        try:
+            mdef = get_metric(name)
+        except ParityInputError as exc:
+            raise ParityInputError(f"--non-inferiority: {exc}", argument="--non-inferiority", value=name) from exc
         if mdef.name not in margins:
             raise ParityInputError(f"--non-inferiority {name!r}: the metric needs a margin in --margin",
                                    argument="--non-inferiority", value=name)

@@ -783,7 +783,7 @@ def _definedness(inp: _Inputs, d: MetricDef, rows: np.ndarray | None) -> str | N
     a = inp.a if rows is None else inp.a[rows]
     b = inp.b if rows is None else inp.b[rows]
     if (d.name in _RANK_ONLY or d.task == "ranking") and a.min() == a.max() and b.min() == b.max():
-        return (f"both score columns are constant on these rows (legacy {a[0]!r}, new {b[0]!r}): "
+        return (f"both score columns are constant on these rows (legacy {float(a[0])!r}, new {float(b[0])!r}): "
                 f"{d.name} takes the same value for any two constant scores, so it cannot tell the models apart")
     return None
 

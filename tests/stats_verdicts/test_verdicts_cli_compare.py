@@ -461,3 +461,24 @@ def test_a_json_destination_that_cannot_be_written_is_refused_first(parquet, tmp
     code, _, err = _run(["compare", str(parquet), "--label", "click", "--legacy", "legacy", "--new", "new",
                          "--metrics", "auc", "--margin", "auc=0.01", "--json", dest.format(tmp=tmp_path)], capsys)
     assert code == 2 and says in err and "--json" in err
+
+
+@pytest.mark.parametrize("extra, says", [
+    (["--slice", "device+device"], "--slice device+device: a crossed slice names column 'device' twice"),
+    (["--non-inferiority", "auc=0.002"], "--non-inferiority 'auc=0.002': name the metric only"),
+    (["--non-inferiority", "aucc"], "--non-inferiority: metric: unknown metric 'aucc'"),
+], ids=["crossed-slice-twice", "non-inferiority-with-a-value", "non-inferiority-unknown"])
+def test_flag_mistakes_name_the_flag(parquet, capsys, extra, says):
+    code, _, err = _run(["compare", str(parquet), "--label", "click", "--legacy", "legacy", "--new", "new",
+                         "--metrics", "auc", "--margin", "auc=0.01", *extra], capsys)
+    assert code == 2 and says in err, err
+
+
+def test_constant_scores_are_named_as_numbers_not_numpy_reprs(tmp_path, capsys):
+    path = tmp_path / "const.parquet"
+    frame = _frame(n=500)
+    frame["legacy"], frame["new"] = 0.3, 0.4
+    frame.to_parquet(path)
+    code, out, _ = _run(["compare", str(path), "--label", "click", "--legacy", "legacy", "--new", "new",
+                         "--metrics", "auc", "--margin", "auc=0.01"], capsys)
+    assert code == 1 and "(legacy 0.3, new 0.4)" in out and "np.float64" not in out
