@@ -1008,6 +1008,23 @@ def _n_required_planning(inp: _Inputs, e: MetricEntry, level: float) -> int | No
 # entry point
 # ---------------------------------------------------------------------------------------------
 
+def _capped_log_losses(inp: _Inputs) -> list[str]:
+    """A note for each side with scores of exactly 0 for a positive or 1 for a negative: their log loss
+    (infinite) is capped at -log(eps) by the clipping scikit-learn also applies (`metrics.log_loss`),
+    so the metric stays finite; said, not done silently."""
+    if not any(d.name == "logloss" for d in inp.defs):
+        return []
+    out = []
+    for side, p in (("legacy", inp.a), ("new", inp.b)):
+        wrong = ((p == 0) & (inp.y == 1)) | ((p == 1) & (inp.y == 0))
+        if wrong.any():
+            first = int(np.flatnonzero(wrong)[0])
+            out.append(f"logloss: {int(wrong.sum())} {side} score(s) are exactly 0 for a positive or 1 for a "
+                       f"negative (first at row {first}); each such row's log loss is capped at -log(eps) by "
+                       "clipping to [eps, 1 - eps] (eps: the scores' float epsilon), as scikit-learn's log_loss does")
+    return out
+
+
 def compare_scores(y_true: Any, score_legacy: Any, score_new: Any, *, metrics: Sequence[str] = DEFAULT_METRICS,
                    margins: Mapping[str, Any] | None = None, alpha: float = 0.05, sample_weight: Any = None,
                    groups: Any = None, keys: Any = None, n_boot: int = 1000, seed: int = 0,
@@ -1038,5 +1055,6 @@ def compare_scores(y_true: Any, score_legacy: Any, score_new: Any, *, metrics: S
     estimates, entries = _estimate_and_gate(inp, cells)
     entries = _adjust(inp, entries, estimates)
     notes = [] if inp.margins else ["no margins given: nothing is gated, so the overall verdict is INCONCLUSIVE"]
+    notes += _capped_log_losses(inp)
     return ComparisonResult(entries, n_rows=int(inp.y.shape[0]), seed=inp.seed, alpha=inp.alpha, n_boot=inp.n_boot,
                             min_slice_size=inp.min_slice_size, notes=notes)

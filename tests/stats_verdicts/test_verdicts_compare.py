@@ -513,3 +513,16 @@ def test_bootstrap_p_values_are_never_below_one_over_b_plus_one_and_agree_with_t
                 continue  # the alpha-tail limit is unbounded: it cannot clear, and p >= 1/(B+1) > alpha
             lower = float(np.percentile(reps, 100 * alpha))  # the lower limit of the 1 - 2 alpha interval
             assert (p < alpha) == (lower > delta) or abs(lower - delta) < 1e-9, (delta, alpha, p, lower)
+
+
+def test_a_zero_score_for_a_positive_is_capped_as_sklearn_does_and_said():
+    y, a, b, _ = _data(n=2000, seed=5)
+    i = int(np.flatnonzero(y == 1)[3])
+    b = b.copy()
+    b[i] = 0.0  # infinitely wrong: log loss capped at -log(eps)
+    r = compare_scores(y, a, b, metrics=["logloss"], margins={"logloss": 0.05})
+    assert r.entry("logloss").new == pytest.approx(sk_log_loss(y, b), rel=1e-12)
+    (note,) = [n for n in r.notes if n.startswith("logloss:")]
+    assert f"1 new score(s) are exactly 0 for a positive or 1 for a negative (first at row {i})" in note
+    assert not any(n.startswith("logloss:") for n in compare_scores(y, a, np.clip(b, 1e-6, 1), metrics=["logloss"],
+                                                                     margins={"logloss": 0.05}).notes)
