@@ -990,8 +990,11 @@ def _n_required(inp: _Inputs, e: MetricEntry, level: float) -> int | None:
     m_abs = e.margin["absolute_value"]
     if m_abs is None or e.se <= 0:
         return None
-    return eq.n_required(e.diff, e.se, e.n, m_abs, alpha=level, power=inp.power, test=margin.test,
+    need = eq.n_required(e.diff, e.se, e.n, m_abs, alpha=level, power=inp.power, test=margin.test,
                          higher_is_better=margin.higher_is_better)
+    # The normal-quantile projection can fall below n when the t interval of a few rows is what made it
+    # INCONCLUSIVE (3 rows "decided by about 2"): undecided at n rows needs more than n.
+    return None if need is None else max(int(need), e.n + 1)
 
 
 def _n_required_planning(inp: _Inputs, e: MetricEntry, level: float) -> int | None:

@@ -526,3 +526,11 @@ def test_a_zero_score_for_a_positive_is_capped_as_sklearn_does_and_said():
     assert f"1 new score(s) are exactly 0 for a positive or 1 for a negative (first at row {i})" in note
     assert not any(n.startswith("logloss:") for n in compare_scores(y, a, np.clip(b, 1e-6, 1), metrics=["logloss"],
                                                                      margins={"logloss": 0.05}).notes)
+
+
+def test_rows_that_would_decide_an_inconclusive_entry_are_more_than_it_has():
+    y = np.array([0.0, 1.0, 0.0])
+    r = compare_scores(y, np.array([0.2, 0.7, 0.4]), np.array([0.21, 0.69, 0.405]), metrics=["mae"],
+                       margins={"mae": 0.02})
+    e = r.entry("mae")
+    assert e.verdict is I and e.n == 3 and e.n_required is not None and e.n_required > 3
