@@ -112,7 +112,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xdist_group(name): run all items of a group on one xdist worker")
 
 
-@pytest.hookimpl(tryfirst=True, optionalhook=True)
 class _CollectErrors:
     """Counts the files that could not be collected (an import error, a bad declaration); under xdist
     the controller sees the workers' collection reports too."""
@@ -125,6 +124,7 @@ class _CollectErrors:
             self.stats["collect_errors"] += 1
 
 
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Plain ``-n N`` (xdist's ``load``) would spread one suite's checks over several workers, each of
     which would then run the whole suite (train, score) again. Schedule a suite file's checks as one
