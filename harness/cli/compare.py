@@ -288,11 +288,16 @@ def _slice_values(frame, key):
 # statistics-layer errors, in the user's terms (from the error's fields, never from its text)
 # ---------------------------------------------------------------------------------------------------
 
+def flag_columns(args) -> dict[str, str | None]:
+    """Each column flag -> the column the user named with it (None: not given)."""
+    return {"--label": args.label, "--legacy": args.legacy, "--new": args.new, "--weight": args.weight,
+            "--group": args.group, "--key": args.key}
+
+
 def _translate(exc, *, path: Path, frame, args):
     """The user's column, flag, row (with its key) and value, rebuilt from a ParityInputError's fields."""
     flag = _ARG_FLAG.get(exc.argument or "")
-    columns = {"--label": args.label, "--legacy": args.legacy, "--new": args.new, "--weight": args.weight,
-               "--group": args.group, "--key": args.key}
+    columns = flag_columns(args)
     column = exc.column if flag == "--slice" else columns.get(flag or "")
     if flag is None or column is None or exc.reason is None:
         return _error(path, str(exc), row=exc.row, **{k: v for k, v in exc.fields().items() if k != "row"})

@@ -78,11 +78,10 @@ def _slice_keys(path: Path, specs: list[str]) -> list:
 def _with_flag(exc: ParityInputError, args) -> ParityInputError:
     """A streamed or Beam error about one of the user's columns, re-said with the flag that named it
     (the library knows columns, not flags), as the in-memory command says "column 'p' (--new)"."""
-    from harness.cli.compare import _ARG_FLAG
+    from harness.cli.compare import _ARG_FLAG, flag_columns
 
     api_flag = _ARG_FLAG.get(exc.argument or "")
-    columns = {"--label": args.label, "--legacy": args.legacy, "--new": args.new, "--weight": args.weight,
-               "--group": args.group, "--key": args.key}
+    columns = flag_columns(args)
     if exc.column is None and exc.reason and columns.get(api_flag or ""):
         # a statistics-layer error about an argument (score_new, y_true): its column and flag, as in memory
         text = f"{args.file}: column {columns[api_flag]!r} ({api_flag}): {exc.reason}"
@@ -90,8 +89,7 @@ def _with_flag(exc: ParityInputError, args) -> ParityInputError:
             text += f" {exc.detail}"
         text = text.replace("allow_identical=True", "--allow-identical")  # the API's keyword, as the flag
         return exc.with_fields(text, argument=api_flag, column=columns[api_flag], file=str(args.file))
-    flags = {args.label: "--label", args.legacy: "--legacy", args.new: "--new", args.key: "--key",
-             args.weight: "--weight", args.group: "--group"}
+    flags = {columns[f]: f for f in ("--label", "--legacy", "--new", "--key", "--weight", "--group")}  # later wins
     flag = flags.get(exc.column) if exc.column is not None else None
     named = f"column {exc.column!r}"
     if flag is None or named not in exc.message or f"{named} ({flag})" in exc.message:

@@ -155,8 +155,5 @@ def bootstrap_estimate(name: str, legacy: float, new: float, reps: np.ndarray, n
         return percentile_ci(reps, level)
 
     method = f"paired Poisson bootstrap (percentile, {n_boot} replicates, seed {seed}{unit})"
-    return _cmp._Estimate(legacy, new, new - legacy, float(np.std(reps, ddof=1)), interval_at(2 * alpha),
-                          interval_at(alpha), method, interval_at,
-                          p_beyond=lambda delta, alternative: _cmp._p_by_inversion(interval_at, delta, alternative,
-                                                                                   n_replicates=len(reps)),
-                          unbounded=_cmp._too_few_replicates(len(reps), alpha), resampled=True)
+    return _cmp.resampled_estimate(legacy, new, new - legacy, float(np.std(reps, ddof=1)), interval_at(2 * alpha),
+                                   interval_at, alpha, method, len(reps))

@@ -625,7 +625,6 @@ def percentile_ci(reps: np.ndarray, alpha: float) -> tuple[float, float]:
     return (float(lo), float(hi))
 
 
-
 def _bca_params(reps: np.ndarray, theta_hat: float, jack: np.ndarray) -> tuple[float, float]:
     """(z0, acceleration) exactly as scipy.stats.bootstrap(method='BCa') computes them."""
     B = reps.shape[0]

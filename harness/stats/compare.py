@@ -716,11 +716,20 @@ def _est_bootstrap(m: MetricDef, y, a, b, w, groups, keys, alpha, n_boot, seed, 
     def interval_at(level: float) -> tuple[float, float]:
         return tuple(map(float, r.ci_at(level)))
 
-    return _Estimate(float(r.legacy), float(r.new), float(r.diff), float(r.se), tuple(map(float, r.ci)),
-                     interval_at(alpha), str(r.method), interval_at,
+    return resampled_estimate(float(r.legacy), float(r.new), float(r.diff), float(r.se), tuple(map(float, r.ci)),
+                              interval_at, alpha, str(r.method), len(r.replicates))
+
+
+def resampled_estimate(legacy: float, new: float, diff: float, se: float, ci: tuple[float, float],
+                       interval_at: Callable[[float], tuple[float, float]], alpha: float, method: str,
+                       n_replicates: int) -> _Estimate:
+    """A percentile-bootstrap estimate: p-values by inverting its intervals, never below 1/(B+1), and
+    the note for a decision interval too few replicates leave unbounded. Shared by the streamed and
+    Beam comparisons (`harness.scale.replicates.bootstrap_estimate`)."""
+    return _Estimate(legacy, new, diff, se, ci, interval_at(alpha), method, interval_at,
                      p_beyond=lambda delta, alternative: _p_by_inversion(interval_at, delta, alternative,
-                                                                         n_replicates=len(r.replicates)),
-                     unbounded=_too_few_replicates(len(r.replicates), alpha), resampled=True)
+                                                                         n_replicates=n_replicates),
+                     unbounded=_too_few_replicates(n_replicates, alpha), resampled=True)
 
 
 def _p_by_inversion(interval_at: Callable[[float], tuple[float, float]], delta: float, alternative: str, *,
