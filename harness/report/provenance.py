@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,12 @@ _GIT_TIMEOUT_S = 30
 _UNKNOWN: dict[str, Any] = {"commit": None, "dirty": None}
 
 
+@lru_cache(maxsize=1)
 def harness_version() -> str:
     """The installed distribution's version (what `pip show parity-harness` says); ``harness.__version__``
-    when the package runs from a source tree that was never installed."""
+    when the package runs from a source tree that was never installed. Read once per process:
+    importlib.metadata scans every sys.path entry (~4 ms, paid by every report), and the code running
+    does not change version under it."""
     from importlib import metadata
 
     try:

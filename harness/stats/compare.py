@@ -108,6 +108,7 @@ from harness.stats._validation import (
 from harness.stats.metrics import METRICS, MEAN_OF_PER_ROW, MetricDef, _dot, get_metric
 from harness.stats.multiple import METHOD as ADJUSTMENT
 from harness.stats.multiple import holm_level, holm_verdicts
+from harness.stats.ordering import note_subset
 from harness.verdicts import Verdict, combine
 
 __all__ = ["compare_scores", "ComparisonResult", "MetricEntry", "DEFAULT_METRICS", "METHODS", "entry_id",
@@ -809,8 +810,12 @@ def _estimate(inp: _Inputs, d: MetricDef, rows: np.ndarray | None,
     extra: dict[str, Any] = {}
     if shared is not None and inp.methods[d.name] == "bootstrap":
         extra["done"] = _shared_bootstrap(inp, d, rows, shared)
+    a, b = sub(inp.a), sub(inp.b)
+    if rows is not None and inp.methods[d.name] == "delong":  # DeLong sorts each side: filter the all-rows orders
+        note_subset(a, inp.a, rows)
+        note_subset(b, inp.b, rows)
     try:
-        return _ESTIMATORS[inp.methods[d.name]](d, sub(inp.y), sub(inp.a), sub(inp.b), sub(inp.w), sub(inp.groups),
+        return _ESTIMATORS[inp.methods[d.name]](d, sub(inp.y), a, b, sub(inp.w), sub(inp.groups),
                                                 sub(inp.keys), inp.alpha, inp.n_boot, inp.seed, **extra)
     except ParityInputError as exc:  # all rows: bad input; a slice: the metric is undefined there
         if rows is None:

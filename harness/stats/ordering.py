@@ -18,7 +18,10 @@ is ``scipy.stats.spearmanr(a, b).statistic`` from those ranks, computed as scipy
 sorted before in the block (compared element for element, so no array's later change can be missed)
 gets that order again. The checks after scoring sort the same two score columns for DeLong's
 components, Spearman's ranks and the calibration bins (`harness.runner` opens the block), and each of
-those uses the order only up to ties, so the results are the same either way.
+those uses the order only up to ties, so the results are the same either way. A slice's score
+column, declared with `note_subset(child, parent, rows)`, gets its order from its parent's: the
+parent's order filtered to the slice's rows, one O(n) pass instead of a sort (an ascending order of
+the child, ties in the parent's order).
 """
 from __future__ import annotations
 
@@ -28,10 +31,20 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["average_ranks", "shared_orders", "sort_order", "spearman_rho", "stable_argsort",
+__all__ = ["average_ranks", "note_subset", "shared_orders", "sort_order", "spearman_rho", "stable_argsort",
            "stable_argsort_descending"]
 
-_SHARED: contextvars.ContextVar[list | None] = contextvars.ContextVar("parity_shared_orders", default=None)
+
+class _Memo:
+    """One `shared_orders` block: orders computed (saved contents, order) and subsets declared
+    (saved contents, parent, rows)."""
+
+    def __init__(self) -> None:
+        self.orders: list[tuple[np.ndarray, np.ndarray]] = []
+        self.subsets: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+
+_SHARED: contextvars.ContextVar[_Memo | None] = contextvars.ContextVar("parity_shared_orders", default=None)
 _SHARED_MIN = 4096  # below this a sort costs less than looking one up
 _SHARED_MAX = 32  # orders kept per block: bounds the lookups' comparisons
 
@@ -39,7 +52,7 @@ _SHARED_MAX = 32  # orders kept per block: bounds the lookups' comparisons
 @contextmanager
 def shared_orders() -> Iterator[None]:
     """`sort_order` reuses an order within this block (and in threads given a copy of its context)."""
-    token = _SHARED.set([])
+    token = _SHARED.set(_Memo())
     try:
         yield
     finally:
@@ -52,14 +65,43 @@ def sort_order(x: np.ndarray) -> np.ndarray:
     memo = _SHARED.get()
     if memo is None or x.ndim != 1 or x.shape[0] < _SHARED_MIN:
         return np.argsort(x)
-    for saved, order in list(memo):  # a copy: another thread may append meanwhile
-        if saved.dtype == x.dtype and saved.shape == x.shape and np.array_equal(saved, x):
+    for saved, order in list(memo.orders):  # a copy: another thread may append meanwhile
+        if _same(saved, x):
             return order
-    order = np.argsort(x)
+    order = None
+    for saved, parent, rows in list(memo.subsets):
+        # (parent is held, not copied: it is checked to still give x at rows)
+        if _same(saved, x) and np.array_equal(parent[rows], x):
+            # x is parent[rows]: the parent's ascending order, kept where it visits the slice's rows
+            # and renumbered to the slice's positions, is an ascending order of x
+            at = np.full(parent.shape[0], -1, dtype=np.intp)
+            at[rows] = np.arange(rows.shape[0])
+            visits = at[sort_order(parent)]
+            order = visits[visits >= 0]
+            if order.shape[0] != x.shape[0]:  # rows not distinct after all: sort
+                order = None
+            break
+    if order is None:
+        order = np.argsort(x)
     order.flags.writeable = False
-    if len(memo) < _SHARED_MAX:
-        memo.append((x.copy(), order))
+    if len(memo.orders) < _SHARED_MAX:
+        memo.orders.append((x.copy(), order))
     return order
+
+
+def _same(saved: np.ndarray, x: np.ndarray) -> bool:
+    return saved.dtype == x.dtype and saved.shape == x.shape and np.array_equal(saved, x)
+
+
+def note_subset(child: np.ndarray, parent: np.ndarray, rows: np.ndarray) -> None:
+    """Inside `shared_orders`: ``child`` is ``parent[rows]`` (``rows`` distinct row indices), so a
+    later `sort_order` of child's contents filters parent's order instead of sorting (module
+    docstring). Outside a block, or for short or non-1-D arrays, nothing is noted."""
+    memo = _SHARED.get()
+    if (memo is None or child.ndim != 1 or parent.ndim != 1 or child.shape[0] < _SHARED_MIN
+            or rows.shape != child.shape or len(memo.subsets) >= _SHARED_MAX):
+        return
+    memo.subsets.append((child.copy(), parent, np.asarray(rows)))
 
 
 def _tied_with_next(sorted_x: np.ndarray) -> np.ndarray:

@@ -220,3 +220,69 @@ def test_a_suite_run_is_the_same_with_and_without_shared_orders(monkeypatch):
         return json.dumps({"checks": [c.to_dict() for c in r.checks], "plots": r.plots}, sort_keys=True)
 
     assert doc(shared) == doc(alone)
+
+
+def test_a_noted_slice_takes_its_order_from_its_parent_without_a_sort():
+    from harness.stats import ordering
+    from harness.stats.ordering import note_subset, shared_orders, sort_order
+
+    rng = np.random.default_rng(5)
+    x = np.round(rng.random(20_000), 2)  # many ties
+    rows = np.sort(rng.choice(x.shape[0], size=9_000, replace=False))
+    calls = []
+    real = np.argsort
+
+    def counted(a, *args, **kwargs):
+        calls.append(a.shape)
+        return real(a, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(ordering.np, "argsort", counted)
+        with shared_orders():
+            child = x[rows]
+            note_subset(child, x, rows)
+            order = sort_order(child.copy())  # found by contents, as sorted orders are
+            assert calls == [x.shape]  # the parent was sorted, the slice was not
+            assert np.array_equal(np.sort(order), np.arange(rows.shape[0]))  # a permutation of the slice
+            assert np.array_equal(child[order], np.sort(child))  # ascending
+            assert sort_order(child) is order  # and kept, as any sorted order
+        calls.clear()
+        with shared_orders():  # the parent changed after the note: the slice is sorted itself, correctly
+            y = x.copy()
+            child = y[rows]
+            note_subset(child, y, rows)
+            y[rows[0]] = 5.0
+            order = sort_order(child)
+            assert calls == [child.shape] and np.array_equal(child[order], np.sort(child))
+        calls.clear()
+        with shared_orders():  # repeated rows: not a slice's row set; sorted itself, correctly
+            dup = np.concatenate([rows[:4_000], rows[:4_000] + 0])
+            child = x[dup]
+            note_subset(child, x, dup)
+            order = sort_order(child)
+            assert np.array_equal(child[order], np.sort(child)) and np.array_equal(np.sort(order), np.arange(8_000))
+
+
+def test_sliced_delong_entries_are_the_same_with_and_without_shared_orders(monkeypatch):
+    from harness.stats import ordering
+    from harness.stats.compare import compare_scores
+
+    rng = np.random.default_rng(6)
+    n = 12_000
+    y = (rng.random(n) < 0.3).astype(int)
+    a = np.round(np.clip(0.3 + 0.2 * (y - 0.3) + 0.2 * rng.standard_normal(n), 0.001, 0.999), 2)  # ties
+    b = np.round(np.clip(a + 0.02 * rng.standard_normal(n), 0.001, 0.999), 3)
+    device = rng.choice(np.array(["desktop", "mobile", "tablet"], dtype=object), size=n)
+
+    def run():
+        with ordering.shared_orders():
+            r = compare_scores(y, a, b, metrics=["auc", "pr_auc"], margins={"auc": 0.02, "pr_auc": 0.03},
+                               slices={"device": device}, min_slice_size=100)
+        return [e.to_dict() for e in r.entries]
+
+    monkeypatch.setattr(ordering, "_SHARED_MIN", 2)
+    shared = run()
+    monkeypatch.setattr(ordering, "note_subset", lambda *args: None)
+    monkeypatch.setattr("harness.stats.compare.note_subset", lambda *args: None)
+    alone = run()
+    assert len(shared) == 8 and shared == alone
