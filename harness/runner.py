@@ -266,6 +266,7 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any,
         _prepare_pair(suite, pair, dataset, frame, cost)  # the feature declaration, then the runner's own fits
 
     stages.next(f"scoring {len(frame):,} rows with both sides")
+    _warm_up_checks()
     with progress_bar(f"scoring {suite.name}", total=len(frame), unit="row") as bar:
         scored = score_frame(pair, frame, key=dataset.key, batch_size=suite.batch_size,
                              want_features=bool(suite.features), progress=bar.update)
@@ -405,6 +406,41 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
         keep.update(pair=pair, frame=frame if keep_frame is None else keep_frame)
     result.side_cache = list((getattr(pair, "extra", None) or {}).get("side_cache", []))
     return result
+
+
+_WARMING: list[Any] = []  # the checks' warm-up thread, once per process
+
+
+def _warm_up_checks() -> None:
+    """Load, on a background thread, what the checks and the report after scoring need and that does
+    not depend on the run: their modules (~60 ms of imports in a fresh process: the metric checks'
+    statistics and scipy.stats, the report's renderers) and the environment fingerprint's package
+    versions and CPU, which `harness.upgrade.fingerprint` reads once per process (~30 ms). Started
+    when scoring starts, once the sides are built (their own imports, TensorFlow's and
+    scikit-learn's, are done: no two threads import the same packages at once), it runs on the core
+    the scoring leaves idle instead of after scoring. Nothing waits for it: an import that is under
+    way when the checks need it is finished by whichever thread gets there first, and the cached
+    readings are the same whenever they are read. Not started where threads are not allowed
+    (PARITY_THREADS=1)."""
+    if _WARMING or threads_allowed() < 2:
+        return
+    import threading
+
+    def load() -> None:
+        try:
+            import harness.checks.metrics  # noqa: F401  (the statistics: compare, bootstrap, DeLong, scipy.stats)
+            import harness.report.build  # noqa: F401
+            import harness.report.html  # noqa: F401
+            import harness.report.markdown  # noqa: F401
+            from harness.report.provenance import harness_version
+            from harness.upgrade.fingerprint import NUMERIC_PACKAGES, _cpu, _versions
+
+            harness_version(), _versions(NUMERIC_PACKAGES), _cpu()
+        except Exception:  # noqa: BLE001  (the checks import and read these themselves, and report there)
+            return
+
+    _WARMING.append(threading.Thread(target=load, name="parity-checks-warm-up"))
+    _WARMING[0].start()
 
 
 def _slice_arrays(suite: Suite, frame: pd.DataFrame, pos: np.ndarray) -> dict[Any, Any]:

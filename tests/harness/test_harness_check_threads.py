@@ -278,3 +278,52 @@ def test_a_bad_parity_threads_is_named_by_the_cli_before_any_file_is_read(tmp_pa
     assert main(["compare", str(missing), "--label", "y", "--legacy", "a", "--new", "b"]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "parity compare: error: PARITY_THREADS: expected a positive integer, got 'abc'"
+
+
+_WARM_CHECKS = (
+    "import importlib, sys\nfrom harness import runner\nF = importlib.import_module('harness.upgrade.fingerprint')\n"
+    "fresh = 'harness.checks.metrics' not in sys.modules and F._versions_once.cache_info().currsize == 0\n"
+    "runner._warm_up_checks(); runner._warm_up_checks()\n[t.join() for t in runner._WARMING]\n"
+    "print(fresh, len(runner._WARMING), 'harness.checks.metrics' in sys.modules, 'harness.report.html' in sys.modules,"
+    " F._versions_once.cache_info().currsize, F._cpu_once.cache_info().currsize)"
+)
+
+
+def _fresh(code: str, **env: str) -> str:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300,
+                         env={**os.environ, **env}, cwd=Path(__file__).resolve().parents[2])
+    return out.stdout.strip()
+
+
+def test_the_checks_warm_up_loads_their_modules_and_readings_once_per_process():
+    assert _fresh(_WARM_CHECKS, PARITY_THREADS="2") == "True 1 True True 1 1"
+
+
+def test_the_checks_warm_up_does_nothing_on_one_thread():
+    assert _fresh(_WARM_CHECKS, PARITY_THREADS="1") == "True 0 False False 0 0"
+
+
+def test_a_suite_run_starts_the_checks_warm_up_once_the_sides_are_built(monkeypatch):
+    events = []
+    monkeypatch.setattr(runner, "_warm_up_checks", lambda: events.append("warm"))
+    real_score = runner.score_frame
+
+    def score(*args, **kwargs):
+        events.append("score")
+        return real_score(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "score_frame", score)
+
+    def pair(ds):
+        events.append("pair")
+        return ModelPair(_Side("legacy", 0.0), _Side("new", 0.0))
+
+    suite = Suite(name="bc_warm_checks", description="", dataset="breast_cancer", label="malignant", pair=pair,
+                  prediction_atol=1e-9)
+    runner.run_suite(suite)
+    assert events == ["pair", "warm", "score"]
