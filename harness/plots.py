@@ -59,17 +59,20 @@ def _diff_by_score(score: np.ndarray, diff: np.ndarray, bins: int) -> dict[str, 
     Edges are quantiles of ``score`` by the inverted CDF, so each is a score that occurs, and every bin
     holds at least the row at its left edge; tied scores merge bins rather than leave one empty.
     """
-    edges = np.unique(np.quantile(score, np.linspace(0.0, 1.0, bins + 1), method="inverted_cdf"))
+    order = sort_order(score)  # shared: the metric checks sort the same column
+    ss = score[order]
+    edges = np.unique(np.quantile(ss, np.linspace(0.0, 1.0, bins + 1), method="inverted_cdf"))
     if len(edges) == 1:
         edges = np.repeat(edges, 2)
     n_bins = len(edges) - 1
-    # Right-closed last bin, as numpy's histograms: the maximum belongs to the last bin.
-    idx = np.clip(np.searchsorted(edges, score, side="right") - 1, 0, n_bins - 1).astype(np.int16)
-    order = np.argsort(idx, kind="stable")  # radix sort on int16: linear in the rows
-    count = np.bincount(idx, minlength=n_bins)
+    # Bin j holds the scores in [edges[j], edges[j+1]), the last bin also the maximum (right-closed, as
+    # numpy's histograms): in score order, the positions between where edges[j] and edges[j+1] would
+    # go. A bin's quantiles and extremes do not depend on the order of its rows.
+    bounds = np.concatenate(([0], ss.searchsorted(edges[1:-1], "left"), [ss.shape[0]]))
+    count = np.diff(bounds)
     out: dict[str, list] = {"edges": edges.tolist(), "count": count.tolist(), "min": [], "p01": [], "median": [],
                             "p99": [], "max": []}
-    for group in np.split(diff[order], np.cumsum(count)[:-1]):
+    for group in np.split(diff[order], bounds[1:-1]):
         if len(group) == 0:
             for key in ("min", "p01", "median", "p99", "max"):
                 out[key].append(None)
