@@ -70,22 +70,6 @@ def check_json_output(dest: str | None, flag: str = "--json") -> None:
         raise ParityInputError(f"{flag} {dest}: folder {target.parent} does not exist", argument=flag)
 
 
-def print_to_pipe(write: Any, *args: Any, **kwargs: Any) -> None:
-    """``write(*args, **kwargs)``, the printing of a table to stdout; when the reader has gone (``| head``),
-    stdout is pointed at /dev/null and the command goes on (its other outputs and its exit code stand),
-    as Python's documentation advises for SIGPIPE."""
-    try:
-        write(*args, **kwargs)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-        except (OSError, ValueError):  # a stdout without a file descriptor: nothing to point elsewhere
-            pass
-
-
 def write_json_output(dest: str, text: str) -> None:
     """``--json DEST``: '-' writes ``text`` to stdout, anything else is a file written atomically
     (a folder that does not exist, or a write that fails, is a ParityInputError naming DEST)."""
@@ -223,7 +207,62 @@ def quiet_beam(verbose: bool, runner: str | None) -> None:
         root.addHandler(_Stderr())
 
 
+class _ReaderGone:
+    """sys.stdout or sys.stderr for the length of a command: when the reader of a pipe has gone
+    (``parity run ... 2>&1 | grep -q EQUIVALENT``, ``| head -1``), the stream's descriptor is pointed at
+    /dev/null and the command goes on, so its report is written and its exit code is the verdict's,
+    not a BrokenPipeError's (Python's documentation on SIGPIPE). Everything else is the stream's."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def _gone(self) -> None:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # no descriptor (a test's capture): drop the output
+            self._stream = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115  (lives as long as the stream)
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+            try:
+                self._stream.flush()  # what was buffered goes to /dev/null now
+            except (OSError, ValueError):
+                pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def _pipes_may_close() -> Iterator[None]:
+    old = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _ReaderGone(old[0]), _ReaderGone(old[1])
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # nothing left for the interpreter's exit to fail on
+        sys.stdout, sys.stderr = old
+
+
 def main(argv: list[str] | None = None) -> int:
+    with _pipes_may_close():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     verbose = bool(getattr(args, "verbose", False))

@@ -324,7 +324,7 @@ def _compare(args) -> int:
     from harness.scale.cli import refuse_stream_flags_without_stream
 
     refuse_stream_flags_without_stream(args)
-    from harness.cli import check_json_output, print_to_pipe, write_json_output
+    from harness.cli import check_json_output, write_json_output
     from harness.errors import ParityInputError
     from harness.stats.compare import compare_scores
 
@@ -350,7 +350,7 @@ def _compare(args) -> int:
                **result.to_dict()}
         write_json_output(args.json, json.dumps(doc, indent=2, allow_nan=False) + "\n")
     # the table after the JSON, so a reader that stops early (| head) loses neither; stdout stays pure JSON with --json -
-    print_to_pipe(_print_table, result, file=sys.stderr if args.json == "-" else sys.stdout)
+    _print_table(result, file=sys.stderr if args.json == "-" else sys.stdout)
     return 0 if result.verdict.value == "EQUIVALENT" else 1
 
 

@@ -117,7 +117,7 @@ def _run(args, path, names, margins, slice_keys):
 
 
 def compare_stream_command(args) -> int:
-    from harness.cli import check_json_output, print_to_pipe, write_json_output
+    from harness.cli import check_json_output, write_json_output
     from harness.cli.compare import _options, _print_table
 
     if args.chunk_rows is None:
@@ -140,5 +140,5 @@ def compare_stream_command(args) -> int:
                "stream": {"chunk_rows": int(args.chunk_rows), "runner": getattr(args, "runner", "process")},
                **result.to_dict()}
         write_json_output(args.json, json.dumps(doc, indent=2, allow_nan=False) + "\n")
-    print_to_pipe(_print_table, result, file=sys.stderr if args.json == "-" else sys.stdout)
+    _print_table(result, file=sys.stderr if args.json == "-" else sys.stdout)
     return 0 if result.verdict.value == "EQUIVALENT" else 1

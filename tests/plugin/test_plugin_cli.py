@@ -97,3 +97,37 @@ def test_report_rerenders_a_saved_report_and_refuses_an_invalid_one(project, mon
     err = capsys.readouterr().err
     assert "$.suites[0].checks[1].verdict" in err and "MAYBE" in err
     assert not (tmp_path / "x.html").exists()
+
+
+def _run_into_closed_pipe(args: list[str], *, stderr_too: bool, env: dict[str, str]) -> int:
+    """`parity <args>` in a fresh process whose stdout (and stderr) is a pipe nobody reads: the reader
+    has gone before the first line (``| grep -q``, ``| head -1`` once satisfied)."""
+    import os
+    import subprocess
+    import sys
+
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        done = subprocess.run([sys.executable, "-c", "import sys\nfrom harness.cli import main\nsys.exit(main())",
+                               *args], stdout=w, stderr=w if stderr_too else subprocess.DEVNULL, timeout=600,
+                              env={**os.environ, **env}, cwd=Path(__file__).resolve().parents[2])
+    finally:
+        os.close(w)
+    return done.returncode
+
+
+def test_a_reader_that_has_gone_changes_neither_the_exit_code_nor_the_report(project, tmp_path):
+    suites = project.path / "suites"
+    project.write("suites/test_cli9_ok.py", project.suite_source(name="cli9_ok"))
+    project.write("suites/test_cli9_shifted.py", project.suite_source(name="cli9_shifted", shift=1e-3))
+    env = {"PARITY_GOLDEN_DIR": str(project.golden_dir)}
+    for which, want in (("cli9_ok", 0), (None, 1)):
+        for stderr_too in (False, True):
+            rep = tmp_path / f"rep-{which}-{stderr_too}"
+            args = ["run", *([which] if which else []), "--suites-dir", str(suites), "--no-progress", "--report", str(rep)]
+            assert _run_into_closed_pipe(args, stderr_too=stderr_too, env=env) == want, (which, stderr_too)
+            assert json.loads((rep / "report.json").read_text())["verdict"] == ("EQUIVALENT" if want == 0
+                                                                               else "NOT_EQUIVALENT")
+    # a usage error is still 2 with nobody reading what it says
+    assert _run_into_closed_pipe(["run", "nope", "--suites-dir", str(suites)], stderr_too=True, env=env) == 2

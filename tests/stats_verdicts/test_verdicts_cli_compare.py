@@ -438,18 +438,24 @@ def test_repeated_list_flags_add_up_instead_of_keeping_the_last(parquet, tmp_pat
 
 
 def test_a_reader_that_stops_early_loses_neither_the_json_nor_the_exit_code(parquet, tmp_path):
-    """`parity compare ... --json OUT | head -1`: the JSON is written before the table, and a closed pipe
-    ends the printing, not the command (it was an internal error, exit 2, and no JSON)."""
-    out = tmp_path / "o.json"
-    code = ("import sys\nfrom harness.cli import main\nimport harness.cli.compare as c\n"
-            "real = c._print_table\n"
-            "def closed(*a, **k):\n    raise BrokenPipeError(32, 'Broken pipe')\n"
-            "c._print_table = closed\nsys.exit(main(sys.argv[1:]))")
-    proc = subprocess.run([sys.executable, "-c", code, "compare", str(parquet), "--label", "click", "--legacy", "legacy",
-                           "--new", "bad", "--metrics", "auc", "--margin", "auc=0.005", "--json", str(out)],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 1, proc.stderr  # the verdict's code: NOT_EQUIVALENT
-    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    """`parity compare ... --json OUT | head -1`: the JSON is written before the table, and a reader
+    that has gone ends the printing, not the command (it was an internal error, exit 2, and no JSON)."""
+    import os
+
+    out, err = tmp_path / "o.json", tmp_path / "err.txt"
+    r, w = os.pipe()
+    os.close(r)  # nobody reads stdout
+    try:
+        with err.open("w") as err_file:
+            proc = subprocess.run([sys.executable, "-c", "import sys\nfrom harness.cli import main\nsys.exit(main())",
+                                   "compare", str(parquet), "--label", "click", "--legacy", "legacy", "--new", "bad",
+                                   "--metrics", "auc", "--margin", "auc=0.005", "--json", str(out)],
+                                  stdout=w, stderr=err_file, timeout=120)
+    finally:
+        os.close(w)
+    said = err.read_text()
+    assert proc.returncode == 1, said  # the verdict's code: NOT_EQUIVALENT
+    assert "Traceback" not in said and "internal error" not in said and "BrokenPipe" not in said
     assert json.loads(out.read_text())["verdict"] == "NOT_EQUIVALENT"
 
 
