@@ -330,10 +330,13 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
                 return []
             from harness.checks.metrics import check_metrics
 
-            return check_metrics(labels, aligned.legacy, aligned.new, gates=suite.metrics, sample_weight=weights,
-                                 groups=groups, keys=keys[pos], slices=_slice_arrays(suite, frame, pos),
-                                 min_slice_size=suite.min_slice_size, alpha=suite.alpha, n_boot=suite.n_boot,
-                                 seed=seed)
+            try:
+                return check_metrics(labels, aligned.legacy, aligned.new, gates=suite.metrics, sample_weight=weights,
+                                     groups=groups, keys=keys[pos], slices=_slice_arrays(suite, frame, pos),
+                                     min_slice_size=suite.min_slice_size, alpha=suite.alpha, n_boot=suite.n_boot,
+                                     seed=seed)
+            except ParityInputError as exc:
+                raise _in_suite_terms(exc, suite, dataset, pair, keys[pos]) from exc
 
         # The steps in their old order, each an (output, error) pair: the feature checks, the prediction
         # checks, the metric checks, the plot data. The prediction checks and the plot data run on a
@@ -406,6 +409,26 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
         keep.update(pair=pair, frame=frame if keep_frame is None else keep_frame)
     result.side_cache = list((getattr(pair, "extra", None) or {}).get("side_cache", []))
     return result
+
+
+def _in_suite_terms(exc: ParityInputError, suite: Suite, dataset: Any, pair: Any, keys: np.ndarray) -> ParityInputError:
+    """A metric check's input error in the words of the suite: `compare_scores` names its arguments
+    (score_new) and row positions (of the aligned rows, which the user never sees); the suite's user
+    knows the sides, the columns and the keys. Errors that name no row go through as they are."""
+    sides = {role: getattr(getattr(pair, role, None), "name", None) or role for role in ("legacy", "new")}
+    what = {"score_legacy": f"the legacy side's scores ({sides['legacy']!r})",
+            "score_new": f"the new side's scores ({sides['new']!r})",
+            "y_true": f"label column {suite.label!r}",
+            "sample_weight": f"weight column {getattr(dataset, 'weight', None)!r}"}.get(exc.argument or "")
+    if what is None or exc.row is None or exc.reason is None or not 0 <= exc.row < keys.shape[0]:
+        return exc
+    key = keys[exc.row]
+    key = key.item() if hasattr(key, "item") else key
+    value = f" is {exc.value!r}" if exc.has_value else ""
+    detail = f" {exc.detail}" if exc.detail else ""
+    return ParityInputError(f"suite {suite.name!r}, metric checks: {what}: {exc.reason}; the row with "
+                            f"{dataset.key}={key!r}{value}{detail}", argument=exc.argument, column=exc.column,
+                            row=exc.row, value=exc.value, reason=exc.reason, detail=exc.detail)
 
 
 _WARMING: list[Any] = []  # the checks' warm-up thread, once per process

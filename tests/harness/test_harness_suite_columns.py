@@ -39,3 +39,33 @@ def test_missing_columns_are_named_before_the_pair_is_built(overrides, match):
 def test_slice_values_names_the_missing_column():
     with pytest.raises(ParityInputError, match=r"slice column 'device' is not a column of dataset 'breast_cancer'"):
         slice_values(_suite(slices=["device"]))
+
+
+def test_a_side_scoring_outside_0_1_is_named_by_side_and_key_not_by_argument_and_position():
+    import numpy as np
+
+    from harness.golden import load_dataset
+    from harness.protocol import ModelPair
+
+    class Side:
+        def __init__(self, name, logits):
+            self.name, self.logits = name, logits
+
+        def predict(self, batch):
+            z = batch["mean_radius"].to_numpy() - 14.0
+            return z if self.logits else 1 / (1 + np.exp(-z))
+
+        def featurize(self, batch):
+            return None
+
+    frame = load_dataset("breast_cancer").frame("eval")
+    z = frame["mean_radius"].to_numpy() - 14.0
+    first = str(frame["sample_id"].to_numpy()[np.flatnonzero((z < 0) | (z > 1))[0]])
+    suite = _suite(pair=lambda ds: ModelPair(Side("sk_probs", False), Side("keras_logits", True)), prediction_atol=1e3,
+                   metrics=[MetricGate("logloss", 0.01)])
+    with pytest.raises(ParityInputError) as info:
+        run_suite(suite)
+    msg = str(info.value)
+    assert "suite 'bc', metric checks: the new side's scores ('keras_logits'): expected probabilities in [0, 1]" in msg
+    assert f"the row with sample_id={first}" in msg or f"the row with sample_id='{first}'" in msg, msg
+    assert "score_new" not in msg and info.value.argument == "score_new" and info.value.reason is not None
