@@ -74,13 +74,19 @@ def arrow_table(columns: Sequence[Column], arrays: Mapping[str, Any]):
         typ = types.get(column.dtype) or pa.from_numpy_dtype(np.dtype(column.dtype))
         values = arrays[column.name]
         if isinstance(values, np.ndarray) and values.dtype.kind == "f":
-            if np.isnan(values).any() and not column.nullable:
-                raise GoldenDataError(f"arrow_table: column {column.name!r} is not nullable but holds NaN")
+            nan = np.isnan(values)
+            if nan.any() and not column.nullable:
+                raise GoldenDataError(f"arrow_table: column {column.name!r} is not nullable but holds NaN: "
+                                      f"row {int(np.argmax(nan))} (0-based, of the rows given; "
+                                      f"{int(nan.sum())} NaN in all)")
             array = pa.array(values, type=typ, from_pandas=True)  # NaN -> null
         else:
             array = pa.array(values, type=typ)
         if array.null_count and not column.nullable:
-            raise GoldenDataError(f"arrow_table: column {column.name!r} is not nullable but holds nulls")
+            nulls = np.asarray(array.is_null())
+            raise GoldenDataError(f"arrow_table: column {column.name!r} is not nullable but holds nulls: "
+                                  f"row {int(np.argmax(nulls))} (0-based, of the rows given; "
+                                  f"{array.null_count} null in all)")
         fields.append(pa.field(column.name, typ, nullable=column.nullable))
         data.append(array)
     return pa.Table.from_arrays(data, schema=pa.schema(fields))

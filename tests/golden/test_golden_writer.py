@@ -36,3 +36,18 @@ def test_a_split_the_loader_would_refuse_is_refused_before_any_file_is_written(t
 def test_a_sound_dataset_is_written_and_verifies_with_its_values(tmp_path):
     write_dataset(_dataset([1, 2, 3, 4]), dest_dir=tmp_path / "tiny_w")
     assert verify_dataset("tiny_w", root=tmp_path) == []
+
+
+@pytest.mark.parametrize("values, match", [
+    ([0.5, 1.0, float("nan"), float("nan")], r"column 'x' is not nullable but holds NaN: row 2 \(0-based, of the rows "
+                                             r"given; 2 NaN in all\)"),
+    ([0.5, None, 1.0, 2.0], r"column 'x' is not nullable but holds nulls: row 1 \(0-based, of the rows given; 1 null"),
+], ids=["nan", "none"])
+def test_arrow_table_names_the_first_missing_row_of_a_non_nullable_column(values, match):
+    import numpy as np
+
+    from harness.golden.writer import arrow_table
+
+    arr = np.array(values, dtype=float) if None not in values else values
+    with pytest.raises(GoldenDataError, match=match):
+        arrow_table(COLUMNS[:2], {"id": np.arange(4), "x": arr})
