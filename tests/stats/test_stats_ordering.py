@@ -2,6 +2,8 @@
 ranks and Spearman correlation, on ties, NaN, signed zeros and integer inputs."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -148,21 +150,34 @@ def test_group_codes_of_grouped_rows_are_numpys_unique(kind, layout):
     assert codes.dtype == np.int64 and np.array_equal(codes, want_codes.reshape(-1))
 
 
+class _Sorts:
+    """np.argsort counted (the shapes it sorts, in order) while active; ``real`` is numpy's own."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, ...]] = []
+        self.real = np.argsort
+
+    def __call__(self, a, *args, **kwargs):
+        self.calls.append(a.shape)
+        return self.real(a, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def counting(self):
+        from harness.stats import ordering
+
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(ordering.np, "argsort", self)
+            yield self
+
+
 def test_shared_orders_sort_each_contents_once_and_see_every_change():
-    from harness.stats import ordering
     from harness.stats.ordering import shared_orders, sort_order
 
     rng = np.random.default_rng(2)
     x = np.round(rng.random(10_000), 3)  # ties
-    calls = []
-    real = np.argsort
-
-    def counted(a, *args, **kwargs):
-        calls.append(a.shape)
-        return real(a, *args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(ordering.np, "argsort", counted)
+    sorts = _Sorts()
+    calls, real = sorts.calls, sorts.real
+    with sorts.counting():
         with shared_orders():
             first = sort_order(x)
             again = sort_order(x.copy())  # another array, the same contents: the same order
@@ -223,21 +238,14 @@ def test_a_suite_run_is_the_same_with_and_without_shared_orders(monkeypatch):
 
 
 def test_a_noted_slice_takes_its_order_from_its_parent_without_a_sort():
-    from harness.stats import ordering
     from harness.stats.ordering import note_subset, shared_orders, sort_order
 
     rng = np.random.default_rng(5)
     x = np.round(rng.random(20_000), 2)  # many ties
     rows = np.sort(rng.choice(x.shape[0], size=9_000, replace=False))
-    calls = []
-    real = np.argsort
-
-    def counted(a, *args, **kwargs):
-        calls.append(a.shape)
-        return real(a, *args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(ordering.np, "argsort", counted)
+    sorts = _Sorts()
+    calls = sorts.calls
+    with sorts.counting():
         with shared_orders():
             child = x[rows]
             note_subset(child, x, rows)
