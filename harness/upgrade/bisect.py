@@ -405,12 +405,67 @@ def _frozen(skip: set[str]) -> list[str]:
     return [pins[k] for k in sorted(pins)]
 
 
-def _suite_rerun(suite: str, suites_dir: Path, baseline_dir: Path | None, probes: list[str]
-                 ) -> Callable[[Path], set[str]]:
-    repo_root = Path(__file__).resolve().parents[2]
+_PROJECT_PACKAGES = ("harness", "legacy_adapter", "new_platform")  # what this distribution installs
+
+
+def _source_shim(folder: Path) -> Path:
+    """``folder`` holding only this project's packages, as links to where this process imports them
+    from: the throwaway environments' PYTHONPATH. (The folder above an installed ``harness`` is
+    site-packages: on PYTHONPATH it put every package installed here, at its version here, in front of
+    the environment's own, and every environment then reran with the upgraded versions.)"""
+    import importlib.util
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in _PROJECT_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        (folder / name).symlink_to(Path(list(spec.submodule_search_locations)[0]).resolve(), target_is_directory=True)
+    return folder
+
+
+def _own_requirements(skip: set[str]) -> list[str]:
+    """``name==version``, as installed here, of this project's own dependencies (not its extras): a
+    throwaway environment imports the harness from its source (`_source_shim`), so it needs them, and
+    pinned they are what runs here. ``skip``: the packages being bisected and those the user pins."""
+    import re
+    from importlib.metadata import PackageNotFoundError, requires, version
+
+    def norm(name: str) -> str:
+        return name.lower().replace("_", "-").replace(".", "-")
+
+    try:
+        declared = requires("parity-harness") or []
+    except PackageNotFoundError:  # a source tree that was never installed: nothing to read the list from
+        return []
+    skipped = {norm(s) for s in skip}
+    out: dict[str, str] = {}
+    for req in declared:
+        spec, _, marker = req.partition(";")
+        if "extra" in marker:
+            continue
+        name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", spec)
+        if name is None or norm(name.group(1)) in skipped:
+            continue
+        try:  # one of a marker-split pair (tensorflow-cpu / tensorflow) is not installed: skipped
+            out[norm(name.group(1))] = f"{name.group(1)}=={version(name.group(1))}"
+        except PackageNotFoundError:
+            continue
+    return [out[k] for k in sorted(out)]
+
+
+def _rerun_env(source: Path) -> dict[str, str]:
+    """The environment of a rerun: the few variables that locate data, baselines and the engine, and
+    PYTHONPATH = this project's packages only (`_source_shim`)."""
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "PARITY_GOLDEN_DIR",
                                                          "PARITY_BASELINE_DIR", "PARITY_NUMBA")}
-    env.update(PYTHONPATH=str(repo_root), PYTHONHASHSEED="0")
+    env.update(PYTHONPATH=str(source), PYTHONHASHSEED="0")
+    return env
+
+
+def _suite_rerun(suite: str, suites_dir: Path, baseline_dir: Path | None, probes: list[str], source: Path
+                 ) -> Callable[[Path], set[str]]:
+    env = _rerun_env(source)
 
     def rerun(python: Path) -> set[str]:
         with tempfile.TemporaryDirectory() as tmp:
@@ -444,8 +499,10 @@ def bisect_check(suite: str, check: Any, *, suite_file: str | Path, baseline_dir
     if not outputs or not changed:
         return None
     probes = sorted({o.split("/", 1)[0] for o in outputs})
-    requirements = list(settings.requirements) + (
-        _frozen(set(changed) | {r.split("==")[0] for r in settings.requirements}) if settings.freeze else [])
-    rerun = _suite_rerun(suite, Path(suite_file).resolve().parent, baseline_dir, probes)
-    return bisect(changed, rerun, venv_root=settings.venvs or default_venvs(), pip_args=settings.pip_args,
-                  requirements=requirements, no_deps=settings.freeze, outputs=outputs, log=log)
+    pinned = set(changed) | {r.split("==")[0] for r in settings.requirements}
+    requirements = list(settings.requirements) + (_frozen(pinned) if settings.freeze else _own_requirements(pinned))
+    with tempfile.TemporaryDirectory(prefix="parity-bisect-source-") as tmp:
+        rerun = _suite_rerun(suite, Path(suite_file).resolve().parent, baseline_dir, probes,
+                             _source_shim(Path(tmp) / "source"))
+        return bisect(changed, rerun, venv_root=settings.venvs or default_venvs(), pip_args=settings.pip_args,
+                      requirements=requirements, no_deps=settings.freeze, outputs=outputs, log=log)

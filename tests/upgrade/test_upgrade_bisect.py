@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -463,3 +464,43 @@ def test_pytest_parity_bisect_names_the_package(cli_suite, tmp_path):
                             "--parity-bisect-packages=numpy,"], capture_output=True, text=True, env=env,
                            cwd=str(tmp_path), timeout=600)
     assert usage.returncode == 4 and "expected comma-separated names" in usage.stderr, usage.stderr[-2000:]
+
+
+# -- what a throwaway environment imports -----------------------------------------------------------------------
+
+def test_the_reruns_import_this_projects_packages_and_nothing_else_installed_here(tmp_path):
+    """An installed harness lives in site-packages; its reruns' PYTHONPATH must not be that folder (it put
+    every package installed here in front of the throwaway environment's own: every rerun then ran the
+    upgraded versions, and bisect answered "not produced by these upgrades")."""
+    import shutil
+
+    site = tmp_path / "site-packages"  # an installed harness, beside another installed package
+    shutil.copytree(REPO / "harness", site / "harness", ignore=shutil.ignore_patterns("__pycache__"))
+    (site / "parity_bisect_other_pkg").mkdir()
+    (site / "parity_bisect_other_pkg" / "__init__.py").write_text("")
+    shim = tmp_path / "shim"
+    code = ("import json, pathlib, sys\nimport harness.upgrade.bisect as b\n"
+            "env = b._rerun_env(b._source_shim(pathlib.Path(sys.argv[1])))\nprint(json.dumps(env))")
+    env = json.loads(subprocess.run([sys.executable, "-c", code, str(shim)], capture_output=True, text=True, check=True,
+                                    env={**os.environ, "PYTHONPATH": str(site)}, cwd=tmp_path).stdout)
+    assert env["PYTHONPATH"] == str(shim)
+    seen = subprocess.run([sys.executable, "-c", "import importlib.util as u, harness\n"
+                           "print(u.find_spec('parity_bisect_other_pkg') is None, harness.__file__)"],
+                          capture_output=True, text=True, check=True, env=env, cwd=tmp_path).stdout.split()
+    assert seen[0] == "True", "a package installed beside the harness leaked into the rerun"
+    assert Path(seen[1]).resolve() == (site / "harness" / "__init__.py").resolve()  # the harness that ran bisect
+
+
+def test_the_reruns_get_the_projects_own_dependencies_pinned_as_installed_here():
+    from importlib.metadata import requires, version
+
+    from harness.upgrade.bisect import _own_requirements
+
+    pins = dict(r.split("==") for r in _own_requirements({"numpy", "scikit-learn"}))
+    declared = {re.match(r"[A-Za-z0-9._-]+", r).group(0).lower() for r in requires("parity-harness")
+                if "extra" not in r.partition(";")[2]}
+    assert {"pandas", "deepdiff", "pyarrow", "scipy"} <= set(pins)
+    assert not {"numpy", "scikit-learn"} & set(pins)  # the bisected packages vary, they are not pinned here
+    assert not {"numba", "pytest", "apache-beam"} & set(pins)  # extras are not the harness's own needs
+    for name, pinned in pins.items():
+        assert name in declared and pinned == version(name), name
