@@ -568,7 +568,9 @@ def findings_to_markdown(results: UpgradeResult | Sequence[UpgradeResult],
         if r.changed_packages:
             lines.append("Packages changed: " + ", ".join(f"{p} {a} -> {b}" for p, (a, b) in r.changed_packages.items()) + ".")
         else:
-            lines.append("No package version changed.")
+            tracked = sorted(set(r.current_fingerprint.get("packages", {})) | set(r.baseline_fingerprint.get("packages", {})))
+            lines.append("No version changed among the packages the fingerprint tracks"
+                         + (f" ({', '.join(tracked)})." if tracked else "."))
         if r.environment_diffs:
             lines.append("Environment differences: " + "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in r.environment_diffs.items()) + ".")
         lines.append("")

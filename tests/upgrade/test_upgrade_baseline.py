@@ -342,7 +342,8 @@ def test_findings_name_added_and_removed_items_and_shape_changes_in_words(tmp_pa
     md = findings_to_markdown(check_against_baseline("words", probes, tmp_path))
     assert "`root['items'][11]`: removed 's11'" in md and "None" not in md
     assert "`root['new_key']`: added 3" in md
-    assert "shape (12,) -> (11,) (1 element removed)" in md and "dtype" not in md
+    table = md[md.index("| outcome |"):]  # (the header's list of tracked packages names ml-dtypes)
+    assert "shape (12,) -> (11,) (1 element removed)" in table and "dtype" not in table
     state.update(n=13, extra=False, dtype=np.int32)
     md = findings_to_markdown(check_against_baseline("words", probes, tmp_path))
     assert "`root['items'][12]`: added 's12'" in md
@@ -365,3 +366,23 @@ def test_a_number_whose_type_changes_shows_both_values(tmp_path):
     md = findings_to_markdown(check_against_baseline("types", probes, tmp_path))
     assert "`cfg/C` | 1.0 -> 2, dtype float64 -> int64 |" in md
     assert "`cfg/ids` | shape (12,) -> (11,) (1 element removed) |" in md
+
+
+def test_no_version_change_names_the_packages_the_fingerprint_tracks(tmp_path):
+    """'No package version changed' read as if nothing at all had been upgraded; only the fingerprint's
+    packages are compared (an upgraded tqdm is not among them), so the line says which those are."""
+    from harness.upgrade import findings_to_markdown
+    from harness.upgrade.fingerprint import NUMERIC_PACKAGES, normalise_distribution
+
+    probes = ProbeSet("tracked")
+
+    @probes.configuration("cfg")
+    def cfg():
+        return {"value": 1}
+
+    record_baseline(probes, root=tmp_path)
+    md = findings_to_markdown(check_against_baseline("tracked", probes, tmp_path))
+    line = next(x for x in md.splitlines() if x.startswith("No version changed"))
+    named = line.split("(", 1)[1].rstrip(").").split(", ")
+    assert "numpy" in named and "tqdm" not in named
+    assert set(named) <= {normalise_distribution(p) for p in NUMERIC_PACKAGES}
