@@ -982,7 +982,7 @@ def _adjust(inp: _Inputs, entries: list[MetricEntry], estimates: list[_Estimate 
                                            n_required_planning=_n_required_planning(inp, e, inp.alpha)))
             continue
         # Holm's decision for this entry is the TOST at level alpha * p / p_adjusted: show that interval
-        level = holm_level(e.p_value, pa, inp.alpha)
+        level = holm_level(e.p_value, pa, inp.alpha, k)
         changes: dict[str, Any] = dict(p_adjusted=pa, adjustment=ADJUSTMENT)
         if k > 1 and level < inp.alpha:
             changes.update(ci_adjusted=tuple(map(float, est.interval_at(2 * level))), ci_adjusted_level=1 - 2 * level)

@@ -73,15 +73,22 @@ def holm_verdicts(p_values: Sequence[float | None], verdicts: Sequence[Verdict |
     return p_adjusted, out
 
 
-def holm_level(p_value: float, p_adjusted: float, alpha: float) -> float:
-    """The level at which Holm tests this member: ``alpha * p_value / p_adjusted`` (``alpha`` when both are 0).
+def holm_level(p_value: float, p_adjusted: float, alpha: float, family_size: int) -> float:
+    """The level at which Holm tests this member of a family of ``family_size``: ``alpha * p_value /
+    p_adjusted``, and ``alpha / family_size`` when both are 0.
 
     ``p_adjusted <= alpha`` iff ``p_value <= alpha * p_value / p_adjusted``, so the member's claim stands
     exactly when its own test passes at this level; for a TOST that is the ``1 - 2 * level`` interval
     lying inside the margin. Shells show that interval next to a Holm-adjusted verdict, so the interval
-    and the verdict never disagree.
+    and the verdict never disagree. A p-value of 0 (a TOST p-value that underflows) sorts first, where
+    Holm tests at ``alpha / family_size``: the limit of the ratio as p goes to 0, for it and for every
+    member tied with it (their adjusted values are the same running maximum).
     """
     if not (0 <= p_value <= p_adjusted <= 1):
         raise ParityInputError(f"expected 0 <= p_value <= p_adjusted <= 1, got {p_value!r} and {p_adjusted!r}")
+    if not (isinstance(family_size, (int, np.integer)) and family_size >= 1):
+        raise ParityInputError(f"family_size must be a positive integer, got {family_size!r}")
+    if p_adjusted == 0:
+        return alpha / family_size
     # p == p_adjusted (the member Holm tests at alpha itself): alpha * p / p can be one ulp off alpha
-    return alpha if p_adjusted == 0 or p_value == p_adjusted else alpha * p_value / p_adjusted
+    return alpha if p_value == p_adjusted else alpha * p_value / p_adjusted

@@ -87,6 +87,43 @@ def test_holm_level_of_an_unadjusted_member_is_alpha_exactly():
     rng = np.random.default_rng(3)
     ps = rng.random(20000)
     for alpha in (0.05, 0.1, 0.01):
-        assert all(holm_level(p, p, alpha) == alpha for p in ps)
+        assert all(holm_level(p, p, alpha, 3) == alpha for p in ps)
     assert any(0.05 * p / p != 0.05 for p in ps)  # the case exists: the test can fail
-    assert holm_level(0.01, 0.04, 0.05) == 0.05 * 0.01 / 0.04
+    assert holm_level(0.01, 0.04, 0.05, 4) == 0.05 * 0.01 / 0.04
+
+
+def test_a_p_value_of_0_is_tested_at_alpha_over_the_family_size():
+    """A TOST p-value that underflows to 0 sorts first, where Holm tests at alpha / k; its level was
+    given as alpha (the ratio 0 / 0), so the shells showed the unadjusted interval as Holm's."""
+    from harness.stats.multiple import holm_level
+
+    others = [0.02, 0.3, 0.001]
+    for zeros in (1, 2):
+        ps = [0.0] * zeros + others
+        k = len(ps)
+        adj = holm(ps)
+        levels = [holm_level(p, a, 0.05, k) for p, a in zip(ps[:zeros], adj[:zeros])]
+        assert levels == [0.05 / k] * zeros
+        # the limit it stands for: tiny positive p-values in its place get the same level
+        tiny = [1e-300] * zeros + others
+        adj_tiny = holm(tiny)
+        assert [holm_level(p, a, 0.05, k) for p, a in zip(tiny[:zeros], adj_tiny[:zeros])] == pytest.approx(levels)
+    with pytest.raises(ParityInputError, match="family_size must be a positive integer"):
+        holm_level(0.0, 0.0, 0.05, 0)
+
+
+def test_an_entry_whose_p_value_underflows_shows_holms_interval():
+    from harness.stats.compare import compare_scores
+
+    rng = np.random.default_rng(11)
+    n = 50_000
+    p = rng.beta(2, 8, n)
+    y = (rng.random(n) < p).astype(int)
+    a = np.clip(p + rng.normal(0, 0.02, n), 1e-3, 1 - 1e-3)
+    b = np.clip(a + rng.normal(0, 1e-6, n), 1e-3, 1 - 1e-3)  # a port: log loss moves in the 7th digit
+    r = compare_scores(y, a, b, metrics=["auc", "logloss"], margins={"auc": 0.005, "logloss": (0.02, "relative")})
+    e = {x.name: x for x in r.entries}["logloss"]
+    assert e.p_value == 0.0 and e.p_adjusted == 0.0  # the case this is about
+    # two gated claims: the first tested at alpha / 2, so Holm's interval is the 1 - alpha one
+    assert e.ci_adjusted_level == pytest.approx(0.95)
+    assert e.ci_adjusted == pytest.approx(e.ci_two_sided, rel=0, abs=0)
