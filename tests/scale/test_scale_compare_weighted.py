@@ -145,7 +145,9 @@ def test_bad_weights_and_groups_name_the_chunk_and_row(tmp_path, data):
         _stream(_write(tmp_path / "z.parquet", cols), 500)
     cols = {k: v.copy() for k, v in data.items()}
     cols["w"][cols["q"] == cols["q"][700]] = np.arange(6) + 1.0  # varies within one query group
-    with pytest.raises(ParityInputError, match=r"constant within a group.*at id="):
-        _stream(_write(tmp_path / "g.parquet", cols), 500)
+    with pytest.raises(ParityInputError, match=r"column 'w': ranking weights .*constant within a group; at id=\d+ "
+                                               r"is [1-6]\.0 but its group's first row has [1-6]\.0") as e:
+        _stream(_write(tmp_path / "g.parquet", cols), 500)  # the column, the row's key, its value and its group's
+    assert e.value.column == "w" and e.value.value in np.arange(6) + 1.0
     with pytest.raises(ParityInputError, match="pass groups"):
         _stream(_write(tmp_path / "n.parquet", data), 500, group=None)
