@@ -426,9 +426,8 @@ def _in_suite_terms(exc: ParityInputError, suite: Suite, dataset: Any, pair: Any
     key = key.item() if hasattr(key, "item") else key
     value = f" is {exc.value!r}" if exc.has_value else ""
     detail = f" {exc.detail}" if exc.detail else ""
-    return ParityInputError(f"suite {suite.name!r}, metric checks: {what}: {exc.reason}; the row with "
-                            f"{dataset.key}={key!r}{value}{detail}", argument=exc.argument, column=exc.column,
-                            row=exc.row, value=exc.value, reason=exc.reason, detail=exc.detail)
+    return exc.with_fields(f"suite {suite.name!r}, metric checks: {what}: {exc.reason}; the row with "
+                           f"{dataset.key}={key!r}{value}{detail}")
 
 
 _WARMING: list[Any] = []  # the checks' warm-up thread, once per process

@@ -40,7 +40,7 @@ from typing import Any, Union
 import numpy as np
 
 from harness import progress
-from harness.errors import NO_VALUE, ParityInputError, ScorerError
+from harness.errors import ParityInputError, ScorerError
 from harness.scale.accumulators import CompactRows, DeltaRMSE, KeyedColumns, PairedMean
 from harness.scale.codes import ValueCodes
 from harness.scale.replicates import BootstrapMean
@@ -304,8 +304,7 @@ def compare_stream(path: str | Path, *, label: str, legacy: Side, new: Side, key
                     f" is {_plain(exc.value)!r}" if exc.has_value else "")
                 raise ParityInputError(f"{p}: column {column!r}: {exc.reason or exc}{where}"
                                        + (f" {exc.detail}" if exc.detail else ""), file=str(p), column=column,
-                                       reason=exc.reason, detail=exc.detail,
-                                       value=exc.value if exc.has_value else NO_VALUE) from None
+                                       reason=exc.reason, detail=exc.detail, value=exc.value) from None
     else:
         keys, cols = index.result()
         y_all = a_all = b_all = np.broadcast_to(np.float64(0.5), (n,))  # never read: every metric is a sum

@@ -37,11 +37,11 @@ __all__ = ["average_ranks", "note_subset", "shared_orders", "sort_order", "spear
 
 class _Memo:
     """One `shared_orders` block: orders computed (saved contents, order) and subsets declared
-    (saved contents, parent, rows)."""
+    (parent, rows)."""
 
     def __init__(self) -> None:
         self.orders: list[tuple[np.ndarray, np.ndarray]] = []
-        self.subsets: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.subsets: list[tuple[np.ndarray, np.ndarray]] = []
 
 
 _SHARED: contextvars.ContextVar[_Memo | None] = contextvars.ContextVar("parity_shared_orders", default=None)
@@ -66,12 +66,12 @@ def sort_order(x: np.ndarray) -> np.ndarray:
     if memo is None or x.ndim != 1 or x.shape[0] < _SHARED_MIN:
         return np.argsort(x)
     for saved, order in list(memo.orders):  # a copy: another thread may append meanwhile
-        if _same(saved, x):
+        if saved.dtype == x.dtype and saved.shape == x.shape and np.array_equal(saved, x):
             return order
     order = None
-    for saved, parent, rows in list(memo.subsets):
-        # (parent is held, not copied: it is checked to still give x at rows)
-        if _same(saved, x) and np.array_equal(parent[rows], x):
+    for parent, rows in list(memo.subsets):
+        # parent is held, not copied: a subset is x when parent still gives x's contents at rows
+        if rows.shape == x.shape and parent.dtype == x.dtype and np.array_equal(parent[rows], x):
             # x is parent[rows]: the parent's ascending order, kept where it visits the slice's rows
             # and renumbered to the slice's positions, is an ascending order of x
             at = np.full(parent.shape[0], -1, dtype=np.intp)
@@ -89,10 +89,6 @@ def sort_order(x: np.ndarray) -> np.ndarray:
     return order
 
 
-def _same(saved: np.ndarray, x: np.ndarray) -> bool:
-    return saved.dtype == x.dtype and saved.shape == x.shape and np.array_equal(saved, x)
-
-
 def note_subset(child: np.ndarray, parent: np.ndarray, rows: np.ndarray) -> None:
     """Inside `shared_orders`: ``child`` is ``parent[rows]`` (``rows`` distinct row indices), so a
     later `sort_order` of child's contents filters parent's order instead of sorting (module
@@ -101,7 +97,7 @@ def note_subset(child: np.ndarray, parent: np.ndarray, rows: np.ndarray) -> None
     if (memo is None or child.ndim != 1 or parent.ndim != 1 or child.shape[0] < _SHARED_MIN
             or rows.shape != child.shape or len(memo.subsets) >= _SHARED_MAX):
         return
-    memo.subsets.append((child.copy(), parent, np.asarray(rows)))
+    memo.subsets.append((parent, np.asarray(rows)))
 
 
 def _tied_with_next(sorted_x: np.ndarray) -> np.ndarray:

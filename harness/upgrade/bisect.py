@@ -392,16 +392,18 @@ with open(out, "w") as fh:
 """
 
 
+def _norm(name: str) -> str:
+    """A distribution name as pip compares them (case, '_' and '.' as '-')."""
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
 def _frozen(skip: set[str]) -> list[str]:
     """``name==version`` for every distribution installed here except ``skip``, pip and this project."""
     from importlib.metadata import distributions
 
-    def norm(name: str) -> str:
-        return name.lower().replace("_", "-").replace(".", "-")
-
-    skipped = {norm(s) for s in skip} | {"pip", "parity-harness"}
-    pins = {norm(d.metadata["Name"]): f"{d.metadata['Name']}=={d.version}" for d in distributions()
-            if d.metadata["Name"] and norm(d.metadata["Name"]) not in skipped}
+    skipped = {_norm(s) for s in skip} | {"pip", "parity-harness"}
+    pins = {_norm(d.metadata["Name"]): f"{d.metadata['Name']}=={d.version}" for d in distributions()
+            if d.metadata["Name"] and _norm(d.metadata["Name"]) not in skipped}
     return [pins[k] for k in sorted(pins)]
 
 
@@ -431,24 +433,21 @@ def _own_requirements(skip: set[str]) -> list[str]:
     import re
     from importlib.metadata import PackageNotFoundError, requires, version
 
-    def norm(name: str) -> str:
-        return name.lower().replace("_", "-").replace(".", "-")
-
     try:
         declared = requires("parity-harness") or []
     except PackageNotFoundError:  # a source tree that was never installed: nothing to read the list from
         return []
-    skipped = {norm(s) for s in skip}
+    skipped = {_norm(s) for s in skip}
     out: dict[str, str] = {}
     for req in declared:
         spec, _, marker = req.partition(";")
         if "extra" in marker:
             continue
         name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", spec)
-        if name is None or norm(name.group(1)) in skipped:
+        if name is None or _norm(name.group(1)) in skipped:
             continue
         try:  # one of a marker-split pair (tensorflow-cpu / tensorflow) is not installed: skipped
-            out[norm(name.group(1))] = f"{name.group(1)}=={version(name.group(1))}"
+            out[_norm(name.group(1))] = f"{name.group(1)}=={version(name.group(1))}"
         except PackageNotFoundError:
             continue
     return [out[k] for k in sorted(out)]
