@@ -188,16 +188,21 @@ def structural_components(y: np.ndarray, s: np.ndarray) -> tuple[float, np.ndarr
     new_run = np.empty(ss.shape[0], dtype=bool)
     new_run[0] = True
     np.not_equal(ss[1:], ss[:-1], out=new_run[1:])
-    run = np.cumsum(new_run) - 1
-    pos_run = np.bincount(run, weights=ys)
-    neg_run = np.bincount(run) - pos_run
+    if new_run.all():  # no tied scores (the usual case for a model's scores): each row is its own run
+        run = None  # the same counts as below, without the run ids and their two gathers
+        pos_run = ys.astype(np.float64)
+        neg_run = 1.0 - pos_run
+    else:
+        run = np.cumsum(new_run) - 1
+        pos_run = np.bincount(run, weights=ys)
+        neg_run = np.bincount(run) - pos_run
     neg_below = np.cumsum(neg_run) - neg_run
     pos_above = n_pos - np.cumsum(pos_run)
     # Counts are integers and halves, so these sums are exact in float64 below 2**52 rows.
     v10_run = (neg_below + 0.5 * neg_run) / n_neg
     v01_run = (pos_above + 0.5 * pos_run) / n_pos
     vals = np.empty(ss.shape[0])
-    vals[order] = np.where(ys, v10_run[run], v01_run[run])
+    vals[order] = np.where(ys, v10_run, v01_run) if run is None else np.where(ys, v10_run[run], v01_run[run])
     auc = float(_dot(pos_run, neg_below + 0.5 * neg_run) / (float(n_pos) * float(n_neg)))
     return auc, vals[y], vals[~y]
 

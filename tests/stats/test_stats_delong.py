@@ -12,7 +12,7 @@ import sklearn.metrics as skm
 from scipy.stats import norm
 
 from harness.errors import ParityInputError
-from harness.stats.delong import delong_paired, delong_single
+from harness.stats.delong import delong_paired, delong_single, structural_components
 
 DATA = Path(__file__).parent / "data" / "aSAH.csv"
 
@@ -105,6 +105,22 @@ def test_equals_slow_structural_components(tied, seed):
     assert abs(single.se - math.sqrt(S[0, 0])) < 1e-12
     assert abs(single.auc - auc_a) < 1e-12
 
+
+
+@pytest.mark.parametrize("tied", [False, True], ids=["no-ties-path", "runs-path"])
+def test_structural_components_per_row_equal_explicit_pairs(tied):
+    # untied scores take the path without run ids; both must give every row's own V10 / V01 in row order
+    rng = np.random.default_rng(7)
+    y = rng.random(120) < 0.35
+    s = rng.normal(size=120) + y
+    if tied:
+        s = np.round(s)
+    auc, v10, v01 = structural_components(y, s)
+    pos, neg = s[y], s[~y]
+    slow10 = np.array([np.mean(np.where(x > neg, 1.0, np.where(x == neg, 0.5, 0.0))) for x in pos])
+    slow01 = np.array([np.mean(np.where(pos > x, 1.0, np.where(pos == x, 0.5, 0.0))) for x in neg])
+    assert np.allclose(v10, slow10, rtol=0, atol=1e-15) and np.allclose(v01, slow01, rtol=0, atol=1e-15)
+    assert abs(auc - slow10.mean()) < 1e-14
 
 def test_point_aucs_equal_sklearn_on_large_tied_data():
     rng = np.random.default_rng(3)
