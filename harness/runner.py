@@ -339,13 +339,13 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
                 raise _in_suite_terms(exc, suite, dataset, pair, keys[pos]) from exc
 
         # The steps in their old order, each an (output, error) pair: the feature checks, the prediction
-        # checks, the metric checks, the plot data. The prediction checks and the plot data run on a
-        # second thread (when threads are allowed) while this one checks the features and the metrics:
-        # pure functions of the aligned rows (numpy releases the GIL in its sorts and loops; the feature
-        # checks are mostly Python, and slower beside another Python thread). Outputs are collected in
-        # the same order, and the first error in that order is raised, as in the serial run (which stops
-        # at a failing feature or prediction check). The environment's fingerprint is taken on that
-        # thread after them.
+        # checks, the metric checks, the plot data. The feature checks, the prediction checks and the plot
+        # data run on a second thread (when threads are allowed) while this one checks the metrics: pure
+        # functions of the aligned rows (numpy releases the GIL in its sorts and loops), and together
+        # shorter than the metric checks, which are what the run waits for. Outputs are collected in the
+        # same order, and the first error in that order is raised, as in the serial run (which stops at a
+        # failing feature or prediction check; threaded, the metric checks then ran for nothing). The
+        # environment's fingerprint is taken on that thread after them.
         def outcome(step: Callable[[], Any]) -> tuple[Any, Exception | None]:
             try:
                 return step(), None
@@ -356,17 +356,19 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
             done = [outcome(prediction_checks)]
             return done if done[0][1] is not None else done + [outcome(plots)]
 
+        def features_then_side() -> tuple[tuple[Any, Exception | None], list[tuple[Any, Exception | None]]]:
+            features = outcome(feature_checks_found)
+            return features, (side() if features[1] is None else [])
+
         fingerprint_work = None
         if threads_allowed() > 1:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parity-checks") as pool:
-                side_work = submit_in_context(pool, side)
+                side_work = submit_in_context(pool, features_then_side)
                 fingerprint_work = submit_in_context(pool, _fingerprint)
-                features_done = outcome(feature_checks_found)
-                metrics_done = outcome(metric_checks) if features_done[1] is None else None
-                side_done = side_work.result()
+                metrics_done = outcome(metric_checks)
+                features_done, side_done = side_work.result()
         else:
-            features_done = outcome(feature_checks_found)
-            side_done = side() if features_done[1] is None else []
+            features_done, side_done = features_then_side()
             metrics_done = outcome(metric_checks) if len(side_done) == 2 else None
         steps = [features_done, *side_done[:1], metrics_done, *side_done[1:]]
         for done in steps:

@@ -1,5 +1,5 @@
-"""A suite run computes the prediction checks and the plot data on a second thread while the metric
-checks run (`harness.runner._evaluate`), and compare_scores starts its shared bootstraps on a worker
+"""A suite run computes the feature checks, the prediction checks and the plot data on a second thread
+while the metric checks run (`harness.runner._evaluate`), and compare_scores starts its shared bootstraps on a worker
 thread (`harness.stats.compare._estimate_and_gate`). Neither may change a result or which error is raised:
 checked against the same work done in order on one thread."""
 from __future__ import annotations
@@ -61,8 +61,15 @@ def test_checks_and_plots_are_those_of_a_serial_run(monkeypatch):
     assert [c.kind for c in serial.checks][:2] == ["alignment", "prediction"]
 
 
-def test_feature_checks_come_first_with_the_prediction_checks_on_the_second_thread(monkeypatch):
+def test_feature_checks_come_first_and_run_on_the_second_thread_before_the_prediction_checks(monkeypatch):
+    seen = []
+    for name in ("check_features", "check_predictions"):
+        inner = getattr(runner, name)
+        monkeypatch.setattr(runner, name, lambda *a, _inner=inner, _name=name, **k: (
+            seen.append((_name, threading.current_thread().name)), _inner(*a, **k))[1])
     threaded = runner.run_suite(_suite(features=True))
+    assert [n for n, _ in seen] == ["check_features", "check_predictions"]
+    assert all(t.startswith("parity-checks") for _, t in seen), seen  # beside the metric checks, not before them
     monkeypatch.setattr(runner, "ThreadPoolExecutor", _Inline)
     serial = runner.run_suite(_suite(features=True))
     assert _doc(threaded) == _doc(serial)
