@@ -152,14 +152,17 @@ def _legend(x: float, y: float, items: Sequence[tuple[str, str]]) -> list[str]:
 def _numbers(name: str, values: Any, *, length: int | None = None) -> list[float]:
     if not isinstance(values, Sequence) or isinstance(values, str):
         raise ParityInputError(f"plot data {name}: expected a list of numbers, got {type(values).__name__}")
-    out = []
-    for i, v in enumerate(values):
-        if v is None:
-            out.append(math.nan)
-        elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            out.append(float(v))
-        else:
-            raise ParityInputError(f"plot data {name}[{i}]: expected a number, got {v!r}")
+    if set(map(type, values)) <= {float, int, type(None)}:  # JSON numbers, the usual case: no per-value branches
+        out = [math.nan if v is None else float(v) for v in values]
+    else:  # name the first value that is not a number (a bool is not one)
+        out = []
+        for i, v in enumerate(values):
+            if v is None:
+                out.append(math.nan)
+            elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                out.append(float(v))
+            else:
+                raise ParityInputError(f"plot data {name}[{i}]: expected a number, got {v!r}")
     if length is not None and len(out) != length:
         raise ParityInputError(f"plot data {name}: expected {length} values, got {len(out)}")
     return out

@@ -3,6 +3,7 @@ new − legacy summary checked against a plain per-bin loop with pandas' quantil
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -121,3 +122,15 @@ def test_score_histogram_counts_are_numpys_with_and_without_shared_orders(seed):
         with shared_orders():
             assert _histogram(x, edges).tolist() == want.tolist()
             assert _histogram(x.copy(), edges).tolist() == want.tolist()  # found again by content
+
+
+@pytest.mark.parametrize("bad, shown", [(True, "True"), ("0.5", "'0.5'"), ([1], "[1]")])
+def test_a_heat_map_names_the_first_value_that_is_not_a_number(bad, shown):
+    from harness.errors import ParityInputError
+    from harness.report.svg import heatmap
+
+    hexbin = {"x_edges": [0.0, 0.5, 1.0], "y_edges": [0.0, 0.5, 1.0], "counts": [[3, None], [0.0, bad]]}
+    with pytest.raises(ParityInputError, match=rf"^plot data hexbin\.counts\[1\]\[1\]: expected a number, got {re.escape(shown)}$"):
+        heatmap(hexbin, plot_id="p")
+    hexbin["counts"][1][1] = 2  # ints, floats and missing cells (None) are numbers
+    assert heatmap(hexbin, plot_id="p").count('class="cell"') == 2
