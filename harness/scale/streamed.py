@@ -96,13 +96,19 @@ def _score_chunk(side: Side, which: str, chunk: Chunk, path: Path, key: str) -> 
     return out
 
 
-def _check_keys(keys: np.ndarray, path: Path, key: str) -> None:
+def _check_keys(keys: np.ndarray, path: Path, key: str, chunk: Chunk | None = None) -> None:
+    """Refuse repeated keys in ``keys`` (sorted). ``chunk``: they are that chunk's keys (sorted), and the
+    message names the chunk and the first two rows that hold the first repeated key."""
     if keys.shape[0] > 1:
         dup = np.flatnonzero(keys[1:] == keys[:-1])
         if dup.size:
-            raise ParityInputError(f"{path}: key column {key!r} repeats {key}={keys[dup[0]].item()!r} "
-                                   f"({dup.size} repeated key(s)); each row needs its own key", file=str(path),
-                                   column=key, reason="repeated key")
+            where = ""
+            if chunk is not None:
+                first, second = np.flatnonzero(chunk.columns[key] == keys[dup[0]])[:2]
+                where = f" in {chunk.where()}, rows {chunk.start + int(first)} and {chunk.start + int(second)}"
+            raise ParityInputError(f"{path}: key column {key!r} repeats {key}={keys[dup[0]].item()!r}{where} "
+                                   f"({dup.size} repeated key(s){' in that chunk' if where else ''}); each row "
+                                   "needs its own key", file=str(path), column=key, reason="repeated key")
 
 
 SliceSpec = Union[str, Sequence[str]]
@@ -269,7 +275,7 @@ def compare_stream(path: str | Path, *, label: str, legacy: Side, new: Side, key
             codes = {c: encoders[c].encode(chunk.columns[c]) for c in slice_cols}
             differs = differs or not np.array_equal(val["legacy"], val["new"])
             if sums.replicated:  # the replicate weights are keyed by row: a repeated key is named here first
-                _check_keys(np.sort(ks), p, key)
+                _check_keys(np.sort(ks), p, key, chunk)
             sums.add(ks, y, val["legacy"], val["new"], w, [[codes[c] for c in cols] for cols in specs])
             kept.update({f"slice:{c}": v for c, v in codes.items()})
             if rows is not None:

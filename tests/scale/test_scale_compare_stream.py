@@ -200,3 +200,15 @@ def test_refusals(tmp_path, data):
                              "a": pa.array([], pa.float64()), "b": pa.array([], pa.float64())}), empty)
     with pytest.raises(ParityInputError, match="has no rows"):
         _stream(empty, 100)
+
+
+def test_a_key_repeated_within_a_chunk_is_named_with_its_chunk_and_rows(tmp_path, data):
+    keys, y, a, b = data
+    ks = keys.copy()
+    ks[[130, 171]] = ks[120]  # rows 120, 130 and 171 of chunk 1 (rows 100-199) share a key
+    path = _write(tmp_path / "d.parquet", ks, y, a, b)
+    with pytest.raises(ParityInputError) as e:  # the bootstrap's weights are keyed by row: checked chunk by chunk
+        _stream(path, 100, metrics=("calibration_ratio",), margins={"calibration_ratio": 0.05})
+    assert str(e.value) == (f"{path}: key column 'id' repeats id={ks[120].item()!r} in chunk 1 (rows 100-199), rows "
+                            "120 and 130 (2 repeated key(s) in that chunk); each row needs its own key")
+    assert (e.value.column, e.value.file) == ("id", str(path))
