@@ -16,8 +16,8 @@ waiting for the CPU), for two runs in one process: run 1 is a fresh process's (t
 loading the bootstrap's compiled engine on a background thread when the suite starts,
 `harness.stats._poisson.warm_up`; whatever of numba's import and first cached loops is not done when
 scoring ends falls inside its (b), and the warm-up's share of the cores inside (a)), run 2 the steady
-state (the same pair, built once, scored and checked again). (b) is broken down by step; the prediction checks and
-the plot data run on a second thread while the metric checks run (`harness.runner._evaluate`), so
+state (the same pair, built once, scored and checked again). (b) is broken down by step; the feature checks, the
+prediction checks and the plot data run on a second thread while the metric checks run (`harness.runner._evaluate`), so
 those steps overlap and their times add up to more than (b). Training is timed too, for context;
 --report DIR keeps both runs' reports (DIR/run1, DIR/run2) to compare bytes.
 """
