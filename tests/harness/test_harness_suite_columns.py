@@ -69,3 +69,21 @@ def test_a_side_scoring_outside_0_1_is_named_by_side_and_key_not_by_argument_and
     assert "suite 'bc', metric checks: the new side's scores ('keras_logits'): expected probabilities in [0, 1]" in msg
     assert f"the row with sample_id={first}" in msg or f"the row with sample_id='{first}'" in msg, msg
     assert "score_new" not in msg and info.value.argument == "score_new" and info.value.reason is not None
+
+
+@pytest.mark.parametrize("dtype", ["str", "string[python]", "string[pyarrow]", "object"])
+def test_a_string_slice_column_gives_check_metrics_what_to_numpy_gives(dtype):
+    # the runner builds a string column's values from its distinct strings (pd.factorize): the same values,
+    # missing entries included, as the column's own to_numpy()
+    import numpy as np
+    import pandas as pd
+
+    from harness.runner import _values
+
+    v = np.random.default_rng(3).choice(["mobile", "desktop", "tablet"], 500).astype(object)
+    v[[4, 200]] = None
+    column = pd.Series(v, dtype=dtype)
+    want, got = column.to_numpy(), _values(column)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    for w, g in zip(want.tolist(), got.tolist()):
+        assert (type(w), w if not pd.isna(w) else "missing") == (type(g), g if not pd.isna(g) else "missing")
