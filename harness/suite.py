@@ -317,19 +317,34 @@ def check_declaration(suite: Suite, *, root: Any = None) -> None:
                                f"{suite.dataset!r} declares no group column (a manifest column with role 'group')")
 
 
-def check_labels(suite: Suite, frame: Any, *, weight: str | None = None) -> None:
+def check_labels(suite: Suite, frame: Any, *, weight: str | None = None, group: str | None = None,
+                 key: str | None = None) -> None:
     """The label column's values suit the declared metrics, checked on the scored split before any model
     is built (the metrics would refuse them only after training): 0/1 for a binary metric (AUC, log loss,
     calibration, ...), finite numbers for a regression or ranking metric; with ``use_weights``, the
-    ``weight`` column finite, non-negative and not all zero. Names the suite, the column, the metrics and
-    the first offending row."""
+    ``weight`` column finite, non-negative and not all zero, and, where a ranking metric averages over
+    the ``group`` column's query groups, one weight per group. Names the suite, the column, the metrics
+    and the first offending row (by its ``key`` where given)."""
     if not suite.metrics or not suite.label or suite.label not in getattr(frame, "columns", ()):
         return
     if suite.use_weights and weight is not None and weight in frame.columns:
-        from harness.stats._validation import as_weights
+        from harness.stats._validation import as_weights, check_constant_within_groups, group_codes
 
-        as_weights(frame[weight].to_numpy(), len(frame),
-                   name=f"suite {suite.name!r}: weight column {weight!r} (use_weights=True, split {suite.split!r})")
+        name = f"suite {suite.name!r}: weight column {weight!r} (use_weights=True, split {suite.split!r})"
+        w = as_weights(frame[weight].to_numpy(), len(frame), name=name)
+        ranking = [g.metric for g in suite.metrics if g.needs_groups]
+        if ranking and group is not None and group in frame.columns:
+            codes, _ = group_codes(frame[group].to_numpy(), len(frame), name=f"suite {suite.name!r}: group column {group!r}")
+            try:
+                check_constant_within_groups(w, codes, name=name)
+            except ParityInputError as exc:
+                if key is None or key not in frame.columns or exc.row is None:
+                    raise
+                k = frame[key].iloc[exc.row]
+                k = k.item() if hasattr(k, "item") else k
+                raise exc.with_fields(f"{name}: metrics {ranking} average over query groups ({group!r}), and "
+                                      f"{exc.reason}; the row with {key}={k!r} is {exc.value!r} {exc.detail}",
+                                      column=weight) from None
     import numpy as np
 
     from harness.stats.metrics import get_metric

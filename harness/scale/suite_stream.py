@@ -253,7 +253,7 @@ def load_split(suite: Any, *, sample: int | None, seed: int, root: Any, chunk_ro
             dup = full[dataset.key][full[dataset.key].duplicated()].head(5).tolist()
             raise GoldenDataError(f"golden dataset {dataset.name!r} split {suite.split!r} ({path}): key column "
                                   f"{dataset.key!r} has duplicated keys, e.g. {dup}")
-        check_labels(suite, full, weight=dataset.weight)
+        check_labels(suite, full, weight=dataset.weight, group=dataset.group, key=dataset.key)
         keep_pos = _sample_positions(total, sample, seed)
         frame = full if keep_pos is None else full.iloc[keep_pos].reset_index(drop=True)
         del full

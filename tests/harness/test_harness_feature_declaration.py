@@ -272,3 +272,42 @@ def test_negative_weights_fail_before_the_pair_is_built(tmp_path):
     with pytest.raises(ParityInputError, match=r"suite 'bc_weights': weight column 'w' \(use_weights=True, split "
                                                r"'eval'\): weights must be non-negative; row 27 is -1\.0"):
         run_suite(suite, root=tmp_path)
+
+
+@pytest.mark.parametrize("metric", ["ndcg@3", "mrr"])
+def test_ranking_weights_that_vary_within_a_query_fail_before_the_pair_is_built(tmp_path, metric):
+    from harness.golden.manifest import Column
+    from harness.golden.writer import GeneratedDataset, arrow_table, write_dataset
+
+    rng = np.random.default_rng(1)
+    n = 48
+    query = np.arange(n) // 4
+    w = 1.0 + query / 10.0
+    w[29] = 5.0  # row 29 (row_id 1029) is in query 7, whose first row (row_id 1028) has 1.7
+    frame = pd.DataFrame({"row_id": 1000 + np.arange(n), "q": query, "x": rng.normal(size=n),
+                          "y": np.arange(n) % 2, "w": w})
+    columns = (Column("row_id", "int64", "key"), Column("q", "int64", "group"), Column("x", "float64", "feature"),
+               Column("y", "int64", "label"), Column("w", "float64", "weight"))
+    write_dataset(GeneratedDataset("ranked", "1.0.0", "test data", columns,
+                                   {s: arrow_table(columns, frame) for s in ("train", "eval")}),
+                  dest_dir=tmp_path / "ranked")
+
+    def never(dataset):
+        raise AssertionError("the pair must not be built")
+
+    suite = Suite(name="rk_weights", description="", dataset="ranked", pair=never, label="y", use_weights=True,
+                  metrics=[MetricGate(metric, 0.01)])
+    with pytest.raises(ParityInputError, match=r"suite 'rk_weights': weight column 'w' \(use_weights=True, split "
+                       r"'eval'\): metrics \[.*\] average over query groups \('q'\), and ranking weights are per "
+                       r"query group and must be constant within a group; the row with row_id=1029 is 5\.0 but "
+                       r"its group's first row has 1\.7") as info:
+        run_suite(suite, root=tmp_path)
+    assert info.value.row == 29 and info.value.column == "w"
+
+    # The same weights, constant per query, pass the check: the pair is built (the never-factory fires).
+    frame["w"] = 1.0 + query / 10.0
+    write_dataset(GeneratedDataset("ranked", "1.0.0", "test data", columns,
+                                   {s: arrow_table(columns, frame) for s in ("train", "eval")}),
+                  dest_dir=tmp_path / "ok" / "ranked")
+    with pytest.raises(AssertionError, match="the pair must not be built"):
+        run_suite(suite, root=tmp_path / "ok")
