@@ -1,4 +1,10 @@
-"""Find suites: every ``test_*.py`` file in a folder that exports a ``SUITE`` (a `harness.suite.Suite`).
+"""Find suites: every ``test_*.py`` file in a folder or its subfolders that exports a ``SUITE`` (a
+`harness.suite.Suite`).
+
+The folder is searched as pytest searches it by default, so that both shells find the same suites:
+subfolders too, except those pytest's default ``norecursedirs`` skips (``.*``, ``*.egg``, ``_darcs``,
+``build``, ``CVS``, ``dist``, ``node_modules``, ``venv``, ``{arch}``) and virtual environments (a folder
+with ``pyvenv.cfg`` or ``conda-meta/history``).
 
 Used by the CLI (`parity run`, `parity baseline ...`); pytest finds the same files by itself, and this
 module imports them the way pytest's default ("prepend") import mode does: the suite file's folder goes
@@ -11,17 +17,21 @@ they are under pytest.
 """
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import importlib.util
 import os
 import sys
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from harness.errors import ParityInputError
 from harness.suite import Suite
 
-__all__ = ["default_suites_dir", "find_suite_files", "find_suites", "load_suite_file"]
+__all__ = ["default_suites_dir", "find_suite_files", "find_suites", "load_suite_file", "misnamed_suite_error",
+           "suite_file_candidates"]
 
 
 def default_suites_dir() -> Path:
@@ -32,6 +42,24 @@ def default_suites_dir() -> Path:
     if env:
         return Path(env)
     return Path.cwd() / "parity_suites"
+
+
+# pytest's default ``norecursedirs`` (pytest 8 and 9).
+_SKIPPED_DIRS = ("*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}")
+
+
+def _skipped(folder: Path) -> bool:
+    return (any(fnmatch.fnmatch(folder.name, pattern) for pattern in _SKIPPED_DIRS)
+            or (folder / "pyvenv.cfg").is_file() or (folder / "conda-meta" / "history").is_file())
+
+
+def suite_file_candidates(root: Path) -> list[Path]:
+    """Every ``test_*.py`` under ``root``, subfolders included (pytest's default pruning), in path order."""
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not _skipped(Path(folder) / d))
+        found += [Path(folder) / f for f in sorted(files) if f.startswith("test_") and f.endswith(".py")]
+    return sorted(found, key=lambda p: p.relative_to(root).parts)
 
 
 def _module_name(path: Path) -> str:
@@ -70,10 +98,27 @@ def load_suite_file(path: Path) -> Suite | None:
             raise ParityInputError(f"suite file {path} could not be imported{line}: {type(exc).__name__}: {exc}",
                                    file=str(path)) from None
     suite = getattr(module, "SUITE", None)
+    misnamed = misnamed_suite_error(vars(module), path)
+    if misnamed is not None:
+        raise misnamed
     if suite is not None and not isinstance(suite, Suite):
         raise ParityInputError(f"{path}: SUITE must be a harness.suite.Suite, got {type(suite).__name__}",
                                file=str(path))
     return suite
+
+
+def misnamed_suite_error(namespace: Mapping[str, Any], where: Any) -> ParityInputError | None:
+    """The error for a suite file that holds a `Suite` under another name and exports no ``SUITE``
+    (``SUITES = Suite(...)``): neither shell would run it, so it is a collection error in both, not a
+    file silently skipped. None when the file exports ``SUITE`` or holds no suite."""
+    if "SUITE" in namespace:
+        return None
+    names = sorted(n for n, v in namespace.items() if isinstance(v, Suite))
+    if not names:
+        return None
+    return ParityInputError(f"{where}: defines a harness.suite.Suite as {', '.join(names)} but exports no SUITE, "
+                            f"so no shell would run it; a suite file's suite is the module variable SUITE "
+                            f"(rename it, or add SUITE = {names[0]})", file=str(where))
 
 
 def find_suite_files(names: list[str] | None = None, *, root: Path | None = None) -> list[tuple[Path, Suite]]:
@@ -84,7 +129,7 @@ def find_suite_files(names: list[str] | None = None, *, root: Path | None = None
         raise ParityInputError(f"suites directory {root} does not exist: pass --suites-dir DIR, set "
                                "PARITY_SUITES_DIR, or run from a folder that has ./parity_suites")
     by_name: dict[str, tuple[Path, Suite]] = {}
-    for p in sorted(root.glob("test_*.py")):
+    for p in suite_file_candidates(root):
         suite = load_suite_file(p)
         if suite is None:
             continue

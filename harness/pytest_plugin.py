@@ -196,7 +196,14 @@ def pytest_pycollect_makemodule(module_path: Path, parent: Any) -> pytest.Module
 
 
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) -> list[pytest.Item] | None:
-    if name != "SUITE" or not isinstance(collector, pytest.Module) or not isinstance(obj, Suite):
+    if not isinstance(collector, pytest.Module) or not isinstance(obj, Suite):
+        return None
+    if name != "SUITE":  # SUITES = Suite(...): an error in both shells, not a file silently skipped
+        from harness.discovery import misnamed_suite_error
+
+        misnamed = misnamed_suite_error(vars(collector.obj), collector.path)
+        if misnamed is not None:
+            raise collector.CollectError(f"{type(misnamed).__name__}: {misnamed}")
         return None
     suite: Suite = obj
     try:

@@ -32,7 +32,7 @@ __all__ = ["register"]
 
 BASELINE_HELP = ("folder of the upgrade-gate baselines, one folder per suite inside (default $PARITY_BASELINE_DIR, "
                  "else baselines/ next to each suite file)")
-SUITES_HELP = "folder of suite files test_*.py (default $PARITY_SUITES_DIR or ./parity_suites)"
+SUITES_HELP = "folder of suite files test_*.py, subfolders included (default $PARITY_SUITES_DIR or ./parity_suites)"
 REASON_HELP = "why (kept in the history a release review reads); required, not blank"
 
 

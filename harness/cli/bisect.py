@@ -37,7 +37,7 @@ def add_bisect_parser(subparsers: Any) -> argparse.ArgumentParser:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--suite", action="append", required=True, help="the suite to bisect (one)")
     p.add_argument("--suites-dir", type=Path, metavar="DIR",
-                   help="folder of suite files test_*.py (default $PARITY_SUITES_DIR or ./parity_suites)")
+                   help="folder of suite files test_*.py, subfolders included (default $PARITY_SUITES_DIR or ./parity_suites)")
     p.add_argument("--baseline-dir", "--baseline", dest="baseline_dir", type=Path, metavar="DIR",
                    help="folder of the upgrade-gate baselines (default $PARITY_BASELINE_DIR, else baselines/ "
                         "next to the suite file)")

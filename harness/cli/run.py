@@ -28,7 +28,7 @@ def register(subparsers) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("suites", nargs="*", metavar="SUITE", help="suite names (default: all suites found)")
     p.add_argument("--suites-dir", type=Path, default=None, metavar="DIR",
-                   help="folder of suite files test_*.py (default: $PARITY_SUITES_DIR or ./parity_suites)")
+                   help="folder of suite files test_*.py, subfolders included (default: $PARITY_SUITES_DIR or ./parity_suites)")
     add_to_argparse(p)  # --report, --seed, --sample, --baseline-dir, --update-baseline, --reason (pytest: --parity-*)
     p.add_argument("--json", metavar="OUT", default=None, help="write the report document to OUT ('-': stdout)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (default: shown when stderr is a terminal)")

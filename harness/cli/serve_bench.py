@@ -65,7 +65,7 @@ def register(subparsers) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("suite", metavar="SUITE", help="suite name")
     p.add_argument("--suites-dir", type=Path, default=None, metavar="DIR",
-                   help="folder of suite files test_*.py (default: $PARITY_SUITES_DIR or ./parity_suites)")
+                   help="folder of suite files test_*.py, subfolders included (default: $PARITY_SUITES_DIR or ./parity_suites)")
     p.add_argument("--batch-sizes", type=_batch_sizes, default=(1, 32, 1024), metavar="B,B,...",
                    help="rows per request (default 1,32,1024)")
     p.add_argument("--concurrency", type=_positive(int), default=1, metavar="N", help="clients (default 1)")

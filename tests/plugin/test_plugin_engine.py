@@ -210,3 +210,35 @@ def test_two_files_defining_one_suite_name_are_an_error_in_both_shells(project):
     assert r.returncode == 2 and "two suite files define a suite named 'same'" in r.stderr, r.stderr
     pyt = _pytest(project)
     assert pyt.rc == 2 and "two suite files define a suite named 'same'" in pyt.text, pyt.text
+
+
+@pytest.mark.slow
+def test_both_shells_find_suites_in_subfolders_and_skip_the_folders_pytest_skips(project):
+    project.write("suites/test_top.py", project.suite_source(name="top"))
+    project.write("suites/ads/test_nested.py", project.suite_source(name="nested"))
+    project.write("suites/ads/deeper/test_deep.py", project.suite_source(name="deep"))
+    for skipped in (".hidden", "build", "venv", "pkg.egg", "env_with_cfg"):  # pytest's default norecursedirs
+        project.write(f"suites/{skipped}/test_{skipped.replace('.', '_')}.py",
+                      project.suite_source(name=f"skipped_{skipped.replace('.', '_')}"))
+    project.write("suites/env_with_cfg/pyvenv.cfg", "home = /usr/bin\n")  # a virtual environment
+    cli = _parity_run(project, "--report", "cli")
+    pyt = _pytest(project, "--parity-report", "pyt")
+    assert cli.returncode == pyt.rc == 0, cli.stdout + cli.stderr + pyt.text
+    _same_report(project.path / "cli", project.path / "pyt")
+    doc = json.loads((project.path / "cli" / "report.json").read_text())
+    assert sorted(s["suite"] for s in doc["suites"]) == ["deep", "nested", "top"]
+
+
+@pytest.mark.slow
+def test_a_suite_held_under_another_name_than_SUITE_is_an_error_in_both_shells(project):
+    project.write("suites/test_ok.py", project.suite_source(name="ok"))
+    project.write("suites/test_typo.py", project.suite_source(name="typo").replace("SUITE = Suite(", "SUITES = Suite("))
+    expected = "defines a harness.suite.Suite as SUITES but exports no SUITE"
+    cli = _parity_run(project)
+    assert cli.returncode == 2 and expected in cli.stderr and "test_typo.py" in cli.stderr, cli.stdout + cli.stderr
+    pyt = _pytest(project)
+    assert pyt.rc == 2 and expected in pyt.text and "test_typo.py" in pyt.text, pyt.text
+    # A test module with no suite at all is not a suite file: both shells leave it alone.
+    project.write("suites/test_typo.py", "def test_plain():\n    assert True\n")
+    assert _parity_run(project).returncode == 0
+    assert _pytest(project).rc == 0
