@@ -17,6 +17,7 @@ they are under pytest.
 """
 from __future__ import annotations
 
+import ast
 import fnmatch
 import hashlib
 import importlib.util
@@ -30,7 +31,7 @@ from typing import Any
 from harness.errors import ParityInputError
 from harness.suite import Suite
 
-__all__ = ["default_suites_dir", "find_suite_files", "find_suites", "load_suite_file", "misnamed_suite_error",
+__all__ = ["declaration_error_text", "default_suites_dir", "find_suite_files", "find_suites", "load_suite_file", "misnamed_suite_error",
            "suite_file_candidates"]
 
 
@@ -89,12 +90,11 @@ def load_suite_file(path: Path) -> Suite | None:
                                    file=str(path)) from None
         except ParityInputError as exc:  # a bad declaration (e.g. an unknown metric): the suite's own words
             sys.modules.pop(module_name, None)
-            raise ParityInputError(f"suite file {path}: {exc}", file=str(path)) from None
+            raise exc.with_fields(declaration_error_text(path, exc), file=str(path)) from None
         except Exception as exc:
             sys.modules.pop(module_name, None)
-            tb = traceback.extract_tb(exc.__traceback__)
-            frames = [f for f in tb if Path(f.filename).resolve() == path]
-            line = f" (line {frames[-1].lineno})" if frames else ""
+            lineno, _ = _position_in(path, exc)
+            line = f" (line {lineno})" if lineno else ""
             raise ParityInputError(f"suite file {path} could not be imported{line}: {type(exc).__name__}: {exc}",
                                    file=str(path)) from None
     suite = getattr(module, "SUITE", None)
@@ -105,6 +105,66 @@ def load_suite_file(path: Path) -> Suite | None:
         raise ParityInputError(f"{path}: SUITE must be a harness.suite.Suite, got {type(suite).__name__}",
                                file=str(path))
     return suite
+
+
+def _position_in(path: Path, exc: BaseException) -> tuple[int | None, int | None]:
+    """(line, column) of the last point in ``path`` that the traceback of ``exc`` passes through (the
+    column is None where Python does not record it)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == path.resolve()]
+    if not frames:
+        return None, None
+    return frames[-1].lineno, getattr(frames[-1], "colno", None)
+
+
+def _declaration_site(path: Path, line: int | None, col: int | None) -> str:
+    """"suite 'NAME', field FIELD" for the ``SUITE = Suite(...)`` call of a suite file whose argument
+    holds the failing point (read from the file's syntax tree: a declaration error is raised while the
+    call's arguments are built, before the suite exists to say its own name); "" where the file has no
+    such call with a literal name, and no field where the point lies outside its arguments (a gate
+    built earlier in the file) or cannot be placed in one of them."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    calls = [node.value for node in ast.walk(tree)
+             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+             and any(isinstance(t, ast.Name) and t.id == "SUITE" for t in node.targets)
+             and (getattr(node.value.func, "id", None) or getattr(node.value.func, "attr", None)) == "Suite"]
+    if len(calls) != 1:
+        return ""
+    keywords = [k for k in calls[0].keywords if k.arg]
+    name = next((k.value.value for k in keywords if k.arg == "name" and isinstance(k.value, ast.Constant)
+                 and isinstance(k.value.value, str)), None)
+    if name is None:
+        return ""
+
+    def holds(node: ast.expr) -> bool:
+        end_line, end_col = node.end_lineno or node.lineno, node.end_col_offset
+        if col is None or not node.lineno <= line <= end_line:  # type: ignore[operator]
+            return False
+        return ((line, col) >= (node.lineno, node.col_offset)
+                and (end_col is None or (line, col) < (end_line, end_col)))
+
+    fields = []
+    if line is not None:
+        fields = [k.arg for k in keywords if holds(k.value)]
+        if col is None:  # the line alone: a field only where one argument that calls anything spans it
+            fields = [k.arg for k in keywords if k.value.lineno <= line <= (k.value.end_lineno or k.value.lineno)
+                      and any(isinstance(n, ast.Call) for n in ast.walk(k.value))]
+    return f"suite {name!r}" + (f", field {fields[0]}" if len(fields) == 1 else "")
+
+
+def declaration_error_text(path: Path, exc: BaseException) -> str:
+    """How both shells say that importing suite file ``path`` raised a harness error ``exc`` (a
+    `Suite(...)` or gate declared wrong): the file, the line, the suite and the field where the file
+    says them, and the error's own words."""
+    path = Path(path)
+    line, col = _position_in(path, exc)
+    site = _declaration_site(path, line, col)
+    if site and str(exc).lower().startswith(site.split(",")[0].lower()):  # Suite(...) itself said it
+        site = ""
+    where = f"suite file {path}" + (f" (line {line})" if line else "") + (f", {site}" if site else "")
+    return f"{where}: {exc}"
 
 
 def misnamed_suite_error(namespace: Mapping[str, Any], where: Any) -> ParityInputError | None:

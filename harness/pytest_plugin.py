@@ -183,9 +183,9 @@ class _SuiteModule(pytest.Module):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
         if isinstance(excinfo.value, ParityError) and not self.config.getoption("fulltrace", False):
-            lines = [e.lineno + 1 for e in excinfo.traceback if Path(str(e.path)) == Path(self.path)]
-            where = f"{self.path} (line {lines[-1]})" if lines else str(self.path)
-            return f"{where}: {type(excinfo.value).__name__}: {excinfo.value}"
+            from harness.discovery import declaration_error_text
+
+            return declaration_error_text(Path(self.path), excinfo.value)
         return super().repr_failure(excinfo) if style is None else super().repr_failure(excinfo, style=style)
 
 

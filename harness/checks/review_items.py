@@ -51,7 +51,10 @@ class TooGood:
                                    argument="bounds")
         canonical: dict[str, float] = {}
         for name, bound in self.bounds.items():
-            metric = get_metric(name)
+            try:
+                metric = get_metric(name)
+            except ParityInputError as exc:
+                raise exc.with_fields(f"TooGood: bounds[{name!r}]: {exc}", argument="bounds", value=name) from None
             if metric.ideal is not None:
                 raise ParityInputError(f"TooGood: {metric.name} has an ideal value ({metric.ideal:g}), not a "
                                        f"direction, so no gain can be 'too good'", argument="bounds", value=name)

@@ -137,7 +137,8 @@ def test_a_suite_that_cannot_run_reads_the_same_in_both_shells(project):
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        pytest.param('MetricGate("aucc", 0.01)', "MetricGate('aucc'): metric: unknown metric 'aucc'", id="unknown-metric"),
+        pytest.param('MetricGate("aucc", 0.01)', "suite 'bad', field metrics: MetricGate('aucc'): metric: unknown metric 'aucc'",
+                     id="unknown-metric"),
         pytest.param('MetricGate("mrr", 0.01)', "average over query groups", id="ranking-without-group"),
         pytest.param('MetricGate("auc", 0.01)', "slice column 'colour' is not a column", id="unknown-slice"),
         pytest.param('MetricGate("auc", 0.01)', "suite 'bad': dataset='nope': unknown golden dataset 'nope'",

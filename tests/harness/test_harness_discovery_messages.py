@@ -1,0 +1,70 @@
+"""A suite file whose declaration is wrong: both shells say the file, the line, the suite and the field
+(`harness.discovery.declaration_error_text`), read from the file, since the error is raised while the
+``Suite(...)`` arguments are built, before the suite exists to say its own name."""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from harness.discovery import load_suite_file
+from harness.errors import ParityInputError
+
+HEAD = "from harness.suite import MetricGate, Suite\nfrom harness.checks.review_items import TooGood\n"
+
+
+def _error(tmp_path, body: str, name: str = "test_s.py") -> str:
+    path = tmp_path / name
+    path.write_text(HEAD + textwrap.dedent(body))
+    with pytest.raises(ParityInputError) as info:
+        load_suite_file(path)
+    assert info.value.file == str(path.resolve())
+    return str(info.value)
+
+
+CASES = [
+    pytest.param('''
+        SUITE = Suite(
+            name="ctr", description="", dataset="d", pair=lambda d: None, label="y",
+            metrics=[MetricGate("auc", 0.01),
+                     MetricGate("aucc", 0.01)],
+        )
+        ''', "(line 7), suite 'ctr', field metrics: MetricGate('aucc'): metric: unknown metric 'aucc'; known: auc",
+        id="metric-on-its-own-line"),
+    pytest.param('''
+        SUITE = Suite(name="ctr", description="", dataset="d", pair=lambda d: None, metrics=[MetricGate("aucc", 0.01)])
+        ''', "(line 4), suite 'ctr', field metrics: MetricGate('aucc')", id="name-and-metric-on-one-line"),
+    pytest.param('''
+        SUITE = Suite(
+            name="ctr", description="", dataset="d", pair=lambda d: None, label="y",
+            metrics=[MetricGate("auc", 0.01, test="non_inferiority")], too_good=TooGood({"aucc": 0.1}),
+        )
+        ''', "(line 6), suite 'ctr', field too_good: TooGood: bounds['aucc']: metric: unknown metric 'aucc'",
+        id="too-good"),
+    pytest.param('''
+        GATES = [MetricGate("auc", -1.0)]
+        SUITE = Suite(name="ctr", description="", dataset="d", pair=lambda d: None, label="y", metrics=GATES)
+        ''', "(line 4), suite 'ctr': MetricGate('auc'): margin must be a number > 0", id="gate-built-before"),
+    pytest.param('''
+        SUITE = Suite(name="ctr", description="", dataset="d", pair=None, label="y")
+        ''', "(line 4): Suite 'ctr': dataset and pair go together", id="the-suite-says-its-name"),
+    pytest.param('''
+        NAME = "ctr"
+        SUITE = Suite(name=NAME, description="", dataset="d", pair=lambda d: None, metrics=[MetricGate("aucc", 1.0)])
+        ''', "(line 5): MetricGate('aucc')", id="name-not-literal"),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), CASES)
+def test_a_bad_declaration_names_the_file_line_suite_and_field(tmp_path, body, expected):
+    text = _error(tmp_path, body)
+    assert text.startswith(f"suite file {tmp_path / 'test_s.py'} "), text
+    assert expected in text, text
+
+
+def test_a_suite_held_under_another_name_is_named_with_its_variable(tmp_path):
+    path = tmp_path / "test_s.py"
+    path.write_text(HEAD + 'SUITES = Suite(name="ctr", description="", dataset="d", pair=lambda d: None)\n')
+    with pytest.raises(ParityInputError, match=r"test_s\.py: defines a harness\.suite\.Suite as SUITES but exports "
+                                               r"no SUITE.*add SUITE = SUITES"):
+        load_suite_file(path)
