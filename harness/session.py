@@ -520,8 +520,9 @@ def serving_table(final: Final) -> list[tuple[str, ...]]:
     when no serving gate ran)."""
     rows = [("SUITE", "SERVING GATE", "VERDICT", "SUMMARY")]
     for name, entry in sorted(final.served.items()):
+        gaps = final.known_gaps.get(name, {})
         for c in entry["checks"]:
-            rows.append((name, c["id"], c["verdict"], c["summary"]))
+            rows.append((name, c["id"], c["verdict"] + (" (known gap)" if c["id"] in gaps else ""), c["summary"]))
     return rows if len(rows) > 1 else []
 
 
@@ -534,7 +535,9 @@ def _is_no_baseline(exc: BaseException) -> bool:
 def verdict_table(final: Final) -> list[tuple[str, ...]]:
     """The per-suite table both shells print: SUITE, VERDICT, CHECKS, FAILING, INCONCLUSIVE, KNOWN GAPS,
     SAMPLE; a suite that could not run reads ERROR with its cause. FAILING counts `is_failing` checks
-    (INCONCLUSIVE ones among them are also counted in their own column)."""
+    (INCONCLUSIVE ones among them are also counted in their own column); KNOWN GAPS the checks a known
+    gap covers, as report.json's ``counts.known_gaps`` (a gap naming no check of the run covers none;
+    a serving gate's gap is marked in the serving table)."""
     rows = [("SUITE", "VERDICT", "CHECKS", "FAILING", "INCONCLUSIVE", "KNOWN GAPS", "SAMPLE")]
     for r in final.results:
         if r.suite in final.crashed:
@@ -542,7 +545,7 @@ def verdict_table(final: Final) -> list[tuple[str, ...]]:
         failing = [c for c in r.checks if is_failing(c, r.known_gaps)]
         rows.append((
             r.suite, r.verdict.value, str(len(r.checks)), str(len(failing)),
-            str(sum(c.verdict.value == "INCONCLUSIVE" for c in failing)), str(len(r.known_gaps)),
+            str(sum(c.verdict.value == "INCONCLUSIVE" for c in failing)), str(sum(c.id in r.known_gaps for c in r.checks)),
             f"{r.sample['rows']} rows (seed {r.sample['seed']})" if r.sample else "-",
         ))
     for name, why in sorted(final.errors.items()):

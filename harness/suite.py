@@ -220,6 +220,7 @@ class Suite:
             raise ParityInputError(f"{where}: batch_size must be a positive integer, got {self.batch_size!r}")
         if not (isinstance(self.alpha, (int, float)) and 0 < self.alpha < 0.5):
             raise ParityInputError(f"{where}: alpha must be in (0, 0.5), got {self.alpha!r}")
+        self.known_gaps = _canonical_gaps(where, self.known_gaps)
 
     @property
     def slice_columns(self) -> list[str]:
@@ -265,6 +266,34 @@ class Suite:
     def retrained(self) -> bool:
         """Whether the pair is a retrained model (its predictions gated by distribution, rank, top-k, flips)."""
         return not isinstance(self.predictions, str)
+
+
+def _canonical_gaps(where: str, gaps: Any) -> dict[str, str]:
+    """``known_gaps`` with each metric named as check ids name it: "metrics/AUC[device=tablet]" ->
+    "metrics/auc[device=tablet]", as ``MetricGate("AUC")`` plans ``metrics/auc`` (also
+    ``review/too_good/<metric>``). A name no metric has stays as written (the run reports it as naming
+    no planned check); two entries for one id are an error."""
+    from harness.stats.metrics import get_metric
+
+    if not isinstance(gaps, Mapping):
+        raise ParityInputError(f"{where}: known_gaps must map check ids to reasons, got {gaps!r}")
+    out: dict[str, str] = {}
+    for raw, reason in gaps.items():
+        if not isinstance(raw, str) or not isinstance(reason, str):
+            raise ParityInputError(f"{where}: known_gaps must map check ids (str) to reasons (str), got "
+                                   f"{raw!r}: {reason!r}")
+        cid = raw
+        for prefix in ("metrics/", "review/too_good/"):
+            if raw.startswith(prefix):
+                name, bracket, rest = raw[len(prefix):].partition("[")
+                try:
+                    cid = prefix + get_metric(name).name + bracket + rest
+                except ParityInputError:
+                    pass
+        if cid in out:
+            raise ParityInputError(f"{where}: known_gaps names {cid!r} twice ({raw!r} is the same check id)")
+        out[cid] = reason
+    return out
 
 
 def _slice_key(where: str, s: Any) -> tuple[str, ...]:

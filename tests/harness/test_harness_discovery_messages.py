@@ -68,3 +68,18 @@ def test_a_suite_held_under_another_name_is_named_with_its_variable(tmp_path):
     with pytest.raises(ParityInputError, match=r"test_s\.py: defines a harness\.suite\.Suite as SUITES but exports "
                                                r"no SUITE.*add SUITE = SUITES"):
         load_suite_file(path)
+
+
+def test_known_gaps_take_metric_names_in_any_case_and_refuse_one_id_twice():
+    from harness.suite import MetricGate, Suite
+
+    def suite(gaps):
+        return Suite(name="g", description="", dataset="d", pair=lambda d: None, label="y",
+                     metrics=[MetricGate("AUC", 0.01)], known_gaps=gaps)
+
+    assert suite({"metrics/AUC[device=tablet]": "r", "features/Price": "f", "metrics/nope": "n"}).known_gaps == {
+        "metrics/auc[device=tablet]": "r", "features/Price": "f", "metrics/nope": "n"}  # features keep their case
+    with pytest.raises(ParityInputError, match=r"Suite 'g': known_gaps names 'metrics/auc' twice \('metrics/AUC' is "):
+        suite({"metrics/auc": "a", "metrics/AUC": "b"})
+    with pytest.raises(ParityInputError, match=r"known_gaps must map check ids \(str\) to reasons \(str\)"):
+        suite({"metrics/auc": 1})

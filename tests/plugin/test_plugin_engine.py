@@ -243,3 +243,27 @@ def test_a_suite_held_under_another_name_than_SUITE_is_an_error_in_both_shells(p
     project.write("suites/test_typo.py", "def test_plain():\n    assert True\n")
     assert _parity_run(project).returncode == 0
     assert _pytest(project).rc == 0
+
+
+@pytest.mark.slow
+def test_known_gaps_name_metrics_in_any_case_and_the_table_counts_what_the_report_counts(project):
+    gaps = {"metrics/AUC": "spelt as the MetricGate", "metrics/LogLoss[device=mobile]": "a slice, any case",
+            "features/x2": "shifted on purpose", "predictions/scores": "shifted on purpose"}
+    project.write("suites/test_g.py", project.suite_source(
+        name="g", shift=1e-3, slices=["device"], known_gaps=gaps,
+        metrics='[MetricGate("AUC", 0.05), MetricGate("logloss", 0.05)]'))
+    cli = _parity_run(project, "--report", "cli")
+    pyt = _pytest(project, "--parity-report", "pyt")
+    assert cli.returncode == pyt.rc == 0, cli.stdout + cli.stderr + pyt.text  # every failing check is a known gap
+    assert "does not plan" not in cli.stdout + cli.stderr + pyt.text
+    _same_report(project.path / "cli", project.path / "pyt")
+    doc = json.loads((project.path / "cli" / "report.json").read_text())
+    (suite,) = doc["suites"]
+    assert set(suite["known_gaps"]) == {"metrics/auc", "metrics/logloss[device=mobile]", "features/x2",
+                                        "predictions/scores"}
+    ids = {c["id"] for c in suite["checks"]}
+    assert set(suite["known_gaps"]) <= ids
+    (row,) = [line.split() for line in cli.stdout.splitlines() if line.startswith("g ")]
+    assert row[5] == str(doc["counts"]["known_gaps"]) == "4", (row, doc["counts"])
+    pyt_ids = {line.split("::")[-1].split()[0] for line in pyt.out.splitlines() if "test_g.py::" in line}
+    assert {"metrics/auc", "metrics/logloss[device=mobile]"} <= pyt_ids
