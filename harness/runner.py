@@ -75,7 +75,8 @@ def _as_keyed(side_name: str, scores: Any, batch_keys: pd.Index, *, start: int) 
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         where = "in the Series it returned" if isinstance(scores, pd.Series) else f"row {start + i} of the scored rows"
-        raise ScorerError(f"{side_name}.predict returned {values[i]!r} for key {out.index[i]!r} ({where}); "
+        value, key = (v.item() if isinstance(v, np.generic) else v for v in (values[i], out.index[i]))
+        raise ScorerError(f"{side_name}.predict returned {value!r} for key {key!r} ({where}); "
                           f"scores must be finite numbers ({int(bad.sum())} non-finite in this batch)")
     return out
 

@@ -1,6 +1,9 @@
-"""A suite file whose declaration is wrong: both shells say the file, the line, the suite and the field
+"""What a user reads when a suite is declared wrong or a side misbehaves.
+
+A suite file whose declaration is wrong: both shells say the file, the line, the suite and the field
 (`harness.discovery.declaration_error_text`), read from the file, since the error is raised while the
-``Suite(...)`` arguments are built, before the suite exists to say its own name."""
+``Suite(...)`` arguments are built, before the suite exists to say its own name. Known gaps in any case.
+Values in messages as the user wrote them (2002, nan), not numpy's reprs."""
 from __future__ import annotations
 
 import textwrap
@@ -83,3 +86,19 @@ def test_known_gaps_take_metric_names_in_any_case_and_refuse_one_id_twice():
         suite({"metrics/auc": "a", "metrics/AUC": "b"})
     with pytest.raises(ParityInputError, match=r"known_gaps must map check ids \(str\) to reasons \(str\)"):
         suite({"metrics/auc": 1})
+
+
+@pytest.mark.parametrize("as_series", [False, True])
+def test_a_non_finite_score_is_named_with_plain_values_not_numpy_reprs(as_series):
+    import numpy as np
+    import pandas as pd
+
+    from harness.errors import ScorerError
+    from harness.runner import _as_keyed
+
+    keys = pd.Index(np.arange(2000, 2004, dtype=np.int64), name="row_id")
+    scores = np.array([0.1, 0.2, np.nan, 0.4])
+    with pytest.raises(ScorerError) as info:
+        _as_keyed("new", pd.Series(scores, index=keys) if as_series else scores, keys, start=10)
+    text = str(info.value)
+    assert "new.predict returned nan for key 2002" in text and "np." not in text, text
