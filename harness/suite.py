@@ -339,10 +339,11 @@ def check_declaration(suite: Suite, *, root: Any = None) -> None:
         raise ParityInputError(f"{where}: use_weights=True, but dataset {suite.dataset!r} declares no weight "
                                "column (a manifest column with role 'weight')")
     ranking = [g.metric for g in suite.metrics if g.needs_groups]
+    what = [f"metrics {ranking}"] if ranking else []
     if suite.retrained and suite.predictions.topk is not None:
-        ranking.append(f"predictions/topk@{suite.predictions.topk.k}")
-    if ranking and "group" not in roles.values():
-        raise ParityInputError(f"{where}: metrics {ranking} average over query groups, but dataset "
+        what.append(f"the top-k gate predictions/topk@{suite.predictions.topk.k}")
+    if what and "group" not in roles.values():
+        raise ParityInputError(f"{where}: {' and '.join(what)} average over query groups, but dataset "
                                f"{suite.dataset!r} declares no group column (a manifest column with role 'group')")
 
 

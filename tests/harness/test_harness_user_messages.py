@@ -102,3 +102,26 @@ def test_a_non_finite_score_is_named_with_plain_values_not_numpy_reprs(as_series
         _as_keyed("new", pd.Series(scores, index=keys) if as_series else scores, keys, start=10)
     text = str(info.value)
     assert "new.predict returned nan for key 2002" in text and "np." not in text, text
+
+
+def test_a_top_k_gate_without_a_group_column_is_named_as_a_gate_not_a_metric(tmp_path):
+    import numpy as np
+
+    from harness.checks.retrained import RetrainedPredictionGates, TopKGate
+    from harness.golden.manifest import Column
+    from harness.golden.writer import GeneratedDataset, arrow_table, write_dataset
+    from harness.suite import MetricGate, Suite, check_declaration
+
+    columns = (Column("row_id", "int64", "key"), Column("x", "float64", "feature"), Column("y", "int64", "label"))
+    arrays = {"row_id": np.arange(20), "x": np.linspace(0, 1, 20), "y": np.arange(20) % 2}
+    write_dataset(GeneratedDataset("flat", "1", "no groups", columns, {"eval": arrow_table(columns, arrays)}),
+                  dest_dir=tmp_path / "flat")
+    gates = RetrainedPredictionGates(topk=TopKGate(k=3, min_mean=0.6, reason="r"))
+    for metrics, expected in [([], r"the top-k gate predictions/topk@3 average over query groups"),
+                              ([MetricGate("mrr", 0.1)], r"metrics \['mrr'\] and the top-k gate predictions/topk@3 "
+                                                         r"average over query groups")]:
+        suite = Suite(name="flat_topk", description="", dataset="flat", pair=lambda d: None, label="y",
+                      predictions=gates, metrics=metrics)
+        with pytest.raises(ParityInputError, match=r"suite 'flat_topk': " + expected + r", but dataset 'flat' "
+                                                   r"declares no group column"):
+            check_declaration(suite, root=tmp_path)
