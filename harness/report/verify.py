@@ -2,7 +2,8 @@
 
 A report.json is a file: it can be hand-edited, truncated and repaired, or written by a buggy version.
 Its stored verdicts (the report's, each suite's) and counts are therefore re-derived from the checks
-and compared, and a check that claims EQUIVALENT must be supported by its own numbers (every check,
+and compared, a metric that is not EQUIVALENT must be what its interval (or Holm) gives, and a check
+that claims EQUIVALENT must be supported by its own numbers (every check,
 gated or not, known gap or not: the report shows each one's verdict, so none may contradict its row). Any contradiction is a `ParityInputError` (exit 2 in `parity report`)
 naming the suite and check: we refuse rather than re-derive and render, because a document that
 disagrees with itself cannot tell us which half is true.
@@ -11,6 +12,8 @@ The check rules are the documented decision rules, restated here rather than imp
 does not share a bug with the code it checks (tests compare them with `harness.stats.equivalence`):
 - metric, equivalence: EQUIVALENT needs ``-m < ci_low`` and ``ci_high < m``; non-inferiority: the
   worse-side bound inside the margin (``ci_low > -m`` when higher is better, ``ci_high < m`` otherwise);
+  and, for a member of the Holm family (``p_adjusted`` stored), ``p_adjusted <= alpha`` with alpha
+  ``(1 - ci_level) / 2``;
 - feature: no mismatching row, and at least one row;
 - alignment: no missing, duplicated or unexpected key, and at least one aligned row;
 - prediction: every score finite, and the share of rows beyond ``atol`` at most ``max_share``;
@@ -18,6 +21,10 @@ does not share a bug with the code it checks (tests compare them with `harness.s
   ``too_good``, EQUIVALENT needs the gain's interval to end at or below the stated bound; a review type
   this version does not know is not second-guessed;
 - any check with ``details.error``: never EQUIVALENT;
+- a metric not EQUIVALENT: decided by its interval (``decided_by: "interval"``), the interval's three-way
+  verdict (NOT_EQUIVALENT when it lies wholly beyond the margin, touching counted as beyond); decided by
+  Holm, an interval inside the margin with the adjusted p-value above alpha; and any metric's ``diff``
+  is its ``new - legacy``;
 - a serving or cost gate (the ``measured`` section): its verdict is re-derived whole from its per-round
   values and margin (median of the per-round ratios new / legacy, its order-statistic interval at the
   stored level; EQUIVALENT when the interval ends at or below ``max_ratio``, NOT_EQUIVALENT when it starts
@@ -90,21 +97,40 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _metric_unsupported(d: Mapping[str, Any]) -> str | None:
-    ci = d.get("ci") or [None, None]
+def _inside(d: Mapping[str, Any], ci: Any, m: float) -> tuple[bool, str] | None:
+    """Whether interval ``ci`` decides EQUIVALENT against margin ``m`` under ``d``'s test, and the rule;
+    None when it is not two numbers."""
+    ci = ci if isinstance(ci, (list, tuple)) and len(ci) == 2 else [None, None]
     lo, hi = _number(ci[0]), _number(ci[1])
-    m = margin_abs(d)
-    if lo is None or hi is None or m is None:
-        return "it has no interval or no margin to be equivalent within"
+    if lo is None or hi is None:
+        return None
     margin = d.get("margin") or {}
     if margin.get("test") == "non_inferiority":
         if margin.get("higher_is_better", True) is not False:
-            ok, rule = lo > -m, f"lower bound > -{fmt_num(m)}"
-        else:
-            ok, rule = hi < m, f"upper bound < {fmt_num(m)}"
-    else:
-        ok, rule = -m < lo and hi < m, f"inside \u00b1{fmt_num(m)}"
-    return None if ok else f"its interval {fmt_ci([lo, hi])} is not {rule}"
+            return lo > -m, f"lower bound > -{fmt_num(m)}"
+        return hi < m, f"upper bound < {fmt_num(m)}"
+    return -m < lo and hi < m, f"inside \u00b1{fmt_num(m)}"
+
+
+def _metric_unsupported(d: Mapping[str, Any]) -> str | None:
+    """EQUIVALENT needs the interval inside the margin and, for a member of a Holm family, the adjusted
+    p-value at or below alpha (``(1 - ci_level) / 2``: the interval is the TOST's 1 - 2 alpha one), as
+    Holm decides it (an EQUIVALENT whose adjusted p exceeds alpha is INCONCLUSIVE)."""
+    m = margin_abs(d)
+    decided = _inside(d, d.get("ci"), m) if m is not None else None
+    if decided is None:
+        return "it has no interval or no margin to be equivalent within"
+    ok, rule = decided
+    if not ok:
+        return f"its interval {fmt_ci(d['ci'])} is not {rule}"
+    if d.get("adjustment") is not None or d.get("p_adjusted") is not None:
+        p_adj, level = _number(d.get("p_adjusted")), _number(d.get("ci_level"))
+        if p_adj is None or level is None or not 0 < level < 1:
+            return f"it is {d.get('adjustment') or 'adjusted'} but has no adjusted p-value or interval level"
+        alpha = (1.0 - level) / 2.0
+        if p_adj > alpha * (1 + 1e-9):  # the level is stored rounded through 1 - 2 alpha
+            return f"its {d.get('adjustment') or 'adjusted'} p-value {fmt_num(p_adj)} exceeds alpha = {fmt_num(alpha)}"
+    return None
 
 
 def _feature_unsupported(d: Mapping[str, Any]) -> str | None:
@@ -140,8 +166,65 @@ _RULES = {"metric": _metric_unsupported, "feature": _feature_unsupported, "align
           "prediction": _prediction_unsupported}
 
 
+def _interval_verdict(d: Mapping[str, Any]) -> str | None:
+    """The three-way verdict of a metric's interval against its margin (the documented rule: EQUIVALENT
+    inside, NOT_EQUIVALENT when it lies wholly on the wrong side, touching counted as outside), None when
+    it has no interval or margin."""
+    ci, m = d.get("ci"), margin_abs(d)
+    if m is None or not isinstance(ci, (list, tuple)) or len(ci) != 2:
+        return None
+    lo, hi = _number(ci[0]), _number(ci[1])
+    if lo is None or hi is None:
+        return None
+    margin = d.get("margin") or {}
+    if margin.get("test") == "non_inferiority":
+        hib = margin.get("higher_is_better", True) is not False
+        inside, beyond = (lo > -m, hi <= -m) if hib else (hi < m, lo >= m)
+    else:
+        inside, beyond = (-m < lo and hi < m), (lo >= m or hi <= -m)
+    return _EQ if inside else Verdict.NOT_EQUIVALENT.value if beyond else Verdict.INCONCLUSIVE.value
+
+
+def _metric_not_passing_problem(check: Mapping[str, Any]) -> str | None:
+    """A metric stored NOT_EQUIVALENT or INCONCLUSIVE must be what its own numbers give: decided by the
+    interval (``decided_by: "interval"``), the interval's three-way verdict; turned INCONCLUSIVE by Holm
+    (``"holm"``), an interval inside the margin and an adjusted p-value above alpha. Other deciders
+    (undefined, no margin) are never EQUIVALENT, which `_check_problem` checks."""
+    d = check.get("details")
+    if not isinstance(d, Mapping) or is_error(check) or is_review_item(check):
+        return None
+    by, stored = d.get("decided_by"), check["verdict"]
+    derived = _interval_verdict(d)
+    if by == "interval" and derived is not None and derived != stored:
+        return f"stored {stored}, but its interval {fmt_ci(d['ci'])} against \u00b1{fmt_num(margin_abs(d))} gives {derived}"
+    if by == "holm":
+        if stored != Verdict.INCONCLUSIVE.value or derived != _EQ or _metric_unsupported(d) is None:
+            return (f"stored {stored} decided by Holm, but Holm only turns an interval inside the margin "
+                    "INCONCLUSIVE when the adjusted p-value exceeds alpha")
+    return None
+
+
+def _values_problem(check: Mapping[str, Any]) -> str | None:
+    """A metric's stored values must agree with each other: ``diff`` is ``new - legacy``."""
+    d = check.get("details")
+    if check["kind"] != "metric" or not isinstance(d, Mapping) or is_review_item(check):
+        return None
+    legacy, new, diff = (_number(d.get(k)) for k in ("legacy", "new", "diff"))
+    if None in (legacy, new, diff):
+        return None
+    if abs((new - legacy) - diff) > 1e-9 * max(1.0, abs(legacy), abs(new)):
+        return (f"its values disagree: new {fmt_num(new)} - legacy {fmt_num(legacy)} is not the stored "
+                f"diff {fmt_num(diff)}")
+    return None
+
+
 def _check_problem(check: Mapping[str, Any]) -> str | None:
+    values = _values_problem(check)
+    if values:
+        return values
     if check["verdict"] != _EQ:
+        if check["kind"] == "metric":
+            return _metric_not_passing_problem(check)
         return None
     if is_error(check):
         return "it records an error instead of a result"
@@ -158,7 +241,9 @@ def report_problems(doc: Mapping[str, Any]) -> list[str]:
         for c in s["checks"]:
             reason = _check_problem(c)
             if reason:
-                problems.append(f"suite {s['suite']!r}, check {c['id']!r}: stored EQUIVALENT, but {reason}")
+                said = reason if c["verdict"] != _EQ or reason.startswith("its values") else \
+                    f"stored EQUIVALENT, but {reason}"
+                problems.append(f"suite {s['suite']!r}, check {c['id']!r}: {said}")
         derived = combine(Verdict(c["verdict"]) for c in s["checks"] if _decides(c, gaps)).value
         if s["verdict"] != derived:
             deciding = [c["id"] for c in s["checks"] if _decides(c, gaps) and c["verdict"] != _EQ]

@@ -213,3 +213,67 @@ def test_parity_report_exits_as_the_run_that_wrote_the_file(suites, measured, ex
 
     assert (EXIT_OK, EXIT_FAIL, EXIT_ERROR) == (0, 1, 2)
     assert report_exit_status({"suites": suites, "measured": measured}) == expected
+
+
+def test_a_pass_forged_past_holm_is_refused(suite_results):
+    doc = _doc(suite_results)
+    c = _check(doc, "ctr_logreg", "metrics/auc")
+    assert c["verdict"] == "EQUIVALENT" and report_problems(doc) == []
+    c["details"].update(p_adjusted=0.0616, adjustment="Holm")  # Holm made it INCONCLUSIVE; the verdict says not
+    problems = report_problems(doc)
+    assert any("check 'metrics/auc': stored EQUIVALENT, but its Holm p-value 0.0616 exceeds alpha = 0.05" in p
+               for p in problems), problems
+    c["details"]["p_adjusted"] = None  # adjusted, but the adjusted p-value is gone
+    assert any("it is Holm but has no adjusted p-value" in p for p in report_problems(doc))
+
+
+def _holm_family(seed: int, margins=(0.003, 0.03), noise=0.03):
+    """A seeded comparison whose Holm family has members near the margin: some stay EQUIVALENT, some
+    become INCONCLUSIVE only through the adjustment."""
+    from harness.stats.compare import compare_scores
+
+    rng = np.random.default_rng(seed)
+    n = 3000
+    y = (rng.random(n) < 0.3).astype(float)
+    base = np.clip(0.3 + 0.25 * (y - 0.3) + rng.normal(0, 0.15, n), 0.01, 0.99)
+    new = np.clip(base + rng.normal(0, noise, n), 0.01, 0.99)
+    margin = float(rng.uniform(*margins))
+    slices = {"device": np.where(rng.random(n) < 0.5, "a", "b")}
+    return compare_scores(y, base, new, metrics=["auc", "logloss", "brier"], keys=np.arange(n),
+                          margins={"auc": margin, "logloss": margin, "brier": margin / 4}, n_boot=200, seed=seed,
+                          slices=slices, min_slice_size=500)
+
+
+def test_every_genuine_holm_decision_verifies_and_its_forged_pass_does_not():
+    seen = {"equivalent": 0, "holm": 0}
+    for seed in range(16):
+        for entry in _holm_family(seed).entries:
+            d = entry.to_dict()
+            if entry.verdict is Verdict.EQUIVALENT:  # the harness's own pass is never called a contradiction
+                assert _metric_unsupported(d) is None, d
+                seen["equivalent"] += 1
+            elif entry.decided_by == "holm":  # interval inside the margin, Holm said no: a forged pass is caught
+                assert "Holm p-value" in (_metric_unsupported(d) or ""), d
+                seen["holm"] += 1
+    assert seen["equivalent"] >= 50 and seen["holm"] >= 3, seen  # both kinds were exercised
+
+
+def test_every_genuine_verdict_verifies_and_every_other_verdict_in_its_place_is_refused():
+    from harness.report.verify import _check_problem
+
+    verdicts = ("EQUIVALENT", "NOT_EQUIVALENT", "INCONCLUSIVE")
+    seen = set()
+    families = [_holm_family(seed) for seed in range(16)] + [_holm_family(seed, (0.002, 0.01), 0.05) for seed in range(8)]
+    for family in families:
+        for entry in family.entries:
+            check = {"kind": "metric", "verdict": entry.verdict.value, "details": entry.to_dict()}
+            assert _check_problem(check) is None, check  # what the statistics decided is never a contradiction
+            seen.add((entry.verdict.value, entry.decided_by))
+            for other in verdicts:
+                if other != check["verdict"]:
+                    assert _check_problem(dict(check, verdict=other)) is not None, (other, check)
+            d = check["details"]
+            moved = dict(check, details=dict(d, new=d["new"] + 0.25))  # a value edited, its diff not
+            assert "its values disagree" in _check_problem(moved)
+    assert {("EQUIVALENT", "interval"), ("INCONCLUSIVE", "interval"), ("INCONCLUSIVE", "holm"),
+            ("NOT_EQUIVALENT", "interval")} <= seen, seen
