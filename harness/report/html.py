@@ -38,6 +38,7 @@ from harness.report.format import (
 from harness.report.svg import calibration_plot, diff_plot, forest_plot, heatmap, histogram_overlay
 from harness.report.serving_section import has_serving, html_section, html_serving_cell
 from harness.report.verify import is_error, is_review_item, verify_report
+from harness.results import is_failing
 
 __all__ = ["render_html"]
 
@@ -229,13 +230,20 @@ def _errors(s: Mapping[str, Any], slug: str) -> str:
 
 
 def _messages(s: Mapping[str, Any]) -> str:
+    """Each not-EQUIVALENT check's message: the failing ones under "Failure details" (the one meaning of
+    failing, `harness.results.is_failing`), the others (not gated, or a known gap) apart, so that a
+    check that fails nothing is not listed as a failure."""
     bad = [c for c in s["checks"] if c["verdict"] != "EQUIVALENT" and c.get("message")]
-    if not bad:
-        return ""
-    parts = ["<h3>Failure details</h3>"]
-    for c in bad:
-        parts.append(f'<details data-check="{_e(c["id"])}"><summary>{_e(c["id"])}: {_e(c["verdict"])}</summary>'
-                     f"<pre>{_e(c['message'])}</pre></details>")
+    failing = [c for c in bad if is_failing(c, s["known_gaps"])]
+    other = [c for c in bad if not is_failing(c, s["known_gaps"])]
+    parts = []
+    for title, checks in (("Failure details", failing),
+                          ("Not EQUIVALENT, not failing (not gated, or a known gap)", other)):
+        if checks:
+            parts.append(f"<h3>{_e(title)}</h3>")
+        for c in checks:
+            parts.append(f'<details data-check="{_e(c["id"])}"><summary>{_e(c["id"])}: {_e(c["verdict"])}</summary>'
+                         f"<pre>{_e(c['message'])}</pre></details>")
     return "\n".join(parts)
 
 

@@ -34,6 +34,7 @@ from harness.report.format import (
 )
 from harness.report.serving_section import has_serving, markdown_headline, markdown_section, markdown_serving_cell
 from harness.report.verify import is_error, is_review_item, verify_report
+from harness.results import is_failing
 
 __all__ = ["render_markdown"]
 
@@ -122,11 +123,14 @@ def _metrics(doc: Mapping[str, Any]) -> list[str]:
                 continue
             d = c["details"]
             p = d.get("p_adjusted", d.get("p_value"))
+            holm = d.get("decided_by") == "holm"  # the verdict is Holm's: show the interval at its level
+            ci = fmt_ci(d["ci_adjusted"], d.get("ci_adjusted_level")) if holm and d.get("ci_adjusted") else \
+                fmt_ci(d.get("ci"), d.get("ci_level"))
             rows.append([
                 s["suite"], d.get("metric", c["id"]), slice_label(d), fmt_num(d.get("legacy")), fmt_num(d.get("new")),
-                fmt_diff(d.get("diff")), fmt_ci(d.get("ci"), d.get("ci_level")), fmt_margin(d),
+                fmt_diff(d.get("diff")), ci, fmt_margin(d),
                 d.get("method") or DASH, fmt_p(p) + (f" ({d['adjustment']})" if d.get("adjustment") else ""),
-                fmt_count(d.get("n")), _verdict_cell(c, s["known_gaps"]),
+                fmt_count(d.get("n")), _verdict_cell(c, s["known_gaps"]) + (" (Holm)" if holm else ""),
             ])
     if not rows:
         return ["### Metric differences", "", "No metric checks in this run.", ""]
@@ -191,6 +195,21 @@ def _errors(doc: Mapping[str, Any]) -> list[str]:
         return []
     return ["### Errors", "", "Checks that could not be computed; each one fails the run (unless a known gap).", "",
             *_table(["suite", "check", "stage", "error"], rows), ""]
+
+
+def _failing_details(doc: Mapping[str, Any]) -> list[str]:
+    """Each failing check's own message (what failed, by how much, the margin's reason, what to do), as
+    the shells print it: a reviewer reading report.md alone sees why and what next."""
+    items = [(s["suite"], c) for s in doc["suites"] for c in s["checks"]
+             if is_failing(c, s["known_gaps"]) and c.get("message") and not is_error(c)]
+    if not items:
+        return []
+    fence = "~~~~"  # a message may hold backticks; it cannot close this fence
+    lines = ["### Failing checks: why, and what to do", ""]
+    for suite, c in items:
+        lines += [f"**{_cell(suite)}** `{_cell(c['id'])}`: {_cell(c['verdict'])}", "", fence + "text",
+                  *str(c["message"]).replace(fence, "~ ~ ~ ~").splitlines(), fence, ""]
+    return lines
 
 
 def _known_gaps(doc: Mapping[str, Any]) -> list[str]:
@@ -325,6 +344,7 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
     lines += _metrics(doc)
     lines += _scores(doc)
     lines += _features(doc)
+    lines += _failing_details(doc)
     lines += _known_gaps(doc)
     lines += _upgrade(doc)
     lines += _side_cache(doc)

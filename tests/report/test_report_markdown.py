@@ -167,3 +167,39 @@ def test_the_report_says_which_trained_sides_were_reused():
     assert doc["suites"][0]["side_cache"][0]["reused"] is True
     md = render_markdown(doc)
     assert "### Trained sides" in md and "| s | hgb | reused | reused |" in md and "| s | keras | trained | no entry |" in md
+
+
+def test_failing_checks_carry_their_messages_and_only_failing_ones_are_called_failures(suite_results):
+    from harness.report import render_html
+
+    doc = build_report(suite_results)
+    md = render_markdown(doc)
+    section = md.split("### Failing checks: why, and what to do", 1)[1].split("\n### ", 1)[0]
+    assert "**ctr_gbdt** `features/log_price`: NOT_EQUIVALENT" in section
+    assert "features/log_price: 3 of 40000 rows differ beyond 2 ULP" in section
+    assert "**ctr_gbdt** `metrics/logloss`" in section
+    assert "tablet" not in section  # not gated: reported, but it fails nothing
+    html = render_html(doc)
+    failing = html.split("<h3>Failure details</h3>", 1)[1].split("<h3>", 1)[0]
+    assert 'data-check="features/log_price"' in failing and "tablet" not in failing
+    assert 'data-check="metrics/auc[device=tablet]"' in html.split("Not EQUIVALENT, not failing", 1)[1]
+    # A suite with nothing failing has no failure section in either rendering.
+    calm = build_report(suite_results[:1])
+    assert "Failing checks" not in render_markdown(calm) and "<h3>Failure details</h3>" not in render_html(calm)
+
+
+def test_a_verdict_holm_decided_shows_the_interval_at_holms_level(make_result):
+    import dataclasses
+
+    from harness.verdicts import Verdict
+
+    result = make_result("ctr_logreg")
+    i = next(i for i, c in enumerate(result.checks) if c.id == "metrics/auc")
+    auc = result.checks[i]
+    details = dict(auc.details, p_adjusted=0.0924, decided_by="holm", ci_adjusted=[-0.0042, 0.0031],
+                   ci_adjusted_level=0.9667)
+    result.checks[i] = dataclasses.replace(auc, verdict=Verdict.INCONCLUSIVE, details=details, message="held by Holm")
+    md = render_markdown(build_report([result]))
+    (row,) = [line for line in md.splitlines() if line.startswith("| ctr_logreg | auc | all rows")]
+    assert "[-0.0042, +0.0031] (96.67%)" in row and "**INCONCLUSIVE** (Holm)" in row, row
+    assert "0.0924 (holm)" in row
