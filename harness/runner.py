@@ -187,12 +187,36 @@ def score_frame(pair: Any, frame: pd.DataFrame, *, key: str, batch_size: int, wa
     return out
 
 
-def _sample(frame: pd.DataFrame, rows: int | None, seed: int) -> pd.DataFrame:
-    if rows is None or rows >= len(frame):
-        return frame
+def sample_groups(suite: Suite, dataset: Any) -> str | None:
+    """The column whose query groups a ``--sample`` keeps whole: the dataset's group column when a metric
+    or gate of ``suite`` averages over query groups (a ranking metric on a fragment of a query is another
+    metric: a query that lost its relevant rows counts 0), else None (rows are drawn one by one)."""
+    ranking = any(g.needs_groups for g in suite.metrics)
+    topk = suite.retrained and getattr(suite.predictions, "topk", None) is not None
+    return getattr(dataset, "group", None) if ranking or topk else None
+
+
+def sample_positions(total: int, rows: int | None, seed: int, groups: Any = None) -> np.ndarray | None:
+    """Sorted positions of a seeded sample of ``rows`` of ``total`` rows (None: every row), the one draw
+    of every engine (in memory, streamed, Beam). With ``groups`` (one query id per row) whole groups: the
+    distinct ids in sorted order, permuted with the seed, and the shortest prefix of that order holding
+    at least ``rows`` rows."""
+    if rows is None or rows >= total:
+        return None
     rng = np.random.default_rng(seed)
-    keep = np.sort(rng.choice(len(frame), size=rows, replace=False))
-    return frame.iloc[keep].reset_index(drop=True)
+    if groups is None:
+        return np.sort(rng.choice(total, size=rows, replace=False))
+    codes, uniques = pd.factorize(np.asarray(groups), sort=True, use_na_sentinel=False)
+    order = rng.permutation(len(uniques))
+    taken = int(np.searchsorted(np.cumsum(np.bincount(codes, minlength=len(uniques))[order]), rows)) + 1
+    chosen = np.zeros(len(uniques), dtype=bool)
+    chosen[order[:taken]] = True
+    return np.flatnonzero(chosen[codes])
+
+
+def _sample(frame: pd.DataFrame, rows: int | None, seed: int, group: str | None = None) -> pd.DataFrame:
+    keep = sample_positions(len(frame), rows, seed, None if group is None else frame[group].to_numpy())
+    return frame if keep is None else frame.iloc[keep].reset_index(drop=True)
 
 
 class _Stages:
@@ -256,7 +280,7 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any,
         full = dataset.frame(suite.split)
         check_declaration(suite, root=root)  # before the pair is built: training can take minutes
         check_labels(suite, full, weight=dataset.weight, group=dataset.group, key=dataset.key)
-        frame = _sample(full, sample, seed)
+        frame = _sample(full, sample, seed, sample_groups(suite, dataset))
         if len(frame) == 0:
             raise ParityInputError(f"suite {suite.name!r}: split {suite.split!r} of {suite.dataset!r} has no rows")
     stages.next("building the model pair (training, export)")

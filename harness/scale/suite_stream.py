@@ -205,13 +205,6 @@ def _chunks(path, keep: np.ndarray | None, size: int, chunk_rows: int,
         yield start, emit(pa.Table.from_batches(buf))
 
 
-def _sample_positions(total: int, sample: int | None, seed: int) -> np.ndarray | None:
-    # harness.runner._sample's draw, on positions: the same rows for the same seed
-    if sample is None or sample >= total:
-        return None
-    return np.sort(np.random.default_rng(seed).choice(total, size=sample, replace=False))
-
-
 @dataclass
 class LoadedSplit:
     """What a chunked suite run knows before scoring: the verified dataset, the split's file, the
@@ -254,7 +247,8 @@ def load_split(suite: Any, *, sample: int | None, seed: int, root: Any, chunk_ro
             raise GoldenDataError(f"golden dataset {dataset.name!r} split {suite.split!r} ({path}): key column "
                                   f"{dataset.key!r} has duplicated keys, e.g. {dup}")
         check_labels(suite, full, weight=dataset.weight, group=dataset.group, key=dataset.key)
-        keep_pos = _sample_positions(total, sample, seed)
+        group = runner.sample_groups(suite, dataset)  # the in-memory run's draw: the same rows for the same seed
+        keep_pos = runner.sample_positions(total, sample, seed, None if group is None else full[group].to_numpy())
         frame = full if keep_pos is None else full.iloc[keep_pos].reset_index(drop=True)
         del full
         if len(frame) == 0:

@@ -214,3 +214,22 @@ def test_the_serving_gates_get_the_rows_they_would_get_in_memory(spec, monkeypat
     run_suite(suite, sample=2000, seed=3, keep=kept_mem)
     run_suite_streamed(suite, sample=2000, seed=3, chunk_rows=600, keep=kept_stream)
     pd.testing.assert_frame_equal(kept_stream["frame"], kept_mem["frame"].iloc[:1700].reset_index(drop=True))
+
+
+@pytest.mark.slow
+def test_a_ranking_suite_samples_whole_queries_alike_in_memory_and_streamed(spec):
+    from harness.golden import load_dataset
+
+    dataset = load_dataset("ads_ctr")
+    group = dataset.group
+    suite = _suite(spec, use_weights=False, slices=[], metrics=[MetricGate("ndcg@5", 0.05), MetricGate("mrr", 0.05)])
+    kept_mem: dict = {}
+    in_memory = run_suite(suite, sample=SAMPLE, seed=3, keep=kept_mem)
+    streamed = run_suite_streamed(suite, sample=SAMPLE, seed=3, chunk_rows=777)
+    assert _bytes(streamed) == _bytes(in_memory)
+    frame = kept_mem["frame"]
+    full_sizes = dataset.frame("eval")[group].value_counts()
+    sizes = frame[group].value_counts()
+    assert (sizes == full_sizes[sizes.index]).all()  # every sampled query whole
+    assert SAMPLE <= len(frame) < SAMPLE + full_sizes.max()  # the shortest run of whole queries reaching SAMPLE
+    assert in_memory.sample == {"rows": len(frame), "seed": 3}
