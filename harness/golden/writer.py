@@ -71,6 +71,7 @@ def arrow_table(columns: Sequence[Column], arrays: Mapping[str, Any]):
     for column in columns:
         if column.name not in arrays:
             raise GoldenDataError(f"arrow_table: no array for declared column {column.name!r}")
+        _refuse_nullable_key(column, "arrow_table")
         typ = types.get(column.dtype) or pa.from_numpy_dtype(np.dtype(column.dtype))
         values = arrays[column.name]
         if isinstance(values, np.ndarray) and values.dtype.kind == "f":
@@ -79,9 +80,10 @@ def arrow_table(columns: Sequence[Column], arrays: Mapping[str, Any]):
                 raise GoldenDataError(f"arrow_table: column {column.name!r} is not nullable but holds NaN: "
                                       f"row {int(np.argmax(nan))} (0-based, of the rows given; "
                                       f"{int(nan.sum())} NaN in all)")
-            array = pa.array(values, type=typ, from_pandas=True)  # NaN -> null
-        else:
-            array = pa.array(values, type=typ)
+        try:
+            array = pa.array(values, type=typ, from_pandas=isinstance(values, np.ndarray) and values.dtype.kind == "f")
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError) as exc:
+            raise _conversion_error(column, values, typ, exc) from None
         if array.null_count and not column.nullable:
             nulls = np.asarray(array.is_null())
             raise GoldenDataError(f"arrow_table: column {column.name!r} is not nullable but holds nulls: "
@@ -90,6 +92,34 @@ def arrow_table(columns: Sequence[Column], arrays: Mapping[str, Any]):
         fields.append(pa.field(column.name, typ, nullable=column.nullable))
         data.append(array)
     return pa.Table.from_arrays(data, schema=pa.schema(fields))
+
+
+def _refuse_nullable_key(column: Column, where: str) -> None:
+    if column.role == "key" and column.nullable:
+        raise GoldenDataError(f"{where}: column {column.name!r} is the key column and is declared nullable=True; "
+                              "every row needs its key (golden verify refuses such a manifest): declare it "
+                              "nullable=False")
+
+
+def _conversion_error(column: Column, values: Any, typ: Any, exc: Exception) -> GoldenDataError:
+    """pyarrow's refusal to convert a column, naming the column, the first row it refuses and its value
+    (found one value at a time: this runs only once the whole conversion has failed)."""
+    import pyarrow as pa
+
+    import numpy as np
+
+    seq = values if isinstance(values, np.ndarray) else list(values)  # one-row slices keep the dtype's path
+    row = None
+    for i in range(len(seq)):
+        try:
+            pa.array(seq[i:i + 1], type=typ, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+            row = i
+            break
+    shown = seq[row].item() if row is not None and isinstance(seq[row], np.generic) else None if row is None else seq[row]
+    at = f"row {row} (0-based, of the rows given) holds {shown!r}, " if row is not None else ""
+    return GoldenDataError(f"arrow_table: column {column.name!r} (declared {column.dtype}): {at}which does not "
+                           f"convert to {column.dtype} exactly ({type(exc).__name__}: {exc})")
 
 
 def write_dataset(generated: GeneratedDataset, *, dest_dir: str | os.PathLike[str]) -> Manifest:
@@ -102,6 +132,8 @@ def write_dataset(generated: GeneratedDataset, *, dest_dir: str | os.PathLike[st
 
     from harness.golden.registry import check_values
 
+    for column in generated.columns:
+        _refuse_nullable_key(column, f"write_dataset({generated.name!r})")
     for split, table in generated.splits.items():  # every split before any file: nothing half-written
         if table.num_rows == 0:
             raise GoldenDataError(f"write_dataset({generated.name!r}): split {split!r} has no rows")

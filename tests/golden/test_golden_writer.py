@@ -3,6 +3,7 @@ non-nullable column) before it writes any file: a golden dataset that `parity go
 must also load and read."""
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -51,3 +52,33 @@ def test_arrow_table_names_the_first_missing_row_of_a_non_nullable_column(values
     arr = np.array(values, dtype=float) if None not in values else values
     with pytest.raises(GoldenDataError, match=match):
         arrow_table(COLUMNS[:2], {"id": np.arange(4), "x": arr})
+
+
+@pytest.mark.parametrize(("column", "values", "expected"), [
+    (("price", "float64"), ["1.5", 2.0, "oops"], r"column 'price' \(declared float64\): row 0 \(0-based, of the rows "
+                                                r"given\) holds '1\.5', which does not convert to float64 exactly"),
+    (("clicks", "int64"), np.array([1.0, -0.801931, 3.0]), r"column 'clicks' \(declared int64\): row 1 .* holds "
+                                                          r"-0\.801931, which does not convert to int64 exactly"),
+    (("clicks", "int64"), np.array([1, 2, 2**63], dtype=object), r"column 'clicks' \(declared int64\): row 2 .* holds "
+                                                                 r"9223372036854775808"),
+])
+def test_a_value_that_does_not_convert_is_named_with_its_column_and_row(column, values, expected):
+    from harness.golden.manifest import Column
+    from harness.golden.writer import arrow_table
+
+    with pytest.raises(GoldenDataError, match=expected):
+        arrow_table((Column(column[0], column[1], "feature"),), {column[0]: values})
+
+
+def test_a_nullable_key_column_is_refused_when_written(tmp_path):
+    from harness.golden.manifest import Column
+    from harness.golden.writer import GeneratedDataset, arrow_table, write_dataset
+
+    with pytest.raises(GoldenDataError, match=r"arrow_table: column 'row_id' is the key column and is declared "
+                                              r"nullable=True"):
+        arrow_table((Column("row_id", "int64", "key", nullable=True),), {"row_id": np.arange(3)})
+    good = arrow_table((Column("row_id", "int64", "key"),), {"row_id": np.arange(3)})
+    with pytest.raises(GoldenDataError, match=r"write_dataset\('d'\): column 'row_id' is the key column"):
+        write_dataset(GeneratedDataset("d", "1", "", (Column("row_id", "int64", "key", nullable=True),),
+                                       {"eval": good}), dest_dir=tmp_path / "d")
+    assert not (tmp_path / "d").exists()
