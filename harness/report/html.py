@@ -437,10 +437,13 @@ def render_html(doc: Mapping[str, Any]) -> str:
                     + "</div>")
     served = has_serving(doc)  # the serving verdict beside the accuracy verdict (measured: inside markers)
     overview = _table(
-        ["suite", "verdict"] + (["serving"] if served else []) + ["checks", "dataset"],
+        ["suite", "verdict"] + (["serving"] if served else []) + ["checks", "failing", "known gaps", "dataset", "rows"],
         [[f'<a href="#suite-s{i}-{_e(_slug(s["suite"]))}">{_e(s["suite"])}</a>', _verdict(s["verdict"])]
          + ([html_serving_cell(doc, s["suite"])] if served else [])
-         + [_e(fmt_count(len(s["checks"]))), _e((s.get("dataset") or {}).get("name", DASH))]
+         + [_e(fmt_count(len(s["checks"]))),
+            _e(fmt_count(sum(is_failing(c, s["known_gaps"]) for c in s["checks"]))),
+            _e(fmt_count(sum(c["id"] in s["known_gaps"] for c in s["checks"]))),
+            _e((s.get("dataset") or {}).get("name", DASH)), _e(fmt_count((s.get("dataset") or {}).get("rows")))]
          for i, s in enumerate(doc["suites"])],
         table_id="suites",
     )

@@ -203,3 +203,19 @@ def test_a_verdict_holm_decided_shows_the_interval_at_holms_level(make_result):
     (row,) = [line for line in md.splitlines() if line.startswith("| ctr_logreg | auc | all rows")]
     assert "[-0.0042, +0.0031] (96.67%)" in row and "**INCONCLUSIVE** (Holm)" in row, row
     assert "0.0924 (holm)" in row
+
+
+def test_the_suites_tables_count_failing_and_known_gaps_as_counts_does(make_result):
+    import re
+
+    from harness.report import render_html
+
+    result = make_result("ctr_gbdt", failing=True)
+    result.known_gaps = dict(result.known_gaps, **{"metrics/auc[device=nowhere]": "names no check"})
+    doc = build_report([result])
+    assert doc["counts"]["failing"] == 2 and doc["counts"]["known_gaps"] == 1
+    (row,) = [line for line in render_markdown(doc).splitlines() if line.startswith("| ctr_gbdt | **")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[3:5] == ["2", "1"], cells  # failing, known gaps (a gap naming no check covers none)
+    table = render_html(doc).split('id="suites"', 1)[1].split("</table>", 1)[0]
+    assert re.findall(r"<td>([^<]*)</td>", table)[:4] == ["8", "2", "1", "ads_ctr"], table
