@@ -251,23 +251,28 @@ def test_feature_names_protocol_helper():
         feature_names(Bad())
 
 
-def test_negative_weights_fail_before_the_pair_is_built(tmp_path):
+def _write(root, name, frame, roles):
+    """``frame`` as golden dataset ``name`` under ``root`` (train and eval the same rows), a column per
+    role in ``roles``."""
     from harness.golden.manifest import Column
     from harness.golden.writer import GeneratedDataset, arrow_table, write_dataset
 
+    columns = tuple(Column(c, str(frame[c].dtype), roles[c]) for c in frame.columns)
+    write_dataset(GeneratedDataset(name, "1.0.0", "test data", columns,
+                                   {s: arrow_table(columns, frame) for s in ("train", "eval")}),
+                  dest_dir=root / name)
+
+
+def _never(dataset):
+    raise AssertionError("the pair must not be built")
+
+
+def test_negative_weights_fail_before_the_pair_is_built(tmp_path):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"row_id": np.arange(40), "x": rng.normal(size=40), "y": np.arange(40) % 2,
                           "w": np.where(np.arange(40) == 27, -1.0, 1.0)})
-    columns = (Column("row_id", "int64", "key"), Column("x", "float64", "feature"), Column("y", "int64", "label"),
-               Column("w", "float64", "weight"))
-    write_dataset(GeneratedDataset("weighted", "1.0.0", "test data", columns,
-                                   {s: arrow_table(columns, frame) for s in ("train", "eval")}),
-                  dest_dir=tmp_path / "weighted")
-
-    def never(dataset):
-        raise AssertionError("the pair must not be built")
-
-    suite = Suite(name="bc_weights", description="", dataset="weighted", pair=never, label="y", use_weights=True,
+    _write(tmp_path, "weighted", frame, {"row_id": "key", "x": "feature", "y": "label", "w": "weight"})
+    suite = Suite(name="bc_weights", description="", dataset="weighted", pair=_never, label="y", use_weights=True,
                   metrics=[MetricGate("auc", 0.01)])
     with pytest.raises(ParityInputError, match=r"suite 'bc_weights': weight column 'w' \(use_weights=True, split "
                                                r"'eval'\): weights must be non-negative; row 27 is -1\.0"):
@@ -276,9 +281,6 @@ def test_negative_weights_fail_before_the_pair_is_built(tmp_path):
 
 @pytest.mark.parametrize("metric", ["ndcg@3", "mrr"])
 def test_ranking_weights_that_vary_within_a_query_fail_before_the_pair_is_built(tmp_path, metric):
-    from harness.golden.manifest import Column
-    from harness.golden.writer import GeneratedDataset, arrow_table, write_dataset
-
     rng = np.random.default_rng(1)
     n = 48
     query = np.arange(n) // 4
@@ -286,16 +288,9 @@ def test_ranking_weights_that_vary_within_a_query_fail_before_the_pair_is_built(
     w[29] = 5.0  # row 29 (row_id 1029) is in query 7, whose first row (row_id 1028) has 1.7
     frame = pd.DataFrame({"row_id": 1000 + np.arange(n), "q": query, "x": rng.normal(size=n),
                           "y": np.arange(n) % 2, "w": w})
-    columns = (Column("row_id", "int64", "key"), Column("q", "int64", "group"), Column("x", "float64", "feature"),
-               Column("y", "int64", "label"), Column("w", "float64", "weight"))
-    write_dataset(GeneratedDataset("ranked", "1.0.0", "test data", columns,
-                                   {s: arrow_table(columns, frame) for s in ("train", "eval")}),
-                  dest_dir=tmp_path / "ranked")
-
-    def never(dataset):
-        raise AssertionError("the pair must not be built")
-
-    suite = Suite(name="rk_weights", description="", dataset="ranked", pair=never, label="y", use_weights=True,
+    roles = {"row_id": "key", "q": "group", "x": "feature", "y": "label", "w": "weight"}
+    _write(tmp_path, "ranked", frame, roles)
+    suite = Suite(name="rk_weights", description="", dataset="ranked", pair=_never, label="y", use_weights=True,
                   metrics=[MetricGate(metric, 0.01)])
     with pytest.raises(ParityInputError, match=r"suite 'rk_weights': weight column 'w' \(use_weights=True, split "
                        r"'eval'\): metrics \[.*\] average over query groups \('q'\), and ranking weights are per "
@@ -306,8 +301,6 @@ def test_ranking_weights_that_vary_within_a_query_fail_before_the_pair_is_built(
 
     # The same weights, constant per query, pass the check: the pair is built (the never-factory fires).
     frame["w"] = 1.0 + query / 10.0
-    write_dataset(GeneratedDataset("ranked", "1.0.0", "test data", columns,
-                                   {s: arrow_table(columns, frame) for s in ("train", "eval")}),
-                  dest_dir=tmp_path / "ok" / "ranked")
+    _write(tmp_path / "ok", "ranked", frame, roles)
     with pytest.raises(AssertionError, match="the pair must not be built"):
         run_suite(suite, root=tmp_path / "ok")
