@@ -97,31 +97,37 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _inside(d: Mapping[str, Any], ci: Any, m: float) -> tuple[bool, str] | None:
-    """Whether interval ``ci`` decides EQUIVALENT against margin ``m`` under ``d``'s test, and the rule;
-    None when it is not two numbers."""
-    ci = ci if isinstance(ci, (list, tuple)) and len(ci) == 2 else [None, None]
+def _interval_rule(d: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The three-way verdict of a metric's interval against its margin under its test (the documented
+    rule: EQUIVALENT inside, NOT_EQUIVALENT when it lies wholly on the wrong side, touching counted as
+    outside) and the text of what EQUIVALENT needs; None when it has no interval or margin."""
+    ci, m = d.get("ci"), margin_abs(d)
+    if m is None or not isinstance(ci, (list, tuple)) or len(ci) != 2:
+        return None
     lo, hi = _number(ci[0]), _number(ci[1])
     if lo is None or hi is None:
         return None
     margin = d.get("margin") or {}
     if margin.get("test") == "non_inferiority":
         if margin.get("higher_is_better", True) is not False:
-            return lo > -m, f"lower bound > -{fmt_num(m)}"
-        return hi < m, f"upper bound < {fmt_num(m)}"
-    return -m < lo and hi < m, f"inside \u00b1{fmt_num(m)}"
+            inside, beyond, rule = lo > -m, hi <= -m, f"lower bound > -{fmt_num(m)}"
+        else:
+            inside, beyond, rule = hi < m, lo >= m, f"upper bound < {fmt_num(m)}"
+    else:
+        inside, beyond, rule = (-m < lo and hi < m), (lo >= m or hi <= -m), f"inside \u00b1{fmt_num(m)}"
+    verdict = _EQ if inside else Verdict.NOT_EQUIVALENT.value if beyond else Verdict.INCONCLUSIVE.value
+    return verdict, rule
 
 
 def _metric_unsupported(d: Mapping[str, Any]) -> str | None:
     """EQUIVALENT needs the interval inside the margin and, for a member of a Holm family, the adjusted
     p-value at or below alpha (``(1 - ci_level) / 2``: the interval is the TOST's 1 - 2 alpha one), as
     Holm decides it (an EQUIVALENT whose adjusted p exceeds alpha is INCONCLUSIVE)."""
-    m = margin_abs(d)
-    decided = _inside(d, d.get("ci"), m) if m is not None else None
+    decided = _interval_rule(d)
     if decided is None:
         return "it has no interval or no margin to be equivalent within"
-    ok, rule = decided
-    if not ok:
+    verdict, rule = decided
+    if verdict != _EQ:
         return f"its interval {fmt_ci(d['ci'])} is not {rule}"
     if d.get("adjustment") is not None or d.get("p_adjusted") is not None:
         p_adj, level = _number(d.get("p_adjusted")), _number(d.get("ci_level"))
@@ -166,25 +172,6 @@ _RULES = {"metric": _metric_unsupported, "feature": _feature_unsupported, "align
           "prediction": _prediction_unsupported}
 
 
-def _interval_verdict(d: Mapping[str, Any]) -> str | None:
-    """The three-way verdict of a metric's interval against its margin (the documented rule: EQUIVALENT
-    inside, NOT_EQUIVALENT when it lies wholly on the wrong side, touching counted as outside), None when
-    it has no interval or margin."""
-    ci, m = d.get("ci"), margin_abs(d)
-    if m is None or not isinstance(ci, (list, tuple)) or len(ci) != 2:
-        return None
-    lo, hi = _number(ci[0]), _number(ci[1])
-    if lo is None or hi is None:
-        return None
-    margin = d.get("margin") or {}
-    if margin.get("test") == "non_inferiority":
-        hib = margin.get("higher_is_better", True) is not False
-        inside, beyond = (lo > -m, hi <= -m) if hib else (hi < m, lo >= m)
-    else:
-        inside, beyond = (-m < lo and hi < m), (lo >= m or hi <= -m)
-    return _EQ if inside else Verdict.NOT_EQUIVALENT.value if beyond else Verdict.INCONCLUSIVE.value
-
-
 def _metric_not_passing_problem(check: Mapping[str, Any]) -> str | None:
     """A metric stored NOT_EQUIVALENT or INCONCLUSIVE must be what its own numbers give: decided by the
     interval (``decided_by: "interval"``), the interval's three-way verdict; turned INCONCLUSIVE by Holm
@@ -194,7 +181,7 @@ def _metric_not_passing_problem(check: Mapping[str, Any]) -> str | None:
     if not isinstance(d, Mapping) or is_error(check) or is_review_item(check):
         return None
     by, stored = d.get("decided_by"), check["verdict"]
-    derived = _interval_verdict(d)
+    derived = (_interval_rule(d) or (None, ""))[0]
     if by == "interval" and derived is not None and derived != stored:
         return f"stored {stored}, but its interval {fmt_ci(d['ci'])} against \u00b1{fmt_num(margin_abs(d))} gives {derived}"
     if by == "holm":
