@@ -279,7 +279,8 @@ def _run_suite(suite: Suite, *, sample: int | None, seed: int, root: Any,
         dataset = load_dataset(suite.dataset, root=root)
         full = dataset.frame(suite.split)
         check_declaration(suite, root=root)  # before the pair is built: training can take minutes
-        check_labels(suite, full, weight=dataset.weight, group=dataset.group, key=dataset.key)
+        check_labels(suite, full, weight=dataset.weight, group=dataset.group, key=dataset.key,
+                     source=dataset.split_path(suite.split))
         frame = _sample(full, sample, seed, sample_groups(suite, dataset))
         if len(frame) == 0:
             raise ParityInputError(f"suite {suite.name!r}: split {suite.split!r} of {suite.dataset!r} has no rows")

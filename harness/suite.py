@@ -348,33 +348,44 @@ def check_declaration(suite: Suite, *, root: Any = None) -> None:
 
 
 def check_labels(suite: Suite, frame: Any, *, weight: str | None = None, group: str | None = None,
-                 key: str | None = None) -> None:
+                 key: str | None = None, source: Any = None) -> None:
     """The label column's values suit the declared metrics, checked on the scored split before any model
     is built (the metrics would refuse them only after training): 0/1 for a binary metric (AUC, log loss,
     calibration, ...), finite numbers for a regression or ranking metric; with ``use_weights``, the
     ``weight`` column finite, non-negative and not all zero, and, where a ranking metric averages over
-    the ``group`` column's query groups, one weight per group. Names the suite, the column, the metrics
-    and the first offending row (by its ``key`` where given)."""
+    the ``group`` column's query groups, one weight per group. Names the suite, the column, the metrics,
+    the split's file (``source``, where given) and the first offending row (with its ``key`` where
+    given); the error's fields carry the file, column, row and value."""
     if not suite.metrics or not suite.label or suite.label not in getattr(frame, "columns", ()):
         return
+    split = f"split {suite.split!r}" + (f" ({source})" if source is not None else "")
+    file = None if source is None else str(source)
+
+    def keyed(row: int) -> str:
+        if key is None or key not in frame.columns:
+            return ""
+        k = frame[key].iloc[row]
+        return f" ({key}={(k.item() if hasattr(k, 'item') else k)!r})"
+
     if suite.use_weights and weight is not None and weight in frame.columns:
         from harness.stats._validation import as_weights, check_constant_within_groups, group_codes
 
-        name = f"suite {suite.name!r}: weight column {weight!r} (use_weights=True, split {suite.split!r})"
-        w = as_weights(frame[weight].to_numpy(), len(frame), name=name)
+        name = f"suite {suite.name!r}: weight column {weight!r} (use_weights=True, {split})"
+        try:
+            w = as_weights(frame[weight].to_numpy(), len(frame), name=name)
+        except ParityInputError as exc:
+            raise exc.with_fields(exc.message, column=weight, file=file) from None
         ranking = [g.metric for g in suite.metrics if g.needs_groups]
         if ranking and group is not None and group in frame.columns:
             codes, _ = group_codes(frame[group].to_numpy(), len(frame), name=f"suite {suite.name!r}: group column {group!r}")
             try:
                 check_constant_within_groups(w, codes, name=name)
             except ParityInputError as exc:
-                if key is None or key not in frame.columns or exc.row is None:
+                if exc.row is None:
                     raise
-                k = frame[key].iloc[exc.row]
-                k = k.item() if hasattr(k, "item") else k
                 raise exc.with_fields(f"{name}: metrics {ranking} average over query groups ({group!r}), and "
-                                      f"{exc.reason}; the row with {key}={k!r} is {exc.value!r} {exc.detail}",
-                                      column=weight) from None
+                                      f"{exc.reason}; row {exc.row}{keyed(exc.row)} is {exc.value!r} "
+                                      f"{exc.detail}", column=weight, file=file) from None
     import numpy as np
 
     from harness.stats.metrics import get_metric
@@ -385,8 +396,8 @@ def check_labels(suite: Suite, frame: Any, *, weight: str | None = None, group: 
     values = frame[suite.label].to_numpy()
     where = f"suite {suite.name!r}: label column {suite.label!r}"
     if values.dtype.kind not in "fiub":
-        raise ParityInputError(f"{where} has dtype {values.dtype}; metrics {sorted(sum(tasks.values(), []))} need "
-                               "numbers")
+        raise ParityInputError(f"{where} of {split} has dtype {values.dtype}; metrics "
+                               f"{sorted(sum(tasks.values(), []))} need numbers", file=file, column=suite.label)
     as_float = values.astype(np.float64)
     checks = [("binary", ~((as_float == 0.0) | (as_float == 1.0)), "0/1 labels"),
               ("regression", ~np.isfinite(as_float), "finite numbers"),
@@ -394,8 +405,9 @@ def check_labels(suite: Suite, frame: Any, *, weight: str | None = None, group: 
     for task, bad, what in checks:
         if task in tasks and bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise ParityInputError(f"{where}: metrics {tasks[task]} need {what}, but row {i} of split "
-                                   f"{suite.split!r} holds {values[i].item()!r} ({int(bad.sum())} such rows)")
+            raise ParityInputError(f"{where}: metrics {tasks[task]} need {what}, but row {i}{keyed(i)} of {split} "
+                                   f"holds {values[i].item()!r} ({int(bad.sum())} such rows)", file=file,
+                                   column=suite.label, row=i, value=values[i].item(), reason=f"expected {what}")
 
 
 def check_feature_declaration(suite: Suite, produced: Mapping[str, Sequence[str] | None], *, when: str) -> None:

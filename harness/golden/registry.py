@@ -137,6 +137,28 @@ def _verify(name: str, folder: Path) -> tuple[Manifest | None, list[str]]:
     return manifest, problems
 
 
+def check_unique_key(keys: Any, key: str, where: str) -> None:
+    """`GoldenDataError` naming ``where``, the ``key`` column, how many rows share a key, the first such
+    keys and the rows (0-based, in file order) that hold them, when the Arrow array ``keys`` repeats one."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pc.count_distinct(keys, mode="all").as_py() == len(keys):
+        return
+    table = pa.table({key: keys})
+    counts = table.group_by(key).aggregate([(key, "count", pc.CountOptions(mode="all"))])
+    dup = counts.filter(pc.greater(counts[f"{key}_count"], 1))
+    n_rows = pc.sum(dup[f"{key}_count"]).as_py()
+    rows = np.flatnonzero(pc.is_in(keys, value_set=dup[key].combine_chunks()).to_numpy(zero_copy_only=False))
+    first = rows[:6].tolist()
+    examples = keys.take(pa.array(first)).to_pylist()
+    seen = list(dict.fromkeys(examples))[:5]
+    raise GoldenDataError(f"{where}: key column {key!r} has {n_rows} rows with duplicated keys, e.g. {seen}; "
+                          f"the first such rows are {first} (0-based, in file order)", column=key, row=first[0],
+                          value=examples[0])
+
+
 def check_values(table: Any, columns: Any, where: str) -> None:
     """Key unique, non-nullable columns free of null and NaN -- on the Arrow table, before pandas;
     `GoldenDataError` naming ``where``, the column, the count and the first keys or rows. Shared by
@@ -148,14 +170,7 @@ def check_values(table: Any, columns: Any, where: str) -> None:
 
     key = next((c.name for c in columns if c.role == "key"), None)
     if key is not None:
-        keys = table[key]
-        if pc.count_distinct(keys, mode="all").as_py() != table.num_rows:
-            counts = table.group_by(key).aggregate([(key, "count", pc.CountOptions(mode="all"))])
-            dup = counts.filter(pc.greater(counts[f"{key}_count"], 1))
-            n_rows = pc.sum(dup[f"{key}_count"]).as_py()
-            examples = dup[key].slice(0, 5).to_pylist()
-            raise GoldenDataError(f"{where}: key column {key!r} has {n_rows} rows with duplicated keys, "
-                                  f"e.g. {examples}")
+        check_unique_key(table[key], key, where)
     for column in columns:
         if column.nullable:
             continue
@@ -235,6 +250,11 @@ class GoldenDataset:
     def __repr__(self) -> str:
         return (f"GoldenDataset({self.name!r}, version={self.version!r}, rows={self.total_rows}, "
                 f"splits={self.splits})")
+
+    def split_path(self, split: str) -> Path:
+        """The file that holds ``split`` (inside the dataset's folder, or `GoldenDataError`)."""
+        entry = self._manifest.split(split)
+        return resolve_inside(self.root, entry.file, what=f"golden dataset {self.name!r} split {split!r}")
 
     def _verified_table(self, split: str, *, columns: list[str] | None = None):
         """Read the split's bytes once, check their sha256, and parse that same buffer."""

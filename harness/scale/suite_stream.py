@@ -143,13 +143,6 @@ def _feature_check(details: dict[str, Any]) -> CheckResult:
                        details=details)
 
 
-def _split_path(dataset: Any, split: str):
-    from harness.golden.manifest import resolve_inside
-
-    entry = dataset.manifest["splits"][split]
-    return resolve_inside(dataset.root, entry["file"], what=f"golden dataset {dataset.name!r} split {split!r}")
-
-
 def _eval_columns(suite: Any, dataset: Any) -> list[str]:
     cols = [dataset.key, suite.label, dataset.group, dataset.weight if suite.use_weights else None]
     cols += [c for key in suite.slices for c in key]
@@ -239,14 +232,17 @@ def load_split(suite: Any, *, sample: int | None, seed: int, root: Any, chunk_ro
     with measure_stage("load") as cost["load"]:
         dataset = load_dataset(suite.dataset, root=root)  # every split file's sha256, read in chunks
         check_declaration(suite, root=root)
-        path = _split_path(dataset, suite.split)
+        path = dataset.split_path(suite.split)
         full = _read_columns(path, _eval_columns(suite, dataset), chunk_rows)
         total = len(full)
         if not full[dataset.key].is_unique:
-            dup = full[dataset.key][full[dataset.key].duplicated()].head(5).tolist()
-            raise GoldenDataError(f"golden dataset {dataset.name!r} split {suite.split!r} ({path}): key column "
-                                  f"{dataset.key!r} has duplicated keys, e.g. {dup}")
-        check_labels(suite, full, weight=dataset.weight, group=dataset.group, key=dataset.key)
+            import pyarrow as pa
+
+            from harness.golden.registry import check_unique_key
+
+            check_unique_key(pa.Array.from_pandas(full[dataset.key]), dataset.key,
+                             f"golden dataset {dataset.name!r} split {suite.split!r} ({path})")
+        check_labels(suite, full, weight=dataset.weight, group=dataset.group, key=dataset.key, source=path)
         group = runner.sample_groups(suite, dataset)  # the in-memory run's draw: the same rows for the same seed
         keep_pos = runner.sample_positions(total, sample, seed, None if group is None else full[group].to_numpy())
         frame = full if keep_pos is None else full.iloc[keep_pos].reset_index(drop=True)

@@ -164,7 +164,8 @@ CASES = [
     (empty_dataset, "verify", r"'breast_cancer' is empty \(0 rows\)"),
     (empty_split, "verify", r"split 'eval': declares 0 rows; empty splits are refused"),
     (name_mismatch, "verify", r"field 'name' is 'ads_ctr', expected 'breast_cancer' \(the folder name\)"),
-    (duplicate_key, "frame", r"key column 'sample_id' has 2 rows with duplicated keys"),
+    (duplicate_key, "frame", r"key column 'sample_id' has 2 rows with duplicated keys, e\.g\. \[\d+\]; the first such "
+                             r"rows are \[0, 1\]"),
     (null_in_feature, "frame", r"column 'mean_area' is not nullable but has 1 missing values .* rows \[3\]"),
     (nan_in_feature, "frame", r"column 'worst_area' is not nullable but has 2 missing values .* rows \[7, 9\]"),
     (not_parquet, "verify", r"eval\.parquet: not a readable Parquet file"),
@@ -264,3 +265,57 @@ def test_golden_bad_arguments(golden_copy):
     for bad in (0, -1, 1.5, True, "10"):
         with pytest.raises(ParityInputError, match="batch_size must be a positive int"):
             next(ds.iter_batches("train", bad))
+
+
+def test_check_unique_key_names_the_rows_that_share_a_key_as_a_slow_count_does():
+    """Against a dictionary count over the keys: how many rows share a key, the first six such rows."""
+    import numpy as np
+
+    from harness.golden.registry import check_unique_key
+
+    rng = np.random.default_rng(5)
+    for trial in range(30):
+        n = int(rng.integers(2, 60))
+        keys = rng.integers(0, max(2, n * 2 // 3), size=n)
+        values = [f"k{k}" for k in keys] if trial % 2 else keys.tolist()
+        counts: dict = {}
+        for v in values:
+            counts[v] = counts.get(v, 0) + 1
+        shared = [i for i, v in enumerate(values) if counts[v] > 1]
+        arr = pa.chunked_array([pa.array(values[: n // 2]), pa.array(values[n // 2:])]) if trial % 3 else pa.array(values)
+        if not shared:
+            check_unique_key(arr, "id", "where")
+            continue
+        with pytest.raises(GoldenDataError) as info:
+            check_unique_key(arr, "id", "where")
+        msg = str(info.value)
+        assert f"has {len(shared)} rows with duplicated keys" in msg
+        assert f"the first such rows are {shared[:6]} (0-based, in file order)" in msg
+        assert (info.value.column, info.value.row, info.value.value) == ("id", shared[0], values[shared[0]])
+
+
+def test_a_duplicated_key_names_the_same_rows_in_memory_and_streamed(golden_copy, edit_manifest, rewrite_split):
+    """Both runs refuse it before the pair is built, with the same message: file, key, rows."""
+    from harness.runner import run_suite
+    from harness.scale.suite_stream import run_suite_streamed
+    from harness.suite import MetricGate, Suite
+
+    root = golden_copy(NAME)
+    t = _table(root, "eval")
+    ids = t["sample_id"].to_numpy().copy()
+    ids[[7, 40]] = ids[3]
+    rewrite_split(root, NAME, "eval", t.set_column(0, "sample_id", pa.array(ids)))
+
+    def never(dataset):
+        raise AssertionError("the pair must not be built")
+
+    suite = Suite(name="dup", description="", dataset=NAME, pair=never, label="malignant",
+                  metrics=[MetricGate("auc", 0.01)])
+    messages = []
+    for run in (run_suite, run_suite_streamed):
+        with pytest.raises(GoldenDataError) as info:
+            run(suite, root=root)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+    assert re.search(rf"split 'eval' \(\S+eval\.parquet\): key column 'sample_id' has 3 rows with duplicated keys, "
+                     rf"e\.g\. \[{ids[3]}\]; the first such rows are \[3, 7, 40\]", messages[0]), messages[0]

@@ -24,7 +24,8 @@ def _dataset(ids, x=(0.5, 1.5, 2.5, 3.5), tag=("a", None, "b", "a")):
 
 
 @pytest.mark.parametrize("ids, x, match", [
-    ([1, 2, 2, 3], (0.5, 1.5, 2.5, 3.5), r"split 'eval': key column 'id' has 2 rows with duplicated keys, e\.g\. \[2\]"),
+    ([1, 2, 2, 3], (0.5, 1.5, 2.5, 3.5), r"split 'eval': key column 'id' has 2 rows with duplicated keys, e\.g\. \[2\]; "
+                                          r"the first such rows are \[1, 2\] \(0-based, in file order\)"),
     ([None, 2, 3, 4], (0.5, 1.5, 2.5, 3.5), r"split 'eval': column 'id' is not nullable but has 1 missing"),
     ([1, 2, 3, 4], (0.5, float("nan"), 2.5, 3.5), r"split 'eval': column 'x' is not nullable .* rows \[1\]"),
 ], ids=["repeated-key", "missing-key", "nan-feature"])

@@ -209,18 +209,26 @@ def test_the_same_feature_mapped_twice_on_one_side_is_refused():
 
 @pytest.mark.parametrize("label, metrics, match", [
     ("mean_radius", [MetricGate("auc", 0.01)], r"label column 'mean_radius': metrics \['auc'\] need 0/1 labels, "
-                                                r"but row 0 of split 'eval' holds"),
+                                                r"but row 0 \(sample_id=5\) of split 'eval' \(\S+eval\.parquet\) holds"),
     ("mean_radius", [MetricGate("logloss", 0.01), MetricGate("rmse", 0.1)],
-     r"label column 'mean_radius': metrics \['logloss'\] need 0/1 labels, but row 0 of split 'eval' holds 12\.45 "
-     r"\(171 such rows\)"),
+     r"label column 'mean_radius': metrics \['logloss'\] need 0/1 labels, but row 0 \(sample_id=5\) of split 'eval' "
+     r"\(\S+eval\.parquet\) holds 12\.45 \(171 such rows\)"),
 ], ids=["auc", "logloss"])
 def test_labels_that_the_metrics_cannot_take_fail_before_the_pair_is_built(label, metrics, match):
     def never(dataset):
         raise AssertionError("the pair must not be built")
 
+    from harness.scale.suite_stream import run_suite_streamed
+
     suite = Suite(name="bc_labels", description="", dataset="breast_cancer", pair=never, label=label, metrics=metrics)
-    with pytest.raises(ParityInputError, match=r"suite 'bc_labels': " + match):
-        run_suite(suite)
+    messages = []
+    for run in (run_suite, run_suite_streamed):  # the same check, the same words, in memory and streamed
+        with pytest.raises(ParityInputError, match=r"suite 'bc_labels': " + match) as info:
+            run(suite)
+        err = info.value
+        assert (err.column, err.row, err.value) == (label, 0, 12.45) and err.file.endswith("eval.parquet")
+        messages.append(str(err))
+    assert messages[0] == messages[1]
 
 
 def test_model_pair_refuses_a_fit_it_cannot_do():
@@ -275,8 +283,9 @@ def test_negative_weights_fail_before_the_pair_is_built(tmp_path):
     suite = Suite(name="bc_weights", description="", dataset="weighted", pair=_never, label="y", use_weights=True,
                   metrics=[MetricGate("auc", 0.01)])
     with pytest.raises(ParityInputError, match=r"suite 'bc_weights': weight column 'w' \(use_weights=True, split "
-                                               r"'eval'\): weights must be non-negative; row 27 is -1\.0"):
+                                               r"'eval' \(\S+eval\.parquet\)\): weights must be non-negative; row 27 is -1\.0") as info:
         run_suite(suite, root=tmp_path)
+    assert info.value.column == "w" and info.value.file == str(tmp_path / "weighted" / "eval.parquet")
 
 
 @pytest.mark.parametrize("metric", ["ndcg@3", "mrr"])
@@ -293,8 +302,8 @@ def test_ranking_weights_that_vary_within_a_query_fail_before_the_pair_is_built(
     suite = Suite(name="rk_weights", description="", dataset="ranked", pair=_never, label="y", use_weights=True,
                   metrics=[MetricGate(metric, 0.01)])
     with pytest.raises(ParityInputError, match=r"suite 'rk_weights': weight column 'w' \(use_weights=True, split "
-                       r"'eval'\): metrics \[.*\] average over query groups \('q'\), and ranking weights are per "
-                       r"query group and must be constant within a group; the row with row_id=1029 is 5\.0 but "
+                       r"'eval' \(\S+\)\): metrics \[.*\] average over query groups \('q'\), and ranking weights are per "
+                       r"query group and must be constant within a group; row 29 \(row_id=1029\) is 5\.0 but "
                        r"its group's first row has 1\.7") as info:
         run_suite(suite, root=tmp_path)
     assert info.value.row == 29 and info.value.column == "w"
