@@ -263,7 +263,7 @@ class GoldenDataset:
 
         entry = self._manifest.split(split)
         what = f"golden dataset {self.name!r} split {split!r}"
-        path = resolve_inside(self.root, entry.file, what=what)
+        path = self.split_path(split)
         try:
             data = path.read_bytes()
         except OSError as exc:
