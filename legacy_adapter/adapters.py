@@ -143,6 +143,19 @@ def _series(keys: pd.Series, scores: np.ndarray, key: str, name: str) -> pd.Seri
     return pd.Series(np.asarray(scores, dtype=np.float64), index=index, name=name)
 
 
+def check_scoring_method(who: str, estimator: Any, proba: bool) -> None:
+    """The estimator has what ``proba`` scores with (``predict_proba`` or ``predict``); else an error that
+    says which ``proba`` the estimator can take."""
+    method = "predict_proba" if proba else "predict"
+    if hasattr(estimator, method):
+        return
+    hint = ("; a regressor, or a model scored by its own predict(), takes proba=False" if proba
+            and hasattr(estimator, "predict") else "")
+    raise ParityInputError(f"{who}: estimator {type(estimator).__name__} has no {method}() (proba={proba!r}: "
+                           f"{'P(positive class) from predict_proba' if proba else 'the scores of predict'}){hint}",
+                           argument="proba", value=proba)
+
+
 class SklearnSide:
     """An in-process scikit-learn estimator behind a featurizer (anything with ``transform(frame)``).
 
@@ -153,9 +166,7 @@ class SklearnSide:
     def __init__(self, name: str, estimator: Any, featurizer: Any, *, proba: bool = True, label: str | None = None):
         if not hasattr(featurizer, "transform"):
             raise ParityInputError(f"SklearnSide({name!r}): featurizer must have transform(frame), got {type(featurizer).__name__}")
-        method = "predict_proba" if proba else "predict"
-        if not hasattr(estimator, method):
-            raise ParityInputError(f"SklearnSide({name!r}): estimator {type(estimator).__name__} has no {method}()")
+        check_scoring_method(f"SklearnSide({name!r})", estimator, proba)
         self.name = name
         self.estimator = estimator
         self.featurizer = featurizer

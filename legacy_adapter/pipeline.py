@@ -45,9 +45,9 @@ class SklearnPipelineSide:
                                        f"got {type(pipeline).__name__}")
             self.featurizer, self.estimator = pipeline, estimator
             self.pipeline = Pipeline([("features", pipeline), ("model", estimator)])
-        method = "predict_proba" if proba else "predict"
-        if not hasattr(self.estimator, method):
-            raise ParityInputError(f"{who}: estimator {type(self.estimator).__name__} has no {method}()")
+        from legacy_adapter.adapters import check_scoring_method
+
+        check_scoring_method(who, self.estimator, proba)
         if inputs is not None and (isinstance(inputs, str) or not all(isinstance(c, str) for c in inputs)):
             raise ParityInputError(f"{who}: inputs must be a list of column names, got {inputs!r}")
         self.name, self.label, self.proba, self.who = name, label, proba, who

@@ -251,8 +251,18 @@ def test_side_input_errors_name_the_column():
 def test_sklearn_side_errors():
     with pytest.raises(ParityInputError, match="ending in an estimator"):
         SklearnPipelineSide("sk", StandardScaler())
-    with pytest.raises(ParityInputError, match="has no predict_proba"):
+    with pytest.raises(ParityInputError, match="has no predict_proba") as info:
         SklearnPipelineSide("sk", make_pipeline(StandardScaler(), StandardScaler()))
+    assert "proba=False" not in str(info.value)  # it has no predict() either: no hint to take it
+    from sklearn.linear_model import Ridge
+
+    with pytest.raises(ParityInputError, match=r"SklearnPipelineSide\('ridge'\): estimator Ridge has no "
+                       r"predict_proba\(\) .*a regressor, or a model scored by its own predict\(\), takes "
+                       r"proba=False") as info:
+        SklearnPipelineSide("ridge", make_pipeline(StandardScaler(), Ridge()))
+    assert (info.value.argument, info.value.value) == ("proba", True)
+    side = SklearnPipelineSide("ridge", make_pipeline(StandardScaler(), Ridge()), proba=False, label="click")
+    assert not side.proba
     from sklearn.preprocessing import FunctionTransformer
 
     side = SklearnPipelineSide("sk", make_pipeline(FunctionTransformer(), LogisticRegression()), label="click")
