@@ -126,16 +126,28 @@ def _batch_keys(batch: Any, key: str, *, who: str) -> pd.Series:
     return batch[key]
 
 
-def _check_key_kinds(file_keys: pd.Series, batch_keys: pd.Series, *, where: str) -> None:
+def _check_key_kinds(file_keys: pd.Series, batch_keys: pd.Series, *, fmt: str, where: str) -> None:
     # An int key in the data and a string key in the file would match nothing and look like "all rows
-    # missing"; say what is wrong instead.
+    # missing"; say what is wrong instead, at the first key that differs in kind.
     file_int = pd.api.types.is_integer_dtype(file_keys.dtype)
     batch_int = pd.api.types.is_integer_dtype(batch_keys.dtype)
-    if file_int != batch_int:
-        raise ParityInputError(
-            f"{where}: keys are {'integers' if file_int else 'text'} but the batch's key column "
-            f"{batch_keys.name!r} has dtype {batch_keys.dtype}; the keys must be of the same kind to align"
-        )
+    if file_int == batch_int:
+        return
+    batch = f"the batch's key column {batch_keys.name!r} ({batch_keys.dtype})"
+    if batch_int:
+        text = file_keys.astype(str)
+        not_int = np.flatnonzero(~text.str.fullmatch(r"[+-]?\d+").to_numpy())
+        i = int(not_int[0]) if not_int.size else 0
+        why = ("is not an integer" if not_int.size else "is an integer beyond int64's range") + f", as {batch} is"
+        hint = "; write integer keys without a decimal point (a key that went through float is written as 3000.0)" \
+            if not_int.size else ""
+        raise ParityInputError(f"{where}: key column {file_keys.name!r} at {_row_label(fmt, i)} holds "
+                               f"{text.iloc[i]!r}, which {why}; the keys must be of the same kind to align{hint}",
+                               column=file_keys.name, row=i, value=text.iloc[i])
+    raise ParityInputError(f"{where}: key column {file_keys.name!r} holds integers (at {_row_label(fmt, 0)}: "
+                           f"{int(file_keys.iloc[0])}), but {batch} holds text (e.g. {str(batch_keys.iloc[0])!r}); "
+                           "the keys must be of the same kind to align", column=file_keys.name, row=0,
+                           value=int(file_keys.iloc[0]))
 
 
 def _series(keys: pd.Series, scores: np.ndarray, key: str, name: str) -> pd.Series:
@@ -235,7 +247,7 @@ class ScoreFileSide:
 
     def predict(self, batch: pd.DataFrame) -> pd.Series:
         keys = _batch_keys(batch, self.key, who=f"ScoreFileSide({self.name!r})")
-        _check_key_kinds(self._keys, keys, where=f"score file {str(self.path)!r}")
+        _check_key_kinds(self._keys, keys, fmt=self.format, where=f"score file {str(self.path)!r}")
         mask = self._keys.isin(keys).to_numpy()
         return _series(self._keys[mask], self._scores[mask], self.key, self.name)
 
@@ -346,7 +358,7 @@ class ExternalScorerSide:
         keys = _key_column(frame, self.key, fmt=self.input_format, where=where, error=ScorerError)
         scores = _numeric_column(frame, self.score, fmt=self.input_format, where=where, error=ScorerError)
         try:
-            _check_key_kinds(keys, batch_keys, where=where)
+            _check_key_kinds(keys, batch_keys, fmt=self.input_format, where=where)
         except ParityInputError as exc:
             raise ScorerError(str(exc)) from None
         return _series(keys, scores, self.key, self.name)

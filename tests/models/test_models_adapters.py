@@ -101,8 +101,19 @@ def test_score_file_missing_unknown_format_corrupt_and_key_kind_mismatch(tmp_pat
     with pytest.raises(ParityInputError, match="cannot be read as parquet"):
         ScoreFileSide(_write(tmp_path / "s.parquet", "not parquet"), key="row_id")
     side = ScoreFileSide(_write(tmp_path / "k.csv", "row_id,score\nr1,0.5\n"), key="row_id")
-    with pytest.raises(ParityInputError, match=r"keys are text but the batch's key column 'row_id' has dtype int64"):
+    with pytest.raises(ParityInputError, match=r"key column 'row_id' at row 0 \(line 2\) holds 'r1', which is not an "
+                       r"integer, as the batch's key column 'row_id' \(int64\) is"):
         side.predict(pd.DataFrame({"row_id": np.array([1], dtype=np.int64)}))
+    # keys that went through float: the first one that is not an integer literal is named, with its line
+    side = ScoreFileSide(_write(tmp_path / "f.csv", "row_id,score\n7,0.5\n8.0,0.5\n9,0.1\n"), key="row_id")
+    with pytest.raises(ParityInputError, match=r"at row 1 \(line 3\) holds '8\.0', which is not an integer.*write "
+                       r"integer keys without a decimal point") as info:
+        side.predict(pd.DataFrame({"row_id": np.array([7, 8], dtype=np.int64)}))
+    assert (info.value.column, info.value.row, info.value.value) == ("row_id", 1, "8.0")
+    side = ScoreFileSide(_write(tmp_path / "i.csv", "row_id,score\n7,0.5\n"), key="row_id")
+    with pytest.raises(ParityInputError, match=r"key column 'row_id' holds integers \(at row 0 \(line 2\): 7\), but "
+                       r"the batch's key column 'row_id' \(\w+\) holds text \(e\.g\. 'a7'\)"):
+        side.predict(pd.DataFrame({"row_id": np.array(["a7"], dtype=object)}))
     with pytest.raises(ParityInputError, match=r"batch has no key column 'row_id'"):
         side.predict(pd.DataFrame({"id": [1]}))
 
@@ -206,7 +217,7 @@ def test_score_file_keys_are_never_rounded_or_left_empty(tmp_path):
     big = 2**63 + 5  # beyond int64: must stay text (and then fail to align), never become a rounded float
     path = _write(tmp_path / "big.csv", f"row_id,score\n{big},0.5\n")
     side = ScoreFileSide(path, key="row_id")
-    with pytest.raises(ParityInputError, match="keys are text"):
+    with pytest.raises(ParityInputError, match=rf"holds '{big}', which is an integer beyond int64's range"):
         side.predict(pd.DataFrame({"row_id": np.array([1], dtype=np.int64)}))
     exact = 2**62 + 1  # not representable as a float64: parsed exactly
     got = ScoreFileSide(_write(tmp_path / "ok.csv", f"row_id,score\n{exact},0.5\n"), key="row_id").predict(
