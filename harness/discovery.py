@@ -31,7 +31,7 @@ from typing import Any
 from harness.errors import ParityInputError
 from harness.suite import Suite
 
-__all__ = ["declaration_error_text", "default_suites_dir", "find_suite_files", "find_suites", "load_suite_file", "misnamed_suite_error",
+__all__ = ["declaration_error_text", "declared_field_text", "default_suites_dir", "find_suite_files", "find_suites", "load_suite_file", "misnamed_suite_error",
            "suite_file_candidates"]
 
 
@@ -116,23 +116,40 @@ def _position_in(path: Path, exc: BaseException) -> tuple[int | None, int | None
     return frames[-1].lineno, getattr(frames[-1], "colno", None)
 
 
+def _suite_call(path: Path) -> ast.Call | None:
+    """The file's one ``SUITE = Suite(...)`` call, from its syntax tree; None where there is not exactly one."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    calls = [node.value for node in ast.walk(tree)
+             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+             and any(isinstance(t, ast.Name) and t.id == "SUITE" for t in node.targets)
+             and (getattr(node.value.func, "id", None) or getattr(node.value.func, "attr", None)) == "Suite"]
+    return calls[0] if len(calls) == 1 else None
+
+
+def declared_field_text(path: Path, exc: ParityInputError) -> str:
+    """How both shells say that a suite's declaration does not fit its data (`harness.suite.check_declaration`,
+    run when the suite is collected): the suite file, the line of the field at fault (``exc.argument``)
+    in its ``SUITE = Suite(...)`` call where the file has one, and the error's own words."""
+    path = Path(path)
+    call = _suite_call(path) if path.is_file() else None
+    keyword = next((k for k in (call.keywords if call is not None else []) if k.arg and k.arg == exc.argument), None)
+    line = f" (line {keyword.value.lineno}), field {keyword.arg}" if keyword is not None else ""
+    return f"suite file {path}{line}: {exc}"
+
+
 def _declaration_site(path: Path, line: int | None, col: int | None) -> str:
     """"suite 'NAME', field FIELD" for the ``SUITE = Suite(...)`` call of a suite file whose argument
     holds the failing point (read from the file's syntax tree: a declaration error is raised while the
     call's arguments are built, before the suite exists to say its own name); "" where the file has no
     such call with a literal name, and no field where the point lies outside its arguments (a gate
     built earlier in the file) or cannot be placed in one of them."""
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    except (OSError, SyntaxError, ValueError):
+    call = _suite_call(path)
+    if call is None:
         return ""
-    calls = [node.value for node in ast.walk(tree)
-             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
-             and any(isinstance(t, ast.Name) and t.id == "SUITE" for t in node.targets)
-             and (getattr(node.value.func, "id", None) or getattr(node.value.func, "attr", None)) == "Suite"]
-    if len(calls) != 1:
-        return ""
-    keywords = [k for k in calls[0].keywords if k.arg]
+    keywords = [k for k in call.keywords if k.arg]
     name = next((k.value.value for k in keywords if k.arg == "name" and isinstance(k.value, ast.Constant)
                  and isinstance(k.value.value, str)), None)
     if name is None:

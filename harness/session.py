@@ -186,9 +186,13 @@ class Session:
             raise ParityInputError(f"two suite files define a suite named {suite.name!r}: {other} and {where}")
         from harness import runner  # pandas/pyarrow only (reads the slice columns), never TensorFlow
 
+        from harness.discovery import declared_field_text
         from harness.suite import check_declaration
 
-        check_declaration(suite)
+        try:
+            check_declaration(suite)
+        except ParityInputError as exc:  # name the file and the field's line, as a declaration error does
+            raise exc.with_fields(declared_field_text(Path(where), exc), file=where) from None
         ids = suite.plan(runner.slice_values(suite)) if suite.dataset is not None else []
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:

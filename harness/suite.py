@@ -317,34 +317,37 @@ def check_declaration(suite: Suite, *, root: Any = None) -> None:
     try:
         manifest = dataset_manifest(suite.dataset, root=root)
     except ParityInputError as exc:  # unknown dataset, missing folder: name the suite and the field
-        raise type(exc)(f"suite {suite.name!r}: dataset={suite.dataset!r}: {exc}") from None
+        raise exc.with_fields(f"suite {suite.name!r}: dataset={suite.dataset!r}: {exc}", argument="dataset") from None
     columns = [c.name for c in manifest.columns]
     roles = {c.name: c.role for c in manifest.columns}
     splits = [s.name for s in manifest.splits]
     where = f"suite {suite.name!r}"
     if suite.split not in splits:
         raise ParityInputError(f"{where}: split={suite.split!r} is not a split of dataset {suite.dataset!r}; "
-                               f"its splits are {splits}")
+                               f"its splits are {splits}", argument="split", value=suite.split)
 
-    def need(field: str, column: str) -> None:
+    # ``argument``: the Suite field at fault, so that a shell can point at it in the suite file
+    def need(field: str, argument: str, column: str) -> None:
         if column not in columns:
             raise ParityInputError(f"{where}: {field} {column!r} is not a column of dataset {suite.dataset!r} "
-                                   f"(split {suite.split!r}); its columns are {sorted(columns)}")
+                                   f"(split {suite.split!r}); its columns are {sorted(columns)}",
+                                   argument=argument, column=column)
 
     if suite.label:
-        need("label column", suite.label)
+        need("label column", "label", suite.label)
     for column in suite.slice_columns:
-        need("slice column", column)
+        need("slice column", "slices", column)
     if suite.use_weights and "weight" not in roles.values():
         raise ParityInputError(f"{where}: use_weights=True, but dataset {suite.dataset!r} declares no weight "
-                               "column (a manifest column with role 'weight')")
+                               "column (a manifest column with role 'weight')", argument="use_weights")
     ranking = [g.metric for g in suite.metrics if g.needs_groups]
     what = [f"metrics {ranking}"] if ranking else []
     if suite.retrained and suite.predictions.topk is not None:
         what.append(f"the top-k gate predictions/topk@{suite.predictions.topk.k}")
     if what and "group" not in roles.values():
         raise ParityInputError(f"{where}: {' and '.join(what)} average over query groups, but dataset "
-                               f"{suite.dataset!r} declares no group column (a manifest column with role 'group')")
+                               f"{suite.dataset!r} declares no group column (a manifest column with role 'group')",
+                               argument="metrics" if ranking else "predictions")
 
 
 def check_labels(suite: Suite, frame: Any, *, weight: str | None = None, group: str | None = None,

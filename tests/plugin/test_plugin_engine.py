@@ -4,6 +4,7 @@ the same exit codes and the same report.json bytes -- including a suite with pro
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -135,20 +136,20 @@ def test_a_suite_that_cannot_run_reads_the_same_in_both_shells(project):
 
 
 @pytest.mark.parametrize(
-    ("source", "expected"),
+    ("source", "expected", "field"),
     [
         pytest.param('MetricGate("aucc", 0.01)', "suite 'bad', field metrics: MetricGate('aucc'): metric: unknown metric 'aucc'",
-                     id="unknown-metric"),
-        pytest.param('MetricGate("mrr", 0.01)', "average over query groups", id="ranking-without-group"),
-        pytest.param('MetricGate("auc", 0.01)', "slice column 'colour' is not a column", id="unknown-slice"),
+                     None, id="unknown-metric"),
+        pytest.param('MetricGate("mrr", 0.01)', "average over query groups", "metrics", id="ranking-without-group"),
+        pytest.param('MetricGate("auc", 0.01)', "slice column 'colour' is not a column", "slices", id="unknown-slice"),
         pytest.param('MetricGate("auc", 0.01)', "suite 'bad': dataset='nope': unknown golden dataset 'nope'",
-                     id="unknown-dataset"),
+                     "dataset", id="unknown-dataset"),
         pytest.param('MetricGate("auc", 0.01)', "Suite 'bad': its ProbeSet is named 'other'; a suite's probes carry "
-                     "its name (the baseline is kept per suite): use ProbeSet('bad')", id="probeset-named-otherwise"),
+                     "its name (the baseline is kept per suite): use ProbeSet('bad')", None, id="probeset-named-otherwise"),
     ],
 )
 @pytest.mark.slow
-def test_a_bad_declaration_fails_before_anything_is_trained_in_both_shells(project, source, expected):
+def test_a_bad_declaration_fails_before_anything_is_trained_in_both_shells(project, source, expected, field):
     # The tiny dataset has a group column; a ranking metric needs it declared as one, so drop the role.
     probes = {"probes": "probes", "extra": PROBES.format(name="other")} if "ProbeSet" in expected else {}
     src = project.suite_source(name="bad", metrics=f"[{source}]",
@@ -170,6 +171,12 @@ def test_a_bad_declaration_fails_before_anything_is_trained_in_both_shells(proje
     # Nothing was judged: neither shell writes a report (one would read "0 suites" without the reason).
     assert not (project.path / "cli").exists() and not (project.path / "pyt").exists()
     assert pyt.rc == 2 and "parity report NOT written" in pyt.text and "could not be collected" in pyt.text, pyt.text
+    if field is not None:  # a declaration that does not fit the data: the file and the field's line, in both shells
+        src_lines = src.splitlines()
+        start = next(i for i, text in enumerate(src_lines, 1) if text.startswith("SUITE = Suite("))
+        line = next(i for i, text in enumerate(src_lines, 1) if i > start and f" {field}=" in text)
+        where = rf"suite file \S*suites/test_bad\.py \(line {line}\), field {field}: "
+        assert re.search(where, cli.stderr) and re.search(where, pyt.text), cli.stderr + pyt.text
 
 
 def _no_group_dataset(project) -> None:
