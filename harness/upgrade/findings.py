@@ -379,14 +379,18 @@ def _explain(outcome: Outcome, plausible: Iterable[str], changed_pkgs: Mapping[s
     if outcome is Outcome.IDENTICAL:
         return [], ""
     pkgs = sorted(set(plausible) & set(changed_pkgs))
+    env = _environment_text(env_diffs)
     if pkgs:
         text = ", ".join(f"{p} {changed_pkgs[p][0]} -> {changed_pkgs[p][1]}" for p in pkgs)
         how = " (the probe ran its code)" if basis == "evidence" else ""
         if len(pkgs) > 1:  # e.g. TensorFlow and Keras: one probe runs both, so what it ran cannot tell them apart
             how += (f" -- the probe ran the code of all {len(pkgs)}, so attribution cannot tell which one; "
                     f"bisection can (parity baseline bisect --suite {suite}, or --bisect / --parity-bisect on the run)")
+        if env_diffs:  # another machine or setting moves last bits too: the packages are not the only suspect
+            how += (f"; or by the environment, which differs too ({env}): a baseline recorded in this environment "
+                    "before the upgrade tells the two apart")
         return pkgs, f"can be explained by: {text}{how}"
-    env = "; ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in env_diffs.items()) or "none recorded"
+    env = env or "none recorded"
     if changed_pkgs:
         others = ", ".join(f"{p} {v[0]} -> {v[1]}" for p, v in changed_pkgs.items())
         whose = "the probe ran code of none of the upgraded packages" if basis == "evidence" else \
@@ -397,6 +401,20 @@ def _explain(outcome: Outcome, plausible: Iterable[str], changed_pkgs: Mapping[s
                     "differs: the change comes from the probe itself (its code, its inputs, or code or data it "
                     "reads, a suite's own edit included) or from randomness its seeds do not fix")
     return [], f"no package version changed: environment (BLAS, CPU, env vars) differs: {env}"
+
+
+def _environment_text(env_diffs: Mapping[str, tuple[Any, Any]]) -> str:
+    """The environment differences as a finding names them: a setting with short values as old -> new,
+    a long one (CPU flag lists, thread pools) by its name only, since the report's header lists each in
+    full once."""
+    short, named = [], []
+    for k, (a, b) in env_diffs.items():
+        pair = f"{k}: {a!r} -> {b!r}"
+        (short.append(pair) if len(pair) <= 100 else named.append(k))
+    if named:
+        short.append(f"{' and '.join([', '.join(named[:-1]), named[-1]] if len(named) > 1 else named)} "
+                     f"differ{'s' if len(named) == 1 else ''} (in full under the environment differences)")
+    return "; ".join(short)
 
 
 def compare_snapshots(baseline: Snapshot, current: Snapshot, *, changed_pkgs: Mapping[str, tuple[Any, Any]],
@@ -554,7 +572,7 @@ def findings_to_markdown(results: UpgradeResult | Sequence[UpgradeResult],
                 lines += ["```", str(u["record_command"]), "```", ""]
     if n_changed:
         accept = results[0].accept if len(results) == 1 else "parity baseline accept --suite SUITE --reason '...'"
-        lines += [f"**{n_changed} behaviour(s) changed.** Review each below; if the change is intended, re-record with "
+        lines += [f"**{n_changed} behaviour{'' if n_changed == 1 else 's'} changed.** Review each below; if the change is intended, re-record with "
                   f"`{accept}`.", ""]
     elif results and not unjudged:
         lines += ["**No behaviour changed beyond noise.**", ""]

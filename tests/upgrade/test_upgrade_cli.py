@@ -72,7 +72,7 @@ def test_record_check_accept_history(suites, monkeypatch, capsys):
     assert finding["probe"] == "cfg" and finding["category"] == "configuration"
     assert finding["size"]["changes"][0] == {"path": "root['C']", "change": "values_changed", "old": 1.0, "new": 0.5}
     assert "`root['C']`: 1.0 -> 0.5" in md.read_text()
-    assert "1 behaviour(s) changed" in capsys.readouterr().out
+    assert "1 behaviour changed" in capsys.readouterr().out
 
     assert main(["baseline", "accept", "--suite", "cli_suite", "--baseline", str(root), "--reason", "C lowered on purpose"]) == 0
     assert main(["baseline", "check", "--baseline", str(root)]) == 0

@@ -436,6 +436,27 @@ def test_a_change_with_no_package_or_environment_difference_points_at_the_probe_
     assert pkgs == [] and "OMP_NUM_THREADS: '1' -> '4'" in text and "the probe itself" not in text
 
 
+def test_an_upgraded_package_is_not_the_only_suspect_when_the_environment_differs_too():
+    # A baseline recorded on another CPU: last-bit moves appear with or without the upgrade, so a finding
+    # that names the package must name the environment beside it (seen: scikit-learn blamed on a new CPU).
+    from harness.upgrade.findings import Outcome, _explain
+
+    flags = ("avx avx2 fma sse4_2 " * 10, "avx avx2 avx512f fma sse4_2 " * 10)  # long: named, not repeated
+    env = {"cpu.model": ("AMD EPYC", "Intel(R) Xeon(R) Processor"), "cpu.flags": flags}
+    pkgs, text = _explain(Outcome.WITHIN_NOISE, {"scikit-learn", "numpy"}, {"scikit-learn": ("1.9.1", "1.8.0")},
+                          env, "evidence")
+    assert pkgs == ["scikit-learn"]
+    assert text.startswith("can be explained by: scikit-learn 1.9.1 -> 1.8.0 (the probe ran its code); or by the "
+                           "environment, which differs too (cpu.model: 'AMD EPYC' -> 'Intel(R) Xeon(R) Processor'; "
+                           "cpu.flags differs (in full under the environment differences))"), text
+    assert "baseline recorded in this environment before the upgrade" in text and "avx512f" not in text
+    _, alone = _explain(Outcome.WITHIN_NOISE, {"scikit-learn"}, {"scikit-learn": ("1.9.1", "1.8.0")}, {}, "evidence")
+    assert alone == "can be explained by: scikit-learn 1.9.1 -> 1.8.0 (the probe ran its code)"
+    _, none_ran = _explain(Outcome.WITHIN_NOISE, {"pandas"}, {"scikit-learn": ("1.9.1", "1.8.0")}, env, "evidence")
+    assert "ran code of none of the upgraded packages" in none_ran and "cpu.flags differs" in none_ran
+    assert "avx512f" not in none_ran
+
+
 def test_the_markdown_points_to_bisection_when_packages_share_a_change():
     from harness.upgrade.findings import Finding, Outcome, UpgradeResult, findings_to_markdown
 
