@@ -377,7 +377,9 @@ def check_labels(suite: Suite, frame: Any, *, weight: str | None = None, group: 
         try:
             w = as_weights(frame[weight].to_numpy(), len(frame), name=name)
         except ParityInputError as exc:
-            raise exc.with_fields(exc.message, column=weight, file=file) from None
+            text = exc.message if exc.row is None else (f"{name}: {exc.reason}; row {exc.row}{keyed(exc.row)} is "
+                                                        f"{exc.value!r}" + (f" {exc.detail}" if exc.detail else ""))
+            raise exc.with_fields(text, column=weight, file=file) from None
         ranking = [g.metric for g in suite.metrics if g.needs_groups]
         if ranking and group is not None and group in frame.columns:
             codes, _ = group_codes(frame[group].to_numpy(), len(frame), name=f"suite {suite.name!r}: group column {group!r}")

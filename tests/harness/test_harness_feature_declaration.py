@@ -283,7 +283,7 @@ def test_negative_weights_fail_before_the_pair_is_built(tmp_path):
     suite = Suite(name="bc_weights", description="", dataset="weighted", pair=_never, label="y", use_weights=True,
                   metrics=[MetricGate("auc", 0.01)])
     with pytest.raises(ParityInputError, match=r"suite 'bc_weights': weight column 'w' \(use_weights=True, split "
-                                               r"'eval' \(\S+eval\.parquet\)\): weights must be non-negative; row 27 is -1\.0") as info:
+                                               r"'eval' \(\S+eval\.parquet\)\): weights must be non-negative; row 27 \(row_id=27\) is -1\.0") as info:
         run_suite(suite, root=tmp_path)
     assert info.value.column == "w" and info.value.file == str(tmp_path / "weighted" / "eval.parquet")
 
