@@ -62,7 +62,7 @@ def register(subparsers: Any) -> None:
     chk = sub.add_parser("check", help="compare this environment with the recorded baseline")
     _add_common(chk)
     chk.add_argument("--json", type=Path, dest="json_out", help="write the findings as JSON here")
-    chk.add_argument("--markdown", type=Path, help="write the findings as Markdown here")
+    chk.add_argument("--markdown", type=Path, help="also write the findings as Markdown to this file (they are printed to stdout either way; to stderr with --json -)")
     chk.add_argument("--all-seeds", action="store_true", help="run every seed of learning probes (default: the first)")
 
     acc = sub.add_parser("accept", help="accept the current behaviour: re-record with a reason, keep history")
