@@ -36,7 +36,7 @@ from harness.report.format import (
     slice_label,
 )
 from harness.report.svg import calibration_plot, diff_plot, forest_plot, heatmap, histogram_overlay
-from harness.report.serving_section import has_serving, html_section, html_serving_cell
+from harness.report.serving_section import has_serving, html_run_banner, html_section, html_serving_cell
 from harness.report.verify import is_error, is_review_item, verify_report
 from harness.results import is_failing
 
@@ -53,9 +53,11 @@ th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums
 .scroll>svg#forest-plot{min-width:720px}
 .v-EQUIVALENT{color:#1a7f37;font-weight:600} .v-NOT_EQUIVALENT{color:#cf222e;font-weight:600}
 .v-INCONCLUSIVE{color:#9a6700;font-weight:600}
-#verdict{font-size:20px;padding:10px 14px;border-radius:6px;border:2px solid #d0d7de;display:inline-block}
-#verdict.v-EQUIVALENT{border-color:#1a7f37} #verdict.v-NOT_EQUIVALENT{border-color:#cf222e}
-#verdict.v-INCONCLUSIVE{border-color:#9a6700}
+#verdict,#run-verdict{font-size:20px;padding:10px 14px;border-radius:6px;border:2px solid #d0d7de;display:inline-block}
+#run-verdict{display:block;width:fit-content;margin-bottom:8px}
+#verdict.v-EQUIVALENT,#run-verdict.v-EQUIVALENT{border-color:#1a7f37}
+#verdict.v-NOT_EQUIVALENT,#run-verdict.v-NOT_EQUIVALENT{border-color:#cf222e}
+#verdict.v-INCONCLUSIVE,#run-verdict.v-INCONCLUSIVE{border-color:#9a6700}
 #verdict.provisional{border-color:#9a6700;border-style:dashed;background:#fff8c5}
 #provenance{margin:6px 0 0}
 #sample-warning,#selection-warning{background:#fff8c5;border:1px solid #d4a72c;padding:8px 12px;margin:10px 0;
@@ -422,6 +424,7 @@ def render_html(doc: Mapping[str, Any]) -> str:
         f"<script>{_SCRIPT}</script>",
         "</head><body>",
         "<h1>Parity report</h1>",
+        html_run_banner(doc),  # the run's verdict first where serving gates ran (measured)
         _banner(doc, shown, provisional),
         _provenance(doc),
     ]

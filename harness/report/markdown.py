@@ -32,7 +32,14 @@ from harness.report.format import (
     plural,
     slice_label,
 )
-from harness.report.serving_section import has_serving, markdown_headline, markdown_section, markdown_serving_cell
+from harness.report.serving_section import (
+    has_serving,
+    markdown_failing,
+    markdown_headline,
+    markdown_run_line,
+    markdown_section,
+    markdown_serving_cell,
+)
 from harness.report.verify import is_error, is_review_item, verify_report
 from harness.results import is_failing
 
@@ -338,7 +345,8 @@ def _side_cache(doc: Mapping[str, Any]) -> list[str]:
 def render_markdown(doc: Mapping[str, Any]) -> str:
     """report.md for ``doc``; refuses (`ParityInputError`) a document whose verdicts contradict its checks."""
     verify_report(doc)
-    lines = _headline(doc)
+    lines = markdown_run_line(doc)  # the run's verdict first where serving gates ran (measured)
+    lines += _headline(doc)
     lines += markdown_headline(doc)
     lines += _suites_table(doc) + [""]
     lines += _errors(doc)
@@ -346,6 +354,7 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
     lines += _scores(doc)
     lines += _features(doc)
     lines += _failing_details(doc)
+    lines += markdown_failing(doc)
     lines += _known_gaps(doc)
     lines += _upgrade(doc)
     lines += _side_cache(doc)

@@ -14,10 +14,12 @@ from typing import Any
 
 from harness.report.format import DASH, fmt_count, fmt_num, plural
 from harness.report.measured import MEASURED_BEGIN, MEASURED_END
+from harness.results import is_failing
+from harness.verdicts import Verdict, combine
 from harness.report.svg_serving import cost_bars, latency_cdf, throughput_plot
 
-__all__ = ["has_serving", "html_section", "html_serving_cell", "markdown_headline", "markdown_section",
-           "markdown_serving_cell", "wrap"]
+__all__ = ["has_serving", "html_run_banner", "html_section", "html_serving_cell", "markdown_failing",
+           "markdown_headline", "markdown_run_line", "markdown_section", "markdown_serving_cell", "run_verdict", "wrap"]
 
 _SIDES = ("legacy", "new")
 _LAT = ("p50", "p90", "p99", "p99.9", "max")
@@ -43,6 +45,75 @@ def _suites(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 def has_serving(doc: Mapping[str, Any]) -> bool:
     """Whether any suite's serving gates ran (the suites table then gets a serving column)."""
     return any(s["checks"] for s in _suites(doc))
+
+
+def run_verdict(doc: Mapping[str, Any]) -> str | None:
+    """The whole run's verdict: the accuracy verdict and the serving verdict combined, as the exit status
+    counts them; None when no serving gate ran (the parity verdict is then the run's)."""
+    if not has_serving(doc):
+        return None
+    served = doc["measured"].get("verdict")
+    return combine([Verdict(doc["verdict"])] + ([Verdict(served)] if served else [])).value
+
+
+def _failing(doc: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(suite, check) of every failing serving/cost gate (`is_failing`, the suite's known gaps apart)."""
+    return [(s["suite"], c) for s in _suites(doc) for c in s["checks"] if is_failing(c, s.get("known_gaps") or {})]
+
+
+def _known_gap_count(doc: Mapping[str, Any]) -> int:
+    return sum(c["id"] in (s.get("known_gaps") or {}) for s in _suites(doc) for c in s["checks"])
+
+
+def _run_text(doc: Mapping[str, Any]) -> str:
+    m, run = doc["measured"], run_verdict(doc)
+    failing = _failing(doc)
+    served = m.get("verdict") or "not judged (each a known gap or not gated)"
+    text = (f"Run: {run} — accuracy checks {doc['verdict']}, serving and cost gates {served}"
+            f" ({fmt_count(len(failing))} of {plural(m['counts']['checks'], 'gate')} failing")
+    if failing:
+        text += ": " + ", ".join(c["id"] if len({s for s, _ in failing}) == 1 else f"{s} {c['id']}" for s, c in failing)
+    return text + "); the exit status counts both"
+
+
+def markdown_run_line(doc: Mapping[str, Any]) -> list[str]:
+    """The run's verdict above the parity headline (measured: inside markers), so that a pass of the
+    accuracy checks does not read as the run's pass when a serving or cost gate fails; nothing when no
+    serving gate ran."""
+    return [wrap(f"**{_run_text(doc)}**"), ""] if has_serving(doc) else []
+
+
+def html_run_banner(doc: Mapping[str, Any]) -> str:
+    """`markdown_run_line` for report.html: a banner coloured by the run's verdict, above the parity one."""
+    if not has_serving(doc):
+        return ""
+    run = run_verdict(doc)
+    return wrap(f'<div id="run-verdict" class="v-{_e(run)}" data-verdict="{_e(run)}">{_e(_run_text(doc))}</div>')
+
+
+def markdown_failing(doc: Mapping[str, Any]) -> list[str]:
+    """Each failing serving/cost gate's message (what failed, by how much, what to do), as the shells
+    print it (measured: inside markers, empty when none fails); nothing when no serving gate ran."""
+    if not has_serving(doc):
+        return []
+    failing = [(s, c) for s, c in _failing(doc) if c.get("message")]
+    if not failing:  # the markers still: whether a gate fails is measured, the text around it is not
+        return [wrap(""), ""]
+    fence = "~~~~"  # a message may hold backticks; it cannot close this fence
+    lines = ["### Failing serving and cost gates: why, and what to do", ""]
+    for suite, c in failing:
+        lines += [f"**{suite}** `{c['id']}`: {c['verdict']}", "", fence + "text",
+                  *str(c["message"]).replace(fence, "~ ~ ~ ~").splitlines(), fence, ""]
+    return [wrap("\n" + "\n".join(lines) + "\n"), ""]  # markers on lines of their own: the heading renders
+
+
+def _html_failing(doc: Mapping[str, Any]) -> str:
+    failing = [(s, c) for s, c in _failing(doc) if c.get("message")]
+    if not failing:
+        return ""
+    return "<h3>Failure details</h3>" + "".join(
+        f'<details open data-check="{_e(c["id"])}"><summary>{_e(suite)} {_e(c["id"])}: {_html_verdict(c["verdict"])}'
+        f"</summary><pre>{_e(c['message'])}</pre></details>" for suite, c in failing)
 
 
 def _entry(doc: Mapping[str, Any], suite: str) -> Mapping[str, Any] | None:
@@ -135,9 +206,10 @@ def markdown_headline(doc: Mapping[str, Any]) -> list[str]:
     if not has_serving(doc):
         return []
     c = m["counts"]
+    gaps = _known_gap_count(doc)
     return [wrap(f"**Serving and cost gates: {m['verdict']}** \u2014 {plural(c['checks'], 'gate')}, "
-                 f"{fmt_count(c['failing'])} failing (measured: not part of the parity verdict above; the exit "
-                 "status counts both)"), ""]
+                 f"{fmt_count(c['failing'])} failing" + (f", {plural(gaps, 'known gap')}" if gaps else "")
+                 + " (measured: not part of the parity verdict above; the exit status counts both)"), ""]
 
 
 def markdown_serving_cell(doc: Mapping[str, Any], suite: str) -> str:
@@ -180,12 +252,19 @@ def _e(v: Any) -> str:
     return escape(str(v), quote=True)
 
 
-def _html_table(header: list[str], rows: list[list[str]], *, table_id: str, numeric: tuple[int, ...] = ()) -> str:
+def _html_table(header: list[str], rows: list[list[str]], *, table_id: str, numeric: tuple[int, ...] = (),
+                verdict_col: int | None = None) -> str:
+    """A table of plain-text cells; column ``verdict_col`` (a verdict, perhaps with a note) coloured as
+    verdicts are elsewhere in the report."""
+    def cell(i: int, c: Any) -> str:
+        if i == verdict_col:
+            return f'<td><span class="v-{_e(str(c).split(" ")[0])}">{_e(c)}</span></td>'
+        return f'<td class="num">{_e(c)}</td>' if i in numeric else f"<td>{_e(c)}</td>"
+
     out = [f'<div class="scroll"><table id="{_e(table_id)}"><thead><tr>'
            + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr></thead><tbody>"]
     for r in rows:
-        out.append("<tr>" + "".join(f'<td class="num">{_e(c)}</td>' if i in numeric else f"<td>{_e(c)}</td>"
-                                    for i, c in enumerate(r)) + "</tr>")
+        out.append("<tr>" + "".join(cell(i, c) for i, c in enumerate(r)) + "</tr>")
     return "\n".join(out + ["</tbody></table></div>"])
 
 
@@ -215,9 +294,11 @@ def html_section(doc: Mapping[str, Any]) -> str:
     if has_serving(doc):
         parts.append(f'<p id="serving-verdict" data-verdict="{_e(m["verdict"])}">Serving and cost gates: '
                      f'{_html_verdict(m["verdict"])} \u2014 {_e(plural(m["counts"]["checks"], "gate"))}, '
-                     f'{_e(fmt_count(m["counts"]["failing"]))} failing</p>')
+                     f'{_e(fmt_count(m["counts"]["failing"]))} failing'
+                     + (f', {_e(plural(_known_gap_count(doc), "known gap"))}' if _known_gap_count(doc) else "") + '</p>')
         parts.append(_html_table(_GATE_HEADER, [_gate_row(s["suite"], c, s.get("known_gaps")) for s in suites for c in s["checks"]],
-                                 table_id="serving-gates", numeric=(2, 3, 4)))
+                                 table_id="serving-gates", numeric=(2, 3, 4), verdict_col=5))
+        parts.append(_html_failing(doc))
     for i, s in enumerate(suites):
         serving = s.get("serving")
         if not serving:

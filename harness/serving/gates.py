@@ -164,7 +164,7 @@ def judge(gate: ServingGate | CostGate, legacy: Sequence[float], new: Sequence[f
     elif stats["n_used"] < (1 if gate.metric == "artifact_size" else min_rounds(alpha)):
         verdict = Verdict.INCONCLUSIVE
         headline = (f"{what}: {stats['n_used']} usable round(s) of {stats['n_rounds']}; a "
-                    f"{100 * (1 - 2 * alpha):g}% interval needs {min_rounds(alpha)} (more --repeats)")
+                    f"{100 * (1 - 2 * alpha):g}% interval needs {min_rounds(alpha)} (parity serve-bench SUITE --repeats N)")
     else:
         verdict, headline = Verdict.INCONCLUSIVE, f"new / legacy {what}: the interval straddles {gate.max_ratio:g}x"
     interval = f"[{_fmt(lo)}, {_fmt(hi)}]"
@@ -176,8 +176,8 @@ def judge(gate: ServingGate | CostGate, legacy: Sequence[float], new: Sequence[f
         f"  ratio new/legacy {_fmt(ratio)}, {100 * stats['level']:g}% interval {interval}, allowed <= {gate.max_ratio:g}x "
         f"({gate.reason})\n"
         f"  medians over {stats['n_rounds']} round(s): legacy {_fmt(med_a)} {gate.unit}, new {_fmt(med_b)} {gate.unit}\n"
-        "  to fix: make the new serving path cheaper, or rerun with more --repeats on a quieter machine "
-        "if the interval straddles the margin")
+        "  to fix: make the new serving path cheaper; if the interval straddles the margin, measure more rounds "
+        "on a quieter machine (parity serve-bench SUITE --repeats N; a suite run measures a fixed 15)")
     details = {"metric": gate.metric, "batch_size": gate.batch_size, "unit": gate.unit,
                "max_ratio": gate.max_ratio, "reason": gate.reason, "legacy": [float(x) for x in legacy],
                "new": [float(x) for x in new], **stats}

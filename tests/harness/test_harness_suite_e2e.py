@@ -54,4 +54,10 @@ def test_ctr_logreg_suite_is_equivalent_end_to_end(tmp_path):
     assert checks["metrics/auc"]["details"]["method"].startswith("DeLong")
     assert {"metrics/auc[device=mobile]", "metrics/auc[device=tablet]"} <= set(checks)
     assert (tmp_path / "report.html").stat().st_size > 0
-    assert (tmp_path / "report.md").read_text().startswith("**Parity: EQUIVALENT**")
+    lines = (tmp_path / "report.md").read_text().splitlines()
+    # the run's verdict first (serving gates ran: measured), then the accuracy verdict
+    from harness.report.measured import MEASURED_BEGIN
+
+    assert lines[0].startswith(f"{MEASURED_BEGIN}**Run: {'EQUIVALENT' if serving_ok else ''}"), lines[0]
+    assert "accuracy checks EQUIVALENT, serving and cost gates" in lines[0]
+    assert lines[2].startswith("**Parity: EQUIVALENT**")

@@ -168,3 +168,53 @@ def test_a_document_without_measurements_renders_as_before(make_result):
     assert doc["measured"] is None
     assert "Serving and cost" not in render_markdown(doc) and 'id="serving"' not in render_html(doc)
     assert MEASURED_BEGIN not in render_markdown(doc)
+
+
+_SLOW = ([10.0] * 5, [20.0, 21.0, 19.0, 18.0, 25.0])  # new / legacy p99 about 2x: NOT_EQUIVALENT at 1.5x
+_FAST = ([10.0] * 5, [11.0, 12.0, 12.5, 11.5, 13.0])  # about 1.15x: EQUIVALENT
+
+
+def test_a_failing_serving_gate_heads_both_renderings_and_its_message_is_in_them(make_result, bench):
+    # Seen: a run that exited 1 on serving/p99@1 whose report opened on a green "Parity: EQUIVALENT" and
+    # held the gate's "to fix" nowhere. The run's verdict now comes first, the gate's message with it.
+    slow = _gate_check(*_SLOW)
+    doc = _doc(make_result, bench, checks=[slow])
+    assert doc["verdict"] == "EQUIVALENT" and doc["measured"]["verdict"] == "NOT_EQUIVALENT"
+    md = render_markdown(doc)
+    first = md.splitlines()[0]
+    assert first == (f"{MEASURED_BEGIN}**Run: NOT_EQUIVALENT \u2014 accuracy checks EQUIVALENT, serving and cost gates "
+                     f"NOT_EQUIVALENT (1 of 1 gate failing: serving/p99@1); the exit status counts both**{MEASURED_END}")
+    failing = md[md.index("### Failing serving and cost gates: why, and what to do"):]
+    assert slow.message.splitlines()[0] in failing and "to fix:" in failing
+    html = render_html(doc)
+    run, parity = html.index('<div id="run-verdict" class="v-NOT_EQUIVALENT"'), html.index('<div id="verdict"')
+    assert run < parity
+    section = html[html.index('<section id="serving">'):]
+    details = section[section.index("<h3>Failure details</h3>"):]
+    assert 'data-check="serving/p99@1"' in details and "to fix:" in details
+    assert '<span class="v-NOT_EQUIVALENT">NOT_EQUIVALENT</span></td>' in section  # the gates table's verdict
+    # what a failing gate adds is measured: the rest is the passing run's, byte for byte
+    passing = _doc(make_result, bench, checks=[_gate_check(*_FAST)])
+    md_pass, html_pass = render_markdown(passing), render_html(passing)
+    assert md_pass.splitlines()[0].startswith(f"{MEASURED_BEGIN}**Run: EQUIVALENT \u2014 accuracy checks EQUIVALENT, "
+                                              "serving and cost gates EQUIVALENT (0 of 1 gate failing)")
+    assert "Failing serving and cost gates" not in md_pass and "Failure details" not in html_pass
+    assert strip_measured_text(md) == strip_measured_text(md_pass)
+    assert strip_measured_text(html) == strip_measured_text(html_pass)
+
+
+def test_a_serving_gate_under_a_known_gap_does_not_fail_the_run_and_is_counted(make_result, bench):
+    doc, computed = bench
+    serving = measured_serving(doc)
+    row = _gate_check(*_SLOW).to_dict()
+    report = build_report([make_result("ctr_logreg")], measured={"ctr_logreg": {
+        "cost": {**COST, **serving["stage_cost"]}, "serving": serving, "checks": [row],
+        "known_gaps": {"serving/p99@1": "the new server is tuned next quarter"}}})
+    verify_report(report)
+    md = render_markdown(report)
+    assert md.splitlines()[0].startswith(f"{MEASURED_BEGIN}**Run: EQUIVALENT \u2014 accuracy checks EQUIVALENT, "
+                                         "serving and cost gates not judged (each a known gap or not gated) (0 of "
+                                         "1 gate failing)")
+    assert "1 gate, 0 failing, 1 known gap (measured" in md
+    assert "Failing serving and cost gates" not in md
+    assert "1 known gap</p>" in render_html(report)
