@@ -16,7 +16,9 @@ With both sides in process, a cost/peak_rss gate is judged as in a suite run: ea
 --repeats fresh processes of its own (harness.serving.process_rss), their peak RSS compared.
 
 Exit codes: 0 every serving/cost gate of the suite EQUIVALENT (or none declared); 1 a gate NOT_EQUIVALENT
-or INCONCLUSIVE; 2 could not judge (unknown suite, bad argument, a side that answered no request).
+or INCONCLUSIVE; 2 could not judge (unknown suite, bad argument, a side that answered no request). A gate
+the suite names in ``known_gaps`` is shown, with its reason, and left out of the exit status and the
+verdict, as in a suite run.
 """
 from __future__ import annotations
 
@@ -92,7 +94,7 @@ def register(subparsers) -> None:
 def _run(args: argparse.Namespace) -> int:
     import json
 
-    from harness.cli import EXIT_ERROR, EXIT_FAIL, EXIT_OK, write_json_output
+    from harness.cli import EXIT_ERROR, EXIT_OK, write_json_output
     from harness.discovery import find_suite_files
     from harness.golden import load_dataset
     from harness.protocol import ModelPair
@@ -101,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
     from harness.results import jsonable
     from harness.serving.bench import SIDES, BenchConfig, format_table, http_side, in_process_side, run_bench
     from harness.serving.suite_run import is_process_gate, judge_process_gates
-    from harness.verdicts import Verdict, combine
+    from harness.verdicts import Verdict
 
     endpoints = dict(args.endpoint)
     pids = {s: v for s, v in args.pid}
@@ -158,12 +160,16 @@ def _run(args: argparse.Namespace) -> int:
             processes, checks = judge_process_gates(gates, checks, pair, frame, cfg, {"repeats": cfg.repeats})
             doc["processes"] = processes
             doc["checks"] = [c.to_dict() for c in checks]
-            doc["verdict"] = combine([c.verdict for c in checks if c.gated]).value
     finally:
         for server in servers:
             server.stop()
     doc = {"suite": suite.name, "dataset": {"name": dataset.name, "version": dataset.version, "split": suite.split,
                                              "rows": len(frame)}, **doc}
+    if checks:  # the suite's known gaps are left out of the verdict, as in a suite run's measured section
+        from harness.report.measured import serving_verdict
+
+        doc["verdict"] = serving_verdict([c.to_dict() for c in checks], suite.known_gaps)
+        doc["known_gaps"] = {c.id: suite.known_gaps[c.id] for c in checks if c.id in suite.known_gaps}
     print("\n".join(format_table(doc)), file=out)
     for check in checks:
         if check.message:
@@ -181,12 +187,21 @@ def _run(args: argparse.Namespace) -> int:
     if not checks:
         print(f"serve-bench: suite {suite.name!r} declares no serving or cost gates: measured only", file=sys.stderr)
         return EXIT_OK
-    failed = [c for c in checks if "error" in c.details]
+    # The suite's known gaps count as in a suite run (harness.session.status_of_checks, the one rule):
+    # shown, with their reasons, and left out of the exit status.
+    from harness.session import status_of_checks
+
+    gaps = dict(suite.known_gaps)
+    for check in checks:
+        if check.id in gaps and check.verdict is not Verdict.EQUIVALENT:
+            print(f"serve-bench: {check.id} is a known gap of suite {suite.name!r} ({gaps[check.id]}): "
+                  "not counted in the exit status", file=sys.stderr)
+    failed = [c for c in checks if "error" in c.details and c.id not in gaps]
     if failed:  # a side whose serving process could not be measured: no verdict on that gate
         print(f"parity serve-bench: could not judge {failed[0].id}: {failed[0].details['error']['message']}",
               file=sys.stderr)
         return EXIT_ERROR
-    return EXIT_OK if all(c.verdict is Verdict.EQUIVALENT for c in checks if c.gated) else EXIT_FAIL
+    return status_of_checks([(c.to_dict(), gaps) for c in checks])
 
 
 def _local_server(side, label: str, frame, columns, args, servers):

@@ -61,6 +61,7 @@ SUITE = Suite(name={name!r}, description="tiny serve-bench pair", dataset="serve
               label="click")
 # Until harness.suite.Suite has a `serving` field, the gates are set on the object.
 SUITE.serving = [{gates}]
+{extra}
 '''
 
 
@@ -75,9 +76,10 @@ def serve_project(tmp_path, monkeypatch):
     suites = tmp_path / "suites"
     suites.mkdir()
 
-    def write_suite(name: str, *, delay: float = 0.0, fail: bool = False, gates: str = "") -> Path:
+    def write_suite(name: str, *, delay: float = 0.0, fail: bool = False, gates: str = "", extra: str = "") -> Path:
         (suites / f"test_{name}.py").write_text(
-            textwrap.dedent(SUITE_FILE.format(name=name, delay=delay, fail=fail, gates=gates)), encoding="utf-8")
+            textwrap.dedent(SUITE_FILE.format(name=name, delay=delay, fail=fail, gates=gates, extra=extra)),
+            encoding="utf-8")
         return suites
 
     return write_suite
