@@ -107,6 +107,7 @@ class KerasPreprocessingSide:
                                    f"got {type(preprocessing).__name__}")
         self._path: Path | None = None
         self._loaded: Any = None
+        self._stored: dict[str, Any] | None = None  # set on a side loaded from its pickle (`_reload_exported`)
 
     def _inputs_of(self, model: Any, what: str) -> dict[str, tuple[str, int]]:
         inputs = model.input
@@ -195,6 +196,17 @@ class KerasPreprocessingSide:
             self._loaded = tf.saved_model.load(str(self._path / "model"))
         return self._loaded
 
+    # -- pickling: what a serving process of its own loads (harness.serving.process_rss) ------------------
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A Keras model that went through a SavedModel does not pickle (its restored objects are local
+        # classes); the side is sent as its exported SavedModel, which is what it scores through anyway.
+        # The unpickled side scores and featurizes through the same signatures; it holds no Keras model.
+        self._export()
+        state = {"who": self.who, "name": self.name, "output_index": self.output_index, "batch_size": self.batch_size,
+                 "_raw": self._raw, "outputs": self.feature_outputs() if self._stored is None else self._stored["outputs"],
+                 "feature_names": self.feature_names(), "config": self.config()}
+        return (_reload_exported, (str(self._path / "model") if self._stored is None else self._stored["path"], state))
+
     # -- the side -----------------------------------------------------------------------------------
     def _tensors(self, batch: pd.DataFrame) -> list[dict[str, Any]]:
         import tensorflow as tf
@@ -242,6 +254,8 @@ class KerasPreprocessingSide:
         """The columns `featurize` returns, read from the preprocessing model's named outputs without
         exporting or calling anything (a width-k output is ``name_0 .. name_{k-1}``); None for a
         ``tf.function`` or an output of unknown width, whose names are known only once it has run."""
+        if self._stored is not None:
+            return self._stored["feature_names"]
         output = getattr(self.preprocessing, "output", None)
         if not isinstance(output, dict):
             return None
@@ -259,6 +273,8 @@ class KerasPreprocessingSide:
     def feature_outputs(self, parts: Mapping[str, Any] | None = None) -> list[str]:
         """The preprocessing's output names: a Keras model's in its order, a callable's sorted by name
         (TensorFlow returns a dict of outputs sorted)."""
+        if self._stored is not None and self._stored["outputs"]:
+            return list(self._stored["outputs"])
         output = getattr(self.preprocessing, "output", None)
         if isinstance(output, dict):
             return list(output)
@@ -277,11 +293,31 @@ class KerasPreprocessingSide:
     def config(self) -> dict[str, Any]:
         from harness.results import jsonable
 
+        if self._stored is not None:
+            return self._stored["config"]
         prep = self.preprocessing
         return jsonable({"side": "KerasPreprocessingSide", "raw_inputs": {c: d for c, (d, _) in self._raw.items()},
                          "model": self.model.get_config(),
                          "preprocessing": prep.get_config() if hasattr(prep, "get_config") else repr(prep),
                          "end_to_end": self.end_to_end})
+
+
+def _reload_exported(path: str, state: dict[str, Any]) -> KerasPreprocessingSide:
+    """A pickled `KerasPreprocessingSide`: its exported SavedModel loaded again, scored and featurized
+    through the same signatures (the exporting side's folder must still exist: it is removed with that
+    side, so a pickle serves a process the side's own run started)."""
+    import tensorflow as tf
+
+    side = KerasPreprocessingSide.__new__(KerasPreprocessingSide)
+    side.who, side.name = state["who"], state["name"]
+    side.output_index, side.batch_size, side._raw = state["output_index"], state["batch_size"], state["_raw"]
+    side.model = side.preprocessing = None
+    side._path = None
+    side._stored = {"path": path, **{k: state[k] for k in ("outputs", "feature_names", "config")}}
+    if not Path(path).is_dir():
+        raise ScorerError(f"{side.who}: its exported SavedModel {path} is gone (removed with the side that exported it)")
+    side._loaded = tf.saved_model.load(path)
+    return side
 
 
 def _raw_array(values: pd.Series, col: str, dtype: str, who: str) -> np.ndarray:

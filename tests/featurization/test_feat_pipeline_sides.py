@@ -155,6 +155,33 @@ def test_served_scores_match_the_keras_model_in_process(fitted):
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
+def test_the_side_pickles_as_its_exported_saved_model_and_serves_the_same(fitted):
+    # A serving process of its own (cost/peak_rss) is sent the side pickled; a Keras model restored
+    # from a SavedModel does not pickle, so the side goes as the SavedModel it scores through.
+    import pickle
+
+    _, test, _, _, _, new = fitted
+    want_scores, want_features = new.predict(test), new.featurize(test)
+    copy = pickle.loads(pickle.dumps(new))
+    assert copy.model is None and copy._path is None  # no Keras model; the exporter's folder stays its own
+    np.testing.assert_array_equal(copy.predict(test), want_scores)
+    pd.testing.assert_frame_equal(copy.featurize(test), want_features)
+    assert copy.feature_names() == new.feature_names() and copy.config() == new.config()
+    again = pickle.loads(pickle.dumps(copy))  # a loaded side pickles too, to the same folder
+    np.testing.assert_array_equal(again.predict(test), want_scores)
+
+
+def test_the_side_s_peak_rss_is_measured_in_processes_of_its_own(fitted):
+    from harness.serving.process_rss import measure_processes
+    from harness.protocol import ModelPair
+
+    _, test, legacy, _, _, new = fitted
+    out = measure_processes(ModelPair(legacy, new), [test.iloc[:4]], repeats=1, timeout_s=120.0)
+    for side in ("legacy", "new"):
+        run = out["sides"][side]["runs"][0]
+        assert run["peak_rss_mb"] > 0 and run["predictions"] == 4, run
+
+
 def test_export_lives_outside_the_source_tree_and_goes_with_the_side():
     import gc
 
