@@ -18,6 +18,7 @@ run bounded by its duration and request count (and ``timeout_s`` for a request t
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -225,7 +226,11 @@ def _judge(gate: ServingGate | CostGate, rounds: dict, cold: dict, sides: dict, 
         values = {s: [r["peak_rss"] for r in rounds[b][s]] for s in SIDES}
     else:
         values = {s: [r[gate.metric] for r in rounds[gate.batch_size][s]] for s in SIDES}
-    return judge(gate, values["legacy"], values["new"], alpha=cfg.alpha)
+    requests = None
+    if gate.kind == "serving":  # how many requests a round's latency quantile rests on (gates.resolution_note)
+        requests = {s: float(statistics.median([r["closed"]["n_ok"] for r in rounds[gate.batch_size][s]]))
+                    for s in SIDES}
+    return judge(gate, values["legacy"], values["new"], alpha=cfg.alpha, requests=requests)
 
 
 def _not_measured(gate: CostGate, why: str, cfg: BenchConfig, sides: dict[str, SideBench]) -> Any:

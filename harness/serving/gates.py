@@ -20,7 +20,7 @@ These rows are *not* part of the byte-identical determinism contract: they measu
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,9 +140,29 @@ def _fmt(x: float) -> str:
     return "nan" if not math.isfinite(x) else f"{x:.3g}"
 
 
+def resolution_note(metric: str, requests: Mapping[str, float] | None) -> str | None:
+    """Why a round's latency quantile ``metric`` ("p99") is not a tail quantile: a q-quantile needs at
+    least 1 / (1 - q) requests (100 for p99, 1000 for p99.9), one expected beyond it; with fewer, the
+    HDR quantile (rank round(q n)) is one of the round's two largest latencies, its largest below half.
+    ``requests``: side -> median requests per round. None when every side has enough."""
+    if not requests or not metric.startswith("p"):
+        return None
+    q = float(metric[1:]) / 100.0
+    needed = math.ceil(1.0 / (1.0 - q) - 1e-9)
+    if all(n >= needed for n in requests.values()):
+        return None
+    counts = " / ".join(f"{n:g} {side}" for side, n in requests.items())
+    return (f"each round's {metric} rests on a median of {counts} requests, fewer than the {needed} a {metric} "
+            f"needs: it is one of the round's two largest latencies (the largest below "
+            f"{needed // 2 + 1} requests), so the gate compares near-maxima; longer rounds resolve it "
+            "(parity serve-bench SUITE --duration S)")
+
+
 def judge(gate: ServingGate | CostGate, legacy: Sequence[float], new: Sequence[float], *,
-          alpha: float = 0.05) -> Any:
-    """A `harness.results.CheckResult` (kind "serving" or "cost") for one gate over the rounds' values."""
+          alpha: float = 0.05, requests: Mapping[str, float] | None = None) -> Any:
+    """A `harness.results.CheckResult` (kind "serving" or "cost") for one gate over the rounds' values;
+    ``requests`` (side -> median requests per round), for a latency quantile, says whether a round
+    resolves it (`resolution_note`, in the summary, the message and the details)."""
     from harness.results import CheckResult
 
     # A figure that could not be measured (None: a process that could not be read) is a missing round.
@@ -181,5 +201,12 @@ def judge(gate: ServingGate | CostGate, legacy: Sequence[float], new: Sequence[f
     details = {"metric": gate.metric, "batch_size": gate.batch_size, "unit": gate.unit,
                "max_ratio": gate.max_ratio, "reason": gate.reason, "legacy": [float(x) for x in legacy],
                "new": [float(x) for x in new], **stats}
+    note = resolution_note(gate.metric, requests) if gate.kind == "serving" else None
+    if requests:
+        details["requests_per_round"] = {side: float(n) for side, n in requests.items()}
+    if note:
+        details["resolution"] = note
+        summary += f" ({gate.metric} of too few requests per round: a near-maximum)"
+        message += f"\n  note: {note}" if message else ""
     return CheckResult(id=gate.id, kind=gate.kind, verdict=verdict, gated=gate.gated, summary=summary,
                        message=message, details=details)

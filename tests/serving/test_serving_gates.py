@@ -107,3 +107,50 @@ def test_unmeasured_figures_are_missing_rounds_not_errors():
     check = judge(CostGate("peak_rss", 2.0, reason="r"), [None] * 5, [1.0] * 5)
     assert check.verdict is Verdict.INCONCLUSIVE and check.details["n_used"] == 0
     assert judge(CostGate("artifact_size", 2.0, reason="r"), [None], [10]).verdict is Verdict.INCONCLUSIVE
+
+
+@pytest.mark.parametrize("metric", ["p50", "p90", "p99", "p99.9"])
+def test_a_round_too_short_to_resolve_its_quantile_is_named_as_its_maximum(metric):
+    # Known truth from the histogram the rounds are summarized by: n latencies from 1 ms, each 0.5 %
+    # above the last (five times the histogram's precision, so no two share a bucket). A note
+    # exactly when fewer than 1 / (1 - q) requests; what it says holds: the quantile is one of the two
+    # largest latencies (at most one request beyond it), and the largest below half as many requests.
+    import math
+
+    from harness.serving.gates import resolution_note
+    from harness.serving.latency import LatencyHistogram
+
+    q = float(metric[1:])
+    needed = {"p50": 2, "p90": 10, "p99": 100, "p99.9": 1000}[metric]
+    for n in (1, 2, 3, 5, 6, 9, 10, 11, 20, 50, 51, 99, 100, 101, 250, 500, 501, 999, 1000, 1001):
+        h = LatencyHistogram()
+        values = [1e-3 * 1.005 ** i for i in range(n)]
+        h.record_many(values)
+        at, tol = h.percentile(q), 2 * h.relative_precision
+        beyond = sum(v > at * (1 + tol) for v in values)  # requests beyond the quantile
+        note = resolution_note(metric, {"legacy": float(n), "new": 10_000.0})
+        assert (note is not None) == (n < needed), (metric, n)
+        if note is not None:
+            assert f"fewer than the {needed} a {metric} needs" in note
+            assert beyond <= 1, (metric, n, at, beyond)  # one of the two largest
+            assert (beyond == 0) == math.isclose(at, h.max, rel_tol=tol) == (n < needed // 2 + 1), (metric, n, at)
+        else:
+            assert beyond >= 1, (metric, n, at, beyond)
+    assert resolution_note("max", {"legacy": 1.0, "new": 1.0}) is None
+    assert resolution_note(metric, None) is None
+
+
+def test_a_gate_on_unresolved_quantiles_says_so_in_its_summary_message_and_details():
+    from harness.serving.gates import judge
+
+    gate = ServingGate("p99", batch_size=1, max_ratio=1.5, reason="tail")
+    slow = judge(gate, [10.0] * 15, [20.0] * 15, requests={"legacy": 21.0, "new": 12.0})
+    assert slow.verdict is Verdict.NOT_EQUIVALENT
+    assert slow.details["requests_per_round"] == {"legacy": 21.0, "new": 12.0}
+    assert "median of 21 legacy / 12 new requests, fewer than the 100 a p99 needs" in slow.details["resolution"]
+    assert "(p99 of too few requests per round: a near-maximum)" in slow.summary
+    assert "note: each round's p99 rests on" in slow.message and "--duration" in slow.message
+    fine = judge(gate, [10.0] * 15, [20.0] * 15, requests={"legacy": 400.0, "new": 150.0})
+    assert "resolution" not in fine.details and "near-maximum" not in fine.summary and "note:" not in fine.message
+    passing = judge(gate, [10.0] * 15, [10.5] * 15, requests={"legacy": 21.0, "new": 12.0})
+    assert passing.verdict is Verdict.EQUIVALENT and passing.message == "" and "near-maximum" in passing.summary
