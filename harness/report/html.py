@@ -336,8 +336,10 @@ def _fingerprints(s: Mapping[str, Any], slug: str) -> str:
         parts.append(f'<table id="fingerprints-{_e(slug)}"><thead><tr><th>key</th><th>baseline</th><th>current</th>'
                      f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
     else:
-        parts.append(f'<div class="fingerprints" id="fingerprints-{_e(slug)}"><div><h4>current</h4>'
-                     f"<pre>{_e(json.dumps(current, indent=2, ensure_ascii=False))}</pre></div></div>")
+        # no baseline to compare with: the environment for the record, folded (a page of JSON otherwise)
+        parts.append(f'<div class="fingerprints" id="fingerprints-{_e(slug)}"><details><summary>current environment '
+                     f"(packages, CPU, BLAS, settings)</summary>"
+                     f"<pre>{_e(json.dumps(current, indent=2, ensure_ascii=False))}</pre></details></div>")
     return "\n".join(parts)
 
 
