@@ -196,6 +196,17 @@ class KerasPreprocessingSide:
             self._loaded = tf.saved_model.load(str(self._path / "model"))
         return self._loaded
 
+    @property
+    def path(self) -> Path:
+        """The exported SavedModel's folder (exported on first use): what `parity serve-bench --serve`
+        puts behind its local server, and what the artifact size is read from."""
+        self._export()
+        return Path(self._stored["path"]) if self._stored is not None else self._path / "model"
+
+    def serving_inputs(self) -> list[str]:
+        """The raw columns the SavedModel's serving signature takes (a server is sent these alone)."""
+        return list(self._raw)
+
     # -- pickling: what a serving process of its own loads (harness.serving.process_rss) ------------------
     def __reduce__(self) -> tuple[Any, ...]:
         # A Keras model that went through a SavedModel does not pickle (its restored objects are local

@@ -216,6 +216,10 @@ def _local_server(side, label: str, frame, columns, args, servers):
         raise ParityInputError(f"--serve {label}: the {label} side ({getattr(side, 'name', side)!r}) has no "
                                "SavedModel path to serve; use --endpoint for another kind of server")
 
+    # A side that names its serving signature's inputs is sent those columns alone (a server refuses the rest).
+    inputs = getattr(side, "serving_inputs", None)
+    columns = list(inputs()) if callable(inputs) else columns
+
     def probe(url: str) -> None:
         RestPredictTarget(url, [frame.iloc[:1]], columns=columns, fmt=args.request_format, timeout_s=args.timeout)(0)
 

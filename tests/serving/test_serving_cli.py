@@ -184,3 +184,40 @@ def test_serve_puts_a_side_s_saved_model_behind_the_local_server(serve_project, 
     assert new["measures_process"] is True and new["artifact_bytes"] > 0 and new["cold_start_s"][0] > 0
     assert doc["batch_sizes"]["32"]["new"]["errors"] == 0
     assert doc["batch_sizes"]["32"]["new"]["median"]["peak_rss"] > 0  # the server process's own
+
+
+KERAS_PREPROCESSING_SUITE = SAVED_MODEL_SUITE.split("def make_pair")[0] + '''
+def make_pair(dataset):
+    import keras
+    import tensorflow as tf
+
+    from new_platform.preprocessing import KerasPreprocessingSide
+
+    @tf.function
+    def prep(raw):
+        return {"x": raw["x"]}
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((1,), dtype="float32"), keras.layers.Dense(1, activation="sigmoid")])
+    return ModelPair(Legacy(), KerasPreprocessingSide("keras", model, prep, raw_inputs={"x": "float64"}))
+
+
+SUITE = Suite(name="sb_keras", description="a KerasPreprocessingSide", dataset="servetiny", pair=make_pair,
+              label="click")
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_serve_puts_a_keras_preprocessing_side_behind_the_local_server(serve_project, capsys):
+    # Seen: "--serve new: the new side ('keras') has no SavedModel path to serve". Its export is served,
+    # and it is sent only the raw columns its signature takes (the dataset also has 'device').
+    pytest.importorskip("tensorflow")
+    suites = serve_project("sb_placeholder")
+    (suites / "test_sb_keras.py").write_text(KERAS_PREPROCESSING_SUITE, encoding="utf-8")
+    rc = main(["serve-bench", "sb_keras", "--suites-dir", str(suites), *FAST, "--serve", "new", "--json", "-"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    new = doc["sides"]["new"]
+    assert new["kind"] == "http" and new["artifact_bytes"] > 0
+    assert all(doc["batch_sizes"][b]["new"]["errors"] == 0 for b in ("1", "32"))
