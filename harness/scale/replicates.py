@@ -143,13 +143,11 @@ def bootstrap_estimate(name: str, legacy: float, new: float, reps: np.ndarray, n
     ``new - legacy``; a replicate left undefined raises `paired_bootstrap`'s error."""
     from harness.stats import compare as _cmp
 
+    from harness.stats.bootstrap import percentile_ci, undefined_replicates_error
+
     bad = ~np.isfinite(reps)
     if bad.any():  # paired_bootstrap's own words
-        raise ParityInputError(
-            f"{int(bad.sum())} of {n_boot} bootstrap replicates left {name!r} undefined (e.g. a "
-            "resample with one class only); the data are too small or too unbalanced for this bootstrap")
-
-    from harness.stats.bootstrap import percentile_ci
+        raise undefined_replicates_error(name, int(bad.sum()), n_boot, groups=bool(unit))
 
     def interval_at(level: float) -> tuple[float, float]:
         return percentile_ci(reps, level)

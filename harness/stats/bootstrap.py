@@ -680,6 +680,14 @@ def _in_batches(n_boot: int, batch: Callable[[int, int], None], bar: Any, *, thr
             bar.update(hi - lo)
 
 
+def undefined_replicates_error(metric: str, n_bad: int, n_boot: int, *, groups: bool = False) -> ParityInputError:
+    """The error for replicates a metric is undefined on (shared by the in-memory and streamed bootstraps)."""
+    why = ("a resample that draws no query group the metric is defined on" if groups
+           else "a resample with one class only")
+    return ParityInputError(f"{n_bad} of {n_boot} bootstrap replicates left {metric!r} undefined (e.g. {why}); "
+                            "the data are too small or too unbalanced for this bootstrap")
+
+
 def _check_seed(seed) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (0 <= seed < 2**63):
         raise ParityInputError(f"seed: expected a non-negative integer, got {seed!r}")
@@ -782,10 +790,7 @@ class _Run:
         mdef, n_boot = self.mdef, self.n_boot
         bad = ~np.isfinite(reps)
         if bad.any():
-            raise ParityInputError(
-                f"{int(bad.sum())} of {n_boot} bootstrap replicates left {mdef.name!r} undefined (e.g. a "
-                "resample with one class only); the data are too small or too unbalanced for this bootstrap"
-            )
+            raise undefined_replicates_error(mdef.name, int(bad.sum()), n_boot, groups=mdef.needs_groups)
         diff = self.new - self.legacy
         z0 = acc = None
         if self.ci_method == "bca":

@@ -488,6 +488,17 @@ def test_one_class_resamples_raise():
         paired_bootstrap("calibration_ratio", y, p, p[::-1], n_boot=50)
 
 
+def test_a_ranking_bootstrap_that_draws_no_query_group_says_so():
+    # One 7-row query (a tiny --sample of a ranking suite): a Poisson draw of weight 0 for it leaves NDCG
+    # undefined; the words are about query groups, not "one class only" (graded relevance has no classes).
+    y = np.array([3.0, 2, 0, 1, 0, 0, 2])
+    s = np.linspace(0, 1, 7)
+    with pytest.raises(ParityInputError, match=r"replicates left 'ndcg@5' undefined \(e\.g\. a resample that draws no "
+                                               r"query group the metric is defined on\)") as info:
+        paired_bootstrap("ndcg@5", y, s, s[::-1], groups=np.zeros(7, dtype=np.int64), n_boot=300)
+    assert "one class" not in str(info.value)
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [({"n_boot": 1}, "n_boot"), ({"n_boot": 2.5}, "n_boot"), ({"seed": -1}, "seed"), ({"seed": 1.5}, "seed"),
