@@ -170,22 +170,6 @@ SUITE = Suite(name="sb_saved", description="a SavedModel side", dataset="serveti
 '''
 
 
-@pytest.mark.slow
-@pytest.mark.tf
-def test_serve_puts_a_side_s_saved_model_behind_the_local_server(serve_project, capsys):
-    pytest.importorskip("tensorflow")
-    suites = serve_project("sb_placeholder")
-    (suites / "test_sb_saved.py").write_text(SAVED_MODEL_SUITE, encoding="utf-8")
-    rc = main(["serve-bench", "sb_saved", "--suites-dir", str(suites), *FAST, "--serve", "new", "--json", "-"])
-    doc = json.loads(capsys.readouterr().out)
-    assert rc == 0
-    new = doc["sides"]["new"]
-    assert new["kind"] == "http" and new["target"].startswith("http://127.0.0.1:")
-    assert new["measures_process"] is True and new["artifact_bytes"] > 0 and new["cold_start_s"][0] > 0
-    assert doc["batch_sizes"]["32"]["new"]["errors"] == 0
-    assert doc["batch_sizes"]["32"]["new"]["median"]["peak_rss"] > 0  # the server process's own
-
-
 KERAS_PREPROCESSING_SUITE = SAVED_MODEL_SUITE.split("def make_pair")[0] + '''
 def make_pair(dataset):
     import keras
@@ -209,15 +193,19 @@ SUITE = Suite(name="sb_keras", description="a KerasPreprocessingSide", dataset="
 
 @pytest.mark.slow
 @pytest.mark.tf
-def test_serve_puts_a_keras_preprocessing_side_behind_the_local_server(serve_project, capsys):
-    # Seen: "--serve new: the new side ('keras') has no SavedModel path to serve". Its export is served,
-    # and it is sent only the raw columns its signature takes (the dataset also has 'device').
+@pytest.mark.parametrize("name, source", [("sb_saved", SAVED_MODEL_SUITE), ("sb_keras", KERAS_PREPROCESSING_SUITE)],
+                         ids=["saved-model-side", "keras-preprocessing-side"])
+def test_serve_puts_a_side_s_saved_model_behind_the_local_server(serve_project, capsys, name, source):
+    # A KerasPreprocessingSide (seen: "--serve new: the new side ('keras') has no SavedModel path to
+    # serve") is served from its export and sent only the raw columns its signature takes (not 'device').
     pytest.importorskip("tensorflow")
     suites = serve_project("sb_placeholder")
-    (suites / "test_sb_keras.py").write_text(KERAS_PREPROCESSING_SUITE, encoding="utf-8")
-    rc = main(["serve-bench", "sb_keras", "--suites-dir", str(suites), *FAST, "--serve", "new", "--json", "-"])
+    (suites / f"test_{name}.py").write_text(source, encoding="utf-8")
+    rc = main(["serve-bench", name, "--suites-dir", str(suites), *FAST, "--serve", "new", "--json", "-"])
     doc = json.loads(capsys.readouterr().out)
     assert rc == 0
     new = doc["sides"]["new"]
-    assert new["kind"] == "http" and new["artifact_bytes"] > 0
+    assert new["kind"] == "http" and new["target"].startswith("http://127.0.0.1:")
+    assert new["measures_process"] is True and new["artifact_bytes"] > 0 and new["cold_start_s"][0] > 0
     assert all(doc["batch_sizes"][b]["new"]["errors"] == 0 for b in ("1", "32"))
+    assert doc["batch_sizes"]["32"]["new"]["median"]["peak_rss"] > 0  # the server process's own
