@@ -165,10 +165,11 @@ def _run(args: argparse.Namespace) -> int:
             server.stop()
     doc = {"suite": suite.name, "dataset": {"name": dataset.name, "version": dataset.version, "split": suite.split,
                                              "rows": len(frame)}, **doc}
+    rows = [c.to_dict() for c in checks]
     if checks:  # the suite's known gaps are left out of the verdict, as in a suite run's measured section
         from harness.report.measured import serving_verdict
 
-        doc["verdict"] = serving_verdict([c.to_dict() for c in checks], suite.known_gaps)
+        doc["verdict"] = serving_verdict(rows, suite.known_gaps)
         doc["known_gaps"] = {c.id: suite.known_gaps[c.id] for c in checks if c.id in suite.known_gaps}
     print("\n".join(format_table(doc)), file=out)
     for check in checks:
@@ -201,7 +202,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"parity serve-bench: could not judge {failed[0].id}: {failed[0].details['error']['message']}",
               file=sys.stderr)
         return EXIT_ERROR
-    return status_of_checks([(c.to_dict(), gaps) for c in checks])
+    return status_of_checks([(row, gaps) for row in rows])
 
 
 def _local_server(side, label: str, frame, columns, args, servers):

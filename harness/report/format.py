@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DASH", "error_text", "fmt_ci", "fmt_count", "fmt_diff", "fmt_margin", "fmt_num", "fmt_p", "fmt_rate",
+__all__ = ["DASH", "error_text", "md_cell", "md_messages", "fmt_ci", "fmt_count", "fmt_diff", "fmt_margin", "fmt_num", "fmt_p", "fmt_rate",
            "fmt_tolerance", "flatten", "margin_abs", "numbers_in_text", "partial_text", "plural", "slice_label"]
 
 DASH = "\u2014"
@@ -48,6 +48,24 @@ def numbers_in_text(text: str) -> str:
         return f"{match.group(1)}\u00d710{str(int(match.group(2))).translate(_SUPERSCRIPT)}"
 
     return _E_NOTATION.sub(one, text)
+
+
+def md_cell(value: Any) -> str:
+    """A Markdown table cell: on one line, and unable to open a new column."""
+    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def md_messages(title: str, items: list[tuple[str, Mapping[str, Any]]]) -> list[str]:
+    """report.md's section ``title`` of (suite, check) messages, each in a fence it cannot close; nothing
+    when ``items`` is empty."""
+    if not items:
+        return []
+    fence = "~~~~"  # a message may hold backticks; it cannot close this fence
+    lines = [f"### {title}", ""]
+    for suite, c in items:
+        lines += [f"**{md_cell(suite)}** `{md_cell(c['id'])}`: {md_cell(c['verdict'])}", "", fence + "text",
+                  *str(c["message"]).replace(fence, "~ ~ ~ ~").splitlines(), fence, ""]
+    return lines
 
 
 def fmt_num(value: Any, *, digits: int = 4) -> str:

@@ -27,6 +27,8 @@ from harness.report.format import (
     fmt_p,
     fmt_rate,
     fmt_tolerance,
+    md_cell,
+    md_messages,
     numbers_in_text,
     partial_text,
     plural,
@@ -46,9 +48,7 @@ from harness.results import is_failing
 __all__ = ["render_markdown"]
 
 
-def _cell(value: Any) -> str:
-    # A table cell must stay on one line and must not open a new column.
-    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+_cell = md_cell  # a table cell must stay on one line and must not open a new column
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
@@ -210,14 +210,7 @@ def _failing_details(doc: Mapping[str, Any]) -> list[str]:
     the shells print it: a reviewer reading report.md alone sees why and what next."""
     items = [(s["suite"], c) for s in doc["suites"] for c in s["checks"]
              if is_failing(c, s["known_gaps"]) and c.get("message") and not is_error(c)]
-    if not items:
-        return []
-    fence = "~~~~"  # a message may hold backticks; it cannot close this fence
-    lines = ["### Failing checks: why, and what to do", ""]
-    for suite, c in items:
-        lines += [f"**{_cell(suite)}** `{_cell(c['id'])}`: {_cell(c['verdict'])}", "", fence + "text",
-                  *str(c["message"]).replace(fence, "~ ~ ~ ~").splitlines(), fence, ""]
-    return lines
+    return md_messages("Failing checks: why, and what to do", items)
 
 
 def _known_gaps(doc: Mapping[str, Any]) -> list[str]:

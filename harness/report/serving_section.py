@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from harness.report.format import DASH, fmt_count, fmt_num, plural
+from harness.report.format import DASH, fmt_count, fmt_num, md_messages, plural
 from harness.report.measured import MEASURED_BEGIN, MEASURED_END
+from harness.report.svg_serving import cost_bars, latency_cdf, throughput_plot
 from harness.results import is_failing
 from harness.verdicts import Verdict, combine
-from harness.report.svg_serving import cost_bars, latency_cdf, throughput_plot
 
 __all__ = ["has_serving", "html_run_banner", "html_section", "html_serving_cell", "markdown_failing",
            "markdown_headline", "markdown_run_line", "markdown_section", "markdown_serving_cell", "run_verdict", "wrap"]
@@ -56,9 +56,11 @@ def run_verdict(doc: Mapping[str, Any]) -> str | None:
     return combine([Verdict(doc["verdict"])] + ([Verdict(served)] if served else [])).value
 
 
-def _failing(doc: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    """(suite, check) of every failing serving/cost gate (`is_failing`, the suite's known gaps apart)."""
-    return [(s["suite"], c) for s in _suites(doc) for c in s["checks"] if is_failing(c, s.get("known_gaps") or {})]
+def _failing(doc: Mapping[str, Any], *, with_message: bool = False) -> list[tuple[str, Mapping[str, Any]]]:
+    """(suite, check) of every failing serving/cost gate (`is_failing`, the suite's known gaps apart);
+    ``with_message``: only those that carry a message."""
+    return [(s["suite"], c) for s in _suites(doc) for c in s["checks"]
+            if is_failing(c, s.get("known_gaps") or {}) and (c.get("message") or not with_message)]
 
 
 def _known_gap_count(doc: Mapping[str, Any]) -> int:
@@ -96,19 +98,14 @@ def markdown_failing(doc: Mapping[str, Any]) -> list[str]:
     print it (measured: inside markers, empty when none fails); nothing when no serving gate ran."""
     if not has_serving(doc):
         return []
-    failing = [(s, c) for s, c in _failing(doc) if c.get("message")]
-    if not failing:  # the markers still: whether a gate fails is measured, the text around it is not
+    lines = md_messages("Failing serving and cost gates: why, and what to do", _failing(doc, with_message=True))
+    if not lines:  # the markers still: whether a gate fails is measured, the text around it is not
         return [wrap(""), ""]
-    fence = "~~~~"  # a message may hold backticks; it cannot close this fence
-    lines = ["### Failing serving and cost gates: why, and what to do", ""]
-    for suite, c in failing:
-        lines += [f"**{suite}** `{c['id']}`: {c['verdict']}", "", fence + "text",
-                  *str(c["message"]).replace(fence, "~ ~ ~ ~").splitlines(), fence, ""]
     return [wrap("\n" + "\n".join(lines) + "\n"), ""]  # markers on lines of their own: the heading renders
 
 
 def _html_failing(doc: Mapping[str, Any]) -> str:
-    failing = [(s, c) for s, c in _failing(doc) if c.get("message")]
+    failing = _failing(doc, with_message=True)
     if not failing:
         return ""
     return "<h3>Failure details</h3>" + "".join(
@@ -292,10 +289,11 @@ def html_section(doc: Mapping[str, Any]) -> str:
              "<code>measured</code> section, outside its byte-identity contract). The serving verdict is not part "
              "of the parity verdict; the exit status counts both.</p>", MEASURED_BEGIN]
     if has_serving(doc):
+        gaps = _known_gap_count(doc)
         parts.append(f'<p id="serving-verdict" data-verdict="{_e(m["verdict"])}">Serving and cost gates: '
                      f'{_html_verdict(m["verdict"])} \u2014 {_e(plural(m["counts"]["checks"], "gate"))}, '
                      f'{_e(fmt_count(m["counts"]["failing"]))} failing'
-                     + (f', {_e(plural(_known_gap_count(doc), "known gap"))}' if _known_gap_count(doc) else "") + '</p>')
+                     + (f', {_e(plural(gaps, "known gap"))}' if gaps else "") + '</p>')
         parts.append(_html_table(_GATE_HEADER, [_gate_row(s["suite"], c, s.get("known_gaps")) for s in suites for c in s["checks"]],
                                  table_id="serving-gates", numeric=(2, 3, 4), verdict_col=5))
         parts.append(_html_failing(doc))
