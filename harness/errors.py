@@ -74,6 +74,16 @@ class ParityInputError(ParityError, ValueError):
         return out
 
 
+class UndefinedReplicatesError(ParityInputError):
+    """Valid input with too little in it for a bootstrap: some replicates leave the metric undefined
+    (a resample with one class only, or with no query group the metric is defined on).
+
+    Called directly, a bootstrap raises it like any bad input. `compare_scores` and the streamed and
+    Beam engines make the metric's entry INCONCLUSIVE ("undefined") instead, on all rows as on a slice,
+    so that the other checks of the run are still judged.
+    """
+
+
 class GoldenDataError(ParityInputError):
     """A golden dataset failed verification (hash, schema, path) or cannot be found."""
 

@@ -31,17 +31,20 @@ from harness.suite import Suite, check_declaration, check_feature_declaration, c
 __all__ = ["run_suite", "slice_values", "score_frame"]
 
 
-def slice_values(suite: Suite, *, root: Any = None) -> dict[Any, list[Any]]:
-    """Distinct values of each slice in the suite's split, read without building any model: a column's
-    values keyed by its name, a crossed slice's value tuples keyed by its tuple of names. A missing
-    value is None, a slice of its own (nothing is dropped); the order is the checks' own
-    (`harness.checks.metrics.plan_metric_ids` sorts)."""
+def slice_values(suite: Suite, *, root: Any = None, sample: int | None = None, seed: int = 0) -> dict[Any, list[Any]]:
+    """Distinct values of each slice in the rows the suite's run judges, read without building any
+    model: its split, or with ``sample`` the run's own seeded sample of it (the one draw, `_sample`), so
+    that the plan has a check for each slice value the run has rows of. A column's values are keyed by
+    its name, a crossed slice's value tuples by its tuple of names. A missing value is None, a slice of
+    its own (nothing is dropped); the order is the checks' own (`harness.checks.metrics.plan_metric_ids`
+    sorts)."""
     if not suite.slices:
         return {}
     from harness.golden import load_dataset
 
     check_declaration(suite, root=root)
-    frame = load_dataset(suite.dataset, root=root).frame(suite.split)
+    dataset = load_dataset(suite.dataset, root=root)
+    frame = _sample(dataset.frame(suite.split), sample, seed, sample_groups(suite, dataset))
     out: dict[Any, list[Any]] = {}
     for key in suite.slices:
         cells = frame[list(key)].drop_duplicates()

@@ -193,7 +193,8 @@ class Session:
             check_declaration(suite)
         except ParityInputError as exc:  # name the file and the field's line, as a declaration error does
             raise exc.with_fields(declared_field_text(Path(where), exc), file=where) from None
-        ids = suite.plan(runner.slice_values(suite)) if suite.dataset is not None else []
+        ids = (suite.plan(runner.slice_values(suite, sample=self.options.sample, seed=self.options.seed))
+               if suite.dataset is not None else [])
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise ParityInputError(f"{where}: suite {suite.name!r} plans duplicate check ids {dup}")
@@ -264,8 +265,7 @@ class Session:
         if not produced:
             text = (f"{item_id}: planned but not produced by the run of suite {name!r}.\n"
                     f"  produced: {[c.id for c in result.checks]}\n"
-                    "  fix: the suite's plan and the runner disagree; a slice value missing after sampling or a "
-                    "check that crashed are the usual causes")
+                    "  fix: the suite's plan and the runner disagree; a check that crashed is the usual cause")
             return self._error(name, item_id, stage="not_produced", cause=ParityInputError(text), text=text,
                                known_gap=known_gap)
         check = produced[0]

@@ -79,7 +79,7 @@ def review_message(check: Any, *, known_gap: str | None = None) -> str:
             f"  rows used {fmt_num(d.get('n'))}"
             + (f"; rows for 80% power if the true difference is 0 (planning) about "
                f"{fmt_num(d['n_required_planning'])}" if d.get("n_required_planning") is not None else "")
-            + f"; rows needed to decide at the observed difference about {fmt_num(need)}"
+            + (f"; rows needed to decide at the observed difference about {fmt_num(need)}" if need is not None else "")
             + (f"; minimum detectable difference {fmt_num(d.get('mdd'))}" if d.get("mdd") is not None else ""),
             "  fix: grow the golden set (or the slice), or state a wider margin with its reason in the suite.",
         ]

@@ -140,14 +140,15 @@ class BootstrapMean:
 def bootstrap_estimate(name: str, legacy: float, new: float, reps: np.ndarray, n_boot: int, seed: int, alpha: float,
                        unit: str = ""):
     """`compare_scores`' percentile-bootstrap estimate from the point values and the replicates of
-    ``new - legacy``; a replicate left undefined raises `paired_bootstrap`'s error."""
+    ``new - legacy``; a replicate left undefined makes the estimate undefined, in `paired_bootstrap`'s
+    words (as `compare_scores` does with that error, on all rows as on a slice)."""
     from harness.stats import compare as _cmp
 
     from harness.stats.bootstrap import percentile_ci, undefined_replicates_error
 
     bad = ~np.isfinite(reps)
     if bad.any():  # paired_bootstrap's own words
-        raise undefined_replicates_error(name, int(bad.sum()), n_boot, groups=bool(unit))
+        return _cmp._Undefined(str(undefined_replicates_error(name, int(bad.sum()), n_boot, groups=bool(unit))))
 
     def interval_at(level: float) -> tuple[float, float]:
         return percentile_ci(reps, level)

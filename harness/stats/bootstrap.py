@@ -56,7 +56,7 @@ import numpy as np
 from scipy.special import expit, ndtr, ndtri
 from scipy.stats import t as student_t
 
-from harness.errors import ParityInputError
+from harness.errors import ParityInputError, UndefinedReplicatesError
 from harness.progress import bar as progress_bar
 from harness.stats import _poisson
 from harness.stats import metrics as _m
@@ -680,11 +680,12 @@ def _in_batches(n_boot: int, batch: Callable[[int, int], None], bar: Any, *, thr
             bar.update(hi - lo)
 
 
-def undefined_replicates_error(metric: str, n_bad: int, n_boot: int, *, groups: bool = False) -> ParityInputError:
+def undefined_replicates_error(metric: str, n_bad: int, n_boot: int, *, groups: bool = False
+                               ) -> UndefinedReplicatesError:
     """The error for replicates a metric is undefined on (shared by the in-memory and streamed bootstraps)."""
     why = ("a resample that draws no query group the metric is defined on" if groups
            else "a resample with one class only")
-    return ParityInputError(f"{n_bad} of {n_boot} bootstrap replicates left {metric!r} undefined (e.g. {why}); "
+    return UndefinedReplicatesError(f"{n_bad} of {n_boot} bootstrap replicates left {metric!r} undefined (e.g. {why}); "
                             "the data are too small or too unbalanced for this bootstrap")
 
 

@@ -71,6 +71,9 @@ What is refused, and what is undefined (no silent pass):
   ``legacy``/``new`` None, ``decided_by: "undefined"`` and a note naming the slice and why. It is INCONCLUSIVE and
   stays gated whenever the slice would be gated (margin, ``min_slice_size``), so the overall verdict
   cannot be EQUIVALENT; it has no p-value and is outside the Holm family.
+- Valid rows too few for the bootstrap (replicates that draw one class only, or no query group:
+  `harness.errors.UndefinedReplicatesError`) make the metric undefined on all rows too, in the same way:
+  a small golden set is a reason to be INCONCLUSIVE, not bad input, and the other metrics are judged.
 
 Slices: ``slices`` maps a column name to its value per row, or a tuple of column names to a tuple of
 such arrays (a crossed slice: one entry per combination present). Values are sorted, missing values
@@ -91,7 +94,7 @@ from scipy import stats as _st
 from scipy.optimize import brentq
 from scipy.special import ndtr, stdtrit
 
-from harness.errors import ParityInputError
+from harness.errors import ParityInputError, UndefinedReplicatesError
 from harness.results import jsonable
 from harness.stats import equivalence as eq
 from harness.stats._validation import (
@@ -818,7 +821,7 @@ def _estimate(inp: _Inputs, d: MetricDef, rows: np.ndarray | None,
         return _ESTIMATORS[inp.methods[d.name]](d, sub(inp.y), a, b, sub(inp.w), sub(inp.groups),
                                                 sub(inp.keys), inp.alpha, inp.n_boot, inp.seed, **extra)
     except ParityInputError as exc:  # all rows: bad input; a slice: the metric is undefined there
-        if rows is None:
+        if rows is None and not isinstance(exc, UndefinedReplicatesError):  # too few rows: undefined anywhere
             raise
         return _Undefined(str(exc))
 

@@ -274,3 +274,29 @@ def test_known_gaps_name_metrics_in_any_case_and_the_table_counts_what_the_repor
     assert row[5] == str(doc["counts"]["known_gaps"]) == "4", (row, doc["counts"])
     pyt_ids = {line.split("::")[-1].split()[0] for line in pyt.out.splitlines() if "test_g.py::" in line}
     assert {"metrics/auc", "metrics/logloss[device=mobile]"} <= pyt_ids
+
+
+@pytest.mark.slow
+def test_a_one_query_sample_plans_its_own_slices_and_leaves_the_ranking_metric_inconclusive(project):
+    # --sample 6 of the tiny dataset keeps one whole 6-row query: the Poisson bootstrap then draws no
+    # query group in about e^-1 of its replicates, so ndcg@5 is INCONCLUSIVE (undefined) on all rows,
+    # logloss is still judged, and the plan holds only the slice values the sample has rows of (none
+    # is "planned but not produced"). Both shells say so alike, exit 1 (not shown to be at parity).
+    project.write("suites/test_r.py", project.suite_source(
+        name="r", slices=["device"], metrics='[MetricGate("ndcg@5", 0.05), MetricGate("logloss", 0.05)]'))
+    cli = _parity_run(project, "--sample", "6", "--report", "cli")
+    pyt = _pytest(project, "--parity-sample", "6", "--parity-report", "pyt")
+    assert cli.returncode == pyt.rc == 1, cli.stdout + cli.stderr + pyt.text
+    assert "planned but not produced" not in cli.stdout + cli.stderr + pyt.text
+    _same_report(project.path / "cli", project.path / "pyt")
+    (suite,) = json.loads((project.path / "cli" / "report.json").read_text())["suites"]
+    assert suite["sample"]["rows"] == 6
+    checks = {c["id"]: c for c in suite["checks"]}
+    assert not [i for i, c in checks.items() if (c.get("details") or {}).get("error")]
+    ndcg = checks["metrics/ndcg@5"]
+    assert ndcg["verdict"] == "INCONCLUSIVE" and ndcg["details"]["decided_by"] == "undefined", ndcg
+    assert "draws no query group" in ndcg["details"]["note"]
+    assert checks["metrics/logloss"]["details"]["diff"] is not None
+    sliced = [c for i, c in checks.items() if i.startswith("metrics/logloss[device=")]
+    assert sliced and all(c["details"]["n"] >= 1 for c in sliced)
+    assert sum(c["details"]["n"] for c in sliced) == 6  # the slices partition the sample's rows

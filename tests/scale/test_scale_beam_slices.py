@@ -109,6 +109,26 @@ def test_query_groups_whole_across_batches_with_the_in_memory_bootstrap(golden, 
     assert "resampling query groups" in r.entries[0].method
 
 
+@pytest.mark.parametrize("metric", ["ndcg@10", "calibration_ratio"])
+def test_undefined_replicates_on_all_rows_are_inconclusive_in_all_three_engines(tmp_path, metric):
+    # Valid rows, too few for the bootstrap (one query; one positive): the metric is INCONCLUSIVE
+    # ("undefined") on all rows in every engine, and the other metric is still judged.
+    n = 9 if metric == "ndcg@10" else 30
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 4, size=n) if metric == "ndcg@10" else np.array([1] + [0] * (n - 1))
+    a = np.round(rng.uniform(0.05, 0.95, size=n), 3)
+    b = np.clip(a + rng.normal(scale=0.02, size=n), 0.01, 0.99)
+    path = tmp_path / "tiny.parquet"
+    pq.write_table(pa.table({"id": np.arange(n) * 3, "y": y, "a": a, "b": b, "q": np.full(n, 8)}), path,
+                   row_group_size=4)
+    other = "rmse" if metric == "ndcg@10" else "brier"
+    r, _ = _three_ways(path, metrics=(metric, other), margins={metric: 0.05, other: 0.5}, group="q", n_boot=60)
+    undefined = r.entry(metric)
+    assert (undefined.verdict, undefined.decided_by, undefined.diff) == ("INCONCLUSIVE", "undefined", None)
+    assert f"bootstrap replicates left {metric!r} undefined" in undefined.note
+    assert r.entry(other).diff is not None
+
+
 def test_row_order_and_batching_do_not_change_a_bit(golden, tmp_path):
     from harness.scale.beam import compare_beam
 

@@ -151,3 +151,33 @@ def test_bad_weights_and_groups_name_the_chunk_and_row(tmp_path, data):
     assert e.value.column == "w" and e.value.value in np.arange(6) + 1.0
     with pytest.raises(ParityInputError, match="pass groups"):
         _stream(_write(tmp_path / "n.parquet", data), 500, group=None)
+
+
+@pytest.mark.parametrize("metric", ["ndcg@5", "calibration_ratio"])
+def test_undefined_replicates_on_all_rows_are_inconclusive_alike_in_memory_and_streamed(tmp_path, metric):
+    # Valid rows, too few for the bootstrap: one 7-row query (a tiny --sample of a ranking suite) is drawn
+    # with weight 0 by about e^-1 of the Poisson replicates; one positive row among 30 likewise leaves the
+    # calibration ratio's denominator 0. That metric is INCONCLUSIVE ("undefined", gated) on all rows, the
+    # other metric is still judged, and both engines say the same, bit for bit.
+    n = 7 if metric == "ndcg@5" else 30
+    y = np.array([3, 0, 1, 2, 0, 1, 0]) if metric == "ndcg@5" else np.array([1] + [0] * (n - 1))
+    rng = np.random.default_rng(5)
+    a = np.round(rng.uniform(0.05, 0.95, size=n), 3)
+    b = np.clip(a + rng.normal(scale=0.02, size=n), 0.01, 0.99)
+    cols = {"id": np.arange(n) * 2 + 1, "y": y, "a": a, "b": b, "q": np.full(n, 4)}
+    path = _write(tmp_path / "tiny.parquet", cols, row_group_size=3)
+    other = "rmse" if metric == "ndcg@5" else "brier"  # graded relevance is not a probability's label
+    metrics, margins = (metric, other), {metric: 0.05, other: 0.5}
+    streamed = compare_stream(path, label="y", legacy="a", new="b", key="id", metrics=metrics, margins=margins,
+                              n_boot=N_BOOT, seed=4, chunk_rows=3, group="q")
+    mem = compare_scores(y, a, b, keys=cols["id"], groups=cols["q"], metrics=metrics, margins=margins,
+                         n_boot=N_BOOT, seed=4)
+    undefined, judged = mem.entry(metric), mem.entry(other)
+    assert streamed.entry(metric) == undefined  # the same entry, note and all
+    assert_close(streamed, mem, p_tol=1e-12, p_values=P_HOLM)  # the summed metric: exact sums against pairwise
+    assert (undefined.verdict, undefined.decided_by, undefined.gated, undefined.diff) == (
+        "INCONCLUSIVE", "undefined", True, None)
+    assert f"{metric} not computable on all rows: " in undefined.note
+    assert f"bootstrap replicates left {metric!r} undefined" in undefined.note
+    assert judged.diff is not None and judged.decided_by != "undefined"
+    assert mem.verdict == "INCONCLUSIVE"  # an undefined gated metric: the run cannot pass
