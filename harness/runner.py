@@ -363,7 +363,7 @@ def _evaluate(suite: Suite, dataset: Any, frame: pd.DataFrame, scored: dict[str,
                 return check_metrics(labels, aligned.legacy, aligned.new, gates=suite.metrics, sample_weight=weights,
                                      groups=groups, keys=keys[pos], slices=_slice_arrays(suite, frame, pos),
                                      min_slice_size=suite.min_slice_size, alpha=suite.alpha, n_boot=suite.n_boot,
-                                     seed=seed)
+                                     seed=seed, weight_column=dataset.weight if weights is not None else None)
             except ParityInputError as exc:
                 raise _in_suite_terms(exc, suite, dataset, pair, keys[pos]) from exc
 

@@ -30,22 +30,26 @@ _DETAILS = ("legacy", "new", "diff", "ci", "ci_level", "method", "p_value", "p_a
             "ci_adjusted", "ci_adjusted_level", "decided_by")
 
 
-def comparison_checks(result: ComparisonResult, gates: Sequence[MetricGate] = ()) -> list[CheckResult]:
+def comparison_checks(result: ComparisonResult, gates: Sequence[MetricGate] = (), *,
+                      weights: str | None = None) -> list[CheckResult]:
     """One `CheckResult` of kind "metric" per entry (ids like ``metrics/auc[device=mobile]``).
 
     Entries that fail or are not gated get the review-style message; a gate's ``reason`` is quoted.
+    ``weights`` names the column whose values weighted the metrics (None: unweighted); it is in every
+    check's details, so that a reader knows which column a weighted metric was weighted by.
     """
     gate_of = {get_metric(g.metric).name: g for g in gates}
     checks = []
     for e in result.entries:
         d = e.to_dict()
-        message = "" if (e.verdict is Verdict.EQUIVALENT and e.gated) else _message(e, gate_of.get(e.name))
+        message = "" if (e.verdict is Verdict.EQUIVALENT and e.gated) else _message(e, gate_of.get(e.name), weights)
         checks.append(CheckResult(id=e.id, kind="metric", verdict=e.verdict, gated=e.gated, summary=e.summary(),
-                                  message=message, details={"metric": e.name, **{k: d[k] for k in _DETAILS}}))
+                                  message=message, details={"metric": e.name, **{k: d[k] for k in _DETAILS},
+                                                            "weights": weights}))
     return checks
 
 
-def _message(e: MetricEntry, gate: MetricGate | None) -> str:
+def _message(e: MetricEntry, gate: MetricGate | None, weights: str | None = None) -> str:
     where = "" if e.slice is None else f" on slice {slice_label(e.slice)}"
     reason = [f"  Margin rationale: {gate.reason}"] if gate is not None and gate.reason else []
     if e.diff is None:
@@ -60,7 +64,8 @@ def _message(e: MetricEntry, gate: MetricGate | None) -> str:
         f"{absolute if absolute is not None else float('nan'):.4g}"
         + (f" ({m['value']:.2%} of legacy)" if m.get("kind") == "relative" else ""),
         f"  legacy {e.legacy:.6g}, new {e.new:.6g}, diff (new - legacy) {e.diff:+.4g}",
-        f"  {e.ci_level:.0%} interval [{lo:+.4g}, {hi:+.4g}] by {e.method}; "
+        f"  {e.ci_level:.0%} interval [{lo:+.4g}, {hi:+.4g}] by {e.method}"
+        + (f", weighted by column {weights!r}" if weights else "") + "; "
         f"p = {_p(e.p_value)}, {e.adjustment or 'unadjusted'}-adjusted p = {_p(e.p_adjusted)}, n = {e.n}",
     ]
     if e.decided_by == "holm":
@@ -103,8 +108,12 @@ def check_metrics(
     alpha: float = 0.05,
     n_boot: int = 1000,
     seed: int = 0,
+    weight_column: str | None = None,
 ) -> list[CheckResult]:
     """The suite's metric checks: one per gate on all rows, then per slice value (see `compare_scores`).
+
+    ``weight_column`` names the column ``sample_weight`` holds (the checks' ``weights`` detail; with
+    ``sample_weight`` and no name, "sample_weight").
 
     ``slices`` maps a column to its values per row, or a tuple of columns to a tuple of arrays (crossed).
     Identical scores from the two sides are allowed here: in a suite they are two programs' outputs
@@ -122,7 +131,8 @@ def check_metrics(
         min_slice_size=min_slice_size, ungated=[n for n, g in zip(names, gates) if not g.gated],
         allow_identical=True,
     )
-    return comparison_checks(result, gates)
+    weights = None if sample_weight is None else (weight_column or "sample_weight")
+    return comparison_checks(result, gates, weights=weights)
 
 
 def validate_metric_names(names: Iterable[str], *, has_groups: bool | None = None) -> list[str]:

@@ -39,7 +39,7 @@ __all__ = [
 # 2.0: `suites_source` (the suites' commit) added; plot edges follow the data; `plots.diff_by_score` added.
 # 2.1: `measured` added (cost per stage, serving measurements and gates: outside the byte-identity contract).
 # 1.0 and 2.0 documents still load and render (the schema accepts every version).
-SCHEMA_VERSION = "2.1"
+SCHEMA_VERSION = "2.2"
 _SCHEMA_PATH = Path(__file__).with_name("schema.json")
 
 

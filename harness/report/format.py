@@ -193,6 +193,12 @@ def fmt_margin(details: Mapping[str, Any]) -> str:
     return text
 
 
+def fmt_method(details: Mapping[str, Any]) -> str:
+    """A metric check's method, with the column that weighted it (``weights``; absent or null: unweighted)."""
+    method = details.get("method") or DASH
+    return f"{method}; weighted by column {details['weights']!r}" if details.get("weights") else method
+
+
 def slice_label(details: Mapping[str, Any]) -> str:
     s = details.get("slice")
     if not s:

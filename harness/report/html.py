@@ -25,6 +25,7 @@ from harness.report.format import (
     fmt_count,
     fmt_diff,
     fmt_margin,
+    fmt_method,
     fmt_num,
     fmt_p,
     fmt_rate,
@@ -142,7 +143,7 @@ def _metric_row(s: Mapping[str, Any], c: Mapping[str, Any]) -> list[str]:
     return [
         _e(d.get("metric", c["id"])), _e(slice_label(d)), _e(fmt_num(d.get("legacy"))), _e(fmt_num(d.get("new"))),
         _e(fmt_diff(d.get("diff"))), _e(fmt_ci(d.get("ci"), d.get("ci_level"))), _e(fmt_margin(d)),
-        _e(d.get("method") or DASH), _e(fmt_p(p) + (f" ({d['adjustment']})" if d.get("adjustment") else "")),
+        _e(fmt_method(d)), _e(fmt_p(p) + (f" ({d['adjustment']})" if d.get("adjustment") else "")),
         _e(fmt_count(d.get("n"))), _e(fmt_num(d.get("mdd"))), _e(fmt_count(d.get("n_required"))),
         _check_verdict(c, s["known_gaps"]),
     ]

@@ -23,6 +23,7 @@ from harness.report.format import (
     fmt_count,
     fmt_diff,
     fmt_margin,
+    fmt_method,
     fmt_num,
     fmt_p,
     fmt_rate,
@@ -137,7 +138,7 @@ def _metrics(doc: Mapping[str, Any]) -> list[str]:
             rows.append([
                 s["suite"], d.get("metric", c["id"]), slice_label(d), fmt_num(d.get("legacy")), fmt_num(d.get("new")),
                 fmt_diff(d.get("diff")), ci, fmt_margin(d),
-                d.get("method") or DASH, fmt_p(p) + (f" ({d['adjustment']})" if d.get("adjustment") else ""),
+                fmt_method(d), fmt_p(p) + (f" ({d['adjustment']})" if d.get("adjustment") else ""),
                 fmt_count(d.get("n")), _verdict_cell(c, s["known_gaps"]) + (" (Holm)" if holm else ""),
             ])
     if not rows:

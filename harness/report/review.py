@@ -14,6 +14,7 @@ from harness.report.format import (
     fmt_count,
     fmt_diff,
     fmt_margin,
+    fmt_method,
     fmt_num,
     fmt_p,
     fmt_rate,
@@ -40,7 +41,7 @@ def _metric_lines(d: Mapping[str, Any]) -> list[str]:
     p = d.get("p_adjusted", d.get("p_value"))
     if d.get("method") or p is not None:
         adj = f", {d['adjustment']}-adjusted" if d.get("adjustment") else ""
-        lines.append(f"  method    {d.get('method') or '?'} (p = {fmt_p(p)}{adj})")
+        lines.append(f"  method    {fmt_method(d) if d.get('method') else '?'} (p = {fmt_p(p)}{adj})")
     return lines
 
 

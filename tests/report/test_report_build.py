@@ -30,7 +30,7 @@ def test_document_is_schema_valid_and_has_fixed_top_level_order(suite_results):
     jsonschema.Draft202012Validator(SCHEMA).validate(doc)  # the library, not our wrapper
     assert list(doc) == ["schema_version", "tool", "suites_source", "verdict", "counts", "sample", "selection",
                          "environment", "suites", "measured"]
-    assert doc["schema_version"] == "2.1" and doc["tool"]["name"] == "parity-harness"
+    assert doc["schema_version"] == "2.2" and doc["tool"]["name"] == "parity-harness"
     assert doc["measured"] is None  # nothing measured: the key is there, null
 
 

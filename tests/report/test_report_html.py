@@ -203,4 +203,4 @@ def test_numbers_one_way_no_e_notation_no_suite_s(suite_results):
     assert "<td class=\"num\">99.9925%</td>" in feats and "<td class=\"num\">100%</td>" in feats  # not "1"
     assert "\u2264 2 ULP or |err| \u2264 0" in feats and "{" not in feats  # tolerance in words, not JSON
     prov = next(a for t, a in _parse(html) if a.get("id") == "provenance")
-    assert prov is not None and "report schema 2.1" in html
+    assert prov is not None and "report schema 2.2" in html

@@ -150,7 +150,7 @@ def test_footer_names_harness_version_and_suites_commit(make_result):
     sha = "0123456789abcdef0123456789abcdef01234567"
     md = _md([make_result("a")], suites={"commit": sha, "dirty": False})
     assert md.splitlines()[-1] == (f"<sub>parity-harness {importlib.metadata.version('parity-harness')}; suites at "
-                                   f"commit `{sha}`; report schema 2.1</sub>")
+                                   f"commit `{sha}`; report schema 2.2</sub>")
 
 
 def test_the_report_says_which_trained_sides_were_reused():
