@@ -282,26 +282,28 @@ def _cells(r):
 
 def _facts(kv) -> tuple:
     """Per cell: (rows, positives, legacy == new on every row, min/max of each side, any positive weight,
-    numeric slice columns, positives and negatives with positive weight)."""
+    numeric slice columns, positives and negatives with positive weight, relevant rows (label > 0) with
+    positive weight)."""
     cell, r = kv
     numeric = r[7] if len(r) > 7 else {}
     counted = r[1] if r[4] is None else r[1][r[4] > 0]  # the classes a weighted metric sees
     pos_w = int(np.count_nonzero(counted == 1))
     return cell, (int(r[0].shape[0]), int(np.count_nonzero(r[1] == 1)), bool(np.array_equal(r[2], r[3])),
                   float(r[2].min()), float(r[2].max()), float(r[3].min()), float(r[3].max()),
-                  bool(r[4] is None or (r[4] > 0).any()), numeric, pos_w, int(counted.shape[0]) - pos_w)
+                  bool(r[4] is None or (r[4] > 0).any()), numeric, pos_w, int(counted.shape[0]) - pos_w,
+                  int(np.count_nonzero(counted > 0)))
 
 
 def _merge_facts(values) -> tuple:
-    n = n_pos = pos_w = neg_w = 0
+    n = n_pos = pos_w = neg_w = rel_w = 0
     same, lo_a, hi_a, lo_b, hi_b, weighs, numeric = True, np.inf, -np.inf, np.inf, -np.inf, False, {}
     for v in values:
         n, n_pos, same = n + v[0], n_pos + v[1], same and v[2]
-        pos_w, neg_w = pos_w + v[9], neg_w + v[10]
+        pos_w, neg_w, rel_w = pos_w + v[9], neg_w + v[10], rel_w + v[11]
         lo_a, hi_a, lo_b, hi_b = min(lo_a, v[3]), max(hi_a, v[4]), min(lo_b, v[5]), max(hi_b, v[6])
         weighs = weighs or v[7]
         numeric = {c: numeric.get(c, True) and v[8].get(c, True) for c in {*numeric, *v[8]}}
-    return (n, n_pos, same, lo_a, hi_a, lo_b, hi_b, weighs, numeric, pos_w, neg_w)
+    return (n, n_pos, same, lo_a, hi_a, lo_b, hi_b, weighs, numeric, pos_w, neg_w, rel_w)
 
 
 def _first_error(values):
@@ -783,7 +785,8 @@ def compare_beam(path: str | Path, *, label: str, legacy: str, new: str, key: st
         elif d.name == "auc":
             estimates.append(_auc_estimate(inp, d, facts[cell], out["auc"][cell], alpha, everything))
         else:
-            why = _constant_sides(inp, d, facts[cell])
+            why = _no_relevant_rows(d, facts[cell], weight is not None, everything) or _constant_sides(inp, d,
+                                                                                                     facts[cell])
             estimates.append(_cmp._Undefined(why) if why else groups[cell].estimate(d, alpha, all_rows=everything))
     entries = []
     for (d, sl, cell), est in zip(cells, estimates):
@@ -801,6 +804,14 @@ def _stub(inp, fact):
     return _cmp._Inputs(np.array([1.0, 1.0, 0.0, 0.0]), np.array([lo_a, hi_a]), np.array([lo_b, hi_b]), None, None,
                         None, inp.defs, inp.margins, inp.methods, inp.informative, (), inp.alpha, inp.power,
                         inp.n_boot, inp.seed, inp.min_slice_size)
+
+
+def _no_relevant_rows(d, fact, weighted: bool, all_rows: bool) -> str | None:
+    """`compare_scores`' words for a ranking cell with no relevant row; raised on all rows, as in memory."""
+    exc = _cmp.relevance_error(d, fact[11], fact[9] + fact[10], weighted=weighted)
+    if exc is not None and all_rows:
+        raise exc
+    return None if exc is None else exc.reason + (f" {exc.detail}" if exc.detail else "")
 
 
 def _constant_sides(inp, d, fact) -> str | None:

@@ -63,8 +63,8 @@ What is refused, and what is undefined (no silent pass):
   nothing. ``allow_identical=True`` lets two separate systems that really wrote the same scores through
   (`harness.checks.metrics.check_metrics` sets it: a suite's two sides are two programs).
 - On all rows, a metric whose label requirement fails (AUC needs both classes, DeLong two of each, PR AUC
-  and the calibration ratio a positive, calibration fits both classes) is bad input and raises, naming
-  ``y_true``; a constant score column with a calibration fit raises naming the side.
+  and the calibration ratio a positive, calibration fits both classes, ndcg@K and mrr a relevant row:
+  with none every query scores 0 for any order) is bad input and raises, naming ``y_true``; a constant score column with a calibration fit raises naming the side.
 - A metric undefined on a slice (one class, too few rows for the bootstrap), or a rank-only metric
   (auc, pr_auc, ndcg@K, mrr) whose two score columns are both constant on the rows (it takes the same
   value for any two constant scores: a zero-width interval that measures nothing) gives an entry with
@@ -779,20 +779,34 @@ def _classes_needed(d: MetricDef, how: str) -> tuple[int, int, str, str] | None:
     return _CLASSES.get(d.name)
 
 
+def relevance_error(d: MetricDef, n_relevant: int, n_rows: int, *, weighted: bool) -> ParityInputError | None:
+    """A ranking metric on rows none of which is relevant (relevance > 0): every query group then scores
+    0 whatever the order, so the metric cannot tell two models apart (a broken label, or a slice of
+    queries nobody clicked). The error names ``y_true``; None when some row is relevant."""
+    if d.task != "ranking" or n_relevant > 0:
+        return None
+    return input_error("y_true", f"{d.name} needs a relevant row (relevance > 0); got {n_rows} rows, none "
+                       "relevant: every query group scores 0 for any order",
+                       detail="among the rows with positive weight" if weighted else "")
+
+
 def _definedness(inp: _Inputs, d: MetricDef, rows: np.ndarray | None) -> str | None:
     """Why ``d`` says nothing on these rows (None: it can be estimated); raises on all rows (bad input)."""
     y = inp.y if rows is None else inp.y[rows]
     if inp.w is not None:  # a row with zero weight is not in the metric: count the classes it sees
         y = y[(inp.w if rows is None else inp.w[rows]) > 0]
     need = _classes_needed(d, inp.methods[d.name])
-    if need is not None:
-        try:
+    try:
+        if need is not None:
             detail = _join(need[3], "among the rows with positive weight" if inp.w is not None else "")
             check_classes(y, "y_true", min_pos=need[0], min_neg=need[1], why=need[2], detail=detail)
-        except ParityInputError as exc:
-            if rows is None:
-                raise
-            return exc.reason + (f" {exc.detail}" if exc.detail else "")
+        exc = relevance_error(d, int(np.count_nonzero(y > 0)), int(y.shape[0]), weighted=inp.w is not None)
+        if exc is not None:
+            raise exc
+    except ParityInputError as exc:
+        if rows is None:
+            raise
+        return exc.reason + (f" {exc.detail}" if exc.detail else "")
     a = inp.a if rows is None else inp.a[rows]
     b = inp.b if rows is None else inp.b[rows]
     if (d.name in _RANK_ONLY or d.task == "ranking") and a.min() == a.max() and b.min() == b.max():

@@ -129,6 +129,24 @@ def test_undefined_replicates_on_all_rows_are_inconclusive_in_all_three_engines(
     assert r.entry(other).diff is not None
 
 
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_a_ranking_slice_with_no_relevant_row_is_undefined_in_all_three_engines(golden, tmp_path, weighted):
+    t = pq.read_table(golden).to_pydict()
+    col = {k: np.asarray(v) for k, v in t.items()}
+    tablet_q = np.isin(col["q"], col["q"][col["device"] == "tablet"])
+    col["device"] = np.where(tablet_q, "tablet", np.where(col["device"] == "tablet", "mobile", col["device"]))
+    col["y"] = np.where(tablet_q, 0, col["y"])  # whole queries, none relevant
+    path = tmp_path / "no_relevant.parquet"
+    pq.write_table(pa.table(col), path, row_group_size=300)
+    r, _ = _three_ways(path, metrics=RANKING, margins={"ndcg@10": 0.05, "mrr": 0.05}, group="q",
+                       weight="w" if weighted else None, slices=["device"], n_boot=60, min_slice_size=50)
+    for metric in RANKING:
+        e = r.entry(metric, column="device", value="tablet")
+        assert (e.verdict, e.decided_by, e.gated) == ("INCONCLUSIVE", "undefined", True)
+        assert "none relevant" in e.note
+        assert r.entry(metric, column="device", value="mobile").diff is not None
+
+
 def test_row_order_and_batching_do_not_change_a_bit(golden, tmp_path):
     from harness.scale.beam import compare_beam
 

@@ -290,3 +290,47 @@ def test_holm_decided_verdict_is_said_with_its_p_alpha_and_interval(tmp_path, ca
         assert (lo, hi) == pytest.approx(tuple(e["ci_adjusted"]), rel=1e-3)
         assert not (-m < e["ci_adjusted"][0] and e["ci_adjusted"][1] < m)
         assert rows[name]["LEVEL"] == "0.95"
+
+
+# ---------------------------------------------------------------------------------------------------
+# ranking metrics on rows no one found relevant: 0 for any order, so no evidence either way
+# ---------------------------------------------------------------------------------------------------
+
+def _ranked(seed=0, n_queries=400, size=6):
+    rng = np.random.default_rng(seed)
+    q = np.repeat(np.arange(n_queries), size)
+    device = np.array(["desktop", "mobile", "tablet"])[q % 3]  # a query-level slice
+    y = rng.integers(0, 4, size=q.size).astype(np.float64)
+    a = rng.random(q.size)
+    return y, a, a + rng.normal(scale=0.05, size=q.size), q, device
+
+
+@pytest.mark.parametrize("metric", ["ndcg@5", "mrr"])
+def test_a_ranking_slice_with_no_relevant_row_is_inconclusive_not_a_zero_width_pass(metric):
+    from sklearn.metrics import ndcg_score
+
+    y, a, b, q, device = _ranked()
+    y[device == "tablet"] = 0.0  # a label pipeline that lost one device's clicks
+    tablet = np.flatnonzero(device == "tablet")
+    # Why it must not pass: scikit-learn scores such a query 0 whatever the order, so any two models tie.
+    first = tablet[:6]
+    assert ndcg_score([y[first]], [a[first]], k=5) == ndcg_score([y[first]], [-a[first]], k=5) == 0.0
+    r = compare_scores(y, a, b, metrics=(metric,), margins={metric: 0.05}, groups=q, slices={"device": device},
+                       min_slice_size=100, n_boot=50)
+    e = r.entry(metric, column="device", value="tablet")
+    assert (e.verdict, e.decided_by, e.gated, e.diff) == (Verdict.INCONCLUSIVE, "undefined", True, None)
+    assert f"needs a relevant row (relevance > 0); got {tablet.size} rows, none relevant" in e.note
+    assert r.entry(metric, column="device", value="mobile").diff is not None
+    assert r.verdict is Verdict.INCONCLUSIVE
+
+
+def test_ranking_metrics_with_no_relevant_row_at_all_are_refused_naming_the_labels():
+    y, a, b, q, _ = _ranked()
+    with pytest.raises(ParityInputError, match=r"y_true: ndcg@5 needs a relevant row \(relevance > 0\); got 2400 rows, "
+                                               r"none relevant") as info:
+        compare_scores(np.zeros_like(y), a, b, metrics=("ndcg@5",), margins={"ndcg@5": 0.05}, groups=q, n_boot=50)
+    assert info.value.argument == "y_true"
+    w = np.where(q < 200, 0.0, 1.0)  # the relevant rows all weigh 0: the weighted metric sees none
+    y2 = np.where(q < 200, np.maximum(y, 1.0), 0.0)
+    with pytest.raises(ParityInputError, match=r"none relevant: .* among the rows with positive weight"):
+        compare_scores(y2, a, b, metrics=("mrr",), margins={"mrr": 0.05}, groups=q, sample_weight=w, n_boot=50)
