@@ -306,8 +306,14 @@ class ExternalScorerSide:
             else:
                 batch.to_parquet(inp, index=False)
             argv = [a.replace("{input}", str(inp)).replace("{output}", str(out)) for a in self.argv]
-            self._run(argv)
-            return self._read_output(out, keys)
+            try:
+                self._run(argv)
+                return self._read_output(out, keys)
+            except ScorerError as exc:
+                # The temp folder's name is new on every call: said as the placeholders the suite wrote,
+                # so that a report of the same failure is the same bytes run after run.
+                text = str(exc).replace(str(inp), "{input}").replace(str(out), "{output}")
+                raise ScorerError(text.replace(str(tmp), "{temporary folder}")) from exc.__cause__
 
     def _run(self, argv: list[str]) -> None:
         try:

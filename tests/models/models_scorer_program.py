@@ -19,6 +19,7 @@ def main() -> int:
     if mode == "crash":
         print("loading model weights from /opt/legacy/model.bin", file=sys.stderr)
         print("RuntimeError: legacy model file is corrupt", file=sys.stderr)
+        print(f"(read {inp})", file=sys.stderr)  # a program that names its input file
         return 3
     if mode == "hang":
         time.sleep(60)

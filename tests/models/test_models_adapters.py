@@ -147,6 +147,21 @@ def test_external_scorer_crash_reports_exit_code_and_stderr_tail():
     assert "RuntimeError: legacy model file is corrupt" in str(info.value)
 
 
+@pytest.mark.parametrize("mode", ["crash", "no_output"])
+def test_external_scorer_errors_are_the_same_text_on_every_call(mode):
+    # Each call scores in a fresh temp folder; the error names its files by the suite's placeholders,
+    # so the report of one failure is the same bytes run after run (and names no vanished folder).
+    texts = []
+    for _ in range(2):
+        with pytest.raises(ScorerError) as info:
+            _scorer(mode).predict(_batch())
+        texts.append(str(info.value))
+    assert texts[0] == texts[1]
+    assert "parity-scorer-" not in texts[0] and "{output}" in texts[0]
+    if mode == "crash":
+        assert "'{input}', '{output}']" in texts[0] and "(read {input})" in texts[0]
+
+
 def test_external_scorer_timeout_is_killed_and_reported():
     with pytest.raises(ScorerError, match=r"timed out after 1.5 s and was killed"):
         _scorer("hang", timeout=1.5).predict(_batch())
