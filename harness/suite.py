@@ -370,9 +370,20 @@ def check_labels(suite: Suite, frame: Any, *, weight: str | None = None, group: 
         k = frame[key].iloc[row]
         return f" ({key}={(k.item() if hasattr(k, 'item') else k)!r})"
 
-    if suite.use_weights and weight is not None and weight in frame.columns:
-        from harness.stats._validation import as_weights, check_constant_within_groups, group_codes
+    from harness.stats._validation import as_weights, check_constant_within_groups, group_codes
 
+    ranking = [g.metric for g in suite.metrics if g.needs_groups]
+    codes = None
+    if ranking and group is not None and group in frame.columns:  # the metrics' own check, before training
+        name = f"suite {suite.name!r}: group column {group!r} ({split})"
+        try:
+            codes, _ = group_codes(frame[group].to_numpy(), len(frame), name=name)
+        except ParityInputError as exc:
+            text = exc.message if exc.row is None else (
+                f"{name}: metrics {ranking} average over query groups, and each row needs its group: "
+                f"{exc.reason}; row {exc.row}{keyed(exc.row)} is {exc.value!r}" + (f" {exc.detail}" if exc.detail else ""))
+            raise exc.with_fields(text, column=group, file=file) from None
+    if suite.use_weights and weight is not None and weight in frame.columns:
         name = f"suite {suite.name!r}: weight column {weight!r} (use_weights=True, {split})"
         try:
             w = as_weights(frame[weight].to_numpy(), len(frame), name=name)
@@ -380,9 +391,7 @@ def check_labels(suite: Suite, frame: Any, *, weight: str | None = None, group: 
             text = exc.message if exc.row is None else (f"{name}: {exc.reason}; row {exc.row}{keyed(exc.row)} is "
                                                         f"{exc.value!r}" + (f" {exc.detail}" if exc.detail else ""))
             raise exc.with_fields(text, column=weight, file=file) from None
-        ranking = [g.metric for g in suite.metrics if g.needs_groups]
-        if ranking and group is not None and group in frame.columns:
-            codes, _ = group_codes(frame[group].to_numpy(), len(frame), name=f"suite {suite.name!r}: group column {group!r}")
+        if codes is not None:
             try:
                 check_constant_within_groups(w, codes, name=name)
             except ParityInputError as exc:

@@ -259,13 +259,13 @@ def test_feature_names_protocol_helper():
         feature_names(Bad())
 
 
-def _write(root, name, frame, roles):
+def _write(root, name, frame, roles, nullable=()):
     """``frame`` as golden dataset ``name`` under ``root`` (train and eval the same rows), a column per
-    role in ``roles``."""
+    role in ``roles``; the columns in ``nullable`` are declared nullable."""
     from harness.golden.manifest import Column
     from harness.golden.writer import GeneratedDataset, arrow_table, write_dataset
 
-    columns = tuple(Column(c, str(frame[c].dtype), roles[c]) for c in frame.columns)
+    columns = tuple(Column(c, str(frame[c].dtype), roles[c], nullable=c in nullable) for c in frame.columns)
     write_dataset(GeneratedDataset(name, "1.0.0", "test data", columns,
                                    {s: arrow_table(columns, frame) for s in ("train", "eval")}),
                   dest_dir=root / name)
@@ -313,3 +313,21 @@ def test_ranking_weights_that_vary_within_a_query_fail_before_the_pair_is_built(
     _write(tmp_path / "ok", "ranked", frame, roles)
     with pytest.raises(AssertionError, match="the pair must not be built"):
         run_suite(suite, root=tmp_path / "ok")
+
+
+@pytest.mark.parametrize("use_weights", [False, True], ids=["unweighted", "weighted"])
+def test_a_missing_query_id_fails_before_the_pair_is_built_naming_split_file_and_key(tmp_path, use_weights):
+    n = 24
+    query = (np.arange(n) // 4).astype(np.float64)
+    query[9] = np.nan  # row 9 (row_id 509) belongs to no query
+    frame = pd.DataFrame({"row_id": 500 + np.arange(n), "q": query, "x": np.linspace(0, 1, n),
+                          "y": np.arange(n) % 3, "w": np.ones(n)})
+    _write(tmp_path, "ranked", frame, {"row_id": "key", "q": "group", "x": "feature", "y": "label", "w": "weight"},
+           nullable=("q",))
+    suite = Suite(name="rk_groups", description="", dataset="ranked", pair=_never, label="y",
+                  use_weights=use_weights, metrics=[MetricGate("ndcg@3", 0.01)])
+    with pytest.raises(ParityInputError, match=r"suite 'rk_groups': group column 'q' \(split 'eval' \(\S+eval\.parquet\)\)"
+                       r": metrics \['ndcg@3'\] average over query groups, and each row needs its group: "
+                       r"missing/non-finite group id; row 9 \(row_id=509\) is nan") as info:
+        run_suite(suite, root=tmp_path)
+    assert (info.value.column, info.value.row, info.value.file) == ("q", 9, str(tmp_path / "ranked" / "eval.parquet"))
