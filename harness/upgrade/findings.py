@@ -334,11 +334,14 @@ def _no_inputs_note(base: ProbeRecord, tol: Mapping[str, Any]) -> str:
     """Why a CHANGED on a probe that gave the baseline nothing to perturb may be a false alarm, and the fix."""
     runs = [p for p in base.noise.perturbations if not p.startswith("inputs(")] if base.noise else []
     also = f" and what {', '.join(runs)} moved" if runs else ""
-    return (f"probe {base.name!r} declares no inputs (and calls no perturb helper), so the baseline could not "
-            f"perturb its data: its noise floor is only the {int(tol.get('ulps', 0))}-ULP tolerance{also}, and a "
-            "numerics-only upgrade can move a fit further. To measure a real floor, declare its data: "
+    return (f"the baseline perturbed none of probe {base.name!r}'s inputs (it declares no inputs= and calls no "
+            "perturb helper, or its jitter= and permute= leave nothing to move), so its noise floor is only the "
+            f"{int(tol.get('ulps', 0))}-ULP tolerance{also}, and a numerics-only upgrade can move a fit further. "
+            "To measure a real floor: without inputs=, declare its data, "
             f"@probes.{base.category}(\"{base.name}\", inputs=lambda: {{\"X\": X, \"y\": y}}) with the function "
-            "taking X, y as arguments, then re-record the baseline (harness.upgrade.probes)")
+            "taking X, y as arguments; with jitter=False, jitter the inputs no bin edge or threshold reads "
+            "(jitter=(\"X_eval\",)) or permute= rows that are exchangeable; then re-record the baseline "
+            "(harness.upgrade.probes)")
 
 
 # A numerics-only upgrade moves an output by an amount of the order of what the perturbed re-runs move

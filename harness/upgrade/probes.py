@@ -89,7 +89,7 @@ changed default or algorithm moves a fit by orders of magnitude more than its la
 1.3 -> 1.4 moved the same lbfgs fit by 1.6e-5, 10^12 ULP). The floor is therefore: the ``ulps``
 tolerance (default 4) for every probe, plus 8x the measured band for learning and inference probes.
 A probe that declares no inputs and calls no helper has only the thread-count run to measure a band
-with; a finding on it says so ("declares no inputs: its floor is only ...") and says how to get a
+with; a finding on it says so ("the baseline perturbed none of its inputs: its floor is only ...") and says how to get a
 real one (declare ``inputs=``, re-record the baseline). A band of 0 (nothing moved under any
 perturbation) likewise leaves only the ULP floor. An output whose shape or type changes under a
 perturbation gets no band (the perturbation changed what it computes). Baselines recorded before

@@ -216,7 +216,7 @@ def test_declared_inputs_give_a_band_without_any_helper_call(tmp_path, monkeypat
     assert "floor_note" not in found[("logreg", "coef")].size
     # The probe without inputs: CHANGED, and the finding says its floor is only the ULP default and how to fix it.
     note = found[("mean_score", "mean")].size["floor_note"]
-    assert "declares no inputs" in note and "4-ULP" in note and "inputs=" in note and "re-record" in note
+    assert "perturbed none of probe 'mean_score''s inputs" in note and "4-ULP" in note and "inputs=" in note and "re-record" in note
     assert note in findings_to_markdown(check_against_baseline("plain", make_plain_probes(), tmp_path))
 
 
@@ -314,3 +314,24 @@ def test_an_output_on_permuted_rows_gets_no_band_and_its_finding_says_why(tmp_pa
     found = {f.output: f for f in check_against_baseline("onperm", probes, tmp_path).findings}
     assert found["train_scores"].outcome is Outcome.CHANGED
     assert "has no noise band" in found["train_scores"].size["floor_note"]
+
+
+def test_a_probe_with_inputs_but_jitter_off_is_told_how_to_get_a_floor_not_to_declare_inputs(tmp_path, monkeypatch):
+    # A quantile-binning fit declares its inputs with jitter=False (README: edges compare floats), and
+    # nothing is permuted: the baseline perturbed nothing, and the note must name that case's fix too.
+    def make():
+        probes = ProbeSet("binned")
+
+        @probes.learning("bins", seeds=(0,), inputs=lambda: {"X": _data()[0]}, jitter=False)
+        def bins(seed, X):
+            return {"edges": np.quantile(X[:, 0], [0.25, 0.5, 0.75]) * Solver.C}
+
+        return probes
+
+    record_baseline(make(), root=tmp_path)
+    assert read_baseline("binned", root=tmp_path).snapshot.probes["bins"].noise.inputs == []
+    monkeypatch.setattr(Solver, "C", Solver.C * 1.5)
+    (finding,) = [f for f in check_against_baseline("binned", make(), tmp_path).findings if f.output == "edges"]
+    assert finding.outcome is Outcome.CHANGED
+    note = finding.size["floor_note"]
+    assert "perturbed none of probe 'bins''s inputs" in note and "with jitter=False" in note and "permute=" in note
