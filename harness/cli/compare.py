@@ -350,7 +350,7 @@ def _compare(args) -> int:
                **result.to_dict()}
         write_json_output(args.json, json.dumps(doc, indent=2, allow_nan=False) + "\n")
     # the table after the JSON, so a reader that stops early (| head) loses neither; stdout stays pure JSON with --json -
-    _print_table(result, file=sys.stderr if args.json == "-" else sys.stdout)
+    _print_table(result, file=sys.stderr if args.json == "-" else sys.stdout, weight=args.weight)
     return 0 if result.verdict.value == "EQUIVALENT" else 1
 
 
@@ -382,7 +382,10 @@ def _options(args):
                                    "--group COL (the query/request id column)", argument="--metrics",
                                    value=exc.value, reason=exc.reason) from exc
         raise ParityInputError(f"--metrics: {exc}", argument="--metrics", value=exc.value) from exc
-    margins: dict[str, Any] = {k.strip().lower(): v for k, v in parse_margins(args.margin).items()}
+    try:
+        margins: dict[str, Any] = {k.strip().lower(): v for k, v in parse_margins(args.margin).items()}
+    except ParityInputError as exc:  # the flag the text came from
+        raise ParityInputError(f"--margin: {exc}", argument="--margin", value=args.margin) from exc
     for name in [m.strip() for m in args.non_inferiority.split(",") if m.strip()]:
         if "=" in name:
             raise ParityInputError(f"--non-inferiority {name!r}: name the metric only (--non-inferiority auc); its "
@@ -488,7 +491,8 @@ def _verdict_cell(e) -> str:
     return e.verdict.value
 
 
-def _print_table(result, file=None) -> None:
+def _print_table(result, file=None, *, weight: str | None = None) -> None:
+    """The verdict table; ``weight``: the column (--weight) that weighted every metric, said in the last line."""
     from harness.stats.compare import slice_label
 
     file = sys.stdout if file is None else file
@@ -517,7 +521,8 @@ def _print_table(result, file=None) -> None:
             print(line, file=file)
     for note in result.notes:
         print(f"note: {note}", file=file)
-    print(f"overall: {result.verdict.value} ({result.n_rows} rows, alpha {result.alpha}, "
+    weighted = f", weighted by column {weight!r}" if weight else ""
+    print(f"overall: {result.verdict.value} ({result.n_rows} rows{weighted}, alpha {result.alpha}, "
           f"{result.adjustment}-adjusted across gated metrics x slices, seed {result.seed})", file=file)
 
 

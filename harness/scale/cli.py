@@ -140,5 +140,5 @@ def compare_stream_command(args) -> int:
                "stream": {"chunk_rows": int(args.chunk_rows), "runner": getattr(args, "runner", "process")},
                **result.to_dict()}
         write_json_output(args.json, json.dumps(doc, indent=2, allow_nan=False) + "\n")
-    _print_table(result, file=sys.stderr if args.json == "-" else sys.stdout)
+    _print_table(result, file=sys.stderr if args.json == "-" else sys.stdout, weight=args.weight)
     return 0 if result.verdict.value == "EQUIVALENT" else 1

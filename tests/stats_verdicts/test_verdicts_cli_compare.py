@@ -103,13 +103,22 @@ def test_weight_key_and_bootstrap_options(parquet, tmp_path, capsys):
     assert "Poisson bootstrap" in m["method"] and "60 replicates" in m["method"]
 
 
+def test_the_verdict_line_says_which_column_weighted_the_metrics(parquet, capsys):
+    args = ["compare", str(parquet), *BASE, "--key", "row_id", "--metrics", "auc", "--margin", "auc=0.01"]
+    code, weighted, _ = _run([*args, "--weight", "w"], capsys)
+    overall = [line for line in weighted.splitlines() if line.startswith("overall:")]
+    assert code == 0 and len(overall) == 1 and "rows, weighted by column 'w', alpha" in overall[0], weighted
+    code, plain, _ = _run(args, capsys)
+    assert code == 0 and "weighted by" not in plain
+
+
 @pytest.mark.parametrize(
     "mutate, args, fragment",
     [
         (None, ["--label", "nope"], "column 'nope' (--label) not found"),
         (lambda f: f.assign(new=f.new.where(f.index != 12)), [], "column 'new' (--new) has 1 missing or non-finite value(s), first at row 12 (row_id=84)"),
         (lambda f: f.assign(click=f.click.where(f.index != 3, 2)), [], "must be 0/1 for auc; row 3 (row_id=21) is 2"),
-        (None, ["--margin", "auc=abc"], "'abc' is not a number"),
+        (None, ["--margin", "auc=abc"], "--margin: margin piece 'auc=abc': 'abc' is not a number"),
         (None, ["--metrics", "auc,f1"], "unknown metric 'f1'"),
         (lambda f: f.assign(row_id=0), [], "(--key) repeats 0 at row 1"),
         (lambda f: f.assign(legacy="x"), [], "column 'legacy' (--legacy) must be numeric"),
