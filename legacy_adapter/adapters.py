@@ -226,7 +226,10 @@ class ScoreFileSide:
         self.name = name if name is not None else f"scores:{self.path.name}"
         where = f"score file {str(self.path)!r}"
         if not self.path.is_file():
-            raise ParityInputError(f"{where} does not exist or is not a file")
+            how = "" if self.path.is_absolute() else (
+                f" (a relative path is read from the current directory: {str(Path.cwd() / self.path)!r}; for a file "
+                "next to the suite file, pass Path(__file__).parent / ...)")
+            raise ParityInputError(f"{where} does not exist or is not a file{how}", file=str(self.path))
         self.format = _file_format(self.path, what="score file")
         try:
             frame = _read_table(self.path, self.format)

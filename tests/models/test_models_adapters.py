@@ -93,6 +93,16 @@ def test_score_file_refuses_parquet_with_text_scores_and_inf(tmp_path):
         ScoreFileSide(tmp_path / "b.parquet", key="row_id")
 
 
+def test_a_missing_relative_score_file_names_the_folder_it_was_looked_for_in(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ParityInputError, match=r"score file '\.\./scores\.csv' does not exist or is not a file \(a "
+                       r"relative path is read from the current directory: .*Path\(__file__\)\.parent") as info:
+        ScoreFileSide("../scores.csv", key="row_id")
+    assert repr(str(tmp_path / "../scores.csv")) in str(info.value)
+    with pytest.raises(ParityInputError, match=r"does not exist or is not a file$"):  # absolute: said as given
+        ScoreFileSide(tmp_path / "nope.csv", key="row_id")
+
+
 def test_score_file_missing_unknown_format_corrupt_and_key_kind_mismatch(tmp_path):
     with pytest.raises(ParityInputError, match="does not exist"):
         ScoreFileSide(tmp_path / "nope.csv", key="row_id")
