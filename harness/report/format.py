@@ -193,6 +193,21 @@ def fmt_margin(details: Mapping[str, Any]) -> str:
     return text
 
 
+def alignment_caveat(suite: Mapping[str, Any]) -> str | None:
+    """What a suite's metrics are computed on when its ``alignment/keys`` check failed (None: it passed):
+    the rows both sides scored once, which a metric's own row count does not say is fewer than the split."""
+    check = next((c for c in suite.get("checks", ()) if c.get("id") == "alignment/keys"), None)
+    d = (check or {}).get("details") or {}
+    if check is None or check.get("verdict") == "EQUIVALENT" or "n_aligned" not in d:
+        return None
+    problems = [f"{k.replace('_', ' ')} {fmt_count(v)}" for k, v in d.items()
+                if k.split("_in_")[0] in ("missing", "duplicated", "unexpected") and v]
+    return (f"The metrics of suite {suite.get('suite')!r} are computed on the {fmt_count(d['n_aligned'])} of "
+            f"{fmt_count(d.get('n_reference'))} rows both sides scored once: alignment/keys failed "
+            f"({', '.join(problems)}). A query group that lost rows is ranked on the rows left, which is "
+            "another metric.")
+
+
 def fmt_method(details: Mapping[str, Any]) -> str:
     """A metric check's method, with the column that weighted it (``weights``; absent or null: unweighted)."""
     method = details.get("method") or DASH

@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.report.format import (
     DASH,
+    alignment_caveat,
     error_text,
     finding_label,
     finding_paths,
@@ -61,7 +62,7 @@ th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums
 #verdict.v-INCONCLUSIVE,#run-verdict.v-INCONCLUSIVE{border-color:#9a6700}
 #verdict.provisional{border-color:#9a6700;border-style:dashed;background:#fff8c5}
 #provenance{margin:6px 0 0}
-#sample-warning,#selection-warning{background:#fff8c5;border:1px solid #d4a72c;padding:8px 12px;margin:10px 0;
+#sample-warning,#selection-warning,.warning{background:#fff8c5;border:1px solid #d4a72c;padding:8px 12px;margin:10px 0;
 font-weight:600}
 .plots{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
 figure{margin:0} figcaption{font-size:12px;color:#57606a}
@@ -215,6 +216,11 @@ def _slices(s: Mapping[str, Any], slug: str) -> str:
                   numeric=(2, 3, 4, 9, 10, 11))
 
 
+def _alignment_caveat(s: Mapping[str, Any]) -> str:
+    text = alignment_caveat(s)
+    return f'<p class="warning">{_e(text)}</p>' if text else ""
+
+
 def _other_checks(s: Mapping[str, Any]) -> str:
     rows = [[_e(c["id"]), _e(c["kind"]), _check_verdict(c, s["known_gaps"]),
              _e(numbers_in_text(c.get("summary") or DASH)), _e(fmt_tolerance((c.get("details") or {}).get("tolerance")))]
@@ -363,6 +369,7 @@ def _suite(s: Mapping[str, Any], index: int) -> str:
            if s.get("sample") else "") + "</p>",
         _errors(s, slug),
         "<h3>Metrics</h3>",
+        _alignment_caveat(s),
         _table(_METRIC_HEADER, [_metric_row(s, c) for c in metric_checks], table_id=f"metrics-{slug}",
                numeric=(2, 3, 4, 9, 10, 11)) if metric_checks else '<p class="muted">No metric checks.</p>',
         "<h3>Predictions</h3>",

@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.report.format import (
     DASH,
+    alignment_caveat,
     error_text,
     finding_label,
     finding_paths,
@@ -145,7 +146,8 @@ def _metrics(doc: Mapping[str, Any]) -> list[str]:
         return ["### Metric differences", "", "No metric checks in this run.", ""]
     header = ["suite", "metric", "slice", "legacy", "new", "diff (new \u2212 legacy)", "CI", "margin", "method",
               "p (adjusted)", "n", "verdict"]
-    return ["### Metric differences", "", *_table(header, rows), ""]
+    caveats = [f"> [!WARNING]\n> {text}" for text in map(alignment_caveat, doc["suites"]) if text]
+    return ["### Metric differences", "", *[line for c in caveats for line in (c, "")], *_table(header, rows), ""]
 
 
 def _feature_row(s: Mapping[str, Any], c: Mapping[str, Any]) -> list[str]:

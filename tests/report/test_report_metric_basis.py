@@ -1,7 +1,9 @@
-"""A suite with ``use_weights=True`` says which column weighted its metrics: ``details.weights`` in
+"""What the metrics were computed on, said in the report.
+
+A suite with ``use_weights=True`` says which column weighted its metrics: ``details.weights`` in
 report.json (null when unweighted, schema 2.2), "weighted by column ..." after the method in report.md,
 report.html and a failing metric's text; the weighted values are scikit-learn's with that column's
-weights."""
+weights. A suite whose sides did not score every row says that its metrics are on the rows both scored."""
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +18,8 @@ from harness.suite import MetricGate, Suite
 
 
 class _Side:
-    def __init__(self, name, noise_seed):
-        self.name, self.noise_seed = name, noise_seed
+    def __init__(self, name, noise_seed, drop=()):
+        self.name, self.noise_seed, self.drop = name, noise_seed, set(drop)
 
     def featurize(self, batch):
         return pd.DataFrame({"x": batch["x"].to_numpy()})
@@ -25,7 +27,8 @@ class _Side:
     def predict(self, batch):
         x = batch["x"].to_numpy()
         noise = np.random.default_rng(self.noise_seed).normal(scale=0.3, size=x.shape[0])
-        return 1.0 / (1.0 + np.exp(-(x + noise)))
+        scores = pd.Series(1.0 / (1.0 + np.exp(-(x + noise))), index=batch["row_id"].to_numpy())
+        return scores[~scores.index.isin(self.drop)]  # keys it leaves out stay missing
 
     def config(self):
         return {"noise_seed": self.noise_seed}
@@ -33,6 +36,10 @@ class _Side:
 
 def _pair(_dataset):
     return ModelPair(_Side("legacy", 1), _Side("new", 2))
+
+
+def _dropping_pair(_dataset):
+    return ModelPair(_Side("legacy", 1, drop=(7, 12)), _Side("new", 2))
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +61,9 @@ def golden(tmp_path_factory):
     return root, frame
 
 
-def _run(golden, use_weights, margin=0.05):
+def _run(golden, use_weights, margin=0.05, pair=_pair):
     root, _ = golden
-    suite = Suite(name="w", description="", dataset="weighted_ctr", pair=_pair, label="click", features=["x"],
+    suite = Suite(name="w", description="", dataset="weighted_ctr", pair=pair, label="click", features=["x"],
                   use_weights=use_weights, metrics=[MetricGate("auc", margin), MetricGate("logloss", margin)],
                   n_boot=50)
     return run_suite(suite, root=root)
@@ -69,7 +76,7 @@ def test_weighted_metrics_name_their_column_everywhere_the_method_is_shown(golde
     validate_report(doc)
     metric = {c["id"]: c for c in doc["suites"][0]["checks"] if c["kind"] == "metric"}
     assert {c["details"]["weights"] for c in metric.values()} == {"impressions"}
-    legacy = _Side("legacy", 1).predict(frame)
+    legacy = _Side("legacy", 1).predict(frame).to_numpy()
     w = frame["impressions"].to_numpy()
     assert metric["metrics/auc"]["details"]["legacy"] == pytest.approx(
         roc_auc_score(frame["click"], legacy, sample_weight=w), abs=1e-12)
@@ -90,3 +97,18 @@ def test_unweighted_metrics_say_nothing_of_weights(golden):
     assert [c["details"]["weights"] for c in metric] == [None, None]
     assert all("weighted by" not in c["message"] for c in metric)
     assert "weighted by" not in render_markdown(doc) and "weighted by" not in render_html(doc)
+
+
+def test_metrics_on_fewer_rows_than_the_split_say_so_where_the_metrics_are_shown(golden):
+    _, frame = golden
+    doc = build_report([_run(golden, False, pair=_dropping_pair)])  # legacy left out keys 7 and 12
+    validate_report(doc)
+    checks = {c["id"]: c for c in doc["suites"][0]["checks"]}
+    assert checks["alignment/keys"]["verdict"] == "NOT_EQUIVALENT"
+    assert checks["metrics/auc"]["details"]["n"] == len(frame) - 2
+    said = (f"The metrics of suite 'w' are computed on the {len(frame) - 2:,} of {len(frame):,} rows both sides "
+            "scored once: alignment/keys failed (missing in legacy 2).")
+    assert said in render_markdown(doc)
+    assert said.replace("'", "&#x27;") in render_html(doc)
+    clean = build_report([_run(golden, False)])
+    assert "rows both sides scored once" not in render_markdown(clean) + render_html(clean)
