@@ -227,8 +227,9 @@ def _not_numeric(frame, path: Path, col: str, flag: str, key: str | None):
     bad = np.flatnonzero(present & ~parsed)
     if bad.size:
         r = int(bad[0])
+        empty = " (an empty CSV cell is read as text: --na-values '' reads it as missing)" if s.iloc[r] == "" else ""
         return _error(path, f"{head}; {_where(frame, r, key)} is {_show(s.iloc[r])} ({bad.size} value(s) that are not "
-                      "numbers)", row=r, argument=flag, column=col, value=s.iloc[r])
+                      f"numbers){empty}", row=r, argument=flag, column=col, value=s.iloc[r])
     rows = np.flatnonzero(present)
     if rows.size:  # every value reads as a number but is stored as text/category: converting is the user's call
         r = int(rows[0])
@@ -424,8 +425,9 @@ def _columns(frame, path: Path, args, names) -> dict[str, Any]:
         dup = k.duplicated()
         if dup.any():
             r = int(np.flatnonzero(dup.to_numpy())[0])
-            raise _error(path, f"column {key!r} (--key) repeats {_show(k.iloc[r])} at row {r}; keys must be unique",
-                         row=r, argument="--key", column=key, value=k.iloc[r])
+            first = int(np.flatnonzero((k == k.iloc[r]).to_numpy())[0])
+            raise _error(path, f"column {key!r} (--key) repeats {_show(k.iloc[r])} at row {r} (first at row {first}); "
+                         "keys must be unique", row=r, argument="--key", column=key, value=k.iloc[r])
 
     y = _numeric(frame, path, args.label, "--label", key, allow_bool=True)  # bool labels are 0/1 labels
     binary = [n for n in names if get_metric(n).task == _BINARY_TASK]

@@ -120,7 +120,7 @@ def test_the_verdict_line_says_which_column_weighted_the_metrics(parquet, capsys
         (lambda f: f.assign(click=f.click.where(f.index != 3, 2)), [], "must be 0/1 for auc; row 3 (row_id=21) is 2"),
         (None, ["--margin", "auc=abc"], "--margin: margin piece 'auc=abc': 'abc' is not a number"),
         (None, ["--metrics", "auc,f1"], "unknown metric 'f1'"),
-        (lambda f: f.assign(row_id=0), [], "(--key) repeats 0 at row 1"),
+        (lambda f: f.assign(row_id=0), [], "(--key) repeats 0 at row 1 (first at row 0)"),
         (lambda f: f.assign(legacy="x"), [], "column 'legacy' (--legacy) must be numeric"),
         (None, ["--margin", "pr_auc=0.1"], "not being compared"),
         (None, ["--metrics", "ndcg@5"], "metric 'ndcg@5' is computed per query group and needs --group COL (the"),
