@@ -193,8 +193,11 @@ class Session:
             check_declaration(suite)
         except ParityInputError as exc:  # name the file and the field's line, as a declaration error does
             raise exc.with_fields(declared_field_text(Path(where), exc), file=where) from None
-        ids = (suite.plan(runner.slice_values(suite, sample=self.options.sample, seed=self.options.seed))
-               if suite.dataset is not None else [])
+        try:
+            ids = (suite.plan(runner.slice_values(suite, sample=self.options.sample, seed=self.options.seed))
+                   if suite.dataset is not None else [])
+        except ParityInputError as exc:  # e.g. a golden dataset that fails verification: say whose it is
+            raise exc.with_fields(f"suite file {where}: suite {suite.name!r} (dataset {suite.dataset!r}): {exc}") from None
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise ParityInputError(f"{where}: suite {suite.name!r} plans duplicate check ids {dup}")

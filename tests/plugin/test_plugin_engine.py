@@ -300,3 +300,18 @@ def test_a_one_query_sample_plans_its_own_slices_and_leaves_the_ranking_metric_i
     sliced = [c for i, c in checks.items() if i.startswith("metrics/logloss[device=")]
     assert sliced and all(c["details"]["n"] >= 1 for c in sliced)
     assert sum(c["details"]["n"] for c in sliced) == 6  # the slices partition the sample's rows
+
+
+@pytest.mark.slow
+def test_a_golden_dataset_that_fails_verification_at_collection_names_the_suite_in_both_shells(project):
+    # Planning a sliced suite reads its split; a tampered file fails verification there, before training,
+    # and the error says which suite (of many in a folder) asked for that dataset.
+    project.write("suites/test_t.py", project.suite_source(name="t", slices=["device"],
+                                                            metrics='[MetricGate("auc", 0.05)]'))
+    split = project.golden_dir / "tiny" / "eval.parquet"
+    split.write_bytes(split.read_bytes() + b"tampered")
+    expected = "suites/test_t.py: suite 't' (dataset 'tiny'): golden dataset 'tiny' failed verification"
+    cli = _parity_run(project, "--report", "cli")
+    pyt = _pytest(project, "--parity-report", "pyt")
+    assert cli.returncode == 2 and expected in cli.stderr, cli.stderr
+    assert pyt.rc == 2 and expected in pyt.text, pyt.text
