@@ -119,12 +119,17 @@ def _entry(doc: Mapping[str, Any], suite: str) -> Mapping[str, Any] | None:
 
 def _latency_rows(serving: Mapping[str, Any]) -> list[list[str]]:
     rows = []
+    # An in-process side is measured in the benchmark's own process: its peak RSS holds both sides and the
+    # load generator, so the figure is said to be the shared process's, not the side's.
+    shared = {s for s, info in (serving.get("sides") or {}).items() if (info or {}).get("kind") == "in_process"}
     for b, per_side in sorted(serving["batch_sizes"].items(), key=lambda kv: int(kv[0])):
         for side in _SIDES:
             e = per_side.get(side) or {}
             m = e.get("median") or {}
+            rss = fmt_num(m.get("peak_rss"))
             rows.append([b, side, *[fmt_num(m.get(k)) for k in _LAT], fmt_num(m.get("predictions_per_s")),
-                         fmt_num(m.get("cpu_per_1k")), fmt_num(m.get("peak_rss")),
+                         fmt_num(m.get("cpu_per_1k")),
+                         rss + " (shared process)" if side in shared and m.get("peak_rss") is not None else rss,
                          fmt_num((e.get("open_ms") or {}).get("p99")), fmt_count(e.get("errors")),
                          fmt_count(e.get("timeouts"))])
     return rows

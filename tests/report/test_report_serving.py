@@ -137,6 +137,14 @@ def test_markdown_has_the_serving_column_gates_latency_and_cost_tables(make_resu
     assert md.count(MEASURED_BEGIN) == md.count(MEASURED_END) >= 3
 
 
+def test_an_in_process_side_s_peak_rss_is_said_to_be_the_shared_process_s(make_result, bench):
+    # Both sides run in the benchmark's process: one process's high-water mark, not each side's.
+    md = render_markdown(_doc(make_result, bench))
+    rows = [line for line in md.splitlines() if line.startswith(("| 1 | ", "| 32 | "))]
+    assert len(rows) == 4 and all(" (shared process) |" in line for line in rows), rows
+    assert "(shared process)" in render_html(_doc(make_result, bench))
+
+
 def test_html_draws_a_latency_cdf_per_batch_size_throughput_and_cost_bars(make_result, bench):
     doc = _doc(make_result, bench)
     html = render_html(doc)
