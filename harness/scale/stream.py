@@ -63,11 +63,22 @@ def _dataset(path: str | Path):
 
 
 def _check_columns(ds, path: Path, columns: Sequence[str]) -> None:
+    """Every named column is in the dataset and, for a folder, in each of its files: pyarrow takes a
+    folder's schema from one file and reads a column another file lacks as nulls, which would be blamed
+    on a row, not on the file without the column (the footers only: nothing is decoded)."""
     have = list(ds.schema.names)
     for c in columns:
         if c not in have:
             raise ParityInputError(f"{path}: no column {c!r}; columns: {have}", file=str(path), column=c,
                                    reason="no such column")
+    if Path(path).is_dir():
+        for fragment in ds.get_fragments():
+            names = fragment.physical_schema.names
+            lacking = [c for c in columns if c not in names]
+            if lacking:
+                raise ParityInputError(f"{fragment.path}: no column {lacking[0]!r}, which the other files of "
+                                       f"{path} have; its columns: {list(names)}", file=str(fragment.path),
+                                       column=lacking[0], reason="no such column in this file")
 
 
 def count_rows(path: str | Path) -> int:

@@ -75,6 +75,20 @@ def test_beam_multi_process_equals_compare_stream(tmp_path):
     _assert_same(r.to_dict(), _ref(path, metrics=metrics, margins=margins).to_dict())
 
 
+def test_beam_names_the_file_of_a_folder_that_lacks_a_column(tmp_path):
+    from harness.scale.beam import compare_beam
+
+    path = tmp_path / "ds"
+    path.mkdir()
+    for i in range(2):
+        _write(path / f"part-{i}.parquet", 300, seed=i)
+    t = pq.read_table(path / "part-1.parquet")
+    pq.write_table(t.set_column(0, "id", pa.array(t.column("id").to_numpy() + 10**6)).drop(["b"]),
+                   path / "part-1.parquet")
+    with pytest.raises(ParityInputError, match=r"part-1\.parquet: no column 'b', which the other files of"):
+        compare_beam(path, label="y", legacy="a", new="b", key="id", metrics=("logloss",))
+
+
 def test_beam_refuses_what_it_does_not_run(golden):
     from harness.scale.beam import compare_beam
 

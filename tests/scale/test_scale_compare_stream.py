@@ -212,3 +212,23 @@ def test_a_key_repeated_within_a_chunk_is_named_with_its_chunk_and_rows(tmp_path
     assert str(e.value) == (f"{path}: key column 'id' repeats id={ks[120].item()!r} in chunk 1 (rows 100-199), rows "
                             "120 and 130 (2 repeated key(s) in that chunk); each row needs its own key")
     assert (e.value.column, e.value.file) == ("id", str(path))
+
+
+def test_a_file_of_a_folder_without_a_named_column_is_named_not_read_as_nulls(tmp_path):
+    # pyarrow takes a folder's schema from one file and reads a column another file lacks as nulls;
+    # the error names the file without the column, not a row of it.
+    rng = np.random.default_rng(4)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i in range(3):
+        n = 200
+        cols = {"id": np.arange(n) + 1000 * i, "y": (rng.random(n) < 0.3).astype(np.int64), "a": rng.random(n),
+                "b": rng.random(n), "w": rng.random(n) + 0.5}
+        if i == 2:
+            del cols["w"]
+        pq.write_table(pa.table(cols), folder / f"part-{i}.parquet")
+    with pytest.raises(ParityInputError, match=r"part-2\.parquet: no column 'w', which the other files of \S+parts "
+                                               r"have; its columns: \['id', 'y', 'a', 'b'\]") as info:
+        compare_stream(folder, label="y", legacy="a", new="b", key="id", weight="w", metrics=("logloss",),
+                       margins={"logloss": 0.05}, n_boot=20)
+    assert (info.value.column, info.value.file) == ("w", str(folder / "part-2.parquet"))
