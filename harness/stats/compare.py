@@ -782,8 +782,9 @@ def _classes_needed(d: MetricDef, how: str) -> tuple[int, int, str, str] | None:
 def relevance_error(d: MetricDef, n_relevant: int, n_rows: int, *, weighted: bool) -> ParityInputError | None:
     """A ranking metric on rows none of which is relevant (relevance > 0): every query group then scores
     0 whatever the order, so the metric cannot tell two models apart (a broken label, or a slice of
-    queries nobody clicked). The error names ``y_true``; None when some row is relevant."""
-    if d.task != "ranking" or n_relevant > 0:
+    queries nobody clicked). The error names ``y_true``; None when some row is relevant, or when no row
+    has positive weight (the weights' own error says so)."""
+    if d.task != "ranking" or n_relevant > 0 or n_rows == 0:
         return None
     return input_error("y_true", f"{d.name} needs a relevant row (relevance > 0); got {n_rows} rows, none "
                        "relevant: every query group scores 0 for any order",
