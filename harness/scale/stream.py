@@ -72,13 +72,40 @@ def _check_columns(ds, path: Path, columns: Sequence[str]) -> None:
             raise ParityInputError(f"{path}: no column {c!r}; columns: {have}", file=str(path), column=c,
                                    reason="no such column")
     if Path(path).is_dir():
+        first = None  # (path, schema) of the folder's first file holding every named column
         for fragment in ds.get_fragments():
-            names = fragment.physical_schema.names
-            lacking = [c for c in columns if c not in names]
+            schema = fragment.physical_schema
+            lacking = [c for c in columns if c not in schema.names]
             if lacking:
                 raise ParityInputError(f"{fragment.path}: no column {lacking[0]!r}, which the other files of "
-                                       f"{path} have; its columns: {list(names)}", file=str(fragment.path),
+                                       f"{path} have; its columns: {list(schema.names)}", file=str(fragment.path),
                                        column=lacking[0], reason="no such column in this file")
+            if first is None:
+                first = (fragment.path, schema)
+                continue
+            for c in columns:  # pyarrow would cast one file's column to another's type: text parsed as numbers
+                mine, theirs = schema.field(c).type, first[1].field(c).type
+                if _type_family(mine) != _type_family(theirs):
+                    raise ParityInputError(
+                        f"{fragment.path}: column {c!r} is {mine}, but {theirs} in {first[0]}; store it with one "
+                        "type in every file of the folder (nothing is converted silently)",
+                        file=str(fragment.path), column=c, reason=f"type {mine} differs from {theirs} in {first[0]}")
+
+
+def _type_family(t) -> str:
+    """What a column holds, up to width: integers, floats, text (plain, large or dictionary-encoded), bool,
+    else the type itself. Files of one folder may differ in width (int32/int64), not in family."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_integer(t):
+        return "integer"
+    if pa.types.is_floating(t):
+        return "float"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or getattr(pa.types, "is_string_view", lambda _: False)(t):
+        return "text"
+    return str(t)
 
 
 def count_rows(path: str | Path) -> int:

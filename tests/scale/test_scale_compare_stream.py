@@ -232,3 +232,35 @@ def test_a_file_of_a_folder_without_a_named_column_is_named_not_read_as_nulls(tm
         compare_stream(folder, label="y", legacy="a", new="b", key="id", weight="w", metrics=("logloss",),
                        margins={"logloss": 0.05}, n_boot=20)
     assert (info.value.column, info.value.file) == ("w", str(folder / "part-2.parquet"))
+
+
+def _parts(folder, last):
+    """Three files of one folder; ``last(cols)`` changes the third file's columns."""
+    rng = np.random.default_rng(6)
+    folder.mkdir()
+    for i in range(3):
+        n = 200
+        cols = {"id": pa.array(np.arange(n) + 1000 * i), "y": pa.array((rng.random(n) < 0.3).astype(np.int64)),
+                "a": pa.array(rng.random(n)), "b": pa.array(rng.random(n))}
+        pq.write_table(pa.table(last(cols) if i == 2 else cols), folder / f"part-{i}.parquet")
+    return folder
+
+
+@pytest.mark.parametrize("change, kind", [
+    (lambda c: {**c, "b": pa.array([repr(v) for v in c["b"].to_pylist()])}, "string"),  # text that parses as numbers
+    (lambda c: {**c, "b": pa.array(np.asarray(c["b"]) > 0.5)}, "bool"),
+], ids=["text-scores", "bool-scores"])
+def test_a_file_of_a_folder_whose_column_has_another_type_is_refused_not_cast(tmp_path, change, kind):
+    folder = _parts(tmp_path / "parts", change)
+    with pytest.raises(ParityInputError, match=rf"part-2\.parquet: column 'b' is {kind}, but double in \S+part-0\.parquet; "
+                                               r"store it with one type in every file") as info:
+        compare_stream(folder, label="y", legacy="a", new="b", key="id", metrics=("brier",), margins={"brier": 0.05},
+                       n_boot=20)
+    assert (info.value.column, info.value.file) == ("b", str(folder / "part-2.parquet"))
+
+
+def test_files_of_a_folder_may_differ_in_integer_width(tmp_path):
+    folder = _parts(tmp_path / "parts", lambda c: {**c, "id": pa.array(np.asarray(c["id"]), type=pa.int32())})
+    r = compare_stream(folder, label="y", legacy="a", new="b", key="id", metrics=("brier",), margins={"brier": 0.05},
+                       n_boot=20)
+    assert r.n_rows == 600
