@@ -7,7 +7,7 @@ position (chunk index, first row) so that an error can name where in the stream 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ class Chunk:
     index: int
     start: int
     columns: dict[str, np.ndarray]
+    # A folder's files and the stream row each starts at (None: one file), so that a row is named by its file
+    files: tuple[tuple[str, ...], np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
     def n(self) -> int:
@@ -39,7 +41,16 @@ class Chunk:
         text = f"chunk {self.index}, row {self.start + row}"
         if key is not None and key in self.columns:
             text += f" ({key}={_plain(self.columns[key][row])!r})"
-        return text
+        return text + file_of_row(self.files, self.start + row)
+
+
+def file_of_row(files: tuple[tuple[str, ...], np.ndarray] | None, row: int) -> str:
+    """" in FILE (its row K)" for stream row ``row`` of a folder (``files``: paths and first rows), else ""."""
+    if files is None:
+        return ""
+    paths, starts = files
+    i = int(np.searchsorted(starts, row, side="right")) - 1
+    return f" in {paths[i]} (its row {row - int(starts[i])})"
 
 
 def _plain(v: Any) -> Any:
@@ -129,6 +140,11 @@ def iter_chunks(path: str | Path, columns: Sequence[str], *, chunk_rows: int = D
     ds = _dataset(p)
     cols = list(dict.fromkeys(columns))
     _check_columns(ds, p, cols)
+    files = None
+    if p.is_dir():  # the footers' row counts: which file a stream row is in, for the errors that name a row
+        fragments = list(ds.get_fragments())
+        counts = np.array([f.metadata.num_rows for f in fragments], dtype=np.int64)
+        files = (tuple(f.path for f in fragments), np.concatenate([[0], np.cumsum(counts)[:-1]]))
     start, index = 0, 0
     try:
         batches = ds.to_batches(columns=cols, batch_size=int(chunk_rows), batch_readahead=0, fragment_readahead=0)
@@ -137,7 +153,8 @@ def iter_chunks(path: str | Path, columns: Sequence[str], *, chunk_rows: int = D
                 continue
             for off in range(0, batch.num_rows, int(chunk_rows)):
                 part = batch.slice(off, int(chunk_rows))
-                chunk = Chunk(index, start, {c: _column(part, c, p, index, start, c in nullable, key) for c in cols})
+                chunk = Chunk(index, start, {c: _column(part, c, p, index, start, c in nullable, key, files)
+                                             for c in cols}, files)
                 yield chunk
                 start += part.num_rows
                 index += 1
@@ -149,7 +166,7 @@ def iter_chunks(path: str | Path, columns: Sequence[str], *, chunk_rows: int = D
 
 
 def _column(batch, name: str, path: Path, index: int, start: int, nullable: bool = False,
-            key: str | None = None) -> np.ndarray:
+            key: str | None = None, files: tuple | None = None) -> np.ndarray:
     arr = batch.column(name)
     if arr.null_count and not nullable:
         import pyarrow.compute as pc
@@ -158,6 +175,7 @@ def _column(batch, name: str, path: Path, index: int, start: int, nullable: bool
         where = f"chunk {index}, row {start + i}"
         if key is not None and key != name and key in batch.schema.names:
             where += f" ({key}={batch.column(key)[i].as_py()!r})"
+        where += file_of_row(files, start + i)
         raise ParityInputError(f"{path}: column {name!r} is null at {where}; nulls are not scores, labels or keys",
                                file=str(path), column=name, row=start + i, value=None, reason="null value")
     return arr.to_numpy(zero_copy_only=False)

@@ -264,3 +264,16 @@ def test_files_of_a_folder_may_differ_in_integer_width(tmp_path):
     r = compare_stream(folder, label="y", legacy="a", new="b", key="id", metrics=("brier",), margins={"brier": 0.05},
                        n_boot=20)
     assert r.n_rows == 600
+
+
+def test_a_null_in_a_file_of_a_folder_names_that_file_and_its_row(tmp_path):
+    def with_null(c):
+        b = c["b"].to_pylist()
+        b[5] = None
+        return {**c, "b": pa.array(b, type=pa.float64())}
+
+    folder = _parts(tmp_path / "parts", with_null)
+    with pytest.raises(ParityInputError, match=r"column 'b' is null at chunk \d+, row 405 \(id=2005\) in "
+                                               r"\S+part-2\.parquet \(its row 5\)"):
+        compare_stream(folder, label="y", legacy="a", new="b", key="id", metrics=("brier",), margins={"brier": 0.05},
+                       n_boot=20, chunk_rows=64)
