@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.checks.features import ulp_distance as _ulp_count
 from harness.upgrade.snapshot import Output, ProbeRecord, Snapshot
 
 __all__ = ["Finding", "Outcome", "UpgradeResult", "compare_snapshots", "findings_to_markdown", "ulp_distance"]
@@ -152,25 +153,15 @@ class UpgradeResult:
 # -- numbers -------------------------------------------------------------------------------------------
 
 def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Units in the last place between two float arrays of one dtype (0 for equal values, inf when one
-    is NaN and the other is not). numpy has no vectorised ULP distance (``np.nextafter`` steps one at a
-    time), so: map each float's bits to an unsigned key that is monotone in the float's value (negative:
-    invert all bits; positive: set the sign bit), then subtract the keys exactly in unsigned integers."""
+    """Units in the last place between two float arrays of one dtype, as float64 (0 for equal values, inf
+    when one is NaN and the other is not): the feature checks' count (`harness.checks.features.ulp_distance`,
+    in the arrays' own dtype), with inf where that count says "NaN against a number"."""
     a = np.asarray(a)
     b = np.asarray(b)
     if a.dtype != b.dtype or a.dtype.kind != "f":
         raise TypeError(f"ulp_distance needs two float arrays of one dtype, got {a.dtype} and {b.dtype}")
-    utype = {2: np.uint16, 4: np.uint32, 8: np.uint64}[a.dtype.itemsize]
-    sign = utype(1) << utype(8 * a.dtype.itemsize - 1)
-    # "+ 0" turns -0.0 into +0.0: they are equal values and must be 0 ULPs apart.
-    ua = np.ascontiguousarray(a + a.dtype.type(0)).view(utype)
-    ub = np.ascontiguousarray(b + b.dtype.type(0)).view(utype)
-    ka = np.where(ua & sign, ~ua, ua | sign)
-    kb = np.where(ub & sign, ~ub, ub | sign)
-    dist = np.where(ka >= kb, ka - kb, kb - ka).astype(np.float64)
-    nan_a, nan_b = np.isnan(a), np.isnan(b)
-    dist = np.where(a == b, 0.0, dist)
-    return np.where(nan_a & nan_b, 0.0, np.where(nan_a | nan_b, np.inf, dist))
+    dist = _ulp_count(a, b, dtype=a.dtype).astype(np.float64)
+    return np.where(np.isnan(a) ^ np.isnan(b), np.inf, dist)
 
 
 def _within_tolerance(old: np.ndarray, new: np.ndarray, tol: Mapping[str, Any]) -> np.ndarray:

@@ -214,6 +214,20 @@ def test_ulp_distance_matches_nextafter_steps():
         assert ulp_distance(x, y).tolist() == steps.astype(float).tolist()
     assert ulp_distance(np.array([-0.0]), np.array([0.0]))[0] == 0
     assert ulp_distance(np.array([np.nan]), np.array([1.0]))[0] == np.inf
+    assert ulp_distance(np.array([1.0]), np.array([np.nan]))[0] == np.inf
+    assert ulp_distance(np.array([np.nan]), np.array([np.nan]))[0] == 0
+
+
+def test_ulp_distance_counts_steps_downwards_across_zero_and_in_float16():
+    tiny = np.float64(5e-324)
+    assert ulp_distance(np.array([tiny]), np.array([-tiny]))[0] == 2  # tiny, 0, -tiny: two steps
+    for dtype in (np.float16, np.float32, np.float64):
+        x = np.array([1.5, -2.0, 0.0], dtype=dtype)
+        y = x.copy()
+        for _ in range(3):
+            y = np.nextafter(y, dtype(-np.inf))
+        assert ulp_distance(x, y).tolist() == [3.0, 3.0, 3.0]
+        assert ulp_distance(y, x).tolist() == [3.0, 3.0, 3.0]
 
 
 BAD_PROBES = {
