@@ -758,7 +758,10 @@ def compare_beam(path: str | Path, *, label: str, legacy: str, new: str, key: st
         _cmp._not_identical(np.zeros(1), np.zeros(1), allow_identical)
     _, _, (dup_key, n_dup) = out["auc"][_bc.ALL]
     if n_dup:  # compare_stream's words (harness.scale.streamed._check_keys)
-        raise ParityInputError(f"{path}: key column {key!r} repeats {key}={dup_key!r} ({n_dup} repeated key(s)); "
+        from harness.scale.streamed import rows_holding
+
+        raise ParityInputError(f"{path}: key column {key!r} repeats {key}={dup_key!r}"
+                               f"{rows_holding(Path(path), key, dup_key)} ({n_dup} repeated key(s)); "
                                "each row needs its own key", file=path, column=key, reason="repeated key")
     if plan["auc"] and n >= _bd.MAX_ROWS:
         raise ParityInputError(f"{path}: {n} rows; the Beam runner's exact DeLong sums take fewer than "

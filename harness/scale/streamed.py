@@ -106,9 +106,24 @@ def _check_keys(keys: np.ndarray, path: Path, key: str, chunk: Chunk | None = No
             if chunk is not None:
                 first, second = np.flatnonzero(chunk.columns[key] == keys[dup[0]])[:2]
                 where = f" in {chunk.where()}, rows {chunk.start + int(first)} and {chunk.start + int(second)}"
+            else:  # the stream's rows are in key order here: read the key column again to say where
+                where = rows_holding(path, key, keys[dup[0]])
             raise ParityInputError(f"{path}: key column {key!r} repeats {key}={keys[dup[0]].item()!r}{where} "
-                                   f"({dup.size} repeated key(s){' in that chunk' if where else ''}); each row "
+                                   f"({dup.size} repeated key(s){' in that chunk' if chunk is not None else ''}); each row "
                                    "needs its own key", file=str(path), column=key, reason="repeated key")
+
+
+def rows_holding(path: Path, key: str, value: Any) -> str:
+    """" at chunk 0, row 3 (id=7) in a.parquet (its row 3) and chunk 2, row 250 (id=7) in b.parquet (its
+    row 50)": the first two stream rows whose key is ``value``, by a second read of the key column (only
+    on this error path), so that a key repeated across a folder's files names both files."""
+    found: list[str] = []
+    for chunk in iter_chunks(path, [key]):
+        for row in np.flatnonzero(chunk.columns[key] == value)[:2 - len(found)].tolist():
+            found.append(chunk.where(key, row))
+        if len(found) == 2:
+            return f" at {found[0]} and {found[1]}"
+    return ""
 
 
 SliceSpec = Union[str, Sequence[str]]

@@ -112,6 +112,26 @@ def test_repeated_keys_are_refused_as_compare_stream_refuses_them(tmp_path, metr
     assert str(got.value) == str(ref.value)
 
 
+def test_a_key_repeated_across_a_folders_files_is_named_as_compare_stream_names_it(tmp_path):
+    from harness.scale.beam import compare_beam
+
+    t = pq.read_table(_write(tmp_path / "g.parquet", 600))
+    ids = t.column("id").to_numpy().copy()
+    ids[450] = ids[20]  # row 20 of the first file, row 150 of the second
+    t = t.set_column(0, "id", pa.array(ids))
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(t.slice(0, 300), folder / "part-0.parquet")
+    pq.write_table(t.slice(300), folder / "part-1.parquet")
+    with pytest.raises(ParityInputError) as ref:
+        _ref(folder, metrics=("auc",))
+    with pytest.raises(ParityInputError) as got:
+        compare_beam(folder, label="y", legacy="a", new="b", key="id", metrics=("auc",), n_buckets=4)
+    assert str(got.value) == str(ref.value)
+    assert f"in {folder / 'part-0.parquet'} (its row 20)" in str(got.value)
+    assert f"in {folder / 'part-1.parquet'} (its row 150)" in str(got.value)
+
+
 def test_a_bad_row_is_named_by_file_column_and_key_and_nothing_is_reported(tmp_path):
     from harness.scale.beam import compare_beam
 

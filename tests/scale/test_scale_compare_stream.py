@@ -214,6 +214,25 @@ def test_a_key_repeated_within_a_chunk_is_named_with_its_chunk_and_rows(tmp_path
     assert (e.value.column, e.value.file) == ("id", str(path))
 
 
+def test_a_key_repeated_across_a_folders_files_names_both_files_and_their_rows(tmp_path, data):
+    keys, y, a, b = data
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    ks = keys.copy()
+    ks[700] = ks[40]  # row 40 of the first file, row 100 of the second (rows 600-...)
+    _write(folder / "part-0.parquet", ks[:600], y[:600], a[:600], b[:600])
+    _write(folder / "part-1.parquet", ks[600:], y[600:], a[600:], b[600:])
+    assert np.unique(ks[:600]).size == 600 and np.unique(ks[600:]).size == ks.shape[0] - 600
+    with pytest.raises(ParityInputError) as e:  # logloss only: no bootstrap, the keys are checked once, sorted
+        _stream(folder, 250, metrics=("logloss",), margins={"logloss": 0.05})
+    k = ks[40].item()
+    assert str(e.value) == (f"{folder}: key column 'id' repeats id={k!r} at chunk 0, row 40 (id={k!r}) in "
+                            f"{folder / 'part-0.parquet'} (its row 40) and chunk 2, row 700 (id={k!r}) in "
+                            f"{folder / 'part-1.parquet'} (its row 100) (1 repeated key(s)); each row needs its "
+                            "own key")
+    assert (e.value.column, e.value.file) == ("id", str(folder))
+
+
 def test_a_file_of_a_folder_without_a_named_column_is_named_not_read_as_nulls(tmp_path):
     # pyarrow takes a folder's schema from one file and reads a column another file lacks as nulls;
     # the error names the file without the column, not a row of it.
