@@ -499,22 +499,20 @@ def _warm_up_checks() -> None:
 def _slice_arrays(suite: Suite, frame: pd.DataFrame, pos: np.ndarray) -> dict[Any, Any]:
     """The suite's slice columns at the aligned rows, as `check_metrics` takes them."""
     return {key[0] if len(key) == 1 else key:
-            _values(frame[key[0]])[pos] if len(key) == 1 else tuple(_values(frame[c])[pos] for c in key)
+            _values(frame[key[0]], pos) if len(key) == 1 else tuple(_values(frame[c], pos) for c in key)
             for key in suite.slices}
 
 
-def _values(column: pd.Series) -> np.ndarray:
-    """``column.to_numpy()``, equal element for element; a string column's values are its few distinct
-    strings, shared (pandas' factorize), not one new Python string per row: half the time, and the
-    slice codes then hash each distinct string once."""
+def _values(column: pd.Series, pos: np.ndarray) -> Any:
+    """``column.to_numpy()[pos]``; a string column as its few distinct strings and a code per row
+    (pandas' factorize, `harness.stats.compare.SliceCodes`): no Python string per row, and the slices
+    are found by sorting the distinct strings, not by hashing every row's."""
     if not isinstance(column.dtype, pd.StringDtype):
-        return column.to_numpy()
+        return column.to_numpy()[pos]
+    from harness.stats.compare import SliceCodes
+
     codes, distinct = pd.factorize(column)
-    out = np.asarray(distinct, dtype=object)[codes]
-    missing = codes < 0
-    if missing.any():
-        out[missing] = column[missing].to_numpy()  # the missing marker to_numpy gives (NA, None or NaN)
-    return out
+    return SliceCodes(list(distinct), codes[pos])
 
 
 def _fingerprint() -> dict[str, Any]:

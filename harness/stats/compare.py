@@ -75,8 +75,9 @@ What is refused, and what is undefined (no silent pass):
   `harness.errors.UndefinedReplicatesError`) make the metric undefined on all rows too, in the same way:
   a small golden set is a reason to be INCONCLUSIVE, not bad input, and the other metrics are judged.
 
-Slices: ``slices`` maps a column name to its value per row, or a tuple of column names to a tuple of
-such arrays (a crossed slice: one entry per combination present). Values are sorted, missing values
+Slices: ``slices`` maps a column name to its value per row (or a `SliceCodes`: its distinct values and
+a code per row), or a tuple of column names to a tuple of such arrays (a crossed slice: one entry per
+combination present). Values are sorted, missing values
 (None, NaN) last as a slice of their own. An entry's ``slice`` is ``{"columns": [...], "values": [...]}``,
 plus ``column`` and ``value`` for a single-column slice; ids read ``metrics/auc[device=mobile]`` and
 ``metrics/auc[device=mobile,country=US]``. Metric names are canonical (the registry's: "AUC" -> "auc").
@@ -114,7 +115,7 @@ from harness.stats.multiple import holm_level, holm_verdicts
 from harness.stats.ordering import note_subset
 from harness.verdicts import Verdict, combine
 
-__all__ = ["compare_scores", "ComparisonResult", "MetricEntry", "DEFAULT_METRICS", "METHODS", "entry_id",
+__all__ = ["compare_scores", "ComparisonResult", "MetricEntry", "DEFAULT_METRICS", "METHODS", "SliceCodes", "entry_id",
            "slice_label", "slice_rows"]
 
 DEFAULT_METRICS = ("auc", "logloss", "brier")
@@ -464,8 +465,45 @@ def _is_missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and v != v) or type(v).__name__ in ("NAType", "NaTType")
 
 
+@dataclass(frozen=True)
+class SliceCodes:
+    """A slice column given as its distinct values and one code per row into them (-1: missing), as
+    pandas' ``factorize`` returns them: the slices are then found by sorting the few distinct values,
+    not by hashing a Python object per row (for a string column, ~16% of a suite's checks after
+    scoring on ``ctr_logreg``, BENCHMARKS.md). The slices are the same as for the values themselves."""
+
+    values: Sequence[Any]
+    codes: Any
+
+
+def _given_codes(column: str, given: SliceCodes, n: int) -> tuple[list[Any], np.ndarray]:
+    """`_value_codes` of a column given as `SliceCodes`."""
+    codes = np.asarray(given.codes)
+    distinct = list(given.values)
+    if codes.ndim != 1 or codes.shape[0] != n or codes.dtype.kind not in "iu":
+        raise ParityInputError(f"slice column {column!r}: codes must be one integer per row ({n}), got "
+                               f"{codes.dtype} of shape {codes.shape}", argument="slices", column=str(column),
+                               reason=f"codes must be one integer per row ({n})")
+    if n and (codes.min() < -1 or codes.max() >= len(distinct)):
+        bad = int(np.flatnonzero((codes < -1) | (codes >= len(distinct)))[0])
+        raise ParityInputError(f"slice column {column!r}: row {bad} has code {int(codes[bad])}; expected -1 "
+                               f"(missing) to {len(distinct) - 1}", argument="slices", column=str(column), row=bad,
+                               reason=f"codes must be -1 (missing) to {len(distinct) - 1}")
+    occurs = np.bincount(codes[codes >= 0], minlength=len(distinct)) > 0
+    missing = [_is_missing(v) for v in distinct]
+    uniq = _sorted_distinct(column, [v for v, m, o in zip(distinct, missing, occurs) if o and not m])
+    rank = {v: i for i, v in enumerate(uniq)}
+    # code -1 (missing) reads the last entry
+    remap = np.array([len(uniq) if m or not o else rank[v] for v, m, o in zip(distinct, missing, occurs)]
+                     + [len(uniq)], dtype=np.int64)
+    has_missing = bool((codes < 0).any()) or any(m and o for m, o in zip(missing, occurs))
+    return (uniq + [None] if has_missing else uniq), remap[codes]
+
+
 def _value_codes(column: str, values: Any, n: int) -> tuple[list[Any], np.ndarray]:
     """(distinct values in sorted order, missing last as None; code per row) of one slice column."""
+    if isinstance(values, SliceCodes):
+        return _given_codes(column, values, n)
     arr = np.asarray(values)
     if arr.ndim != 1 or arr.shape[0] != n:
         raise ParityInputError(f"slice column {column!r} must be one value per row ({n}), got shape {arr.shape}",
@@ -1070,7 +1108,8 @@ def compare_scores(y_true: Any, score_legacy: Any, score_new: Any, *, metrics: S
 
     ``margins`` maps a metric name to a `Margin`, an absolute number, or ``(value, "absolute"|"relative")``
     (as `equivalence.parse_margins` returns); the direction comes from the metric's definition unless a
-    full `Margin` is given. ``slices`` maps a column name to one categorical value per row, or a tuple of
+    full `Margin` is given. ``slices`` maps a column name to one categorical value per row (or a
+    `SliceCodes`), or a tuple of
     column names to a tuple of such arrays (a crossed slice: one entry per combination present, id
     ``metrics/auc[device=mobile,country=US]``). ``power`` sets the target of ``mdd`` and ``n_required``.
     Metrics named in ``ungated`` keep their margin and verdict but are informative only: not gated and

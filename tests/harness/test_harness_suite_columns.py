@@ -72,18 +72,22 @@ def test_a_side_scoring_outside_0_1_is_named_by_side_and_key_not_by_argument_and
 
 
 @pytest.mark.parametrize("dtype", ["str", "string[python]", "string[pyarrow]", "object"])
-def test_a_string_slice_column_gives_check_metrics_what_to_numpy_gives(dtype):
-    # the runner builds a string column's values from its distinct strings (pd.factorize): the same values,
-    # missing entries included, as the column's own to_numpy()
+def test_a_string_slice_column_gives_the_slices_its_to_numpy_gives(dtype):
+    # the runner passes a string column as its distinct strings and a code per row (pd.factorize,
+    # SliceCodes): at the aligned rows, the same slices, missing entries included, as the column's own
+    # to_numpy() at those rows
     import numpy as np
     import pandas as pd
 
     from harness.runner import _values
+    from harness.stats.compare import slice_rows
 
-    v = np.random.default_rng(3).choice(["mobile", "desktop", "tablet"], 500).astype(object)
+    rng = np.random.default_rng(3)
+    v = rng.choice(["mobile", "desktop", "tablet"], 500).astype(object)
     v[[4, 200]] = None
     column = pd.Series(v, dtype=dtype)
-    want, got = column.to_numpy(), _values(column)
-    assert got.dtype == want.dtype and got.shape == want.shape
-    for w, g in zip(want.tolist(), got.tolist()):
-        assert (type(w), w if not pd.isna(w) else "missing") == (type(g), g if not pd.isna(g) else "missing")
+    pos = rng.permutation(500)[:450]  # aligned rows: a subset, in another order
+    got = slice_rows({"device": _values(column, pos)}, 450)
+    want = slice_rows({"device": column.to_numpy()[pos]}, 450)
+    assert [(sl.values, sl.rows.tolist()) for sl in got] == [(sl.values, sl.rows.tolist()) for sl in want]
+    assert [sl.values for sl in got] == [("desktop",), ("mobile",), ("tablet",)] + [(None,)] * (4 in pos or 200 in pos)

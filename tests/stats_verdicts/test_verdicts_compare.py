@@ -359,6 +359,41 @@ def test_numeric_and_string_slice_columns_match_a_slow_reference(dtype):
     assert got == _slow_slices(arr.tolist())
 
 
+@pytest.mark.parametrize("kind", ["strings", "with-missing", "unused-values", "crossed"])
+def test_slice_codes_give_the_slices_of_their_values(kind):
+    # a column given as its distinct values and a code per row (pandas' factorize, as suite runs pass a
+    # string column) gives the slices, in order and row for row, of the values themselves
+    import pandas as pd
+
+    from harness.stats.compare import SliceCodes, slice_rows
+
+    rng = np.random.default_rng(9)
+    pool = ["mobile", None, "desktop", "tablet"] if kind == "with-missing" else ["mobile", "desktop", "tablet"]
+    values = pd.array([pool[i] for i in rng.integers(0, len(pool), 600)], dtype="string")
+    codes, distinct = pd.factorize(values)
+    given = SliceCodes(list(distinct), codes)
+    if kind == "unused-values":  # a value no row has gives no slice
+        given = SliceCodes(list(distinct) + ["watch"], codes)
+    plain = np.array([None if v is pd.NA else v for v in values], dtype=object)
+    if kind == "crossed":
+        other = rng.integers(0, 3, 600)
+        got = slice_rows({("d", "o"): (given, other)}, 600)
+        want = slice_rows({("d", "o"): (plain, other)}, 600)
+    else:
+        got, want = slice_rows({"d": given}, 600), slice_rows({"d": plain}, 600)
+        assert [(sl.values[0], sl.rows.tolist()) for sl in got] == _slow_slices(plain.tolist())
+    assert [(sl.values, sl.rows.tolist()) for sl in got] == [(sl.values, sl.rows.tolist()) for sl in want]
+
+
+def test_slice_codes_out_of_range_are_refused_naming_the_row():
+    from harness.stats.compare import SliceCodes, slice_rows
+
+    with pytest.raises(ParityInputError, match=r"slice column 'd': row 2 has code 3; expected -1 \(missing\) to 1"):
+        slice_rows({"d": SliceCodes(["a", "b"], np.array([0, 1, 3, -1]))}, 4)
+    with pytest.raises(ParityInputError, match=r"slice column 'd': codes must be one integer per row \(4\)"):
+        slice_rows({"d": SliceCodes(["a", "b"], np.array([0.0, 1.0, 1.0, 0.0]))}, 4)
+
+
 def test_object_slice_column_of_unorderable_types_is_refused():
     from harness.stats.compare import slice_rows
 
