@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.checks.features import ulp_distance as _ulp_count
+from harness.ulp import ulp_distance as _ulp_count
 from harness.upgrade.snapshot import Output, ProbeRecord, Snapshot
 
 __all__ = ["Finding", "Outcome", "UpgradeResult", "compare_snapshots", "findings_to_markdown", "ulp_distance"]
@@ -154,7 +154,7 @@ class UpgradeResult:
 
 def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Units in the last place between two float arrays of one dtype, as float64 (0 for equal values, inf
-    when one is NaN and the other is not): the feature checks' count (`harness.checks.features.ulp_distance`,
+    when one is NaN and the other is not): the feature checks' count (`harness.ulp.ulp_distance`,
     in the arrays' own dtype), with inf where that count says "NaN against a number"."""
     a = np.asarray(a)
     b = np.asarray(b)

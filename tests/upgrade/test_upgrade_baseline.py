@@ -188,6 +188,23 @@ def test_fingerprint_and_changed_packages():
     assert environment_diffs(fp, new) == {"env.OMP_NUM_THREADS": (fp["env"].get("OMP_NUM_THREADS"), "1")}
 
 
+def test_the_gate_imports_where_pandas_is_not_installed():
+    # the probes run in throwaway venvs that hold only the packages under test (scikit-learn 1.3, ...):
+    # `harness.upgrade` must import there; pandas is hidden here as it is missing there
+    code = ("import sys\n"
+            "class NoPandas:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'pandas' or name.startswith('pandas.'):\n"
+            "            raise ModuleNotFoundError(\"No module named 'pandas'\")\n"
+            "sys.meta_path.insert(0, NoPandas())\n"
+            "import harness.upgrade\n"
+            "import numpy as np\n"
+            "print(harness.upgrade.ulp_distance(np.array([1.0]), np.nextafter(np.array([1.0]), 2.0)).tolist())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == "[1.0]"
+
+
 def test_fingerprint_reads_numeric_env_vars(monkeypatch):
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
     monkeypatch.setenv("UNRELATED_VAR", "x")
