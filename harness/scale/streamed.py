@@ -109,8 +109,8 @@ def _check_keys(keys: np.ndarray, path: Path, key: str, chunk: Chunk | None = No
             else:  # the stream's rows are in key order here: read the key column again to say where
                 where = rows_holding(path, key, keys[dup[0]])
             raise ParityInputError(f"{path}: key column {key!r} repeats {key}={keys[dup[0]].item()!r}{where} "
-                                   f"({dup.size} repeated key(s){' in that chunk' if chunk is not None else ''}); each row "
-                                   "needs its own key", file=str(path), column=key, reason="repeated key")
+                                   f"({dup.size} repeated key(s){' in that chunk' if chunk is not None else ''}); "
+                                   "each row needs its own key", file=str(path), column=key, reason="repeated key")
 
 
 def rows_holding(path: Path, key: str, value: Any) -> str:

@@ -560,11 +560,7 @@ def _object_codes(column: str, arr: np.ndarray) -> tuple[list[Any], np.ndarray] 
     first = {v: i for i, v in enumerate(distinct)}
     # map() over the dict's own lookup runs at C speed: no Python frame per row
     seen = np.fromiter(map(first.__getitem__, values), np.int64, count=arr.shape[0])
-    missing = [_is_missing(v) for v in distinct]
-    uniq = _sorted_distinct(column, [v for v, m in zip(distinct, missing) if not m])
-    rank = {v: i for i, v in enumerate(uniq)}
-    remap = np.array([len(uniq) if m else rank[v] for v, m in zip(distinct, missing)], dtype=np.int64)
-    return (uniq + [None] if any(missing) else uniq), remap[seen]
+    return _given_codes(column, SliceCodes(distinct, seen), arr.shape[0])
 
 
 def slice_rows(slices: Mapping[Any, Any] | None, n: int) -> tuple[_Slice, ...]:
