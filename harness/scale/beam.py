@@ -73,7 +73,7 @@ from harness.scale import beam_wauc as _bw
 from harness.scale import range_auc as _ra
 from harness.scale.accumulators import DeltaRMSE, PairedMean
 from harness.scale.replicates import BootstrapMean, bootstrap_estimate
-from harness.scale.streamed import part_weights
+from harness.scale.streamed import locate_key, part_weights, varying_group_weight
 from harness.stats import compare as _cmp
 from harness.stats._validation import check_constant_within_groups, group_codes, input_error
 from harness.stats.compare import DEFAULT_METRICS, ComparisonResult
@@ -561,8 +561,9 @@ def _group_stats(kv, *, names, path, key, weight):
             check_constant_within_groups(w, codes)
         except ParityInputError as exc:
             k = _plain(keys[exc.row])
-            yield TaggedOutput("errors", ((2, k), f"{path}: {exc.reason}; at {key}={k!r} is {exc.value!r} "
-                                          f"{exc.detail} (group {_plain(ids[codes[exc.row]])!r})", weight, exc.reason))
+            yield TaggedOutput("errors", ((2, k), varying_group_weight(path, key, weight, k, ids[codes[exc.row]], exc,
+                                                                    locate=False),
+                                          weight, exc.reason))
             return
     gw, vals = _bg.group_values(names, y, a, b, w, codes)
     yield cell, (ids, gw, vals)
@@ -745,7 +746,9 @@ def compare_beam(path: str | Path, *, label: str, legacy: str, new: str, key: st
         out.setdefault(name, {})[_bc.cell_from_json(cell)] = value
     error = out.get("error", {}).get(_bc.ALL)
     if error is not None:
-        _, text, column, reason = error
+        order, text, column, reason = error
+        if order[0] == 2:  # a group's varying weights: its row named by chunk and file here, once (not per bucket)
+            text = locate_key(path, key, order[1], text)
         raise ParityInputError(text, file=path, column=column, reason=reason)
     facts = out.get("facts", {})
     if _bc.ALL not in facts:

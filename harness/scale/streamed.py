@@ -113,17 +113,45 @@ def _check_keys(keys: np.ndarray, path: Path, key: str, chunk: Chunk | None = No
                                    "each row needs its own key", file=str(path), column=key, reason="repeated key")
 
 
-def rows_holding(path: Path, key: str, value: Any) -> str:
-    """" at chunk 0, row 3 (id=7) in a.parquet (its row 3) and chunk 2, row 250 (id=7) in b.parquet (its
-    row 50)": the first two stream rows whose key is ``value``, by a second read of the key column (only
-    on this error path), so that a key repeated across a folder's files names both files."""
+def rows_with_key(path: Path, key: str, value: Any, limit: int) -> list[str]:
+    """Where the first ``limit`` stream rows whose key is ``value`` are ("chunk 2, row 250 (id=7) in
+    b.parquet (its row 50)", the file for a folder), by a second read of the key column: for error paths
+    only, so that a message names the file and row, not just the folder or the key."""
     found: list[str] = []
     for chunk in iter_chunks(path, [key]):
-        for row in np.flatnonzero(chunk.columns[key] == value)[:2 - len(found)].tolist():
+        for row in np.flatnonzero(chunk.columns[key] == value)[:limit - len(found)].tolist():
             found.append(chunk.where(key, row))
-        if len(found) == 2:
-            return f" at {found[0]} and {found[1]}"
-    return ""
+        if len(found) == limit:
+            break
+    return found
+
+
+def locate_key(path: Path | str, key: str, value: Any, text: str) -> str:
+    """``text`` with its first "KEY=VALUE" naming the first stream row whose key is ``value`` by chunk,
+    row and file (`rows_with_key`); as it is when no row has that key."""
+    found = rows_with_key(Path(path), key, value, 1)
+    return text.replace(f"{key}={_plain(value)!r}", found[0], 1) if found else text
+
+
+def rows_holding(path: Path, key: str, value: Any) -> str:
+    """" at chunk 0, row 3 (id=7) in a.parquet (its row 3) and chunk 2, row 250 (id=7) in b.parquet (its
+    row 50)": the first two stream rows whose key is ``value`` (a key repeated across a folder's files
+    names both files); "" when there are not two."""
+    found = rows_with_key(path, key, value, 2)
+    return f" at {found[0]} and {found[1]}" if len(found) == 2 else ""
+
+
+def varying_group_weight(path: Path | str, key: str, weight: str, key_value: Any, group_value: Any,
+                         exc: ParityInputError, *, locate: bool = True) -> str:
+    """The text for a query group whose rows carry different weights (`check_constant_within_groups`'
+    error ``exc`` at the row whose key is ``key_value``): the file, column, row, key, value and group, in
+    the same words from the streamed and the Beam run. ``locate=False``: the row named by its key only
+    ("at id=7"; `locate_key` names its chunk and file later, once)."""
+    at = f"{key}={_plain(key_value)!r}"
+    if locate:
+        at = locate_key(path, key, key_value, at)
+    return (f"{path}: column {weight!r}: {exc.reason}; at {at} is {_plain(exc.value)!r} {exc.detail} "
+            f"(group {_plain(group_value)!r})")
 
 
 SliceSpec = Union[str, Sequence[str]]
@@ -321,6 +349,10 @@ def compare_stream(path: str | Path, *, label: str, legacy: Side, new: Side, key
                 _cmp._ranking(defs, g_all, w_all, n)
             except ParityInputError as exc:  # rows here are in key order: name the row by its key
                 column = weight if exc.argument == "sample_weight" else group
+                if column == weight and exc.row is not None and exc.has_value and exc.detail:
+                    raise ParityInputError(varying_group_weight(p, key, weight, keys[exc.row], g_all[exc.row], exc),
+                                           file=str(p), column=column, reason=exc.reason, detail=exc.detail,
+                                           value=exc.value) from None
                 where = "" if exc.row is None else f"; at {key}={_plain(keys[exc.row])!r}" + (
                     f" is {_plain(exc.value)!r}" if exc.has_value else "")
                 raise ParityInputError(f"{p}: column {column!r}: {exc.reason or exc}{where}"

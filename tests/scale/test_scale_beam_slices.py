@@ -207,16 +207,18 @@ def test_a_weight_that_varies_within_a_query_group_is_named(tmp_path):
     q, w, ids = (t.column(c).to_numpy().copy() for c in ("q", "w", "id"))
     big = np.flatnonzero(np.bincount(q) > 2)[0]
     rows = np.flatnonzero(q == big)
-    w[rows[1]] += 1.0
+    bad = rows[np.argsort(ids[rows])][1]  # not the group's first row in key order: the one row named
+    w[bad] += 1.0
     path = tmp_path / "w.parquet"
     pq.write_table(t.set_column(t.schema.get_field_index("w"), "w", pa.array(w)), path, row_group_size=100)
     with pytest.raises(ParityInputError) as got:
         compare_beam(path, **COLS, metrics=("mrr",), weight="w", group="q", n_boot=50)
     text = str(got.value)
     assert str(path) in text and "constant within a group" in text and got.value.column == "w"
-    assert any(f"id={ids[i].item()!r}" in text for i in rows), text
-    with pytest.raises(ParityInputError, match="constant within a group"):  # the streamed run refuses it too
+    assert f"row {bad} (id={ids[bad].item()!r}) is {w[bad].item()!r}" in text and f"(group {big.item()!r})" in text, text
+    with pytest.raises(ParityInputError) as streamed:  # the streamed run refuses it in the same words
         compare_stream(path, **COLS, metrics=("mrr",), weight="w", group="q", n_boot=50)
+    assert str(streamed.value) == text
 
 
 @pytest.mark.parametrize("metrics,weighted,name", [(("pr_auc",), True, "pr_auc"), (("pr_auc",), False, "pr_auc"),

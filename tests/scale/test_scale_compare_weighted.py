@@ -145,10 +145,29 @@ def test_bad_weights_and_groups_name_the_chunk_and_row(tmp_path, data):
         _stream(_write(tmp_path / "z.parquet", cols), 500)
     cols = {k: v.copy() for k, v in data.items()}
     cols["w"][cols["q"] == cols["q"][700]] = np.arange(6) + 1.0  # varies within one query group
-    with pytest.raises(ParityInputError, match=r"column 'w': ranking weights .*constant within a group; at id=\d+ "
-                                               r"is [1-6]\.0 but its group's first row has [1-6]\.0") as e:
-        _stream(_write(tmp_path / "g.parquet", cols), 500)  # the column, the row's key, its value and its group's
+    with pytest.raises(ParityInputError, match=r"column 'w': ranking weights .*constant within a group; at chunk 1, "
+                                               r"row (69[6-9]|70[01]) \(id=\d+\) is [1-6]\.0 but its group's first row has "
+                                               rf"[1-6]\.0 \(group {cols['q'][700]}\)") as e:
+        _stream(_write(tmp_path / "g.parquet", cols), 500)  # group rows 696-701: the column, the row, its key...
     assert e.value.column == "w" and e.value.value in np.arange(6) + 1.0
+
+
+def test_a_group_weight_that_varies_in_a_folder_names_the_file_and_its_row(tmp_path, data):
+    cols = {k: v.copy() for k, v in data.items()}
+    rows = np.flatnonzero(cols["q"] == cols["q"][1500])  # one query group, all in the second file
+    first, bad = rows[np.argsort(cols["id"][rows])][:2]  # the group's first two rows in key order
+    cols["w"][rows] = 2.0
+    cols["w"][bad] = 5.0  # the only row whose weight is not its group's first row's
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    _write(folder / "part-0.parquet", {k: v[:1200] for k, v in cols.items()})
+    _write(folder / "part-1.parquet", {k: v[1200:] for k, v in cols.items()})
+    with pytest.raises(ParityInputError) as e:
+        _stream(folder, 500)
+    text = str(e.value)
+    assert (f"at chunk {bad // 500}, row {bad} (id={cols['id'][bad]}) in {folder / 'part-1.parquet'} "
+            f"(its row {bad - 1200}) is 5.0 but its group's first row has 2.0 (group {cols['q'][1500]})") in text, text
+    assert text.startswith(f"{folder}: column 'w': ranking weights") and e.value.column == "w" and e.value.value == 5.0
     with pytest.raises(ParityInputError, match="pass groups"):
         _stream(_write(tmp_path / "n.parquet", data), 500, group=None)
 
