@@ -102,9 +102,21 @@ def load_suite_file(path: Path) -> Suite | None:
     if misnamed is not None:
         raise misnamed
     if suite is not None and not isinstance(suite, Suite):
-        raise ParityInputError(f"{path}: SUITE must be a harness.suite.Suite, got {type(suite).__name__}",
-                               file=str(path))
+        raise not_a_suite_error(path, suite)
     return suite
+
+
+def not_a_suite_error(path: str | Path, found: object) -> ParityInputError:
+    """Both shells' words for a suite file whose ``SUITE`` is not a `Suite`."""
+    return ParityInputError(f"suite file {path}: SUITE must be a harness.suite.Suite (SUITE = Suite(...)), got "
+                            f"{type(found).__name__}", file=str(path), argument="SUITE")
+
+
+def duplicate_suite_error(name: str, first: str | Path, second: str | Path) -> ParityInputError:
+    """Both shells' words for two suite files that define one suite name (``first``: the one found first)."""
+    return ParityInputError(f"two suite files define a suite named {name!r}: {first} and {second}; each suite "
+                            "needs its own name (Suite(name=...)), which names its checks and report entries",
+                            file=str(second), argument="name", value=name)
 
 
 def _position_in(path: Path, exc: BaseException) -> tuple[int | None, int | None]:
@@ -211,8 +223,7 @@ def find_suite_files(names: list[str] | None = None, *, root: Path | None = None
         if suite is None:
             continue
         if suite.name in by_name:
-            raise ParityInputError(f"two suite files define a suite named {suite.name!r}: "
-                                   f"{by_name[suite.name][0]} and {p}")
+            raise duplicate_suite_error(suite.name, by_name[suite.name][0].resolve(), p.resolve())
         by_name[suite.name] = (p, suite)
     if not names:
         return [by_name[n] for n in sorted(by_name)]

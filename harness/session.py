@@ -178,12 +178,14 @@ class Session:
         Every name the suite declares is checked here (`harness.suite.check_declaration`), so a typo
         fails before training. Two files defining one suite name is an error.
         """
+        from harness.discovery import duplicate_suite_error, not_a_suite_error
+
         if not isinstance(suite, Suite):
-            raise ParityInputError(f"{where}: SUITE must be a harness.suite.Suite, got {type(suite).__name__}")
+            raise not_a_suite_error(where, suite)
         where = str(where)
         other = self.files.setdefault(suite.name, where)
         if other != where:
-            raise ParityInputError(f"two suite files define a suite named {suite.name!r}: {other} and {where}")
+            raise duplicate_suite_error(suite.name, other, where)
         from harness import runner  # pandas/pyarrow only (reads the slice columns), never TensorFlow
 
         from harness.discovery import declared_field_text
