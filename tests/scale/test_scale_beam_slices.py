@@ -219,6 +219,20 @@ def test_a_weight_that_varies_within_a_query_group_is_named(tmp_path):
     with pytest.raises(ParityInputError) as streamed:  # the streamed run refuses it in the same words
         compare_stream(path, **COLS, metrics=("mrr",), weight="w", group="q", n_boot=50)
     assert str(streamed.value) == text
+    # The same rows as a folder of two files: the row is named in its own file, in both runs' words
+    table = pq.read_table(path)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(table.slice(0, 300), folder / "part-0.parquet", row_group_size=100)
+    pq.write_table(table.slice(300), folder / "part-1.parquet", row_group_size=100)
+    with pytest.raises(ParityInputError) as got:
+        compare_beam(folder, **COLS, metrics=("mrr",), weight="w", group="q", n_boot=50)
+    part, start = ("part-0", 0) if bad < 300 else ("part-1", 300)
+    assert f"row {bad} (id={ids[bad].item()!r}) in {folder / (part + '.parquet')} (its row {bad - start})" in str(
+        got.value), str(got.value)
+    with pytest.raises(ParityInputError) as streamed:
+        compare_stream(folder, **COLS, metrics=("mrr",), weight="w", group="q", n_boot=50)
+    assert str(streamed.value) == str(got.value)
 
 
 @pytest.mark.parametrize("metrics,weighted,name", [(("pr_auc",), True, "pr_auc"), (("pr_auc",), False, "pr_auc"),
